@@ -1,0 +1,160 @@
+// The only reader of process.env (DESIGN §3). Every setting is declared once here,
+// validated with zod, and frozen. Settings flagged `sensitive` feed the log
+// redaction list and are never printed by `capto doctor` or error messages.
+import path from 'node:path';
+import { z } from 'zod';
+
+const bool = z
+  .enum(['1', '0', 'true', 'false', 'on', 'off', 'yes', 'no'])
+  .transform((v) => ['1', 'true', 'on', 'yes'].includes(v));
+
+const url = z.string().url();
+
+const schema = z.object({
+  CAPTO_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  CAPTO_DATA_DIR: z.string().min(1).default('./.capto'),
+  DATABASE_URL: url.optional(),
+  CAPTO_MIGRATION_URL: url.optional(),
+  CAPTO_MASTER_KEY: z.string().optional(),
+  CAPTO_PUBLIC_URL: url.optional(),
+  HOST: z.string().default('0.0.0.0'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8443),
+  CAPTO_TLS: z.enum(['on', 'off']).default('on'),
+  CAPTO_TLS_CERT: z.string().optional(),
+  CAPTO_TLS_KEY: z.string().optional(),
+  CAPTO_TRUST_PROXY: bool.default(false),
+  CAPTO_SECURITY_CONTACT: z.string().default('mailto:security@capto.example'),
+  CAPTO_DB_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  CAPTO_JWT_TTL: z.coerce.number().int().min(1).max(60).default(10),
+  CAPTO_PASSWORD_MIN_LENGTH: z.coerce.number().int().min(8).max(64).default(8),
+  CAPTO_SESSION_MAX_AGE_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+  CAPTO_SESSION_IDLE_DAYS: z.coerce.number().int().min(1).max(90).default(7),
+  CAPTO_METRICS_TOKEN: z.string().min(16).optional(),
+  CAPTO_SCAN_ON_START: bool.default(true),
+  GOOGLE_CLIENT_ID: z.string().optional(),
+  GOOGLE_CLIENT_SECRET: z.string().optional(),
+  GOOGLE_ISSUER: url.default('https://accounts.google.com'),
+  HIBP_RANGE_URL: url.default('https://api.pwnedpasswords.com/range/'),
+  HIBP_FAILURE_MODE: z.enum(['offline-list', 'reject']).default('offline-list'),
+  TWILIO_API_BASE: url.default('https://api.twilio.com'),
+  REDIS_URL: url.optional(),
+  SMTP_URL: z.string().optional(),
+  SMTP_FROM: z.string().default('Capto <no-reply@capto.example>'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+/** Settings whose values must never reach a log line, a response or an error message. */
+export const SENSITIVE_SETTINGS = [
+  'DATABASE_URL',
+  'CAPTO_MIGRATION_URL',
+  'CAPTO_MASTER_KEY',
+  'CAPTO_METRICS_TOKEN',
+  'GOOGLE_CLIENT_SECRET',
+  'REDIS_URL',
+  'SMTP_URL',
+] as const;
+
+export type Env = z.infer<typeof schema>;
+
+export interface Config {
+  readonly env: Env['CAPTO_ENV'];
+  readonly isProduction: boolean;
+  readonly dataDir: string;
+  readonly databaseUrl: string | undefined;
+  readonly migrationUrl: string | undefined;
+  readonly masterKey: string | undefined;
+  readonly publicUrl: string;
+  readonly host: string;
+  readonly port: number;
+  readonly tls: { readonly enabled: boolean; readonly certFile?: string; readonly keyFile?: string };
+  readonly trustProxy: boolean;
+  readonly securityContact: string;
+  readonly dbPoolSize: number;
+  readonly jwtTtlMinutes: number;
+  readonly passwordMinLength: number;
+  readonly sessionMaxAgeDays: number;
+  readonly sessionIdleDays: number;
+  readonly metricsToken: string | undefined;
+  readonly scanOnStart: boolean;
+  readonly google: { readonly clientId?: string; readonly clientSecret?: string; readonly issuer: string };
+  readonly hibp: { readonly rangeUrl: string; readonly failureMode: 'offline-list' | 'reject' };
+  readonly twilioApiBase: string;
+  readonly redisUrl: string | undefined;
+  readonly smtp: { readonly url?: string; readonly from: string };
+  readonly logLevel: Env['LOG_LEVEL'];
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parse settings from an environment (process.env by default) into a frozen Config. */
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  const cleaned = Object.fromEntries(
+    Object.entries(source).filter(([k, v]) => k in schema.shape && v !== undefined && v !== ''),
+  );
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    // Name the setting and the rule, never the value: it may be a secret.
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`invalid configuration: ${problems}`);
+  }
+  const e = parsed.data;
+  const tlsEnabled = e.CAPTO_TLS === 'on';
+  const scheme = tlsEnabled ? 'https' : 'http';
+  const shownHost = e.HOST === '0.0.0.0' || e.HOST === '::' ? 'localhost' : e.HOST;
+  const config: Config = {
+    env: e.CAPTO_ENV,
+    isProduction: e.CAPTO_ENV === 'production',
+    dataDir: path.resolve(e.CAPTO_DATA_DIR),
+    databaseUrl: e.DATABASE_URL,
+    migrationUrl: e.CAPTO_MIGRATION_URL ?? e.DATABASE_URL,
+    masterKey: e.CAPTO_MASTER_KEY,
+    publicUrl: (e.CAPTO_PUBLIC_URL ?? `${scheme}://${shownHost}:${e.PORT}`).replace(/\/+$/, ''),
+    host: e.HOST,
+    port: e.PORT,
+    tls: { enabled: tlsEnabled, certFile: e.CAPTO_TLS_CERT, keyFile: e.CAPTO_TLS_KEY },
+    trustProxy: e.CAPTO_TRUST_PROXY,
+    securityContact: e.CAPTO_SECURITY_CONTACT,
+    dbPoolSize: e.CAPTO_DB_POOL_SIZE,
+    jwtTtlMinutes: e.CAPTO_JWT_TTL,
+    passwordMinLength: e.CAPTO_PASSWORD_MIN_LENGTH,
+    sessionMaxAgeDays: e.CAPTO_SESSION_MAX_AGE_DAYS,
+    sessionIdleDays: e.CAPTO_SESSION_IDLE_DAYS,
+    metricsToken: e.CAPTO_METRICS_TOKEN,
+    scanOnStart: e.CAPTO_SCAN_ON_START,
+    google: { clientId: e.GOOGLE_CLIENT_ID, clientSecret: e.GOOGLE_CLIENT_SECRET, issuer: e.GOOGLE_ISSUER },
+    hibp: { rangeUrl: e.HIBP_RANGE_URL, failureMode: e.HIBP_FAILURE_MODE },
+    twilioApiBase: e.TWILIO_API_BASE.replace(/\/+$/, ''),
+    redisUrl: e.REDIS_URL,
+    smtp: { url: e.SMTP_URL, from: e.SMTP_FROM },
+    logLevel: e.LOG_LEVEL,
+  };
+  return deepFreeze(config);
+}
+
+/**
+ * What production refuses to start without (issue 2 §7). Returns human-readable
+ * problems naming the setting to fix; an empty list means the config may start.
+ */
+export function productionProblems(config: Config): string[] {
+  if (!config.isProduction) return [];
+  const problems: string[] = [];
+  if (!config.masterKey) problems.push('set CAPTO_MASTER_KEY (32 random bytes, base64) — production never generates one');
+  if (config.tls.enabled && (!config.tls.certFile || !config.tls.keyFile)) {
+    problems.push('set CAPTO_TLS_CERT and CAPTO_TLS_KEY to a real certificate, or CAPTO_TLS=off behind a TLS-terminating proxy with CAPTO_TRUST_PROXY=on');
+  }
+  if (!config.tls.enabled && !config.trustProxy) {
+    problems.push('CAPTO_TLS=off is only allowed behind a TLS-terminating proxy: set CAPTO_TRUST_PROXY=on');
+  }
+  if (!config.publicUrl.startsWith('https://')) problems.push('set CAPTO_PUBLIC_URL to the https:// address users reach');
+  return problems;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

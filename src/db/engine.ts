@@ -1,0 +1,28 @@
+// Two engines behind one interface (issue 2 §2). Both hand the app a `pg` pool that
+// logs in as capto_app, and a maintenance client for migrations and the CLI.
+import type pg from 'pg';
+import { OWNER_TX } from './migrator.ts';
+
+export interface Engine {
+  readonly kind: 'embedded' | 'server';
+  /** Pool of capto_app connections. Only src/db/request.ts turns it into transactions. */
+  readonly pool: pg.Pool;
+  /** A dedicated connection that may act as capto_owner (migrations, CLI, fixtures). */
+  withMaintenanceClient<T>(fn: (client: pg.ClientBase) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** Run `fn` in one transaction as capto_owner on a maintenance connection. */
+export function asOwner<T>(engine: Engine, fn: (client: pg.ClientBase) => Promise<T>): Promise<T> {
+  return engine.withMaintenanceClient(async (client) => {
+    await client.query(`BEGIN; ${OWNER_TX}`);
+    try {
+      const out = await fn(client);
+      await client.query('COMMIT');
+      return out;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    }
+  });
+}

@@ -1,0 +1,48 @@
+// The embedded database, off the main thread (issue 2 §2). PGlite's WASM runs
+// synchronously, so it lives in this worker and speaks the PostgreSQL wire protocol
+// on a Unix socket in a 0700 directory; the main thread talks to it with `pg`.
+//
+// pglite-socket queues per transaction: a second connection's statement waits until
+// the first connection's open transaction ends, so request transactions never
+// interleave on PGlite's single session.
+//
+// The database is bootstrapped as PGlite's superuser, then reopened with
+// `username: 'capto_app'`: every socket session starts as the unprivileged login role.
+import { parentPort, workerData } from 'node:worker_threads';
+import { PGlite } from '@electric-sql/pglite';
+import { citext } from '@electric-sql/pglite/contrib/citext';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+
+// Plain JavaScript on purpose: a worker thread does not inherit the TypeScript
+// loader of the main thread, and this file needs none.
+
+/** @type {{ dataDir: string, socketPath: string, bootstrapSql: string, maxConnections: number }} */
+const input = workerData;
+const extensions = { citext, pg_trgm };
+
+async function main() {
+  const admin = await PGlite.create(input.dataDir, { extensions });
+  await admin.exec(input.bootstrapSql);
+  await admin.close();
+
+  const db = await PGlite.create(input.dataDir, { extensions, username: 'capto_app' });
+  const server = new PGLiteSocketServer({ db, path: input.socketPath, maxConnections: input.maxConnections });
+  await server.start();
+  parentPort.postMessage({ type: 'ready' });
+
+  parentPort.on('message', async (msg) => {
+    if (msg.type === 'close') {
+      try {
+        await server.stop();
+        await db.close();
+      } finally {
+        parentPort.postMessage({ type: 'closed' });
+      }
+    }
+  });
+}
+
+main().catch((e) => {
+  parentPort.postMessage({ type: 'error', message: e instanceof Error ? e.message : String(e) });
+});

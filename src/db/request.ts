@@ -1,0 +1,90 @@
+// The request transaction (DESIGN §4): asUser / asAnon / asService are the only way
+// application code gets a query handle. Role and claims are set with set_config(…,
+// true) — transaction-local — in the same round trip as BEGIN, so nothing survives
+// on a pooled connection and the context costs one network round trip.
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { AppError } from '../shared/errors.ts';
+import { isConnectionError, mapDatabaseError } from './errors.ts';
+import { ROLE_NAMES } from './roles.ts';
+import type { Claims, Database, QueryResult, Tx, UserTxOptions } from './types.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Statements that would change the role or end the scoped transaction from inside
+ * a handler. The database would still confine them (capto_app holds no privileges
+ * of its own), but a handler has no business issuing them, so they are refused.
+ */
+const FORBIDDEN_STATEMENT = /(^|;)\s*((begin|commit|rollback|end|abort|start\s+transaction|prepare\s+transaction)\b|(set|reset)\s+(local\s+|session\s+)?(role|session\s+authorization)\b)|set_config\s*\(\s*'(role|request\.jwt\.claims|request\.service_reason)'/i;
+
+export interface DatabaseOptions {
+  onError?: (e: unknown) => void;
+}
+
+export function createDatabase(pool: pg.Pool, options: DatabaseOptions = {}): Database {
+  async function run<T>(setup: string, fn: (tx: Tx) => Promise<T>, checkSetup?: (rows: Record<string, unknown>[]) => void): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (e) {
+      throw new AppError('database_unavailable', 'the database is unavailable; try again shortly', { cause: e });
+    }
+    let active = true;
+    let discard = false;
+    const tx: Tx = {
+      async query<R>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+        if (!active) throw new Error('a transaction handle was used after its transaction ended');
+        if (FORBIDDEN_STATEMENT.test(text)) throw new Error('statements that change the role or the transaction are not allowed in a request transaction');
+        const r = await client.query(text, params as unknown[] | undefined);
+        return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+      },
+    };
+    try {
+      const results = (await client.query(setup)) as unknown as pg.QueryResult[];
+      checkSetup?.(results[results.length - 1]?.rows ?? []);
+      const out = await fn(tx);
+      await client.query('COMMIT');
+      return out;
+    } catch (e) {
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        discard = true; // the connection is unusable: never return it to the pool
+      }
+      if (isConnectionError(e)) discard = true;
+      options.onError?.(e);
+      throw mapDatabaseError(e) ?? e;
+    } finally {
+      active = false;
+      client.release(discard ? new Error('discarded after a failed transaction') : undefined);
+    }
+  }
+
+  // The claims JSON is built from validated UUIDs above and quoted by pg's own
+  // escapeLiteral: parameters are impossible in a multi-statement simple query.
+  const literal = (v: string) => pg.escapeLiteral(v);
+
+  return Object.freeze({
+    asUser<T>(claims: Claims, fn: (tx: Tx) => Promise<T>, opts: UserTxOptions = {}): Promise<T> {
+      if (!UUID.test(claims.sub) || (claims.sid !== undefined && !UUID.test(claims.sid))) {
+        return Promise.reject(new AppError('invalid_token', 'the access token is not valid'));
+      }
+      const json = JSON.stringify({ sub: claims.sub.toLowerCase(), sid: claims.sid?.toLowerCase(), role: 'authenticated' });
+      const live = opts.requireLiveSession ? ', app.session_is_live() AS live' : '';
+      const setup = `BEGIN; SELECT set_config('role', '${ROLE_NAMES.authenticated}', true), set_config('request.jwt.claims', ${literal(json)}, true)${live}`;
+      return run(setup, fn, opts.requireLiveSession ? (rows) => {
+        if (rows[0]?.live !== true) throw new AppError('session_expired', 'your session has ended; sign in again');
+      } : undefined);
+    },
+    asAnon<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+      return run(`BEGIN; SELECT set_config('role', '${ROLE_NAMES.anon}', true), set_config('request.jwt.claims', '', true)`, fn);
+    },
+    asService<T>(reason: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
+      if (!/^[a-z][a-z0-9_.:-]{0,80}$/.test(reason)) return Promise.reject(new Error(`invalid service reason: ${reason}`));
+      return run(`BEGIN; SELECT set_config('role', '${ROLE_NAMES.service}', true), set_config('request.jwt.claims', '', true), set_config('request.service_reason', '${reason}', true)`, fn);
+    },
+  });
+}
+
+export const newId = (): string => randomUUID();

@@ -1,0 +1,44 @@
+// The query surface every module sees. A `Tx` is a handle on ONE transaction that
+// already runs as a scoped role; it stops working the moment that transaction ends.
+
+export interface QueryResult<R> {
+  rows: R[];
+  rowCount: number;
+}
+
+export interface Tx {
+  query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+}
+
+/** Claims of a signed-in user's request, stored in `request.jwt.claims` for the policies. */
+export interface Claims {
+  /** user id (uuid) */
+  sub: string;
+  /** session id (uuid) */
+  sid?: string;
+}
+
+export interface UserTxOptions {
+  /**
+   * Refuse the transaction (AppError `session_expired`) unless the claims' session is
+   * live. Checked in the same round trip that sets the role and claims.
+   */
+  requireLiveSession?: boolean;
+}
+
+/**
+ * The only way application code reaches the database (DESIGN §4). Each call runs
+ * `fn` inside BEGIN … COMMIT as one of the request roles; nothing of the role or
+ * the claims survives on the pooled connection afterwards.
+ */
+export interface Database {
+  asUser<T>(claims: Claims, fn: (tx: Tx) => Promise<T>, options?: UserTxOptions): Promise<T>;
+  asAnon<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** `reason` names the server function (e.g. "auth.signin"); it is visible to SQL as `request.service_reason`. */
+  asService<T>(reason: string, fn: (tx: Tx) => Promise<T>): Promise<T>;
+}
+
+/** A privileged connection for migrations, the CLI and test fixtures: runs as `capto_owner`. */
+export interface MaintenanceClient {
+  query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+}

@@ -1,0 +1,80 @@
+// The composition root (DESIGN §3): config → engine → migrations → database helpers →
+// services → app → listen. Nothing else wires modules together.
+import { mkdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { ConfigError, productionProblems, type Config } from './config/index.ts';
+import { openEngine, type Database, type Engine } from './db/index.ts';
+import { migrate } from './db/migrator.ts';
+import { createDatabase } from './db/request.ts';
+import { createLogger, type Logger } from './observability/logger.ts';
+import { buildApp, type RouteModule } from './server/app.ts';
+import { loadOrCreateTls } from './server/tls.ts';
+
+export interface StartOptions {
+  logger?: Logger;
+}
+
+export interface RunningCapto {
+  url: string;
+  port: number;
+  app: FastifyInstance;
+  engine: Engine;
+  db: Database;
+  config: Config;
+  close(): Promise<void>;
+}
+
+const WEB_DIST = fileURLToPath(new URL('../web/dist/', import.meta.url));
+
+export async function startCapto(config: Config, options: StartOptions = {}): Promise<RunningCapto> {
+  const problems = productionProblems(config);
+  if (problems.length > 0) throw new ConfigError(`refusing to start in production:\n  - ${problems.join('\n  - ')}`);
+  const logger = options.logger ?? createLogger(config);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+
+  const engine = await openEngine(config);
+  try {
+    const result = await engine.withMaintenanceClient((client) => migrate(client));
+    if (result.applied.length > 0) logger.info({ applied: result.applied }, 'migrations applied');
+
+    const db = createDatabase(engine.pool);
+    const modules: RouteModule[] = [];
+
+    const tls = await loadOrCreateTls(config);
+    const { app, startDraining } = await buildApp({
+      config,
+      db,
+      logger,
+      tls,
+      modules,
+      spaRoot: existsSync(WEB_DIST) ? WEB_DIST : undefined,
+    });
+    await app.listen({ host: config.host, port: config.port });
+    const port = (app.server.address() as AddressInfo).port;
+    const url = config.port === 0 ? config.publicUrl.replace(/:\d+$/, `:${port}`) : config.publicUrl;
+
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      port,
+      app,
+      engine,
+      db,
+      config,
+      close() {
+        closing ??= (async () => {
+          startDraining();
+          await app.close(); // stops accepting, waits for in-flight requests
+          await engine.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (e) {
+    await engine.close().catch(() => undefined);
+    throw e;
+  }
+}

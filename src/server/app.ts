@@ -1,0 +1,144 @@
+// The Fastify application: TLS options, security headers, the error shape, request
+// ids, and the route modules handed in by the composition root (src/main.ts).
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import helmet from '@fastify/helmet';
+import cookie from '@fastify/cookie';
+import swagger from '@fastify/swagger';
+import fastifyStatic from '@fastify/static';
+import FindMyWay, { type HTTPMethod } from 'find-my-way';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Config } from '../config/index.ts';
+import type { Database } from '../db/index.ts';
+import type { Logger } from '../observability/logger.ts';
+import { AppError } from '../shared/errors.ts';
+import { installErrorHandling, sendError } from './error-handler.ts';
+import { publicRoutes } from './public-routes.ts';
+
+export interface TlsMaterial {
+  key: string | Buffer;
+  cert: string | Buffer;
+}
+
+/** A module's routes, registered with the shared dependencies. */
+export type RouteModule = (app: FastifyInstance) => Promise<void> | void;
+
+export interface AppOptions {
+  config: Config;
+  db: Database;
+  logger: Logger;
+  tls?: TlsMaterial;
+  modules?: RouteModule[];
+  /** Fallback for GET requests that accept HTML and match no route (the SPA). */
+  spaRoot?: string;
+}
+
+export const BODY_LIMIT = 1024 * 1024;
+
+export interface CaptoApp {
+  app: FastifyInstance;
+  /** Mark the app as draining: /readyz turns 503 before the listener closes. */
+  startDraining(): void;
+}
+
+export async function buildApp(options: AppOptions): Promise<CaptoApp> {
+  const { config, logger } = options;
+  const serverOptions: FastifyServerOptions & { https?: unknown } = {
+    loggerInstance: logger,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    trustProxy: config.trustProxy,
+    bodyLimit: BODY_LIMIT,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true },
+  };
+  if (options.tls) {
+    // P1: TLS 1.2 is the floor; Node's default cipher list has no export/RC4/3DES suites.
+    serverOptions.https = { key: options.tls.key, cert: options.tls.cert, minVersion: 'TLSv1.2' };
+  }
+  const app = Fastify(serverOptions as FastifyServerOptions) as unknown as FastifyInstance;
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  let draining = false;
+  // A shadow router over every registered route, to tell 405 from 404.
+  const known = FindMyWay({ ignoreTrailingSlash: true });
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const m of methods) {
+      try {
+        known.on(m as HTTPMethod, route.url, () => undefined);
+      } catch {
+        /* duplicate registration (HEAD auto-routes): already known */
+      }
+    }
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        fontSrc: ["'self'"],
+        connectSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        upgradeInsecureRequests: [],
+      },
+    },
+    strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: true },
+    referrerPolicy: { policy: 'no-referrer' },
+    crossOriginEmbedderPolicy: false,
+  });
+  await app.register(cookie);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Capto API', version: '0.1.0', description: 'The Capto HTTP API. Errors are {"error":{"code","message"}}.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+    transform: jsonSchemaTransform,
+  });
+
+  if (options.spaRoot) {
+    // The built web app; index.html is served for client-side routes by the not-found handler.
+    await app.register(fastifyStatic, { root: options.spaRoot, wildcard: false, index: false, maxAge: '1h' });
+  }
+
+  installErrorHandling(app);
+  app.setNotFoundHandler(async (request, reply) => {
+    const path = request.url.split('?')[0] ?? '/';
+    const others = (['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const).filter(
+      (m) => m !== request.method && known.find(m, path) !== null,
+    );
+    if (others.length > 0) {
+      reply.header('allow', others.join(', '));
+      return sendError(reply, new AppError('method_not_allowed', `${request.method} is not allowed here; use ${others.join(', ')}`));
+    }
+    if (options.spaRoot && request.method === 'GET' && (request.headers.accept ?? '').includes('text/html') && !isApiPath(path)) {
+      return reply.type('text/html; charset=utf-8').sendFile('index.html', options.spaRoot);
+    }
+    return sendError(reply, new AppError('not_found', `no route for ${request.method} ${path}`));
+  });
+
+  await app.register(publicRoutes, { config, db: options.db, isDraining: () => draining });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  for (const module of options.modules ?? []) await app.register(module);
+
+  await app.ready();
+  return { app, startDraining: () => void (draining = true) };
+}
+
+function isApiPath(path: string): boolean {
+  return /^\/(api|auth|webhooks|\.well-known|healthz|readyz|metrics|openapi\.json)(\/|$)/.test(path);
+}
