@@ -14,6 +14,7 @@ import type { Logger } from '../observability/logger.ts';
 import { AppError } from '../shared/errors.ts';
 import { installErrorHandling, sendError } from './error-handler.ts';
 import { publicRoutes } from './public-routes.ts';
+import './auth-context.ts';
 
 export interface TlsMaterial {
   key: string | Buffer;
@@ -58,6 +59,7 @@ export async function buildApp(options: AppOptions): Promise<CaptoApp> {
     serverOptions.https = { key: options.tls.key, cert: options.tls.cert, minVersion: 'TLSv1.2' };
   }
   const app = Fastify(serverOptions as FastifyServerOptions) as unknown as FastifyInstance;
+  app.decorateRequest('claims', null);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
