@@ -32,6 +32,12 @@ export function createDatabase(pool: pg.Pool, options: DatabaseOptions = {}): Da
     }
     let active = true;
     let discard = false;
+    // A checked-out client whose backend dies emits 'error' outside any query; without
+    // a listener that would crash the process. Mark it for discarding instead.
+    const onClientError = () => {
+      discard = true;
+    };
+    client.on('error', onClientError);
     const tx: Tx = {
       async query<R>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
         if (!active) throw new Error('a transaction handle was used after its transaction ended');
@@ -57,6 +63,7 @@ export function createDatabase(pool: pg.Pool, options: DatabaseOptions = {}): Da
       throw mapDatabaseError(e) ?? e;
     } finally {
       active = false;
+      client.off('error', onClientError);
       client.release(discard ? new Error('discarded after a failed transaction') : undefined);
     }
   }

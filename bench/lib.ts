@@ -1,0 +1,76 @@
+// Shared bench plumbing: every figure is a ratio against a baseline measured in the
+// same run (never a timed assertion), best of N rounds, with absolute numbers beside it.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+
+export interface Figure {
+  name: string;
+  /** the measured value and its unit, e.g. 1.2 "ms" */
+  value: number;
+  unit: string;
+  /** the baseline measured in the same run, same unit */
+  baseline: number;
+  ratio: number;
+  /** "<= 1.10" compares the ratio; "<= 10 ms" (with a unit) compares the absolute value */
+  goal: string;
+  met: boolean;
+  engine: 'server' | 'embedded' | 'none';
+  notes?: string;
+}
+
+export function figure(f: Omit<Figure, 'ratio' | 'met'> & { ratio?: number }): Figure {
+  const ratio = f.ratio ?? f.value / f.baseline;
+  const [op, target, unit] = f.goal.split(' ') as ['<=' | '>=', string, string | undefined];
+  const t = Number(target);
+  const subject = unit ? f.value : ratio;
+  const met = op === '<=' ? subject <= t : subject >= t;
+  return { ...f, ratio, met };
+}
+
+export function printFigure(f: Figure): void {
+  const fmt = (n: number) => (Math.abs(n) >= 100 ? n.toFixed(0) : n.toFixed(3));
+  console.log(
+    `${f.met ? 'MET ' : 'MISS'}  ${f.name.padEnd(58)} ratio ${f.ratio.toFixed(3).padStart(7)} (goal ${f.goal})  ` +
+      `${fmt(f.value)} ${f.unit} vs baseline ${fmt(f.baseline)} ${f.unit}  [${f.engine}]${f.notes ? `  ${f.notes}` : ''}`,
+  );
+}
+
+export const RESULTS_FILE = new URL('./results.json', import.meta.url);
+
+export function saveFigures(figures: Figure[]): void {
+  const previous = existsSync(RESULTS_FILE) ? (JSON.parse(readFileSync(RESULTS_FILE, 'utf8')) as { runs?: unknown[] }) : {};
+  const runs = Array.isArray(previous.runs) ? previous.runs.slice(-19) : [];
+  runs.push({ at: new Date().toISOString(), node: process.version, figures });
+  writeFileSync(RESULTS_FILE, `${JSON.stringify({ runs }, null, 2)}\n`);
+}
+
+/** Best (lowest) of `rounds` runs of an async measurement returning a number. */
+export async function bestOf(rounds: number, measure: () => Promise<number>): Promise<number> {
+  let best = Infinity;
+  for (let i = 0; i < rounds; i++) best = Math.min(best, await measure());
+  return best;
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+const agent = new https.Agent({ keepAlive: true, rejectUnauthorized: false, maxSockets: 64 });
+
+/** One HTTPS GET on a keep-alive agent; resolves with the elapsed milliseconds. */
+export function timedGet(url: string, headers: Record<string, string> = {}): Promise<number> {
+  const started = process.hrtime.bigint();
+  return new Promise((resolve, reject) => {
+    https
+      .get(url, { agent, headers }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          if ((res.statusCode ?? 0) >= 400) reject(new Error(`GET ${url} → ${res.statusCode}`));
+          else resolve(Number(process.hrtime.bigint() - started) / 1e6);
+        });
+      })
+      .on('error', reject);
+  });
+}
