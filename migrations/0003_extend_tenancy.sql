@@ -235,7 +235,9 @@ BEGIN
   IF caller.email_verified_at IS NULL THEN
     RAISE EXCEPTION 'verify your email address before accepting an invitation' USING ERRCODE = 'P0001', HINT = 'email_not_verified';
   END IF;
-  IF caller.email <> inv.email THEN
+  -- citext's operators live in schema `extensions`, outside this function's empty
+  -- search_path: compare the way citext does, explicitly.
+  IF lower(caller.email::text) <> lower(inv.email::text) THEN
     RAISE EXCEPTION 'this invitation was sent to another email address' USING ERRCODE = 'P0001', HINT = 'invitation_email_mismatch';
   END IF;
   IF app.is_demo_user() THEN
