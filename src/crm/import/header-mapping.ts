@@ -1,0 +1,73 @@
+// Which CSV column feeds which contact field. The guess covers the spellings that
+// real exports use (Google/Outlook contacts, Zillow, Excel sheets typed by hand);
+// the user can edit it before starting. A mapping is target → column index, so a
+// target is fed by at most one column and duplicate header names stay usable.
+import { z } from 'zod';
+import { AppError } from '../../shared/errors.ts';
+
+export const IMPORT_TARGETS = [
+  'first_name', 'last_name', 'full_name', 'phone', 'mobile', 'email', 'source', 'status', 'notes',
+] as const;
+export type ImportTarget = (typeof IMPORT_TARGETS)[number];
+export type HeaderMapping = Partial<Record<ImportTarget, number>>;
+
+export const headerMappingSchema = z
+  .object(Object.fromEntries(IMPORT_TARGETS.map((t) => [t, z.number().int().min(0).max(999).nullable().optional()])) as Record<ImportTarget, z.ZodOptional<z.ZodNullable<z.ZodNumber>>>)
+  .strict();
+
+/** Header spellings per target, compared after normalising (lower case, letters and digits only). */
+const SYNONYMS: Record<ImportTarget, string[]> = {
+  first_name: ['firstname', 'first', 'fname', 'givenname', 'forename', 'borrowerfirstname', 'contactfirstname', 'prenom', 'nombre'],
+  last_name: ['lastname', 'last', 'lname', 'surname', 'familyname', 'borrowerlastname', 'contactlastname', 'apellido'],
+  full_name: ['name', 'fullname', 'contactname', 'contact', 'displayname', 'borrower', 'borrowername', 'clientname', 'leadname'],
+  phone: ['phone', 'phonenumber', 'telephone', 'tel', 'homephone', 'workphone', 'businessphone', 'primaryphone', 'phone1', 'phone1value', 'landline', 'officephone'],
+  mobile: ['mobile', 'mobilephone', 'mobilenumber', 'cell', 'cellphone', 'cellnumber', 'cellular', 'sms', 'textnumber'],
+  email: ['email', 'emailaddress', 'email1', 'email1value', 'mail', 'emailaddr', 'primaryemail', 'e-mail', 'eaddress'],
+  source: ['source', 'leadsource', 'origin', 'channel', 'referralsource', 'howdidyouhear'],
+  status: ['status', 'leadstatus', 'stage', 'contactstatus', 'type', 'contacttype'],
+  notes: ['notes', 'note', 'comments', 'comment', 'description', 'remarks', 'memo'],
+};
+
+const normalise = (h: string) => h.toLowerCase().replace(/[^a-z0-9]/g, '');
+
+export function guessMapping(headers: readonly string[]): HeaderMapping {
+  const lookup = new Map<string, ImportTarget>();
+  for (const target of IMPORT_TARGETS) {
+    for (const s of SYNONYMS[target]) lookup.set(normalise(s), target);
+  }
+  const mapping: HeaderMapping = {};
+  headers.forEach((header, index) => {
+    const target = lookup.get(normalise(header));
+    // First column wins: "Phone 1" before "Phone 2" in Google's export.
+    if (target && mapping[target] === undefined) mapping[target] = index;
+  });
+  // A sheet with both "Name" and "First Name" means the split columns; drop the guess.
+  if (mapping.full_name !== undefined && (mapping.first_name !== undefined || mapping.last_name !== undefined)) {
+    delete mapping.full_name;
+  }
+  return mapping;
+}
+
+/** Checks a user-edited mapping against the file's columns and drops null entries. */
+export function checkMapping(input: Record<string, number | null | undefined>, columnCount: number): HeaderMapping {
+  const mapping: HeaderMapping = {};
+  const used = new Map<number, string>();
+  for (const [target, index] of Object.entries(input)) {
+    if (index === null || index === undefined) continue;
+    if (!(IMPORT_TARGETS as readonly string[]).includes(target)) {
+      throw new AppError('validation_failed', `unknown mapping target "${target}"`);
+    }
+    if (!Number.isInteger(index) || index < 0 || index >= columnCount) {
+      throw new AppError('validation_failed', `mapping.${target}: column ${index} does not exist (the file has ${columnCount} columns)`);
+    }
+    const other = used.get(index);
+    if (other) throw new AppError('validation_failed', `column ${index} is mapped to both ${other} and ${target}`);
+    used.set(index, target);
+    mapping[target as ImportTarget] = index;
+  }
+  const identifies = ['first_name', 'last_name', 'full_name', 'phone', 'mobile', 'email'].some((t) => mapping[t as ImportTarget] !== undefined);
+  if (!identifies) {
+    throw new AppError('validation_failed', 'map at least one of name, phone, mobile or email to a column');
+  }
+  return mapping;
+}
