@@ -1,0 +1,99 @@
+// The one way the SPA talks to the API: JSON in and out, the bearer token from memory,
+// one transparent refresh-and-retry on a 401 (the access token may have expired
+// between the scheduled refresh and this call), and the server's stable error shape
+// {"error":{"code","message"}} surfaced as an ApiError the screens can branch on.
+import { currentAccessToken, refreshSession } from '../auth/session.ts';
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly details: unknown;
+  constructor(status: number, code: string, message: string, details?: unknown) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export interface ApiOptions {
+  method?: string;
+  body?: unknown;
+  /** A raw body (e.g. CSV text) sent with its own content type. */
+  raw?: { data: BodyInit; contentType: string };
+  signal?: AbortSignal;
+  /** Send the bearer token (default true). Public endpoints set false. */
+  auth?: boolean;
+}
+
+async function send(path: string, options: ApiOptions, token: string | null): Promise<Response> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  let body: BodyInit | undefined;
+  if (options.raw) {
+    headers['content-type'] = options.raw.contentType;
+    body = options.raw.data;
+  } else if (options.body !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(options.body);
+  }
+  if (token) headers.authorization = `Bearer ${token}`;
+  return fetch(path, {
+    method: options.method ?? (body !== undefined ? 'POST' : 'GET'),
+    headers,
+    body,
+    signal: options.signal,
+    credentials: 'same-origin',
+    cache: 'no-store',
+  });
+}
+
+export async function toApiError(res: Response): Promise<ApiError> {
+  let code = `http_${res.status}`;
+  let message = res.statusText || 'Request failed';
+  let details: unknown;
+  try {
+    const json = (await res.json()) as { error?: { code?: string; message?: string; details?: unknown } };
+    if (json.error?.code) code = json.error.code;
+    if (json.error?.message) message = json.error.message;
+    details = json.error?.details;
+  } catch {
+    /* not JSON: keep the status text */
+  }
+  return new ApiError(res.status, code, message, details);
+}
+
+export async function apiResponse(path: string, options: ApiOptions = {}): Promise<Response> {
+  const useAuth = options.auth !== false;
+  let res = await send(path, options, useAuth ? currentAccessToken() : null);
+  if (res.status === 401 && useAuth) {
+    if (await refreshSession()) res = await send(path, options, currentAccessToken());
+  }
+  if (!res.ok) throw await toApiError(res);
+  return res;
+}
+
+export async function api<T>(path: string, options: ApiOptions = {}): Promise<T> {
+  const res = await apiResponse(path, options);
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+/** Path segments are always encoded: ids come from URLs the user can edit. */
+export function bpath(bid: string, ...parts: string[]): string {
+  return `/api/businesses/${encodeURIComponent(bid)}${parts.map((p) => `/${encodeURIComponent(p)}`).join('')}`;
+}
+
+export function qs(params: Record<string, string | number | boolean | undefined | null>): string {
+  const search = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') search.set(k, String(v));
+  const s = search.toString();
+  return s ? `?${s}` : '';
+}
+
+export function errorMessage(error: unknown): string {
+  if (error instanceof ApiError) return error.message;
+  if (error instanceof Error) return error.message;
+  return 'Something went wrong.';
+}

@@ -1,0 +1,6 @@
+import { useSyncExternalStore } from 'react';
+import { getSnapshot, subscribe, type SessionSnapshot } from './session.ts';
+
+export function useSession(): SessionSnapshot {
+  return useSyncExternalStore(subscribe, getSnapshot, getSnapshot);
+}

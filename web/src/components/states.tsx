@@ -1,0 +1,53 @@
+// Loading, empty and error states: every query-backed screen renders one of these
+// instead of a blank area, so a slow or failing API is always visible to the user.
+import type { ReactNode } from 'react';
+import { ApiError, errorMessage } from '../api/client.ts';
+
+export function Loading({ label = 'Loading…' }: { label?: string }) {
+  return (
+    <div className="state" role="status" aria-live="polite">
+      <span className="spinner" aria-hidden="true" /> {label}
+    </div>
+  );
+}
+
+export function Empty({ children }: { children: ReactNode }) {
+  return <div className="state">{children}</div>;
+}
+
+export function ErrorState({ error, retry }: { error: unknown; retry?: () => void }) {
+  const notAvailable = error instanceof ApiError && (error.status === 404 || error.status === 405) && error.code !== 'not_found_resource';
+  return (
+    <div className="alert alert-error" role="alert">
+      <p>{notAvailable ? 'This feature is not available on this server yet.' : errorMessage(error)}</p>
+      {retry && (
+        <button type="button" onClick={retry}>
+          Try again
+        </button>
+      )}
+    </div>
+  );
+}
+
+export function Alert({ kind, children }: { kind: 'error' | 'ok' | 'warn' | 'info'; children: ReactNode }) {
+  return (
+    <div className={`alert alert-${kind}`} role={kind === 'error' ? 'alert' : 'status'}>
+      {children}
+    </div>
+  );
+}
+
+/** Renders loading / error / content for a TanStack query result. */
+export function QueryView<T>({
+  query,
+  children,
+  loadingLabel,
+}: {
+  query: { isPending: boolean; isError: boolean; error: unknown; data: T | undefined; refetch: () => unknown };
+  children: (data: T) => ReactNode;
+  loadingLabel?: string;
+}) {
+  if (query.isPending) return <Loading label={loadingLabel} />;
+  if (query.isError) return <ErrorState error={query.error} retry={() => void query.refetch()} />;
+  return <>{children(query.data as T)}</>;
+}

@@ -1,0 +1,221 @@
+// One contact: editable fields, timeline, SMS conversation, deals, lists, notes, tasks.
+import { useState, type FormEvent } from 'react';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { Link, useNavigate, useParams } from 'react-router';
+import { api, bpath, errorMessage, qs } from '../api/client.ts';
+import { useBusiness } from '../app/me.ts';
+import { ConfirmDialog } from '../components/confirm.tsx';
+import { SelectField, TextField } from '../components/field.tsx';
+import { formatDate, formatDateTime, formatMoney, fullName } from '../components/format.ts';
+import { Alert, Empty, QueryView } from '../components/states.tsx';
+import { ContactActivity } from './contact-activity.tsx';
+import { CONTACT_SOURCES, CONTACT_STATUSES, dealAmount, humanize, toPage, type Contact, type Conversation, type Deal, type List } from './types.ts';
+
+function ContactForm({ bid, contact }: { bid: string; contact: Contact }) {
+  const queryClient = useQueryClient();
+  const [form, setForm] = useState({
+    first_name: contact.first_name ?? '',
+    last_name: contact.last_name ?? '',
+    email: contact.email ?? '',
+    phone: contact.phone ?? '',
+    status: contact.status,
+    source: contact.source,
+  });
+  const [saved, setSaved] = useState(false);
+  const save = useMutation({
+    mutationFn: () =>
+      api<Contact>(bpath(bid, 'contacts', contact.id), {
+        method: 'PATCH',
+        body: { ...form, email: form.email || null, phone: form.phone || null },
+      }),
+    onSuccess: async () => {
+      setSaved(true);
+      await queryClient.invalidateQueries({ queryKey: ['contacts', bid] });
+      await queryClient.invalidateQueries({ queryKey: ['contact', bid, contact.id] });
+    },
+  });
+  const set = (k: keyof typeof form) => (e: { target: { value: string } }) => {
+    setSaved(false);
+    setForm((f) => ({ ...f, [k]: e.target.value }));
+  };
+  return (
+    <form className="card" aria-label="Contact details" onSubmit={(e: FormEvent) => { e.preventDefault(); save.mutate(); }}>
+      <h2>Details</h2>
+      {save.isError && <Alert kind="error">{errorMessage(save.error)}</Alert>}
+      {saved && <Alert kind="ok">Saved.</Alert>}
+      <div className="grid-2">
+        <TextField label="First name" value={form.first_name} onChange={set('first_name')} />
+        <TextField label="Last name" value={form.last_name} onChange={set('last_name')} />
+        <TextField label="Email" type="email" value={form.email} onChange={set('email')} />
+        <TextField label="Mobile phone" type="tel" value={form.phone} onChange={set('phone')} />
+        <SelectField label="Status" value={form.status} onChange={set('status')}>
+          {CONTACT_STATUSES.map((s) => <option key={s} value={s}>{humanize(s)}</option>)}
+        </SelectField>
+        <SelectField label="Source" value={form.source} onChange={set('source')}>
+          {CONTACT_SOURCES.map((s) => <option key={s} value={s}>{humanize(s)}</option>)}
+        </SelectField>
+      </div>
+      <button type="submit" className="primary" disabled={save.isPending}>{save.isPending ? 'Saving…' : 'Save changes'}</button>
+    </form>
+  );
+}
+
+function Timeline({ bid, cid }: { bid: string; cid: string }) {
+  const events = useQuery({
+    queryKey: ['timeline', bid, cid],
+    queryFn: async () => toPage<{ id: string; kind: string; created_at: string; details?: Record<string, unknown> }>(await api(bpath(bid, 'contacts', cid, 'timeline')), 'events').items,
+  });
+  return (
+    <section className="card" aria-labelledby="timeline-h">
+      <h2 id="timeline-h">Timeline</h2>
+      <QueryView query={events}>
+        {(items) =>
+          items.length === 0 ? <Empty>No activity yet.</Empty> : (
+            <ol className="timeline">
+              {items.map((ev) => (
+                <li key={ev.id}>
+                  <strong>{humanize(ev.kind)}</strong>
+                  {typeof ev.details?.summary === 'string' ? ` — ${ev.details.summary}` : ''}
+                  <div className="small muted">{formatDateTime(ev.created_at)}</div>
+                </li>
+              ))}
+            </ol>
+          )
+        }
+      </QueryView>
+    </section>
+  );
+}
+
+function ContactDeals({ bid, cid }: { bid: string; cid: string }) {
+  const deals = useQuery({
+    queryKey: ['deals', bid, { contact: cid }],
+    queryFn: async () => toPage<Deal>(await api(bpath(bid, 'deals') + qs({ contact_id: cid })), 'deals').items.filter((d) => !d.contact_id || d.contact_id === cid),
+  });
+  return (
+    <section className="card" aria-labelledby="deals-h">
+      <h2 id="deals-h">Deals</h2>
+      <QueryView query={deals}>
+        {(items) =>
+          items.length === 0 ? <Empty>No deals. <Link to={`/b/${bid}/pipeline?contact=${cid}`}>Open the pipeline</Link> to add one.</Empty> : (
+            <ul className="list-plain">
+              {items.map((d) => (
+                <li key={d.id}>
+                  <Link to={`/b/${bid}/pipeline`}>{d.title}</Link> — {humanize(d.stage)} · {formatMoney(dealAmount(d))}
+                  <div className="small muted">Expected close {formatDate(d.expected_close_date)}</div>
+                </li>
+              ))}
+            </ul>
+          )
+        }
+      </QueryView>
+    </section>
+  );
+}
+
+function ContactLists({ bid, cid, lists }: { bid: string; cid: string; lists: List[] | undefined }) {
+  return (
+    <section className="card" aria-labelledby="lists-h">
+      <h2 id="lists-h">Lists</h2>
+      {lists === undefined ? (
+        <p className="muted small">Add this contact to lists from the <Link to={`/b/${bid}/contacts`}>contacts table</Link>.</p>
+      ) : lists.length === 0 ? (
+        <Empty>Not on any list.</Empty>
+      ) : (
+        <ul className="list-plain">
+          {lists.map((l) => <li key={l.id}><Link to={`/b/${bid}/lists/${l.id}`}>{l.name}</Link></li>)}
+        </ul>
+      )}
+      <span className="sr-only">{cid}</span>
+    </section>
+  );
+}
+
+function ContactConversation({ bid, cid }: { bid: string; cid: string }) {
+  const conversations = useQuery({
+    queryKey: ['conversations', bid, { contact: cid }],
+    queryFn: async () => toPage<Conversation>(await api(bpath(bid, 'conversations') + qs({ contact_id: cid })), 'conversations').items.filter((c) => c.contact_id === cid),
+  });
+  return (
+    <section className="card" aria-labelledby="conv-h">
+      <h2 id="conv-h">Conversation</h2>
+      <QueryView query={conversations}>
+        {(items) =>
+          items.length === 0 ? (
+            <Empty>No SMS yet. <Link to={`/b/${bid}/inbox?contact=${cid}`}>Start a conversation</Link></Empty>
+          ) : (
+            <ul className="list-plain">
+              {items.map((c) => (
+                <li key={c.id}>
+                  <Link to={`/b/${bid}/inbox/${c.id}`}>Open conversation on {c.our_number}</Link>
+                  {c.unread_count > 0 && <span className="badge"> {c.unread_count} unread</span>}
+                  {c.opted_out && <span className="badge badge-danger"> Opted out</span>}
+                  <div className="small muted">Last message {formatDateTime(c.last_message_at)}</div>
+                </li>
+              ))}
+            </ul>
+          )
+        }
+      </QueryView>
+    </section>
+  );
+}
+
+export function ContactDetail() {
+  const { bid } = useBusiness();
+  const { cid = '' } = useParams();
+  const navigate = useNavigate();
+  const queryClient = useQueryClient();
+  const [confirmDelete, setConfirmDelete] = useState(false);
+  const contact = useQuery({
+    queryKey: ['contact', bid, cid],
+    queryFn: async () => {
+      const raw = await api<Contact & { contact?: Contact; lists?: List[] }>(bpath(bid, 'contacts', cid));
+      return { contact: raw.contact ?? raw, lists: raw.lists };
+    },
+  });
+  const remove = useMutation({
+    mutationFn: () => api(bpath(bid, 'contacts', cid), { method: 'DELETE' }),
+    onSuccess: async () => {
+      await queryClient.invalidateQueries({ queryKey: ['contacts', bid] });
+      navigate(`/b/${bid}/contacts`);
+    },
+  });
+  return (
+    <QueryView query={contact} loadingLabel="Loading contact…">
+      {({ contact: c, lists }) => (
+        <>
+          <div className="row-between">
+            <div>
+              <p className="small"><Link to={`/b/${bid}/contacts`}>← Contacts</Link></p>
+              <h1>{fullName(c)}</h1>
+              <p className="muted">
+                {humanize(c.status)} · added {formatDate(c.created_at)}
+                {c.opted_out && <span className="badge badge-danger"> Opted out of SMS</span>}
+              </p>
+            </div>
+            <button type="button" onClick={() => setConfirmDelete(true)}>Delete contact</button>
+          </div>
+          {remove.isError && <Alert kind="error">{errorMessage(remove.error)}</Alert>}
+          <div className="grid-2">
+            <div className="stack">
+              <ContactForm key={c.updated_at} bid={bid} contact={c} />
+              <ContactConversation bid={bid} cid={cid} />
+              <ContactDeals bid={bid} cid={cid} />
+              <ContactLists bid={bid} cid={cid} lists={lists} />
+            </div>
+            <div className="stack">
+              <ContactActivity bid={bid} cid={cid} />
+              <Timeline bid={bid} cid={cid} />
+            </div>
+          </div>
+          <ConfirmDialog open={confirmDelete} title="Delete this contact?" confirmLabel="Delete contact" busy={remove.isPending}
+            onConfirm={() => remove.mutate()} onCancel={() => setConfirmDelete(false)}>
+            <p>{fullName(c)} will be removed from lists and the pipeline views.</p>
+          </ConfirmDialog>
+        </>
+      )}
+    </QueryView>
+  );
+}
+

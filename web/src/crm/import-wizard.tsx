@@ -1,0 +1,219 @@
+// CSV import wizard: choose a file → check the column mapping against a preview → run,
+// with a progress bar → results and the error report (rejected rows with the reason).
+import { useEffect, useRef, useState } from 'react';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { Link } from 'react-router';
+import { errorMessage } from '../api/client.ts';
+import { useBusiness } from '../app/me.ts';
+import { Alert, ErrorState } from '../components/states.tsx';
+import { parseCsvPreview } from './csv-preview.ts';
+import { downloadErrors, getImport, IMPORT_TARGETS, startImport, uploadCsv, type HeaderMapping, type ImportJob, type ImportTarget } from './import-api.ts';
+import { humanize } from './types.ts';
+
+const STEPS = ['Choose file', 'Map columns', 'Import', 'Results'] as const;
+const MAX_BYTES = 10 * 1024 * 1024;
+
+function Steps({ current }: { current: number }) {
+  return (
+    <ol className="steps" aria-label="Import steps">
+      {STEPS.map((s, i) => (
+        <li key={s} className={i === current ? 'current' : undefined} aria-current={i === current ? 'step' : undefined}>{i + 1}. {s}</li>
+      ))}
+    </ol>
+  );
+}
+
+function ErrorReport({ bid, job }: { bid: string; job: ImportJob }) {
+  const [rows, setRows] = useState<string[][] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [href, setHref] = useState<string | null>(null);
+  useEffect(() => {
+    if (job.failed_count === 0) return;
+    let url: string | null = null;
+    downloadErrors(bid, job.id)
+      .then(({ text }) => {
+        setRows(parseCsvPreview(text, 51));
+        url = URL.createObjectURL(new Blob([text], { type: 'text/csv' }));
+        setHref(url);
+      })
+      .catch((e: unknown) => setError(errorMessage(e)));
+    return () => {
+      if (url) URL.revokeObjectURL(url);
+    };
+  }, [bid, job.id, job.failed_count]);
+  if (job.failed_count === 0) return null;
+  return (
+    <section className="card" aria-labelledby="errors-h">
+      <h2 id="errors-h">Rows that were not imported ({job.failed_count})</h2>
+      {error && <Alert kind="error">{error}</Alert>}
+      {rows && rows.length > 0 && (
+        <div className="table-wrap">
+          <table data-testid="import-errors">
+            <thead><tr>{rows[0]!.map((h, i) => <th key={i} scope="col">{h}</th>)}</tr></thead>
+            <tbody>{rows.slice(1).map((r, i) => <tr key={i}>{r.map((c, j) => <td key={j}>{c}</td>)}</tr>)}</tbody>
+          </table>
+        </div>
+      )}
+      {href && <p><a className="button" href={href} download={`import-errors-${job.id.slice(0, 8)}.csv`}>Download the error report (CSV)</a></p>}
+    </section>
+  );
+}
+
+export function ImportWizard() {
+  const { bid } = useBusiness();
+  const queryClient = useQueryClient();
+  const fileInput = useRef<HTMLInputElement>(null);
+  const [file, setFile] = useState<File | null>(null);
+  const [preview, setPreview] = useState<string[][]>([]);
+  const [job, setJob] = useState<ImportJob | null>(null);
+  const [mapping, setMapping] = useState<HeaderMapping>({});
+  const [dedupe, setDedupe] = useState<'skip' | 'update'>('skip');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [started, setStarted] = useState(false);
+
+  const progress = useQuery({
+    queryKey: ['import', bid, job?.id],
+    queryFn: () => getImport(bid, job!.id),
+    enabled: started && !!job,
+    refetchInterval: (q) => (q.state.data && (q.state.data.status === 'completed' || q.state.data.status === 'failed') ? false : 700),
+  });
+  const live = progress.data ?? job;
+  const finished = live?.status === 'completed' || live?.status === 'failed';
+  useEffect(() => {
+    if (finished) void queryClient.invalidateQueries({ queryKey: ['contacts', bid] });
+  }, [finished, bid, queryClient]);
+
+  async function upload() {
+    if (!file) return;
+    if (file.size > MAX_BYTES) {
+      setError('This file is larger than 10 MB. Split it into smaller files.');
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    try {
+      setPreview(parseCsvPreview(await file.text(), 6));
+      const created = await uploadCsv(bid, file);
+      setJob(created);
+      setMapping(created.mapping ?? {});
+    } catch (e) {
+      setError(errorMessage(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function run() {
+    if (!job) return;
+    setBusy(true);
+    setError(null);
+    try {
+      setJob(await startImport(bid, job.id, mapping, dedupe));
+      setStarted(true);
+    } catch (e) {
+      setError(errorMessage(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  function reset() {
+    setFile(null);
+    setJob(null);
+    setPreview([]);
+    setMapping({});
+    setStarted(false);
+    setError(null);
+    if (fileInput.current) fileInput.current.value = '';
+  }
+
+  const step = !job ? 0 : !started ? 1 : finished ? 3 : 2;
+  const headers = job?.headers ?? preview[0] ?? [];
+  const rows = preview.slice(1);
+  const mappedTargets = IMPORT_TARGETS.filter((t) => mapping[t] !== undefined && mapping[t] !== null);
+
+  return (
+    <>
+      <h1>Import contacts from CSV</h1>
+      <Steps current={step} />
+      {error && <Alert kind="error">{error}</Alert>}
+
+      {step === 0 && (
+        <section className="card">
+          <p>Upload a CSV exported from a spreadsheet, Google Contacts, Outlook or your previous CRM. The first row must hold the column names. Up to 100,000 rows.</p>
+          <div className="field">
+            <label htmlFor="csv-file">CSV file</label>
+            <input id="csv-file" ref={fileInput} type="file" accept=".csv,text/csv" onChange={(e) => setFile(e.target.files?.[0] ?? null)} />
+          </div>
+          <button type="button" className="primary" disabled={!file || busy} onClick={() => void upload()}>{busy ? 'Uploading…' : 'Upload and continue'}</button>
+        </section>
+      )}
+
+      {step === 1 && job && (
+        <section className="card">
+          <h2>Match your columns</h2>
+          <p className="muted">{job.total_rows} rows found in {job.filename}. We guessed the matches below; change any that are wrong.</p>
+          <div className="grid-3">
+            {IMPORT_TARGETS.map((target: ImportTarget) => (
+              <div className="field" key={target}>
+                <label htmlFor={`map-${target}`}>{humanize(target)}</label>
+                <select id={`map-${target}`} value={mapping[target] ?? ''}
+                  onChange={(e) => setMapping((m) => ({ ...m, [target]: e.target.value === '' ? null : Number(e.target.value) }))}>
+                  <option value="">— not imported —</option>
+                  {headers.map((h, i) => <option key={i} value={i}>{h || `Column ${i + 1}`}</option>)}
+                </select>
+              </div>
+            ))}
+          </div>
+          <fieldset className="field">
+            <legend>When a contact with the same email or phone already exists</legend>
+            <label className="checkbox"><input type="radio" name="dedupe" checked={dedupe === 'skip'} onChange={() => setDedupe('skip')} /> Skip the row</label>
+            <label className="checkbox"><input type="radio" name="dedupe" checked={dedupe === 'update'} onChange={() => setDedupe('update')} /> Update the existing contact</label>
+          </fieldset>
+          <h3>Preview</h3>
+          {mappedTargets.length === 0 ? <p className="muted">Map at least one column to see a preview.</p> : (
+            <div className="table-wrap">
+              <table data-testid="import-preview">
+                <thead><tr>{mappedTargets.map((t) => <th key={t} scope="col">{humanize(t)}</th>)}</tr></thead>
+                <tbody>{rows.map((r, i) => <tr key={i}>{mappedTargets.map((t) => <td key={t}>{r[mapping[t] as number] ?? ''}</td>)}</tr>)}</tbody>
+              </table>
+            </div>
+          )}
+          <div className="row">
+            <button type="button" className="primary" disabled={busy || mappedTargets.length === 0} onClick={() => void run()}>
+              {busy ? 'Starting…' : `Import ${job.total_rows} rows`}
+            </button>
+            <button type="button" onClick={reset}>Choose another file</button>
+          </div>
+        </section>
+      )}
+
+      {step >= 2 && live && (
+        <section className="card" aria-labelledby="progress-h">
+          <h2 id="progress-h">{finished ? (live.status === 'failed' ? 'Import failed' : 'Import complete') : 'Importing…'}</h2>
+          <label htmlFor="import-progress" className="sr-only">Import progress</label>
+          <progress id="import-progress" max={live.total_rows || 1} value={live.rows_done} />
+          <p role="status" data-testid="import-progress">{live.rows_done} of {live.total_rows} rows processed</p>
+          {progress.isError && <ErrorState error={progress.error} retry={() => void progress.refetch()} />}
+          {finished && (
+            <ul>
+              <li>Created: <strong data-testid="import-created">{live.created_count}</strong></li>
+              <li>Updated: {live.updated_count}</li>
+              <li>Skipped (duplicates): {live.skipped_count}</li>
+              <li>Not imported (errors): <strong data-testid="import-failed">{live.failed_count}</strong></li>
+            </ul>
+          )}
+          {live.error && <Alert kind="error">{live.error}</Alert>}
+          {finished && (
+            <div className="row">
+              <Link className="button primary" to={`/b/${bid}/contacts?source=import`}>See imported contacts</Link>
+              <button type="button" onClick={reset}>Import another file</button>
+            </div>
+          )}
+        </section>
+      )}
+      {step === 3 && live && <ErrorReport bid={bid} job={live} />}
+    </>
+  );
+}

@@ -1,0 +1,158 @@
+// SMS inbox: conversations with unread counts and opt-out state, a thread view that
+// polls for inbound replies, and a composer. Sending to an opted-out number is refused
+// by the server (and disabled here) — STOP must be honoured.
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { Link, useNavigate, useParams, useSearchParams } from 'react-router';
+import { api, ApiError, bpath, errorMessage, qs } from '../api/client.ts';
+import { useBusiness } from '../app/me.ts';
+import { formatDateTime, fullName } from '../components/format.ts';
+import { Alert, Empty, ErrorState, Loading, QueryView } from '../components/states.tsx';
+import { humanize, toPage, type Conversation, type Message } from './types.ts';
+
+const POLL_MS = 3_000;
+
+function conversationName(c: Conversation): string {
+  return c.contact_name ?? (c.contact ? fullName(c.contact) : 'Contact');
+}
+
+function Thread({ bid, conversation }: { bid: string; conversation: Conversation }) {
+  const queryClient = useQueryClient();
+  const [body, setBody] = useState('');
+  const bottom = useRef<HTMLDivElement>(null);
+  const key = ['messages', bid, conversation.id];
+  const messages = useQuery({
+    queryKey: key,
+    queryFn: async () => toPage<Message>(await api(bpath(bid, 'conversations', conversation.id, 'messages') + qs({ limit: 100 })), 'messages').items,
+    refetchInterval: POLL_MS,
+  });
+  const ordered = [...(messages.data ?? [])].sort((a, b) => a.created_at.localeCompare(b.created_at));
+  const count = ordered.length;
+  useEffect(() => bottom.current?.scrollIntoView({ block: 'end' }), [count]);
+  useEffect(() => {
+    // Opening a conversation reads it; the unread badge in the list refreshes after.
+    if (conversation.unread_count > 0) {
+      void api(bpath(bid, 'conversations', conversation.id, 'read'), { method: 'POST', body: {} })
+        .catch(() => undefined)
+        .then(() => queryClient.invalidateQueries({ queryKey: ['conversations', bid] }));
+    }
+  }, [bid, conversation.id, conversation.unread_count, queryClient]);
+  const send = useMutation({
+    mutationFn: () => api<Message>(bpath(bid, 'conversations', conversation.id, 'messages'), { body: { body } }),
+    onSuccess: async () => {
+      setBody('');
+      await queryClient.invalidateQueries({ queryKey: key });
+      await queryClient.invalidateQueries({ queryKey: ['conversations', bid] });
+    },
+  });
+  const sendError = send.error instanceof ApiError && send.error.code === 'opted_out'
+    ? 'This contact replied STOP. Capto will not send them messages until they reply START.'
+    : send.isError ? errorMessage(send.error) : null;
+  return (
+    <section className="thread" aria-label={`Conversation with ${conversationName(conversation)}`}>
+      <div className="row-between card">
+        <div>
+          <strong>{conversationName(conversation)}</strong>{' '}
+          <Link to={`/b/${bid}/contacts/${conversation.contact_id}`} className="small">View contact</Link>
+          <div className="small muted">From your number {conversation.our_number}</div>
+        </div>
+        {conversation.opted_out && <span className="badge badge-danger" data-testid="opted-out">Opted out (STOP)</span>}
+      </div>
+      <div className="messages" aria-live="polite" aria-relevant="additions">
+        {messages.isPending && <Loading label="Loading messages…" />}
+        {messages.isError && <ErrorState error={messages.error} retry={() => void messages.refetch()} />}
+        {messages.data && ordered.length === 0 && <Empty>No messages yet. Say hello.</Empty>}
+        {ordered.map((m) => (
+          <div key={m.id} className={`msg ${m.direction === 'inbound' ? 'msg-in' : 'msg-out'}`} data-direction={m.direction}>
+            {m.body}
+            <div className="msg-meta">
+              {formatDateTime(m.created_at)}
+              {m.direction === 'outbound' ? ` · ${humanize(m.status)}` : ''}
+              {m.error_code ? ` · error ${m.error_code}` : ''}
+            </div>
+          </div>
+        ))}
+        <div ref={bottom} />
+      </div>
+      {sendError && <Alert kind="error">{sendError}</Alert>}
+      <form className="composer" onSubmit={(e: FormEvent) => { e.preventDefault(); if (body.trim()) send.mutate(); }}>
+        <label htmlFor="composer" className="sr-only">Message</label>
+        <textarea id="composer" value={body} maxLength={1600} onChange={(e) => setBody(e.target.value)}
+          disabled={conversation.opted_out} placeholder={conversation.opted_out ? 'This contact opted out of SMS' : 'Write a text message…'}
+          onKeyDown={(e) => { if (e.key === 'Enter' && (e.metaKey || e.ctrlKey) && body.trim()) send.mutate(); }} />
+        <button type="submit" className="primary" disabled={send.isPending || !body.trim() || conversation.opted_out}>
+          {send.isPending ? 'Sending…' : 'Send'}
+        </button>
+      </form>
+    </section>
+  );
+}
+
+function StartConversation({ bid, contactId }: { bid: string; contactId: string }) {
+  const navigate = useNavigate();
+  const queryClient = useQueryClient();
+  const [body, setBody] = useState('');
+  const start = useMutation({
+    mutationFn: () => api<Conversation & { conversation?: Conversation }>(bpath(bid, 'conversations'), { body: { contact_id: contactId, body } }),
+    onSuccess: async (c) => {
+      await queryClient.invalidateQueries({ queryKey: ['conversations', bid] });
+      const id = c?.conversation?.id ?? c?.id;
+      navigate(id ? `/b/${bid}/inbox/${id}` : `/b/${bid}/inbox`);
+    },
+  });
+  return (
+    <form className="card" onSubmit={(e: FormEvent) => { e.preventDefault(); if (body.trim()) start.mutate(); }}>
+      <h2>New conversation</h2>
+      {start.isError && <Alert kind="error">{errorMessage(start.error)}</Alert>}
+      <label htmlFor="first-message">First message</label>
+      <textarea id="first-message" value={body} onChange={(e) => setBody(e.target.value)} />
+      <button type="submit" className="primary" disabled={!body.trim() || start.isPending}>Send</button>
+    </form>
+  );
+}
+
+export function InboxPage() {
+  const { bid } = useBusiness();
+  const { convId } = useParams();
+  const [params] = useSearchParams();
+  const conversations = useQuery({
+    queryKey: ['conversations', bid, 'inbox'],
+    queryFn: async () => toPage<Conversation>(await api(bpath(bid, 'conversations') + qs({ limit: 100 })), 'conversations').items,
+    refetchInterval: POLL_MS * 2,
+  });
+  const startFor = params.get('contact');
+  return (
+    <>
+      <h1>Inbox</h1>
+      <QueryView query={conversations} loadingLabel="Loading conversations…">
+        {(items) => {
+          const active = items.find((c) => c.id === convId);
+          return (
+            <div className="inbox">
+              <nav aria-label="Conversations">
+                {items.length === 0 ? <Empty>No conversations yet. Start one from a contact's page.</Empty> : (
+                  <ul className="conv-list">
+                    {items.map((c) => (
+                      <li key={c.id}>
+                        <Link to={`/b/${bid}/inbox/${c.id}`} className={c.id === convId ? 'active' : undefined} aria-current={c.id === convId ? 'page' : undefined}>
+                          <span className={c.unread_count > 0 ? 'unread' : undefined}>{conversationName(c)}</span>
+                          {c.unread_count > 0 && <span className="badge"> {c.unread_count}<span className="sr-only"> unread</span></span>}
+                          {c.opted_out && <span className="badge badge-danger"> STOP</span>}
+                          <div className="small muted">{c.last_message_body ?? c.last_message ?? ''}</div>
+                          <div className="small muted">{formatDateTime(c.last_message_at)}</div>
+                        </Link>
+                      </li>
+                    ))}
+                  </ul>
+                )}
+              </nav>
+              {active ? <Thread key={active.id} bid={bid} conversation={active} />
+                : startFor ? <StartConversation bid={bid} contactId={startFor} />
+                : <Empty>{convId ? 'This conversation was not found.' : 'Choose a conversation.'}</Empty>}
+            </div>
+          );
+        }}
+      </QueryView>
+    </>
+  );
+}

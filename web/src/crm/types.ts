@@ -1,0 +1,118 @@
+// Row shapes as the CRM API returns them (columns of migrations/0004_create_crm.sql).
+export const CONTACT_STATUSES = ['lead', 'prospect', 'application', 'client', 'past_client', 'referral_partner', 'do_not_contact'] as const;
+export const CONTACT_SOURCES = ['web', 'referral', 'zillow', 'sms', 'import', 'manual', 'other'] as const;
+export const DEAL_STAGES = ['lead', 'application', 'processing', 'underwriting', 'clear_to_close', 'funded', 'lost'] as const;
+export const LOAN_TYPES = ['conventional', 'fha', 'va', 'usda', 'jumbo', 'refinance', 'heloc', 'other'] as const;
+export type DealStage = (typeof DEAL_STAGES)[number];
+
+export function humanize(value: string | null | undefined): string {
+  if (!value) return '—';
+  const s = value.replace(/_/g, ' ');
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+export interface Contact {
+  id: string;
+  first_name: string;
+  last_name: string;
+  phone: string | null;
+  email: string | null;
+  source: string;
+  status: string;
+  notes: string;
+  owner_id: string | null;
+  created_at: string;
+  updated_at: string;
+  opted_out?: boolean;
+}
+
+export interface List {
+  id: string;
+  name: string;
+  color?: string;
+  member_count?: number;
+  created_at?: string;
+}
+
+export interface Deal {
+  id: string;
+  title: string;
+  contact_id: string | null;
+  contact_name?: string | null;
+  amount_cents: number | string;
+  loan_type: string;
+  stage: DealStage;
+  expected_close_date: string | null;
+  position?: number;
+  updated_at?: string;
+}
+
+export interface Note {
+  id: string;
+  body: string;
+  author_id?: string | null;
+  created_at: string;
+}
+
+export interface Task {
+  id: string;
+  title: string;
+  details?: string;
+  due_date: string | null;
+  done: boolean;
+  contact_id?: string | null;
+  contact_name?: string | null;
+  created_at?: string;
+}
+
+export interface TimelineEvent {
+  id: string;
+  kind: string;
+  created_at: string;
+  details?: Record<string, unknown>;
+  actor_id?: string | null;
+  [key: string]: unknown;
+}
+
+export interface Conversation {
+  id: string;
+  contact_id: string;
+  contact_name?: string | null;
+  contact?: Partial<Contact> | null;
+  our_number: string;
+  last_message_at: string | null;
+  last_message?: string | null;
+  last_message_body?: string | null;
+  unread_count: number;
+  opted_out?: boolean;
+}
+
+export interface Message {
+  id: string;
+  direction: 'inbound' | 'outbound';
+  body: string;
+  status: string;
+  error_code?: string | null;
+  created_at: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number | null;
+  nextCursor: string | null;
+}
+
+/** List endpoints may answer a bare array or {items|data|<name>, total, next_cursor}. */
+export function toPage<T>(raw: unknown, key?: string): Page<T> {
+  if (Array.isArray(raw)) return { items: raw as T[], total: null, nextCursor: null };
+  const r = (raw ?? {}) as Record<string, unknown>;
+  const items = (r.items ?? r.data ?? (key ? r[key] : undefined) ?? r.results ?? []) as T[];
+  const total = typeof r.total === 'number' ? r.total : null;
+  const nextCursor = (r.next_cursor ?? r.nextCursor ?? null) as string | null;
+  return { items: Array.isArray(items) ? items : [], total, nextCursor };
+}
+
+export function dealAmount(d: Pick<Deal, 'amount_cents'>): number {
+  const n = Number(d.amount_cents);
+  return Number.isFinite(n) ? n / 100 : 0;
+}

@@ -1,0 +1,79 @@
+import { useState, type FormEvent } from 'react';
+import { Link, useNavigate, useSearchParams } from 'react-router';
+import { api, ApiError } from '../api/client.ts';
+import { acceptTokens, type TokenResponse } from '../auth/session.ts';
+import { TextField } from '../components/field.tsx';
+import { Alert } from '../components/states.tsx';
+import { DemoButton } from './demo-button.tsx';
+
+/** Only same-site paths: an attacker-supplied ?next= must not become an open redirect. */
+export function safeNext(next: string | null): string {
+  return next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : '/app';
+}
+
+export function GoogleButton() {
+  return (
+    <a className="button" href="/auth/google/start">
+      <span aria-hidden="true">G</span> Continue with Google
+    </a>
+  );
+}
+
+function signInMessage(e: unknown): string {
+  if (e instanceof ApiError) {
+    if (e.code === 'invalid_credentials' || e.status === 401) return 'That email and password do not match an account.';
+    if (e.code === 'rate_limited' || e.status === 429) return 'Too many attempts. Wait a minute and try again.';
+    return e.message;
+  }
+  return 'Could not reach Capto. Check your connection and try again.';
+}
+
+export function SignInPage() {
+  const navigate = useNavigate();
+  const [params] = useSearchParams();
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const oauthError = params.get('error');
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      acceptTokens(await api<TokenResponse>('/auth/signin', { body: { email, password }, auth: false }));
+      navigate(safeNext(params.get('next')), { replace: true });
+    } catch (err) {
+      setError(signInMessage(err));
+      setBusy(false);
+    }
+  }
+
+  return (
+    <div className="card auth-card">
+      <h1>Sign in</h1>
+      {oauthError && <Alert kind="error">Google sign-in did not complete ({oauthError}). Try again.</Alert>}
+      {params.get('reset') === '1' && <Alert kind="ok">Your password was changed. Sign in with the new one.</Alert>}
+      {error && <Alert kind="error">{error}</Alert>}
+      <form onSubmit={(e) => void submit(e)} noValidate>
+        <TextField label="Email" type="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} />
+        <TextField label="Password" type="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} />
+        <div className="row-between">
+          <button type="submit" className="primary" disabled={busy}>
+            {busy ? 'Signing in…' : 'Sign in'}
+          </button>
+          <Link to="/forgot-password">Forgot your password?</Link>
+        </div>
+      </form>
+      <div className="divider">or</div>
+      <div className="row">
+        <GoogleButton />
+        <DemoButton />
+      </div>
+      <p className="small muted">
+        New to Capto? <Link to="/signup">Create an account</Link>.
+      </p>
+    </div>
+  );
+}

@@ -1,0 +1,88 @@
+import { createBrowserRouter, Link, Navigate } from 'react-router';
+import { AppHome } from './app/app-home.tsx';
+import { Dashboard } from './app/dashboard.tsx';
+import { NewBusinessPage } from './app/new-business.tsx';
+import { RequireAuth } from './app/require-auth.tsx';
+import { SearchPage } from './app/search.tsx';
+import { AppShell } from './app/shell.tsx';
+import { ContactDetail } from './crm/contact-detail.tsx';
+import { ContactsPage } from './crm/contacts.tsx';
+import { ImportWizard } from './crm/import-wizard.tsx';
+import { InboxPage } from './crm/inbox.tsx';
+import { ListDetail, ListsPage } from './crm/lists.tsx';
+import { PipelinePage } from './crm/pipeline.tsx';
+import { AcceptInvitationPage } from './public/accept-invitation.tsx';
+import { LandingPage } from './public/landing.tsx';
+import { PublicLayout } from './public/layout.tsx';
+import { ContactPage, PrivacyPage, TermsPage } from './public/legal-pages.tsx';
+import { ForgotPasswordPage, ResetPasswordPage } from './public/password-reset.tsx';
+import { SecurityPage } from './public/security-page.tsx';
+import { SignInPage } from './public/sign-in.tsx';
+import { SignUpPage } from './public/sign-up.tsx';
+import { VerifyEmailPage } from './public/verify-email.tsx';
+import { GeneralSettings } from './settings/general.tsx';
+import { IntegrationsSettings } from './settings/integrations.tsx';
+import { SecuritySettings } from './settings/security.tsx';
+import { SettingsLayout } from './settings/layout.tsx';
+import { TeamSettings } from './settings/team.tsx';
+
+function NotFound() {
+  return (
+    <div className="card auth-card">
+      <h1>Page not found</h1>
+      <p>There is nothing at this address. <Link to="/">Go to the home page</Link>.</p>
+    </div>
+  );
+}
+
+export function createRouter() {
+  return createBrowserRouter([
+    {
+      element: <PublicLayout />,
+      children: [
+        { path: '/', element: <LandingPage /> },
+        { path: '/signin', element: <SignInPage /> },
+        { path: '/signup', element: <SignUpPage /> },
+        { path: '/forgot-password', element: <ForgotPasswordPage /> },
+        { path: '/reset-password', element: <ResetPasswordPage /> },
+        { path: '/verify-email', element: <VerifyEmailPage /> },
+        { path: '/accept-invitation', element: <AcceptInvitationPage /> },
+        { path: '/security', element: <SecurityPage /> },
+        { path: '/privacy', element: <PrivacyPage /> },
+        { path: '/terms', element: <TermsPage /> },
+        { path: '/contact', element: <ContactPage /> },
+        { path: '*', element: <NotFound /> },
+      ],
+    },
+    { path: '/app', element: <RequireAuth><AppHome /></RequireAuth> },
+    { path: '/onboarding', element: <RequireAuth><NewBusinessPage first /></RequireAuth> },
+    { path: '/new-business', element: <RequireAuth><NewBusinessPage /></RequireAuth> },
+    {
+      path: '/b/:bid',
+      element: <RequireAuth><AppShell /></RequireAuth>,
+      children: [
+        { index: true, element: <Dashboard /> },
+        { path: 'search', element: <SearchPage /> },
+        { path: 'contacts', element: <ContactsPage /> },
+        { path: 'contacts/:cid', element: <ContactDetail /> },
+        { path: 'lists', element: <ListsPage /> },
+        { path: 'lists/:lid', element: <ListDetail /> },
+        { path: 'import', element: <ImportWizard /> },
+        { path: 'pipeline', element: <PipelinePage /> },
+        { path: 'inbox', element: <InboxPage /> },
+        { path: 'inbox/:convId', element: <InboxPage /> },
+        {
+          path: 'settings',
+          element: <SettingsLayout />,
+          children: [
+            { index: true, element: <Navigate to="general" replace /> },
+            { path: 'general', element: <GeneralSettings /> },
+            { path: 'team', element: <TeamSettings /> },
+            { path: 'integrations', element: <IntegrationsSettings /> },
+            { path: 'security', element: <SecuritySettings /> },
+          ],
+        },
+      ],
+    },
+  ]);
+}

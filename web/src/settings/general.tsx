@@ -1,0 +1,88 @@
+// General: the business profile; deleting the business is for owners only (the server
+// refuses it for anyone else — this screen only hides what would be refused).
+import { useState, type FormEvent } from 'react';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useNavigate } from 'react-router';
+import { api, bpath, errorMessage } from '../api/client.ts';
+import { useBusiness } from '../app/me.ts';
+import { ConfirmDialog } from '../components/confirm.tsx';
+import { TextField } from '../components/field.tsx';
+import { formatDate } from '../components/format.ts';
+import { Alert, QueryView } from '../components/states.tsx';
+
+interface Business {
+  id: string;
+  name: string;
+  is_demo?: boolean;
+  created_at?: string;
+  trial_ends_at?: string | null;
+}
+
+function ProfileForm({ bid, business, canEdit }: { bid: string; business: Business; canEdit: boolean }) {
+  const queryClient = useQueryClient();
+  const [name, setName] = useState(business.name);
+  const save = useMutation({
+    mutationFn: () => api(bpath(bid), { method: 'PATCH', body: { name: name.trim() } }),
+    onSuccess: async () => {
+      await queryClient.invalidateQueries({ queryKey: ['me'] });
+      await queryClient.invalidateQueries({ queryKey: ['business', bid] });
+    },
+  });
+  return (
+    <form className="card" onSubmit={(e: FormEvent) => { e.preventDefault(); save.mutate(); }}>
+      <h2>Business profile</h2>
+      {save.isError && <Alert kind="error">{errorMessage(save.error)}</Alert>}
+      {save.isSuccess && <Alert kind="ok">Saved.</Alert>}
+      <TextField label="Business name" value={name} onChange={(e) => setName(e.target.value)} disabled={!canEdit} />
+      <p className="small muted">
+        Created {formatDate(business.created_at)}
+        {business.trial_ends_at ? ` · trial ends ${formatDate(business.trial_ends_at)}` : ''}
+      </p>
+      {canEdit ? <button type="submit" className="primary" disabled={save.isPending || !name.trim()}>Save</button>
+        : <p className="small muted">Only owners and admins can change the profile.</p>}
+    </form>
+  );
+}
+
+export function GeneralSettings() {
+  const { bid, role, canManage } = useBusiness();
+  const navigate = useNavigate();
+  const queryClient = useQueryClient();
+  const [confirm, setConfirm] = useState(false);
+  const [typed, setTyped] = useState('');
+  const business = useQuery({
+    queryKey: ['business', bid],
+    queryFn: async () => {
+      const raw = await api<Business & { business?: Business }>(bpath(bid));
+      return raw.business ?? raw;
+    },
+  });
+  const remove = useMutation({
+    mutationFn: () => api(bpath(bid), { method: 'DELETE' }),
+    onSuccess: async () => {
+      await queryClient.invalidateQueries({ queryKey: ['me'] });
+      navigate('/app', { replace: true });
+    },
+  });
+  return (
+    <QueryView query={business}>
+      {(b) => (
+        <div className="stack">
+          <ProfileForm key={b.name} bid={bid} business={b} canEdit={canManage} />
+          {role === 'owner' && (
+            <section className="card">
+              <h2>Delete this business</h2>
+              <p>Deletes every contact, list, deal, conversation and integration of {b.name}. This cannot be undone.</p>
+              {remove.isError && <Alert kind="error">{errorMessage(remove.error)}</Alert>}
+              <button type="button" className="danger" onClick={() => setConfirm(true)}>Delete business…</button>
+              <ConfirmDialog open={confirm} title={`Delete ${b.name}?`} confirmLabel="Delete forever" busy={remove.isPending}
+                onConfirm={() => { if (typed === b.name) remove.mutate(); }} onCancel={() => { setConfirm(false); setTyped(''); }}>
+                <TextField label={`Type “${b.name}” to confirm`} value={typed} onChange={(e) => setTyped(e.target.value)} />
+              </ConfirmDialog>
+            </section>
+          )}
+        </div>
+      )}
+    </QueryView>
+  );
+}
