@@ -1,0 +1,105 @@
+// Listing contacts: keyset pagination (stable under concurrent inserts, O(limit) per
+// page at any depth), sorting, filters, and ranked trigram search. SQL fragments are
+// chosen from fixed sets below; user values only ever travel as parameters.
+import type { Tx } from '../db/index.ts';
+import { CONTACT_COLUMNS, toContact, type Contact } from './contacts.ts';
+import { digitsOf, type ContactSource, type ContactStatus } from './contact-fields.ts';
+import { decodeCursor, likePattern, page } from './cursor.ts';
+
+export const CONTACT_SORTS = ['created_at', '-created_at', 'updated_at', '-updated_at', 'name', '-name'] as const;
+export type ContactSort = (typeof CONTACT_SORTS)[number];
+
+export interface ContactQuery {
+  limit: number;
+  cursor?: string;
+  sort?: ContactSort;
+  status?: ContactStatus;
+  source?: ContactSource;
+  list_id?: string;
+  /** a member's user id, or 'me' */
+  owner_id?: string;
+  q?: string;
+  /** the trash instead of live contacts */
+  deleted?: boolean;
+}
+
+// Each sort: the key columns (matching an index led by business_id) and their SQL types.
+const SORT_KEYS: Record<'created_at' | 'updated_at' | 'name', { exprs: string[]; casts: string[] }> = {
+  created_at: { exprs: ['c.created_at', 'c.id'], casts: ['timestamptz', 'uuid'] },
+  updated_at: { exprs: ['c.updated_at', 'c.id'], casts: ['timestamptz', 'uuid'] },
+  name: { exprs: ['lower(c.last_name)', 'lower(c.first_name)', 'c.id'], casts: ['text', 'text', 'uuid'] },
+};
+
+// Must match the expressions of the trigram indexes in migrations/0004_create_crm.sql.
+const NAME_EXPR = `lower(c.first_name || ' ' || c.last_name)`;
+const PHONE_DIGITS_EXPR = `regexp_replace(coalesce(c.phone, ''), '[^0-9]', '', 'g')`;
+
+export async function listContacts(tx: Tx, businessId: string, query: ContactQuery): Promise<{ items: Contact[]; next_cursor: string | null }> {
+  const params: unknown[] = [businessId];
+  const p = (v: unknown) => `$${params.push(v)}`;
+  const where = ['c.business_id = $1', query.deleted ? 'c.deleted_at IS NOT NULL' : 'c.deleted_at IS NULL'];
+  if (query.status) where.push(`c.status = ${p(query.status)}::app.contact_status`);
+  if (query.source) where.push(`c.source = ${p(query.source)}::app.contact_source`);
+  if (query.owner_id) where.push(query.owner_id === 'me' ? 'c.owner_id = (select app.uid())' : `c.owner_id = ${p(query.owner_id)}::uuid`);
+  if (query.list_id) {
+    where.push(`EXISTS (SELECT 1 FROM app.list_members lm
+      WHERE lm.business_id = c.business_id AND lm.list_id = ${p(query.list_id)}::uuid AND lm.contact_id = c.id)`);
+  }
+
+  const q = query.q?.trim().toLowerCase();
+  if (q) return searchContacts(tx, q, query, where, params);
+
+  const sort = query.sort ?? '-created_at';
+  const desc = sort.startsWith('-');
+  const key = SORT_KEYS[(desc ? sort.slice(1) : sort) as keyof typeof SORT_KEYS];
+  const cursor = decodeCursor(query.cursor, key.exprs.length);
+  if (cursor) {
+    const values = cursor.map((v, i) => `${p(v)}::${key.casts[i]}`);
+    where.push(`(${key.exprs.join(', ')}) ${desc ? '<' : '>'} (${values.join(', ')})`);
+  }
+  const dir = desc ? 'DESC' : 'ASC';
+  const keyCols = key.exprs.map((e, i) => `(${e})::text AS k${i}`).join(', ');
+  const r = await tx.query<Record<string, unknown>>(
+    `SELECT ${CONTACT_COLUMNS}, ${keyCols} FROM app.contacts c WHERE ${where.join(' AND ')}
+      ORDER BY ${key.exprs.map((e) => `${e} ${dir}`).join(', ')} LIMIT ${p(query.limit + 1)}`,
+    params,
+  );
+  const out = page(r.rows, query.limit, (row) => key.exprs.map((_, i) => row[`k${i}`] as string));
+  return { items: out.items.map((row) => toContact(row as never)), next_cursor: out.next_cursor };
+}
+
+/**
+ * Ranked search by name, email or phone digits. Substring matches use the trigram GIN
+ * indexes (LIKE '%…%' is index-assisted from three characters); a fuzzy name match
+ * (pg_trgm's `%`) catches typos. Rank: best trigram similarity, +1 for a prefix match.
+ */
+async function searchContacts(
+  tx: Tx, q: string, query: ContactQuery, where: string[], params: unknown[],
+): Promise<{ items: Contact[]; next_cursor: string | null }> {
+  const p = (v: unknown) => `$${params.push(v)}`;
+  const qp = p(q);
+  const pattern = p(likePattern(q));
+  const prefix = p(`${likePattern(q).slice(1)}`);
+  const digits = digitsOf(q);
+  const matches = [`${NAME_EXPR} LIKE ${pattern}`, `c.email::text LIKE ${pattern}`, `${NAME_EXPR} OPERATOR(extensions.%) ${qp}`];
+  let phoneSimilarity = '0';
+  if (digits.length >= 3) {
+    const dp = p(digits);
+    matches.push(`${PHONE_DIGITS_EXPR} LIKE ${p(likePattern(digits))}`);
+    phoneSimilarity = `extensions.similarity(${PHONE_DIGITS_EXPR}, ${dp})`;
+  }
+  const rank = `round((greatest(extensions.similarity(${NAME_EXPR}, ${qp}), extensions.similarity(coalesce(c.email::text, ''), ${qp}), ${phoneSimilarity})
+    + CASE WHEN ${NAME_EXPR} LIKE ${prefix} OR lower(c.last_name) LIKE ${prefix} OR c.email::text LIKE ${prefix} THEN 1 ELSE 0 END)::numeric, 6)`;
+  where.push(`(${matches.join(' OR ')})`);
+  const cursor = decodeCursor(query.cursor, 2);
+  const outer: string[] = [];
+  if (cursor) outer.push(`(s.rank, s.id) < (${p(cursor[0])}::numeric, ${p(cursor[1])}::uuid)`);
+  const r = await tx.query<Record<string, unknown>>(
+    `SELECT * FROM (SELECT ${CONTACT_COLUMNS}, ${rank} AS rank FROM app.contacts c WHERE ${where.join(' AND ')}) s
+      ${outer.length ? `WHERE ${outer.join(' AND ')}` : ''}
+      ORDER BY s.rank DESC, s.id DESC LIMIT ${p(query.limit + 1)}`,
+    params,
+  );
+  const out = page(r.rows, query.limit, (row) => [String(row.rank), row.id as string]);
+  return { items: out.items.map((row) => toContact(row as never)), next_cursor: out.next_cursor };
+}

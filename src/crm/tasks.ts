@@ -1,0 +1,121 @@
+// Tasks: a title, a due date, an assignee (a member of the business), optionally about
+// a contact or a deal, and a done state with the time it was done. "My open tasks" is
+// `assignee=me, done=false`, served by the (business_id, assignee_id, done, due_date) index.
+import type { Tx } from '../db/index.ts';
+import { AppError, notFound } from '../shared/errors.ts';
+import { decodeCursor, iso, page } from './cursor.ts';
+
+export interface Task {
+  id: string;
+  business_id: string;
+  title: string;
+  details: string;
+  due_date: string | null;
+  assignee_id: string | null;
+  contact_id: string | null;
+  deal_id: string | null;
+  done: boolean;
+  done_at: string | null;
+  created_by: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface TaskInput {
+  title?: string;
+  details?: string;
+  due_date?: string | null;
+  assignee_id?: string | null;
+  contact_id?: string | null;
+  deal_id?: string | null;
+  done?: boolean;
+}
+
+type TaskRow = Omit<Task, 'done_at' | 'created_at' | 'updated_at'> & { done_at: Date | null; created_at: Date; updated_at: Date };
+const TASK_COLUMNS = `t.id, t.business_id, t.title, t.details, to_char(t.due_date, 'YYYY-MM-DD') AS due_date, t.assignee_id,
+  t.contact_id, t.deal_id, t.done, t.done_at, t.created_by, t.created_at, t.updated_at`;
+const toTask = (r: TaskRow): Task => ({ ...r, done_at: iso(r.done_at), created_at: iso(r.created_at)!, updated_at: iso(r.updated_at)! });
+
+async function assertRefs(tx: Tx, businessId: string, input: TaskInput): Promise<void> {
+  if (input.assignee_id) {
+    const r = await tx.query('SELECT 1 FROM app.memberships WHERE business_id = $1 AND user_id = $2', [businessId, input.assignee_id]);
+    if (r.rowCount === 0) throw new AppError('validation_failed', 'assignee_id must be a member of this business');
+  }
+  if (input.contact_id) {
+    const r = await tx.query('SELECT 1 FROM app.contacts WHERE business_id = $1 AND id = $2', [businessId, input.contact_id]);
+    if (r.rowCount === 0) throw notFound('contact');
+  }
+  if (input.deal_id) {
+    const r = await tx.query('SELECT 1 FROM app.deals WHERE business_id = $1 AND id = $2', [businessId, input.deal_id]);
+    if (r.rowCount === 0) throw notFound('deal');
+  }
+}
+
+export async function getTask(tx: Tx, businessId: string, id: string): Promise<Task> {
+  const r = await tx.query<TaskRow>(`SELECT ${TASK_COLUMNS} FROM app.tasks t WHERE t.business_id = $1 AND t.id = $2`, [businessId, id]);
+  if (!r.rows[0]) throw notFound('task');
+  return toTask(r.rows[0]);
+}
+
+export async function createTask(tx: Tx, businessId: string, input: TaskInput & { title: string }): Promise<Task> {
+  await assertRefs(tx, businessId, input);
+  const r = await tx.query<TaskRow>(
+    `INSERT INTO app.tasks AS t (business_id, title, details, due_date, assignee_id, contact_id, deal_id, done, done_at, created_by)
+     VALUES ($1, $2, $3, $4::date, CASE WHEN $9 THEN $5::uuid ELSE (select app.uid()) END, $6, $7, $8,
+             CASE WHEN $8 THEN now() END, (select app.uid()))
+     RETURNING ${TASK_COLUMNS}`,
+    [businessId, input.title.trim(), input.details ?? '', input.due_date ?? null, input.assignee_id ?? null,
+      input.contact_id ?? null, input.deal_id ?? null, input.done ?? false, input.assignee_id !== undefined],
+  );
+  return toTask(r.rows[0]!);
+}
+
+export async function updateTask(tx: Tx, businessId: string, id: string, input: TaskInput): Promise<Task> {
+  await assertRefs(tx, businessId, input);
+  const r = await tx.query<TaskRow>(
+    `UPDATE app.tasks t SET
+       title = coalesce($3, t.title),
+       details = coalesce($4, t.details),
+       due_date = CASE WHEN $5 THEN $6::date ELSE t.due_date END,
+       assignee_id = CASE WHEN $7 THEN $8::uuid ELSE t.assignee_id END,
+       contact_id = CASE WHEN $9 THEN $10::uuid ELSE t.contact_id END,
+       deal_id = CASE WHEN $11 THEN $12::uuid ELSE t.deal_id END,
+       done = coalesce($13, t.done),
+       done_at = CASE WHEN $13 IS NULL OR $13 = t.done THEN t.done_at WHEN $13 THEN now() ELSE NULL END
+     WHERE t.business_id = $1 AND t.id = $2 RETURNING ${TASK_COLUMNS}`,
+    [businessId, id, input.title?.trim() ?? null, input.details ?? null, input.due_date !== undefined, input.due_date ?? null,
+      input.assignee_id !== undefined, input.assignee_id ?? null, input.contact_id !== undefined, input.contact_id ?? null,
+      input.deal_id !== undefined, input.deal_id ?? null, input.done ?? null],
+  );
+  if (!r.rows[0]) throw notFound('task');
+  return toTask(r.rows[0]);
+}
+
+export async function deleteTask(tx: Tx, businessId: string, id: string): Promise<void> {
+  const r = await tx.query('DELETE FROM app.tasks WHERE business_id = $1 AND id = $2', [businessId, id]);
+  if (r.rowCount === 0) throw notFound('task');
+}
+
+export interface TaskQuery { limit: number; cursor?: string; assignee?: string; done?: boolean; contact_id?: string; deal_id?: string }
+
+/** Tasks by due date (undated last), then id; keyset-paged. */
+export async function listTasks(tx: Tx, businessId: string, query: TaskQuery): Promise<{ items: Task[]; next_cursor: string | null }> {
+  const params: unknown[] = [businessId];
+  const p = (v: unknown) => `$${params.push(v)}`;
+  const where = ['t.business_id = $1'];
+  if (query.assignee) where.push(query.assignee === 'me' ? 't.assignee_id = (select app.uid())' : `t.assignee_id = ${p(query.assignee)}::uuid`);
+  if (query.done !== undefined) where.push(`t.done = ${p(query.done)}`);
+  if (query.contact_id) where.push(`t.contact_id = ${p(query.contact_id)}::uuid`);
+  if (query.deal_id) where.push(`t.deal_id = ${p(query.deal_id)}::uuid`);
+  // 'infinity' stands in for "no due date" so the key is a total order.
+  const dueKey = `coalesce(t.due_date, 'infinity'::date)`;
+  const cursor = decodeCursor(query.cursor, 2);
+  if (cursor) where.push(`(${dueKey}, t.id) > (${p(cursor[0])}::date, ${p(cursor[1])}::uuid)`);
+  const r = await tx.query<TaskRow & { k: string }>(
+    `SELECT ${TASK_COLUMNS}, ${dueKey}::text AS k FROM app.tasks t WHERE ${where.join(' AND ')}
+      ORDER BY ${dueKey}, t.id LIMIT ${p(query.limit + 1)}`,
+    params,
+  );
+  const out = page(r.rows, query.limit, (row) => [row.k, row.id]);
+  return { items: out.items.map(({ k: _k, ...row }) => toTask(row)), next_cursor: out.next_cursor };
+}

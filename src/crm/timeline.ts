@@ -1,0 +1,55 @@
+// A contact's activity timeline: its own events (created, imported, list and status
+// changes, trash/restore), notes, SMS messages and the stage changes of its deals,
+// merged newest first. Each source is read from its own table (one source of truth)
+// with the same keyset bound and limit, so a page costs O(limit) per source.
+import type { Tx } from '../db/index.ts';
+import { notFound } from '../shared/errors.ts';
+import { decodeCursor, iso, page } from './cursor.ts';
+
+export interface TimelineItem {
+  id: string;
+  /** a contact event kind, or 'note', 'message', 'stage_changed' */
+  kind: string;
+  at: string;
+  actor_id: string | null;
+  data: Record<string, unknown>;
+}
+
+export async function contactTimeline(
+  tx: Tx, businessId: string, contactId: string, query: { limit: number; cursor?: string },
+): Promise<{ items: TimelineItem[]; next_cursor: string | null }> {
+  const exists = await tx.query('SELECT 1 FROM app.contacts WHERE business_id = $1 AND id = $2', [businessId, contactId]);
+  if (exists.rowCount === 0) throw notFound('contact');
+  const params: unknown[] = [businessId, contactId, query.limit + 1];
+  const cursor = decodeCursor(query.cursor, 2);
+  let bound = (_at: string, _id: string) => 'true';
+  if (cursor) {
+    params.push(cursor[0], cursor[1]);
+    bound = (at, id) => `(${at}, ${id}) < ($4::timestamptz, $5::uuid)`;
+  }
+  const branch = (select: string, from: string, where: string, at: string, id: string) =>
+    `(SELECT ${select} FROM ${from} WHERE ${where} AND ${bound(at, id)} ORDER BY ${at} DESC, ${id} DESC LIMIT $3)`;
+  const sql = `SELECT id, kind, at, at::text AS k, actor_id, data FROM (
+    ${branch(`e.id, e.kind, e.created_at AS at, e.actor_id, e.details AS data`, 'app.contact_events e',
+      'e.business_id = $1 AND e.contact_id = $2', 'e.created_at', 'e.id')}
+    UNION ALL
+    ${branch(`n.id, 'note', n.created_at, n.author_id, jsonb_build_object('body', n.body, 'updated_at', n.updated_at)`, 'app.notes n',
+      'n.business_id = $1 AND n.contact_id = $2', 'n.created_at', 'n.id')}
+    UNION ALL
+    ${branch(`m.id, 'message', m.created_at, m.sender_user_id,
+        jsonb_build_object('conversation_id', m.conversation_id, 'direction', m.direction, 'body', m.body, 'status', m.status, 'our_number', v.our_number)`,
+      'app.messages m JOIN app.conversations v ON v.business_id = m.business_id AND v.id = m.conversation_id',
+      'm.business_id = $1 AND v.contact_id = $2', 'm.created_at', 'm.id')}
+    UNION ALL
+    ${branch(`s.id, 'stage_changed', s.changed_at, s.changed_by,
+        jsonb_build_object('deal_id', d.id, 'deal_title', d.title, 'from_stage', s.from_stage, 'to_stage', s.to_stage)`,
+      'app.deal_stage_changes s JOIN app.deals d ON d.business_id = s.business_id AND d.id = s.deal_id',
+      's.business_id = $1 AND d.contact_id = $2', 's.changed_at', 's.id')}
+  ) t ORDER BY at DESC, id DESC LIMIT $3`;
+  const r = await tx.query<{ id: string; kind: string; at: Date; k: string; actor_id: string | null; data: Record<string, unknown> }>(sql, params);
+  const out = page(r.rows, query.limit, (row) => [row.k, row.id]);
+  return {
+    items: out.items.map((row) => ({ id: row.id, kind: row.kind, at: iso(row.at)!, actor_id: row.actor_id, data: row.data })),
+    next_cursor: out.next_cursor,
+  };
+}
