@@ -47,6 +47,7 @@ export function createRouter() {
         { path: '/reset-password', element: <ResetPasswordPage /> },
         { path: '/verify-email', element: <VerifyEmailPage /> },
         { path: '/accept-invitation', element: <AcceptInvitationPage /> },
+        { path: '/invite/accept', element: <AcceptInvitationPage /> },
         { path: '/security', element: <SecurityPage /> },
         { path: '/privacy', element: <PrivacyPage /> },
         { path: '/terms', element: <TermsPage /> },

@@ -10,36 +10,27 @@ export interface BusinessSummary {
   name: string;
   role: Role;
   is_demo: boolean;
-  trial_ends_at?: string | null;
-  [key: string]: unknown;
+  nmls_number?: string | null;
+  created_at?: string;
+  trial?: { ends_at: string; active: boolean; days_left: number } | null;
+  demo_expires_at?: string | null;
 }
 
 export interface Me {
-  user: { id: string; email: string; name?: string | null; email_verified?: boolean; [key: string]: unknown };
+  user: { id: string; email: string; email_verified?: boolean; created_at?: string };
   businesses: BusinessSummary[];
-}
-
-type RawBusiness = Partial<BusinessSummary> & { business_id?: string; business?: Partial<BusinessSummary>; business_name?: string };
-
-/** Accepts the membership list under `businesses` or `memberships`, flat or nested. */
-export function normalizeMe(raw: unknown): Me {
-  const r = (raw ?? {}) as { user?: Me['user']; businesses?: RawBusiness[]; memberships?: RawBusiness[] } & Me['user'];
-  const list = r.businesses ?? r.memberships ?? [];
-  return {
-    user: r.user ?? { id: r.id, email: r.email },
-    businesses: list.map((b) => ({
-      ...b,
-      id: String(b.id ?? b.business_id ?? b.business?.id ?? ''),
-      name: String(b.name ?? b.business_name ?? b.business?.name ?? 'Untitled business'),
-      role: (b.role ?? 'member') as Role,
-      is_demo: Boolean(b.is_demo ?? b.business?.is_demo),
-      trial_ends_at: (b.trial_ends_at ?? b.business?.trial_ends_at ?? null) as string | null,
-    })),
-  };
+  flags: { needs_onboarding?: boolean; email_verified?: boolean; is_demo?: boolean; demo_expires_at?: string | null; google_sign_in?: boolean };
 }
 
 export function useMe() {
-  return useQuery({ queryKey: ['me'], queryFn: async () => normalizeMe(await api('/api/me')), staleTime: 30_000 });
+  return useQuery({
+    queryKey: ['me'],
+    queryFn: async () => {
+      const me = await api<Me>('/api/me');
+      return { ...me, flags: me.flags ?? {} };
+    },
+    staleTime: 30_000,
+  });
 }
 
 /** The business in the URL, with my role in it (undefined while loading). */

@@ -5,28 +5,27 @@ import { Link, NavLink, Navigate, Outlet, useLocation, useNavigate } from 'react
 import { signOut } from '../auth/session.ts';
 import { ErrorState, Loading } from '../components/states.tsx';
 import { LAST_BUSINESS_KEY } from './app-home.tsx';
+import { formatDateTime } from '../components/format.ts';
+import { VerifyEmailBanner } from './verify-banner.tsx';
 import { useBusiness, useMe, type BusinessSummary } from './me.ts';
-
-function daysLeft(iso: string | null | undefined): number | null {
-  if (!iso) return null;
-  const t = new Date(iso).getTime();
-  return Number.isNaN(t) ? null : Math.ceil((t - Date.now()) / 86_400_000);
-}
 
 function Banners({ business }: { business: BusinessSummary }) {
   if (business.is_demo) {
     return (
       <div className="banner banner-demo" role="note" data-testid="demo-banner">
-        <span>You are exploring a demo workspace with sample data. It is deleted automatically.</span>
+        <span>
+          You are exploring a demo workspace with sample data.
+          {business.demo_expires_at ? ` It is deleted on ${formatDateTime(business.demo_expires_at)}.` : ' It is deleted automatically.'}
+        </span>
         <Link to="/signup">Create your own account</Link>
       </div>
     );
   }
-  const left = daysLeft(business.trial_ends_at);
-  if (left === null) return null;
+  if (!business.trial) return null;
+  const left = business.trial.days_left;
   return (
     <div className="banner banner-trial" role="note" data-testid="trial-banner">
-      <span>{left > 0 ? `Your trial ends in ${left} day${left === 1 ? '' : 's'}.` : 'Your trial has ended.'}</span>
+      <span>{business.trial.active && left > 0 ? `Your trial ends in ${left} day${left === 1 ? '' : 's'}.` : 'Your trial has ended.'}</span>
       <Link to="/contact">Talk to us about a plan</Link>
     </div>
   );
@@ -96,6 +95,7 @@ export function AppShell() {
       </aside>
       <div className="main">
         <Banners business={business} />
+        {me.data.user.email_verified === false && !business.is_demo && <VerifyEmailBanner email={me.data.user.email} />}
         <header className="topbar">
           <button type="button" className="menu-toggle" aria-expanded={menuOpen} aria-controls="sidebar" onClick={() => setMenuOpen((o) => !o)}>
             Menu

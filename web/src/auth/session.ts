@@ -142,15 +142,21 @@ export function restoreSession(): Promise<boolean> {
 
 export async function signOut({ everywhere = false } = {}): Promise<void> {
   const token = accessToken;
+  const url = `/auth/signout${everywhere ? '?scope=global' : ''}`;
+  const post = (bearer: string | null) =>
+    fetch(url, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), 'content-type': 'application/json' },
+      body: '{}',
+    });
   try {
-    await withRefreshLock(() =>
-      fetch(`/auth/signout${everywhere ? '?scope=global' : ''}`, {
-        method: 'POST',
-        credentials: 'same-origin',
-        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' },
-        body: '{}',
-      }),
-    );
+    await withRefreshLock(async () => {
+      // An expired bearer is refused before the route runs; the refresh cookie alone
+      // still identifies the session to end, so fall back to it.
+      const res = await post(token);
+      if (res.status === 401 && token) await post(null);
+    });
   } catch {
     /* offline: still forget everything locally */
   }

@@ -45,7 +45,7 @@ function Thread({ bid, conversation }: { bid: string; conversation: Conversation
       await queryClient.invalidateQueries({ queryKey: ['conversations', bid] });
     },
   });
-  const sendError = send.error instanceof ApiError && send.error.code === 'opted_out'
+  const sendError = send.error instanceof ApiError && (send.error.code === 'contact_opted_out' || send.error.code === 'opted_out')
     ? 'This contact replied STOP. Capto will not send them messages until they reply START.'
     : send.isError ? errorMessage(send.error) : null;
   return (

@@ -4,16 +4,17 @@ import { useQueryClient } from '@tanstack/react-query';
 import { api, errorMessage } from '../api/client.ts';
 import { useSession } from '../auth/use-session.ts';
 import { Alert, Loading } from '../components/states.tsx';
+import { linkToken } from './password-reset.tsx';
 
 export function AcceptInvitationPage() {
   const [params] = useSearchParams();
-  const token = params.get('token') ?? '';
+  const token = linkToken(params);
   const { status, user } = useSession();
   const navigate = useNavigate();
   const queryClient = useQueryClient();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const here = `/accept-invitation?token=${encodeURIComponent(token)}`;
+  const here = `/accept-invitation#token=${encodeURIComponent(token)}`;
 
   async function accept() {
     setBusy(true);

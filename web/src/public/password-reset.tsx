@@ -6,6 +6,15 @@ import { PasswordStrength } from '../components/password-strength.tsx';
 import { Alert } from '../components/states.tsx';
 import { passwordProblem } from './sign-up.tsx';
 
+/**
+ * Mail links carry their token in the fragment (#token=…): a fragment never reaches a
+ * server log or a Referer header. `?token=` is accepted too.
+ */
+export function linkToken(params: URLSearchParams): string {
+  const fromHash = new URLSearchParams(window.location.hash.slice(1)).get('token');
+  return fromHash ?? params.get('token') ?? '';
+}
+
 export function ForgotPasswordPage() {
   const [email, setEmail] = useState('');
   const [busy, setBusy] = useState(false);
@@ -47,7 +56,7 @@ export function ForgotPasswordPage() {
 export function ResetPasswordPage() {
   const [params] = useSearchParams();
   const navigate = useNavigate();
-  const token = params.get('token') ?? '';
+  const token = linkToken(params);
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -58,12 +67,12 @@ export function ResetPasswordPage() {
     setError(null);
     setPasswordError(null);
     try {
-      await api('/auth/password/reset', { body: { token, password }, auth: false });
+      await api('/auth/password/reset', { body: { token, new_password: password }, auth: false });
       navigate('/signin?reset=1', { replace: true });
     } catch (err) {
       const pw = passwordProblem(err);
       if (pw) setPasswordError(pw);
-      else if (err instanceof ApiError && (err.code === 'invalid_token' || err.status === 400 || err.status === 401)) setError('This reset link is invalid or has expired. Ask for a new one.');
+      else if (err instanceof ApiError && (err.code === 'token_invalid' || err.code === 'token_expired')) setError('This reset link is invalid or has expired. Ask for a new one.');
       else setError(errorMessage(err));
       setBusy(false);
     }

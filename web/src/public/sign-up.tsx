@@ -12,14 +12,15 @@ export function passwordProblem(e: unknown): string | null {
   if (e.code === 'password_breached') {
     return 'This password has appeared in a known data breach (Have I Been Pwned), so attackers try it first. Choose a different one — a few unrelated words work well.';
   }
-  if (e.code === 'password_too_short' || e.code === 'password_too_weak' || e.code === 'weak_password') return e.message;
+  if (e.code === 'password_similar_to_email') return 'Your password is too close to your email address. Choose something unrelated.';
+  if (e.code === 'password_check_unavailable') return 'We could not check this password against known breaches right now. Try again in a minute.';
+  if (e.code.startsWith('password_')) return e.message;
   return null;
 }
 
 export function SignUpPage() {
   const navigate = useNavigate();
   const [params] = useSearchParams();
-  const [name, setName] = useState('');
   const [email, setEmail] = useState(params.get('email') ?? '');
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
@@ -33,7 +34,7 @@ export function SignUpPage() {
     setError(null);
     setPasswordError(null);
     try {
-      const body = await api<Partial<TokenResponse>>('/auth/signup', { body: { email, password, name: name || undefined }, auth: false });
+      const body = await api<Partial<TokenResponse>>('/auth/signup', { body: { email, password }, auth: false });
       if (body.access_token) {
         acceptTokens(body as TokenResponse);
         navigate(safeNext(params.get('next')), { replace: true });
@@ -43,7 +44,7 @@ export function SignUpPage() {
     } catch (err) {
       const pw = passwordProblem(err);
       if (pw) setPasswordError(pw);
-      else if (err instanceof ApiError && err.code === 'conflict') setError('An account with this email already exists. Sign in instead.');
+      else if (err instanceof ApiError && (err.code === 'email_taken' || err.code === 'conflict')) setError('An account with this email already exists. Sign in instead.');
       else setError(err instanceof ApiError ? err.message : 'Could not reach Capto. Try again.');
     } finally {
       setBusy(false);
@@ -64,7 +65,6 @@ export function SignUpPage() {
       <h1>Create your account</h1>
       {error && <Alert kind="error">{error}</Alert>}
       <form onSubmit={(e) => void submit(e)} noValidate>
-        <TextField label="Your name" autoComplete="name" value={name} onChange={(e) => setName(e.target.value)} />
         <TextField label="Work email" type="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} />
         <TextField
           label="Password"
@@ -80,7 +80,7 @@ export function SignUpPage() {
           hint="At least 8 characters. Passwords found in known breaches are refused."
           error={passwordError}
         />
-        <PasswordStrength password={password} userInputs={[email, name]} />
+        <PasswordStrength password={password} userInputs={[email]} />
         <button type="submit" className="primary" disabled={busy}>
           {busy ? 'Creating account…' : 'Create account'}
         </button>

@@ -3,10 +3,11 @@ import { Link, useSearchParams } from 'react-router';
 import { api, errorMessage } from '../api/client.ts';
 import { refreshSession } from '../auth/session.ts';
 import { Alert, Loading } from '../components/states.tsx';
+import { linkToken } from './password-reset.tsx';
 
 export function VerifyEmailPage() {
   const [params] = useSearchParams();
-  const token = params.get('token') ?? '';
+  const token = linkToken(params);
   const [state, setState] = useState<'working' | 'ok' | 'error'>(token ? 'working' : 'error');
   const [message, setMessage] = useState<string>(token ? '' : 'This link has no verification token.');
   const started = useRef(false);

@@ -13,16 +13,18 @@ import { Alert, QueryView } from '../components/states.tsx';
 interface Business {
   id: string;
   name: string;
+  nmls_number?: string | null;
   is_demo?: boolean;
   created_at?: string;
-  trial_ends_at?: string | null;
+  trial?: { ends_at: string; active: boolean; days_left: number } | null;
 }
 
 function ProfileForm({ bid, business, canEdit }: { bid: string; business: Business; canEdit: boolean }) {
   const queryClient = useQueryClient();
   const [name, setName] = useState(business.name);
+  const [nmls, setNmls] = useState(business.nmls_number ?? '');
   const save = useMutation({
-    mutationFn: () => api(bpath(bid), { method: 'PATCH', body: { name: name.trim() } }),
+    mutationFn: () => api(bpath(bid), { method: 'PATCH', body: { name: name.trim(), nmls_number: nmls.trim() || null } }),
     onSuccess: async () => {
       await queryClient.invalidateQueries({ queryKey: ['me'] });
       await queryClient.invalidateQueries({ queryKey: ['business', bid] });
@@ -34,9 +36,11 @@ function ProfileForm({ bid, business, canEdit }: { bid: string; business: Busine
       {save.isError && <Alert kind="error">{errorMessage(save.error)}</Alert>}
       {save.isSuccess && <Alert kind="ok">Saved.</Alert>}
       <TextField label="Business name" value={name} onChange={(e) => setName(e.target.value)} disabled={!canEdit} />
+      <TextField label="NMLS number" inputMode="numeric" value={nmls} onChange={(e) => setNmls(e.target.value)} disabled={!canEdit}
+        hint="Your company's NMLS unique identifier, digits only." />
       <p className="small muted">
         Created {formatDate(business.created_at)}
-        {business.trial_ends_at ? ` · trial ends ${formatDate(business.trial_ends_at)}` : ''}
+        {business.trial ? ` · trial ends ${formatDate(business.trial.ends_at)}` : ''}
       </p>
       {canEdit ? <button type="submit" className="primary" disabled={save.isPending || !name.trim()}>Save</button>
         : <p className="small muted">Only owners and admins can change the profile.</p>}
@@ -58,7 +62,7 @@ export function GeneralSettings() {
     },
   });
   const remove = useMutation({
-    mutationFn: () => api(bpath(bid), { method: 'DELETE' }),
+    mutationFn: () => api(bpath(bid), { method: 'DELETE', body: { confirm_name: typed } }),
     onSuccess: async () => {
       await queryClient.invalidateQueries({ queryKey: ['me'] });
       navigate('/app', { replace: true });
@@ -76,7 +80,7 @@ export function GeneralSettings() {
               {remove.isError && <Alert kind="error">{errorMessage(remove.error)}</Alert>}
               <button type="button" className="danger" onClick={() => setConfirm(true)}>Delete business…</button>
               <ConfirmDialog open={confirm} title={`Delete ${b.name}?`} confirmLabel="Delete forever" busy={remove.isPending}
-                onConfirm={() => { if (typed === b.name) remove.mutate(); }} onCancel={() => { setConfirm(false); setTyped(''); }}>
+                onConfirm={() => remove.mutate()} onCancel={() => { setConfirm(false); setTyped(''); }}>
                 <TextField label={`Type “${b.name}” to confirm`} value={typed} onChange={(e) => setTyped(e.target.value)} />
               </ConfirmDialog>
             </section>

@@ -15,6 +15,7 @@ interface SessionRow {
   id: string;
   created_at: string;
   last_used_at?: string | null;
+  refreshed_at?: string | null;
   ip?: string | null;
   user_agent?: string | null;
   current?: boolean;
@@ -62,7 +63,7 @@ function Sessions() {
                       <td>{describeAgent(s.user_agent)} {current && <span className="badge badge-ok">This browser</span>}</td>
                       <td>{s.ip ?? '—'}</td>
                       <td>{formatDateTime(s.created_at)}</td>
-                      <td>{formatDateTime(s.last_used_at)}</td>
+                      <td>{formatDateTime(s.refreshed_at ?? s.last_used_at)}</td>
                       <td>{current ? <button type="button" onClick={() => void signOut()}>Sign out</button>
                         : <button type="button" onClick={() => revoke.mutate(s.id)}>Revoke<span className="sr-only"> session from {describeAgent(s.user_agent)}</span></button>}</td>
                     </tr>

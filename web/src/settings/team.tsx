@@ -35,7 +35,7 @@ export function TeamSettings() {
   const [inviteEmail, setInviteEmail] = useState('');
   const [inviteRole, setInviteRole] = useState<Role>('member');
   const [removing, setRemoving] = useState<Member | null>(null);
-  const [sentTo, setSentTo] = useState<string | null>(null);
+  const [sent, setSent] = useState<{ email: string; link: string; mailSent: boolean } | null>(null);
   const members = useQuery({ queryKey: ['members', bid], queryFn: async () => toPage<Member>(await api(bpath(bid, 'members')), 'members').items });
   const invitations = useQuery({
     queryKey: ['invitations', bid],
@@ -47,9 +47,9 @@ export function TeamSettings() {
     await queryClient.invalidateQueries({ queryKey: ['invitations', bid] });
   };
   const invite = useMutation({
-    mutationFn: () => api(bpath(bid, 'invitations'), { body: { email: inviteEmail, role: inviteRole } }),
-    onSuccess: async () => {
-      setSentTo(inviteEmail);
+    mutationFn: () => api<{ link?: string; mail_sent?: boolean }>(bpath(bid, 'invitations'), { body: { email: inviteEmail, role: inviteRole } }),
+    onSuccess: async (r) => {
+      setSent({ email: inviteEmail, link: r?.link ?? '', mailSent: r?.mail_sent !== false });
       setInviteEmail('');
       await invalidate();
     },
@@ -116,7 +116,12 @@ export function TeamSettings() {
         <section className="card" aria-labelledby="invite-h">
           <h2 id="invite-h">Invite a teammate</h2>
           {invite.isError && <Alert kind="error">{errorMessage(invite.error)}</Alert>}
-          {sentTo && <Alert kind="ok">Invitation sent to {sentTo}.</Alert>}
+          {sent && (
+            <Alert kind={sent.mailSent ? 'ok' : 'warn'}>
+              {sent.mailSent ? `Invitation sent to ${sent.email}.` : `The invitation for ${sent.email} was created but the email could not be sent.`}
+              {sent.link && <> You can also pass on this link yourself (shown only now, valid for 7 days): <span className="mono">{sent.link}</span></>}
+            </Alert>
+          )}
           <form className="inline-form" onSubmit={(e: FormEvent) => { e.preventDefault(); invite.mutate(); }}>
             <TextField label="Email" type="email" required value={inviteEmail} onChange={(e) => setInviteEmail(e.target.value)} />
             <SelectField label="Role" value={inviteRole} onChange={(e) => setInviteRole(e.target.value as Role)}>
