@@ -64,6 +64,8 @@ EXCEPTION WHEN others THEN
   RETURN NULL;
 END $$;
 
+-- Inside the helpers app.uid() is itself wrapped in (SELECT …): evaluated once, not
+-- once per membership row scanned (it parses JSON under an exception block).
 -- Every business the current user belongs to. Policies compare with
 -- `business_id = ANY (array(select app.member_business_ids()))`: the array is an
 -- initplan computed once per statement, and the policy column is index-scanned.
@@ -71,7 +73,7 @@ CREATE FUNCTION app.member_business_ids() RETURNS SETOF uuid
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
   SELECT m.business_id
   FROM app.memberships m
-  WHERE m.user_id = app.uid()
+  WHERE m.user_id = (SELECT app.uid())
 $$;
 
 -- Businesses where the current user holds at least `min_role` (member < admin < owner).
@@ -79,19 +81,19 @@ CREATE FUNCTION app.business_ids_with_role(min_role app.member_role) RETURNS SET
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
   SELECT m.business_id
   FROM app.memberships m
-  WHERE m.user_id = app.uid() AND m.role >= min_role
+  WHERE m.user_id = (SELECT app.uid()) AND m.role >= min_role
 $$;
 
 CREATE FUNCTION app.is_member(bid uuid) RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
-  SELECT EXISTS (SELECT 1 FROM app.memberships m WHERE m.business_id = bid AND m.user_id = app.uid())
+  SELECT EXISTS (SELECT 1 FROM app.memberships m WHERE m.business_id = bid AND m.user_id = (SELECT app.uid()))
 $$;
 
 CREATE FUNCTION app.has_role(bid uuid, min_role app.member_role) RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
   SELECT EXISTS (
     SELECT 1 FROM app.memberships m
-    WHERE m.business_id = bid AND m.user_id = app.uid() AND m.role >= min_role
+    WHERE m.business_id = bid AND m.user_id = (SELECT app.uid()) AND m.role >= min_role
   )
 $$;
 

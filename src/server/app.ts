@@ -36,6 +36,15 @@ export interface AppOptions {
 
 export const BODY_LIMIT = 1024 * 1024;
 
+const TLS12_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
 export interface CaptoApp {
   app: FastifyInstance;
   /** Mark the app as draining: /readyz turns 503 before the listener closes. */
@@ -55,8 +64,9 @@ export async function buildApp(options: AppOptions): Promise<CaptoApp> {
     routerOptions: { ignoreTrailingSlash: true },
   };
   if (options.tls) {
-    // P1: TLS 1.2 is the floor; Node's default cipher list has no export/RC4/3DES suites.
-    serverOptions.https = { key: options.tls.key, cert: options.tls.cert, minVersion: 'TLSv1.2' };
+    // P1: TLS 1.2 is the floor, and TLS 1.2 offers only forward-secret AEAD suites
+    // (Mozilla "intermediate" profile); TLS 1.3 suites are Node's defaults.
+    serverOptions.https = { key: options.tls.key, cert: options.tls.cert, minVersion: 'TLSv1.2', ciphers: TLS12_CIPHERS, honorCipherOrder: true };
   }
   const app = Fastify(serverOptions as FastifyServerOptions) as unknown as FastifyInstance;
   app.decorateRequest('claims', null);
