@@ -1,0 +1,21 @@
+// The CRM module's routes (issue 7), all under /api/businesses/:bid and all run as the
+// signed-in caller inside that business (scope.ts). CSV import/export registers its
+// own routes from src/crm/import.
+import type { FastifyInstance } from 'fastify';
+import type { Database } from '../db/index.ts';
+import type { RouteModule } from '../server/app.ts';
+import { activityRoutes } from './activity-routes.ts';
+import { contactRoutes } from './contact-routes.ts';
+import { conversationRoutes } from './conversation-routes.ts';
+import { dealRoutes } from './deal-routes.ts';
+import { listRoutes } from './list-routes.ts';
+
+export function crmRoutes(deps: { db: Database }): RouteModule {
+  return async (app: FastifyInstance) => {
+    contactRoutes(app, deps.db);
+    listRoutes(app, deps.db);
+    dealRoutes(app, deps.db);
+    activityRoutes(app, deps.db);
+    conversationRoutes(app, deps.db);
+  };
+}
