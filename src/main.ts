@@ -9,6 +9,7 @@ import { ConfigError, productionProblems, type Config } from './config/index.ts'
 import { openEngine, type Database, type Engine } from './db/index.ts';
 import { migrate } from './db/migrator.ts';
 import { createDatabase } from './db/request.ts';
+import { authRoutes, createAuthServices } from './auth/index.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { buildApp, type RouteModule } from './server/app.ts';
 import { loadOrCreateTls } from './server/tls.ts';
@@ -41,7 +42,9 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
     if (result.applied.length > 0) logger.info({ applied: result.applied }, 'migrations applied');
 
     const db = createDatabase(engine.pool);
-    const modules: RouteModule[] = [];
+    const auth = createAuthServices({ config, db, logger });
+    // authRoutes first: its onRequest hook sets request.claims for every later module.
+    const modules: RouteModule[] = [authRoutes(auth)];
 
     const tls = await loadOrCreateTls(config);
     const { app, startDraining } = await buildApp({

@@ -29,6 +29,9 @@ const schema = z.object({
   CAPTO_PASSWORD_MIN_LENGTH: z.coerce.number().int().min(8).max(64).default(8),
   CAPTO_SESSION_MAX_AGE_DAYS: z.coerce.number().int().min(1).max(365).default(30),
   CAPTO_SESSION_IDLE_DAYS: z.coerce.number().int().min(1).max(90).default(7),
+  CAPTO_AUTH_RATE_WINDOW: z.coerce.number().int().min(1).max(86_400).default(900),
+  CAPTO_AUTH_RATE_IP: z.coerce.number().int().min(1).max(1_000_000).default(30),
+  CAPTO_AUTH_RATE_ACCOUNT: z.coerce.number().int().min(1).max(1_000_000).default(10),
   CAPTO_METRICS_TOKEN: z.string().min(16).optional(),
   CAPTO_SCAN_ON_START: bool.default(true),
   GOOGLE_CLIENT_ID: z.string().optional(),
@@ -74,6 +77,8 @@ export interface Config {
   readonly passwordMinLength: number;
   readonly sessionMaxAgeDays: number;
   readonly sessionIdleDays: number;
+  /** Auth endpoint limits: requests per window (seconds) per client IP and per account. */
+  readonly authRateLimit: { readonly windowSeconds: number; readonly perIp: number; readonly perAccount: number };
   readonly metricsToken: string | undefined;
   readonly scanOnStart: boolean;
   readonly google: { readonly clientId?: string; readonly clientSecret?: string; readonly issuer: string };
@@ -121,6 +126,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     passwordMinLength: e.CAPTO_PASSWORD_MIN_LENGTH,
     sessionMaxAgeDays: e.CAPTO_SESSION_MAX_AGE_DAYS,
     sessionIdleDays: e.CAPTO_SESSION_IDLE_DAYS,
+    authRateLimit: { windowSeconds: e.CAPTO_AUTH_RATE_WINDOW, perIp: e.CAPTO_AUTH_RATE_IP, perAccount: e.CAPTO_AUTH_RATE_ACCOUNT },
     metricsToken: e.CAPTO_METRICS_TOKEN,
     scanOnStart: e.CAPTO_SCAN_ON_START,
     google: { clientId: e.GOOGLE_CLIENT_ID, clientSecret: e.GOOGLE_CLIENT_SECRET, issuer: e.GOOGLE_ISSUER },

@@ -78,7 +78,9 @@ export function createDatabase(pool: pg.Pool, options: DatabaseOptions = {}): Da
         return Promise.reject(new AppError('invalid_token', 'the access token is not valid'));
       }
       const json = JSON.stringify({ sub: claims.sub.toLowerCase(), sid: claims.sid?.toLowerCase(), role: 'authenticated' });
-      const live = opts.requireLiveSession ? ', app.session_is_live() AS live' : '';
+      // A statement of its own: names in schema app resolve only once the role is set
+      // (capto_app itself has no USAGE on app); still the same round trip.
+      const live = opts.requireLiveSession ? '; SELECT app.session_is_live() AS live' : '';
       const setup = `BEGIN; SELECT set_config('role', '${ROLE_NAMES.authenticated}', true), set_config('request.jwt.claims', ${literal(json)}, true)${live}`;
       return run(setup, fn, opts.requireLiveSession ? (rows) => {
         if (rows[0]?.live !== true) throw new AppError('session_expired', 'your session has ended; sign in again');

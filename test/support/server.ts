@@ -1,9 +1,13 @@
 // A real Capto server on a random port, on the engine under test, with its own
 // fresh database. Extra environment (fakes' URLs, limits) is passed through config.
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { loadConfig } from '../../src/config/index.ts';
 import { startCapto, type RunningCapto } from '../../src/main.ts';
 import { createBlankDatabase } from './engine.ts';
+import { sharedFakeHibp } from '../fakes/hibp.ts';
 
 export interface TestServer extends RunningCapto {
   stop(): Promise<void>;
@@ -12,12 +16,20 @@ export interface TestServer extends RunningCapto {
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const blank = await createBlankDatabase();
   const port = await freePort();
+  // Server mode has no data dir of its own: give it one for the dev master key and the mail outbox.
+  const scratch = blank.env.CAPTO_DATA_DIR ? undefined : mkdtempSync(path.join(os.tmpdir(), 'capto-data-'));
   const config = loadConfig({
     CAPTO_ENV: 'test',
     HOST: '127.0.0.1',
     PORT: String(port),
     LOG_LEVEL: 'silent',
     CAPTO_DB_POOL_SIZE: '4',
+    // No network in tests: passwords are checked against the local fake range server.
+    HIBP_RANGE_URL: (await sharedFakeHibp()).url,
+    // Every test signs in from 127.0.0.1; the rate-limit tests set their own low limits.
+    CAPTO_AUTH_RATE_IP: '100000',
+    CAPTO_AUTH_RATE_ACCOUNT: '100000',
+    ...(scratch ? { CAPTO_DATA_DIR: scratch } : {}),
     ...blank.env,
     ...env,
   });
@@ -26,6 +38,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     async stop() {
       await running.close();
       await blank.drop();
+      if (scratch) rmSync(scratch, { recursive: true, force: true });
     },
   });
 }

@@ -1,0 +1,82 @@
+// Rate limits on the credential endpoints (issue 3 §9, ASVS 6.3.1): per client IP
+// (a route hook of @fastify/rate-limit) and per account (the email, or the session,
+// checked once the body is parsed). Fixed windows, no permanent lockout: an attacker
+// can slow a victim's sign-in for one window, never lock her out. Counters live in
+// Redis when REDIS_URL is set, so every app node shares them; in memory otherwise.
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Redis } from 'ioredis';
+import type { Config } from '../config/index.ts';
+import type { Database } from '../db/index.ts';
+import { AppError } from '../shared/errors.ts';
+import { recordAuthEvent } from './events.ts';
+import { requestMeta } from './http.ts';
+
+export type LimitedAction = 'signin' | 'signup' | 'forgot' | 'reset' | 'refresh' | 'verify' | 'password';
+
+// Refresh is routine (every few minutes per open tab, many users behind one office
+// NAT), so its per-IP budget is larger than the credential-guessing endpoints'.
+const IP_MULTIPLIER: Record<LimitedAction, number> = { signin: 1, signup: 1, forgot: 1, reset: 1, refresh: 10, verify: 1, password: 1 };
+
+export interface AuthRateLimits {
+  /** Route config for the per-IP limit of an action. */
+  perIp(action: LimitedAction): { rateLimit: Record<string, unknown> };
+  /** Count one attempt against an account key (an email, a user id); throws 429 beyond the limit. */
+  perAccount(request: FastifyRequest, reply: FastifyReply, action: LimitedAction, account: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function installAuthRateLimits(app: FastifyInstance, config: Config, db: Database): Promise<AuthRateLimits> {
+  const { windowSeconds, perIp, perAccount } = config.authRateLimit;
+  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false }) : undefined;
+  const limited = (request: FastifyRequest, key: string) => {
+    request.log.warn({ rate_limit_key_kind: key.split(':')[1] }, 'auth rate limit reached');
+    void db
+      .asService('auth.rate_limited', (tx) =>
+        recordAuthEvent(tx, { type: 'rate_limited', ...requestMeta(request), details: { action: key.split(':')[0] ?? 'unknown' } }),
+      )
+      .catch(() => undefined);
+  };
+  await app.register(rateLimit, {
+    global: false,
+    redis,
+    nameSpace: 'capto-rl:',
+    skipOnError: false,
+    timeWindow: windowSeconds * 1000,
+    errorResponseBuilder: () => new AppError('rate_limited', 'too many attempts; wait a little and try again'),
+  });
+  const accountLimiters = new Map<LimitedAction, ReturnType<FastifyInstance['createRateLimit']>>();
+  return {
+    perIp(action) {
+      return {
+        rateLimit: {
+          max: perIp * IP_MULTIPLIER[action],
+          timeWindow: windowSeconds * 1000,
+          keyGenerator: (req: FastifyRequest) => `${action}:ip:${req.ip}`,
+          onExceeded: (req: FastifyRequest, key: string) => limited(req, key),
+        },
+      };
+    },
+    async perAccount(request, reply, action, account) {
+      let limiter = accountLimiters.get(action);
+      if (!limiter) {
+        limiter = app.createRateLimit({
+          max: perAccount,
+          timeWindow: windowSeconds * 1000,
+          keyGenerator: (req: FastifyRequest) => `${action}:acct:${(req as FastifyRequest & { rateAccount?: string }).rateAccount ?? ''}`,
+        });
+        accountLimiters.set(action, limiter);
+      }
+      (request as FastifyRequest & { rateAccount?: string }).rateAccount = account.toLowerCase();
+      const result = await limiter(request);
+      if (!result.isAllowed && result.isExceeded) {
+        limited(request, `${action}:acct`);
+        reply.header('retry-after', String(Math.max(1, result.ttlInSeconds)));
+        throw new AppError('rate_limited', 'too many attempts for this account; wait a little and try again');
+      }
+    },
+    async close() {
+      redis?.disconnect();
+    },
+  };
+}
