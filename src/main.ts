@@ -9,6 +9,7 @@ import { ConfigError, productionProblems, type Config } from './config/index.ts'
 import { openEngine, type Database, type Engine } from './db/index.ts';
 import { migrate } from './db/migrator.ts';
 import { createDatabase } from './db/request.ts';
+import { crmRoutes } from './crm/routes.ts';
 import { authRoutes, createAuthServices } from './auth/index.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { buildApp, type RouteModule } from './server/app.ts';
@@ -44,7 +45,7 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
     const db = createDatabase(engine.pool);
     const auth = createAuthServices({ config, db, logger });
     // authRoutes first: its onRequest hook sets request.claims for every later module.
-    const modules: RouteModule[] = [authRoutes(auth)];
+    const modules: RouteModule[] = [authRoutes(auth), crmRoutes({ db })];
 
     const tls = await loadOrCreateTls(config);
     const { app, startDraining } = await buildApp({
