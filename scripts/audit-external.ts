@@ -1,0 +1,76 @@
+// `npm run audit:external`: outside judges against a running Capto, loopback only.
+// - testssl.sh: no protocol below TLS 1.2, no HIGH/CRITICAL finding (the generated
+//   development certificate's trust-chain and revocation findings are expected and listed);
+// - sqlmap: the search, list and import endpoints with a valid token → no injection.
+// Installs the Debian packages when missing, starts Capto (embedded), summarises, and
+// exits non-zero on any real finding.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startTestServer } from '../test/support/server.ts';
+import { signUp } from '../test/support/auth.ts';
+import { request } from '../test/support/http.ts';
+
+const EXPECTED_WITH_SELF_SIGNED = new Set(['cert_chain_of_trust', 'cert_revocation', 'cert_trust', 'cert_caIssuers', 'cert_ocspURL', 'cert_crlDistributionPoints']);
+
+function ensure(tool: string, pkg: string): boolean {
+  if (spawnSync('which', [tool]).status === 0) return true;
+  console.log(`installing ${pkg} …`);
+  spawnSync('bash', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${pkg}`], { stdio: 'inherit' });
+  return spawnSync('which', [tool]).status === 0;
+}
+
+interface TestsslFinding { id: string; severity: string; finding: string }
+
+function runTestssl(port: number, out: string): string[] {
+  const json = path.join(out, 'testssl.json');
+  spawnSync('testssl', ['--quiet', '--color', '0', '--warnings', 'off', '--fast', '--jsonfile', json, `https://127.0.0.1:${port}`], { stdio: 'ignore', timeout: 600_000 });
+  const findings = JSON.parse(readFileSync(json, 'utf8')) as TestsslFinding[];
+  const problems: string[] = [];
+  for (const f of findings) {
+    if (/^(SSLv2|SSLv3|TLS1|TLS1_1)$/.test(f.id) && !/not offered/i.test(f.finding)) problems.push(`${f.id} offered: ${f.finding}`);
+    if ((f.severity === 'HIGH' || f.severity === 'CRITICAL') && !EXPECTED_WITH_SELF_SIGNED.has(f.id)) problems.push(`${f.severity} ${f.id}: ${f.finding}`);
+  }
+  const expected = findings.filter((f) => EXPECTED_WITH_SELF_SIGNED.has(f.id) && (f.severity === 'HIGH' || f.severity === 'CRITICAL'));
+  console.log(`testssl.sh: ${findings.length} checks; ${problems.length} problem(s); expected for the self-signed development certificate: ${expected.map((f) => f.id).join(', ') || 'none'}`);
+  return problems;
+}
+
+function runSqlmap(url: string, token: string, out: string, data?: string): string[] {
+  const args = ['-u', url, '--batch', '--level', '3', '--risk', '1', '--flush-session', '--disable-coloring', '--output-dir', out, '--timeout', '10', '--retries', '0', '--time-sec', '2', '--threads', '2', '-H', `Authorization: Bearer ${token}`];
+  if (data) args.push('--data', data, '-H', 'Content-Type: application/json');
+  const r = spawnSync('sqlmap', args, { encoding: 'utf8', timeout: 900_000 });
+  const text = `${r.stdout}\n${r.stderr}`;
+  const vulnerable = /sqlmap identified the following injection point|is vulnerable/i.test(text);
+  console.log(`sqlmap ${url}${data ? ' (JSON body)' : ''}: ${vulnerable ? 'INJECTION FOUND' : 'no injection found'}`);
+  return vulnerable ? [`sqlmap found an injection point at ${url}`] : [];
+}
+
+const out = mkdtempSync(path.join(os.tmpdir(), 'capto-audit-'));
+const problems: string[] = [];
+delete process.env.TEST_DATABASE_URL;
+const server = await startTestServer({ LOG_LEVEL: 'silent' });
+try {
+  if (ensure('testssl', 'testssl.sh')) problems.push(...runTestssl(server.port, out));
+  else problems.push('testssl.sh could not be installed');
+
+  if (ensure('sqlmap', 'sqlmap')) {
+    const user = await signUp(server);
+    const b = await request<{ id?: string; business?: { id: string } }>(`${server.url}/api/businesses`, { body: { name: 'Audit Lending' }, token: user.accessToken });
+    const bid = b.json.id ?? b.json.business?.id;
+    if (!bid) throw new Error(`could not create a business: ${b.status} ${b.text}`);
+    await request(`${server.url}/api/businesses/${bid}/contacts`, { body: { first_name: 'Ada', last_name: 'Smith', email: 'ada@example.test' }, token: user.accessToken });
+    const base = `${server.url}/api/businesses/${bid}`;
+    problems.push(...runSqlmap(`${base}/contacts?q=smith&status=lead&sort=name&limit=10`, user.accessToken, out));
+    problems.push(...runSqlmap(`${base}/search?q=ada`, user.accessToken, out));
+    problems.push(...runSqlmap(`${base}/deals?stage=lead`, user.accessToken, out));
+    problems.push(...runSqlmap(`${base}/contacts`, user.accessToken, out, '{"first_name":"Bob*","last_name":"Jones","email":"bob@example.test"}'));
+  } else problems.push('sqlmap could not be installed');
+} finally {
+  await server.stop();
+}
+console.log(`\nexternal audit: ${problems.length === 0 ? 'clean' : `${problems.length} problem(s)`}`);
+for (const p of problems) console.log(`  - ${p}`);
+console.log(`(raw output in ${out})`);
+process.exit(problems.length === 0 ? 0 : 1);
