@@ -12,6 +12,7 @@ import { createDatabase } from './db/request.ts';
 import { crmRoutes } from './crm/routes.ts';
 import { authRoutes, createAuthServices } from './auth/index.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
+import { scanOnStart } from './scan/gate.ts';
 import { buildApp, type RouteModule } from './server/app.ts';
 import { loadOrCreateTls } from './server/tls.ts';
 
@@ -41,6 +42,7 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
   try {
     const result = await engine.withMaintenanceClient((client) => migrate(client));
     if (result.applied.length > 0) logger.info({ applied: result.applied }, 'migrations applied');
+    if (config.scanOnStart) await scanOnStart(engine, config, logger);
 
     const db = createDatabase(engine.pool);
     const auth = createAuthServices({ config, db, logger });

@@ -7,6 +7,7 @@ import { openEngine } from '../db/index.ts';
 import { migrate } from '../db/migrator.ts';
 import { bootstrapWithRetry } from '../db/server-engine.ts';
 import { startCapto } from '../main.ts';
+import { scanCommand } from '../scan/command.ts';
 
 export interface Command {
   name: string;
@@ -118,4 +119,4 @@ and CAPTO_MIGRATION_URL set to the admin URL of that database.`,
   },
 };
 
-export const commands: Command[] = [start, migrateCmd, dbSetup];
+export const commands: Command[] = [start, migrateCmd, dbSetup, scanCommand];
