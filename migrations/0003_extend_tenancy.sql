@@ -265,7 +265,7 @@ BEGIN
   SELECT pg_catalog.pg_get_constraintdef(c.oid) INTO def FROM pg_catalog.pg_constraint c
    WHERE c.conrelid = to_regclass('auth.audit_events') AND c.conname = 'audit_events_type_check';
   IF def IS NOT NULL AND position('business_deleted' IN def) = 0 THEN
-    def := replace(def, 'ARRAY[', 'ARRAY[''business_deleted''::text, ''demo_started''::text, ');
+    def := replace(def, 'ARRAY[', 'ARRAY[''business_deleted''::text, ');
     ALTER TABLE auth.audit_events DROP CONSTRAINT audit_events_type_check;
     EXECUTE 'ALTER TABLE auth.audit_events ADD CONSTRAINT audit_events_type_check ' || def;
   END IF;

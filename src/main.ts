@@ -11,6 +11,8 @@ import { migrate } from './db/migrator.ts';
 import { createDatabase } from './db/request.ts';
 import { crmRoutes } from './crm/routes.ts';
 import { authRoutes, createAuthServices } from './auth/index.ts';
+import { demoRoutes, startDemoPurgeTimer } from './demo/index.ts';
+import { tenancyRoutes } from './tenancy/index.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { scanOnStart } from './scan/gate.ts';
 import { buildApp, type RouteModule } from './server/app.ts';
@@ -47,7 +49,7 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
     const db = createDatabase(engine.pool);
     const auth = createAuthServices({ config, db, logger });
     // authRoutes first: its onRequest hook sets request.claims for every later module.
-    const modules: RouteModule[] = [authRoutes(auth), crmRoutes({ db })];
+    const modules: RouteModule[] = [authRoutes(auth), tenancyRoutes({ config, db, logger, mailer: auth.mailer }), demoRoutes(auth), crmRoutes({ db })];
 
     const tls = await loadOrCreateTls(config);
     const { app, startDraining } = await buildApp({
@@ -61,6 +63,7 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
     await app.listen({ host: config.host, port: config.port });
     const port = (app.server.address() as AddressInfo).port;
     const url = config.port === 0 ? config.publicUrl.replace(/:\d+$/, `:${port}`) : config.publicUrl;
+    const demoPurge = startDemoPurgeTimer(db, logger);
 
     let closing: Promise<void> | undefined;
     return {
@@ -74,6 +77,7 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
         closing ??= (async () => {
           startDraining();
           await app.close(); // stops accepting, waits for in-flight requests
+          await demoPurge.stop();
           await engine.close();
         })();
         return closing;

@@ -19,6 +19,8 @@ export const AUTH_EVENT_TYPES = [
   'identity_linked',
   'password_check_pending',
   'rate_limited',
+  // Workspaces (issue 4): an owner deleted a business; migration 0003 allows it in the table.
+  'business_deleted',
 ] as const;
 
 export type AuthEventType = (typeof AUTH_EVENT_TYPES)[number];

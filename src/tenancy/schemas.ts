@@ -1,0 +1,60 @@
+// Request and response shapes of the workspace API (zod → validation and OpenAPI).
+import { z } from 'zod';
+
+export const roleSchema = z.enum(['owner', 'admin', 'member']);
+export const businessParams = z.object({ bid: z.uuid() });
+export const memberParams = z.object({ bid: z.uuid(), uid: z.uuid() });
+export const invitationParams = z.object({ bid: z.uuid(), id: z.uuid() });
+
+const name = z.string().trim().min(1).max(200);
+// NMLS unique identifiers are digits only; "" clears the field.
+const nmls = z.string().trim().regex(/^[0-9]{1,12}$/, 'an NMLS number is 1–12 digits').nullable();
+
+export const createBusinessBody = z.strictObject({ name, nmls_number: nmls.optional() });
+export const updateBusinessBody = z.strictObject({ name: name.optional(), nmls_number: nmls.optional() });
+export const deleteBusinessBody = z.strictObject({ confirm_name: z.string().max(400) });
+export const changeRoleBody = z.strictObject({ role: roleSchema });
+export const inviteBody = z.strictObject({
+  email: z.string().trim().max(254).pipe(z.email()).transform((e) => e.toLowerCase()),
+  role: roleSchema.default('member'),
+});
+export const acceptBody = z.strictObject({ token: z.string().max(200) });
+
+export const businessSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  nmls_number: z.string().nullable(),
+  role: roleSchema,
+  is_demo: z.boolean(),
+  created_at: z.string(),
+  trial: z.object({ ends_at: z.string(), active: z.boolean(), days_left: z.number() }),
+  demo_expires_at: z.string().nullable(),
+});
+export const memberSchema = z.object({ user_id: z.string(), email: z.string(), role: roleSchema, joined_at: z.string() });
+export const invitationSchema = z.object({
+  id: z.string(),
+  email: z.string(),
+  role: roleSchema,
+  invited_by: z.string().nullable(),
+  created_at: z.string(),
+  expires_at: z.string(),
+  expired: z.boolean(),
+});
+export const meSchema = z.object({
+  user: z.object({ id: z.string(), email: z.string(), email_verified: z.boolean(), created_at: z.string() }),
+  businesses: z.array(businessSchema),
+  flags: z.object({
+    needs_onboarding: z.boolean(),
+    email_verified: z.boolean(),
+    is_demo: z.boolean(),
+    demo_expires_at: z.string().nullable(),
+    google_sign_in: z.boolean(),
+  }),
+});
+export const createdInvitationSchema = z.object({
+  invitation: invitationSchema,
+  /** Shown once: the inviter may pass the link on herself. */
+  token: z.string(),
+  link: z.string(),
+  mail_sent: z.boolean(),
+});
