@@ -14,7 +14,7 @@ export const IMPORT_LIMITS = Object.freeze({
   /** One record (all its cells) — a runaway quoted field must not swallow the file. */
   maxRecordChars: 64 * 1024,
 });
-export type ImportLimits = typeof IMPORT_LIMITS;
+export type ImportLimits = { readonly [K in keyof typeof IMPORT_LIMITS]: number };
 
 export interface CsvUpload {
   headers: string[];

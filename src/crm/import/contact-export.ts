@@ -1,0 +1,86 @@
+// CSV export of a business's contacts, for owners and admins only. The role is checked
+// twice: here, before anything is streamed (a member gets 403, a stranger 404), and in
+// the SQL of every page (`app.has_role(…, 'admin')` in the WHERE clause), so a page
+// query reused elsewhere, or a role lost mid-export, yields no rows. Pages are keyset
+// reads in separate short transactions: an export of 100k contacts never holds one
+// transaction open (on the embedded engine that would stall every other request).
+import { Readable } from 'node:stream';
+import type { Database, Tx } from '../../db/index.ts';
+import { AppError } from '../../shared/errors.ts';
+import { csvLine, UTF8_BOM } from './csv-writer.ts';
+
+export const EXPORT_COLUMNS = [
+  'id', 'first_name', 'last_name', 'phone', 'email', 'source', 'status', 'notes', 'owner_email', 'created_at', 'updated_at',
+] as const;
+
+interface ExportRow {
+  id: string;
+  first_name: string;
+  last_name: string;
+  phone: string | null;
+  email: string | null;
+  source: string;
+  status: string;
+  notes: string;
+  owner_email: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export async function assertCanExport(tx: Tx, businessId: string): Promise<void> {
+  const r = await tx.query<{ member: boolean; admin: boolean }>(
+    `SELECT app.is_member($1) AS member, app.has_role($1, 'admin') AS admin`, [businessId],
+  );
+  if (r.rows[0]?.member !== true) throw new AppError('not_found', 'business not found');
+  if (r.rows[0]?.admin !== true) throw new AppError('forbidden', 'only owners and admins can export contacts');
+}
+
+export async function exportPage(tx: Tx, businessId: string, after: { created_at: Date; id: string } | null, limit: number): Promise<ExportRow[]> {
+  const r = await tx.query<ExportRow>(
+    `SELECT c.id, c.first_name, c.last_name, c.phone, c.email::text AS email, c.source::text AS source,
+            c.status::text AS status, c.notes, u.email::text AS owner_email, c.created_at, c.updated_at
+       FROM app.contacts c
+       LEFT JOIN auth.users u ON u.id = c.owner_id
+      WHERE c.business_id = $1 AND c.deleted_at IS NULL
+        AND (select app.has_role($1, 'admin'))
+        AND ($2::timestamptz IS NULL OR (c.created_at, c.id) > ($2::timestamptz, $3::uuid))
+      ORDER BY c.created_at, c.id
+      LIMIT $4`,
+    [businessId, after?.created_at ?? null, after?.id ?? null, limit],
+  );
+  return r.rows;
+}
+
+/**
+ * A stream of the export, pulled page by page as the client reads (backpressure
+ * from the socket pauses the queries). The caller has already run assertCanExport.
+ */
+export function exportContactsCsv(db: Database, userId: string, businessId: string, pageSize = 2000): Readable {
+  let after: { created_at: Date; id: string } | null = null;
+  let started = false;
+  let done = false;
+  return new Readable({
+    async read() {
+      try {
+        if (!started) {
+          started = true;
+          this.push(UTF8_BOM + csvLine(EXPORT_COLUMNS));
+          return;
+        }
+        if (done) return;
+        const rows = await db.asUser({ sub: userId }, async (tx) => {
+          await assertCanExport(tx, businessId); // the role may have been revoked since the last page
+          return exportPage(tx, businessId, after, pageSize);
+        });
+        const last = rows[rows.length - 1];
+        if (last) after = { created_at: last.created_at, id: last.id };
+        if (rows.length < pageSize) done = true;
+        const text = rows.map((r) => csvLine(EXPORT_COLUMNS.map((c) => r[c]))).join('');
+        if (text) this.push(text);
+        if (done) this.push(null);
+      } catch (e) {
+        this.destroy(e instanceof Error ? e : new Error(String(e)));
+      }
+    },
+  });
+}

@@ -1,0 +1,185 @@
+// Import jobs as the user sees them: upload (job + staged rows in ONE transaction, so
+// a refused upload leaves nothing behind), mapping edits, preview, start. Functions
+// take the caller's transaction first (already scoped by asUser, so RLS applies).
+import type { Tx } from '../../db/index.ts';
+import { AppError } from '../../shared/errors.ts';
+import { batchKeys, planBatch, prepareRows, type DedupeMode, type StagedRow } from './batch-plan.ts';
+import { findExistingContacts } from './contact-batch.ts';
+import type { CsvUpload } from './csv-reader.ts';
+import { checkMapping, guessMapping, type HeaderMapping } from './header-mapping.ts';
+import type { ContactDraft, RowProblem } from './row-validation.ts';
+
+export type ImportStatus = 'uploaded' | 'mapping' | 'running' | 'completed' | 'failed';
+
+export interface ImportJob {
+  id: string;
+  business_id: string;
+  created_by: string | null;
+  filename: string;
+  status: ImportStatus;
+  dedupe_mode: DedupeMode;
+  headers: string[];
+  mapping: HeaderMapping;
+  total_rows: number;
+  rows_done: number;
+  created_count: number;
+  updated_count: number;
+  skipped_count: number;
+  failed_count: number;
+  error: string | null;
+  created_at: Date;
+  updated_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+export const JOB_COLUMNS = `id, business_id, created_by, filename, status, dedupe_mode, headers, mapping, total_rows,
+  rows_done, created_count, updated_count, skipped_count, failed_count, error, created_at, updated_at, started_at, finished_at`;
+
+const STAGE_CHUNK = 5000;
+
+export function cleanFilename(raw: string | undefined): string {
+  // Shown back in the UI and the report's name: no paths, no control characters.
+  const base = (raw ?? '').split(/[\\/]/).pop() ?? '';
+  const clean = base.replace(/[\u0000-\u001f\u007f"]/g, '').trim().slice(0, 255);
+  return clean || 'contacts.csv';
+}
+
+export async function createImportJob(
+  tx: Tx, businessId: string, userId: string, filename: string, upload: CsvUpload,
+): Promise<ImportJob> {
+  const job = await tx.query<ImportJob>(
+    `INSERT INTO app.import_jobs (business_id, created_by, filename, headers, mapping, total_rows)
+     VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6) RETURNING ${JOB_COLUMNS}`,
+    [businessId, userId, filename, JSON.stringify(upload.headers), JSON.stringify(guessMapping(upload.headers)), upload.rows.length],
+  );
+  const created = job.rows[0]!;
+  for (let start = 0; start < upload.rows.length; start += STAGE_CHUNK) {
+    const rows = upload.rows.slice(start, start + STAGE_CHUNK);
+    await tx.query(
+      `INSERT INTO app.import_rows (business_id, job_id, row_number, line, cells)
+       SELECT $1, $2, $3 + t.o::int, ($4::int[])[t.o], t.v
+         FROM jsonb_array_elements($5::jsonb) WITH ORDINALITY AS t(v, o)`,
+      [businessId, created.id, start, upload.lines.slice(start, start + STAGE_CHUNK), JSON.stringify(rows)],
+    );
+  }
+  return created;
+}
+
+export async function getImportJob(tx: Tx, businessId: string, jobId: string, forUpdate = false): Promise<ImportJob> {
+  const r = await tx.query<ImportJob>(
+    `SELECT ${JOB_COLUMNS} FROM app.import_jobs WHERE business_id = $1 AND id = $2${forUpdate ? ' FOR UPDATE' : ''}`,
+    [businessId, jobId],
+  );
+  if (!r.rows[0]) throw new AppError('not_found', 'import job not found');
+  return r.rows[0];
+}
+
+export async function listImportJobs(tx: Tx, businessId: string, limit = 50): Promise<ImportJob[]> {
+  const r = await tx.query<ImportJob>(
+    `SELECT ${JOB_COLUMNS} FROM app.import_jobs WHERE business_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
+    [businessId, limit],
+  );
+  return r.rows;
+}
+
+export interface JobSettings {
+  mapping?: Record<string, number | null | undefined>;
+  dedupe_mode?: DedupeMode;
+}
+
+/** Only the uploader edits or starts her job (the policy says so too); others get 404. */
+async function ownJobForChange(tx: Tx, businessId: string, userId: string, jobId: string): Promise<ImportJob> {
+  const job = await getImportJob(tx, businessId, jobId, true);
+  if (job.created_by !== userId) throw new AppError('not_found', 'import job not found');
+  return job;
+}
+
+export async function updateImportJob(tx: Tx, businessId: string, userId: string, jobId: string, settings: JobSettings): Promise<ImportJob> {
+  const job = await ownJobForChange(tx, businessId, userId, jobId);
+  if (job.status !== 'uploaded' && job.status !== 'mapping') {
+    throw new AppError('conflict', `the import is ${job.status}; its mapping can no longer change`);
+  }
+  const mapping = settings.mapping ? checkMapping(settings.mapping, job.headers.length) : job.mapping;
+  const r = await tx.query<ImportJob>(
+    `UPDATE app.import_jobs SET mapping = $3::jsonb, dedupe_mode = $4, status = 'mapping'
+      WHERE business_id = $1 AND id = $2 RETURNING ${JOB_COLUMNS}`,
+    [businessId, jobId, JSON.stringify(mapping), settings.dedupe_mode ?? job.dedupe_mode],
+  );
+  return r.rows[0]!;
+}
+
+/** Marks the job running; `resume` is true when it already was (a restart after a crash). */
+export async function beginImportJob(
+  tx: Tx, businessId: string, userId: string, jobId: string, settings: JobSettings,
+): Promise<{ job: ImportJob; resume: boolean }> {
+  const job = await ownJobForChange(tx, businessId, userId, jobId);
+  if (job.status === 'running') return { job, resume: true };
+  if (job.status !== 'uploaded' && job.status !== 'mapping') throw new AppError('conflict', `the import has already ${job.status}`);
+  const mapping = checkMapping(settings.mapping ?? job.mapping, job.headers.length);
+  const r = await tx.query<ImportJob>(
+    `UPDATE app.import_jobs SET mapping = $3::jsonb, dedupe_mode = $4, status = 'running', started_at = now()
+      WHERE business_id = $1 AND id = $2 RETURNING ${JOB_COLUMNS}`,
+    [businessId, jobId, JSON.stringify(mapping), settings.dedupe_mode ?? job.dedupe_mode],
+  );
+  return { job: r.rows[0]!, resume: false };
+}
+
+export async function loadStagedRows(tx: Tx, businessId: string, jobId: string, limit?: number): Promise<StagedRow[]> {
+  const r = await tx.query<{ row_number: number; line: number; cells: string[] }>(
+    `SELECT row_number, line, cells FROM app.import_rows WHERE business_id = $1 AND job_id = $2
+      ORDER BY row_number${limit ? ' LIMIT $3' : ''}`,
+    limit ? [businessId, jobId, limit] : [businessId, jobId],
+  );
+  return r.rows.map((x) => ({ rowNumber: x.row_number, line: x.line, cells: x.cells.map(String) }));
+}
+
+export interface PreviewRow {
+  row: number;
+  line: number;
+  values: ContactDraft | null;
+  action: 'create' | 'update' | 'skip' | 'fail';
+  problems: RowProblem[];
+}
+
+/** The first rows as the import would treat them now (mapping and mode may still change). */
+export async function previewImport(
+  tx: Tx, businessId: string, userId: string, jobId: string, limit: number, override: JobSettings = {},
+): Promise<{ job: ImportJob; rows: PreviewRow[] }> {
+  const job = await getImportJob(tx, businessId, jobId);
+  if (job.created_by !== userId) throw new AppError('not_found', 'import job not found');
+  if (job.status === 'completed' || job.status === 'failed') {
+    throw new AppError('conflict', 'the import has finished; download its error report instead');
+  }
+  const mapping = override.mapping ? checkMapping(override.mapping, job.headers.length) : job.mapping;
+  const prepared = prepareRows(await loadStagedRows(tx, businessId, jobId, limit), mapping, job.headers);
+  const keys = batchKeys(prepared);
+  const existing = await findExistingContacts(tx, businessId, keys.emails, keys.phones);
+  const rows = planBatch(prepared, existing, override.dedupe_mode ?? job.dedupe_mode).map((o): PreviewRow => ({
+    row: o.row.rowNumber,
+    line: o.row.line,
+    values: o.row.result.ok ? o.row.result.draft : null,
+    action: o.kind,
+    problems: o.kind === 'fail' ? o.problems : o.kind === 'skip' && o.problem ? [o.problem] : [],
+  }));
+  return { job, rows };
+}
+
+export interface ImportErrorView {
+  id: number;
+  row_number: number;
+  line: number;
+  column_name: string | null;
+  code: string;
+  message: string;
+  raw: string[];
+}
+
+export async function importErrorPage(tx: Tx, businessId: string, jobId: string, afterId: number, limit: number): Promise<ImportErrorView[]> {
+  const r = await tx.query<ImportErrorView & { id: string }>(
+    `SELECT id, row_number, line, column_name, code, message, raw FROM app.import_errors
+      WHERE business_id = $1 AND job_id = $2 AND id > $3 ORDER BY id LIMIT $4`,
+    [businessId, jobId, afterId, limit],
+  );
+  return r.rows.map((x) => ({ ...x, id: Number(x.id) }));
+}

@@ -1,0 +1,191 @@
+// Import jobs against a real database (both engines), through the services and the
+// runner as the importing user: exact counts on a 10k-row file in both dedupe modes,
+// observable progress, the error report, crash atomicity and resume, tenant isolation.
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { asOwner } from '../src/db/engine.ts';
+import { readCsvUpload } from '../src/crm/import/csv-reader.ts';
+import { importErrorReportCsv } from '../src/crm/import/error-report.ts';
+import { beginImportJob, createImportJob, getImportJob, previewImport, updateImportJob } from '../src/crm/import/import-jobs.ts';
+import { createImportRunner, type ImportRunnerOptions } from '../src/crm/import/import-runner.ts';
+import { AppError } from '../src/shared/errors.ts';
+import { createTestDatabase, ENGINE, type TestDatabase } from './support/engine.ts';
+import { newBusiness, twoBusinesses } from './support/factories.ts';
+import { contactsFixture, existingSeed, seedExisting } from './fixtures/csv/contacts-fixture.ts';
+
+let t: TestDatabase;
+let w: Awaited<ReturnType<typeof twoBusinesses>>;
+
+beforeAll(async () => {
+  t = await createTestDatabase({ poolSize: 4 });
+  w = await twoBusinesses(t.engine);
+});
+afterAll(async () => t?.close());
+
+async function upload(userId: string, businessId: string, csv: string, filename = 'contacts.csv') {
+  const parsed = await readCsvUpload(Readable.from([Buffer.from(csv)]));
+  return t.db.asUser({ sub: userId }, (tx) => createImportJob(tx, businessId, userId, filename, parsed));
+}
+
+async function runJob(userId: string, businessId: string, jobId: string, mode: 'skip' | 'update', opts: Partial<ImportRunnerOptions> = {}) {
+  const runner = createImportRunner({ db: t.db, ...opts });
+  await t.db.asUser({ sub: userId }, (tx) => beginImportJob(tx, businessId, userId, jobId, { dedupe_mode: mode }));
+  runner.start({ id: jobId, businessId, userId });
+  await runner.settled(jobId);
+  return t.db.asUser({ sub: userId }, (tx) => getImportJob(tx, businessId, jobId));
+}
+
+const countContacts = (businessId: string) =>
+  asOwner(t.engine, (c) => c.query<{ n: number }>('SELECT count(*)::int AS n FROM app.contacts WHERE business_id = $1', [businessId])).then((r) => r.rows[0]!.n);
+
+const readAll = async (stream: Readable) => {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(Buffer.from(c));
+  return Buffer.concat(chunks).toString('utf8');
+};
+
+describe(`10k-row import (${ENGINE})`, () => {
+  const fixture = contactsFixture(10_000);
+
+  it('skip mode: exact created/updated/skipped/failed counts, progress observable, staged rows removed', async () => {
+    const owner = w.a.owner.id;
+    const bid = w.a.business.id;
+    await asOwner(t.engine, (c) => seedExisting(c, bid, existingSeed(fixture.rows)));
+    const before = await countContacts(bid);
+    const job = await upload(owner, bid, fixture.csv);
+    expect(job).toMatchObject({ status: 'uploaded', total_rows: 10_000, mapping: { first_name: 0, last_name: 1, email: 2, mobile: 3, source: 4, status: 5, notes: 6 } });
+
+    const seen: number[] = [];
+    const done = await runJob(owner, bid, job.id, 'skip', {
+      // What GET job shows between batches: committed progress, from another transaction.
+      onProgress: async ({ rowsDone }) => {
+        const j = await t.db.asUser({ sub: w.a.admin.id }, (tx) => getImportJob(tx, bid, job.id));
+        seen.push(j.rows_done);
+        expect(j.rows_done).toBe(rowsDone);
+      },
+    });
+    expect(seen).toEqual(Array.from({ length: 10 }, (_, i) => (i + 1) * 1000));
+    expect(done).toMatchObject({ status: 'completed', rows_done: 10_000, error: null });
+    const counts = { created: done.created_count, updated: done.updated_count, skipped: done.skipped_count, failed: done.failed_count };
+    expect(counts).toEqual(fixture.expected.skip);
+    expect(counts).toEqual({ created: 9000, updated: 0, skipped: 600, failed: 400 });
+    expect(await countContacts(bid)).toBe(before + 9000);
+
+    const side = await asOwner(t.engine, async (c) => ({
+      staged: (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM app.import_rows WHERE job_id = $1', [job.id])).rows[0]!.n,
+      events: (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM app.contact_events WHERE business_id = $1 AND kind = 'imported' AND details->>'job_id' = $2`, [bid, job.id])).rows[0]!.n,
+      sample: (await c.query(`SELECT first_name, phone, email::text, source::text, status::text, owner_id FROM app.contacts WHERE business_id = $1 AND email = 'p10@import.test'`, [bid])).rows[0],
+    }));
+    expect(side.staged).toBe(0);
+    expect(side.events).toBe(9000);
+    expect(side.sample).toEqual({ first_name: 'First10', phone: '+12123000010', email: 'p10@import.test', source: 'web', status: 'past_client', owner_id: owner });
+
+    // The error report: one line per problem, the raw cells after, formulas neutralised.
+    const report = await readAll(importErrorReportCsv(t.db, owner, bid, job.id, done.headers));
+    const lines = report.replace(/^\uFEFF/, '').trimEnd().split('\r\n');
+    expect(lines[0]).toBe('"row","line","column","code","message","First Name","Last Name","Email","Mobile Phone","Lead Source","Status","Notes"');
+    expect(lines).toHaveLength(1 + 100 * 7);
+    const codes = new Map(lines.slice(1).map((l) => { const cells = l.split('","'); return [Number(cells[0]!.slice(1)), cells[3]!]; }));
+    expect(codes).toEqual(fixture.errorCodes);
+    expect(report).toContain(`"8","9","Email","invalid_email","""p7-at-import.test"" is not a valid email address","First7","Last7","p7-at-import.test"`);
+    expect(report).toContain(`"'=cmd|' /C calc'!A21"`);
+    expect(report).not.toMatch(/(^|,)"=/m);
+  }, 240_000);
+
+  it('update mode: matches update the existing contacts instead', async () => {
+    const owner = w.b.owner.id;
+    const bid = (await newBusiness(t.engine, owner)).id;
+    await asOwner(t.engine, (c) => seedExisting(c, bid, existingSeed(fixture.rows)));
+    const job = await upload(owner, bid, fixture.csv);
+    const done = await runJob(owner, bid, job.id, 'update');
+    expect({ created: done.created_count, updated: done.updated_count, skipped: done.skipped_count, failed: done.failed_count })
+      .toEqual({ created: 9000, updated: 300, skipped: 300, failed: 400 });
+    const updated = await asOwner(t.engine, (c) =>
+      c.query(`SELECT first_name, last_name, source::text, email::text FROM app.contacts WHERE business_id = $1 AND email = 'e0@existing.test'`, [bid]));
+    expect(updated.rows).toEqual([{ first_name: 'First3', last_name: 'Last3', source: 'zillow', email: 'e0@existing.test' }]);
+  }, 240_000);
+});
+
+describe(`crash atomicity and resume (${ENGINE})`, () => {
+  const fixture = contactsFixture(2_000);
+
+  it('a batch that dies before COMMIT leaves none of its rows; the job is failed with whole batches only', async () => {
+    const owner = w.b.owner.id;
+    const bid = (await newBusiness(t.engine, owner)).id;
+    const job = await upload(owner, bid, fixture.csv);
+    const done = await runJob(owner, bid, job.id, 'skip', {
+      batchSize: 500,
+      beforeCommit: ({ cursor }) => { if (cursor === 1000) throw new Error('simulated crash inside batch 3'); },
+    });
+    expect(done).toMatchObject({ status: 'failed', rows_done: 1000 });
+    expect(done.error).toMatch(/internal error/);
+    expect(await countContacts(bid)).toBe(done.created_count);
+    const rows = await asOwner(t.engine, (c) => c.query(`SELECT 1 FROM app.contacts WHERE business_id = $1 AND email = 'p1000@import.test'`, [bid]));
+    expect(rows.rowCount).toBe(0);
+  }, 120_000);
+
+  it('a runner stopped mid-job leaves it running; the next start resumes from the last committed batch with the same final counts', async () => {
+    const owner = w.b.owner.id;
+    const bid = (await newBusiness(t.engine, owner)).id;
+    await asOwner(t.engine, (c) => seedExisting(c, bid, existingSeed(fixture.rows)));
+    const job = await upload(owner, bid, fixture.csv);
+    const first = createImportRunner({ db: t.db, batchSize: 500, onProgress: ({ rowsDone }) => { if (rowsDone === 1000) void first.stop(); } });
+    await t.db.asUser({ sub: owner }, (tx) => beginImportJob(tx, bid, owner, job.id, { dedupe_mode: 'skip' }));
+    first.start({ id: job.id, businessId: bid, userId: owner });
+    await first.settled(job.id);
+    const halfway = await t.db.asUser({ sub: owner }, (tx) => getImportJob(tx, bid, job.id));
+    expect(halfway).toMatchObject({ status: 'running', rows_done: 1000 });
+
+    const second = createImportRunner({ db: t.db, batchSize: 500 });
+    expect(await second.resumeInterrupted()).toBeGreaterThanOrEqual(1);
+    await second.settled(job.id);
+    const done = await t.db.asUser({ sub: owner }, (tx) => getImportJob(tx, bid, job.id));
+    expect(done.status).toBe('completed');
+    expect({ created: done.created_count, updated: done.updated_count, skipped: done.skipped_count, failed: done.failed_count }).toEqual(fixture.expected.skip);
+    expect(await countContacts(bid)).toBe(existingSeed(fixture.rows).emails.length + existingSeed(fixture.rows).phones.length + done.created_count);
+  }, 120_000);
+});
+
+describe(`jobs across the business boundary (${ENGINE})`, () => {
+  const small = 'first_name,email\nAda,ada@example.test\nBob,not-an-email\n';
+  const refusal = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => (e instanceof AppError ? e.code : String(e)));
+
+  it('another business cannot see, preview, edit or start a job; its members cannot import into A', async () => {
+    const job = await upload(w.a.owner.id, w.a.business.id, small);
+    // positive controls: the uploader and A's admin see it
+    expect((await t.db.asUser({ sub: w.a.owner.id }, (tx) => getImportJob(tx, w.a.business.id, job.id))).id).toBe(job.id);
+    expect((await t.db.asUser({ sub: w.a.admin.id }, (tx) => getImportJob(tx, w.a.business.id, job.id))).id).toBe(job.id);
+    for (const user of [w.b.owner.id, w.b.admin.id, w.b.member.id, w.outsider.id]) {
+      expect(await refusal(t.db.asUser({ sub: user }, (tx) => getImportJob(tx, w.a.business.id, job.id)))).toBe('not_found');
+      expect(await refusal(t.db.asUser({ sub: user }, (tx) => getImportJob(tx, w.b.business.id, job.id)))).toBe('not_found');
+      expect(await refusal(t.db.asUser({ sub: user }, (tx) => previewImport(tx, w.a.business.id, user, job.id, 5)))).toBe('not_found');
+      expect(await refusal(t.db.asUser({ sub: user }, (tx) => beginImportJob(tx, w.a.business.id, user, job.id, {})))).toBe('not_found');
+    }
+    // a member of A sees neither the owner's job nor its staged rows (raw file data)
+    expect(await refusal(t.db.asUser({ sub: w.a.member.id }, (tx) => getImportJob(tx, w.a.business.id, job.id)))).toBe('not_found');
+    const staged = await t.db.asUser({ sub: w.a.admin.id }, (tx) => tx.query('SELECT 1 FROM app.import_rows WHERE job_id = $1', [job.id]));
+    expect(staged.rowCount).toBe(0);
+    const own = await t.db.asUser({ sub: w.a.owner.id }, (tx) => tx.query('SELECT 1 FROM app.import_rows WHERE job_id = $1', [job.id]));
+    expect(own.rowCount).toBe(2);
+    // B's owner cannot create a job in A, even calling the service directly
+    expect(await refusal(upload(w.b.owner.id, w.a.business.id, small))).toBe('forbidden');
+    // nor write A's contacts through a job row pointing at A
+    expect(await refusal(t.db.asUser({ sub: w.b.owner.id }, (tx) =>
+      tx.query(`UPDATE app.import_jobs SET status = 'running' WHERE id = $1 RETURNING id`, [job.id]).then((r) => { if (r.rowCount === 0) throw new AppError('not_found', 'x'); })))).toBe('not_found');
+  });
+
+  it('preview shows per-row validation; mapping edits are checked; a finished job is frozen', async () => {
+    const owner = w.a.owner.id;
+    const bid = w.a.business.id;
+    const job = await upload(owner, bid, small);
+    const preview = await t.db.asUser({ sub: owner }, (tx) => previewImport(tx, bid, owner, job.id, 10));
+    expect(preview.rows.map((r) => [r.row, r.action, r.problems.map((p) => p.code)])).toEqual([[1, 'create', []], [2, 'fail', ['invalid_email']]]);
+    expect(await refusal(t.db.asUser({ sub: owner }, (tx) => updateImportJob(tx, bid, owner, job.id, { mapping: { email: 9 } })))).toBe('validation_failed');
+    const edited = await t.db.asUser({ sub: owner }, (tx) => updateImportJob(tx, bid, owner, job.id, { mapping: { first_name: 1, notes: 0 }, dedupe_mode: 'update' }));
+    expect(edited).toMatchObject({ status: 'mapping', dedupe_mode: 'update', mapping: { first_name: 1, notes: 0 } });
+    const done = await runJob(owner, bid, job.id, 'skip');
+    expect(done).toMatchObject({ status: 'completed', created_count: 2, failed_count: 0 });
+    expect(await refusal(t.db.asUser({ sub: owner }, (tx) => beginImportJob(tx, bid, owner, job.id, {})))).toBe('conflict');
+    expect(await refusal(t.db.asUser({ sub: owner }, (tx) => updateImportJob(tx, bid, owner, job.id, {})))).toBe('conflict');
+  });
+});
