@@ -8,6 +8,7 @@ import { migrate } from '../db/migrator.ts';
 import { bootstrapWithRetry } from '../db/server-engine.ts';
 import { startCapto } from '../main.ts';
 import { scanCommand } from '../scan/command.ts';
+import { demoPurgeCommand } from '../demo/command.ts';
 
 export interface Command {
   name: string;
@@ -119,4 +120,4 @@ and CAPTO_MIGRATION_URL set to the admin URL of that database.`,
   },
 };
 
-export const commands: Command[] = [start, migrateCmd, dbSetup, scanCommand];
+export const commands: Command[] = [start, migrateCmd, dbSetup, scanCommand, demoPurgeCommand];
