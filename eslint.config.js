@@ -13,7 +13,7 @@ export default tseslint.config(
   },
   {
     files: ['src/**/*.ts'],
-    ignores: ['src/db/**', 'src/cli/**', 'src/scan/**', 'src/main.ts'],
+    ignores: ['src/db/**', 'src/cli/**', 'src/scan/**', 'src/ops/**', 'src/main.ts'],
     rules: {
       'no-restricted-imports': ['error', {
         paths: [

@@ -16,6 +16,8 @@ import { tenancyRoutes } from './tenancy/index.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { scanOnStart } from './scan/gate.ts';
 import { buildApp, type RouteModule } from './server/app.ts';
+import { metricsModule } from './observability/metrics-routes.ts';
+import { acquireDataDirLock } from './ops/data-dir-lock.ts';
 import { loadOrCreateTls } from './server/tls.ts';
 
 export interface StartOptions {
@@ -40,7 +42,12 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
   const logger = options.logger ?? createLogger(config);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
 
-  const engine = await openEngine(config);
+  // One process per embedded data dir: PGlite has no postmaster lock (src/ops/data-dir-lock.ts).
+  const releaseDataDir = config.databaseUrl ? () => undefined : acquireDataDirLock(config.dataDir, 'capto start');
+  const engine = await openEngine(config).catch((e: unknown) => {
+    releaseDataDir();
+    throw e;
+  });
   try {
     const result = await engine.withMaintenanceClient((client) => migrate(client));
     if (result.applied.length > 0) logger.info({ applied: result.applied }, 'migrations applied');
@@ -50,6 +57,8 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
     const auth = createAuthServices({ config, db, logger });
     // authRoutes first: its onRequest hook sets request.claims for every later module.
     const modules: RouteModule[] = [authRoutes(auth), tenancyRoutes({ config, db, logger, mailer: auth.mailer }), demoRoutes(auth), crmRoutes({ db })];
+
+    modules.push(metricsModule({ config, pool: engine.pool }));
 
     const tls = await loadOrCreateTls(config);
     const { app, startDraining } = await buildApp({
@@ -79,12 +88,14 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
           await app.close(); // stops accepting, waits for in-flight requests
           await demoPurge.stop();
           await engine.close();
+          releaseDataDir();
         })();
         return closing;
       },
     };
   } catch (e) {
     await engine.close().catch(() => undefined);
+    releaseDataDir();
     throw e;
   }
 }

@@ -1,0 +1,83 @@
+// Prometheus metrics (issue 10 §3) in one registry per process. Other modules count
+// their events through the exported `metrics` object, e.g.
+//   metrics.authEvents.inc({ type: 'signin.failed' })
+//   metrics.webhookSignatureFailures.inc({ provider: 'twilio' })
+//   metrics.scanFindings.set({ level: 'ERROR' }, n)
+// Labels are closed sets (route patterns, event types): never a raw URL, an id or an
+// email, which would both leak data to the scraper and explode cardinality.
+import client from 'prom-client';
+
+export const registry = new client.Registry();
+client.collectDefaultMetrics({ register: registry, prefix: 'capto_process_' });
+
+/** What the metrics need of a connection pool (pg.Pool has exactly these). */
+export interface PoolStats {
+  readonly totalCount: number;
+  readonly idleCount: number;
+  readonly waitingCount: number;
+}
+
+const pools = new Set<PoolStats>();
+
+export const metrics = {
+  httpRequests: new client.Counter({
+    name: 'capto_http_requests_total',
+    help: 'HTTP requests by method, route pattern and status code',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
+  }),
+  httpDuration: new client.Histogram({
+    name: 'capto_http_request_duration_seconds',
+    help: 'HTTP request latency by method, route pattern and status code',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  }),
+  dbPool: new client.Gauge({
+    name: 'capto_db_pool_connections',
+    help: 'Database pool connections: total, idle, and requests waiting for one',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      let total = 0, idle = 0, waiting = 0;
+      for (const p of pools) {
+        total += p.totalCount;
+        idle += p.idleCount;
+        waiting += p.waitingCount;
+      }
+      this.set({ state: 'total' }, total);
+      this.set({ state: 'idle' }, idle);
+      this.set({ state: 'waiting' }, waiting);
+    },
+  }),
+  authEvents: new client.Counter({
+    name: 'capto_auth_events_total',
+    help: 'Authentication events by type (sign-in, failure, refresh reuse, lockout …)',
+    labelNames: ['type'] as const,
+    registers: [registry],
+  }),
+  webhookSignatureFailures: new client.Counter({
+    name: 'capto_webhook_signature_failures_total',
+    help: 'Inbound webhooks rejected because their signature did not verify',
+    labelNames: ['provider'] as const,
+    registers: [registry],
+  }),
+  scanFindings: new client.Gauge({
+    name: 'capto_scan_findings',
+    help: 'Findings of the last database scan by level',
+    labelNames: ['level'] as const,
+    registers: [registry],
+  }),
+  backgroundJobs: new client.Counter({
+    name: 'capto_background_job_runs_total',
+    help: 'Background job attempts by job and outcome (ran, skipped: another node held the lock, failed)',
+    labelNames: ['job', 'outcome'] as const,
+    registers: [registry],
+  }),
+};
+
+/** Report a pool in capto_db_pool_connections until the returned function is called. */
+export function observePool(pool: PoolStats): () => void {
+  pools.add(pool);
+  return () => void pools.delete(pool);
+}

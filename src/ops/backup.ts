@@ -1,0 +1,96 @@
+// `capto backup` and `capto restore` (issue 10 §1). A backup is a copy of the whole
+// database — the vault included, as the ciphertext it already is (nothing is
+// decrypted on the way) — compressed and sealed by backup-format.ts.
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import type { Config } from '../config/index.ts';
+import { dumpEmbedded, embeddedNonEmptyTables, restoreEmbedded } from './backup-embedded.ts';
+import { BackupError, readBackup, readHeader, verifyBackup, writeBackup, type BackupHeader, type BackupKey } from './backup-format.ts';
+import { masterBackupKey, readPassphraseFile } from './backup-key.ts';
+import { restoreServer, serverNonEmptyTables, startPgDump } from './backup-server.ts';
+import { acquireDataDirLock } from './data-dir-lock.ts';
+
+export interface BackupResult {
+  file: string;
+  bytes: number;
+  engine: 'embedded' | 'server';
+  header: BackupHeader;
+}
+
+/** `--out` or, without it, a timestamped file in CAPTO_BACKUP_DIR. */
+export function backupPath(config: Config, out?: string): string {
+  if (out) return path.resolve(out);
+  if (!config.backupDir) throw new BackupError('unavailable', 'pass --out FILE or set CAPTO_BACKUP_DIR');
+  mkdirSync(config.backupDir, { recursive: true, mode: 0o700 });
+  return path.join(config.backupDir, `capto-${new Date().toISOString().replace(/[:.]/g, '-')}.captobk`);
+}
+
+export async function createBackup(config: Config, options: { out?: string; passphraseFile?: string }): Promise<BackupResult> {
+  const file = backupPath(config, options.out);
+  if (existsSync(file)) throw new BackupError('unavailable', `${file} already exists; backups are never overwritten`);
+  const key: BackupKey = options.passphraseFile ? readPassphraseFile(options.passphraseFile) : masterBackupKey(config);
+
+  if (config.databaseUrl) {
+    const dump = startPgDump(config.migrationUrl ?? config.databaseUrl);
+    const header = await writeBackup(file, dump.stdout, 'pg-dump-sql', key, () => dump.done());
+    return { file, bytes: statSync(file).size, engine: 'server', header };
+  }
+  const release = acquireDataDirLock(config.dataDir, 'capto backup');
+  try {
+    const { tar } = await dumpEmbedded(config.dataDir);
+    const header = await writeBackup(file, Readable.from([tar]), 'pglite-datadir', key);
+    return { file, bytes: statSync(file).size, engine: 'embedded', header };
+  } finally {
+    release();
+  }
+}
+
+export interface RestoreResult {
+  engine: 'embedded' | 'server';
+  header: BackupHeader;
+  replacedTables: string[];
+}
+
+export async function restoreBackup(config: Config, options: { in: string; passphraseFile?: string; force?: boolean }): Promise<RestoreResult> {
+  const file = path.resolve(options.in);
+  if (!existsSync(file)) throw new BackupError('unavailable', `${file} does not exist`);
+  const { header } = await readHeader(file);
+  const key: BackupKey = options.passphraseFile ? readPassphraseFile(options.passphraseFile) : header.kdf === 'master-key' ? masterBackupKey(config, header.keyVersion) : readPassphraseFileRequired();
+  const engine = config.databaseUrl ? 'server' : 'embedded';
+  const expected = engine === 'server' ? 'pg-dump-sql' : 'pglite-datadir';
+  if (header.payload !== expected) {
+    throw new BackupError('unavailable', `this backup was taken from the ${header.payload === 'pg-dump-sql' ? 'server' : 'embedded'} engine; restore it with ${header.payload === 'pg-dump-sql' ? 'DATABASE_URL set' : 'DATABASE_URL unset'}`);
+  }
+  // Prove key and integrity over the whole file before touching the database.
+  await verifyBackup(file, key);
+
+  if (engine === 'server') {
+    const url = config.migrationUrl ?? config.databaseUrl!;
+    const replacedTables = await refuseNonEmpty(await serverNonEmptyTables(url), options.force);
+    await restoreServer(url, (stdin) => readBackup(file, key, stdin, { end: false }).then(() => undefined));
+    return { engine, header, replacedTables };
+  }
+  const release = acquireDataDirLock(config.dataDir, 'capto restore');
+  try {
+    const replacedTables = await refuseNonEmpty(await embeddedNonEmptyTables(config.dataDir), options.force);
+    const chunks: Buffer[] = [];
+    await readBackup(file, key, new Writable({ write(c: Buffer, _e, cb) { chunks.push(c); cb(); } }));
+    await restoreEmbedded(config.dataDir, Buffer.concat(chunks));
+    return { engine, header, replacedTables };
+  } finally {
+    release();
+  }
+}
+
+function readPassphraseFileRequired(): never {
+  throw new BackupError('wrong_key', 'this backup was encrypted with a passphrase: pass --passphrase-file');
+}
+
+async function refuseNonEmpty(tables: string[], force = false): Promise<string[]> {
+  if (tables.length > 0 && !force) {
+    const shown = tables.slice(0, 5).join(', ') + (tables.length > 5 ? `, … (${tables.length} tables)` : '');
+    throw new BackupError('not_empty', `the target database is not empty (${shown}); restore replaces everything in it — pass --force to do that`);
+  }
+  return tables;
+}

@@ -1,0 +1,166 @@
+// Issue 10 §1 / P2: encrypted backups. Round trip on the engine under test gives the
+// same rows; a wrong key, a wrong passphrase and a flipped byte are refused with clear
+// errors and restore nothing; a non-empty target needs --force; the file holds no
+// plaintext; an embedded data dir in use by a server is refused.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig, type Config } from '../src/config/index.ts';
+import { asOwner } from '../src/db/engine.ts';
+import { openEngine } from '../src/db/index.ts';
+import { migrate } from '../src/db/migrator.ts';
+import { BackupError, HEADER_LENGTH, MAGIC } from '../src/ops/backup-format.ts';
+import { createBackup, restoreBackup } from '../src/ops/backup.ts';
+import { serverNonEmptyTables } from '../src/ops/backup-server.ts';
+import { acquireDataDirLock } from '../src/ops/data-dir-lock.ts';
+import { tableRowCounts } from '../src/ops/db-inventory.ts';
+import { createBlankDatabase, createTestDatabase, ENGINE } from './support/engine.ts';
+import { twoBusinesses } from './support/factories.ts';
+
+const MASTER = randomBytes(32).toString('base64');
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'capto-ops-backup-'));
+const cleanups: Array<() => Promise<void>> = [];
+// A restore opens a whole database; on a loaded 2-core CI box that takes tens of seconds.
+const SLOW = 240_000;
+let passTarget: Config | undefined;
+
+let source: { env: Record<string, string>; config: Config; counts: Record<string, number>; email: string };
+let backupFile: string;
+let passFile: string;
+
+const configFor = (env: Record<string, string>, extra: Record<string, string> = {}) =>
+  loadConfig({ CAPTO_ENV: 'test', LOG_LEVEL: 'silent', CAPTO_MASTER_KEY: MASTER, CAPTO_DB_POOL_SIZE: '2', ...env, ...extra });
+
+async function countsOf(config: Config): Promise<Record<string, number>> {
+  const engine = await openEngine(config);
+  try {
+    return await asOwner(engine, (c) => tableRowCounts(c));
+  } finally {
+    await engine.close();
+  }
+}
+
+/** A blank target: an empty data dir, or an empty database (roles exist cluster-wide). */
+async function blankTarget(): Promise<Config> {
+  const blank = await createBlankDatabase();
+  cleanups.push(() => blank.drop());
+  return configFor(blank.env);
+}
+
+const targetEnv = (c: Config): Record<string, string> => (c.databaseUrl ? { DATABASE_URL: c.databaseUrl } : { CAPTO_DATA_DIR: c.dataDir });
+
+/** Nothing restored: no embedded pgdata at all, or no table with rows on the server. */
+async function stillEmpty(c: Config): Promise<boolean> {
+  if (!c.databaseUrl) return !existsSync(path.join(c.dataDir, 'pgdata'));
+  return (await serverNonEmptyTables(c.databaseUrl)).length === 0;
+}
+
+async function expectRefused(p: Promise<unknown>, reason: BackupError['reason'], message: RegExp) {
+  const e = await p.then(() => undefined, (err: unknown) => err);
+  expect(e).toBeInstanceOf(BackupError);
+  expect((e as BackupError).reason).toBe(reason);
+  expect((e as BackupError).message).toMatch(message);
+}
+
+beforeAll(async () => {
+  const t = await createTestDatabase();
+  const { a } = await twoBusinesses(t.engine);
+  const counts = await asOwner(t.engine, (c) => tableRowCounts(c));
+  await t.engine.close(); // embedded backups need the data dir to themselves
+  cleanups.push(() => t.close().catch(() => undefined));
+  const env = t.adminUrl ? { DATABASE_URL: t.adminUrl } : t.env;
+  source = { env, config: configFor(env), counts, email: a.owner.email };
+  backupFile = path.join(tmp, 'one.captobk');
+  passFile = path.join(tmp, 'pass.txt');
+  writeFileSync(passFile, 'correct horse battery staple\n', { mode: 0o600 });
+  await createBackup(source.config, { out: backupFile });
+}, SLOW);
+
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe(`backup and restore (${ENGINE})`, () => {
+  it('the seeded source has rows in the tables the round trip compares', () => {
+    expect(source.counts['"auth"."users"']).toBe(7);
+    expect(source.counts['"app"."businesses"']).toBe(2);
+    expect(source.counts['"app"."memberships"']).toBe(6);
+  });
+
+  it('writes a CAPTOBK1 file that carries no plaintext row', () => {
+    const bytes = readFileSync(backupFile);
+    expect(bytes.subarray(0, 8).equals(MAGIC)).toBe(true);
+    expect(bytes.readUInt8(8)).toBe(1);
+    expect(bytes.length).toBeGreaterThan(HEADER_LENGTH + 16);
+    expect(bytes.includes(Buffer.from(source.email))).toBe(false);
+    expect(bytes.includes(Buffer.from('memberships'))).toBe(false);
+  });
+
+  it('restores into an empty database with identical row counts, under a rotated key list, and migrates as up to date', async () => {
+    const target = await blankTarget();
+    // After `capto keys rotate` the old version stays listed: the old backup still restores.
+    const rotated = configFor(targetEnv(target), { CAPTO_MASTER_KEY: `2:${randomBytes(32).toString('base64')},1:${MASTER}` });
+    const r = await restoreBackup(rotated, { in: backupFile });
+    expect(r.replacedTables).toEqual([]);
+    const engine = await openEngine(target);
+    try {
+      expect(await asOwner(engine, (c) => tableRowCounts(c))).toEqual(source.counts);
+      expect((await engine.withMaintenanceClient((c) => migrate(c))).applied).toEqual([]);
+    } finally {
+      await engine.close();
+    }
+  }, SLOW);
+
+  it('refuses a wrong master key, a flipped byte anywhere and a non-backup file, restoring nothing', async () => {
+    const target = await blankTarget();
+    const other = configFor(targetEnv(target), { CAPTO_MASTER_KEY: randomBytes(32).toString('base64') });
+    await expectRefused(restoreBackup(other, { in: backupFile }), 'wrong_key', /different master key.*nothing was restored/);
+    const original = readFileSync(backupFile);
+    for (const offset of [20, HEADER_LENGTH + 5, Math.floor(original.length / 2), original.length - 1]) {
+      const bad = Buffer.from(original);
+      bad[offset] = bad[offset]! ^ 0x01;
+      const file = path.join(tmp, `bad-${offset}.captobk`);
+      writeFileSync(file, bad);
+      const e = await restoreBackup(target, { in: file }).then(() => undefined, (err: unknown) => err);
+      expect(e, `flipped byte at ${offset}`).toBeInstanceOf(BackupError);
+      // A flipped salt byte derives another key: reported as a key mismatch, never restored.
+      expect((e as BackupError).message).toMatch(/(corrupted|tampered|different master key).*nothing was restored/);
+    }
+    await expectRefused(restoreBackup(target, { in: passFile }), 'not_a_backup', /not a Capto backup/);
+    expect(await stillEmpty(target)).toBe(true);
+  }, SLOW);
+
+  it('a passphrase backup restores with the passphrase only', async () => {
+    const file = path.join(tmp, 'pass.captobk');
+    await createBackup(source.config, { out: file, passphraseFile: passFile });
+    const target = await blankTarget();
+    const wrong = path.join(tmp, 'wrong.txt');
+    writeFileSync(wrong, 'incorrect horse battery staple', { mode: 0o600 });
+    await expectRefused(restoreBackup(target, { in: file, passphraseFile: wrong }), 'wrong_key', /wrong passphrase.*nothing was restored/);
+    await expectRefused(restoreBackup(target, { in: file }), 'wrong_key', /passphrase-file/);
+    expect(await stillEmpty(target)).toBe(true);
+    await restoreBackup(target, { in: file, passphraseFile: passFile });
+    expect(await countsOf(target)).toEqual(source.counts);
+    passTarget = target;
+  }, SLOW);
+
+  it('refuses to restore over a non-empty database without --force; --force replaces it', async () => {
+    expect(passTarget, 'the passphrase test restored into this target').toBeDefined();
+    await expectRefused(restoreBackup(passTarget!, { in: backupFile }), 'not_empty', /not empty.*--force/);
+    const r = await restoreBackup(passTarget!, { in: backupFile, force: true });
+    expect(r.replacedTables).toContain('"auth"."users"');
+    expect(await countsOf(passTarget!)).toEqual(source.counts);
+  }, SLOW);
+
+  it.skipIf(ENGINE !== 'embedded')('embedded: refuses while the data dir is in use by a running server', async () => {
+    const release = acquireDataDirLock(source.config.dataDir, 'capto start');
+    try {
+      await expectRefused(createBackup(source.config, { out: path.join(tmp, 'busy.captobk') }), 'in_use', /in use by "capto start".*stop the server/);
+    } finally {
+      release();
+    }
+  });
+});
