@@ -67,7 +67,9 @@ export async function teamRoutes(root: FastifyInstance, deps: TenancyDeps): Prom
       const inviter = await tx.query<{ email: string }>('SELECT email::text AS email FROM auth.users WHERE id = $1', [sub]);
       return { ...c, inviter: inviter.rows[0]?.email ?? 'A teammate' };
     });
-    const link = `${config.publicUrl}/invite/accept?token=${created.token}`;
+    // The token rides in the fragment: a fragment never reaches a server log or a
+    // Referer header (the web app reads #token= and ?token= alike).
+    const link = `${config.publicUrl}/invite/accept#token=${created.token}`;
     // Mail after the commit: never a link to an invitation that was rolled back. If
     // sending fails the invitation stands and the inviter still has the link.
     let mailSent = true;
