@@ -114,12 +114,25 @@ export async function updateDeal(tx: Tx, businessId: string, id: string, input: 
 export async function moveDeal(tx: Tx, businessId: string, id: string, to: { stage?: DealStage; position?: number }): Promise<Deal> {
   const deal = await getDeal(tx, businessId, id);
   const stage = to.stage ?? deal.stage;
-  // Lock both columns in a fixed order so two opposite moves cannot deadlock.
-  for (const s of [...new Set([deal.stage, stage])].sort()) await lockStage(tx, businessId, s);
-  const fresh = await tx.query<{ stage: DealStage; position: number }>(
-    'SELECT stage, position FROM app.deals WHERE business_id = $1 AND id = $2 FOR UPDATE', [businessId, id],
-  );
-  const from = fresh.rows[0]!;
+  // Lock both columns in a fixed order so two opposite moves cannot deadlock. If a
+  // concurrent move changed the deal's stage before we held the locks, lock that
+  // column too and look again.
+  const locked = new Set<DealStage>();
+  let current: DealStage = deal.stage;
+  let from: { stage: DealStage; position: number };
+  for (;;) {
+    for (const s of [...new Set([current, stage])].filter((x) => !locked.has(x)).sort()) {
+      await lockStage(tx, businessId, s);
+      locked.add(s);
+    }
+    const fresh = await tx.query<{ stage: DealStage; position: number }>(
+      'SELECT stage, position FROM app.deals WHERE business_id = $1 AND id = $2 FOR UPDATE', [businessId, id],
+    );
+    if (!fresh.rows[0]) throw notFound('deal');
+    from = fresh.rows[0];
+    if (locked.has(from.stage)) break;
+    current = from.stage;
+  }
   await tx.query('UPDATE app.deals SET position = position - 1 WHERE business_id = $1 AND stage = $2 AND position > $3 AND id <> $4',
     [businessId, from.stage, from.position, id]);
   const count = await tx.query<{ n: string }>('SELECT count(*) AS n FROM app.deals WHERE business_id = $1 AND stage = $2 AND id <> $3', [businessId, stage, id]);
@@ -132,6 +145,7 @@ export async function moveDeal(tx: Tx, businessId: string, id: string, to: { sta
 }
 
 export async function deleteDeal(tx: Tx, businessId: string, id: string): Promise<void> {
+  await lockStage(tx, businessId, (await getDeal(tx, businessId, id)).stage);
   const r = await tx.query<{ stage: DealStage; position: number }>(
     'DELETE FROM app.deals WHERE business_id = $1 AND id = $2 RETURNING stage, position', [businessId, id],
   );
