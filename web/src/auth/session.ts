@@ -81,12 +81,15 @@ export function acceptTokens(body: TokenResponse, { announce = true } = {}): voi
 }
 
 function clearLocal(): void {
+  const hadSession = snapshot.status === 'signed-in';
   accessToken = null;
   expiresAt = 0;
   clearTimeout(refreshTimer);
   refreshTimer = undefined;
   publish({ status: 'signed-out', user: null });
-  for (const h of signOutHandlers) h();
+  // Only an actual sign-out wipes caches: the first probe of a visitor without a session
+  // must not clear queries that public pages (e.g. security.txt) have in flight.
+  if (hadSession) for (const h of signOutHandlers) h();
 }
 
 async function withRefreshLock<T>(fn: () => Promise<T>): Promise<T> {
