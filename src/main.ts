@@ -10,6 +10,7 @@ import { openEngine, type Database, type Engine } from './db/index.ts';
 import { migrate } from './db/migrator.ts';
 import { createDatabase } from './db/request.ts';
 import { crmRoutes } from './crm/routes.ts';
+import { contactImportRoutes } from './crm/import/index.ts';
 import { authRoutes, createAuthServices } from './auth/index.ts';
 import { demoRoutes, startDemoPurgeTimer } from './demo/index.ts';
 import { tenancyRoutes } from './tenancy/index.ts';
@@ -56,7 +57,7 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
     const db = createDatabase(engine.pool);
     const auth = createAuthServices({ config, db, logger });
     // authRoutes first: its onRequest hook sets request.claims for every later module.
-    const modules: RouteModule[] = [authRoutes(auth), tenancyRoutes({ config, db, logger, mailer: auth.mailer }), demoRoutes(auth), crmRoutes({ db })];
+    const modules: RouteModule[] = [authRoutes(auth), tenancyRoutes({ config, db, logger, mailer: auth.mailer }), demoRoutes(auth), crmRoutes({ db }), contactImportRoutes({ db, logger })];
 
     modules.push(metricsModule({ config, pool: engine.pool }));
 
