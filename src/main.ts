@@ -19,8 +19,6 @@ import { scanOnStart } from './scan/gate.ts';
 import { buildApp, type RouteModule } from './server/app.ts';
 import { metricsModule } from './observability/metrics-routes.ts';
 import { acquireDataDirLock } from './ops/data-dir-lock.ts';
-import { metricsModule } from './observability/metrics-routes.ts';
-import { acquireDataDirLock } from './ops/data-dir-lock.ts';
 import { loadOrCreateTls } from './server/tls.ts';
 
 export interface StartOptions {
@@ -60,8 +58,6 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
     const auth = createAuthServices({ config, db, logger });
     // authRoutes first: its onRequest hook sets request.claims for every later module.
     const modules: RouteModule[] = [authRoutes(auth), tenancyRoutes({ config, db, logger, mailer: auth.mailer }), demoRoutes(auth), crmRoutes({ db }), contactImportRoutes({ db, logger })];
-
-    modules.push(metricsModule({ config, pool: engine.pool }));
 
     modules.push(metricsModule({ config, pool: engine.pool }));
 

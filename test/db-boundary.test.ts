@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './support/engine.ts';
 
 const SRC = path.resolve('src');
-const ALLOWED = [/^db\//, /^cli\//, /^scan\//, /^ops\//, /^ops\//, /^main\.ts$/, /\.test\.ts$/];
+const ALLOWED = [/^db\//, /^cli\//, /^scan\//, /^ops\//, /^main\.ts$/, /\.test\.ts$/];
 const DRIVER_IMPORT = /from\s+['"](pg|pg-pool|@electric-sql\/pglite[^'"]*)['"]|import\(\s*['"](pg|@electric-sql\/pglite[^'"]*)['"]\s*\)|require\(\s*['"]pg['"]\s*\)/;
 
 function walk(dir: string): string[] {

@@ -8,7 +8,6 @@ import { migrate } from '../db/migrator.ts';
 import { bootstrapWithRetry } from '../db/server-engine.ts';
 import { startCapto } from '../main.ts';
 import { opsCommands } from '../ops/cli-commands.ts';
-import { opsCommands } from '../ops/cli-commands.ts';
 import { scanCommand } from '../scan/command.ts';
 import { demoPurgeCommand } from '../demo/command.ts';
 
@@ -122,4 +121,4 @@ and CAPTO_MIGRATION_URL set to the admin URL of that database.`,
   },
 };
 
-export const commands: Command[] = [start, migrateCmd, dbSetup, ...opsCommands, ...opsCommands, scanCommand, demoPurgeCommand];
+export const commands: Command[] = [start, migrateCmd, dbSetup, ...opsCommands, scanCommand, demoPurgeCommand];

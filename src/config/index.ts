@@ -35,7 +35,6 @@ const schema = z.object({
   CAPTO_METRICS_TOKEN: z.string().min(16).optional(),
   CAPTO_SCAN_ON_START: bool.default(true),
   CAPTO_BACKUP_DIR: z.string().min(1).optional(),
-  CAPTO_BACKUP_DIR: z.string().min(1).optional(),
   GOOGLE_CLIENT_ID: z.string().optional(),
   GOOGLE_CLIENT_SECRET: z.string().optional(),
   GOOGLE_ISSUER: url.default('https://accounts.google.com'),
@@ -83,8 +82,6 @@ export interface Config {
   readonly authRateLimit: { readonly windowSeconds: number; readonly perIp: number; readonly perAccount: number };
   readonly metricsToken: string | undefined;
   readonly scanOnStart: boolean;
-  /** Where `capto backup` writes when no --out is given; its presence is what `capto doctor` calls "backups configured". */
-  readonly backupDir: string | undefined;
   /** Where `capto backup` writes when no --out is given; its presence is what `capto doctor` calls "backups configured". */
   readonly backupDir: string | undefined;
   readonly google: { readonly clientId?: string; readonly clientSecret?: string; readonly issuer: string };
@@ -136,7 +133,6 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     metricsToken: e.CAPTO_METRICS_TOKEN,
     scanOnStart: e.CAPTO_SCAN_ON_START,
     backupDir: e.CAPTO_BACKUP_DIR ? path.resolve(e.CAPTO_BACKUP_DIR) : undefined,
-    backupDir: e.CAPTO_BACKUP_DIR ? path.resolve(e.CAPTO_BACKUP_DIR) : undefined,
     google: { clientId: e.GOOGLE_CLIENT_ID, clientSecret: e.GOOGLE_CLIENT_SECRET, issuer: e.GOOGLE_ISSUER },
     hibp: { rangeUrl: e.HIBP_RANGE_URL, failureMode: e.HIBP_FAILURE_MODE },
     twilioApiBase: e.TWILIO_API_BASE.replace(/\/+$/, ''),
@@ -162,7 +158,6 @@ export function productionProblems(config: Config): string[] {
     problems.push('CAPTO_TLS=off is only allowed behind a TLS-terminating proxy: set CAPTO_TRUST_PROXY=on');
   }
   if (!config.publicUrl.startsWith('https://')) problems.push('set CAPTO_PUBLIC_URL to the https:// address users reach');
-  if (!config.smtp.url) problems.push('set SMTP_URL: without it, verification and password-reset mail never leaves the server');
   if (!config.smtp.url) problems.push('set SMTP_URL: without it, verification and password-reset mail never leaves the server');
   return problems;
 }
