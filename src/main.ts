@@ -10,6 +10,7 @@ import { openEngine, type Database, type Engine } from './db/index.ts';
 import { migrate } from './db/migrator.ts';
 import { createDatabase } from './db/request.ts';
 import { crmRoutes } from './crm/routes.ts';
+import { integrationModules } from './integrations/index.ts';
 import { contactImportRoutes } from './crm/import/index.ts';
 import { authRoutes, createAuthServices } from './auth/index.ts';
 import { demoRoutes, startDemoPurgeTimer } from './demo/index.ts';
@@ -58,6 +59,7 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
     const auth = createAuthServices({ config, db, logger });
     // authRoutes first: its onRequest hook sets request.claims for every later module.
     const modules: RouteModule[] = [authRoutes(auth), tenancyRoutes({ config, db, logger, mailer: auth.mailer }), demoRoutes(auth), crmRoutes({ db }), contactImportRoutes({ db, logger })];
+    modules.push(...integrationModules({ config, db, logger, masterKey: auth.masterKey }));
 
     modules.push(metricsModule({ config, pool: engine.pool }));
 

@@ -20,14 +20,14 @@ export type IntegrationAuditAction =
   | 'google.disconnected';
 
 /** What a row may say about its subject: display data only, never a credential. */
-export interface AuditDetails {
+export type AuditDetails = {
   friendly_name?: string;
   phone_number?: string;
   account_sid_masked?: string;
   google_email?: string;
   is_default?: boolean;
   reason?: string;
-}
+};
 
 export interface IntegrationChange {
   businessId: string;
@@ -150,9 +150,9 @@ export async function listIntegrationEvents(tx: Tx, businessId: string, page: { 
   const before = page.cursor !== undefined ? Number(page.cursor) : null;
   const r = await tx.query<AuditPage['items'][number] & { seq: string }>(
     `SELECT id, seq::text AS seq, ${OCCURRED_AT_TEXT} AS occurred_at, actor_user_id, actor_email, action, subject_id, details, ip, user_agent
-       FROM audit.integration_events
-      WHERE business_id = $1 AND ($2::bigint IS NULL OR seq < $2::bigint)
-      ORDER BY seq DESC
+       FROM audit.integration_events e
+      WHERE e.business_id = $1 AND ($2::bigint IS NULL OR e.seq < $2::bigint)
+      ORDER BY e.seq DESC
       LIMIT $3`,
     [businessId, before, page.limit + 1],
   );

@@ -34,7 +34,7 @@ export async function verifyAuditChains(client: MaintenanceClient, businessId?: 
     const r = await client.query<Row>(
       `SELECT seq::text AS seq, id, prev_hash, hash, business_id, ${OCCURRED_AT_TEXT} AS occurred_at, actor_user_id,
               actor_email, action, subject_id, details, ip, user_agent
-         FROM audit.integration_events WHERE business_id = $1 ORDER BY seq`,
+         FROM audit.integration_events e WHERE e.business_id = $1 ORDER BY e.seq`,
       [bid],
     );
     if (r.rows.length === 0) continue;

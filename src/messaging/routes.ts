@@ -1,0 +1,102 @@
+// HTTP for messaging: open a conversation, send an SMS (any member), and the Twilio
+// webhooks. The webhooks live in their own encapsulated plugin, the only place that
+// parses application/x-www-form-urlencoded (Twilio's format); the rest of the API
+// stays JSON-only.
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { RouteModule } from '../server/app.ts';
+import { requireClaims, userTx } from '../server/auth-context.ts';
+import { AppError } from '../shared/errors.ts';
+import { getConversation } from '../crm/conversations.ts';
+import { asMember } from '../integrations/routes.ts';
+import type { FormParams } from '../integrations/twilio/signature.ts';
+import { receiveInboundSms, receiveStatusCallback } from './inbound.ts';
+import { openConversation, sendConversationMessage, type MessagingDeps } from './send.ts';
+
+const security = [{ bearer: [] }];
+const tags = ['conversations'];
+const WEBHOOK_BODY_LIMIT = 64 * 1024;
+const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>';
+
+function parseForm(text: string): FormParams {
+  // A null-prototype object: parameter names such as __proto__ stay plain keys.
+  const out = Object.create(null) as FormParams;
+  for (const [k, v] of new URLSearchParams(text)) {
+    const prev = out[k];
+    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  return out;
+}
+
+export function messagingRoutes(deps: MessagingDeps): RouteModule {
+  return async (root: FastifyInstance) => {
+    const app = root.withTypeProvider<ZodTypeProvider>();
+    const base = '/api/businesses/:bid/conversations';
+
+    app.post(base, {
+      schema: {
+        tags, security, summary: 'Open (or find) the conversation with a contact on a Twilio number (default configuration unless given)',
+        params: z.object({ bid: z.string().uuid() }),
+        body: z.object({ contact_id: z.string().uuid(), twilio_config_id: z.string().uuid().optional() }).strict(),
+      },
+    }, async (req, reply) => {
+      const conv = await asMember(deps, req, req.params.bid, async (tx) => {
+        const id = await openConversation(tx, req.params.bid, req.body);
+        return getConversation(tx, req.params.bid, id);
+      });
+      return reply.status(201).send(conv);
+    });
+
+    app.post(`${base}/:id/messages`, {
+      schema: {
+        tags, security, summary: 'Send an SMS in a conversation (any member) through its Twilio configuration',
+        params: z.object({ bid: z.string().uuid(), id: z.string().uuid() }),
+        body: z.object({ body: z.string().trim().min(1, 'body is required').max(1600, 'body is at most 1600 characters') }).strict(),
+      },
+    }, async (req, reply) => {
+      const { sub } = requireClaims(req);
+      const bid = req.params.bid;
+      const message = await sendConversationMessage(
+        deps,
+        (fn) => userTx(deps.db, req, async (tx) => {
+          const r = await tx.query<{ ok: boolean }>('SELECT app.is_member($1) AS ok', [bid]);
+          if (r.rows[0]?.ok !== true) throw new AppError('not_found', 'business not found');
+          return fn(tx);
+        }),
+        { userId: sub },
+        bid,
+        req.params.id,
+        req.body.body,
+      );
+      req.log.info({ business_id: bid, message_id: message.id, status: message.status }, 'sms sent');
+      return reply.status(201).send(message);
+    });
+
+    await app.register(async (hooks) => {
+      hooks.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: WEBHOOK_BODY_LIMIT }, (_req, body, done) => {
+        done(null, parseForm(body as string));
+      });
+      const hookOf = (req: { params: unknown; url: string; headers: Record<string, unknown>; body: unknown }) => ({
+        configId: (req.params as { configId: string }).configId,
+        // Twilio signs the URL it was given: our public URL + this path and query.
+        url: `${deps.publicUrl}${req.url}`,
+        signature: typeof req.headers['x-twilio-signature'] === 'string' ? req.headers['x-twilio-signature'] : undefined,
+        params: (req.body && typeof req.body === 'object' ? req.body : {}) as FormParams,
+      });
+
+      hooks.post('/webhooks/twilio/:configId/sms', { schema: { hide: true } }, async (req, reply) => {
+        const outcome = await receiveInboundSms(deps, hookOf(req));
+        req.log.info({ config_id: (req.params as { configId: string }).configId, outcome }, 'twilio inbound sms');
+        return reply.type('text/xml; charset=utf-8').send(EMPTY_TWIML);
+      });
+
+      hooks.post('/webhooks/twilio/:configId/status', { schema: { hide: true } }, async (req, reply) => {
+        const m = (req.query as Record<string, unknown>).m;
+        const outcome = await receiveStatusCallback(deps, hookOf(req), typeof m === 'string' ? m : undefined);
+        req.log.info({ config_id: (req.params as { configId: string }).configId, outcome }, 'twilio status callback');
+        return reply.type('text/xml; charset=utf-8').send(EMPTY_TWIML);
+      });
+    });
+  };
+}
