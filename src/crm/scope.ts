@@ -20,8 +20,6 @@ export async function assertMember(tx: Tx, businessId: string): Promise<void> {
 
 export function inBusiness<T>(db: Database, request: FastifyRequest, businessId: string, fn: (s: BusinessTx) => Promise<T>): Promise<T> {
   const claims = requireClaims(request);
-  return userTx(db, request, async (tx) => {
-    await assertMember(tx, businessId);
-    return fn({ tx, businessId, userId: claims.sub });
-  });
+  // The membership check rides in the transaction's set-up round trip (userTx memberOf).
+  return userTx(db, request, (tx) => fn({ tx, businessId, userId: claims.sub }), { memberOf: businessId });
 }

@@ -78,12 +78,19 @@ export function createDatabase(pool: pg.Pool, options: DatabaseOptions = {}): Da
         return Promise.reject(new AppError('invalid_token', 'the access token is not valid'));
       }
       const json = JSON.stringify({ sub: claims.sub.toLowerCase(), sid: claims.sid?.toLowerCase(), role: 'authenticated' });
-      // A statement of its own: names in schema app resolve only once the role is set
-      // (capto_app itself has no USAGE on app); still the same round trip.
-      const live = opts.requireLiveSession ? '; SELECT app.session_is_live() AS live' : '';
-      const setup = `BEGIN; SELECT set_config('role', '${ROLE_NAMES.authenticated}', true), set_config('request.jwt.claims', ${literal(json)}, true)${live}`;
-      return run(setup, fn, opts.requireLiveSession ? (rows) => {
-        if (rows[0]?.live !== true) throw new AppError('session_expired', 'your session has ended; sign in again');
+      if (opts.memberOf !== undefined && !UUID.test(opts.memberOf)) {
+        return Promise.reject(new AppError('not_found', 'business not found'));
+      }
+      // Checks run as a statement of their own: names in schema app resolve only once the
+      // role is set (capto_app itself has no USAGE on app); still the same round trip.
+      const checks = [
+        opts.requireLiveSession ? 'app.session_is_live() AS live' : undefined,
+        opts.memberOf !== undefined ? `app.is_member('${opts.memberOf.toLowerCase()}'::uuid) AS member` : undefined,
+      ].filter((c) => c !== undefined);
+      const setup = `BEGIN; SELECT set_config('role', '${ROLE_NAMES.authenticated}', true), set_config('request.jwt.claims', ${literal(json)}, true)${checks.length ? `; SELECT ${checks.join(', ')}` : ''}`;
+      return run(setup, fn, checks.length ? (rows) => {
+        if (opts.requireLiveSession && rows[0]?.live !== true) throw new AppError('session_expired', 'your session has ended; sign in again');
+        if (opts.memberOf !== undefined && rows[0]?.member !== true) throw new AppError('not_found', 'business not found');
       } : undefined);
     },
     asAnon<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {

@@ -24,6 +24,12 @@ export interface UserTxOptions {
    * live. Checked in the same round trip that sets the role and claims.
    */
   requireLiveSession?: boolean;
+  /**
+   * Refuse the transaction (AppError `not_found`) unless the caller is a member of this
+   * business — checked in the same round trip as the role and claims, so a business
+   * route pays no extra round trip for its membership check.
+   */
+  memberOf?: string;
 }
 
 /**

@@ -18,7 +18,11 @@ export function requireClaims(request: FastifyRequest): Claims {
   return request.claims;
 }
 
-/** Run `fn` as the signed-in caller, refusing revoked or expired sessions. */
-export function userTx<T>(db: Database, request: FastifyRequest, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  return db.asUser(requireClaims(request), fn, { requireLiveSession: true });
+/**
+ * Run `fn` as the signed-in caller, refusing revoked or expired sessions; with
+ * `memberOf`, also answer 404 `not_found` unless the caller belongs to that business
+ * (same round trip).
+ */
+export function userTx<T>(db: Database, request: FastifyRequest, fn: (tx: Tx) => Promise<T>, options: { memberOf?: string } = {}): Promise<T> {
+  return db.asUser(requireClaims(request), fn, { requireLiveSession: true, memberOf: options.memberOf });
 }
