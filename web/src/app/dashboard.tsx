@@ -1,9 +1,9 @@
 import { useQuery } from '@tanstack/react-query';
 import { Link } from 'react-router';
 import { api, bpath, qs } from '../api/client.ts';
-import { formatDate, formatDateTime, formatMoney, fullName } from '../components/format.ts';
+import { formatDate, formatDateTime, formatMoney } from '../components/format.ts';
 import { Empty, QueryView } from '../components/states.tsx';
-import { DEAL_STAGES, dealAmount, humanize, toPage, type Conversation, type Deal, type Task } from '../crm/types.ts';
+import { DEAL_STAGES, dealAmount, fetchAll, humanize, toPage, type Conversation, type Deal, type Task } from '../crm/types.ts';
 import { useBusiness } from './me.ts';
 
 export function Dashboard() {
@@ -18,7 +18,7 @@ export function Dashboard() {
   });
   const deals = useQuery({
     queryKey: ['deals', bid],
-    queryFn: async () => toPage<Deal>(await api(bpath(bid, 'deals') + qs({ limit: 500 })), 'deals'),
+    queryFn: async () => ({ items: await fetchAll<Deal>(bpath(bid, 'deals') + qs({ limit: 200 }), (u) => api(u)) }),
   });
   return (
     <>
@@ -53,8 +53,9 @@ export function Dashboard() {
                 <ul className="list-plain">
                   {page.items.map((c) => (
                     <li key={c.id}>
-                      <Link to={`/b/${bid}/inbox/${c.id}`}>{c.contact_name ?? (c.contact ? fullName(c.contact) : 'Contact')}</Link>
+                      <Link to={`/b/${bid}/inbox/${c.id}`}>{c.contact_name || c.contact_phone || 'Contact'}</Link>
                       {c.unread_count > 0 && <span className="badge"> {c.unread_count} unread</span>}
+                      <div className="small muted">{c.last_message_preview ?? ''}</div>
                       <div className="small muted">{formatDateTime(c.last_message_at)}</div>
                     </li>
                   ))}

@@ -1,27 +1,21 @@
-// Global search: GET /search?q= when the server has it, contacts ?q= otherwise.
+// Global search: GET …/search?q= over contacts, deals and conversations.
 import { useQuery } from '@tanstack/react-query';
 import { Link, useSearchParams } from 'react-router';
-import { api, ApiError, bpath, qs } from '../api/client.ts';
+import { api, bpath, qs } from '../api/client.ts';
 import { formatMoney, fullName } from '../components/format.ts';
 import { Empty, QueryView } from '../components/states.tsx';
-import { dealAmount, humanize, toPage, type Contact, type Deal, type List } from '../crm/types.ts';
+import { dealAmount, humanize, type Contact, type Deal } from '../crm/types.ts';
 import { useBusiness } from './me.ts';
 
 interface Results {
   contacts: Contact[];
-  deals: Deal[];
-  lists: List[];
+  deals: Pick<Deal, 'id' | 'title' | 'stage' | 'amount_cents' | 'contact_id'>[];
+  conversations: { id: string; contact_id: string; contact_name: string; our_number: string; snippet: string | null }[];
 }
 
 async function runSearch(bid: string, q: string): Promise<Results> {
-  try {
-    const raw = await api<Partial<Results> & { results?: unknown }>(bpath(bid, 'search') + qs({ q }));
-    return { contacts: raw.contacts ?? [], deals: raw.deals ?? [], lists: raw.lists ?? [] };
-  } catch (e) {
-    if (!(e instanceof ApiError) || e.status !== 404) throw e;
-    const contacts = toPage<Contact>(await api(bpath(bid, 'contacts') + qs({ q, limit: 25 })), 'contacts').items;
-    return { contacts, deals: [], lists: [] };
-  }
+  const raw = await api<Partial<Results>>(bpath(bid, 'search') + qs({ q, limit: 20 }));
+  return { contacts: raw.contacts ?? [], deals: raw.deals ?? [], conversations: raw.conversations ?? [] };
 }
 
 export function SearchPage() {
@@ -29,13 +23,13 @@ export function SearchPage() {
   const [params] = useSearchParams();
   const q = params.get('q') ?? '';
   const results = useQuery({ queryKey: ['search', bid, q], queryFn: () => runSearch(bid, q), enabled: q.length > 0 });
-  if (!q) return <Empty>Type in the search box above to find contacts, deals and lists.</Empty>;
+  if (!q) return <Empty>Type in the search box above to find contacts, deals and conversations.</Empty>;
   return (
     <>
       <h1>Results for “{q}”</h1>
       <QueryView query={results} loadingLabel="Searching…">
         {(r) =>
-          r.contacts.length + r.deals.length + r.lists.length === 0 ? (
+          r.contacts.length + r.deals.length + r.conversations.length === 0 ? (
             <Empty>Nothing matches “{q}”.</Empty>
           ) : (
             <div className="grid-3">
@@ -62,10 +56,13 @@ export function SearchPage() {
                 </ul>
               </section>
               <section className="card">
-                <h2>Lists ({r.lists.length})</h2>
+                <h2>Conversations ({r.conversations.length})</h2>
                 <ul className="list-plain">
-                  {r.lists.map((l) => (
-                    <li key={l.id}><Link to={`/b/${bid}/lists/${l.id}`}>{l.name}</Link></li>
+                  {r.conversations.map((c) => (
+                    <li key={c.id}>
+                      <Link to={`/b/${bid}/inbox/${c.id}`}>{c.contact_name}</Link>
+                      <div className="small muted">{c.snippet ?? c.our_number}</div>
+                    </li>
                   ))}
                 </ul>
               </section>

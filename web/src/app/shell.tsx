@@ -101,8 +101,8 @@ export function AppShell() {
             Menu
           </button>
           <form role="search" onSubmit={search}>
-            <label htmlFor="global-search" className="sr-only">Search contacts, deals and lists</label>
-            <input id="global-search" type="search" placeholder="Search contacts, deals, lists…" value={q} onChange={(e) => setQ(e.target.value)} />
+            <label htmlFor="global-search" className="sr-only">Search contacts, deals and conversations</label>
+            <input id="global-search" type="search" placeholder="Search contacts, deals, conversations…" value={q} onChange={(e) => setQ(e.target.value)} />
           </form>
           <span className="muted small">{business.name}</span>
         </header>

@@ -11,9 +11,9 @@ function Notes({ bid, cid }: { bid: string; cid: string }) {
   const queryClient = useQueryClient();
   const [body, setBody] = useState('');
   const key = ['notes', bid, cid];
-  const notes = useQuery({ queryKey: key, queryFn: async () => toPage<Note>(await api(bpath(bid, 'notes') + qs({ contact_id: cid })), 'notes').items });
+  const notes = useQuery({ queryKey: key, queryFn: async () => toPage<Note>(await api(bpath(bid, 'contacts', cid, 'notes'))).items });
   const add = useMutation({
-    mutationFn: () => api(bpath(bid, 'notes'), { body: { contact_id: cid, body } }),
+    mutationFn: () => api(bpath(bid, 'contacts', cid, 'notes'), { body: { body } }),
     onSuccess: async () => {
       setBody('');
       await queryClient.invalidateQueries({ queryKey: key });

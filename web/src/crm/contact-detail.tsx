@@ -9,7 +9,7 @@ import { SelectField, TextField } from '../components/field.tsx';
 import { formatDate, formatDateTime, formatMoney, fullName } from '../components/format.ts';
 import { Alert, Empty, QueryView } from '../components/states.tsx';
 import { ContactActivity } from './contact-activity.tsx';
-import { CONTACT_SOURCES, CONTACT_STATUSES, dealAmount, humanize, toPage, type Contact, type Conversation, type Deal, type List } from './types.ts';
+import { CONTACT_SOURCES, CONTACT_STATUSES, dealAmount, humanize, toPage, type Contact, type ContactDetailView, type Conversation, type Deal, type TimelineEvent } from './types.ts';
 
 function ContactForm({ bid, contact }: { bid: string; contact: Contact }) {
   const queryClient = useQueryClient();
@@ -63,7 +63,7 @@ function ContactForm({ bid, contact }: { bid: string; contact: Contact }) {
 function Timeline({ bid, cid }: { bid: string; cid: string }) {
   const events = useQuery({
     queryKey: ['timeline', bid, cid],
-    queryFn: async () => toPage<{ id: string; kind: string; created_at: string; details?: Record<string, unknown> }>(await api(bpath(bid, 'contacts', cid, 'timeline')), 'events').items,
+    queryFn: async () => toPage<TimelineEvent>(await api(bpath(bid, 'contacts', cid, 'timeline') + qs({ limit: 50 }))).items,
   });
   return (
     <section className="card" aria-labelledby="timeline-h">
@@ -74,9 +74,9 @@ function Timeline({ bid, cid }: { bid: string; cid: string }) {
             <ol className="timeline">
               {items.map((ev) => (
                 <li key={ev.id}>
-                  <strong>{humanize(ev.kind)}</strong>
-                  {typeof ev.details?.summary === 'string' ? ` — ${ev.details.summary}` : ''}
-                  <div className="small muted">{formatDateTime(ev.created_at)}</div>
+                  <strong>{humanize(ev.kind.replace(/[.]/g, ' '))}</strong>
+                  {describeEvent(ev)}
+                  <div className="small muted">{formatDateTime(ev.at)}</div>
                 </li>
               ))}
             </ol>
@@ -85,6 +85,14 @@ function Timeline({ bid, cid }: { bid: string; cid: string }) {
       </QueryView>
     </section>
   );
+}
+
+function describeEvent(ev: TimelineEvent): string {
+  const d = ev.data ?? {};
+  const pick = (k: string) => (typeof d[k] === 'string' || typeof d[k] === 'number' ? String(d[k]) : null);
+  const parts = [pick('title'), pick('name'), pick('list_name'), pick('body'), pick('preview'), pick('to_stage') && `→ ${humanize(pick('to_stage'))}`, pick('status')]
+    .filter(Boolean) as string[];
+  return parts.length ? ` — ${parts.join(' · ').slice(0, 160)}` : '';
 }
 
 function ContactDeals({ bid, cid }: { bid: string; cid: string }) {
@@ -113,7 +121,7 @@ function ContactDeals({ bid, cid }: { bid: string; cid: string }) {
   );
 }
 
-function ContactLists({ bid, cid, lists }: { bid: string; cid: string; lists: List[] | undefined }) {
+function ContactLists({ bid, cid, lists }: { bid: string; cid: string; lists: { id: string; name: string }[] | undefined }) {
   return (
     <section className="card" aria-labelledby="lists-h">
       <h2 id="lists-h">Lists</h2>
@@ -134,7 +142,7 @@ function ContactLists({ bid, cid, lists }: { bid: string; cid: string; lists: Li
 function ContactConversation({ bid, cid }: { bid: string; cid: string }) {
   const conversations = useQuery({
     queryKey: ['conversations', bid, { contact: cid }],
-    queryFn: async () => toPage<Conversation>(await api(bpath(bid, 'conversations') + qs({ contact_id: cid })), 'conversations').items.filter((c) => c.contact_id === cid),
+    queryFn: async () => toPage<Conversation>(await api(bpath(bid, 'conversations') + qs({ contact_id: cid }))).items.filter((c) => c.contact_id === cid),
   });
   return (
     <section className="card" aria-labelledby="conv-h">
@@ -149,7 +157,6 @@ function ContactConversation({ bid, cid }: { bid: string; cid: string }) {
                 <li key={c.id}>
                   <Link to={`/b/${bid}/inbox/${c.id}`}>Open conversation on {c.our_number}</Link>
                   {c.unread_count > 0 && <span className="badge"> {c.unread_count} unread</span>}
-                  {c.opted_out && <span className="badge badge-danger"> Opted out</span>}
                   <div className="small muted">Last message {formatDateTime(c.last_message_at)}</div>
                 </li>
               ))}
@@ -170,8 +177,8 @@ export function ContactDetail() {
   const contact = useQuery({
     queryKey: ['contact', bid, cid],
     queryFn: async () => {
-      const raw = await api<Contact & { contact?: Contact; lists?: List[] }>(bpath(bid, 'contacts', cid));
-      return { contact: raw.contact ?? raw, lists: raw.lists };
+      const raw = await api<ContactDetailView>(bpath(bid, 'contacts', cid));
+      return { contact: raw, lists: raw.lists };
     },
   });
   const remove = useMutation({
@@ -191,7 +198,7 @@ export function ContactDetail() {
               <h1>{fullName(c)}</h1>
               <p className="muted">
                 {humanize(c.status)} · added {formatDate(c.created_at)}
-                {c.opted_out && <span className="badge badge-danger"> Opted out of SMS</span>}
+                {c.sms_opt_outs?.length > 0 && <span className="badge badge-danger" data-testid="contact-opted-out"> Opted out of SMS</span>}
               </p>
             </div>
             <button type="button" onClick={() => setConfirmDelete(true)}>Delete contact</button>

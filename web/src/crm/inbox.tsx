@@ -6,20 +6,31 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useNavigate, useParams, useSearchParams } from 'react-router';
 import { api, ApiError, bpath, errorMessage, qs } from '../api/client.ts';
 import { useBusiness } from '../app/me.ts';
-import { formatDateTime, fullName } from '../components/format.ts';
+import { formatDateTime } from '../components/format.ts';
 import { Alert, Empty, ErrorState, Loading, QueryView } from '../components/states.tsx';
-import { humanize, toPage, type Conversation, type Message } from './types.ts';
+import { humanize, toPage, type ContactDetailView, type Conversation, type Message } from './types.ts';
 
 const POLL_MS = 3_000;
 
 function conversationName(c: Conversation): string {
-  return c.contact_name ?? (c.contact ? fullName(c.contact) : 'Contact');
+  return c.contact_name || c.contact_phone || 'Contact';
+}
+
+/** STOP is per contact and per our number (sms_opt_outs): read it from the contact. */
+function useOptedOut(bid: string, conversation: Conversation): boolean {
+  const contact = useQuery({
+    queryKey: ['contact', bid, conversation.contact_id],
+    queryFn: () => api<ContactDetailView>(bpath(bid, 'contacts', conversation.contact_id)),
+    refetchInterval: POLL_MS * 2,
+  });
+  return (contact.data?.sms_opt_outs ?? []).some((o) => o.our_number === conversation.our_number);
 }
 
 function Thread({ bid, conversation }: { bid: string; conversation: Conversation }) {
   const queryClient = useQueryClient();
   const [body, setBody] = useState('');
   const bottom = useRef<HTMLDivElement>(null);
+  const optedOut = useOptedOut(bid, conversation);
   const key = ['messages', bid, conversation.id];
   const messages = useQuery({
     queryKey: key,
@@ -56,7 +67,7 @@ function Thread({ bid, conversation }: { bid: string; conversation: Conversation
           <Link to={`/b/${bid}/contacts/${conversation.contact_id}`} className="small">View contact</Link>
           <div className="small muted">From your number {conversation.our_number}</div>
         </div>
-        {conversation.opted_out && <span className="badge badge-danger" data-testid="opted-out">Opted out (STOP)</span>}
+        {optedOut && <span className="badge badge-danger" data-testid="opted-out">Opted out (STOP)</span>}
       </div>
       <div className="messages" aria-live="polite" aria-relevant="additions">
         {messages.isPending && <Loading label="Loading messages…" />}
@@ -78,9 +89,9 @@ function Thread({ bid, conversation }: { bid: string; conversation: Conversation
       <form className="composer" onSubmit={(e: FormEvent) => { e.preventDefault(); if (body.trim()) send.mutate(); }}>
         <label htmlFor="composer" className="sr-only">Message</label>
         <textarea id="composer" value={body} maxLength={1600} onChange={(e) => setBody(e.target.value)}
-          disabled={conversation.opted_out} placeholder={conversation.opted_out ? 'This contact opted out of SMS' : 'Write a text message…'}
+ disabled={optedOut} placeholder={optedOut ? 'This contact opted out of SMS' : 'Write a text message…'}
           onKeyDown={(e) => { if (e.key === 'Enter' && (e.metaKey || e.ctrlKey) && body.trim()) send.mutate(); }} />
-        <button type="submit" className="primary" disabled={send.isPending || !body.trim() || conversation.opted_out}>
+        <button type="submit" className="primary" disabled={send.isPending || !body.trim() || optedOut}>
           {send.isPending ? 'Sending…' : 'Send'}
         </button>
       </form>
@@ -93,11 +104,15 @@ function StartConversation({ bid, contactId }: { bid: string; contactId: string 
   const queryClient = useQueryClient();
   const [body, setBody] = useState('');
   const start = useMutation({
-    mutationFn: () => api<Conversation & { conversation?: Conversation }>(bpath(bid, 'conversations'), { body: { contact_id: contactId, body } }),
+    mutationFn: async () => {
+      // Opens (or finds) the conversation on the default Twilio number, then sends.
+      const conv = await api<Conversation>(bpath(bid, 'conversations'), { body: { contact_id: contactId } });
+      await api(bpath(bid, 'conversations', conv.id, 'messages'), { body: { body } });
+      return conv;
+    },
     onSuccess: async (c) => {
       await queryClient.invalidateQueries({ queryKey: ['conversations', bid] });
-      const id = c?.conversation?.id ?? c?.id;
-      navigate(id ? `/b/${bid}/inbox/${id}` : `/b/${bid}/inbox`);
+      navigate(`/b/${bid}/inbox/${c.id}`);
     },
   });
   return (
@@ -137,8 +152,7 @@ export function InboxPage() {
                         <Link to={`/b/${bid}/inbox/${c.id}`} className={c.id === convId ? 'active' : undefined} aria-current={c.id === convId ? 'page' : undefined}>
                           <span className={c.unread_count > 0 ? 'unread' : undefined}>{conversationName(c)}</span>
                           {c.unread_count > 0 && <span className="badge"> {c.unread_count}<span className="sr-only"> unread</span></span>}
-                          {c.opted_out && <span className="badge badge-danger"> STOP</span>}
-                          <div className="small muted">{c.last_message_body ?? c.last_message ?? ''}</div>
+                          <div className="small muted">{c.last_message_preview ?? ''}</div>
                           <div className="small muted">{formatDateTime(c.last_message_at)}</div>
                         </Link>
                       </li>

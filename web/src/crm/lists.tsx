@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useNavigate, useParams } from 'react-router';
-import { api, bpath, errorMessage } from '../api/client.ts';
+import { api, bpath, errorMessage, qs } from '../api/client.ts';
 import { useBusiness } from '../app/me.ts';
 import { ConfirmDialog } from '../components/confirm.tsx';
 import { TextField } from '../components/field.tsx';
@@ -61,10 +61,10 @@ export function ListDetail() {
   const [confirm, setConfirm] = useState(false);
   const members = useQuery({
     queryKey: ['list-members', bid, lid],
-    queryFn: async () => toPage<Contact>(await api(bpath(bid, 'lists', lid, 'members')), 'members').items,
+    queryFn: async () => toPage<Contact>(await api(bpath(bid, 'lists', lid, 'members') + qs({ limit: 200 }))).items,
   });
   const removeMember = useMutation({
-    mutationFn: (cid: string) => api(bpath(bid, 'lists', lid, 'members', cid), { method: 'DELETE' }),
+    mutationFn: (cid: string) => api(bpath(bid, 'lists', lid, 'members'), { method: 'DELETE', body: { contact_ids: [cid] } }),
     onSuccess: async () => {
       await queryClient.invalidateQueries({ queryKey: ['list-members', bid, lid] });
       await queryClient.invalidateQueries({ queryKey: ['lists', bid] });
@@ -94,7 +94,7 @@ export function ListDetail() {
               <thead><tr><th scope="col">Name</th><th scope="col">Email</th><th scope="col">Status</th><th scope="col"><span className="sr-only">Actions</span></th></tr></thead>
               <tbody>
                 {items.map((c) => {
-                  const id = (c as Contact & { contact_id?: string }).contact_id ?? c.id;
+                  const id = c.id;
                   return (
                     <tr key={id}>
                       <td><Link to={`/b/${bid}/contacts/${id}`}>{fullName(c)}</Link></td>

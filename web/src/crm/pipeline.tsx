@@ -8,7 +8,7 @@ import { useBusiness } from '../app/me.ts';
 import { SelectField, TextField } from '../components/field.tsx';
 import { formatMoney } from '../components/format.ts';
 import { Alert, ErrorState, Loading } from '../components/states.tsx';
-import { DEAL_STAGES, LOAN_TYPES, dealAmount, humanize, toPage, type Deal, type DealStage } from './types.ts';
+import { DEAL_STAGES, LOAN_TYPES, dealAmount, fetchAll, humanize, type Deal, type DealStage } from './types.ts';
 
 function NewDealForm({ bid, onDone }: { bid: string; onDone: () => void }) {
   const queryClient = useQueryClient();
@@ -50,14 +50,14 @@ export function PipelinePage() {
   const { bid } = useBusiness();
   const queryClient = useQueryClient();
   const key = ['deals', bid];
-  const deals = useQuery({ queryKey: key, queryFn: async () => toPage<Deal>(await api(bpath(bid, 'deals') + qs({ limit: 500 })), 'deals') });
+  const deals = useQuery({ queryKey: key, queryFn: async () => ({ items: await fetchAll<Deal>(bpath(bid, 'deals') + qs({ limit: 200 }), (u) => api(u)) }) });
   const [dragging, setDragging] = useState<string | null>(null);
   const [over, setOver] = useState<DealStage | null>(null);
   const [adding, setAdding] = useState(false);
   const [announce, setAnnounce] = useState('');
 
   const move = useMutation({
-    mutationFn: ({ deal, stage }: { deal: Deal; stage: DealStage }) => api<Deal>(bpath(bid, 'deals', deal.id), { method: 'PATCH', body: { stage } }),
+    mutationFn: ({ deal, stage }: { deal: Deal; stage: DealStage }) => api<Deal>(bpath(bid, 'deals', deal.id, 'move'), { body: { stage } }),
     onMutate: async ({ deal, stage }) => {
       // Optimistic: the card lands at once; the previous page comes back on failure.
       await queryClient.cancelQueries({ queryKey: key });

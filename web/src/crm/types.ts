@@ -68,23 +68,25 @@ export interface Task {
 export interface TimelineEvent {
   id: string;
   kind: string;
-  created_at: string;
-  details?: Record<string, unknown>;
-  actor_id?: string | null;
-  [key: string]: unknown;
+  at: string;
+  actor_id: string | null;
+  data: Record<string, unknown>;
 }
 
 export interface Conversation {
   id: string;
   contact_id: string;
-  contact_name?: string | null;
-  contact?: Partial<Contact> | null;
+  contact_name: string;
+  contact_phone: string | null;
   our_number: string;
   last_message_at: string | null;
-  last_message?: string | null;
-  last_message_body?: string | null;
+  last_message_preview: string | null;
   unread_count: number;
-  opted_out?: boolean;
+}
+
+export interface ContactDetailView extends Contact {
+  lists: { id: string; name: string; color: string }[];
+  sms_opt_outs: { our_number: string; keyword: string; opted_out_at: string }[];
 }
 
 export interface Message {
@@ -110,6 +112,20 @@ export function toPage<T>(raw: unknown, key?: string): Page<T> {
   const total = typeof r.total === 'number' ? r.total : null;
   const nextCursor = (r.next_cursor ?? r.nextCursor ?? null) as string | null;
   return { items: Array.isArray(items) ? items : [], total, nextCursor };
+}
+
+/** Follow next_cursor to the end (bounded): the kanban and the dashboard need every deal. */
+export async function fetchAll<T>(first: string, load: (url: string) => Promise<unknown>, maxPages = 25): Promise<T[]> {
+  const out: T[] = [];
+  let cursor: string | null = null;
+  for (let i = 0; i < maxPages; i++) {
+    const sep = first.includes('?') ? '&' : '?';
+    const page: Page<T> = toPage<T>(await load(cursor ? `${first}${sep}cursor=${encodeURIComponent(cursor)}` : first));
+    out.push(...page.items);
+    cursor = page.nextCursor;
+    if (!cursor) break;
+  }
+  return out;
 }
 
 export function dealAmount(d: Pick<Deal, 'amount_cents'>): number {

@@ -40,7 +40,7 @@ export function AuditLog({ bid }: { bid: string }) {
   const cursor = cursors[cursors.length - 1] ?? null;
   const audit = useQuery({
     queryKey: ['audit', bid, cursor],
-    queryFn: async () => toPage<AuditRow>(await api(bpath(bid, 'integrations', 'audit') + qs({ limit: PAGE, cursor })), 'events'),
+    queryFn: async () => toPage<AuditRow>(await api(bpath(bid, 'integrations', 'audit') + qs({ limit: PAGE, cursor }))),
     placeholderData: keepPreviousData,
   });
   return (

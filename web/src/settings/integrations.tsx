@@ -22,16 +22,15 @@ export interface TwilioConfig {
   phone_number: string;
   is_default: boolean;
   created_at?: string;
-  webhook_urls?: { sms?: string; status?: string };
-  sms_webhook_url?: string;
-  status_webhook_url?: string;
+  created_by_email?: string | null;
+  webhooks?: { sms: string; status: string };
 }
 
 function webhookUrls(c: TwilioConfig): { sms: string; status: string } {
   const origin = window.location.origin;
   return {
-    sms: c.webhook_urls?.sms ?? c.sms_webhook_url ?? `${origin}/webhooks/twilio/${c.id}/sms`,
-    status: c.webhook_urls?.status ?? c.status_webhook_url ?? `${origin}/webhooks/twilio/${c.id}/status`,
+    sms: c.webhooks?.sms ?? `${origin}/webhooks/twilio/${c.id}/sms`,
+    status: c.webhooks?.status ?? `${origin}/webhooks/twilio/${c.id}/status`,
   };
 }
 
@@ -52,10 +51,10 @@ function AddTwilioForm({ bid, onAdded }: { bid: string; onAdded: (c: TwilioConfi
   const empty = { friendly_name: '', account_sid: '', auth_token: '', phone_number: '' };
   const [form, setForm] = useState(empty);
   const add = useMutation({
-    mutationFn: () => api<TwilioConfig & { config?: TwilioConfig }>(bpath(bid, 'integrations', 'twilio'), { body: form }),
+    mutationFn: () => api<TwilioConfig>(bpath(bid, 'integrations', 'twilio'), { body: form }),
     onSuccess: async (created) => {
       setForm(empty); // never keep the auth token in memory longer than the request
-      onAdded(created.config ?? created);
+      onAdded(created);
       await queryClient.invalidateQueries({ queryKey: ['twilio', bid] });
       await queryClient.invalidateQueries({ queryKey: ['audit', bid] });
     },
@@ -87,7 +86,7 @@ export function IntegrationsSettings() {
   const [added, setAdded] = useState<TwilioConfig | null>(null);
   const configs = useQuery({
     queryKey: ['twilio', bid],
-    queryFn: async () => toPage<TwilioConfig>(await api(bpath(bid, 'integrations', 'twilio')), 'configs').items,
+    queryFn: async () => toPage<TwilioConfig>(await api(bpath(bid, 'integrations', 'twilio'))).items,
   });
   const after = async () => {
     await queryClient.invalidateQueries({ queryKey: ['twilio', bid] });
