@@ -30,6 +30,11 @@ export const defaultScanConfig: ScanConfig = Object.freeze({
     'app.is_member',
     'app.has_role',
     'app.session_is_live',
+    // Workspaces (migration 0003): demo flags for policies, and the one audited path
+    // by which a non-member joins a business (token hash + verified email checked inside).
+    'app.is_demo_business',
+    'app.is_demo_user',
+    'app.accept_invitation',
   ],
   secretColumn: /(^|_)(token|secret|password|passphrase|ciphertext|private_key|api_key|auth_token)(s?)(_|$)/i,
   membership: { table: 'app.memberships', businessTable: 'app.businesses', userTable: 'auth.users', roles: ['owner', 'admin', 'member'] },
