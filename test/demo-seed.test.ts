@@ -1,10 +1,13 @@
 // The demo generator is deterministic and realistic; the writer puts it in one demo
 // business; the purge removes exactly the expired demo data and nothing real.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { loadConfig } from '../src/config/index.ts';
+import { demoPurgeCommand } from '../src/demo/command.ts';
+import type { Logger } from '../src/observability/logger.ts';
 import { asOwner } from '../src/db/engine.ts';
 import { assertNotDemo } from '../src/demo/guard.ts';
-import { DEMO_EMAIL_DOMAIN, purgeExpiredDemos } from '../src/demo/purge.ts';
+import { DEMO_EMAIL_DOMAIN, purgeExpiredDemos, startDemoPurgeTimer } from '../src/demo/purge.ts';
 import { DEAL_STAGES, generateDemoData } from '../src/demo/seed.ts';
 import { writeDemoData } from '../src/demo/seed-writer.ts';
 import { createTestDatabase, ENGINE, type TestDatabase } from './support/engine.ts';
@@ -118,5 +121,32 @@ describe('demo writer and purge', () => {
     await expect(t.db.asUser({ sub: demo.userId }, (tx) => assertNotDemo(tx, demo.businessId))).rejects.toMatchObject({ code: 'demo_restricted', status: 403 });
     await expect(t.db.asService('test.guard', (tx) => assertNotDemo(tx, demo.businessId))).rejects.toMatchObject({ code: 'demo_restricted' });
     await expect(t.db.asUser({ sub: owner.id }, (tx) => assertNotDemo(tx, real.id))).resolves.toBeUndefined();
+  });
+
+  it('the server timer purges on its own and stops cleanly', async () => {
+    const expired = await demoWorkspace(true);
+    const logger = { info: vi.fn(), error: vi.fn() } as unknown as Logger;
+    const timer = startDemoPurgeTimer(t.db, logger, 50);
+    try {
+      await vi.waitFor(async () => expect(await countWhere('app.contacts', expired.businessId)).toBe(0), { timeout: 10_000, interval: 100 });
+    } finally {
+      await timer.stop();
+    }
+    expect(logger.info).toHaveBeenCalledWith(expect.objectContaining({ demo_businesses: expect.any(Number) }), 'expired demo workspaces purged');
+    expect(logger.error).not.toHaveBeenCalled();
+  });
+
+  it.runIf(ENGINE === 'server')('capto demo purge does the same from the command line', async () => {
+    // (Server engine only: an embedded data dir may be opened by one process at a time.)
+    const expired = await demoWorkspace(true);
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      const code = await demoPurgeCommand.run({}, loadConfig({ DATABASE_URL: t.env.DATABASE_URL, LOG_LEVEL: 'silent' }));
+      expect(code).toBe(0);
+      expect(log).toHaveBeenCalledWith(expect.stringMatching(/^purged [1-9]\d* demo business\(es\) and [1-9]\d* demo user\(s\)$/));
+    } finally {
+      log.mockRestore();
+    }
+    expect(await countWhere('app.contacts', expired.businessId)).toBe(0);
   });
 });
