@@ -31,7 +31,7 @@ export async function installAuthRateLimits(app: FastifyInstance, config: Config
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false }) : undefined;
   const limited = (request: FastifyRequest, key: string) => {
     request.log.warn({ rate_limit_key_kind: key.split(':')[1] }, 'auth rate limit reached');
-    void db
+    return db
       .asService('auth.rate_limited', (tx) =>
         recordAuthEvent(tx, { type: 'rate_limited', ...requestMeta(request), details: { action: key.split(':')[0] ?? 'unknown' } }),
       )
@@ -53,7 +53,7 @@ export async function installAuthRateLimits(app: FastifyInstance, config: Config
           max: perIp * IP_MULTIPLIER[action],
           timeWindow: windowSeconds * 1000,
           keyGenerator: (req: FastifyRequest) => `${action}:ip:${req.ip}`,
-          onExceeded: (req: FastifyRequest, key: string) => limited(req, key),
+          onExceeded: (req: FastifyRequest, key: string) => void limited(req, key),
         },
       };
     },
@@ -70,7 +70,7 @@ export async function installAuthRateLimits(app: FastifyInstance, config: Config
       (request as FastifyRequest & { rateAccount?: string }).rateAccount = account.toLowerCase();
       const result = await limiter(request);
       if (!result.isAllowed && result.isExceeded) {
-        limited(request, `${action}:acct`);
+        await limited(request, `${action}:acct`);
         reply.header('retry-after', String(Math.max(1, result.ttlInSeconds)));
         throw new AppError('rate_limited', 'too many attempts for this account; wait a little and try again');
       }

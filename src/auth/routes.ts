@@ -10,6 +10,7 @@ import type { AuthServices } from './index.ts';
 import { assertSameOrigin, clearRefreshCookie, refreshCookieOf, requestMeta, setRefreshCookie, tokenResponse } from './http.ts';
 import { installAuthRateLimits } from './rate-limits.ts';
 import { accountRoutes } from './routes-account.ts';
+import { googleRoutes } from './routes-google.ts';
 
 export const emailSchema = z.string().trim().max(254).pipe(z.email()).transform((e) => e.toLowerCase());
 // Bounded so nobody makes argon2 hash a megabyte; the 128-character rule answers password_too_long.
@@ -100,6 +101,7 @@ export function authRoutes(auth: AuthServices): RouteModule {
     });
 
     await accountRoutes(root, auth, limits);
+    await googleRoutes(root, auth);
   };
   // Like fastify-plugin: no encapsulation, so the bearer hook covers every later module.
   (module as unknown as Record<symbol, boolean>)[Symbol.for('skip-override')] = true;

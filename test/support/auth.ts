@@ -60,6 +60,6 @@ export async function signIn(server: TestServer, email: string, password: string
 }
 
 /** POST /auth/token with a refresh cookie. */
-export function refresh(server: TestServer, refreshCookie: string, headers: Record<string, string> = {}): Promise<HttpResponse> {
+export function refresh(server: TestServer, refreshCookie: string, headers: Record<string, string> = {}): Promise<HttpResponse<any>> {
   return request(`${server.url}/auth/token`, { method: 'POST', headers: { cookie: refreshCookie, ...headers } });
 }

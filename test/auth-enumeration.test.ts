@@ -1,0 +1,67 @@
+// ASVS 6.3.8: sign-in and forgot-password answer the same for a registered and an
+// unregistered email (status, body, cookies); only the registered one gets mail.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshEmail, signUp, strongPassword } from './support/auth.ts';
+import { request, type HttpResponse } from './support/http.ts';
+import { readOutbox } from './support/outbox.ts';
+import { startTestServer, type TestServer } from './support/server.ts';
+
+let s: TestServer;
+beforeAll(async () => {
+  s = await startTestServer();
+});
+afterAll(async () => s?.stop());
+
+const shape = (r: HttpResponse) => ({ status: r.status, body: r.json, cookie: r.headers['set-cookie'] ?? [], retry: r.headers['retry-after'] });
+
+describe('no endpoint tells registered from unregistered emails', () => {
+  it('sign-in: a wrong password and an unknown email get identical answers', async () => {
+    const u = await signUp(s);
+    const known = await request(`${s.url}/auth/signin`, { body: { email: u.email, password: strongPassword() } });
+    const unknown = await request(`${s.url}/auth/signin`, { body: { email: freshEmail('ghost'), password: strongPassword() } });
+    expect(known.status).toBe(401);
+    expect(shape(unknown)).toEqual(shape(known));
+    // Positive control: the right password works, so the 401 above was not a broken endpoint.
+    expect((await request(`${s.url}/auth/signin`, { body: { email: u.email, password: u.password } })).status).toBe(200);
+  });
+
+  it('sign-in: a Google-only account (no password) answers like an unknown email', async () => {
+    const { asOwner } = await import('../src/db/engine.ts');
+    const email = freshEmail('google-only');
+    await asOwner(s.engine, (c) => c.query('INSERT INTO auth.users (email) VALUES ($1)', [email]));
+    const noPassword = await request(`${s.url}/auth/signin`, { body: { email, password: strongPassword() } });
+    const unknown = await request(`${s.url}/auth/signin`, { body: { email: freshEmail('ghost'), password: strongPassword() } });
+    expect(shape(noPassword)).toEqual(shape(unknown));
+  });
+
+  it('forgot-password: the same 202 either way, and mail only to the registered address', async () => {
+    const u = await signUp(s);
+    const ghost = freshEmail('ghost');
+    const known = await request(`${s.url}/auth/password/forgot`, { body: { email: u.email } });
+    const unknown = await request(`${s.url}/auth/password/forgot`, { body: { email: ghost } });
+    expect(known.status).toBe(202);
+    expect(shape(unknown)).toEqual(shape(known));
+    await new Promise((r) => setTimeout(r, 300));
+    const mail = readOutbox(s.config.dataDir);
+    expect(mail.some((m) => m.to === u.email && /reset/i.test(m.subject))).toBe(true);
+    expect(mail.some((m) => m.to === ghost)).toBe(false);
+  });
+
+  it('verification and reset links: unknown or reused tokens get one generic answer', async () => {
+    const bogus = 'A'.repeat(43);
+    const verify = await request(`${s.url}/auth/verify`, { body: { token: bogus } });
+    const reset = await request(`${s.url}/auth/password/reset`, { body: { token: bogus, new_password: strongPassword() } });
+    expect(verify.json.error.code).toBe('token_invalid');
+    expect(reset.json.error.code).toBe('token_invalid');
+  });
+
+  it('verifies an email through the mailed link exactly once', async () => {
+    const { lastMailTo, tokenFromMail } = await import('./support/outbox.ts');
+    const u = await signUp(s);
+    const token = tokenFromMail(await lastMailTo(s.config.dataDir, u.email, /confirm/i));
+    expect((await request(`${s.url}/auth/verify`, { body: { token } })).status).toBe(204);
+    expect((await request(`${s.url}/auth/verify`, { body: { token } })).json.error.code).toBe('token_invalid');
+    const me = await request(`${s.url}/auth/token`, { method: 'POST', headers: { cookie: u.refreshCookie } });
+    expect(me.json.user.email_verified).toBe(true);
+  });
+});
