@@ -44,7 +44,7 @@ async function scanWith(setup: string | null, probe: boolean): Promise<Finding[]
         await client.query(setup);
       }
       await client.query(`SET LOCAL ROLE ${CONFIG.roles.owner}`);
-      return (await scanInTransaction(client, { config: CONFIG, probe, session })).findings;
+      return (await scanInTransaction(client, { config: CONFIG, probe, probeOnly: (r) => r.schema === 'scan_fixture', session })).findings;
     } finally {
       await client.query('ROLLBACK');
     }
@@ -53,12 +53,13 @@ async function scanWith(setup: string | null, probe: boolean): Promise<Finding[]
 
 beforeAll(async () => {
   t = await createTestDatabase();
-  baseline = await scanWith(null, true);
+  // The real schema; its probe runs in test/scan-schema.test.ts (the CI gate).
+  baseline = await scanWith(null, false);
 });
 afterAll(async () => t?.close());
 
 describe('scan lint fixtures', () => {
-  it('the real schema (with the probe) has no ERROR or WARN finding', () => {
+  it('the real schema has no ERROR or WARN finding', () => {
     expect(baseline.filter((f) => f.level !== 'INFO')).toEqual([]);
     expect(baseline.map((f) => f.name)).toContain('schema_excluded'); // capto_meta, reported not hidden
   });

@@ -60,6 +60,8 @@ export function policyLints(cat: Catalog, config: ScanConfig): Finding[] {
     for (const role of request) {
       for (const cmd of COMMANDS) {
         if (!hasCommand(rel, role, cmd)) continue;
+        // A new row of the tenant root (app.businesses) is a new tenant: nobody is a member yet.
+        if (cmd === 'INSERT' && key.name !== config.tenantColumn) continue;
         const pols = policiesFor(rel, role, cmd);
         const restrictiveScoped = pols.some((p) => !p.permissive && isScoped(filterExpr(p, cmd), key.name, config.scopeHelpers, membershipTable));
         if (restrictiveScoped) continue;

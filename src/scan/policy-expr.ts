@@ -85,12 +85,18 @@ export function isAlwaysTrue(expr: string | null): boolean {
 
 const CLAIM_SOURCE = /(app\.uid\(|current_setting\(|request\.jwt|app\.member_business_ids\(|auth\.uid\()/;
 
-/** An OR branch that is true when the claims are missing: `app.uid() IS NULL OR …`, `coalesce(app.uid(), …)`. */
+/** The expression split into its AND/OR leaves. */
+export function atoms(expr: string): string[] {
+  const ors = splitTop(expr, 'OR');
+  if (ors.length > 1) return ors.flatMap(atoms);
+  const ands = splitTop(expr, 'AND');
+  return ands.length > 1 ? ands.flatMap(atoms) : ands;
+}
+
+/** A leaf that is true when the claims are missing: `app.uid() IS NULL`, `coalesce(app.uid(), …)`. */
 export function hasNullClaimsDisjunct(expr: string | null): boolean {
   if (expr === null) return false;
-  const ors = splitTop(expr, 'OR');
-  if (ors.some((e) => CLAIM_SOURCE.test(e) && /\bIS NULL\b/.test(e))) return true;
-  return /COALESCE\(/i.test(expr) && CLAIM_SOURCE.test(expr.slice(expr.search(/COALESCE\(/i)));
+  return atoms(expr).some((a) => CLAIM_SOURCE.test(a) && (/\bIS NULL\b/.test(a) || /COALESCE\(/i.test(a)));
 }
 
 /** Calls to `functions` not wrapped in a sub-select (evaluated per row instead of once). */

@@ -17,11 +17,11 @@ export interface Persona {
 
 export type ActResult = { ok: true; rowCount: number; rows: Record<string, unknown>[] } | { ok: false; code: string; message: string };
 
-export async function actAs(client: pg.ClientBase, p: Persona, sql: string): Promise<ActResult> {
+export async function actAs(client: pg.ClientBase, p: Persona, sql: string, prelude = ''): Promise<ActResult> {
   await client.query('SAVEPOINT probe_act');
   try {
     const res = (await client.query(
-      `SELECT pg_catalog.set_config('role', ${literal(p.role)}, true), pg_catalog.set_config('request.jwt.claims', ${literal(p.claims)}, true); ${sql}`,
+      `${prelude} SELECT pg_catalog.set_config('role', ${literal(p.role)}, true), pg_catalog.set_config('request.jwt.claims', ${literal(p.claims)}, true); ${sql}`,
     )) as unknown as pg.QueryResult[];
     const last = res[res.length - 1]!;
     return { ok: true, rowCount: last.rowCount ?? 0, rows: last.rows };

@@ -19,7 +19,18 @@ export interface Scope {
 export interface MadeRow {
   row: Record<string, unknown>;
   ctid: string;
+  /** Set when only an insert with ordinary triggers off worked: the trigger's complaint. */
+  triggersOff?: string;
 }
+
+/**
+ * Business-rule triggers (e.g. "an integration change needs an audit row by an admin in
+ * the same transaction") guard workflows, not access. When they are all that stops a
+ * probe row, the row is inserted by the session's superuser with
+ * session_replication_role = replica (ENABLE ALWAYS triggers still fire); RLS, which the
+ * probe tests, is not a trigger and is unaffected.
+ */
+export const TRIGGERS_OFF = 'SET LOCAL ROLE NONE; SET LOCAL session_replication_role = replica;';
 
 export class RowError extends Error {}
 
@@ -87,25 +98,31 @@ export class RowMaker {
   /** A new row of `rel` in `scope`, with `overrides` (column → text value). */
   async create(rel: Relation, scope: Scope, overrides: Record<string, string | null>): Promise<MadeRow> {
     let last = 'no attempt';
-    for (const plan of plansFor(rel, this.config)) {
-      let values: Values;
-      try {
-        values = await this.values(rel, scope, overrides, plan);
-      } catch (e) {
-        throw e instanceof RowError ? e : new RowError((e as Error).message);
-      }
-      const sp = `probe_row_${++this.seq}`;
-      await this.client.query(`SAVEPOINT ${sp}`);
-      try {
-        const made = await this.insert(rel, values);
-        await this.client.query(`RELEASE SAVEPOINT ${sp}`);
-        return made;
-      } catch (e) {
-        await this.client.query(`ROLLBACK TO SAVEPOINT ${sp}; RELEASE SAVEPOINT ${sp}`);
-        last = (e as Error).message;
+    let first: string | undefined;
+    for (const triggersOff of [false, true]) {
+      for (const plan of plansFor(rel, this.config)) {
+        let values: Values;
+        try {
+          values = await this.values(rel, scope, overrides, plan);
+        } catch (e) {
+          throw e instanceof RowError ? e : new RowError((e as Error).message);
+        }
+        const sp = `probe_row_${++this.seq}`;
+        await this.client.query(`SAVEPOINT ${sp}`);
+        try {
+          if (triggersOff) await this.client.query(TRIGGERS_OFF);
+          const made = await this.insert(rel, values);
+          if (triggersOff) await this.client.query(this.triggersOn());
+          await this.client.query(`RELEASE SAVEPOINT ${sp}`);
+          return triggersOff ? { ...made, triggersOff: first } : made;
+        } catch (e) {
+          await this.client.query(`ROLLBACK TO SAVEPOINT ${sp}; RELEASE SAVEPOINT ${sp}`);
+          last = (e as Error).message;
+          first ??= last;
+        }
       }
     }
-    throw new RowError(last);
+    throw new RowError(first ?? last);
   }
 
   /** Column values for a row (parents created as needed), following `plan`. */
@@ -123,7 +140,10 @@ export class RowMaker {
         const cols = fk.cols.map((n) => rel.columns.find((c) => c.num === n)!);
         if (cols.every((c) => c.name in overrides)) continue;
         const required = ownFkColumns(rel, fk.cols, this.config).some((c) => c.notNull && !c.hasDefault);
-        const needed = required || plan.onlyFk === fk.name || (full && cols.every((c) => !c.hasDefault));
+        // Rows point at the business owner where they reference a user (created_by, owner_id…),
+        // as real rows do; policies such as "creator sees her import" need it for the positive control.
+        const userRef = this.isUserTable(fk.ref) && scope.userId !== undefined && cols.every((c) => !c.hasDefault);
+        const needed = required || userRef || plan.onlyFk === fk.name || (full && cols.every((c) => !c.hasDefault));
         if (!needed) continue;
         const parent = this.cat.byOid.get(fk.ref);
         if (!parent) throw new RowError(`${rel.qname}: foreign key ${fk.name} references a table outside the scanned schemas`);
@@ -176,9 +196,14 @@ export class RowMaker {
   }
 
   /** Does this row insert as the owner? (Then rolled back: a control for the personas' attempts.) */
-  async tryInsert(values: Values, rel: Relation): Promise<{ ok: true } | { ok: false; error: string }> {
+  triggersOn(): string {
+    return `SET LOCAL session_replication_role = origin; SET LOCAL ROLE ${this.config.roles.owner};`;
+  }
+
+  async tryInsert(values: Values, rel: Relation, triggersOff = false): Promise<{ ok: true } | { ok: false; error: string }> {
     await this.client.query('SAVEPOINT probe_control');
     try {
+      if (triggersOff) await this.client.query(TRIGGERS_OFF);
       await this.client.query(this.insertSql(rel, values));
       return { ok: true };
     } catch (e) {
@@ -197,6 +222,22 @@ export class RowMaker {
     const r = await this.client.query<{ row: Record<string, unknown>; ctid: string }>(sql, [...values.values()]);
     return { row: r.rows[0]!.row, ctid: r.rows[0]!.ctid };
   }
+}
+
+/**
+ * A predicate selecting exactly this row: by primary key (column-level SELECT grants
+ * do not cover ctid, so personas could not use it), else by ctid.
+ */
+export function whereRow(rel: Relation, made: MadeRow): string {
+  const pk = rel.uniques.find((u) => u.primary) ?? rel.uniques[0];
+  if (!pk) return `ctid = ${literal(made.ctid)}::tid`;
+  return pk.cols
+    .map((n) => {
+      const col = rel.columns.find((c) => c.num === n)!;
+      const v = made.row[col.name];
+      return `${qi(col.name)} = ${literal(v === null || v === undefined ? null : typeof v === 'object' ? JSON.stringify(v) : String(v))}::${col.type}`;
+    })
+    .join(' AND ');
 }
 
 /** Values as SQL literals, for one-round-trip multi-statement probes. */

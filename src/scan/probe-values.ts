@@ -15,7 +15,7 @@ function checksOf(rel: Relation, col: Column): string[] {
 
 function ref(col: string): string {
   // The column as the deparser may print it: bare, quoted, or cast inside parentheses.
-  return `\\(*"?${esc(col)}"?\\)*(?:::[\\w. ]+\\)*)*`;
+  return `(?<![\\w.]\\()(?<![\\w."])"?${esc(col)}"?\\)*(?:::[\\w. ]+\\)*)*`;
 }
 
 export function inList(defs: string[], col: string): string[] | undefined {
@@ -39,7 +39,7 @@ function patterns(defs: string[], col: string): string[] {
 function lengthBounds(defs: string[], col: string): { min: number; max: number } {
   let min = 0;
   let max = Infinity;
-  const fn = `(?:length|char_length|octet_length|character_length)\\(${ref(col)}\\)`;
+  const fn = `(?:length|char_length|octet_length|character_length)\\(\\(*"?${esc(col)}"?\\)*(?:::[\\w. ]+\\)*)*\\)`;
   for (const d of defs) {
     for (const m of d.matchAll(new RegExp(`${fn}\\s*(=|>=|>|<=|<)\\s*(\\d+)`, 'g'))) {
       const n = Number(m[2]);
@@ -69,6 +69,7 @@ function lowerBound(defs: string[], col: string): number | undefined {
   return undefined;
 }
 
+const ALPHA = 'abcdefghijklmnopqrstuvwxyz0123456789';
 const pick = (chars: string) => chars[randomBytes(1)[0]! % chars.length]!;
 
 function expandClass(body: string): string {
@@ -108,8 +109,8 @@ export function sampleRegex(re: string): string {
       let body = '';
       while (i < src.length && src[i] !== ']') body += src[i++];
       i++;
-      if (neg) return 'q';
-      return pick(expandClass(body));
+      const chars = expandClass(body);
+      return pick(neg ? ALPHA.split('').filter((c) => !chars.includes(c)).join('') || 'q' : chars);
     }
     if (ch === '(') {
       if (src.startsWith('?:', i)) i += 2;
@@ -144,21 +145,47 @@ export function sampleRegex(re: string): string {
   let out = '';
   while (i < src.length) {
     if (src[i] === '|') break;
-    const a = atom();
-    const q = src[i];
-    if (q === '?' || q === '*') {
-      i++;
-    } else if (q === '+') {
-      i++;
-      out += a;
+    // Each repetition re-draws the atom, so sampled values differ (unique constraints).
+    const start = i;
+    let a = atom();
+    const end = i;
+    const again = (n: number) => {
+      for (let k = 0; k < n; k++) {
+        i = start;
+        a += atom();
+      }
+      i = after;
+    };
+    let after = end;
+    const q = src[end];
+    if (q === '?') {
+      after = end + 1;
+      a = '';
+      i = after;
+    } else if (q === '*' || q === '+') {
+      after = end + 1;
+      if (q === '*') a = '';
+      again(q === '*' ? 3 : 5);
     } else if (q === '{') {
-      const close = src.indexOf('}', i);
-      const n = Number(src.slice(i + 1, close).split(',')[0]);
-      i = close + 1;
-      out += a.repeat(n);
-    } else out += a;
+      const close = src.indexOf('}', end);
+      const [lo, hi] = src.slice(end + 1, close).split(',');
+      const n = Number(lo) || Math.min(Number(hi ?? 0) || 0, 3);
+      after = close + 1;
+      a = '';
+      again(n);
+    }
+    out += a;
   }
   return out;
+}
+
+/** JSON meeting `jsonb_typeof(col) = 'array'` and `col ? 'key'` checks (keys get string values). */
+function jsonFor(defs: string[], col: string): string {
+  const c = esc(col);
+  const all = defs.join(' ');
+  if (new RegExp(`jsonb?_typeof\\(${c}\\) = 'array'`).test(all)) return '["probe"]';
+  const keys = [...all.matchAll(new RegExp(`\\b${c} \\? '((?:[^']|'')*)'`, 'g'))].map((m) => m[1]!);
+  return JSON.stringify(Object.fromEntries(keys.map((k) => [k, 'probe'])));
 }
 
 function byName(name: string, tag: string): string {
@@ -194,7 +221,7 @@ export function generateValue(rel: Relation, col: Column, variant: number): Gene
     case 'interval':
       return { ok: true, text: '1 hour' };
     case 'json': case 'jsonb':
-      return { ok: true, text: '{}' };
+      return { ok: true, text: jsonFor(defs, col.name) };
     case 'inet': case 'cidr':
       return { ok: true, text: '127.0.0.1' };
     case 'bytea': {

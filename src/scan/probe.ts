@@ -9,7 +9,7 @@ import type pg from 'pg';
 import type { Catalog, Relation } from './catalog.ts';
 import { tenantKey } from './catalog.ts';
 import { finding } from './registry.ts';
-import { literal, plansFor, qi, qrel, RowError, RowMaker, type Scope } from './probe-rows.ts';
+import { literal, plansFor, qi, qrel, RowError, RowMaker, type Scope, TRIGGERS_OFF, whereRow } from './probe-rows.ts';
 import { type Persona, type ProbeCheck, actAs, canPersona, personaCount } from './probe-act.ts';
 import type { Finding, ScanConfig } from './types.ts';
 
@@ -27,7 +27,12 @@ export interface ProbeResult {
 
 const CHECKS: ProbeCheck[] = ['own', 'select', 'update', 'delete', 'insert', 'move', 'claims'];
 
-export async function runProbe(client: pg.ClientBase, cat: Catalog, config: ScanConfig): Promise<ProbeResult> {
+export interface ProbeOptions {
+  /** Probe only these tables (fixture tests); every tenant table when absent. */
+  only?: (rel: Relation) => boolean;
+}
+
+export async function runProbe(client: pg.ClientBase, cat: Catalog, config: ScanConfig, options: ProbeOptions = {}): Promise<ProbeResult> {
   const rel = (qname: string) => {
     const r = cat.relations.find((x) => x.qname === qname);
     if (!r) throw new Error(`the probe needs ${qname}, which does not exist`);
@@ -82,16 +87,19 @@ export async function runProbe(client: pg.ClientBase, cat: Catalog, config: Scan
   ];
 
   // One row per business in every tenant table (and in every audit table), parents first.
-  const tenantTables = cat.relations.filter((r) => config.appSchemas.includes(r.schema) && (r.kind === 'table' || r.kind === 'partitioned') && tenantKey(r, config));
-  const auditTables = cat.relations.filter((r) => r.schema === config.auditSchema && r.kind === 'table');
+  const only = options.only ?? (() => true);
+  const tenantTables = cat.relations.filter((r) => config.appSchemas.includes(r.schema) && (r.kind === 'table' || r.kind === 'partitioned') && tenantKey(r, config) && only(r));
+  const auditTables = cat.relations.filter((r) => r.schema === config.auditSchema && r.kind === 'table' && only(r));
   const rows = new Map<number, { a: string; b: string }>();
+  const triggerNotes = new Map<number, string>(); // predicates selecting A's and B's row
   for (const t of [...new Set([...tenantTables, ...auditTables])]) {
     try {
       await setClaims(A.owner);
       const a = await maker.ensure(t, A.scope);
       await setClaims(B.owner);
       const b = await maker.ensure(t, B.scope);
-      rows.set(t.oid, { a: a.ctid, b: b.ctid });
+      if (a.triggersOff) triggerNotes.set(t.oid, `rows created with triggers off (${a.triggersOff.split('\n')[0]})`);
+      rows.set(t.oid, { a: whereRow(t, a), b: whereRow(t, b) });
     } catch (e) {
       const reason = e instanceof RowError ? e.message : String(e);
       findings.push(finding('probe_table_skipped', t.qname, `no row could be generated: ${reason.split('\n')[0]}`));
@@ -107,14 +115,14 @@ export async function runProbe(client: pg.ClientBase, cat: Catalog, config: Scan
     if (!ctids) continue;
     const key = tenantKey(t, config)!;
     const cells = Object.fromEntries(CHECKS.map((c) => [c, '-'])) as Record<ProbeCheck, Cell>;
-    const notes: string[] = [];
+    const notes: string[] = triggerNotes.has(t.oid) ? [triggerNotes.get(t.oid)!] : [];
     const selectable = t.privs[authed]?.select ?? false;
     const K = qi(key.name);
     const bLit = literal(B.scope.businessId!);
 
     // Positive control: someone in A sees A's row, or the probe proves nothing.
     let seen = 0;
-    for (const p of personasA) seen += (await personaCount(client, p, `SELECT pg_catalog.count(*) AS n FROM ${qrel(t)} WHERE ctid = ${literal(ctids.a)}::tid`)) ?? 0;
+    for (const p of personasA) seen += (await personaCount(client, p, `SELECT pg_catalog.count(*) AS n FROM ${qrel(t)} WHERE ${ctids.a}`)) ?? 0;
     cells.own = selectable ? (seen > 0 ? 'ok' : 'none') : '-';
     if (selectable && seen === 0) findings.push(finding('probe_positive_control_failed', t.qname, `${authed} may SELECT, but no owner/admin/member of A saw A's row`));
 
@@ -142,12 +150,13 @@ export async function runProbe(client: pg.ClientBase, cat: Catalog, config: Scan
       }
     }
 
-    cells.insert = await insertForeign(client, maker, t, B.scope, personasA, (who, what) => leak(t, 'insert', who, what), notes);
+    // A new row of the tenant root (app.businesses) creates a tenant; there is no "foreign" one.
+    cells.insert = key.name !== config.tenantColumn ? '-' : await insertForeign(client, maker, t, B.scope, personasA, (who, what) => leak(t, 'insert', who, what), notes);
     if (cells.insert === 'skip') findings.push(finding('probe_table_skipped', t.qname, `the foreign INSERT check could not run: ${notes.at(-1)?.split('\n')[0]}`));
 
     cells.move = 'ok';
     for (const p of [personasA[0]!, dualPersona]) {
-      const m = await actAs(client, p, `UPDATE ${qrel(t)} SET ${K} = ${bLit} WHERE ctid = ${literal(ctids.a)}::tid`);
+      const m = await actAs(client, p, `UPDATE ${qrel(t)} SET ${K} = ${bLit} WHERE ${ctids.a}`);
       if (m.ok && m.rowCount > 0) {
         cells.move = 'LEAK';
         leak(t, 'move', p.label, `moved A's row to business B`);
@@ -165,7 +174,7 @@ export async function runProbe(client: pg.ClientBase, cat: Catalog, config: Scan
     matrix.push({ table: t.qname, cells, notes });
   }
 
-  await vaultAndAudit(client, cat, config, rows, [personasA[0]!, nobody[5]!], findings, matrix);
+  await vaultAndAudit(client, cat, config, only, rows, [personasA[0]!, nobody[5]!], findings, matrix);
   return { matrix, findings, tablesProbed: matrix.length };
 }
 
@@ -177,25 +186,29 @@ async function insertForeign(client: pg.ClientBase, maker: RowMaker, t: Relation
     // User references point at the persona, so only the business can make the insert fail.
     const userCols = Object.fromEntries(t.foreignKeys.filter((fk) => fk.cols.length === 1 && maker.isUserTable(fk.ref)).map((fk) => [t.columns.find((c) => c.num === fk.cols[0])!.name, p.userId ?? null]));
     let values;
+    let prelude = '';
     let problem = 'no plan produced a valid row';
-    for (const plan of [...plansFor(t, maker.config), ...plansFor(t, maker.config, true)]) {
-      try {
-        const v = await maker.values(t, scopeB, userCols, plan);
-        const control = await maker.tryInsert(v, t);
-        if (control.ok) {
-          values = v;
-          break;
+    search: for (const triggersOff of [false, true]) {
+      for (const plan of [...plansFor(t, maker.config), ...plansFor(t, maker.config, true)]) {
+        try {
+          const v = await maker.values(t, scopeB, userCols, plan);
+          const control = await maker.tryInsert(v, t, triggersOff);
+          if (control.ok) {
+            values = v;
+            prelude = triggersOff ? TRIGGERS_OFF : '';
+            break search;
+          }
+          if (!triggersOff) problem = `insert control failed: ${control.error}`;
+        } catch (e) {
+          problem = (e as Error).message;
         }
-        problem = `insert control failed: ${control.error}`;
-      } catch (e) {
-        problem = (e as Error).message;
       }
     }
     if (!values) {
       notes.push(problem);
       return 'skip';
     }
-    const r = await actAs(client, p, maker.insertSql(t, values));
+    const r = await actAs(client, p, maker.insertSql(t, values), prelude);
     if (r.ok) {
         cell = 'LEAK';
         leak(p.label, "inserted a row into business B");
@@ -204,9 +217,9 @@ async function insertForeign(client: pg.ClientBase, maker: RowMaker, t: Relation
   return cell;
 }
 
-async function vaultAndAudit(client: pg.ClientBase, cat: Catalog, config: ScanConfig, rows: Map<number, { a: string; b: string }>, personas: Persona[], findings: Finding[], matrix: MatrixRow[]) {
+async function vaultAndAudit(client: pg.ClientBase, cat: Catalog, config: ScanConfig, only: (rel: Relation) => boolean, rows: Map<number, { a: string; b: string }>, personas: Persona[], findings: Finding[], matrix: MatrixRow[]) {
   const blank = (): Record<ProbeCheck, Cell> => Object.fromEntries(CHECKS.map((c) => [c, '-'])) as Record<ProbeCheck, Cell>;
-  for (const t of cat.relations.filter((r) => r.schema === config.vaultSchema && (r.kind === 'table' || r.kind === 'view'))) {
+  for (const t of cat.relations.filter((r) => r.schema === config.vaultSchema && (r.kind === 'table' || r.kind === 'view') && only(r))) {
     const cells = blank();
     cells.select = 'ok';
     for (const p of personas) {
@@ -220,14 +233,14 @@ async function vaultAndAudit(client: pg.ClientBase, cat: Catalog, config: ScanCo
   }
   const service: Persona = { label: config.roles.service, role: config.roles.service, claims: '' };
   const owner: Persona = { label: config.roles.owner, role: config.roles.owner, claims: '' };
-  for (const t of cat.relations.filter((r) => r.schema === config.auditSchema && r.kind === 'table')) {
-    const ctid = rows.get(t.oid)?.a;
+  for (const t of cat.relations.filter((r) => r.schema === config.auditSchema && r.kind === 'table' && only(r))) {
+    const where = rows.get(t.oid)?.a;
     const cells = matrix.find((m) => m.table === t.qname)?.cells ?? blank();
-    if (!ctid) continue;
+    if (!where) continue;
     const col = qi(t.columns[0]!.name);
     let ok = true;
     for (const p of [personas[0]!, service, owner]) {
-      for (const sql of [`UPDATE ${qrel(t)} SET ${col} = ${col} WHERE ctid = ${literal(ctid)}::tid`, `DELETE FROM ${qrel(t)} WHERE ctid = ${literal(ctid)}::tid`, `TRUNCATE ${qrel(t)}`]) {
+      for (const sql of [`UPDATE ${qrel(t)} SET ${col} = ${col} WHERE ${where}`, `DELETE FROM ${qrel(t)} WHERE ${where}`, `TRUNCATE ${qrel(t)}`]) {
         const r = await actAs(client, p, sql);
         if (r.ok && (r.rowCount > 0 || sql.startsWith('TRUNCATE'))) {
           ok = false;

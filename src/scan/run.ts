@@ -9,13 +9,15 @@ import { defaultScanConfig } from './config.ts';
 import { policyLints } from './lints-policies.ts';
 import { roleLints, type SessionFacts } from './lints-roles.ts';
 import { tableLints } from './lints-tables.ts';
-import { type ProbeResult, runProbe } from './probe.ts';
+import { type ProbeOptions, type ProbeResult, runProbe } from './probe.ts';
 import { applyWaivers, type Waiver } from './waivers.ts';
 import type { Finding, Level, ScanConfig } from './types.ts';
 
 export interface ScanOptions {
   config?: ScanConfig;
   probe?: boolean;
+  /** Restrict the probe to some tables (fixture tests). */
+  probeOnly?: ProbeOptions['only'];
   waivers?: Waiver[];
 }
 
@@ -40,7 +42,7 @@ export async function scanInTransaction(client: pg.ClientBase, options: ScanOpti
   let findings = [...tableLints(cat, config), ...policyLints(cat, config), ...roleLints(cat, config, session)];
   let probe: ProbeResult | undefined;
   if (options.probe) {
-    probe = await runProbe(client, cat, config);
+    probe = await runProbe(client, cat, config, { only: options.probeOnly });
     findings.push(...probe.findings);
   }
   findings = applyWaivers(findings, options.waivers ?? []);
