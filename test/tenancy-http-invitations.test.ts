@@ -162,6 +162,16 @@ describe('/api/me and validation', () => {
     expect(await count()).toBe(n);
   });
 
+  it('describes every workspace route in the OpenAPI document', async () => {
+    const doc = await request(`${s.url}/openapi.json`);
+    const paths = Object.keys(doc.json.paths);
+    for (const p of ['/api/me', '/api/businesses', '/api/businesses/{bid}', '/api/businesses/{bid}/members', '/api/businesses/{bid}/members/{uid}',
+      '/api/businesses/{bid}/invitations', '/api/businesses/{bid}/invitations/{id}', '/api/invitations/accept', '/auth/demo']) {
+      expect(paths).toContain(p);
+    }
+    expect(Object.keys(doc.json.paths['/api/businesses/{bid}'])).toEqual(expect.arrayContaining(['get', 'patch', 'delete']));
+  });
+
   it('creates a business with an NMLS number and lets an admin rename it', async () => {
     const res = await request(`${s.url}/api/businesses`, { token: admin.accessToken, body: { name: '  Keystone Mortgage ', nmls_number: '1839201' } });
     expect(res.json).toMatchObject({ name: 'Keystone Mortgage', nmls_number: '1839201', role: 'owner', is_demo: false });

@@ -51,10 +51,15 @@ export function startDemoPurgeTimer(db: Database, logger: Logger, intervalMs = 3
       .catch((e: unknown) => logger.error({ err: e }, 'demo purge failed'))
       .finally(() => { running = undefined; });
   };
+  // A first run soon after start: servers restarted more often than hourly must
+  // still purge. Both timers are unref'd so they never keep a process alive.
+  const first = setTimeout(tick, Math.min(60_000, intervalMs));
   const timer = setInterval(tick, intervalMs);
+  first.unref();
   timer.unref();
   return {
     async stop() {
+      clearTimeout(first);
       clearInterval(timer);
       await running;
     },
