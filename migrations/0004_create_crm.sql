@@ -8,6 +8,15 @@
 -- parent(business_id, id) — so no row can point at another business's row, whatever
 -- the application code does. capto_service (demo seeding, webhooks, the purge timer)
 -- gets its own `TO capto_service` policies; it is not BYPASSRLS.
+--
+-- Policies here say `business_id IN (SELECT app.member_business_ids())`, not the
+-- `= ANY (array(select …))` of 0001: with the array form the planner multiplies the
+-- query's own `business_id = $1` selectivity by a guessed 10-element array, expects a
+-- handful of rows, and picks bitmap-scan-and-sort of the whole business over the
+-- ordered (business_id, created_at, id) index walk that a LIMIT page needs (measured:
+-- list-50 at 500 contacts/business 6.4 ms vs 1.4 ms bypass). The sub-select becomes a
+-- hashed SubPlan computed once per statement, the index keeps serving `business_id =
+-- $1` and ORDER BY … LIMIT (1.7 ms vs 1.6 ms). CRM queries always name the business.
 
 CREATE TYPE app.contact_source AS ENUM ('web', 'referral', 'zillow', 'sms', 'import', 'manual', 'other');
 CREATE TYPE app.contact_status AS ENUM (
@@ -82,17 +91,17 @@ GRANT SELECT, INSERT ON app.contacts TO capto_authenticated;
 GRANT UPDATE (first_name, last_name, phone, email, source, status, notes, owner_id, deleted_at)
   ON app.contacts TO capto_authenticated;
 CREATE POLICY contacts_select_member ON app.contacts FOR SELECT TO capto_authenticated
-  USING (business_id = ANY (array(select app.member_business_ids())));
+  USING (business_id IN (SELECT app.member_business_ids()));
 CREATE POLICY contacts_insert_member ON app.contacts FOR INSERT TO capto_authenticated
-  WITH CHECK (business_id = ANY (array(select app.member_business_ids())));
+  WITH CHECK (business_id IN (SELECT app.member_business_ids()));
 CREATE POLICY contacts_update_member ON app.contacts FOR UPDATE TO capto_authenticated
-  USING (business_id = ANY (array(select app.member_business_ids())))
-  WITH CHECK (business_id = ANY (array(select app.member_business_ids())));
+  USING (business_id IN (SELECT app.member_business_ids()))
+  WITH CHECK (business_id IN (SELECT app.member_business_ids()));
 -- Permanent deletion before the 30 days are up (the trash's "delete forever") is for
 -- admins and owners, and only of contacts already in the trash.
 GRANT DELETE ON app.contacts TO capto_authenticated;
 CREATE POLICY contacts_delete_admin ON app.contacts FOR DELETE TO capto_authenticated
-  USING (deleted_at IS NOT NULL AND business_id = ANY (array(select app.business_ids_with_role('admin'))));
+  USING (deleted_at IS NOT NULL AND business_id IN (SELECT app.business_ids_with_role('admin')));
 GRANT SELECT, INSERT, UPDATE, DELETE ON app.contacts TO capto_service;
 CREATE POLICY contacts_select_service ON app.contacts FOR SELECT TO capto_service USING (true);
 CREATE POLICY contacts_insert_service ON app.contacts FOR INSERT TO capto_service WITH CHECK (true);
@@ -120,7 +129,7 @@ ALTER TABLE app.sms_opt_outs FORCE ROW LEVEL SECURITY;
 -- a user must not be able to "un-STOP" a recipient who asked not to be texted.
 GRANT SELECT ON app.sms_opt_outs TO capto_authenticated;
 CREATE POLICY sms_opt_outs_select_member ON app.sms_opt_outs FOR SELECT TO capto_authenticated
-  USING (business_id = ANY (array(select app.member_business_ids())));
+  USING (business_id IN (SELECT app.member_business_ids()));
 GRANT SELECT, INSERT, UPDATE, DELETE ON app.sms_opt_outs TO capto_service;
 CREATE POLICY sms_opt_outs_all_service ON app.sms_opt_outs FOR ALL TO capto_service USING (true) WITH CHECK (true);
 
@@ -147,14 +156,14 @@ CREATE TRIGGER lists_touch_updated_at BEFORE UPDATE ON app.lists
 GRANT SELECT, INSERT, DELETE ON app.lists TO capto_authenticated;
 GRANT UPDATE (name, color) ON app.lists TO capto_authenticated;
 CREATE POLICY lists_select_member ON app.lists FOR SELECT TO capto_authenticated
-  USING (business_id = ANY (array(select app.member_business_ids())));
+  USING (business_id IN (SELECT app.member_business_ids()));
 CREATE POLICY lists_insert_member ON app.lists FOR INSERT TO capto_authenticated
-  WITH CHECK (business_id = ANY (array(select app.member_business_ids())));
+  WITH CHECK (business_id IN (SELECT app.member_business_ids()));
 CREATE POLICY lists_update_member ON app.lists FOR UPDATE TO capto_authenticated
-  USING (business_id = ANY (array(select app.member_business_ids())))
-  WITH CHECK (business_id = ANY (array(select app.member_business_ids())));
+  USING (business_id IN (SELECT app.member_business_ids()))
+  WITH CHECK (business_id IN (SELECT app.member_business_ids()));
 CREATE POLICY lists_delete_member ON app.lists FOR DELETE TO capto_authenticated
-  USING (business_id = ANY (array(select app.member_business_ids())));
+  USING (business_id IN (SELECT app.member_business_ids()));
 GRANT SELECT, INSERT, UPDATE ON app.lists TO capto_service;
 CREATE POLICY lists_select_service ON app.lists FOR SELECT TO capto_service USING (true);
 CREATE POLICY lists_insert_service ON app.lists FOR INSERT TO capto_service WITH CHECK (true);
@@ -178,11 +187,11 @@ CREATE INDEX list_members_added_by_idx ON app.list_members (added_by);
 
 GRANT SELECT, INSERT, DELETE ON app.list_members TO capto_authenticated;
 CREATE POLICY list_members_select_member ON app.list_members FOR SELECT TO capto_authenticated
-  USING (business_id = ANY (array(select app.member_business_ids())));
+  USING (business_id IN (SELECT app.member_business_ids()));
 CREATE POLICY list_members_insert_member ON app.list_members FOR INSERT TO capto_authenticated
-  WITH CHECK (business_id = ANY (array(select app.member_business_ids())));
+  WITH CHECK (business_id IN (SELECT app.member_business_ids()));
 CREATE POLICY list_members_delete_member ON app.list_members FOR DELETE TO capto_authenticated
-  USING (business_id = ANY (array(select app.member_business_ids())));
+  USING (business_id IN (SELECT app.member_business_ids()));
 GRANT SELECT, INSERT, UPDATE ON app.list_members TO capto_service;
 CREATE POLICY list_members_select_service ON app.list_members FOR SELECT TO capto_service USING (true);
 CREATE POLICY list_members_insert_service ON app.list_members FOR INSERT TO capto_service WITH CHECK (true);
@@ -224,14 +233,14 @@ GRANT SELECT, INSERT, DELETE ON app.deals TO capto_authenticated;
 GRANT UPDATE (title, contact_id, amount_cents, loan_type, stage, expected_close_date, position, owner_id)
   ON app.deals TO capto_authenticated;
 CREATE POLICY deals_select_member ON app.deals FOR SELECT TO capto_authenticated
-  USING (business_id = ANY (array(select app.member_business_ids())));
+  USING (business_id IN (SELECT app.member_business_ids()));
 CREATE POLICY deals_insert_member ON app.deals FOR INSERT TO capto_authenticated
-  WITH CHECK (business_id = ANY (array(select app.member_business_ids())));
+  WITH CHECK (business_id IN (SELECT app.member_business_ids()));
 CREATE POLICY deals_update_member ON app.deals FOR UPDATE TO capto_authenticated
-  USING (business_id = ANY (array(select app.member_business_ids())))
-  WITH CHECK (business_id = ANY (array(select app.member_business_ids())));
+  USING (business_id IN (SELECT app.member_business_ids()))
+  WITH CHECK (business_id IN (SELECT app.member_business_ids()));
 CREATE POLICY deals_delete_member ON app.deals FOR DELETE TO capto_authenticated
-  USING (business_id = ANY (array(select app.member_business_ids())));
+  USING (business_id IN (SELECT app.member_business_ids()));
 GRANT SELECT, INSERT, UPDATE ON app.deals TO capto_service;
 CREATE POLICY deals_select_service ON app.deals FOR SELECT TO capto_service USING (true);
 CREATE POLICY deals_insert_service ON app.deals FOR INSERT TO capto_service WITH CHECK (true);
@@ -255,9 +264,9 @@ CREATE INDEX deal_stage_changes_changed_by_idx ON app.deal_stage_changes (change
 
 GRANT SELECT, INSERT ON app.deal_stage_changes TO capto_authenticated;
 CREATE POLICY deal_stage_changes_select_member ON app.deal_stage_changes FOR SELECT TO capto_authenticated
-  USING (business_id = ANY (array(select app.member_business_ids())));
+  USING (business_id IN (SELECT app.member_business_ids()));
 CREATE POLICY deal_stage_changes_insert_member ON app.deal_stage_changes FOR INSERT TO capto_authenticated
-  WITH CHECK (business_id = ANY (array(select app.member_business_ids())) AND changed_by = (select app.uid()));
+  WITH CHECK (business_id IN (SELECT app.member_business_ids()) AND changed_by = (select app.uid()));
 GRANT SELECT, INSERT ON app.deal_stage_changes TO capto_service;
 CREATE POLICY deal_stage_changes_select_service ON app.deal_stage_changes FOR SELECT TO capto_service USING (true);
 CREATE POLICY deal_stage_changes_insert_service ON app.deal_stage_changes FOR INSERT TO capto_service WITH CHECK (true);
@@ -305,12 +314,12 @@ CREATE INDEX conversations_twilio_config_idx ON app.conversations (business_id, 
 GRANT SELECT, INSERT ON app.conversations TO capto_authenticated;
 GRANT UPDATE (unread_count) ON app.conversations TO capto_authenticated;
 CREATE POLICY conversations_select_member ON app.conversations FOR SELECT TO capto_authenticated
-  USING (business_id = ANY (array(select app.member_business_ids())));
+  USING (business_id IN (SELECT app.member_business_ids()));
 CREATE POLICY conversations_insert_member ON app.conversations FOR INSERT TO capto_authenticated
-  WITH CHECK (business_id = ANY (array(select app.member_business_ids())));
+  WITH CHECK (business_id IN (SELECT app.member_business_ids()));
 CREATE POLICY conversations_update_member ON app.conversations FOR UPDATE TO capto_authenticated
-  USING (business_id = ANY (array(select app.member_business_ids())))
-  WITH CHECK (business_id = ANY (array(select app.member_business_ids())));
+  USING (business_id IN (SELECT app.member_business_ids()))
+  WITH CHECK (business_id IN (SELECT app.member_business_ids()));
 GRANT SELECT, INSERT, UPDATE ON app.conversations TO capto_service;
 CREATE POLICY conversations_select_service ON app.conversations FOR SELECT TO capto_service USING (true);
 CREATE POLICY conversations_insert_service ON app.conversations FOR INSERT TO capto_service WITH CHECK (true);
@@ -346,15 +355,15 @@ CREATE INDEX messages_body_trgm_idx ON app.messages USING gin ((lower(body)) ext
 GRANT SELECT, INSERT ON app.messages TO capto_authenticated;
 GRANT UPDATE (read_at) ON app.messages TO capto_authenticated;
 CREATE POLICY messages_select_member ON app.messages FOR SELECT TO capto_authenticated
-  USING (business_id = ANY (array(select app.member_business_ids())));
+  USING (business_id IN (SELECT app.member_business_ids()));
 CREATE POLICY messages_insert_member_outbound ON app.messages FOR INSERT TO capto_authenticated
   WITH CHECK (
-    business_id = ANY (array(select app.member_business_ids()))
+    business_id IN (SELECT app.member_business_ids())
     AND direction = 'outbound' AND status = 'queued' AND sender_user_id = (select app.uid())
   );
 CREATE POLICY messages_update_member ON app.messages FOR UPDATE TO capto_authenticated
-  USING (business_id = ANY (array(select app.member_business_ids())))
-  WITH CHECK (business_id = ANY (array(select app.member_business_ids())));
+  USING (business_id IN (SELECT app.member_business_ids()))
+  WITH CHECK (business_id IN (SELECT app.member_business_ids()));
 GRANT SELECT, INSERT, UPDATE ON app.messages TO capto_service;
 CREATE POLICY messages_select_service ON app.messages FOR SELECT TO capto_service USING (true);
 CREATE POLICY messages_insert_service ON app.messages FOR INSERT TO capto_service WITH CHECK (true);
@@ -390,16 +399,16 @@ CREATE TRIGGER notes_touch_updated_at BEFORE UPDATE ON app.notes
 GRANT SELECT, INSERT, DELETE ON app.notes TO capto_authenticated;
 GRANT UPDATE (body) ON app.notes TO capto_authenticated;
 CREATE POLICY notes_select_member ON app.notes FOR SELECT TO capto_authenticated
-  USING (business_id = ANY (array(select app.member_business_ids())));
+  USING (business_id IN (SELECT app.member_business_ids()));
 CREATE POLICY notes_insert_member ON app.notes FOR INSERT TO capto_authenticated
-  WITH CHECK (business_id = ANY (array(select app.member_business_ids())) AND author_id = (select app.uid()));
+  WITH CHECK (business_id IN (SELECT app.member_business_ids()) AND author_id = (select app.uid()));
 CREATE POLICY notes_update_author ON app.notes FOR UPDATE TO capto_authenticated
-  USING (business_id = ANY (array(select app.member_business_ids())) AND author_id = (select app.uid()))
-  WITH CHECK (business_id = ANY (array(select app.member_business_ids())) AND author_id = (select app.uid()));
+  USING (business_id IN (SELECT app.member_business_ids()) AND author_id = (select app.uid()))
+  WITH CHECK (business_id IN (SELECT app.member_business_ids()) AND author_id = (select app.uid()));
 CREATE POLICY notes_delete_author_or_admin ON app.notes FOR DELETE TO capto_authenticated
   USING (
-    business_id = ANY (array(select app.member_business_ids()))
-    AND (author_id = (select app.uid()) OR business_id = ANY (array(select app.business_ids_with_role('admin'))))
+    business_id IN (SELECT app.member_business_ids())
+    AND (author_id = (select app.uid()) OR business_id IN (SELECT app.business_ids_with_role('admin')))
   );
 GRANT SELECT, INSERT, UPDATE ON app.notes TO capto_service;
 CREATE POLICY notes_select_service ON app.notes FOR SELECT TO capto_service USING (true);
@@ -443,14 +452,14 @@ CREATE TRIGGER tasks_touch_updated_at BEFORE UPDATE ON app.tasks
 GRANT SELECT, INSERT, DELETE ON app.tasks TO capto_authenticated;
 GRANT UPDATE (title, details, due_date, assignee_id, contact_id, deal_id, done, done_at) ON app.tasks TO capto_authenticated;
 CREATE POLICY tasks_select_member ON app.tasks FOR SELECT TO capto_authenticated
-  USING (business_id = ANY (array(select app.member_business_ids())));
+  USING (business_id IN (SELECT app.member_business_ids()));
 CREATE POLICY tasks_insert_member ON app.tasks FOR INSERT TO capto_authenticated
-  WITH CHECK (business_id = ANY (array(select app.member_business_ids())));
+  WITH CHECK (business_id IN (SELECT app.member_business_ids()));
 CREATE POLICY tasks_update_member ON app.tasks FOR UPDATE TO capto_authenticated
-  USING (business_id = ANY (array(select app.member_business_ids())))
-  WITH CHECK (business_id = ANY (array(select app.member_business_ids())));
+  USING (business_id IN (SELECT app.member_business_ids()))
+  WITH CHECK (business_id IN (SELECT app.member_business_ids()));
 CREATE POLICY tasks_delete_member ON app.tasks FOR DELETE TO capto_authenticated
-  USING (business_id = ANY (array(select app.member_business_ids())));
+  USING (business_id IN (SELECT app.member_business_ids()));
 GRANT SELECT, INSERT, UPDATE ON app.tasks TO capto_service;
 CREATE POLICY tasks_select_service ON app.tasks FOR SELECT TO capto_service USING (true);
 CREATE POLICY tasks_insert_service ON app.tasks FOR INSERT TO capto_service WITH CHECK (true);
@@ -482,9 +491,9 @@ CREATE INDEX contact_events_actor_idx ON app.contact_events (actor_id);
 
 GRANT SELECT, INSERT ON app.contact_events TO capto_authenticated;
 CREATE POLICY contact_events_select_member ON app.contact_events FOR SELECT TO capto_authenticated
-  USING (business_id = ANY (array(select app.member_business_ids())));
+  USING (business_id IN (SELECT app.member_business_ids()));
 CREATE POLICY contact_events_insert_member ON app.contact_events FOR INSERT TO capto_authenticated
-  WITH CHECK (business_id = ANY (array(select app.member_business_ids())) AND actor_id = (select app.uid()));
+  WITH CHECK (business_id IN (SELECT app.member_business_ids()) AND actor_id = (select app.uid()));
 GRANT SELECT, INSERT ON app.contact_events TO capto_service;
 CREATE POLICY contact_events_select_service ON app.contact_events FOR SELECT TO capto_service USING (true);
 CREATE POLICY contact_events_insert_service ON app.contact_events FOR INSERT TO capto_service WITH CHECK (true);
