@@ -1,0 +1,39 @@
+// Authentication figures (issue 3 Bench): argon2id verify time at the OWASP parameters
+// (goal ≤ 10 ms), and the sign-in timing of an unknown email against a known email
+// with a wrong password — the dummy verify must make them indistinguishable (ratio of
+// the slower to the faster, goal ≤ 1.25). Timing lives here, never in a test.
+import { performance } from 'node:perf_hooks';
+import { burnVerifyTime, hashPassword, verifyPassword } from '../src/auth/passwords.ts';
+import { bestOf, figure, type Figure } from './lib.ts';
+
+const N = Number(process.env.BENCH_ARGON2_ROUNDS ?? 20);
+
+async function perCall(fn: () => Promise<unknown>): Promise<number> {
+  return bestOf(3, async () => {
+    const t0 = performance.now();
+    for (let i = 0; i < N; i++) await fn();
+    return (performance.now() - t0) / N;
+  });
+}
+
+export default async function run(): Promise<Figure[]> {
+  const password = 'violet-harbor-lantern-42';
+  const stored = await hashPassword(password);
+  await burnVerifyTime('warm-up'); // the dummy hash is created once per process
+  const hashMs = await perCall(() => hashPassword(password));
+  const verifyMs = await perCall(() => verifyPassword(stored, password));
+  const wrongMs = await perCall(() => verifyPassword(stored, 'not-the-password'));
+  const unknownMs = await perCall(() => burnVerifyTime('not-the-password'));
+  return [
+    figure({ name: 'argon2id verify (m=19456, t=2, p=1)', value: verifyMs, unit: 'ms', baseline: hashMs, goal: '<= 10 ms', engine: 'none', notes: `hash ${hashMs.toFixed(2)} ms` }),
+    figure({
+      name: 'sign-in work: unknown email vs wrong password (slower/faster)',
+      value: Math.max(unknownMs, wrongMs),
+      unit: 'ms',
+      baseline: Math.min(unknownMs, wrongMs),
+      goal: '<= 1.25',
+      engine: 'none',
+      notes: `unknown ${unknownMs.toFixed(2)} ms, wrong password ${wrongMs.toFixed(2)} ms`,
+    }),
+  ];
+}
