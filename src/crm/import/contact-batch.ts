@@ -10,10 +10,12 @@ import type { ExistingContact } from './batch-plan.ts';
 export async function findExistingContacts(tx: Tx, businessId: string, emails: string[], phones: string[]): Promise<ExistingContact[]> {
   if (emails.length === 0 && phones.length === 0) return [];
   // Two index probes (the partial unique indexes of 0004) instead of one OR that
-  // could degrade into a scan of the business's contacts.
+  // could degrade into a scan of the business's contacts. The citext operator is named
+  // explicitly: `extensions` is not on the request search_path, and a plain `=` would
+  // resolve to text = text, which cannot use the citext index.
   const r = await tx.query<ExistingContact>(
     `SELECT id, email::text AS email, phone FROM app.contacts
-      WHERE business_id = $1 AND deleted_at IS NULL AND email IS NOT NULL AND email = ANY ($2::text[]::extensions.citext[])
+      WHERE business_id = $1 AND deleted_at IS NULL AND email IS NOT NULL AND email OPERATOR(extensions.=) ANY ($2::text[]::extensions.citext[])
      UNION
      SELECT id, email::text AS email, phone FROM app.contacts
       WHERE business_id = $1 AND deleted_at IS NULL AND phone IS NOT NULL AND phone = ANY ($3::text[])`,
