@@ -10,10 +10,17 @@ import { createVault } from '../vault/secrets.ts';
 import { messagingRoutes } from '../messaging/routes.ts';
 import { twilioIntegrationRoutes } from './routes.ts';
 import { createTwilioClient } from './twilio/client.ts';
+import { createGoogleConnection } from './google/connection.ts';
+import { googleIntegrationRoutes } from './google/routes.ts';
 
 export function integrationModules(deps: { config: Config; db: Database; logger: Logger; masterKey: MasterKey }): RouteModule[] {
   const vault = createVault(deps.masterKey);
   const twilio = createTwilioClient(deps.config.twilioApiBase);
   const shared = { db: deps.db, vault, twilio, publicUrl: deps.config.publicUrl };
-  return [twilioIntegrationRoutes(shared), messagingRoutes({ ...shared, logger: deps.logger })];
+  const google = createGoogleConnection({ config: deps.config, db: deps.db, vault });
+  return [
+    twilioIntegrationRoutes(shared),
+    messagingRoutes({ ...shared, logger: deps.logger }),
+    googleIntegrationRoutes({ db: deps.db, google, publicUrl: deps.config.publicUrl, secureCookies: deps.config.publicUrl.startsWith('https://') }),
+  ];
 }

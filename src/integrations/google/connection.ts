@@ -1,0 +1,255 @@
+// The business's Google connection (issue 5 §6): OAuth consent by an owner/admin with
+// offline access (Gmail send + Business Profile), authorization code + PKCE (S256) +
+// state + nonce via openid-client. Access and refresh tokens exist only sealed in the
+// vault; the refresh happens here, server-side; disconnect revokes the grant at
+// Google (the revocation endpoint from discovery) and deletes the secret. Connect and
+// disconnect are audited in the same transaction as the change.
+//
+// The flow is bound twice: the state names a server-side row (vault.oauth_flows: who,
+// which business, the PKCE verifier), and the same state sits in an HttpOnly cookie
+// of the browser that started it, so a victim who follows an attacker's consent link
+// cannot attach her Google account to the attacker's business.
+import { createHash, randomUUID } from 'node:crypto';
+import * as oidc from 'openid-client';
+import type { Config } from '../../config/index.ts';
+import type { Database, Tx } from '../../db/index.ts';
+import { recordIntegrationChange } from '../../audit/integration-events.ts';
+import { AppError } from '../../shared/errors.ts';
+import type { Vault } from '../../vault/secrets.ts';
+import { assertCanManageIntegrations, type Actor } from '../permissions.ts';
+
+export const GOOGLE_SCOPES = [
+  'openid',
+  'email',
+  'https://www.googleapis.com/auth/gmail.send',
+  'https://www.googleapis.com/auth/business.manage',
+];
+export const CONNECT_COOKIE = 'capto_google_connect';
+export const CALLBACK_PATH = '/api/integrations/google/callback';
+const FLOW_TTL_MINUTES = 10;
+
+interface StoredTokens {
+  access_token: string;
+  refresh_token?: string;
+  /** epoch milliseconds */
+  expires_at: number;
+  scope?: string;
+}
+
+export interface GoogleStatus {
+  connected: boolean;
+  google_email: string | null;
+  scopes: string[];
+  connected_by: string | null;
+  connected_by_email: string | null;
+  connected_at: string | null;
+}
+
+const stateHash = (state: string) => createHash('sha256').update(state, 'utf8').digest();
+
+export function createGoogleConnection(deps: { config: Config; db: Database; vault: Vault }) {
+  const { config, db, vault } = deps;
+  const { clientId, clientSecret, issuer } = config.google;
+  const redirectUri = `${config.publicUrl}${CALLBACK_PATH}`;
+  let discovered: Promise<oidc.Configuration> | undefined;
+
+  function configuration(): Promise<oidc.Configuration> {
+    if (!clientId || !clientSecret) return Promise.reject(new AppError('google_not_configured', 'Google is not set up on this server'));
+    discovered ??= oidc
+      .discovery(new URL(issuer), clientId, undefined, oidc.ClientSecretPost(clientSecret), {
+        // Plain-HTTP issuers exist only as local test providers; production refuses them.
+        execute: !config.isProduction && new URL(issuer).protocol === 'http:' ? [oidc.allowInsecureRequests] : [],
+        timeout: 5,
+      })
+      .catch((e: unknown) => {
+        discovered = undefined;
+        throw new AppError('upstream_error', 'Google is unavailable right now; try again shortly', { cause: e });
+      });
+    return discovered;
+  }
+
+  // Serialises refresh and disconnect of one business's connection (the service role
+  // holds no UPDATE on the row, so no row lock: a transaction-scoped advisory lock).
+  const lockConnection = (tx: Tx, businessId: string) =>
+    tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('capto.google:' || $1::text, 0))`, [businessId]);
+
+  async function secretOf(tx: Tx, businessId: string, lock = false) {
+    if (lock) await lockConnection(tx, businessId);
+    const r = await tx.query<{ id: string; secret_id: string; google_email: string | null }>(
+      'SELECT id, secret_id, google_email FROM app.google_connections WHERE business_id = $1',
+      [businessId],
+    );
+    const row = r.rows[0];
+    if (!row) return undefined;
+    const tokens = JSON.parse(await vault.readSecret(tx, { businessId, id: row.secret_id, kind: 'google.oauth_tokens' })) as StoredTokens;
+    return { ...row, tokens };
+  }
+
+  return {
+    configured: Boolean(clientId && clientSecret),
+
+    /** As the caller (any member): connection facts, never a token. */
+    async status(tx: Tx, businessId: string): Promise<GoogleStatus> {
+      const r = await tx.query<{ google_email: string | null; scopes: string[]; connected_by: string | null; connected_by_email: string | null; connected_at: Date }>(
+        `SELECT g.google_email, g.scopes, g.connected_by, g.connected_at,
+                (SELECT u.email::text FROM auth.users u WHERE u.id = g.connected_by) AS connected_by_email
+           FROM app.google_connections g WHERE g.business_id = $1`,
+        [businessId],
+      );
+      const row = r.rows[0];
+      if (!row) return { connected: false, google_email: null, scopes: [], connected_by: null, connected_by_email: null, connected_at: null };
+      return { connected: true, ...row, connected_at: row.connected_at.toISOString() };
+    },
+
+    /** Start consent: returns the authorization URL and the state for the browser-binding cookie. */
+    async start(actor: Actor, businessId: string): Promise<{ url: string; state: string }> {
+      const c = await configuration();
+      const state = oidc.randomState();
+      const nonce = oidc.randomNonce();
+      const verifier = oidc.randomPKCECodeVerifier();
+      await db.asService('integrations.google.start', async (tx) => {
+        await assertCanManageIntegrations(tx, businessId, actor.userId);
+        const existing = await tx.query('SELECT 1 FROM app.google_connections WHERE business_id = $1', [businessId]);
+        if (existing.rowCount > 0) throw new AppError('conflict', 'a Google account is already connected; disconnect it first');
+        await tx.query('DELETE FROM vault.oauth_flows WHERE expires_at < now()');
+        await tx.query(
+          `INSERT INTO vault.oauth_flows (state_hash, business_id, user_id, code_verifier, nonce, ip, user_agent, expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(mins => ${FLOW_TTL_MINUTES}))`,
+          [stateHash(state), businessId, actor.userId, verifier, nonce, actor.ip?.slice(0, 64) ?? null, actor.userAgent?.slice(0, 512) ?? null],
+        );
+      });
+      const url = oidc.buildAuthorizationUrl(c, {
+        redirect_uri: redirectUri,
+        scope: GOOGLE_SCOPES.join(' '),
+        response_type: 'code',
+        state,
+        nonce,
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+        // Offline access: Google returns a refresh token only with consent prompted.
+        access_type: 'offline',
+        prompt: 'consent',
+        include_granted_scopes: 'true',
+      });
+      return { url: url.href, state };
+    },
+
+    /** Finish consent from the callback URL and the browser's cookie; returns the business connected. */
+    async finish(callbackUrl: URL, cookieState: string | undefined): Promise<{ businessId: string }> {
+      const state = callbackUrl.searchParams.get('state');
+      if (!state || !cookieState || state !== cookieState) throw new AppError('oidc_failed', 'this Google connection was not started in this browser');
+      // Single use: the flow row is consumed whatever happens next.
+      const flow = await db.asService('integrations.google.flow', async (tx) => {
+        const r = await tx.query<{ business_id: string; user_id: string; code_verifier: string; nonce: string; ip: string | null; user_agent: string | null }>(
+          'DELETE FROM vault.oauth_flows WHERE state_hash = $1 AND expires_at > now() RETURNING business_id, user_id, code_verifier, nonce, ip, user_agent',
+          [stateHash(state)],
+        );
+        return r.rows[0];
+      });
+      if (!flow) throw new AppError('oidc_failed', 'this Google connection attempt expired; start again');
+      const c = await configuration();
+      let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
+      try {
+        tokens = await oidc.authorizationCodeGrant(c, callbackUrl, {
+          pkceCodeVerifier: flow.code_verifier,
+          expectedState: state,
+          expectedNonce: flow.nonce,
+          idTokenExpected: true,
+        });
+      } catch (e) {
+        throw new AppError('oidc_failed', 'Google did not complete the connection; try again', { cause: e });
+      }
+      const claims = tokens.claims();
+      const googleEmail = typeof claims?.email === 'string' ? claims.email.toLowerCase().slice(0, 254) : null;
+      const stored: StoredTokens = {
+        access_token: tokens.access_token,
+        refresh_token: tokens.refresh_token,
+        expires_at: Date.now() + (tokens.expiresIn() ?? 3600) * 1000,
+        scope: tokens.scope,
+      };
+      const scopes = (tokens.scope ?? GOOGLE_SCOPES.join(' ')).split(' ').filter(Boolean).slice(0, 20);
+      await db.asService('integrations.google.connect', async (tx) => {
+        // The starter must still be an owner/admin now, not only ten minutes ago.
+        await assertCanManageIntegrations(tx, flow.business_id, flow.user_id);
+        const id = randomUUID();
+        await recordIntegrationChange(tx, {
+          businessId: flow.business_id, actorUserId: flow.user_id, action: 'google.connected', subjectId: id,
+          details: { google_email: googleEmail ?? undefined }, ip: flow.ip, userAgent: flow.user_agent,
+        });
+        const secretId = await vault.putSecret(tx, { businessId: flow.business_id, kind: 'google.oauth_tokens', plaintext: JSON.stringify(stored) });
+        await tx.query(
+          `INSERT INTO app.google_connections (id, business_id, google_email, scopes, secret_id, connected_by) VALUES ($1, $2, $3, $4, $5, $6)`,
+          [id, flow.business_id, googleEmail, scopes, secretId, flow.user_id],
+        ).catch((e: { code?: string }) => {
+          if (e.code === '23505') throw new AppError('conflict', 'a Google account is already connected; disconnect it first');
+          throw e;
+        });
+      });
+      return { businessId: flow.business_id };
+    },
+
+    /** Revoke at Google, then forget: audit row, connection and secret go in one transaction. */
+    async disconnect(actor: Actor, businessId: string): Promise<{ revoked: boolean }> {
+      const current = await db.asService('integrations.google.disconnect.read', async (tx) => {
+        await assertCanManageIntegrations(tx, businessId, actor.userId);
+        return secretOf(tx, businessId);
+      });
+      if (!current) throw new AppError('not_found', 'no Google account is connected');
+      let revoked = false;
+      try {
+        const c = await configuration();
+        // Revoking the refresh token ends the whole grant (RFC 7009; Google revokes both).
+        await oidc.tokenRevocation(c, current.tokens.refresh_token ?? current.tokens.access_token);
+        revoked = true;
+      } catch {
+        revoked = false; // forgetting the token is still right: nobody holds it afterwards
+      }
+      await db.asService('integrations.google.disconnect', async (tx) => {
+        await assertCanManageIntegrations(tx, businessId, actor.userId);
+        await lockConnection(tx, businessId);
+        const row = await tx.query<{ id: string; secret_id: string; google_email: string | null }>(
+          'SELECT id, secret_id, google_email FROM app.google_connections WHERE business_id = $1', [businessId]);
+        const conn = row.rows[0];
+        if (!conn) return;
+        await recordIntegrationChange(tx, {
+          businessId, actorUserId: actor.userId, action: 'google.disconnected', subjectId: conn.id,
+          details: { google_email: conn.google_email ?? undefined, reason: revoked ? 'revoked' : 'revocation_failed' }, ip: actor.ip, userAgent: actor.userAgent,
+        });
+        await tx.query('DELETE FROM app.google_connections WHERE id = $1', [conn.id]);
+        await vault.deleteSecret(tx, { businessId, id: conn.secret_id });
+      });
+      return { revoked };
+    },
+
+    /**
+     * A usable access token for server-side calls (Gmail, Business Profile), refreshed
+     * when it expires within `minValiditySeconds`. The row lock serialises concurrent
+     * refreshes, so a rotated refresh token is never overwritten by a stale one.
+     */
+    async accessToken(businessId: string, minValiditySeconds = 60): Promise<string> {
+      return db.asService('integrations.google.token', async (tx) => {
+        const cur = await secretOf(tx, businessId, true);
+        if (!cur) throw new AppError('not_found', 'no Google account is connected');
+        if (cur.tokens.expires_at - Date.now() > minValiditySeconds * 1000) return cur.tokens.access_token;
+        if (!cur.tokens.refresh_token) throw new AppError('oidc_failed', 'the Google connection has expired; connect again');
+        const c = await configuration();
+        let fresh: Awaited<ReturnType<typeof oidc.refreshTokenGrant>>;
+        try {
+          fresh = await oidc.refreshTokenGrant(c, cur.tokens.refresh_token);
+        } catch (e) {
+          throw new AppError('upstream_error', 'Google refused to refresh the connection', { cause: e instanceof Error ? new Error(e.name) : undefined });
+        }
+        const next: StoredTokens = {
+          access_token: fresh.access_token,
+          refresh_token: fresh.refresh_token ?? cur.tokens.refresh_token,
+          expires_at: Date.now() + (fresh.expiresIn() ?? 3600) * 1000,
+          scope: fresh.scope ?? cur.tokens.scope,
+        };
+        await vault.replaceSecret(tx, { businessId, id: cur.secret_id, kind: 'google.oauth_tokens' }, JSON.stringify(next));
+        return next.access_token;
+      });
+    },
+  };
+}
+
+export type GoogleConnection = ReturnType<typeof createGoogleConnection>;

@@ -1,0 +1,72 @@
+// HTTP for the Google connection: status (any member), connect (owner/admin: returns
+// the consent URL and sets the browser-binding cookie), the OAuth callback (a browser
+// navigation back from Google, so it answers with a redirect to Settings), and
+// disconnect (owner/admin). No response ever carries a Google token.
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Database } from '../../db/index.ts';
+import type { RouteModule } from '../../server/app.ts';
+import { AppError } from '../../shared/errors.ts';
+import { actorOf, asMember } from '../routes.ts';
+import { CALLBACK_PATH, CONNECT_COOKIE, type GoogleConnection } from './connection.ts';
+
+const security = [{ bearer: [] }];
+const tags = ['integrations'];
+const bidParams = z.object({ bid: z.string().uuid() });
+const statusSchema = z.object({
+  configured: z.boolean(),
+  connected: z.boolean(),
+  google_email: z.string().nullable(),
+  scopes: z.array(z.string()),
+  connected_by: z.string().nullable(),
+  connected_by_email: z.string().nullable(),
+  connected_at: z.string().nullable(),
+});
+
+export function googleIntegrationRoutes(deps: { db: Database; google: GoogleConnection; publicUrl: string; secureCookies: boolean }): RouteModule {
+  return async (root: FastifyInstance) => {
+    const app = root.withTypeProvider<ZodTypeProvider>();
+    const base = '/api/businesses/:bid/integrations/google';
+    const settingsUrl = (businessId: string | undefined, outcome: string) =>
+      `${deps.publicUrl}/settings/integrations?${new URLSearchParams({ ...(businessId ? { business: businessId } : {}), google: outcome })}`;
+
+    app.get(base, {
+      schema: { tags, security, summary: 'Google connection status (any member; never a token)', params: bidParams, response: { 200: statusSchema } },
+    }, async (req) => ({ configured: deps.google.configured, ...(await asMember(deps, req, req.params.bid, (tx) => deps.google.status(tx, req.params.bid))) }));
+
+    app.get(`${base}/connect`, {
+      schema: { tags, security, summary: 'Start connecting a Google account (owner/admin): returns the consent URL', params: bidParams, response: { 200: z.object({ authorization_url: z.string() }) } },
+    }, async (req, reply) => {
+      if (!deps.google.configured) throw new AppError('google_not_configured', 'Google is not set up on this server');
+      const { url, state } = await deps.google.start(actorOf(req), req.params.bid);
+      // SameSite=Lax: the cookie must come back on Google's top-level redirect to the callback.
+      reply.setCookie(CONNECT_COOKIE, state, { httpOnly: true, secure: deps.secureCookies, sameSite: 'lax', path: CALLBACK_PATH, maxAge: 600 });
+      return { authorization_url: url };
+    });
+
+    // The callback's query holds the authorization code: keep it out of the request log.
+    app.get(CALLBACK_PATH, { logLevel: 'warn', schema: { hide: true } }, async (req, reply) => {
+      reply.clearCookie(CONNECT_COOKIE, { path: CALLBACK_PATH });
+      const url = new URL(`${deps.publicUrl}${req.url}`);
+      if (url.searchParams.has('error')) return reply.redirect(settingsUrl(undefined, 'denied'), 303);
+      try {
+        const { businessId } = await deps.google.finish(url, req.cookies[CONNECT_COOKIE]);
+        req.log.warn({ business_id: businessId }, 'google account connected');
+        return reply.redirect(settingsUrl(businessId, 'connected'), 303);
+      } catch (e) {
+        const code = e instanceof AppError ? e.code : 'internal_error';
+        req.log.warn({ code }, 'google connection failed');
+        return reply.redirect(settingsUrl(undefined, code === 'conflict' ? 'already_connected' : 'failed'), 303);
+      }
+    });
+
+    app.delete(base, {
+      schema: { tags, security, summary: 'Disconnect Google (owner/admin): revokes the grant at Google and deletes the stored tokens', params: bidParams, response: { 200: z.object({ revoked: z.boolean() }) } },
+    }, async (req) => {
+      const out = await deps.google.disconnect(actorOf(req), req.params.bid);
+      req.log.info({ business_id: req.params.bid, revoked: out.revoked }, 'google account disconnected');
+      return out;
+    });
+  };
+}
