@@ -58,6 +58,17 @@ describe('contacts service', () => {
     expect(other.business_id).toBe(w.b.business.id);
   });
 
+  // Two tabs (or an import and a form) creating the same person at once.
+  it('lets exactly one of concurrent identical creates win; the others get its id', async () => {
+    const results = await Promise.allSettled([1, 2, 3, 4, 5].map(() =>
+      as(w.a.member, (tx) => createContact(tx, w.a.business.id, { first_name: 'Racer', email: 'racer@example.com' }))));
+    const won = results.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<{ id: string }>).value.id);
+    expect(won).toHaveLength(1);
+    for (const r of results.filter((x) => x.status === 'rejected')) {
+      expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'duplicate_contact', details: { existing_id: won[0] } });
+    }
+  });
+
   it('refuses an owner who is not a member of the business', async () => {
     await expect(as(w.a.owner, (tx) => createContact(tx, w.a.business.id, { first_name: 'X', owner_id: w.b.owner.id })))
       .rejects.toMatchObject({ code: 'validation_failed' });
