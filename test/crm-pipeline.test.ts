@@ -92,13 +92,15 @@ describe('notes, tasks and the timeline', () => {
     expect(othersView.items.map((x) => x.id)).not.toContain(task.id);
   });
 
-  it('merges events, notes and stage changes newest first', async () => {
+  it('merges events, contact and deal notes and stage changes newest first', async () => {
     // One step per transaction: rows written in one transaction share its timestamp.
     const contact = await as(w.a.member, (tx) => createContact(tx, w.a.business.id, { first_name: 'Timeline' }));
     const deal = await as(w.a.member, (tx) => createDeal(tx, w.a.business.id, { title: 'Purchase', contact_id: contact.id }));
     await as(w.a.member, (tx) => createNote(tx, w.a.business.id, { contact_id: contact.id }, 'pre-approved'));
     await as(w.a.member, (tx) => moveDeal(tx, w.a.business.id, deal.id, { stage: 'application' }));
+    await as(w.a.member, (tx) => createNote(tx, w.a.business.id, { deal_id: deal.id }, 'appraisal ordered'));
     const items = (await as(w.a.member, (tx) => contactTimeline(tx, w.a.business.id, contact.id, { limit: 10 }))).items;
-    expect(items.map((i) => i.kind === 'stage_changed' ? `stage:${String(i.data.to_stage)}` : i.kind)).toEqual(['stage:application', 'note', 'stage:lead', 'created']);
+    expect(items.map((i) => i.kind === 'stage_changed' ? `stage:${String(i.data.to_stage)}` : i.kind)).toEqual(['note', 'stage:application', 'note', 'stage:lead', 'created']);
+    expect(items[0]!.data).toMatchObject({ body: 'appraisal ordered', deal_id: deal.id });
   });
 });

@@ -6,7 +6,7 @@ import { CONTACT_COLUMNS, toContact, type Contact } from './contacts.ts';
 import { digitsOf, type ContactSource, type ContactStatus } from './contact-fields.ts';
 import { decodeCursor, likePattern, page } from './cursor.ts';
 
-export const CONTACT_SORTS = ['created_at', '-created_at', 'updated_at', '-updated_at', 'name', '-name'] as const;
+export const CONTACT_SORTS = ['created_at', '-created_at', 'updated_at', '-updated_at', 'name', '-name', 'deleted_at', '-deleted_at'] as const;
 export type ContactSort = (typeof CONTACT_SORTS)[number];
 
 export interface ContactQuery {
@@ -24,10 +24,12 @@ export interface ContactQuery {
 }
 
 // Each sort: the key columns (matching an index led by business_id) and their SQL types.
-const SORT_KEYS: Record<'created_at' | 'updated_at' | 'name', { exprs: string[]; casts: string[] }> = {
+const SORT_KEYS: Record<'created_at' | 'updated_at' | 'name' | 'deleted_at', { exprs: string[]; casts: string[] }> = {
   created_at: { exprs: ['c.created_at', 'c.id'], casts: ['timestamptz', 'uuid'] },
   updated_at: { exprs: ['c.updated_at', 'c.id'], casts: ['timestamptz', 'uuid'] },
   name: { exprs: ['lower(c.last_name)', 'lower(c.first_name)', 'c.id'], casts: ['text', 'text', 'uuid'] },
+  // The trash: when each contact was deleted (NULL for live ones, so only meaningful with deleted=true).
+  deleted_at: { exprs: [`coalesce(c.deleted_at, '-infinity'::timestamptz)`, 'c.id'], casts: ['timestamptz', 'uuid'] },
 };
 
 // Must match the expressions of the trigram indexes in migrations/0004_create_crm.sql.
@@ -49,7 +51,7 @@ export async function listContacts(tx: Tx, businessId: string, query: ContactQue
   const q = query.q?.trim().toLowerCase();
   if (q) return searchContacts(tx, q, query, where, params);
 
-  const sort = query.sort ?? '-created_at';
+  const sort = query.sort ?? (query.deleted ? '-deleted_at' : '-created_at');
   const desc = sort.startsWith('-');
   const key = SORT_KEYS[(desc ? sort.slice(1) : sort) as keyof typeof SORT_KEYS];
   const cursor = decodeCursor(query.cursor, key.exprs.length);

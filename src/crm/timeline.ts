@@ -1,5 +1,5 @@
 // A contact's activity timeline: its own events (created, imported, list and status
-// changes, trash/restore), notes, SMS messages and the stage changes of its deals,
+// changes, trash/restore), its notes and its deals' notes, SMS messages and the stage changes of its deals,
 // merged newest first. Each source is read from its own table (one source of truth)
 // with the same keyset bound and limit, so a page costs O(limit) per source.
 import type { Tx } from '../db/index.ts';
@@ -33,8 +33,9 @@ export async function contactTimeline(
     ${branch(`e.id, e.kind, e.created_at AS at, e.actor_id, e.details AS data`, 'app.contact_events e',
       'e.business_id = $1 AND e.contact_id = $2', 'e.created_at', 'e.id')}
     UNION ALL
-    ${branch(`n.id, 'note', n.created_at, n.author_id, jsonb_build_object('body', n.body, 'updated_at', n.updated_at)`, 'app.notes n',
-      'n.business_id = $1 AND n.contact_id = $2', 'n.created_at', 'n.id')}
+    ${branch(`n.id, 'note', n.created_at, n.author_id, jsonb_build_object('body', n.body, 'updated_at', n.updated_at, 'deal_id', n.deal_id)`, 'app.notes n',
+      `n.business_id = $1 AND (n.contact_id = $2
+        OR n.deal_id IN (SELECT d.id FROM app.deals d WHERE d.business_id = $1 AND d.contact_id = $2))`, 'n.created_at', 'n.id')}
     UNION ALL
     ${branch(`m.id, 'message', m.created_at, m.sender_user_id,
         jsonb_build_object('conversation_id', m.conversation_id, 'direction', m.direction, 'body', m.body, 'status', m.status, 'our_number', v.our_number)`,
