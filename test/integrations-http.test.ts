@@ -293,3 +293,26 @@ describe('Twilio webhooks', () => {
     expect(res.status).toBe(403);
   });
 });
+
+describe('demo workspaces', () => {
+  it('cannot add configurations or send texts', async () => {
+    const demoOwner = await signUp(s, { verified: true });
+    const demo = (await newBusiness(s.engine, demoOwner.userId)).id;
+    const added = await call(`/api/businesses/${demo}/integrations/twilio`, { token: demoOwner.accessToken, body: configBody(acct1, NUMBER1) });
+    expect(added.status).toBe(201); // positive control while it is a normal business
+    const contact = randomUUID();
+    await asOwner(s.engine, async (c) => {
+      await c.query(`INSERT INTO app.contacts (id, business_id, first_name, phone) VALUES ($1, $2, 'Demo', '+15550102030')`, [contact, demo]);
+      await c.query(`UPDATE app.businesses SET is_demo = true, demo_expires_at = now() + interval '1 day' WHERE id = $1`, [demo]);
+    });
+    const again = await call(`/api/businesses/${demo}/integrations/twilio`, { token: demoOwner.accessToken, body: configBody(acct2, NUMBER2) });
+    expect(again.status).toBe(403);
+    expect(again.json.error.code).toBe('demo_restricted');
+    const conv = await call(`/api/businesses/${demo}/conversations`, { token: demoOwner.accessToken, body: { contact_id: contact } });
+    const before = fake.messages.length;
+    const sent = await call(`/api/businesses/${demo}/conversations/${conv.json.id}/messages`, { token: demoOwner.accessToken, body: { body: 'hi' } });
+    expect(sent.status).toBe(403);
+    expect(sent.json.error.code).toBe('demo_restricted');
+    expect(fake.messages.length).toBe(before);
+  });
+});
