@@ -63,6 +63,9 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
 
     modules.push(metricsModule({ config, pool: engine.pool }));
 
+    // First: its hook takes the metrics bearer token before the auth hook reads bearers as JWTs.
+    modules.unshift(metricsModule({ config, pool: engine.pool }));
+
     const tls = await loadOrCreateTls(config);
     const { app, startDraining } = await buildApp({
       config,

@@ -16,6 +16,9 @@ import { createBackup, restoreBackup } from '../src/ops/backup.ts';
 import { serverNonEmptyTables } from '../src/ops/backup-server.ts';
 import { acquireDataDirLock } from '../src/ops/data-dir-lock.ts';
 import { tableRowCounts } from '../src/ops/db-inventory.ts';
+import { createDatabase } from '../src/db/request.ts';
+import { parseMasterKey } from '../src/vault/master-key.ts';
+import { createVault, type SecretRef } from '../src/vault/secrets.ts';
 import { createBlankDatabase, createTestDatabase, ENGINE } from './support/engine.ts';
 import { twoBusinesses } from './support/factories.ts';
 
@@ -25,6 +28,8 @@ const cleanups: Array<() => Promise<void>> = [];
 // A restore opens a whole database; on a loaded 2-core CI box that takes tens of seconds.
 const SLOW = 240_000;
 let passTarget: Config | undefined;
+const vault = createVault(parseMasterKey(MASTER));
+const secrets: Array<{ ref: SecretRef; plaintext: string }> = [];
 
 let source: { env: Record<string, string>; config: Config; counts: Record<string, number>; email: string };
 let backupFile: string;
@@ -66,7 +71,14 @@ async function expectRefused(p: Promise<unknown>, reason: BackupError['reason'],
 
 beforeAll(async () => {
   const t = await createTestDatabase();
-  const { a } = await twoBusinesses(t.engine);
+  const { a, b } = await twoBusinesses(t.engine);
+  // Vault secrets (sealed under per-business data keys wrapped by the master key) must
+  // come back as the same ciphertext and still open after the restore.
+  for (const biz of [a.business, b.business]) {
+    const plaintext = `AUTH-${randomBytes(12).toString('hex')}`;
+    const id = await t.db.asService('test.vault', (tx) => vault.putSecret(tx, { businessId: biz.id, kind: 'twilio.auth_token', plaintext }));
+    secrets.push({ ref: { businessId: biz.id, id, kind: 'twilio.auth_token' }, plaintext });
+  }
   const counts = await asOwner(t.engine, (c) => tableRowCounts(c));
   await t.engine.close(); // embedded backups need the data dir to themselves
   cleanups.push(() => t.close().catch(() => undefined));
@@ -88,6 +100,8 @@ describe(`backup and restore (${ENGINE})`, () => {
     expect(source.counts['"auth"."users"']).toBe(7);
     expect(source.counts['"app"."businesses"']).toBe(2);
     expect(source.counts['"app"."memberships"']).toBe(6);
+    expect(source.counts['"vault"."secrets"']).toBe(2);
+    expect(source.counts['"vault"."data_keys"']).toBe(2);
   });
 
   it('writes a CAPTOBK1 file that carries no plaintext row', () => {
@@ -97,6 +111,7 @@ describe(`backup and restore (${ENGINE})`, () => {
     expect(bytes.length).toBeGreaterThan(HEADER_LENGTH + 16);
     expect(bytes.includes(Buffer.from(source.email))).toBe(false);
     expect(bytes.includes(Buffer.from('memberships'))).toBe(false);
+    for (const { plaintext } of secrets) expect(bytes.includes(Buffer.from(plaintext))).toBe(false);
   });
 
   it('restores into an empty database with identical row counts, under a rotated key list, and migrates as up to date', async () => {
@@ -109,6 +124,11 @@ describe(`backup and restore (${ENGINE})`, () => {
     try {
       expect(await asOwner(engine, (c) => tableRowCounts(c))).toEqual(source.counts);
       expect((await engine.withMaintenanceClient((c) => migrate(c))).applied).toEqual([]);
+      const db = createDatabase(engine.pool);
+      expect(secrets).toHaveLength(2);
+      for (const { ref, plaintext } of secrets) {
+        expect(await db.asService('test.vault', (tx) => vault.readSecret(tx, ref))).toBe(plaintext);
+      }
     } finally {
       await engine.close();
     }

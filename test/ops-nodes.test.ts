@@ -11,7 +11,10 @@ import { loadConfig } from '../src/config/index.ts';
 import { startCapto, type RunningCapto } from '../src/main.ts';
 import { runExclusive } from '../src/ops/exclusive.ts';
 import { sharedFakeHibp } from './fakes/hibp.ts';
+import { randomSid, startTwilioFake, type TwilioFake } from './fakes/twilio.ts';
 import { freshEmail, signIn, signUp } from './support/auth.ts';
+import { asOwner } from '../src/db/engine.ts';
+import { newBusiness } from './support/factories.ts';
 import { createBlankDatabase, ENGINE } from './support/engine.ts';
 import { request } from './support/http.ts';
 import { freePort, type TestServer } from './support/server.ts';
@@ -24,6 +27,7 @@ let a: RunningCapto;
 let b: RunningCapto;
 let adminUrl: string;
 let dropDb: () => Promise<void>;
+let fake: TwilioFake;
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'capto-nodes-'));
 
 async function node(env: Record<string, string>): Promise<RunningCapto> {
@@ -46,12 +50,13 @@ const asServer = (n: RunningCapto) => n as TestServer;
 
 beforeAll(async () => {
   if (SKIP) return;
+  fake = await startTwilioFake();
   const blank = await createBlankDatabase();
   adminUrl = blank.adminUrl!;
   dropDb = blank.drop;
   // One master key for the cluster: JWT signing keys are sealed with it in the database.
   // and one public URL (the load balancer's): it is the tokens' issuer on every node.
-  const shared = { ...blank.env, CAPTO_MASTER_KEY: randomBytes(32).toString('base64'), CAPTO_PUBLIC_URL: PUBLIC_URL };
+  const shared = { ...blank.env, CAPTO_MASTER_KEY: randomBytes(32).toString('base64'), CAPTO_PUBLIC_URL: PUBLIC_URL, TWILIO_API_BASE: fake.url };
   a = direct(await node(shared));
   b = direct(await node(shared)); // migrations already applied by a: b finds them up to date
 }, 240_000);
@@ -60,6 +65,7 @@ afterAll(async () => {
   await a?.close();
   await b?.close();
   await dropDb?.();
+  await fake?.close();
   rmSync(scratch, { recursive: true, force: true });
 });
 
@@ -95,6 +101,26 @@ describe.skipIf(SKIP)('two nodes, one PostgreSQL + Redis', () => {
     // Another account is not affected on either node.
     const fresh = await request(`${b.url}/auth/signin`, { body: { email: freshEmail(), password: 'not-the-password-1' } });
     expect(fresh.status).toBe(401);
+  });
+
+  it('a Twilio webhook delivered to both nodes (a retry through the balancer) is stored once', async () => {
+    const owner = await signUp(asServer(a), { verified: true });
+    const bid = (await newBusiness(a.engine, owner.userId)).id;
+    const account = fake.addAccount();
+    const added = await request(`${a.url}/api/businesses/${bid}/integrations/twilio`, {
+      token: owner.accessToken,
+      body: { friendly_name: 'Main line', account_sid: account.sid, auth_token: account.authToken, phone_number: '+15005550006' },
+    });
+    expect(added.status).toBe(201);
+    const publicHook = (added.json as { webhooks: { sms: string } }).webhooks.sms;
+    expect(publicHook.startsWith(PUBLIC_URL)).toBe(true); // Twilio signs the public URL, whichever node answers
+    const sid = randomSid('SM');
+    const params = { AccountSid: account.sid, Body: 'Is the rate locked?', From: '+15557654321', MessageSid: sid, SmsMessageSid: sid, To: '+15005550006' };
+    const path = new URL(publicHook).pathname;
+    const results = await Promise.all([a, b, a].map((n) => fake.postSigned(`${n.url}${path}`, account.authToken, params, { signUrl: publicHook })));
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
+    const stored = await asOwner(a.engine, (c) => c.query<{ n: string }>('SELECT count(*)::text AS n FROM app.messages WHERE twilio_sid = $1', [sid]));
+    expect(stored.rows[0]!.n).toBe('1');
   });
 
   it('a background job started on both nodes at once runs on exactly one', async () => {

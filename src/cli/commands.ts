@@ -7,6 +7,7 @@ import { openEngine } from '../db/index.ts';
 import { migrate } from '../db/migrator.ts';
 import { bootstrapWithRetry } from '../db/server-engine.ts';
 import { startCapto } from '../main.ts';
+import { opsCommands } from '../ops/cli-commands.ts';
 import { rotateJwtCommand } from '../auth/cli-command.ts';
 import { opsCommands } from '../ops/cli-commands.ts';
 import { scanCommand } from '../scan/command.ts';

@@ -157,7 +157,10 @@ export function productionProblems(config: Config): string[] {
   if (!config.tls.enabled && !config.trustProxy) {
     problems.push('CAPTO_TLS=off is only allowed behind a TLS-terminating proxy: set CAPTO_TRUST_PROXY=on');
   }
-  if (!config.publicUrl.startsWith('https://')) problems.push('set CAPTO_PUBLIC_URL to the https:// address users reach');
+  // The default (https://localhost:8443) is https but reaches no user: links in mail would be dead.
+  if (!config.publicUrl.startsWith('https://') || /^https:\/\/(localhost|127\.|\[::1\])/i.test(config.publicUrl)) {
+    problems.push('set CAPTO_PUBLIC_URL to the https:// address users reach');
+  }
   if (!config.smtp.url) problems.push('set SMTP_URL: without it, verification and password-reset mail never leaves the server');
   return problems;
 }

@@ -38,11 +38,21 @@ export interface MetricsModuleOptions {
  * counted under its route pattern.
  */
 export function metricsModule(options: MetricsModuleOptions) {
+  const tokenHolders = new WeakSet<FastifyRequest>();
   const module = async (app: FastifyInstance) => {
     if (options.pool) {
       const stop = observePool(options.pool);
       app.addHook('onClose', async () => stop());
     }
+    // The metrics token is not a user's JWT: a scrape that presents it is marked and the
+    // header consumed here, before the auth module's bearer hook would reject it.
+    app.addHook('onRequest', async (request) => {
+      if (request.url.split('?')[0] !== '/metrics' || request.headers.authorization === undefined) return;
+      if (hasMetricsToken(request, options.config.metricsToken)) {
+        tokenHolders.add(request);
+        delete request.headers.authorization;
+      }
+    });
     app.addHook('onResponse', async (request, reply) => {
       // 404s have no pattern: one label for all of them, not one per probed URL.
       const route = request.routeOptions.url ?? 'unmatched';
@@ -51,7 +61,7 @@ export function metricsModule(options: MetricsModuleOptions) {
       metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
     });
     app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
-      if (!isDirectLoopback(request) && !hasMetricsToken(request, options.config.metricsToken)) {
+      if (!isDirectLoopback(request) && !tokenHolders.has(request)) {
         reply.header('www-authenticate', 'Bearer realm="capto-metrics"');
         throw options.config.metricsToken
           ? new AppError('unauthorized', 'metrics need Authorization: Bearer <CAPTO_METRICS_TOKEN>')

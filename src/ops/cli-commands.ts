@@ -4,6 +4,7 @@ import type { Command } from '../cli/commands.ts';
 import { BackupError } from './backup-format.ts';
 import { createBackup, restoreBackup } from './backup.ts';
 import { formatDoctorReport, runDoctor } from './doctor.ts';
+import { scanForDoctor } from './doctor-scan.ts';
 
 const str = (v: string | boolean | undefined) => (typeof v === 'string' ? v : undefined);
 
@@ -79,7 +80,7 @@ missing, 0 otherwise (recommended items are printed but do not fail).`,
       console.error('capto doctor: --nodes must be a positive integer');
       return 2;
     }
-    const report = await runDoctor(config, { nodes });
+    const report = await runDoctor(config, { nodes, scan: scanForDoctor });
     console.log(values.json ? JSON.stringify(report, null, 2) : formatDoctorReport(report));
     return report.ok ? 0 : 1;
   },
