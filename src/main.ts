@@ -61,8 +61,6 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
     const modules: RouteModule[] = [authRoutes(auth), tenancyRoutes({ config, db, logger, mailer: auth.mailer }), demoRoutes(auth), crmRoutes({ db }), contactImportRoutes({ db, logger })];
     modules.push(...integrationModules({ config, db, logger, masterKey: auth.masterKey }));
 
-    modules.push(metricsModule({ config, pool: engine.pool }));
-
     // First: its hook takes the metrics bearer token before the auth hook reads bearers as JWTs.
     modules.unshift(metricsModule({ config, pool: engine.pool }));
 

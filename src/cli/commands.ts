@@ -9,7 +9,6 @@ import { bootstrapWithRetry } from '../db/server-engine.ts';
 import { startCapto } from '../main.ts';
 import { opsCommands } from '../ops/cli-commands.ts';
 import { rotateJwtCommand } from '../auth/cli-command.ts';
-import { opsCommands } from '../ops/cli-commands.ts';
 import { scanCommand } from '../scan/command.ts';
 import { demoPurgeCommand } from '../demo/command.ts';
 
