@@ -1,0 +1,124 @@
+// CSV import throughput on server PostgreSQL (issue 7 bench): rows/s of the real
+// import — the same runner, SQL and batch size (1000) the server uses — as the
+// importing user through RLS (capto_authenticated) vs the very same code with the
+// transaction's role switched to capto_owner (BYPASSRLS), measured in the same run,
+// on a database already holding BENCH_IMPORT_BACKGROUND contacts over 100 businesses.
+// Goal: ≥ 20,000 rows/s through RLS. Each round imports the fixture (with its
+// duplicates and bad rows) into a fresh business; sides alternate, best of rounds.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import pg from 'pg';
+import { openServerEngine } from '../src/db/server-engine.ts';
+import { migrate } from '../src/db/migrator.ts';
+import { createDatabase } from '../src/db/request.ts';
+import type { Claims, Database, Tx } from '../src/db/index.ts';
+import { readCsvUpload } from '../src/crm/import/csv-reader.ts';
+import { beginImportJob, createImportJob, getImportJob } from '../src/crm/import/import-jobs.ts';
+import { createImportRunner } from '../src/crm/import/import-runner.ts';
+import { contactsFixture } from '../test/fixtures/csv/contacts-fixture.ts';
+import { figure, type Figure } from './lib.ts';
+
+const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const ROWS = Number(process.env.BENCH_IMPORT_ROWS ?? 20_000);
+const BACKGROUND = Number(process.env.BENCH_IMPORT_BACKGROUND ?? 100_000);
+const ROUNDS = Number(process.env.BENCH_IMPORT_ROUNDS ?? 4);
+
+/** The request-transaction shape of src/db/request.ts, but as the bypass role: the baseline. */
+function bypassDatabase(pool: pg.Pool): Database {
+  return {
+    async asUser<T>(claims: Claims, fn: (tx: Tx) => Promise<T>) {
+      const client = await pool.connect();
+      try {
+        const json = pg.escapeLiteral(JSON.stringify({ sub: claims.sub, role: 'authenticated' }));
+        await client.query(`BEGIN; SET LOCAL ROLE capto_owner; SELECT set_config('request.jwt.claims', ${json}, true)`);
+        const out = await fn({ query: async (text, params) => { const r = await client.query(text, params as unknown[]); return { rows: r.rows, rowCount: r.rowCount ?? 0 }; } });
+        await client.query('COMMIT');
+        return out;
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw e;
+      } finally {
+        client.release();
+      }
+    },
+    asAnon: () => Promise.reject(new Error('not used')),
+    asService: () => Promise.reject(new Error('not used')),
+  };
+}
+
+async function newOwnedBusiness(admin: pg.Pool): Promise<{ userId: string; businessId: string }> {
+  const userId = randomUUID();
+  const businessId = randomUUID();
+  await admin.query(`BEGIN; SET LOCAL ROLE capto_owner`);
+  await admin.query('INSERT INTO auth.users (id, email) VALUES ($1, $2)', [userId, `importer-${userId.slice(0, 8)}@bench.test`]);
+  await admin.query('INSERT INTO app.businesses (id, name, created_by) VALUES ($1, $2, $3)', [businessId, 'Import bench', userId]);
+  await admin.query(`INSERT INTO app.memberships (business_id, user_id, role) VALUES ($1, $2, 'owner') ON CONFLICT DO NOTHING`, [businessId, userId]);
+  await admin.query('COMMIT');
+  return { userId, businessId };
+}
+
+/** One import through `db`; returns [runner seconds, end-to-end seconds (parse + stage + run)]. */
+async function importOnce(db: Database, admin: pg.Pool, csv: Buffer): Promise<{ run: number; total: number; created: number }> {
+  const { userId, businessId } = await newOwnedBusiness(admin);
+  const t0 = process.hrtime.bigint();
+  const upload = await readCsvUpload(Readable.from([csv]));
+  const job = await db.asUser({ sub: userId }, (tx) => createImportJob(tx, businessId, userId, 'bench.csv', upload));
+  await db.asUser({ sub: userId }, (tx) => beginImportJob(tx, businessId, userId, job.id, { dedupe_mode: 'skip' }));
+  const t1 = process.hrtime.bigint();
+  const runner = createImportRunner({ db });
+  runner.start({ id: job.id, businessId, userId });
+  await runner.settled(job.id);
+  const t2 = process.hrtime.bigint();
+  const done = await db.asUser({ sub: userId }, (tx) => getImportJob(tx, businessId, job.id));
+  if (done.status !== 'completed') throw new Error(`bench import ended ${done.status}: ${done.error}`);
+  return { run: Number(t2 - t1) / 1e9, total: Number(t2 - t0) / 1e9, created: done.created_count };
+}
+
+export default async function run(): Promise<Figure[]> {
+  const name = `capto_bench_import_${randomBytes(3).toString('hex')}`;
+  const root = new pg.Client({ connectionString: ADMIN_URL });
+  await root.connect();
+  await root.query(`CREATE DATABASE ${name}`);
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  const engine = await openServerEngine({ databaseUrl: url.toString(), poolSize: 2 });
+  const admin = new pg.Pool({ connectionString: url.toString(), max: 2 });
+  admin.on('error', () => undefined); // DROP DATABASE … WITH (FORCE) ends idle connections
+  try {
+    await engine.withMaintenanceClient((c) => migrate(c));
+    await admin.query(`BEGIN; SET LOCAL ROLE capto_owner;
+      INSERT INTO auth.users (id, email) SELECT gen_random_uuid(), 'bg' || g || '@bench.test' FROM generate_series(1, 100) g;
+      INSERT INTO app.businesses (id, name, created_by) SELECT gen_random_uuid(), 'Background', id FROM auth.users WHERE email LIKE 'bg%@bench.test';
+      INSERT INTO app.memberships (business_id, user_id, role) SELECT id, created_by, 'owner' FROM app.businesses ON CONFLICT DO NOTHING;
+      INSERT INTO app.contacts (business_id, first_name, last_name, email, phone)
+        SELECT b.id, 'Bg', 'Contact' || g, 'bg' || g || '.' || substr(b.id::text, 1, 8) || '@example.test', '+1555' || lpad(g::text, 7, '0')
+        FROM app.businesses b CROSS JOIN generate_series(1, ${Math.ceil(BACKGROUND / 100)}) g;
+      COMMIT; ANALYZE;`);
+    const csv = Buffer.from(contactsFixture(ROWS).csv);
+    const rls = createDatabase(engine.pool);
+    const bypass = bypassDatabase(admin);
+    await importOnce(rls, admin, Buffer.from(contactsFixture(2000).csv)); // warm up code paths and caches
+    const best = { rls: { run: Infinity, total: Infinity }, bypass: { run: Infinity, total: Infinity } };
+    let created = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      // ABBA order: load drift on a shared machine hits both sides alike.
+      const [a, b] = round % 2 === 0
+        ? [await importOnce(rls, admin, csv), await importOnce(bypass, admin, csv)]
+        : await importOnce(bypass, admin, csv).then(async (y) => [await importOnce(rls, admin, csv), y] as const);
+      created = a.created;
+      best.rls = { run: Math.min(best.rls.run, a.run), total: Math.min(best.rls.total, a.total) };
+      best.bypass = { run: Math.min(best.bypass.run, b.run), total: Math.min(best.bypass.total, b.total) };
+      console.log(`  round ${round + 1}: RLS run ${a.run.toFixed(2)} s (total ${a.total.toFixed(2)} s), bypass run ${b.run.toFixed(2)} s (total ${b.total.toFixed(2)} s)`);
+    }
+    const notes = `${ROWS.toLocaleString('en-US')} rows (${created.toLocaleString('en-US')} created, rest duplicates/bad), ${BACKGROUND.toLocaleString('en-US')} background contacts`;
+    return [
+      figure({ name: 'CSV import rows/s through RLS (validate, dedupe, insert)', value: ROWS / best.rls.run, baseline: ROWS / best.bypass.run, unit: 'rows/s', goal: '>= 20000 rows/s', engine: 'server', notes }),
+      figure({ name: 'CSV import rows/s end to end (parse, stage, run)', value: ROWS / best.rls.total, baseline: ROWS / best.bypass.total, unit: 'rows/s', goal: '>= 0.80', engine: 'server', notes }),
+    ];
+  } finally {
+    await engine.close().catch(() => undefined);
+    await admin.end().catch(() => undefined);
+    await root.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+    await root.end();
+  }
+}
