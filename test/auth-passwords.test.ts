@@ -95,6 +95,18 @@ describe('Have I Been Pwned', () => {
     expect((await signIn(s, u.email, good)).userId).toBe(u.userId);
   });
 
+  it('a password change ends the other sessions unless the user keeps them', async () => {
+    const u = await signUp(s);
+    const other = await signIn(s, u.email, u.password);
+    const sessions = (token: string) => request(`${s.url}/auth/sessions`, { token });
+    const kept = strongPassword();
+    expect((await request(`${s.url}/auth/password`, { token: u.accessToken, body: { current_password: u.password, new_password: kept, keep_other_sessions: true } })).status).toBe(204);
+    expect((await sessions(other.accessToken)).status).toBe(200);
+    expect((await request(`${s.url}/auth/password`, { token: u.accessToken, body: { current_password: kept, new_password: strongPassword() } })).status).toBe(204);
+    expect((await sessions(other.accessToken)).json.error.code).toBe('session_expired');
+    expect((await sessions(u.accessToken)).status).toBe(200);
+  });
+
   it('rejects a breached password at reset; a clean one resets, ends every session and burns the link', async () => {
     const u = await signUp(s);
     expect((await request(`${s.url}/auth/password/forgot`, { body: { email: u.email } })).status).toBe(202);

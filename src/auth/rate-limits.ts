@@ -28,7 +28,8 @@ export interface AuthRateLimits {
 
 export async function installAuthRateLimits(app: FastifyInstance, config: Config, db: Database): Promise<AuthRateLimits> {
   const { windowSeconds, perIp, perAccount } = config.authRateLimit;
-  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false }) : undefined;
+  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2_000 }) : undefined;
+  redis?.on('error', (e: Error) => app.log.warn({ err_message: e.message }, 'rate-limit store (Redis) error'));
   const limited = (request: FastifyRequest, key: string) => {
     request.log.warn({ rate_limit_key_kind: key.split(':')[1] }, 'auth rate limit reached');
     return db
@@ -41,7 +42,9 @@ export async function installAuthRateLimits(app: FastifyInstance, config: Config
     global: false,
     redis,
     nameSpace: 'capto-rl:',
-    skipOnError: false,
+    // Fail open when Redis is unreachable: every attempt still costs an argon2id verify,
+    // and a Redis outage must not become a sign-in outage (the error is logged).
+    skipOnError: true,
     timeWindow: windowSeconds * 1000,
     errorResponseBuilder: () => new AppError('rate_limited', 'too many attempts; wait a little and try again'),
   });

@@ -51,6 +51,9 @@ export async function accountRoutes(root: FastifyInstance, auth: AuthServices, l
     config: limits.perIp('reset'),
     schema: { tags: ['auth'], body: z.object({ token: tokenSchema, new_password: passwordSchema }) },
   }, async (request, reply) => {
+    // Keyed by the link token: a 256-bit token cannot be guessed, but one link must not
+    // be hammered to probe new passwords against HIBP through us.
+    await limits.perAccount(request, reply, 'reset', request.body.token);
     await account.resetPassword(request.body.token, request.body.new_password, requestMeta(request));
     clearRefreshCookie(reply);
     return reply.status(204).send();

@@ -57,6 +57,7 @@ export function authRoutes(auth: AuthServices): RouteModule {
       config: limits.perIp('signup'),
       schema: { tags: ['auth'], body: credentials, response: { 201: tokenResponseSchema } },
     }, async (request, reply) => {
+      await limits.perAccount(request, reply, 'signup', request.body.email);
       const s = await service.signUp(request.body.email, request.body.password, requestMeta(request));
       setRefreshCookie(reply, s.refreshToken, config.sessionMaxAgeDays);
       return reply.status(201).send(tokenResponse(s));
