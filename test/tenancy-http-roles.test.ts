@@ -19,13 +19,14 @@ let outsider: SignedUpUser;
 let extra: SignedUpUser; // a second plain member, the target of role changes and removals
 
 beforeAll(async () => {
-  s = await startTestServer();
+  // The scan gate has its own tests; skipping it here keeps this file's start-up short.
+  s = await startTestServer({ CAPTO_SCAN_ON_START: 'off' });
   w = await httpWorkspace(s);
   outsider = await signUp(s, { verified: true });
   await createBusinessHttp(s, outsider, 'Outsider Mortgage'); // she is somebody's owner, just not here
   extra = await signUp(s, { verified: true });
   await addMember(s.engine, w.businessId, extra.userId, 'member');
-});
+}, 240_000);
 afterAll(async () => s?.stop());
 
 const who = (p: Persona) => (p === 'outsider' ? outsider : w[p]);
