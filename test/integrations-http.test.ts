@@ -286,6 +286,24 @@ describe('Twilio webhooks', () => {
     expect(events.rows.map((r) => r.kind)).toEqual(['opted_out', 'opted_in', 'opted_out', 'opted_in']);
   });
 
+  it('a status callback that overtakes the send finds the message by the id in its URL; unknown SIDs are ignored', async () => {
+    const contact = randomUUID();
+    const conv = randomUUID();
+    const message = randomUUID();
+    await asOwner(s.engine, async (c) => {
+      await c.query(`INSERT INTO app.contacts (id, business_id, first_name, phone) VALUES ($1, $2, 'Race', '+15550203040')`, [contact, bid]);
+      await c.query(`INSERT INTO app.conversations (id, business_id, contact_id, our_number, twilio_config_id) VALUES ($1, $2, $3, $4, $5)`, [conv, bid, contact, NUMBER1, cfg.id]);
+      await c.query(`INSERT INTO app.messages (id, business_id, conversation_id, direction, body, status, sender_user_id) VALUES ($1, $2, $3, 'outbound', 'hi', 'queued', $4)`, [message, bid, conv, member.userId]);
+    });
+    const sid = randomSid('SM');
+    const res = await fake.postSigned(`${cfg.webhooks.status}?m=${message}`, acct1.authToken, { AccountSid: acct1.sid, MessageSid: sid, MessageStatus: 'sent', To: '+15550203040', From: NUMBER1 });
+    expect(res.status).toBe(200);
+    const row = await asOwner(s.engine, (c) => c.query('SELECT twilio_sid, status FROM app.messages WHERE id = $1', [message]));
+    expect(row.rows[0]).toEqual({ twilio_sid: sid, status: 'sent' });
+    const unknown = await fake.postSigned(cfg.webhooks.status, acct1.authToken, { AccountSid: acct1.sid, MessageSid: randomSid('SM'), MessageStatus: 'delivered' });
+    expect(unknown.status).toBe(200);
+  });
+
   it('refuses a status callback with a bad signature and leaves the status alone', async () => {
     const msg = fake.messages.find((m) => m.statusCallback)!;
     const params = { AccountSid: acct2.sid, MessageSid: msg.sid, MessageStatus: 'failed' };
