@@ -38,6 +38,9 @@ export async function buildWeb({ force = false, quiet = false } = {}) {
     if (!quiet) console.log('web: dist is up to date');
     return false;
   }
+  // Under vitest NODE_ENV is "test", which would make Vite bundle React's development
+  // build; the served app is always the production build.
+  process.env.NODE_ENV = 'production';
   const { build } = await import('vite');
   const started = Date.now();
   await build({ configFile: path.join(web, 'vite.config.ts'), logLevel: quiet ? 'warn' : 'info', mode: 'production' });

@@ -15,7 +15,7 @@ describe.skipIf(e2eSkipReason !== null)(`web: public pages${e2eSkipReason ? ` â€
     server = await startTestServer({ ...E2E_ENV, CAPTO_SECURITY_CONTACT: 'mailto:security-e2e@capto.example' });
     browser = await launchBrowser();
     context = await newContext(browser);
-  });
+  }, 300_000);
   afterAll(async () => {
     await context?.close();
     await browser?.close();
@@ -74,7 +74,7 @@ describe.skipIf(e2eSkipReason !== null)(`web: public pages${e2eSkipReason ? ` â€
     await t.page.goto(`${server.url}/signup`);
     await t.page.getByLabel('Password', { exact: true }).fill('correct horse battery staple');
     await t.page.getByTestId('password-strength').waitFor();
-    const overflow = await t.page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+    const overflow = await t.page.evaluate('document.documentElement.scrollWidth > window.innerWidth + 1');
     expect(overflow).toBe(false);
     await screenshot(t.page, 'sign-up-phone');
     expectNoConsoleErrors(t);

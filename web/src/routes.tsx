@@ -1,4 +1,4 @@
-import { createBrowserRouter, Link, Navigate } from 'react-router';
+import { createBrowserRouter, Link, Navigate, useRouteError } from 'react-router';
 import { AppHome } from './app/app-home.tsx';
 import { Dashboard } from './app/dashboard.tsx';
 import { NewBusinessPage } from './app/new-business.tsx';
@@ -35,10 +35,24 @@ function NotFound() {
   );
 }
 
+/** Shown instead of React Router's developer page when a screen throws. */
+function RouteError() {
+  const error = useRouteError();
+  return (
+    <div className="card auth-card" role="alert">
+      <h1>Something went wrong</h1>
+      <p>This screen hit an unexpected error. Reload the page to try again; your data is safe.</p>
+      <p className="small muted">{error instanceof Error ? error.message : ''}</p>
+      <p><Link to="/app">Back to Capto</Link></p>
+    </div>
+  );
+}
+
 export function createRouter() {
   return createBrowserRouter([
     {
       element: <PublicLayout />,
+      errorElement: <RouteError />,
       children: [
         { path: '/', element: <LandingPage /> },
         { path: '/signin', element: <SignInPage /> },
@@ -55,12 +69,13 @@ export function createRouter() {
         { path: '*', element: <NotFound /> },
       ],
     },
-    { path: '/app', element: <RequireAuth><AppHome /></RequireAuth> },
+    { path: '/app', element: <RequireAuth><AppHome /></RequireAuth>, errorElement: <RouteError /> },
     { path: '/onboarding', element: <RequireAuth><NewBusinessPage first /></RequireAuth> },
     { path: '/new-business', element: <RequireAuth><NewBusinessPage /></RequireAuth> },
     {
       path: '/b/:bid',
       element: <RequireAuth><AppShell /></RequireAuth>,
+      errorElement: <RouteError />,
       children: [
         { index: true, element: <Dashboard /> },
         { path: 'search', element: <SearchPage /> },

@@ -167,7 +167,7 @@ export function ContactsPage() {
       ) : (
         <>
           <div className="table-wrap">
-            <table>
+            <table data-testid="contacts-table">
               <caption className="sr-only">Contacts</caption>
               <thead>
                 <tr>

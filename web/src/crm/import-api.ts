@@ -1,6 +1,6 @@
-// The CSV import API (src/crm/import): upload → job with headers and a guessed mapping
-// (target field → column index) → start with the edited mapping → poll progress →
-// download the error report.
+// The CSV import API (src/crm/import/routes.ts): upload the file as text/csv → a job with
+// its headers and a guessed mapping (target field → column index) → PATCH the mapping →
+// preview rows as the import will treat them → start → poll → errors.csv.
 import { api, apiResponse, bpath, qs } from '../api/client.ts';
 
 export const IMPORT_TARGETS = ['first_name', 'last_name', 'full_name', 'phone', 'mobile', 'email', 'source', 'status', 'notes'] as const;
@@ -16,33 +16,42 @@ export interface ImportJob {
   mapping: HeaderMapping;
   total_rows: number;
   rows_done: number;
-  created_count: number;
-  updated_count: number;
-  skipped_count: number;
-  failed_count: number;
+  progress: number;
+  counts: { created: number; updated: number; skipped: number; failed: number };
   error: string | null;
-  preview?: string[][];
 }
 
-function unwrap(raw: ImportJob & { job?: ImportJob }): ImportJob {
-  return raw.job ?? raw;
+export interface PreviewRow {
+  row: number;
+  line: number;
+  values: Record<string, string | null> | null;
+  action: 'create' | 'update' | 'skip' | 'fail';
+  problems: { column: string | null; code: string; message: string }[];
 }
+
+const jobPath = (bid: string, id: string, ...rest: string[]) => bpath(bid, 'contacts', 'import', id, ...rest);
 
 export async function uploadCsv(bid: string, file: File): Promise<ImportJob> {
-  const text = await file.text();
-  return unwrap(await api(bpath(bid, 'contacts', 'import') + qs({ filename: file.name }), { raw: { data: text, contentType: 'text/csv' } }));
+  return api<ImportJob>(bpath(bid, 'contacts', 'import') + qs({ filename: file.name }), { raw: { data: await file.text(), contentType: 'text/csv' } });
 }
 
-export async function startImport(bid: string, id: string, mapping: HeaderMapping, dedupe: 'skip' | 'update'): Promise<ImportJob> {
-  return unwrap(await api(bpath(bid, 'contacts', 'import', id, 'start'), { body: { mapping, dedupe_mode: dedupe } }));
+export function saveSettings(bid: string, id: string, mapping: HeaderMapping, dedupe: 'skip' | 'update'): Promise<ImportJob> {
+  return api<ImportJob>(jobPath(bid, id), { method: 'PATCH', body: { mapping, dedupe_mode: dedupe } });
 }
 
-export async function getImport(bid: string, id: string): Promise<ImportJob> {
-  return unwrap(await api(bpath(bid, 'contacts', 'import', id)));
+export async function previewImport(bid: string, id: string): Promise<PreviewRow[]> {
+  return (await api<{ rows: PreviewRow[] }>(jobPath(bid, id, 'preview') + qs({ limit: 10 }))).rows;
 }
 
-/** The error report is a CSV of the rejected rows with a reason column. */
-export async function downloadErrors(bid: string, id: string): Promise<{ text: string; filename: string }> {
-  const res = await apiResponse(bpath(bid, 'contacts', 'import', id, 'errors'));
-  return { text: await res.text(), filename: `import-errors-${id.slice(0, 8)}.csv` };
+export function startImport(bid: string, id: string, mapping: HeaderMapping, dedupe: 'skip' | 'update'): Promise<ImportJob> {
+  return api<ImportJob>(jobPath(bid, id, 'start'), { body: { mapping, dedupe_mode: dedupe } });
+}
+
+export function getImport(bid: string, id: string): Promise<ImportJob> {
+  return api<ImportJob>(jobPath(bid, id));
+}
+
+/** The error report: the rejected rows as they were, plus the reason. */
+export async function downloadErrors(bid: string, id: string): Promise<string> {
+  return (await apiResponse(jobPath(bid, id, 'errors.csv'))).text();
 }

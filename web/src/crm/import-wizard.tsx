@@ -7,7 +7,10 @@ import { errorMessage } from '../api/client.ts';
 import { useBusiness } from '../app/me.ts';
 import { Alert, ErrorState } from '../components/states.tsx';
 import { parseCsvPreview } from './csv-preview.ts';
-import { downloadErrors, getImport, IMPORT_TARGETS, startImport, uploadCsv, type HeaderMapping, type ImportJob, type ImportTarget } from './import-api.ts';
+import {
+  downloadErrors, getImport, IMPORT_TARGETS, previewImport, saveSettings, startImport, uploadCsv,
+  type HeaderMapping, type ImportJob, type ImportTarget,
+} from './import-api.ts';
 import { humanize } from './types.ts';
 
 const STEPS = ['Choose file', 'Map columns', 'Import', 'Results'] as const;
@@ -28,10 +31,10 @@ function ErrorReport({ bid, job }: { bid: string; job: ImportJob }) {
   const [error, setError] = useState<string | null>(null);
   const [href, setHref] = useState<string | null>(null);
   useEffect(() => {
-    if (job.failed_count === 0) return;
+    if (job.counts.failed === 0) return;
     let url: string | null = null;
     downloadErrors(bid, job.id)
-      .then(({ text }) => {
+      .then((text) => {
         setRows(parseCsvPreview(text, 51));
         url = URL.createObjectURL(new Blob([text], { type: 'text/csv' }));
         setHref(url);
@@ -40,11 +43,11 @@ function ErrorReport({ bid, job }: { bid: string; job: ImportJob }) {
     return () => {
       if (url) URL.revokeObjectURL(url);
     };
-  }, [bid, job.id, job.failed_count]);
-  if (job.failed_count === 0) return null;
+  }, [bid, job.id, job.counts.failed]);
+  if (job.counts.failed === 0) return null;
   return (
     <section className="card" aria-labelledby="errors-h">
-      <h2 id="errors-h">Rows that were not imported ({job.failed_count})</h2>
+      <h2 id="errors-h">Rows that were not imported ({job.counts.failed})</h2>
       {error && <Alert kind="error">{error}</Alert>}
       {rows && rows.length > 0 && (
         <div className="table-wrap">
@@ -72,6 +75,15 @@ export function ImportWizard() {
   const [error, setError] = useState<string | null>(null);
   const [started, setStarted] = useState(false);
 
+  // The server's preview applies the mapping and the validation rules the import will use.
+  const serverPreview = useQuery({
+    queryKey: ['import-preview', bid, job?.id, mapping, dedupe],
+    queryFn: async () => {
+      await saveSettings(bid, job!.id, mapping, dedupe);
+      return previewImport(bid, job!.id);
+    },
+    enabled: !!job && !started,
+  });
   const progress = useQuery({
     queryKey: ['import', bid, job?.id],
     queryFn: () => getImport(bid, job!.id),
@@ -97,6 +109,7 @@ export function ImportWizard() {
       const created = await uploadCsv(bid, file);
       setJob(created);
       setMapping(created.mapping ?? {});
+      setDedupe(created.dedupe_mode ?? 'skip');
     } catch (e) {
       setError(errorMessage(e));
     } finally {
@@ -172,14 +185,37 @@ export function ImportWizard() {
             <label className="checkbox"><input type="radio" name="dedupe" checked={dedupe === 'update'} onChange={() => setDedupe('update')} /> Update the existing contact</label>
           </fieldset>
           <h3>Preview</h3>
-          {mappedTargets.length === 0 ? <p className="muted">Map at least one column to see a preview.</p> : (
-            <div className="table-wrap">
-              <table data-testid="import-preview">
-                <thead><tr>{mappedTargets.map((t) => <th key={t} scope="col">{humanize(t)}</th>)}</tr></thead>
-                <tbody>{rows.map((r, i) => <tr key={i}>{mappedTargets.map((t) => <td key={t}>{r[mapping[t] as number] ?? ''}</td>)}</tr>)}</tbody>
-              </table>
-            </div>
-          )}
+          {mappedTargets.length === 0 ? <p className="muted">Map at least one column to see a preview.</p>
+            : serverPreview.isError ? <ErrorState error={serverPreview.error} retry={() => void serverPreview.refetch()} />
+            : serverPreview.data ? (
+              <div className="table-wrap">
+                <table data-testid="import-preview">
+                  <thead><tr><th scope="col">Line</th><th scope="col">First name</th><th scope="col">Last name</th><th scope="col">Email</th><th scope="col">Phone</th><th scope="col">Result</th></tr></thead>
+                  <tbody>
+                    {serverPreview.data.map((r) => (
+                      <tr key={r.row}>
+                        <td>{r.line}</td>
+                        <td>{r.values?.first_name ?? ''}</td>
+                        <td>{r.values?.last_name ?? ''}</td>
+                        <td>{r.values?.email ?? ''}</td>
+                        <td>{r.values?.phone ?? ''}</td>
+                        <td>
+                          {r.action === 'fail' ? <span className="badge badge-danger">Will fail</span> : <span className={r.action === 'create' ? 'badge badge-ok' : 'badge'}>{humanize(r.action)}</span>}
+                          {r.problems.map((p, i) => <div key={i} className="small">{p.message}</div>)}
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            ) : (
+              <div className="table-wrap">
+                <table data-testid="import-preview">
+                  <thead><tr>{mappedTargets.map((t) => <th key={t} scope="col">{humanize(t)}</th>)}</tr></thead>
+                  <tbody>{rows.map((r, i) => <tr key={i}>{mappedTargets.map((t) => <td key={t}>{r[mapping[t] as number] ?? ''}</td>)}</tr>)}</tbody>
+                </table>
+              </div>
+            )}
           <div className="row">
             <button type="button" className="primary" disabled={busy || mappedTargets.length === 0} onClick={() => void run()}>
               {busy ? 'Starting…' : `Import ${job.total_rows} rows`}
@@ -198,10 +234,10 @@ export function ImportWizard() {
           {progress.isError && <ErrorState error={progress.error} retry={() => void progress.refetch()} />}
           {finished && (
             <ul>
-              <li>Created: <strong data-testid="import-created">{live.created_count}</strong></li>
-              <li>Updated: {live.updated_count}</li>
-              <li>Skipped (duplicates): {live.skipped_count}</li>
-              <li>Not imported (errors): <strong data-testid="import-failed">{live.failed_count}</strong></li>
+              <li>Created: <strong data-testid="import-created">{live.counts.created}</strong></li>
+              <li>Updated: {live.counts.updated}</li>
+              <li>Skipped (duplicates): {live.counts.skipped}</li>
+              <li>Not imported (errors): <strong data-testid="import-failed">{live.counts.failed}</strong></li>
             </ul>
           )}
           {live.error && <Alert kind="error">{live.error}</Alert>}

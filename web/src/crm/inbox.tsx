@@ -39,7 +39,11 @@ function Thread({ bid, conversation }: { bid: string; conversation: Conversation
   });
   const ordered = [...(messages.data ?? [])].sort((a, b) => a.created_at.localeCompare(b.created_at));
   const count = ordered.length;
-  useEffect(() => bottom.current?.scrollIntoView({ block: 'end' }), [count]);
+  // Braces matter: newer Chromium returns a Promise from scrollIntoView, and an effect
+  // must return nothing or a cleanup function.
+  useEffect(() => {
+    bottom.current?.scrollIntoView({ block: 'end' });
+  }, [count]);
   useEffect(() => {
     // Opening a conversation reads it; the unread badge in the list refreshes after.
     if (conversation.unread_count > 0) {
