@@ -55,7 +55,7 @@ beforeAll(async () => {
   t = await createTestDatabase();
   // The real schema; its probe runs in test/scan-schema.test.ts (the CI gate).
   baseline = await scanWith(null, false);
-});
+}, 300_000); // a fresh PGlite plus migrations is slow on a loaded 2-core machine
 afterAll(async () => t?.close());
 
 describe('scan lint fixtures', () => {

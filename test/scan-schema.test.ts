@@ -18,7 +18,7 @@ beforeAll(async () => {
   report = await scanEngine(t.engine, { probe: true, waivers: loadWaivers() });
   // The scan's own output is the evidence CI keeps.
   console.log(renderTable(report, 'INFO'));
-});
+}, 300_000); // a fresh PGlite plus migrations is slow on a loaded 2-core machine
 afterAll(async () => t?.close());
 
 describe(`capto scan on the migrated schema (${ENGINE})`, () => {

@@ -1,7 +1,10 @@
 // `capto scan`: the CLI face of the scanner. Works against any database the config
 // points at (embedded data dir or DATABASE_URL/CAPTO_MIGRATION_URL).
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { Command } from '../cli/commands.ts';
 import { openEngine } from '../db/index.ts';
+import { acquireDataDirLock } from '../ops/data-dir-lock.ts';
 import { LINTS } from './registry.ts';
 import { renderJson, renderSarif, renderTable } from './report.ts';
 import { scanEngine } from './run.ts';
@@ -42,13 +45,31 @@ bad usage. Waivers come only from ${'scan-waivers.json'} (lint, object, reason).
       return 2;
     }
     const waivers = loadWaivers(typeof values.waivers === 'string' ? values.waivers : DEFAULT_WAIVERS_FILE);
-    const engine = await openEngine(config);
+    // PGlite has no postmaster lock: never open an embedded data dir beside a running server.
+    let release = () => undefined as void;
+    if (!config.databaseUrl) {
+      if (!existsSync(path.join(config.dataDir, 'pgdata', 'PG_VERSION'))) {
+        console.error(`capto scan: no embedded database in ${config.dataDir}; run "capto migrate" first or set DATABASE_URL`);
+        return 2;
+      }
+      try {
+        release = acquireDataDirLock(config.dataDir, 'capto scan');
+      } catch (e) {
+        console.error(`capto scan: ${(e as Error).message}`);
+        return 2;
+      }
+    }
     try {
-      const report = await scanEngine(engine, { probe: values.probe === true, waivers });
-      console.log(values.json ? renderJson(report, level) : values.sarif ? renderSarif(report, level) : renderTable(report, level));
-      return report.blocking > 0 ? 1 : 0;
+      const engine = await openEngine(config);
+      try {
+        const report = await scanEngine(engine, { probe: values.probe === true, waivers });
+        console.log(values.json ? renderJson(report, level) : values.sarif ? renderSarif(report, level) : renderTable(report, level));
+        return report.blocking > 0 ? 1 : 0;
+      } finally {
+        await engine.close();
+      }
     } finally {
-      await engine.close();
+      release();
     }
   },
 };

@@ -71,7 +71,8 @@ export function isScoped(expr: string | null, column: string, helpers: readonly 
   const ands = splitTop(expr, 'AND');
   if (ands.length > 1) return ands.some((e) => isScoped(e, column, helpers, membershipTable));
   const atom = ands[0]!;
-  const usesHelper = helpers.some((h) => atom.includes(`${h}(`)) || atom.includes(membershipTable);
+  // A sub-select on memberships counts only when it is pinned to the caller.
+  const usesHelper = helpers.some((h) => atom.includes(`${h}(`)) || (atom.includes(membershipTable) && /\bapp\.uid\(\)/.test(atom));
   return usesHelper && mentionsOwnColumn(atom, column);
 }
 
