@@ -65,3 +65,14 @@ describe('no endpoint tells registered from unregistered emails', () => {
     expect(me.json.user.email_verified).toBe(true);
   });
 });
+
+describe('API description', () => {
+  it('documents the auth endpoints in /openapi.json', async () => {
+    const doc = await request(`${s.url}/openapi.json`);
+    expect(doc.status).toBe(200);
+    const paths = Object.keys((doc.json as { paths: Record<string, unknown> }).paths);
+    for (const p of ['/auth/signup', '/auth/signin', '/auth/token', '/auth/signout', '/auth/password', '/auth/password/forgot', '/auth/password/reset', '/auth/verify', '/auth/sessions', '/auth/sessions/{id}', '/auth/events']) {
+      expect(paths).toContain(p);
+    }
+  });
+});
