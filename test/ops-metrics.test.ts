@@ -31,6 +31,10 @@ describe(`/metrics (${ENGINE})`, () => {
     expect((await request(`${s.url}/api/businesses/${bid}/contacts`)).status).toBe(401);
     expect((await request(`${s.url}/no/such/${bid}`)).status).toBe(404);
     metrics.authEvents.inc({ type: 'signin.failed' });
+    const forged = await request(`${s.url}/webhooks/twilio/${bid}/sms`, {
+      raw: 'From=%2B15551112222&Body=hi', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': 'forged' },
+    });
+    expect(forged.status).toBe(403);
 
     const r = await request(`${s.url}/metrics`);
     expect(r.status).toBe(200);
@@ -44,7 +48,7 @@ describe(`/metrics (${ENGINE})`, () => {
     expect(r.text).toMatch(/capto_db_pool_connections\{state="total"\} [1-9]/);
     expect(r.text).toMatch(/capto_db_pool_connections\{state="waiting"\} 0/);
     expect(r.text).toMatch(/capto_auth_events_total\{type="signin.failed"\} [1-9]/);
-    expect(r.text).toContain('# TYPE capto_webhook_signature_failures_total counter');
+    expect(r.text).toMatch(/capto_webhook_signature_failures_total\{provider="twilio"\} [1-9]/);
     expect(r.text).toContain('# TYPE capto_scan_findings gauge');
   });
 

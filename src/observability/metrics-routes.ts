@@ -59,6 +59,10 @@ export function metricsModule(options: MetricsModuleOptions) {
       const labels = { method: request.method, route, status: String(reply.statusCode) };
       metrics.httpRequests.inc(labels);
       metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+      // Webhook routes answer 403 exactly when the sender could not be authenticated
+      // (bad or missing signature, unknown configuration): count them per provider.
+      const hook = /^\/webhooks\/([a-z]+)\//.exec(route);
+      if (hook && reply.statusCode === 403) metrics.webhookSignatureFailures.inc({ provider: hook[1]! });
     });
     app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
       if (!isDirectLoopback(request) && !tokenHolders.has(request)) {
