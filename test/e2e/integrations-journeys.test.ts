@@ -4,6 +4,7 @@
 // numbers but none of the controls.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { startFakeOidc, type FakeOidc } from '../fakes/oidc.ts';
 import { startTwilioFake, type FakeAccount, type TwilioFake } from '../fakes/twilio.ts';
 import { signUp, type SignedUpUser } from '../support/auth.ts';
 import { addMember } from '../support/factories.ts';
@@ -20,6 +21,7 @@ const BORROWER_PHONE = '+12024561111';
 describe.skipIf(e2eSkipReason !== null)(`web: integrations and inbox journeys${e2eSkipReason ? ` — skipped: ${e2eSkipReason}` : ''}`, () => {
   let server: TestServer;
   let twilio: TwilioFake;
+  let idp: FakeOidc;
   let account: FakeAccount;
   let browser: Browser;
   let context: BrowserContext;
@@ -36,7 +38,14 @@ describe.skipIf(e2eSkipReason !== null)(`web: integrations and inbox journeys${e
     mark('web built');
     twilio = await startTwilioFake();
     account = twilio.addAccount();
-    server = await startTestServer({ ...E2E_ENV, TWILIO_API_BASE: twilio.url });
+    idp = await startFakeOidc();
+    server = await startTestServer({
+      ...E2E_ENV,
+      TWILIO_API_BASE: twilio.url,
+      GOOGLE_CLIENT_ID: idp.clientId,
+      GOOGLE_CLIENT_SECRET: idp.clientSecret,
+      GOOGLE_ISSUER: idp.issuer,
+    });
     mark('server started');
     owner = await signUp(server, { verified: true });
     const business = await request(`${server.url}/api/businesses`, { body: { name: 'Bayside Loans' }, token: owner.accessToken });
@@ -60,6 +69,7 @@ describe.skipIf(e2eSkipReason !== null)(`web: integrations and inbox journeys${e
     await browser?.close();
     await server?.stop();
     await twilio?.close();
+    await idp?.close();
   });
 
   async function addNumber(name: string, phone: string): Promise<void> {
@@ -132,6 +142,38 @@ describe.skipIf(e2eSkipReason !== null)(`web: integrations and inbox journeys${e
       expect(await page.getByLabel('Message').isDisabled()).toBe(true);
     });
     expectNoConsoleErrors(t);
+  });
+
+  it('connects and disconnects Google, each recorded in the audit log', async () => {
+    await step(page, 'google-connection', async () => {
+      idp.setIdentity({ sub: 'google-sub-bayside', email: 'bayside.calendar@example.test', email_verified: true });
+      await page.goto(`${server.url}/b/${bid}/settings/integrations`);
+      await page.getByRole('button', { name: 'Connect Google' }).click();
+      // Consent at the (fake) provider, back through the server's callback, into Settings.
+      await page.waitForURL(new RegExp(`/b/${bid}/settings/integrations\\?google=connected$`), { timeout: 30_000 });
+      await page.getByText('Google is connected.').waitFor();
+      await page.getByTestId('google-email').getByText('bayside.calendar@example.test').waitFor();
+      await page.getByTestId('audit-log').locator('tr[data-action="google.connected"]').waitFor();
+      await page.getByRole('button', { name: 'Disconnect Google' }).click();
+      await page.getByRole('dialog', { name: 'Disconnect Google?' }).getByRole('button', { name: 'Disconnect' }).click();
+      await page.getByRole('button', { name: 'Connect Google' }).waitFor();
+      await page.getByTestId('audit-log').locator('tr[data-action="google.disconnected"]').waitFor();
+    });
+    expectNoConsoleErrors(t);
+  });
+
+  it('signs in with Google (Continue with Google)', async () => {
+    const googleContext = await newContext(browser);
+    const g = await openPage(googleContext);
+    await step(g.page, 'google-sign-in', async () => {
+      idp.setIdentity({ sub: 'google-sub-new-officer', email: 'new.officer@example.test', email_verified: true });
+      await g.page.goto(`${server.url}/signin`);
+      await g.page.getByRole('link', { name: /Continue with Google/ }).click();
+      await g.page.waitForURL(/\/onboarding$/, { timeout: 30_000 });
+      await g.page.getByText('Signed in as new.officer@example.test').waitFor();
+    });
+    expectNoConsoleErrors(g);
+    await googleContext.close();
   });
 
   it('shows a member the numbers but no Twilio controls and no audit log', async () => {

@@ -4,6 +4,7 @@ import { Dashboard } from './app/dashboard.tsx';
 import { NewBusinessPage } from './app/new-business.tsx';
 import { RequireAuth } from './app/require-auth.tsx';
 import { SearchPage } from './app/search.tsx';
+import { SettingsIntegrationsRedirect } from './app/settings-redirect.tsx';
 import { AppShell } from './app/shell.tsx';
 import { ContactDetail } from './crm/contact-detail.tsx';
 import { ContactsPage } from './crm/contacts.tsx';
@@ -70,6 +71,7 @@ export function createRouter() {
       ],
     },
     { path: '/app', element: <RequireAuth><AppHome /></RequireAuth>, errorElement: <RouteError /> },
+    { path: '/settings/integrations', element: <RequireAuth><SettingsIntegrationsRedirect /></RequireAuth> },
     { path: '/onboarding', element: <RequireAuth><NewBusinessPage first /></RequireAuth> },
     { path: '/new-business', element: <RequireAuth><NewBusinessPage /></RequireAuth> },
     {

@@ -53,7 +53,13 @@ export function SignInPage() {
   return (
     <div className="card auth-card">
       <h1>Sign in</h1>
-      {oauthError && <Alert kind="error">Google sign-in did not complete ({oauthError}). Try again.</Alert>}
+      {oauthError && (
+        <Alert kind="error">
+          {oauthError === 'google_not_configured' ? 'Google sign-in is not set up on this server. Sign in with your email and password.'
+            : oauthError === 'email_taken' ? 'An account with this email already exists. Sign in with your password.'
+            : 'Google sign-in did not complete. Try again, or sign in with your email and password.'}
+        </Alert>
+      )}
       {params.get('reset') === '1' && <Alert kind="ok">Your password was changed. Sign in with the new one.</Alert>}
       {error && <Alert kind="error">{error}</Alert>}
       <form onSubmit={(e) => void submit(e)} noValidate>

@@ -10,11 +10,20 @@ import { formatDateTime } from '../components/format.ts';
 import { Alert, QueryView } from '../components/states.tsx';
 
 interface GoogleStatus {
+  configured: boolean;
   connected: boolean;
-  email?: string | null;
-  connected_at?: string | null;
-  configured?: boolean;
+  google_email: string | null;
+  scopes: string[];
+  connected_by_email: string | null;
+  connected_at: string | null;
 }
+
+const OUTCOMES: Record<string, { kind: 'ok' | 'error'; text: string }> = {
+  connected: { kind: 'ok', text: 'Google is connected.' },
+  denied: { kind: 'error', text: 'The Google consent screen was cancelled; nothing was connected.' },
+  already_connected: { kind: 'error', text: 'A Google account is already connected to this business. Disconnect it first.' },
+  failed: { kind: 'error', text: 'Google did not complete the connection. Try again.' },
+};
 
 export function GoogleIntegration({ bid, canManage }: { bid: string; canManage: boolean }) {
   const queryClient = useQueryClient();
@@ -22,11 +31,8 @@ export function GoogleIntegration({ bid, canManage }: { bid: string; canManage: 
   const [confirm, setConfirm] = useState(false);
   const status = useQuery({ queryKey: ['google', bid], queryFn: () => api<GoogleStatus>(bpath(bid, 'integrations', 'google')) });
   const connect = useMutation({
-    mutationFn: () => api<{ url?: string; authorization_url?: string }>(bpath(bid, 'integrations', 'google', 'connect')),
-    onSuccess: (r) => {
-      const url = r.url ?? r.authorization_url;
-      if (url) window.location.assign(url);
-    },
+    mutationFn: () => api<{ authorization_url: string }>(bpath(bid, 'integrations', 'google', 'connect')),
+    onSuccess: (r) => window.location.assign(r.authorization_url),
   });
   const disconnect = useMutation({
     mutationFn: () => api(bpath(bid, 'integrations', 'google'), { method: 'DELETE' }),
@@ -36,12 +42,11 @@ export function GoogleIntegration({ bid, canManage }: { bid: string; canManage: 
       await queryClient.invalidateQueries({ queryKey: ['audit', bid] });
     },
   });
-  const result = params.get('google');
+  const outcome = OUTCOMES[params.get('google') ?? ''];
   return (
     <section aria-labelledby="google-h">
       <h2 id="google-h">Google</h2>
-      {result === 'connected' && <Alert kind="ok">Google is connected.</Alert>}
-      {result === 'error' && <Alert kind="error">Google did not complete the connection. Try again.</Alert>}
+      {outcome && <Alert kind={outcome.kind}>{outcome.text}</Alert>}
       {(connect.isError || disconnect.isError) && <Alert kind="error">{errorMessage(connect.error ?? disconnect.error)}</Alert>}
       <div className="card">
         <QueryView query={status}>
@@ -49,12 +54,15 @@ export function GoogleIntegration({ bid, canManage }: { bid: string; canManage: 
             <div className="row-between">
               <div>
                 {s.connected ? (
-                  <>Connected{s.email ? <> as <strong>{s.email}</strong></> : null} <span className="small muted">since {formatDateTime(s.connected_at)}</span></>
-                ) : s.configured === false ? 'Google sign-in is not configured on this server.' : 'Not connected.'}
+                  <>
+                    Connected{s.google_email ? <> as <strong data-testid="google-email">{s.google_email}</strong></> : null}
+                    <div className="small muted">by {s.connected_by_email ?? 'a teammate'} on {formatDateTime(s.connected_at)}</div>
+                  </>
+                ) : !s.configured ? 'Google is not set up on this server (the operator sets GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET).' : 'Not connected.'}
               </div>
               {canManage && (s.connected
                 ? <button type="button" onClick={() => setConfirm(true)}>Disconnect Google</button>
-                : s.configured !== false && <button type="button" className="primary" disabled={connect.isPending} onClick={() => connect.mutate()}>Connect Google</button>)}
+                : s.configured && <button type="button" className="primary" disabled={connect.isPending} onClick={() => connect.mutate()}>Connect Google</button>)}
             </div>
           )}
         </QueryView>
