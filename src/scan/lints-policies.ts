@@ -40,8 +40,9 @@ export function policyLints(cat: Catalog, config: ScanConfig): Finding[] {
         out.push(finding('policy_null_claims_disjunct', obj(rel, p), 'a branch is true when the claims are missing or malformed, so an unauthenticated context passes'));
         flagged.add(p.name);
       }
-      if (key && (isAlwaysTrue(p.using) || isAlwaysTrue(p.check))) {
-        out.push(finding('policy_always_true', obj(rel, p), `${p.cmd} policy for ${p.roles.join(', ')} is true: every business's rows pass`));
+      // Tenant tables above all, but `true` for a request role on auth.users would expose every user too.
+      if (isAlwaysTrue(p.using) || isAlwaysTrue(p.check)) {
+        out.push(finding('policy_always_true', obj(rel, p), `${p.cmd} policy for ${p.roles.join(', ')} is true: ${key ? "every business's rows pass" : 'every row passes'}`));
         flagged.add(p.name);
       }
     }
