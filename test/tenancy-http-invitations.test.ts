@@ -140,6 +140,8 @@ describe('/api/me and validation', () => {
     expect(me.json.businesses).toEqual([expect.objectContaining({ id: bid, role: 'admin', is_demo: false, trial: expect.objectContaining({ active: true, days_left: 14 }) })]);
     expect(me.json.flags).toMatchObject({ needs_onboarding: false, email_verified: true });
     expect((await request(`${s.url}/api/me`)).status).toBe(401);
+    const mine = await request(`${s.url}/api/businesses`, { token: otherOwner.accessToken });
+    expect(mine.json.businesses).toEqual([expect.objectContaining({ id: otherBid, role: 'owner', name: 'Summit Home Loans' })]);
   });
 
   it('refuses bad input with clear 4xx codes and writes nothing', async () => {

@@ -10,7 +10,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { RouteModule } from '../server/app.ts';
 import { requireClaims } from '../server/auth-context.ts';
 import { recordAuthEvent } from '../auth/events.ts';
-import { createBusiness, deleteBusiness, getBusiness, updateBusiness } from './businesses.ts';
+import { createBusiness, deleteBusiness, getBusiness, listMyBusinesses, updateBusiness } from './businesses.ts';
 import { tenancyTx } from './db-errors.ts';
 import { acceptInvitation } from './invitations.ts';
 import { getMe } from './me.ts';
@@ -36,6 +36,10 @@ export function tenancyRoutes(deps: TenancyDeps): RouteModule {
     app.get('/api/me', {
       schema: { tags: ['workspaces'], summary: 'The signed-in user, her businesses (role, trial, demo) and app flags', security: SECURED, response: { 200: meSchema } },
     }, async (request) => tenancyTx(db, request, (tx) => getMe(tx, { googleSignIn: Boolean(config.google.clientId) })));
+
+    app.get('/api/businesses', {
+      schema: { tags: ['workspaces'], summary: 'The businesses the caller belongs to, with her role in each', security: SECURED, response: { 200: z.object({ businesses: z.array(businessSchema) }) } },
+    }, async (request) => ({ businesses: await tenancyTx(db, request, (tx) => listMyBusinesses(tx)) }));
 
     app.post('/api/businesses', {
       schema: { tags: ['workspaces'], summary: 'Create a business; the caller becomes its owner', security: SECURED, body: createBusinessBody, response: { 201: businessSchema } },
