@@ -82,9 +82,11 @@ describe(`capto doctor (${ENGINE})`, () => {
     }
   });
 
-  it.skipIf(ENGINE !== 'server')('server: a superuser DATABASE_URL fails the login-role check', async () => {
+  it.skipIf(ENGINE !== 'server')('server: a superuser DATABASE_URL fails the login-role check, and production start refuses it', async () => {
     const r = await runDoctor(loadConfig(productionEnv({ DATABASE_URL: t.adminUrl! })), { scan: async () => ({ errors: 0, summary: 'stub' }) });
     expect(failing(r).join('\n')).toMatch(/login_role: .*superuser/);
+    expect(failing(r).join('\n')).toMatch(/DATABASE_URL must log in as capto_app/);
+    await expect(startCapto(loadConfig(productionEnv({ DATABASE_URL: t.adminUrl! })))).rejects.toThrow(/DATABASE_URL must log in as capto_app/);
   });
 
   it('a scan with errors is a required failure', async () => {

@@ -162,6 +162,11 @@ export function productionProblems(config: Config): string[] {
     problems.push('set CAPTO_PUBLIC_URL to the https:// address users reach');
   }
   if (!config.smtp.url) problems.push('set SMTP_URL: without it, verification and password-reset mail never leaves the server');
+  // A superuser DATABASE_URL would work (the engine swaps to capto_app) but leaves the
+  // superuser's credentials in every app process: production keeps them in the CLI only.
+  if (config.databaseUrl && new URL(config.databaseUrl).username !== 'capto_app') {
+    problems.push('DATABASE_URL must log in as capto_app; put the owner/admin login in CAPTO_MIGRATION_URL');
+  }
   return problems;
 }
 
