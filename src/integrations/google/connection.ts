@@ -54,7 +54,8 @@ export function createGoogleConnection(deps: { config: Config; db: Database; vau
   let discovered: Promise<oidc.Configuration> | undefined;
 
   function configuration(): Promise<oidc.Configuration> {
-    if (!clientId || !clientSecret) return Promise.reject(new AppError('google_not_configured', 'Google is not set up on this server'));
+    // 404, not 501: for a tenant "no Google on this server" is an absent feature, not a server fault.
+    if (!clientId || !clientSecret) return Promise.reject(new AppError('not_found', 'Google is not set up on this server'));
     discovered ??= oidc
       .discovery(new URL(issuer), clientId, undefined, oidc.ClientSecretPost(clientSecret), {
         // Plain-HTTP issuers exist only as local test providers; production refuses them.
@@ -103,6 +104,8 @@ export function createGoogleConnection(deps: { config: Config; db: Database; vau
 
     /** Start consent: returns the authorization URL and the state for the browser-binding cookie. */
     async start(actor: Actor, businessId: string): Promise<{ url: string; state: string }> {
+      // Role first: a member or outsider learns nothing about the server's setup.
+      await db.asService('integrations.google.precheck', (tx) => assertCanManageIntegrations(tx, businessId, actor.userId));
       const c = await configuration();
       const state = oidc.randomState();
       const nonce = oidc.randomNonce();

@@ -38,7 +38,6 @@ export function googleIntegrationRoutes(deps: { db: Database; google: GoogleConn
     app.get(`${base}/connect`, {
       schema: { tags, security, summary: 'Start connecting a Google account (owner/admin): returns the consent URL', params: bidParams, response: { 200: z.object({ authorization_url: z.string() }) } },
     }, async (req, reply) => {
-      if (!deps.google.configured) throw new AppError('google_not_configured', 'Google is not set up on this server');
       const { url, state } = await deps.google.start(actorOf(req), req.params.bid);
       // SameSite=Lax: the cookie must come back on Google's top-level redirect to the callback.
       reply.setCookie(CONNECT_COOKIE, state, { httpOnly: true, secure: deps.secureCookies, sameSite: 'lax', path: CALLBACK_PATH, maxAge: 600 });
