@@ -39,6 +39,20 @@ describe(`accepting an invitation (${ENGINE})`, () => {
     expect(summarise(await accept(u.id, inv.token))).toBe('invitation_accepted');
   });
 
+  // Two tabs open the same link at once: the invitation row lock makes exactly one win.
+  it('a token accepted twice concurrently joins once', async () => {
+    const u = await verifiedUser();
+    const inv = await newInvitation(t.engine, w.b.business.id, u.email);
+    const once = () => t.db.asUser({ sub: u.id }, async (tx) => {
+      await tx.query('SELECT * FROM app.accept_invitation($1)', [sha256(inv.token)]);
+      await tx.query('SELECT pg_sleep(0.2)');
+    });
+    const results = await Promise.allSettled([once(), once()]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason).toMatchObject({ hint: 'invitation_accepted' });
+    expect(await membershipsOf(u.id)).toEqual([{ business_id: w.b.business.id, role: 'member' }]);
+  });
+
   it('refuses an expired invitation', async () => {
     const u = await verifiedUser();
     const inv = await newInvitation(t.engine, w.a.business.id, u.email);
