@@ -334,3 +334,19 @@ describe('demo workspaces', () => {
     expect(fake.messages.length).toBe(before);
   });
 });
+
+describe('concurrent changes', () => {
+  it('two configurations added at once: both stored, exactly one default, a linear audit chain', async () => {
+    const boss = await signUp(s, { verified: true });
+    const b = (await newBusiness(s.engine, boss.userId)).id;
+    const [x, y] = [fake.addAccount(), fake.addAccount()];
+    const results = await Promise.all([
+      call(`/api/businesses/${b}/integrations/twilio`, { token: boss.accessToken, body: configBody(x, '+15005550101') }),
+      call(`/api/businesses/${b}/integrations/twilio`, { token: boss.accessToken, body: configBody(y, '+15005550102') }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual([201, 201]);
+    expect(results.filter((r) => r.json.is_default)).toHaveLength(1);
+    const { verifyAuditChains } = await import('../src/audit/verify.ts');
+    expect(await asOwner(s.engine, (c) => verifyAuditChains(c, b))).toMatchObject({ rows: 2, broken: [] });
+  });
+});
