@@ -72,13 +72,27 @@ describe('Google sign-in', () => {
   });
 
   it('links an existing password account when the email is verified', async () => {
-    const u = await signUp(s);
+    const u = await signUp(s, { verified: true });
     idp.setIdentity({ sub: `link-${Date.now()}`, email: u.email, email_verified: true });
     const done = await callbackOf(await startFlow());
     expect(done.headers.location).toBe('/app');
     expect((await refresh(s, refreshCookieFrom(done)!)).json.user.id).toBe(u.userId);
     const events = await asOwner(s.engine, (c) => c.query<{ type: string }>(`SELECT type FROM auth.audit_events WHERE user_id = $1`, [u.userId]));
     expect(events.rows.map((e) => e.type)).toContain('identity_linked');
+    // A verified account keeps its password and its other sessions.
+    expect((await request(`${s.url}/auth/signin`, { body: { email: u.email, password: u.password } })).status).toBe(200);
+    expect((await request(`${s.url}/auth/sessions`, { token: u.accessToken })).status).toBe(200);
+  });
+
+  it('when it links an account whose email was never verified, the unproven password and its sessions end', async () => {
+    // Account pre-hijacking: an attacker signs up first with the victim's address.
+    const squatter = await signUp(s);
+    idp.setIdentity({ sub: `owner-${Date.now()}`, email: squatter.email, email_verified: true });
+    const done = await callbackOf(await startFlow());
+    expect((await refresh(s, refreshCookieFrom(done)!)).json.user.id).toBe(squatter.userId);
+    expect((await request(`${s.url}/auth/sessions`, { token: squatter.accessToken })).status).toBe(401);
+    const signin = await request(`${s.url}/auth/signin`, { body: { email: squatter.email, password: squatter.password } });
+    expect(signin.status).toBe(401);
   });
 
   it('does not link an existing account when the email is not verified', async () => {

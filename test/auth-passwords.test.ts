@@ -105,6 +105,8 @@ describe('Have I Been Pwned', () => {
     expect((await request(`${s.url}/auth/password`, { token: u.accessToken, body: { current_password: kept, new_password: strongPassword() } })).status).toBe(204);
     expect((await sessions(other.accessToken)).json.error.code).toBe('session_expired');
     expect((await sessions(u.accessToken)).status).toBe(200);
+    const notice = await lastMailTo(s.config.dataDir, u.email, /password was changed/i);
+    expect(notice.text).not.toContain(kept);
   });
 
   it('rejects a breached password at reset; a clean one resets, ends every session and burns the link', async () => {

@@ -24,6 +24,17 @@ export interface AccountDeps {
 export function createAccountService(deps: AccountDeps) {
   const { db, config } = deps;
 
+  // ASVS 6.3.7: the owner of the address hears about every password change, so a
+  // takeover does not go unnoticed. Sent in the background; never carries a secret.
+  const notifyPasswordChanged = (to: string) =>
+    void deps.mailer
+      .send({
+        to,
+        subject: 'Your Capto password was changed',
+        text: `The password of your Capto account was just changed. If this was you, there is nothing to do.\n\nIf it was not you, reset your password at ${config.publicUrl}/forgot-password and review your sessions under Settings.`,
+      })
+      .catch(() => undefined);
+
   return {
     /** Change the password: the current one is required; other sessions end unless kept (ASVS 7.4.3). */
     async changePassword(claims: Required<Claims>, current: string, next: string, keepOtherSessions: boolean, meta: RequestMeta): Promise<void> {
@@ -43,6 +54,7 @@ export function createAccountService(deps: AccountDeps) {
         await recordAuthEvent(tx, { type: 'password_changed', userId: claims.sub, sessionId: claims.sid, ...meta, details: { other_sessions_revoked: revoked.length } });
         if (accepted.checkPending) await recordAuthEvent(tx, { type: 'password_check_pending', userId: claims.sub, ...meta, details: { at: 'password_change' } });
       });
+      notifyPasswordChanged(user.email);
     },
 
     /** Always "accepted", whether or not the email is registered (ASVS 6.3.8: no enumeration). */
@@ -91,6 +103,7 @@ export function createAccountService(deps: AccountDeps) {
         return true;
       });
       if (!ok) throw new AppError('token_invalid', 'this reset link is invalid or has expired; ask for a new one');
+      notifyPasswordChanged(peek.email);
     },
 
     async verifyEmail(token: string, meta: RequestMeta): Promise<void> {

@@ -10,7 +10,7 @@ import type { Database } from '../db/index.ts';
 import { AppError } from '../shared/errors.ts';
 import { open, seal, isEnvelope, type VaultKey } from '../vault/envelope.ts';
 import { recordAuthEvent } from './events.ts';
-import type { RequestMeta } from './refresh-tokens.ts';
+import { revokeSessions, type RequestMeta } from './refresh-tokens.ts';
 import { publicUser, type AuthService, type SignedIn } from './service.ts';
 
 export const OIDC_COOKIE = 'capto_oidc';
@@ -102,8 +102,20 @@ export function createGoogleSignIn(deps: { config: Config; db: Database; service
           await tx.query(`UPDATE auth.identities SET last_sign_in_at = now(), email = $2 WHERE provider = 'google' AND subject = $1`, [sub, email ?? null]);
         } else {
           if (!email) return { refused: 'no_email' as const };
-          const existing = await tx.query<{ id: string }>('SELECT id FROM auth.users WHERE email = $1', [email]);
+          const existing = await tx.query<{ id: string; verified: boolean }>(
+            'SELECT id, email_verified_at IS NOT NULL AS verified FROM auth.users WHERE email = $1 FOR UPDATE',
+            [email],
+          );
           userId = existing.rows[0]?.id;
+          if (userId && emailVerified && !existing.rows[0]!.verified) {
+            // Account pre-hijacking: someone may have signed up with this address before
+            // its owner. Whoever set that password never proved the address, so the
+            // password and every session it opened end here; the owner (just proven by
+            // Google) keeps the account and can set a password through "forgot password".
+            await tx.query('UPDATE auth.users SET password_hash = NULL, password_check_pending = false, must_change_password = false, updated_at = now() WHERE id = $1', [userId]);
+            await revokeSessions(tx, { userId }, 'password_reset');
+            await recordAuthEvent(tx, { type: 'session_revoked', userId, ...meta, details: { reason: 'unverified_account_claimed_by_google' } });
+          }
           if (userId && !emailVerified) {
             // Linking on an unverified claim would let anyone who can type the victim's
             // address into an IdP account take over her Capto account.
