@@ -75,7 +75,7 @@ describe(`upload → mapping → preview → start → progress → report (${EN
       'Name,E-mail Address,Cell,Status,Comments,SSN',
       'Jane Doe,jane@example.test,(415) 555-0101,Hot Lead,"=HYPERLINK(""http://evil.test"")",111-22-3333',
       '"Doe, John",john@example.test,,Past Client,,222-33-4444',
-      'Bad Phone,bp@example.test,12,lead,,',
+      'Bad Phone,bp@example.test,12,lead,,333-44-5555',
       'Jane Again,JANE@example.test,,lead,,',
       '@SUM(A1),sum@example.test,,VIP,,',
     ].join('\r\n');
@@ -109,7 +109,9 @@ describe(`upload → mapping → preview → start → progress → report (${EN
     expect(report.headers['content-type']).toMatch(/^text\/csv/);
     expect(report.headers['content-disposition']).toBe('attachment; filename="leads-errors.csv"');
     const lines = report.text.replace(/^\uFEFF/, '').trimEnd().split('\r\n');
-    expect(lines[0]).toBe('"row","line","column","code","message","Name","E-mail Address","Cell","Status","Comments","SSN"');
+    expect(lines[0]).toBe('"row","line","column","code","message","Name","E-mail Address","Cell","Status","Comments"');
+    expect(lines[1]).toContain('"bp@example.test","12","lead",""');
+    expect(report.text).not.toContain('333-44-5555'); // the unmapped SSN column never leaves the staged file
     expect(lines.slice(1).map((l) => l.split('","')[3])).toEqual(['invalid_phone', 'duplicate_in_file', 'invalid_status']);
     expect(lines[3]).toContain(`"'@SUM(A1)"`);
 

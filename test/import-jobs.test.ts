@@ -81,7 +81,7 @@ describe(`10k-row import (${ENGINE})`, () => {
     expect(side.sample).toEqual({ first_name: 'First10', phone: '+12123000010', email: 'p10@import.test', source: 'web', status: 'past_client', owner_id: owner });
 
     // The error report: one line per problem, the raw cells after, formulas neutralised.
-    const report = await readAll(importErrorReportCsv(t.db, owner, bid, job.id, done.headers));
+    const report = await readAll(importErrorReportCsv(t.db, owner, bid, done));
     const lines = report.replace(/^\uFEFF/, '').trimEnd().split('\r\n');
     expect(lines[0]).toBe('"row","line","column","code","message","First Name","Last Name","Email","Mobile Phone","Lead Source","Status","Notes"');
     expect(lines).toHaveLength(1 + 100 * 7);

@@ -1,15 +1,19 @@
 // The downloadable per-row error report of an import: one line per problem, followed
-// by the row's original cells under the file's own headers, so the user can fix the
-// rows in a spreadsheet and import the report's right-hand part again. The raw cells
-// came from an uploaded file and go back out through the formula-injection guard.
+// by the row's original cells of the MAPPED columns under the file's own headers, so
+// the user can fix the rows in a spreadsheet and import the report's right-hand part
+// again (unmapped columns are never kept). The raw cells came from an uploaded file
+// and go back out through the formula-injection guard.
 import { Readable } from 'node:stream';
 import type { Database } from '../../db/index.ts';
 import { csvLine, UTF8_BOM } from './csv-writer.ts';
-import { getImportJob, importErrorPage } from './import-jobs.ts';
+import { mappedColumns } from './header-mapping.ts';
+import { getImportJob, importErrorPage, type ImportJob } from './import-jobs.ts';
 
 export const REPORT_COLUMNS = ['row', 'line', 'column', 'code', 'message'] as const;
 
-export function importErrorReportCsv(db: Database, userId: string, businessId: string, jobId: string, headers: string[], pageSize = 2000): Readable {
+export function importErrorReportCsv(db: Database, userId: string, businessId: string, job: Pick<ImportJob, 'id' | 'headers' | 'mapping'>, pageSize = 2000): Readable {
+  const jobId = job.id;
+  const headers = mappedColumns(job.mapping).map((i) => job.headers[i] ?? `Column ${i + 1}`);
   let afterId = 0;
   let started = false;
   return new Readable({

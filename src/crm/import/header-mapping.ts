@@ -71,3 +71,12 @@ export function checkMapping(input: Record<string, number | null | undefined>, c
   }
   return mapping;
 }
+
+/**
+ * The columns a mapping reads, in file order. Error rows keep only these cells: an
+ * unmapped column (an SSN, a credit score) was never meant to enter Capto, so it is
+ * not copied out of the staged file, which is deleted when the job ends.
+ */
+export function mappedColumns(mapping: HeaderMapping): number[] {
+  return [...new Set(Object.values(mapping).filter((i): i is number => typeof i === 'number'))].sort((a, b) => a - b);
+}

@@ -13,6 +13,7 @@ import { AppError } from '../../shared/errors.ts';
 import { recordContactEvents } from '../contact-events.ts';
 import { batchKeys, planBatch, prepareRows, type PreparedRow, type RowOutcome } from './batch-plan.ts';
 import { findExistingContacts, insertContacts, insertImportErrors, updateContacts, type ImportErrorRow } from './contact-batch.ts';
+import { mappedColumns } from './header-mapping.ts';
 import { getImportJob, loadStagedRows, type ImportJob } from './import-jobs.ts';
 
 export interface JobRef {
@@ -118,12 +119,13 @@ export function createImportRunner(options: ImportRunnerOptions): ImportRunner {
     await recordContactEvents(tx, job.businessId, updated, 'imported', { job_id: job.id, action: 'updated' });
 
     const errors: ImportErrorRow[] = [];
+    const kept = mappedColumns(state.mapping);
     let failed = 0;
     for (const o of outcomes) {
       const problems = o.kind === 'fail' ? o.problems : o.kind === 'skip' && o.problem ? [o.problem] : [];
       if (o.kind === 'fail') failed++;
       for (const p of problems) {
-        errors.push({ rowNumber: o.row.rowNumber, line: o.row.line, column: p.column, code: p.code, message: p.message, raw: o.row.cells });
+        errors.push({ rowNumber: o.row.rowNumber, line: o.row.line, column: p.column, code: p.code, message: p.message, raw: kept.map((i) => o.row.cells[i] ?? '') });
       }
     }
     await insertImportErrors(tx, job.businessId, job.id, errors);

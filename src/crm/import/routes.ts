@@ -176,7 +176,7 @@ export function importRoutes(deps: { db: Database; runner: ImportRunner }): Rout
       const job = await userTx(db, request, (tx) => getImportJob(tx, bid, jobId));
       const name = `${job.filename.replace(/\.csv$/i, '').replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80) || 'import'}-errors.csv`;
       reply.header('content-disposition', `attachment; filename="${name}"`).header('cache-control', 'no-store').type('text/csv; charset=utf-8');
-      return reply.send(importErrorReportCsv(db, claims.sub, bid, jobId, job.headers));
+      return reply.send(importErrorReportCsv(db, claims.sub, bid, job));
     });
 
     app.get(`${base}/export.csv`, {
