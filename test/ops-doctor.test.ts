@@ -16,7 +16,21 @@ let t: TestDatabase;
 let dbEnv: Record<string, string>;
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'capto-doctor-'));
 
+/** A CA and a leaf it signed (a "real" certificate as far as doctor can tell), via the openssl CLI. */
+function makeCertificates(): void {
+  const ssl = (...args: string[]) => {
+    const r = spawnSync('openssl', args, { cwd: tmp, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`);
+  };
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  ssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '30', '-subj', '/CN=Capto Test CA');
+  ssl('req', ...ec, '-keyout', 'key.pem', '-out', 'leaf.csr', '-subj', '/CN=crm.example.test');
+  ssl('x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'cert.pem', '-days', '30');
+  ssl('x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'soon.pem', '-days', '3');
+}
+
 beforeAll(async () => {
+  makeCertificates();
   t = await createTestDatabase();
   await t.engine.close(); // doctor opens the database itself (under the data-dir lock when embedded)
   // Production logs in as capto_app and migrates with the admin URL.
@@ -32,8 +46,6 @@ function productionEnv(extra: Record<string, string> = {}): Record<string, strin
   const backups = path.join(tmp, 'backups');
   mkdirSync(backups, { recursive: true });
   writeFileSync(path.join(backups, 'capto-latest.captobk'), 'x');
-  writeFileSync(path.join(tmp, 'cert.pem'), 'cert');
-  writeFileSync(path.join(tmp, 'key.pem'), 'key');
   return {
     CAPTO_ENV: 'production',
     LOG_LEVEL: 'silent',
@@ -87,6 +99,19 @@ describe(`capto doctor (${ENGINE})`, () => {
     expect(failing(r).join('\n')).toMatch(/login_role: .*superuser/);
     expect(failing(r).join('\n')).toMatch(/DATABASE_URL must log in as capto_app/);
     await expect(startCapto(loadConfig(productionEnv({ DATABASE_URL: t.adminUrl! })))).rejects.toThrow(/DATABASE_URL must log in as capto_app/);
+  });
+
+  it('a self-signed, expiring or mismatched certificate is a required failure; the CA-signed one passes', async () => {
+    const stub = { scan: async () => ({ errors: 0, summary: 'stub' }) };
+    const cert = async (c: string, k: string) =>
+      (await runDoctor(loadConfig(productionEnv({ CAPTO_TLS_CERT: path.join(tmp, c), CAPTO_TLS_KEY: path.join(tmp, k) })), stub)).checks.find((x) => x.id === 'tls.certificate')!;
+    expect(await cert('cert.pem', 'key.pem')).toMatchObject({ ok: true, detail: expect.stringMatching(/Capto Test CA/) });
+    expect(await cert('ca.pem', 'ca.key')).toMatchObject({ ok: false, detail: expect.stringMatching(/self-signed/) });
+    expect(await cert('soon.pem', 'key.pem')).toMatchObject({ ok: false, detail: expect.stringMatching(/expires in [0-3] day/) });
+    expect(await cert('cert.pem', 'ca.key')).toMatchObject({ ok: false, detail: expect.stringMatching(/not the key/) });
+    expect(await cert('leaf.csr', 'key.pem')).toMatchObject({ ok: false, detail: expect.stringMatching(/not a readable PEM certificate/) });
+    const badKey = await runDoctor(loadConfig(productionEnv({ CAPTO_MASTER_KEY: 'c2hvcnQ=' })), stub);
+    expect(failing(badKey).join('\n')).toMatch(/master_key: CAPTO_MASTER_KEY entry 1 must decode to 32 bytes/);
   });
 
   it('a scan with errors is a required failure', async () => {

@@ -6,7 +6,9 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { productionProblems, type Config } from '../config/index.ts';
+import { parseMasterKey } from '../vault/master-key.ts';
 import { withAdmin } from './backup-server.ts';
+import { checkCertificate } from './doctor-tls.ts';
 
 export type CheckLevel = 'required' | 'recommended';
 
@@ -39,6 +41,17 @@ export async function runDoctor(config: Config, options: DoctorOptions = {}): Pr
   const problems = productionProblems({ ...config, isProduction: true });
   for (const p of problems) add('config', 'required', false, p);
   if (problems.length === 0) add('config', 'required', true, 'master key, TLS, https public URL and SMTP are configured');
+  if (config.masterKey) {
+    try {
+      add('master_key', 'required', true, `CAPTO_MASTER_KEY parses (current version ${parseMasterKey(config.masterKey).current.version})`);
+    } catch (e) {
+      add('master_key', 'required', false, (e as Error).message);
+    }
+  }
+  if (config.tls.enabled && config.tls.certFile && config.tls.keyFile) {
+    const c = checkCertificate(config.tls.certFile, config.tls.keyFile);
+    add('tls.certificate', 'required', c.ok, c.detail);
+  }
 
   if (nodes > 1) {
     if (!config.databaseUrl) add('nodes.database', 'required', false, `--nodes ${nodes}: the embedded database serves one process; set DATABASE_URL to a shared PostgreSQL`);
