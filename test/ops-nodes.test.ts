@@ -1,6 +1,7 @@
 // Issue 10 §2: two `capto start` processes' worth of app (two nodes on different
 // ports, each with its own pool) sharing one PostgreSQL and one Redis behave as one
 // system. Server engine only: an embedded data dir serves exactly one process.
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -172,4 +173,42 @@ describe.skipIf(SKIP)('two nodes, one PostgreSQL + Redis', () => {
     expect((await inFlight).status).toBe(200);
     await closing;
   }, 120_000);
+
+  it('a real `capto start` process given SIGTERM finishes its in-flight request and exits 0', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, ['bin/capto.js', 'start'], {
+      env: {
+        PATH: process.env.PATH, CAPTO_ENV: 'test', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'silent',
+        DATABASE_URL: adminUrl, CAPTO_MASTER_KEY: a.config.masterKey!, CAPTO_PUBLIC_URL: PUBLIC_URL,
+        CAPTO_DATA_DIR: path.join(scratch, 'proc'), HIBP_RANGE_URL: (await sharedFakeHibp()).url, CAPTO_SCAN_ON_START: 'off',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let out = '';
+        child.stdout!.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('Capto is running')) resolve();
+        });
+        child.once('exit', (code) => reject(new Error(`capto start exited early (${code})`)));
+      });
+      const url = `https://127.0.0.1:${port}`;
+      const user = await signUp({ url } as TestServer);
+      const admin = new pg.Client({ connectionString: adminUrl });
+      await admin.connect();
+      await admin.query('BEGIN; LOCK TABLE auth.sessions IN ACCESS EXCLUSIVE MODE');
+      const inFlight = request(`${url}/auth/sessions`, { token: user.accessToken });
+      await new Promise((r) => setTimeout(r, 500));
+      child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 500));
+      await admin.query('COMMIT');
+      await admin.end();
+      expect((await inFlight).status).toBe(200);
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }, 240_000);
 });
