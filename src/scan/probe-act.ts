@@ -6,6 +6,13 @@ import type { Relation } from './catalog.ts';
 import { literal } from './probe-rows.ts';
 
 export type ProbeCheck = 'own' | 'select' | 'update' | 'delete' | 'insert' | 'move' | 'claims';
+export type Cell = 'ok' | 'LEAK' | '-' | 'none' | 'skip';
+export interface MatrixRow {
+  table: string;
+  cells: Record<ProbeCheck, Cell>;
+  notes: string[];
+}
+export const CHECKS: ProbeCheck[] = ['own', 'select', 'update', 'delete', 'insert', 'move', 'claims'];
 
 export interface Persona {
   label: string;

@@ -10,22 +10,17 @@ import type { Catalog, Relation } from './catalog.ts';
 import { tenantKey } from './catalog.ts';
 import { finding } from './registry.ts';
 import { literal, plansFor, qi, qrel, RowError, RowMaker, type Scope, TRIGGERS_OFF, whereRow } from './probe-rows.ts';
-import { type Persona, type ProbeCheck, actAs, canPersona, personaCount } from './probe-act.ts';
+import { type Cell, CHECKS, type MatrixRow, type Persona, type ProbeCheck, actAs, canPersona, personaCount } from './probe-act.ts';
+import { probeUserTables } from './probe-users.ts';
 import type { Finding, ScanConfig } from './types.ts';
 
-export type Cell = 'ok' | 'LEAK' | '-' | 'none' | 'skip';
-export interface MatrixRow {
-  table: string;
-  cells: Record<ProbeCheck, Cell>;
-  notes: string[];
-}
+export type { Cell, MatrixRow } from './probe-act.ts';
 export interface ProbeResult {
   matrix: MatrixRow[];
   findings: Finding[];
   tablesProbed: number;
 }
 
-const CHECKS: ProbeCheck[] = ['own', 'select', 'update', 'delete', 'insert', 'move', 'claims'];
 
 export interface ProbeOptions {
   /** Probe only these tables (fixture tests); every tenant table when absent. */
@@ -175,6 +170,9 @@ export async function runProbe(client: pg.ClientBase, cat: Catalog, config: Scan
   }
 
   await vaultAndAudit(client, cat, config, only, rows, [personasA[0]!, nobody[5]!], findings, matrix);
+  const users2 = await probeUserTables(client, cat, config, maker, { scope: A.scope, owner: personasA[0]!, strangers: nobody, only });
+  matrix.push(...users2.matrix);
+  findings.push(...users2.findings);
   return { matrix, findings, tablesProbed: matrix.length };
 }
 
