@@ -29,6 +29,7 @@ describe('refresh token rotation', () => {
     expect(cookie).toMatch(/Secure/i);
     expect(cookie).toMatch(/SameSite=Strict/i);
     expect(cookie).toMatch(/Path=\/auth(;|$)/);
+    expect(res.headers['cache-control']).toBe('no-store');
     expect(JSON.stringify(res.json)).not.toContain(tokenOf(refreshCookieFrom(res)!));
     const token = tokenOf(refreshCookieFrom(res)!);
     expect(Buffer.from(token, 'base64url')).toHaveLength(32);

@@ -46,6 +46,11 @@ export function authRoutes(auth: AuthServices): RouteModule {
       }
     });
 
+    // RFC 6749 §5.1: responses carrying tokens (and everything else under /auth) must not be cached.
+    root.addHook('onSend', async (request, reply) => {
+      if (request.url.startsWith('/auth/') && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    });
+
     app.get('/.well-known/jwks.json', { schema: { hide: true } }, async (_request, reply) => {
       reply.header('cache-control', 'public, max-age=300');
       return signingKeys.jwks();
