@@ -268,3 +268,11 @@ export async function startTwilioFake(options: { autoStatusCallbacks?: boolean }
   };
   return fake;
 }
+
+// Development: `node --import tsx test/fakes/twilio.ts` serves the fake and prints an
+// account to add in Settings → Integrations (start Capto with TWILIO_API_BASE=<url>).
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  const fake = await startTwilioFake({ autoStatusCallbacks: true });
+  const account = fake.addAccount();
+  console.log(`Twilio fake at ${fake.url}\n  TWILIO_API_BASE=${fake.url}\n  account_sid=${account.sid}\n  auth_token=${account.authToken} (a fake, dev-only credential)`);
+}
