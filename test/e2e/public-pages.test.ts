@@ -2,7 +2,9 @@
 // shows the same reporting contact as /.well-known/security.txt (P12).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext } from 'playwright-core';
+import { signUp } from '../support/auth.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { signInThroughUi } from './flows.ts';
 import { E2E_ENV, e2eSkipReason, ensureWebBuilt, expectNoConsoleErrors, launchBrowser, newContext, openPage, screenshot } from './browser.ts';
 
 describe.skipIf(e2eSkipReason !== null)(`web: public pages${e2eSkipReason ? ` â€” skipped: ${e2eSkipReason}` : ''}`, () => {
@@ -79,5 +81,43 @@ describe.skipIf(e2eSkipReason !== null)(`web: public pages${e2eSkipReason ? ` â€
     await screenshot(t.page, 'sign-up-phone');
     expectNoConsoleErrors(t);
     await phone.close();
+  });
+
+  // Concurrent tabs refresh with the same token: four tabs reloading at once each ask
+  // POST /auth/token with the one refresh cookie. The Web Lock makes them take turns
+  // (each sends the cookie its predecessor's answer rotated), so the server's reuse
+  // detection never sees a rotated token and its grace window is never needed.
+  it('serialises the session refreshes of several tabs restoring at once, and keeps the session', async () => {
+    const user = await signUp(server, { verified: true });
+    const tabs = await newContext(browser, { width: 390, height: 844 });
+    const first = await openPage(tabs);
+    await signInThroughUi(first.page, server.url, user.email, user.password);
+    await first.page.getByRole('heading', { name: 'Welcome to Capto' }).waitFor();
+    const others = [await openPage(tabs), await openPage(tabs), await openPage(tabs)];
+    await Promise.all(others.map((o) => o.page.goto(`${server.url}/onboarding`)));
+    const all = [first, ...others];
+    for (const o of all) await o.page.getByRole('heading', { name: 'Welcome to Capto' }).waitFor();
+    const spans = new Map<object, { start: number; end: number }>();
+    for (const o of all) {
+      o.page.on('request', (r) => void (r.url().endsWith('/auth/token') && spans.set(r, { start: performance.now(), end: Infinity })));
+      const ended = (r: object) => {
+        const span = spans.get(r);
+        if (span) span.end = performance.now();
+      };
+      o.page.on('requestfinished', ended);
+      o.page.on('requestfailed', ended);
+    }
+    await Promise.all(all.map((o) => o.page.reload()));
+    for (const o of all) await o.page.getByRole('heading', { name: 'Welcome to Capto' }).waitFor();
+    const ordered = [...spans.values()].sort((a, b) => a.start - b.start);
+    expect(ordered.length).toBeGreaterThanOrEqual(4);
+    for (let i = 1; i < ordered.length; i++) expect(ordered[i]!.start).toBeGreaterThanOrEqual(ordered[i - 1]!.end);
+    // Still one live session: a later reload signs in again instead of bouncing to /signin.
+    await first.page.reload();
+    await first.page.getByRole('heading', { name: 'Welcome to Capto' }).waitFor();
+    expect(first.page.url()).toMatch(/\/onboarding$/);
+    await screenshot(first.page, 'onboarding-phone');
+    for (const o of all) expectNoConsoleErrors(o);
+    await tabs.close();
   });
 });
