@@ -146,6 +146,36 @@ describe(`crash atomicity and resume (${ENGINE})`, () => {
   }, 120_000);
 });
 
+describe(`a row the database refuses (${ENGINE})`, () => {
+  it('bisects the batch down to that row, fails it as rejected, and commits every other row', async () => {
+    const fixture = contactsFixture(2_000);
+    const owner = w.b.owner.id;
+    const bid = (await newBusiness(t.engine, owner)).id;
+    const seed = existingSeed(fixture.rows);
+    await asOwner(t.engine, (c) => seedExisting(c, bid, seed));
+    const job = await upload(owner, bid, fixture.csv);
+    const sizes: number[] = [];
+    const poisoned = 1233; // 0-based index of row 1234, an ordinary "create" row
+    const done = await runJob(owner, bid, job.id, 'skip', {
+      batchSize: 500,
+      // Stands in for a constraint the application did not foresee (e.g. a unique race).
+      beforeCommit: ({ cursor, size, rejected }) => {
+        if (cursor <= poisoned && poisoned < cursor + size) {
+          sizes.push(size);
+          if (!rejected) throw new AppError('conflict', 'simulated unique violation');
+        }
+      },
+    });
+    expect(sizes).toEqual([500, 250, 125, 63, 32, 16, 8, 4, 2, 1, 1]);
+    expect(done.status).toBe('completed');
+    expect({ created: done.created_count, updated: done.updated_count, skipped: done.skipped_count, failed: done.failed_count })
+      .toEqual({ ...fixture.expected.skip, created: fixture.expected.skip.created - 1, failed: fixture.expected.skip.failed + 1 });
+    expect(await countContacts(bid)).toBe(seed.emails.length + seed.phones.length + done.created_count);
+    const rejected = await asOwner(t.engine, (c) => c.query(`SELECT row_number, code FROM app.import_errors WHERE job_id = $1 AND code = 'rejected'`, [job.id]));
+    expect(rejected.rows).toEqual([{ row_number: poisoned + 1, code: 'rejected' }]);
+  }, 120_000);
+});
+
 describe(`two nodes on one job (${ENGINE})`, () => {
   it('two runners started on the same job never process a row twice: counts stay exact', async () => {
     const fixture = contactsFixture(2_000);

@@ -11,7 +11,7 @@ import type { Claims, Database, Tx } from '../../db/index.ts';
 import type { Logger } from '../../observability/logger.ts';
 import { AppError } from '../../shared/errors.ts';
 import { recordContactEvents } from '../contact-events.ts';
-import { batchKeys, planBatch, prepareRows, type PreparedRow, type RowOutcome } from './batch-plan.ts';
+import { batchKeys, createRowPreparer, planBatch, type PreparedRow, type RowOutcome } from './batch-plan.ts';
 import { findExistingContacts, insertContacts, insertImportErrors, updateContacts, type ImportErrorRow } from './contact-batch.ts';
 import { mappedColumns } from './header-mapping.ts';
 import { getImportJob, loadStagedRows, type ImportJob } from './import-jobs.ts';
@@ -27,7 +27,7 @@ export interface ImportRunnerOptions {
   logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
   batchSize?: number;
   /** Fault injection for tests: runs inside each batch transaction, just before COMMIT. */
-  beforeCommit?: (info: { jobId: string; cursor: number; size: number }) => Promise<void> | void;
+  beforeCommit?: (info: { jobId: string; cursor: number; size: number; rejected: boolean }) => Promise<void> | void;
   /** Called after each batch has committed (outside any transaction): progress hooks, tests. */
   onProgress?: (info: { jobId: string; rowsDone: number; total: number }) => Promise<void> | void;
 }
@@ -66,31 +66,47 @@ export function createImportRunner(options: ImportRunnerOptions): ImportRunner {
     if (staged.length !== state.total_rows || staged.some((r, i) => r.rowNumber !== i + 1)) {
       throw new Error(`staged rows of import ${job.id} are incomplete (${staged.length} of ${state.total_rows})`);
     }
-    const prepared = prepareRows(staged, state.mapping, state.headers);
+    const total = staged.length;
+    let preparer = createRowPreparer(state.mapping, state.headers);
+    const prepareRange = (from: number, to: number) => preparer.prepareAsync(staged.slice(from, to));
+    const resync = async (at: number) => {
+      // Replay rows already committed to rebuild the in-file duplicate state.
+      preparer = createRowPreparer(state.mapping, state.headers);
+      await prepareRange(0, at);
+      return at < total ? prepareRange(at, Math.min(at + batchSize, total)) : [];
+    };
     let cursor = state.rows_done;
-    while (cursor < prepared.length && !stopping) {
-      const end = Math.min(cursor + batchSize, prepared.length);
-      const result = await commitRange(job, claims, state, prepared, cursor, end);
-      if (result.state === 'moved') cursor = result.cursor;
-      else if (result.state !== 'ok') return;
-      else {
-        cursor = end;
-        await options.onProgress?.({ jobId: job.id, rowsDone: cursor, total: prepared.length });
+    let batch = await resync(cursor);
+    while (cursor < total && !stopping) {
+      const end = cursor + batch.length;
+      const committing = commitRange(job, claims, state, batch, cursor, end === total);
+      // Validate the next batch while this one is in the database.
+      const upcoming = end < total ? prepareRange(end, Math.min(end + batchSize, total)) : Promise.resolve([]);
+      const [result, next] = await Promise.all([committing, upcoming]);
+      if (result.state === 'moved') {
+        // Another runner committed batches meanwhile: continue from its cursor.
+        cursor = result.cursor;
+        batch = await resync(cursor);
+        continue;
       }
+      if (result.state !== 'ok') return;
+      cursor = end;
+      batch = next;
+      await options.onProgress?.({ jobId: job.id, rowsDone: cursor, total });
     }
   }
 
-  /** Commit rows [from, to); when the database refuses the batch, bisect to isolate the bad row. */
-  async function commitRange(job: JobRef, claims: Claims, state: ImportJob, rows: PreparedRow[], from: number, to: number, rejected = false): Promise<BatchResult> {
+  /** Commit one batch; when the database refuses it (a constraint race), bisect to isolate the bad row. */
+  async function commitRange(job: JobRef, claims: Claims, state: ImportJob, rows: PreparedRow[], cursor: number, last: boolean, rejected = false): Promise<BatchResult> {
     try {
-      return await db.asUser(claims, (tx) => commitBatch(tx, job, state, rows.slice(from, to), from, to === rows.length, rejected));
+      return await db.asUser(claims, (tx) => commitBatch(tx, job, state, rows, cursor, last, rejected));
     } catch (e) {
       if (!(e instanceof AppError) || !ROW_LEVEL.has(e.code) || rejected) throw e;
-      if (to - from === 1) return commitRange(job, claims, state, rows, from, to, true);
-      const mid = from + Math.floor((to - from) / 2);
-      const first = await commitRange(job, claims, state, rows, from, mid);
+      if (rows.length === 1) return commitRange(job, claims, state, rows, cursor, last, true);
+      const mid = Math.floor(rows.length / 2);
+      const first = await commitRange(job, claims, state, rows.slice(0, mid), cursor, false);
       if (first.state !== 'ok') return first;
-      return commitRange(job, claims, state, rows, mid, to);
+      return commitRange(job, claims, state, rows.slice(mid), cursor + mid, last);
     }
   }
 
@@ -141,7 +157,7 @@ export function createImportRunner(options: ImportRunnerOptions): ImportRunner {
     );
     // The staged file may hold columns nobody imported: it goes as soon as the job ends.
     if (last) await tx.query('DELETE FROM app.import_rows WHERE business_id = $1 AND job_id = $2', [job.businessId, job.id]);
-    await options.beforeCommit?.({ jobId: job.id, cursor, size: rows.length });
+    await options.beforeCommit?.({ jobId: job.id, cursor, size: rows.length, rejected });
     return { state: 'ok' };
   }
 
