@@ -41,6 +41,8 @@ describe('password rules', () => {
     expect((await signup(email, `${email.split('@')[0]}!`)).json.error.code).toBe('password_similar_to_email');
     expect(isSimilarToEmail('Jordan.Miles99', 'jordan.miles@example.test')).toBe(true);
     expect(isSimilarToEmail('violet-harbor-lantern', 'jordan.miles@example.test')).toBe(false);
+    expect(isSimilarToEmail('example.test', 'jordan.miles@example.test')).toBe(true);
+    expect(isSimilarToEmail('jordanmiles-violet-harbor', 'jordan.miles@example.test')).toBe(false);
     // 128 characters is allowed, and the 128th character matters (no truncation).
     const long = `${strongPassword()}${'q'.repeat(100)}`.slice(0, 127);
     const u = await signUp(s, { password: `${long}A` });

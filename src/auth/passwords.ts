@@ -15,16 +15,18 @@ export function assertPasswordRules(password: string, email: string, minLength: 
   if (isSimilarToEmail(password, email)) throw new AppError('password_similar_to_email', 'the password is too similar to your email address');
 }
 
-/** A password that contains the email's local part (or the whole email), or is contained in it. */
+/**
+ * Too similar to the email: the password is a piece of the address ("jordan.miles",
+ * "example"), or the local part plus fewer than 8 other characters ("JordanMiles2024").
+ * A long passphrase that merely includes the name stays allowed.
+ */
 export function isSimilarToEmail(password: string, email: string): boolean {
-  const p = password.toLowerCase().replace(/[^\p{L}\p{N}]/gu, '');
-  const e = email.toLowerCase();
-  const local = (e.split('@')[0] ?? '').replace(/[^\p{L}\p{N}]/gu, '');
-  const whole = e.replace(/[^\p{L}\p{N}]/gu, '');
+  const strip = (v: string) => v.toLowerCase().replace(/[^\p{L}\p{N}]/gu, '');
+  const p = strip(password);
+  const local = strip(email.split('@')[0] ?? '');
   if (p.length === 0) return false;
-  if (whole.includes(p) || (local.length >= 4 && p.includes(local))) return true;
-  // What remains after removing the local part is too little to be a password of its own.
-  return local.length >= 4 && p.replace(local, '').length < 4 && p.includes(local.slice(0, Math.max(4, local.length - 2)));
+  if (strip(email).includes(p)) return true;
+  return local.length >= 4 && p.includes(local) && p.replace(local, '').length < 8;
 }
 
 export function hashPassword(password: string): Promise<string> {
