@@ -106,8 +106,8 @@ export async function runProbe(client: pg.ClientBase, cat: Catalog, config: Scan
   const leak = (t: Relation, check: string, who: string, what: string) => findings.push(finding('probe_leak', t.qname, `${check}: ${who} ${what}`));
 
   for (const t of tenantTables) {
-    const ctids = rows.get(t.oid);
-    if (!ctids) continue;
+    const rowsOf = rows.get(t.oid);
+    if (!rowsOf) continue;
     const key = tenantKey(t, config)!;
     const cells = Object.fromEntries(CHECKS.map((c) => [c, '-'])) as Record<ProbeCheck, Cell>;
     const notes: string[] = triggerNotes.has(t.oid) ? [triggerNotes.get(t.oid)!] : [];
@@ -117,7 +117,7 @@ export async function runProbe(client: pg.ClientBase, cat: Catalog, config: Scan
 
     // Positive control: someone in A sees A's row, or the probe proves nothing.
     let seen = 0;
-    for (const p of personasA) seen += (await personaCount(client, p, `SELECT pg_catalog.count(*) AS n FROM ${qrel(t)} WHERE ${ctids.a}`)) ?? 0;
+    for (const p of personasA) seen += (await personaCount(client, p, `SELECT pg_catalog.count(*) AS n FROM ${qrel(t)} WHERE ${rowsOf.a}`)) ?? 0;
     cells.own = selectable ? (seen > 0 ? 'ok' : 'none') : '-';
     if (selectable && seen === 0) findings.push(finding('probe_positive_control_failed', t.qname, `${authed} may SELECT, but no owner/admin/member of A saw A's row`));
 
@@ -151,7 +151,7 @@ export async function runProbe(client: pg.ClientBase, cat: Catalog, config: Scan
 
     cells.move = 'ok';
     for (const p of [personasA[0]!, dualPersona]) {
-      const m = await actAs(client, p, `UPDATE ${qrel(t)} SET ${K} = ${bLit} WHERE ${ctids.a}`);
+      const m = await actAs(client, p, `UPDATE ${qrel(t)} SET ${K} = ${bLit} WHERE ${rowsOf.a}`);
       if (m.ok && m.rowCount > 0) {
         cells.move = 'LEAK';
         leak(t, 'move', p.label, `moved A's row to business B`);
@@ -170,9 +170,9 @@ export async function runProbe(client: pg.ClientBase, cat: Catalog, config: Scan
   }
 
   await vaultAndAudit(client, cat, config, only, rows, [personasA[0]!, nobody[5]!], findings, matrix);
-  const users2 = await probeUserTables(client, cat, config, maker, { scope: A.scope, owner: personasA[0]!, strangers: nobody, only });
-  matrix.push(...users2.matrix);
-  findings.push(...users2.findings);
+  const userPrivate = await probeUserTables(client, cat, config, maker, { scope: A.scope, owner: personasA[0]!, strangers: nobody, only });
+  matrix.push(...userPrivate.matrix);
+  findings.push(...userPrivate.findings);
   return { matrix, findings, tablesProbed: matrix.length };
 }
 
