@@ -7,6 +7,7 @@ import { openEngine } from '../db/index.ts';
 import { migrate } from '../db/migrator.ts';
 import { bootstrapWithRetry } from '../db/server-engine.ts';
 import { startCapto } from '../main.ts';
+import { integrationCommands } from '../integrations/cli-commands.ts';
 import { opsCommands } from '../ops/cli-commands.ts';
 import { rotateJwtCommand } from '../auth/cli-command.ts';
 import { scanCommand } from '../scan/command.ts';
@@ -122,4 +123,4 @@ and CAPTO_MIGRATION_URL set to the admin URL of that database.`,
   },
 };
 
-export const commands: Command[] = [start, migrateCmd, dbSetup, ...opsCommands, scanCommand, demoPurgeCommand, rotateJwtCommand];
+export const commands: Command[] = [start, migrateCmd, dbSetup, ...opsCommands, scanCommand, demoPurgeCommand, rotateJwtCommand, ...integrationCommands];
