@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { lastMailTo } from '../support/outbox.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { E2E_ENV, e2eSkipReason, ensureWebBuilt, expectNoConsoleErrors, launchBrowser, newContext, openPage, screenshot, type TrackedPage } from './browser.ts';
 import { createBusinessThroughUi, step } from './flows.ts';
@@ -151,6 +152,69 @@ describe.skipIf(e2eSkipReason !== null)(`web: CRM journeys${e2eSkipReason ? ` â€
     expectNoConsoleErrors(t);
   });
 
+  it('adds selected contacts to a list in bulk and shows them on the list', async () => {
+    await step(page, 'lists', async () => {
+      await page.goto(`${server.url}/b/${bid}/lists`);
+      await page.getByText('No lists yet').waitFor();
+      await page.getByLabel('New list name').fill('Spring buyers');
+      await page.getByRole('button', { name: 'Create list' }).click();
+      await page.getByRole('link', { name: 'Spring buyers' }).waitFor();
+      await page.getByRole('link', { name: 'Contacts', exact: true }).click();
+      const table = page.getByTestId('contacts-table');
+      await table.getByRole('link', { name: 'Ada Lovelace' }).waitFor();
+      await table.getByLabel('Select Ada Lovelace').check();
+      await table.getByLabel('Select Grace Hopper').check();
+      await page.getByLabel('List to add the selected contacts to').selectOption({ label: 'Spring buyers' });
+      await page.getByRole('button', { name: 'Add to list' }).click();
+      await page.getByText('Added 2 contacts to Spring buyers.').waitFor();
+      await page.getByRole('link', { name: 'Lists', exact: true }).click();
+      await page.getByRole('link', { name: 'Spring buyers' }).click();
+      await page.getByRole('link', { name: 'Grace Hopper' }).waitFor();
+      await page.getByRole('link', { name: 'Ada Lovelace' }).waitFor();
+      await screenshot(page, 'list-detail');
+    });
+    expectNoConsoleErrors(t);
+  });
+
+  it('invites a teammate who verifies her email and accepts the invitation', async () => {
+    const mate = `teammate-${randomBytes(4).toString('hex')}@example.test`;
+    await step(page, 'invite', async () => {
+      await page.goto(`${server.url}/b/${bid}/settings/team`);
+      await page.getByLabel('Email').fill(mate);
+      await page.getByRole('button', { name: 'Send invitation' }).click();
+      await page.getByText(`Invitation sent to ${mate}.`).waitFor();
+      await page.getByText(mate).last().waitFor();
+      await screenshot(page, 'settings-team');
+    });
+    expectNoConsoleErrors(t);
+
+    const other = await newContext(browser);
+    const m = await openPage(other);
+    await step(m.page, 'accept', async () => {
+      const invite = await lastMailTo(server.config.dataDir, mate, /invited/);
+      const link = /https:\/\/\S+\/invite\/accept[?#]token=[A-Za-z0-9_-]+/.exec(invite.text)![0];
+      await m.page.goto(link);
+      await m.page.getByRole('heading', { name: 'Join a team on Capto' }).waitFor();
+      await m.page.getByRole('link', { name: 'Create account' }).last().click();
+      await m.page.getByLabel('Work email').fill(mate);
+      await m.page.getByLabel('Password', { exact: true }).fill(strong());
+      await m.page.getByRole('button', { name: 'Create account' }).click();
+      await m.page.getByRole('heading', { name: 'Join a team on Capto' }).waitFor();
+      // The invitation needs a verified address: follow the link from the verification mail.
+      const verify = await lastMailTo(server.config.dataDir, mate, /Confirm your email/);
+      const verifyLink = /https:\/\/\S+\/verify-email#token=[A-Za-z0-9_-]+/.exec(verify.text)![0];
+      await m.page.goto(verifyLink);
+      await m.page.getByText('Your email is verified.').waitFor();
+      await m.page.goto(link);
+      await m.page.getByRole('button', { name: 'Accept invitation' }).click();
+      await m.page.waitForURL(new RegExp(`/b/${bid}$`));
+      await m.page.getByRole('heading', { level: 1, name: 'Harbor Mortgage' }).waitFor();
+      expect(await m.page.getByText('Role: member').count()).toBe(1);
+    });
+    expectNoConsoleErrors(m);
+    await other.close();
+  });
+
   it('signs out the other tab when one tab signs out', async () => {
     const second = await openPage(context);
     await step(second.page, 'two-tabs', async () => {
@@ -200,6 +264,33 @@ describe.skipIf(e2eSkipReason !== null)(`web: CRM journeys${e2eSkipReason ? ` â€
     });
     expectNoConsoleErrors(f);
     await fresh.close();
+  });
+
+  it('resets a forgotten password through the emailed link', async () => {
+    const reset = await newContext(browser);
+    const r = await openPage(reset);
+    const newPassword = strong();
+    await step(r.page, 'reset', async () => {
+      await r.page.goto(`${server.url}/signin`);
+      await r.page.getByRole('link', { name: 'Forgot your password?' }).click();
+      await r.page.getByLabel('Email').fill(email);
+      await r.page.getByRole('button', { name: 'Send reset link' }).click();
+      await r.page.getByText(`If an account exists for ${email}`).waitFor();
+      const mail = await lastMailTo(server.config.dataDir, email, /Reset your Capto password/);
+      await r.page.goto(/https:\/\/\S+\/reset-password#token=[A-Za-z0-9_-]+/.exec(mail.text)![0]);
+      await r.page.getByLabel('New password').fill('Password1!');
+      await r.page.getByRole('button', { name: 'Set password' }).click();
+      await r.page.getByText('appeared in a known data breach').waitFor();
+      await r.page.getByLabel('New password').fill(newPassword);
+      await r.page.getByRole('button', { name: 'Set password' }).click();
+      await r.page.getByText('Your password was changed.').waitFor();
+      await r.page.getByLabel('Email').fill(email);
+      await r.page.getByLabel('Password').fill(newPassword);
+      await r.page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await r.page.waitForURL(new RegExp(`/b/${bid}$`));
+    });
+    expectNoConsoleErrors(r);
+    await reset.close();
   });
 });
 
