@@ -73,7 +73,7 @@ export async function runProbe(client: pg.ClientBase, cat: Catalog, config: Scan
   ];
   const dualPersona: Persona = { label: 'A+B admin', role: authed, claims: claimsOf(dual), userId: dual };
   const nobody: Persona[] = [
-    { label: 'outsider', role: authed, claims: claimsOf(outsider) },
+    { label: 'outsider', role: authed, claims: claimsOf(outsider), userId: outsider },
     { label: 'non-member sub', role: authed, claims: claimsOf(randomUUID()) },
     { label: 'claims missing', role: authed, claims: '' },
     { label: 'claims empty', role: authed, claims: '{}' },
@@ -146,7 +146,8 @@ export async function runProbe(client: pg.ClientBase, cat: Catalog, config: Scan
     }
 
     // A new row of the tenant root (app.businesses) creates a tenant; there is no "foreign" one.
-    cells.insert = key.name !== config.tenantColumn ? '-' : await insertForeign(client, maker, t, B.scope, personasA, (who, what) => leak(t, 'insert', who, what), notes);
+    // A's members, the outsider and anon all try to write a row into business B.
+    cells.insert = key.name !== config.tenantColumn ? '-' : await insertForeign(client, maker, t, B.scope, [...personasA, nobody[0]!, nobody[5]!], (who, what) => leak(t, 'insert', who, what), notes);
     if (cells.insert === 'skip') findings.push(finding('probe_table_skipped', t.qname, `the foreign INSERT check could not run: ${notes.at(-1)?.split('\n')[0]}`));
 
     cells.move = 'ok';
@@ -164,6 +165,17 @@ export async function runProbe(client: pg.ClientBase, cat: Catalog, config: Scan
       if (n) {
         cells.claims = 'LEAK';
         leak(t, 'claims', p.label, `read ${n} row(s)`);
+      }
+    }
+    // Nobody-personas must not change rows either (whole table, no filter to get wrong).
+    for (const p of [nobody[0]!, nobody[2]!, nobody[5]!]) {
+      const u = await actAs(client, p, `UPDATE ${qrel(t)} SET ${qi(updCol.name)} = ${qi(updCol.name)}`);
+      const d = await actAs(client, p, `DELETE FROM ${qrel(t)}`);
+      for (const [r, what] of [[u, 'updated'], [d, 'deleted']] as const) {
+        if (r.ok && r.rowCount > 0) {
+          cells.claims = 'LEAK';
+          leak(t, 'claims', p.label, `${what} ${r.rowCount} row(s)`);
+        }
       }
     }
     matrix.push({ table: t.qname, cells, notes });

@@ -32,7 +32,7 @@ export function renderTable(report: ScanReport, level: Level = 'INFO'): string {
     const m = report.probe.matrix;
     const cols = ['own', 'select', 'update', 'delete', 'insert', 'move', 'claims'] as const;
     const tw = Math.max(5, ...m.map((r) => r.table.length));
-    lines.push('', 'Cross-tenant probe (A = owner/admin/member of business A acting on business B; claims = outsider, non-member, missing/empty/malformed claims, anon)');
+    lines.push('', 'Cross-tenant probe (A = owner/admin/member of business A acting on business B; insert also by the outsider and anon; claims = outsider, non-member, missing/empty/malformed claims and anon read, update and delete nothing)');
     lines.push(`${'TABLE'.padEnd(tw)} ${cols.map((c) => c.padEnd(6)).join(' ')} NOTES`);
     for (const r of m) lines.push(`${r.table.padEnd(tw)} ${cols.map((c) => r.cells[c].padEnd(6)).join(' ')} ${r.notes.join('; ')}`);
     lines.push('ok = refused or invisible as required (own: a member of A saw A\'s row); LEAK = the action succeeded; - = not applicable (no privilege); skip = probe could not run it');
