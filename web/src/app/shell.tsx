@@ -75,7 +75,8 @@ export function AppShell() {
                 {b.is_demo ? ' (demo)' : ''}
               </option>
             ))}
-            <option value="__new">+ New business…</option>
+            {/* Demo accounts cannot create businesses (demo_restricted): do not offer it. */}
+            {!me.data.flags.is_demo && <option value="__new">+ New business…</option>}
           </select>
         </div>
         <nav aria-label="Workspace">

@@ -78,7 +78,7 @@ function Tasks({ bid, cid }: { bid: string; cid: string }) {
                   <input type="checkbox" checked={t.done} onChange={() => toggle.mutate(t)} />
                   <span>{t.done ? <s>{t.title}</s> : t.title}</span>
                 </label>
-                <div className="small muted">Due {formatDate(t.due_date)}</div>
+                <div className="small muted">{t.due_date ? `Due ${formatDate(t.due_date)}` : 'No due date'}</div>
               </li>
             ))}
           </ul>
