@@ -24,9 +24,9 @@ const TAG_LENGTH = 16;
 const INFO = 'capto-backup-v1';
 
 export type KdfKind = 'master-key' | 'passphrase';
-export type PayloadKind = 'pglite-datadir' | 'pg-dump-sql';
+export type PayloadKind = 'pglite-datadir' | 'pg-dump-sql' | 'logical-ndjson';
 const KDF_CODES: Record<KdfKind, number> = { 'master-key': 1, passphrase: 2 };
-const PAYLOAD_CODES: Record<PayloadKind, number> = { 'pglite-datadir': 1, 'pg-dump-sql': 2 };
+const PAYLOAD_CODES: Record<PayloadKind, number> = { 'pglite-datadir': 1, 'pg-dump-sql': 2, 'logical-ndjson': 3 };
 
 /** OWASP's scrypt floor is N=2^17, r=8, p=1; the cost is paid once per backup or restore. */
 const SCRYPT = { log2N: 17, r: 8, p: 1 };

@@ -3,12 +3,13 @@
 // decrypted on the way) — compressed and sealed by backup-format.ts.
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import type { Config } from '../config/index.ts';
 import { dumpEmbedded, embeddedNonEmptyTables, restoreEmbedded } from './backup-embedded.ts';
 import { BackupError, readBackup, readHeader, verifyBackup, writeBackup, type BackupHeader, type BackupKey } from './backup-format.ts';
 import { masterBackupKey, readPassphraseFile } from './backup-key.ts';
-import { restoreServer, serverNonEmptyTables, startPgDump } from './backup-server.ts';
+import { logicalExport, restoreLogical } from './backup-logical.ts';
+import { hasTool, restoreServer, serverNonEmptyTables, startPgDump } from './backup-server.ts';
 import { acquireDataDirLock } from './data-dir-lock.ts';
 
 export interface BackupResult {
@@ -26,11 +27,15 @@ export function backupPath(config: Config, out?: string): string {
   return path.join(config.backupDir, `capto-${new Date().toISOString().replace(/[:.]/g, '-')}.captobk`);
 }
 
-export async function createBackup(config: Config, options: { out?: string; passphraseFile?: string }): Promise<BackupResult> {
+export async function createBackup(config: Config, options: { out?: string; passphraseFile?: string; logical?: boolean }): Promise<BackupResult> {
   const file = backupPath(config, options.out);
   if (existsSync(file)) throw new BackupError('unavailable', `${file} already exists; backups are never overwritten`);
   const key: BackupKey = options.passphraseFile ? readPassphraseFile(options.passphraseFile) : masterBackupKey(config);
 
+  if (config.databaseUrl && (options.logical || !hasTool('pg_dump'))) {
+    const header = await writeBackup(file, logicalExport(config.migrationUrl ?? config.databaseUrl), 'logical-ndjson', key);
+    return { file, bytes: statSync(file).size, engine: 'server', header };
+  }
   if (config.databaseUrl) {
     const dump = startPgDump(config.migrationUrl ?? config.databaseUrl);
     const header = await writeBackup(file, dump.stdout, 'pg-dump-sql', key, () => dump.done());
@@ -58,13 +63,32 @@ export async function restoreBackup(config: Config, options: { in: string; passp
   const { header } = await readHeader(file);
   const key: BackupKey = options.passphraseFile ? readPassphraseFile(options.passphraseFile) : header.kdf === 'master-key' ? masterBackupKey(config, header.keyVersion) : readPassphraseFileRequired();
   const engine = config.databaseUrl ? 'server' : 'embedded';
-  const expected = engine === 'server' ? 'pg-dump-sql' : 'pglite-datadir';
-  if (header.payload !== expected) {
-    throw new BackupError('unavailable', `this backup was taken from the ${header.payload === 'pg-dump-sql' ? 'server' : 'embedded'} engine; restore it with ${header.payload === 'pg-dump-sql' ? 'DATABASE_URL set' : 'DATABASE_URL unset'}`);
+  const fromServer = header.payload !== 'pglite-datadir';
+  if (fromServer !== (engine === 'server')) {
+    throw new BackupError('unavailable', `this backup was taken from the ${fromServer ? 'server' : 'embedded'} engine; restore it with ${fromServer ? 'DATABASE_URL set' : 'DATABASE_URL unset'}`);
   }
   // Prove key and integrity over the whole file before touching the database.
   await verifyBackup(file, key);
 
+  if (header.payload === 'logical-ndjson') {
+    const url = config.migrationUrl ?? config.databaseUrl!;
+    // The schema is rebuilt by migrations that commit on their own: only an empty
+    // target can take that without risking its data, so --force does not apply.
+    const tables = await serverNonEmptyTables(url);
+    if (tables.length > 0) throw new BackupError('not_empty', `the target database is not empty (${tables.slice(0, 5).join(', ')}); a logical backup restores into an empty database only (--force does not apply)`);
+    const pass = new PassThrough();
+    await Promise.all([
+      readBackup(file, key, pass).catch((e: unknown) => {
+        pass.destroy(e as Error);
+        throw e;
+      }),
+      restoreLogical(url, pass).catch((e: unknown) => {
+        pass.destroy();
+        throw e;
+      }),
+    ]);
+    return { engine: 'server', header, replacedTables: [] };
+  }
   if (engine === 'server') {
     const url = config.migrationUrl ?? config.databaseUrl!;
     const replacedTables = await refuseNonEmpty(await serverNonEmptyTables(url), options.force);

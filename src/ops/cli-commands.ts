@@ -24,18 +24,20 @@ async function reportBackupErrors(name: string, fn: () => Promise<number>): Prom
 const backup: Command = {
   name: 'backup',
   summary: 'write an encrypted, compressed snapshot of the whole database',
-  help: `capto backup [--out FILE] [--passphrase-file FILE]
+  help: `capto backup [--out FILE] [--passphrase-file FILE] [--logical]
 
 Writes a consistent snapshot of the database, gzip-compressed and encrypted with
 AES-256-GCM (format CAPTOBK1). Without --out it goes to CAPTO_BACKUP_DIR.
 The key is derived from CAPTO_MASTER_KEY (HKDF-SHA256), or from the passphrase in
 --passphrase-file (scrypt); keep that key apart from the backup.
 Embedded engine: stop the server first (the data dir is locked while it runs).
-Server engine: uses pg_dump through CAPTO_MIGRATION_URL; the app keeps serving.`,
-  options: { out: { type: 'string' }, 'passphrase-file': { type: 'string' } },
+Server engine: uses pg_dump through CAPTO_MIGRATION_URL; the app keeps serving.
+Without pg_dump (or with --logical) it exports every row in one REPEATABLE READ
+snapshot instead; such a backup restores into an empty database only.`,
+  options: { out: { type: 'string' }, 'passphrase-file': { type: 'string' }, logical: { type: 'boolean' } },
   run: (values, config) =>
     reportBackupErrors('backup', async () => {
-      const r = await createBackup(config, { out: str(values.out), passphraseFile: str(values['passphrase-file']) });
+      const r = await createBackup(config, { out: str(values.out), passphraseFile: str(values['passphrase-file']), logical: values.logical === true });
       console.log(`backup written: ${r.file} (${r.bytes} bytes, ${r.engine} engine, key: ${r.header.kdf === 'passphrase' ? 'passphrase' : `master key v${r.header.keyVersion}`})`);
       return 0;
     }),
