@@ -87,11 +87,13 @@ CREATE POLICY import_jobs_insert_member ON app.import_jobs FOR INSERT TO capto_a
 CREATE POLICY import_jobs_update_creator ON app.import_jobs FOR UPDATE TO capto_authenticated
   USING (business_id = ANY (array(select app.member_business_ids())) AND created_by = (select app.uid()))
   WITH CHECK (business_id = ANY (array(select app.member_business_ids())) AND created_by = (select app.uid()));
--- At start-up the server finds interrupted jobs to resume, and fails those it cannot.
+-- At start-up the server finds interrupted jobs to resume, and fails those it cannot
+-- (e.g. the uploader left the business, so RLS no longer lets her close her own job).
+-- The service also sees `failed` jobs: an UPDATE's new row must pass the SELECT policy.
 GRANT SELECT ON app.import_jobs TO capto_service;
 GRANT UPDATE (status, error, finished_at) ON app.import_jobs TO capto_service;
 CREATE POLICY import_jobs_select_service_running ON app.import_jobs FOR SELECT TO capto_service
-  USING (status = 'running');
+  USING (status IN ('running', 'failed'));
 CREATE POLICY import_jobs_update_service_fail ON app.import_jobs FOR UPDATE TO capto_service
   USING (status = 'running') WITH CHECK (status IN ('running', 'failed'));
 
@@ -128,6 +130,13 @@ CREATE POLICY import_rows_delete_creator ON app.import_rows FOR DELETE TO capto_
     business_id = ANY (array(select app.member_business_ids()))
     AND job_id IN (SELECT j.id FROM app.import_jobs j WHERE j.created_by = (select app.uid()))
   );
+
+-- When the service had to fail a job, it also discards the job's staged file.
+GRANT SELECT, DELETE ON app.import_rows TO capto_service;
+CREATE POLICY import_rows_select_service_failed ON app.import_rows FOR SELECT TO capto_service
+  USING (job_id IN (SELECT j.id FROM app.import_jobs j WHERE j.status = 'failed'));
+CREATE POLICY import_rows_delete_service_failed ON app.import_rows FOR DELETE TO capto_service
+  USING (job_id IN (SELECT j.id FROM app.import_jobs j WHERE j.status = 'failed'));
 
 -- ---------------------------------------------------------------------------
 -- import_errors: one row per problem found in a data row (append-only).

@@ -10,7 +10,7 @@ import { beginImportJob, createImportJob, getImportJob, previewImport, updateImp
 import { createImportRunner, type ImportRunnerOptions } from '../src/crm/import/import-runner.ts';
 import { AppError } from '../src/shared/errors.ts';
 import { createTestDatabase, ENGINE, type TestDatabase } from './support/engine.ts';
-import { newBusiness, twoBusinesses } from './support/factories.ts';
+import { addMember, newBusiness, newUser, twoBusinesses } from './support/factories.ts';
 import { contactsFixture, existingSeed, seedExisting } from './fixtures/csv/contacts-fixture.ts';
 
 let t: TestDatabase;
@@ -173,6 +173,29 @@ describe(`a row the database refuses (${ENGINE})`, () => {
     expect(await countContacts(bid)).toBe(seed.emails.length + seed.phones.length + done.created_count);
     const rejected = await asOwner(t.engine, (c) => c.query(`SELECT row_number, code FROM app.import_errors WHERE job_id = $1 AND code = 'rejected'`, [job.id]));
     expect(rejected.rows).toEqual([{ row_number: poisoned + 1, code: 'rejected' }]);
+  }, 120_000);
+});
+
+describe(`the uploader loses access mid-import (${ENGINE})`, () => {
+  it('the next batch is refused by RLS and the job ends failed (through the service role), keeping whole batches only', async () => {
+    const fixture = contactsFixture(2_000);
+    const bid = (await newBusiness(t.engine, w.b.owner.id)).id;
+    const member = await newUser(t.engine);
+    await addMember(t.engine, bid, member.id, 'member');
+    const job = await upload(member.id, bid, fixture.csv);
+    const done = await runJob(member.id, bid, job.id, 'skip', {
+      batchSize: 500,
+      onProgress: async ({ rowsDone }) => {
+        if (rowsDone === 1000) await asOwner(t.engine, (c) => c.query('DELETE FROM app.memberships WHERE business_id = $1 AND user_id = $2', [bid, member.id]));
+      },
+    }).catch(() => undefined);
+    expect(done).toBeUndefined(); // she can no longer read her job either
+    const j = await t.db.asUser({ sub: w.b.owner.id }, (tx) => getImportJob(tx, bid, job.id));
+    expect(j).toMatchObject({ status: 'failed', rows_done: 1000 });
+    expect(j.error).toMatch(/no longer has access/);
+    expect(await countContacts(bid)).toBe(j.created_count);
+    const staged = await asOwner(t.engine, (c) => c.query('SELECT 1 FROM app.import_rows WHERE job_id = $1', [job.id]));
+    expect(staged.rowCount).toBe(0);
   }, 120_000);
 });
 

@@ -57,8 +57,13 @@ export function createImportRunner(options: ImportRunnerOptions): ImportRunner {
   async function run(job: JobRef): Promise<void> {
     const claims: Claims = { sub: job.userId };
     const loaded = await db.asUser(claims, async (tx) => {
-      const j = await getImportJob(tx, job.businessId, job.id).catch(() => undefined);
-      if (!j || j.status !== 'running') return undefined;
+      const j = await getImportJob(tx, job.businessId, job.id).catch((e: unknown) => {
+        // The service found it running, but its uploader can no longer see it (she left
+        // the business): nobody may continue it in her name.
+        if (e instanceof AppError && e.code === 'not_found') throw new AppError('forbidden', 'the member who started this import no longer has access to the business');
+        throw e;
+      });
+      if (j.status !== 'running') return undefined;
       return { job: j, staged: await loadStagedRows(tx, job.businessId, job.id) };
     });
     if (!loaded) return;
@@ -117,7 +122,8 @@ export function createImportRunner(options: ImportRunnerOptions): ImportRunner {
       'SELECT status, rows_done FROM app.import_jobs WHERE business_id = $1 AND id = $2 FOR UPDATE', [job.businessId, job.id],
     );
     const row = current.rows[0];
-    if (!row || row.status !== 'running') return { state: 'stopped' };
+    if (!row) throw new AppError('forbidden', 'the member who started this import no longer has access to the business');
+    if (row.status !== 'running') return { state: 'stopped' };
     if (row.rows_done !== cursor) return { state: 'moved', cursor: row.rows_done };
 
     let outcomes: RowOutcome[];
@@ -166,18 +172,21 @@ export function createImportRunner(options: ImportRunnerOptions): ImportRunner {
     logger?.error({ err: e, jobId: job.id, businessId: job.businessId }, 'import job failed');
     try {
       await db.asUser({ sub: job.userId }, async (tx) => {
-        await tx.query(
+        const r = await tx.query(
           `UPDATE app.import_jobs SET status = 'failed', error = $3, finished_at = now() WHERE business_id = $1 AND id = $2 AND status = 'running'`,
           [job.businessId, job.id, message],
         );
+        // RLS hides the job from a user who lost access: zero rows is not "done".
+        if (r.rowCount === 0) throw new Error('the job is not visible to its uploader');
         await tx.query('DELETE FROM app.import_rows WHERE business_id = $1 AND job_id = $2', [job.businessId, job.id]);
       });
     } catch {
       // The user may have lost access (the very reason of the failure): the service role
-      // may still close the job, though not read or delete its staged rows.
-      await db.asService('import.fail', (tx) =>
-        tx.query(`UPDATE app.import_jobs SET status = 'failed', error = $2, finished_at = now() WHERE id = $1 AND status = 'running'`, [job.id, message]),
-      ).catch((err: unknown) => logger?.error({ err, jobId: job.id }, 'could not mark the import job failed'));
+      // closes the job and discards its staged file (its policies allow only that).
+      await db.asService('import.fail', async (tx) => {
+        await tx.query(`UPDATE app.import_jobs SET status = 'failed', error = $2, finished_at = now() WHERE id = $1 AND status = 'running'`, [job.id, message]);
+        await tx.query('DELETE FROM app.import_rows WHERE job_id = $1', [job.id]);
+      }).catch((err: unknown) => logger?.error({ err, jobId: job.id }, 'could not mark the import job failed'));
     }
   }
 
