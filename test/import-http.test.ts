@@ -144,8 +144,10 @@ describe(`upload → mapping → preview → start → progress → report (${EN
     }
     expect((await uploadCsv(bidA, 'email\nx@example.test\n')).status).toBe(401);
     expect(await written(bidA)).toEqual(before);
-    const own = await uploadCsv(bidA, 'email\nmember-import@example.test\n', memberA.accessToken);
+    const own = await uploadCsv(bidA, 'email\nmember-import@example.test\n', memberA.accessToken, 'text/csv; charset=utf-8');
     expect(own.status).toBe(201);
+    // Excel on Windows labels .csv files this way
+    expect((await uploadCsv(bidA, 'email\nxl@example.test\n', memberA.accessToken, 'application/vnd.ms-excel')).status).toBe(201);
   });
 });
 
