@@ -15,7 +15,7 @@ import { BackupError, HEADER_LENGTH, MAGIC } from '../src/ops/backup-format.ts';
 import { createBackup, restoreBackup } from '../src/ops/backup.ts';
 import { serverNonEmptyTables, withAdmin } from '../src/ops/backup-server.ts';
 import { acquireDataDirLock } from '../src/ops/data-dir-lock.ts';
-import { listTables, tableRowCounts } from '../src/ops/db-inventory.ts';
+import { listTables, tableRowCounts, type Queryable } from '../src/ops/db-inventory.ts';
 import { createDatabase } from '../src/db/request.ts';
 import { parseMasterKey } from '../src/vault/master-key.ts';
 import { createVault, type SecretRef } from '../src/vault/secrets.ts';
@@ -30,6 +30,7 @@ const SLOW = 240_000;
 let passTarget: Config | undefined;
 const vault = createVault(parseMasterKey(MASTER));
 const secrets: Array<{ ref: SecretRef; plaintext: string }> = [];
+let sourceDigests: Record<string, string>;
 
 let source: { env: Record<string, string>; config: Config; counts: Record<string, number>; email: string };
 let backupFile: string;
@@ -62,17 +63,17 @@ async function stillEmpty(c: Config): Promise<boolean> {
   return (await serverNonEmptyTables(c.databaseUrl)).length === 0;
 }
 
-/** md5 of every table's rows in a stable order (server engine, superuser URL). */
-const digests = (url: string) =>
-  withAdmin(url, async (c) => {
-    const out: Record<string, string> = {};
-    for (const t of await listTables(c)) {
-      if (t.startsWith('"capto_meta".')) continue;
-      const r = await c.query<{ d: string }>(`SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) AS d FROM (SELECT to_jsonb(t) AS x FROM ${t} t) s`);
-      out[t] = r.rows[0]!.d;
-    }
-    return out;
-  });
+/** md5 of every table's rows in a stable order: equal digests mean identical rows (timestamps, bytea, jsonb …). */
+async function tableDigests(c: Queryable): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const t of await listTables(c)) {
+    if (t.startsWith('"capto_meta".')) continue;
+    const r = await c.query<{ d: string }>(`SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) AS d FROM (SELECT to_jsonb(t) AS x FROM ${t} t) s`);
+    out[t] = r.rows[0]!.d;
+  }
+  return out;
+}
+const digests = (url: string) => withAdmin(url, (c) => tableDigests(c));
 
 async function expectRefused(p: Promise<unknown>, reason: BackupError['reason'], message: RegExp) {
   const e = await p.then(() => undefined, (err: unknown) => err);
@@ -92,6 +93,7 @@ beforeAll(async () => {
     secrets.push({ ref: { businessId: biz.id, id, kind: 'twilio.auth_token' }, plaintext });
   }
   const counts = await asOwner(t.engine, (c) => tableRowCounts(c));
+  sourceDigests = await asOwner(t.engine, (c) => tableDigests(c));
   await t.engine.close(); // embedded backups need the data dir to themselves
   cleanups.push(() => t.close().catch(() => undefined));
   const env = t.adminUrl ? { DATABASE_URL: t.adminUrl } : t.env;
@@ -135,6 +137,7 @@ describe(`backup and restore (${ENGINE})`, () => {
     const engine = await openEngine(target);
     try {
       expect(await asOwner(engine, (c) => tableRowCounts(c))).toEqual(source.counts);
+      expect(await asOwner(engine, (c) => tableDigests(c))).toEqual(sourceDigests);
       expect((await engine.withMaintenanceClient((c) => migrate(c))).applied).toEqual([]);
       const db = createDatabase(engine.pool);
       expect(secrets).toHaveLength(2);
@@ -206,7 +209,7 @@ describe(`backup and restore (${ENGINE})`, () => {
       await engine.close();
     }
     // Not just counts: every row of every table is identical (timestamps, bytea, jsonb …).
-    expect(await digests(target.databaseUrl!)).toEqual(await digests(source.config.databaseUrl!));
+    expect(await digests(target.databaseUrl!)).toEqual(sourceDigests);
     await expectRefused(restoreBackup(target, { in: file, force: true }), 'not_empty', /empty database only/);
   }, SLOW);
 
