@@ -56,6 +56,10 @@ describe.skipIf(e2eSkipReason !== null)(`web: CRM journeys${e2eSkipReason ? ` â€
       await page.getByRole('heading', { name: 'Open tasks' }).waitFor();
       await page.getByText('No open tasks').waitFor();
       await screenshot(page, 'dashboard');
+      // The access token lives in memory only, and the refresh cookie is out of script's reach.
+      const stored = (await page.evaluate('JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage), document.cookie])')) as string;
+      expect(stored).not.toMatch(/eyJ[A-Za-z0-9_-]+\./);
+      expect(stored).not.toContain('capto_refresh');
     });
     expectNoConsoleErrors(t);
   });
