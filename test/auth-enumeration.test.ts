@@ -63,6 +63,8 @@ describe('no endpoint tells registered from unregistered emails', () => {
     expect((await request(`${s.url}/auth/verify`, { body: { token } })).json.error.code).toBe('token_invalid');
     const me = await request(`${s.url}/auth/token`, { method: 'POST', headers: { cookie: u.refreshCookie } });
     expect(me.json.user.email_verified).toBe(true);
+    const events = await request(`${s.url}/auth/events`, { token: me.json.access_token });
+    expect(events.json.events.map((e: { type: string }) => e.type)).toContain('email_verified');
   });
 });
 

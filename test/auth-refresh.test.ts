@@ -121,6 +121,8 @@ describe('sign-out scopes and sessions', () => {
     expect((await request(`${s.url}/auth/signout?scope=global`, { method: 'POST', token: fourth.accessToken })).status).toBe(204);
     expect((await sessions(third.accessToken)).status).toBe(401);
     expect((await refresh(s, third.refreshCookie)).status).toBe(401);
+    const scopes = await owner<{ scope: string }>(`SELECT details->>'scope' AS scope FROM auth.audit_events WHERE user_id = $1 AND type = 'sign_out' ORDER BY created_at`, [u.userId]);
+    expect(scopes.map((e) => e.scope)).toEqual(['others', 'global']);
   });
 
   it('signs out with only the refresh cookie (expired access token)', async () => {
@@ -145,6 +147,8 @@ describe('sign-out scopes and sessions', () => {
     const own = await request(`${s.url}/auth/sessions/${other.sessionId}`, { method: 'DELETE', token: u.accessToken });
     expect(own.status).toBe(204);
     expect((await sessions(other.accessToken)).json.error.code).toBe('session_expired');
+    const revoked = await owner<{ session_id: string }>(`SELECT session_id FROM auth.audit_events WHERE user_id = $1 AND type = 'session_revoked'`, [u.userId]);
+    expect(revoked.map((e) => e.session_id)).toEqual([other.sessionId]);
   });
 
   it("GET /auth/events returns the caller's own events and nobody else's", async () => {
