@@ -3,6 +3,7 @@
 // CSV import with progress and an error row; a deal dragged across stages; demo data
 // vs. a fresh account; sign-out in one tab signing out the other.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { lastMailTo } from '../support/outbox.ts';
@@ -119,6 +120,13 @@ describe.skipIf(e2eSkipReason !== null)(`web: CRM journeys${e2eSkipReason ? ` â€
       expect(await page.getByTestId('import-failed').innerText()).toBe('1');
       await page.getByTestId('import-errors').getByRole('cell', { name: 'not-an-email', exact: true }).first().waitFor();
       await screenshot(page, 'import-results');
+      // And back out again: the owner's export carries the imported rows.
+      await page.getByRole('link', { name: 'Contacts', exact: true }).click();
+      const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
+      expect(download.suggestedFilename()).toBe('contacts.csv');
+      const exported = readFileSync((await download.path())!, 'utf8');
+      expect(exported).toContain('grace@example.test');
+      expect(exported).not.toContain('not-an-email');
     });
     expectNoConsoleErrors(t);
   });

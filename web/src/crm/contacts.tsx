@@ -8,6 +8,7 @@ import { SelectField, TextField } from '../components/field.tsx';
 import { fullName } from '../components/format.ts';
 import { Pager } from '../components/pager.tsx';
 import { Alert, Empty, ErrorState, Loading } from '../components/states.tsx';
+import { ExportContactsButton } from './export-button.tsx';
 import { CONTACT_SOURCES, CONTACT_STATUSES, humanize, toPage, type Contact, type List } from './types.ts';
 
 const PAGE_SIZE = 25;
@@ -52,7 +53,7 @@ function NewContactForm({ bid, onDone }: { bid: string; onDone: () => void }) {
 }
 
 export function ContactsPage() {
-  const { bid } = useBusiness();
+  const { bid, canManage } = useBusiness();
   const queryClient = useQueryClient();
   const [params, setParams] = useSearchParams();
   const q = params.get('q') ?? '';
@@ -117,6 +118,7 @@ export function ContactsPage() {
       <div className="row-between">
         <h1>Contacts</h1>
         <div className="row">
+          {canManage && <ExportContactsButton bid={bid} />}
           <Link className="button" to={`/b/${bid}/import`}>Import CSV</Link>
           <button type="button" className="primary" onClick={() => setAdding(true)}>New contact</button>
         </div>
