@@ -88,7 +88,7 @@ try {
   console.log(`load test: ${CLIENTS} clients × ${SECONDS} s against ${base} (${db.engine} engine)`);
 
   // Setup: USERS accounts, each with a business, a Twilio configuration, contacts and a conversation.
-  const users = [];
+  const users: { email: string; password: string; bid: string; conversation: string }[] = [];
   for (let i = 0; i < USERS; i++) {
     const email = `load-${i}-${randomBytes(3).toString('hex')}@example.test`;
     const password = `Load-${randomBytes(9).toString('base64url')}-7`;

@@ -3,6 +3,7 @@
 // must never carry a secret; the logger's redaction is a second net, not the first.
 import type { Tx } from '../db/index.ts';
 import type { Logger } from '../observability/logger.ts';
+import { metrics } from '../observability/metrics.ts';
 
 export const AUTH_EVENT_TYPES = [
   'sign_up',
@@ -48,6 +49,7 @@ export async function recordAuthEvent(tx: Tx, event: AuthEvent): Promise<void> {
     `INSERT INTO auth.audit_events (user_id, session_id, type, ip, user_agent, details) VALUES ($1, $2, $3, $4, $5, $6)`,
     [event.userId ?? null, event.sessionId ?? null, event.type, ip, userAgent, JSON.stringify(event.details ?? {})],
   );
+  metrics.authEvents.inc({ type: event.type });
   eventLogger?.info(
     { auth_event: event.type, user_id: event.userId ?? null, session_id: event.sessionId ?? null, ip, user_agent: userAgent, details: event.details ?? {} },
     `auth event ${event.type}`,

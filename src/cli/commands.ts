@@ -7,11 +7,11 @@ import { openEngine } from '../db/index.ts';
 import { migrate } from '../db/migrator.ts';
 import { bootstrapWithRetry } from '../db/server-engine.ts';
 import { startCapto } from '../main.ts';
-import { integrationCommands } from '../integrations/cli-commands.ts';
-import { opsCommands } from '../ops/cli-commands.ts';
 import { rotateJwtCommand } from '../auth/cli-command.ts';
+import { integrationCommands } from '../integrations/cli-commands.ts';
 import { scanCommand } from '../scan/command.ts';
 import { demoPurgeCommand } from '../demo/command.ts';
+import { opsCommands } from '../ops/cli-commands.ts';
 
 export interface Command {
   name: string;
@@ -123,4 +123,4 @@ and CAPTO_MIGRATION_URL set to the admin URL of that database.`,
   },
 };
 
-export const commands: Command[] = [start, migrateCmd, dbSetup, ...opsCommands, scanCommand, demoPurgeCommand, rotateJwtCommand, ...integrationCommands];
+export const commands: Command[] = [start, migrateCmd, dbSetup, scanCommand, demoPurgeCommand, ...opsCommands, ...integrationCommands, rotateJwtCommand];

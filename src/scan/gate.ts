@@ -4,11 +4,13 @@
 import { ConfigError, type Config } from '../config/index.ts';
 import type { Engine } from '../db/engine.ts';
 import type { Logger } from '../observability/logger.ts';
+import { metrics } from '../observability/metrics.ts';
 import { scanEngine } from './run.ts';
 import { loadWaivers } from './waivers.ts';
 
 export async function scanOnStart(engine: Engine, config: Config, logger: Logger): Promise<void> {
   const report = await scanEngine(engine, { waivers: loadWaivers() });
+  for (const [level, n] of Object.entries(report.counts)) metrics.scanFindings.set({ level }, n);
   const errors = report.findings.filter((f) => f.level === 'ERROR' && !f.waived);
   if (errors.length === 0) {
     logger.info({ counts: report.counts }, 'database security scan passed');
