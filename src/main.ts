@@ -20,6 +20,8 @@ import { scanOnStart } from './scan/gate.ts';
 import { buildApp, type RouteModule } from './server/app.ts';
 import { metricsModule } from './observability/metrics-routes.ts';
 import { acquireDataDirLock } from './ops/data-dir-lock.ts';
+import { startPeriodicJob } from './ops/exclusive.ts';
+import { purgeDeletedContacts } from './crm/contacts.ts';
 import { loadOrCreateTls } from './server/tls.ts';
 
 export interface StartOptions {
@@ -77,6 +79,9 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
     const port = (app.server.address() as AddressInfo).port;
     const url = config.port === 0 ? config.publicUrl.replace(/:\d+$/, `:${port}`) : config.publicUrl;
     const demoPurge = startDemoPurgeTimer(db, logger);
+    // Contacts in the trash for 30 days are purged hourly, by one node at a time, in
+    // batches: one transaction per tick keeps the purge from holding locks for long.
+    const trashPurge = startPeriodicJob(db, logger, 'crm.trash-purge', 3_600_000, (tx) => purgeDeletedContacts(tx));
 
     let closing: Promise<void> | undefined;
     return {
@@ -91,6 +96,7 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
           startDraining();
           await app.close(); // stops accepting, waits for in-flight requests
           await demoPurge.stop();
+          await trashPurge.stop();
           await engine.close();
           releaseDataDir();
         })();
