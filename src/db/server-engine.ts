@@ -53,20 +53,23 @@ export async function openServerEngine(options: ServerEngineOptions): Promise<En
   return {
     kind: 'server',
     pool,
-    async withMaintenanceClient(fn) {
-      const client = new pg.Client({ connectionString: migrationUrl });
-      await client.connect();
-      client.on('error', () => undefined);
-      try {
-        return await fn(client);
-      } finally {
-        await client.end().catch(() => undefined);
-      }
-    },
+    withMaintenanceClient: (fn) => withClient(migrationUrl, fn),
     async close() {
       await pool.end();
     },
   };
+}
+
+/** A dedicated connection for `fn`, always closed afterwards (maintenance and CLI work). */
+export async function withClient<T>(connectionString: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  client.on('error', () => undefined); // a backend killed while idle must not crash the process
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 /** The server's login role must be confined by RLS: no superuser, no BYPASSRLS, no inherited power. */

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { bootstrapWithRetry } from '../db/server-engine.ts';
 import { BackupError } from './backup-format.ts';
 import { nonEmptyTables, SYSTEM_SCHEMA_SQL, tableRowCounts } from './db-inventory.ts';
+import { withClient } from '../db/server-engine.ts';
 
 /** libpq settings from a URL, passed by environment so no password shows in `ps`. */
 export function libpqEnv(url: string): NodeJS.ProcessEnv {
@@ -74,16 +75,7 @@ export function startPgDump(migrationUrl: string): DumpProcess {
   };
 }
 
-export async function withAdmin<T>(migrationUrl: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: migrationUrl });
-  await client.connect();
-  client.on('error', () => undefined);
-  try {
-    return await fn(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
+export const withAdmin = withClient;
 
 export const serverNonEmptyTables = (migrationUrl: string) => withAdmin(migrationUrl, (c) => nonEmptyTables(c));
 export const serverRowCounts = (migrationUrl: string) => withAdmin(migrationUrl, (c) => tableRowCounts(c));

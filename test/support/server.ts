@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config/index.ts';
 import { startCapto, type RunningCapto } from '../../src/main.ts';
+import { createLogger } from '../../src/observability/logger.ts';
 import { createBlankDatabase } from './engine.ts';
 import { sharedFakeHibp } from '../fakes/hibp.ts';
 
@@ -13,7 +14,12 @@ export interface TestServer extends RunningCapto {
   stop(): Promise<void>;
 }
 
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+export interface TestServerOptions {
+  /** Receives every log line (raw JSON) — set LOG_LEVEL in `env` to choose how many. */
+  logSink?: (line: string) => void;
+}
+
+export async function startTestServer(env: Record<string, string> = {}, options: TestServerOptions = {}): Promise<TestServer> {
   const blank = await createBlankDatabase();
   const port = await freePort();
   // Server mode has no data dir of its own: give it one for the dev master key and the mail outbox.
@@ -33,7 +39,8 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     ...blank.env,
     ...env,
   });
-  const running = await startCapto(config);
+  const sink = options.logSink;
+  const running = await startCapto(config, sink ? { logger: createLogger(config, { write: (line: string) => void sink(line) }) } : {});
   return Object.assign(running, {
     async stop() {
       await running.close();
