@@ -60,6 +60,14 @@ describe('HTTPS', () => {
   });
 });
 
+describe('browser navigations', () => {
+  it('"Continue with Google" on a server without Google sends the browser back to sign-in with the reason', async () => {
+    const r = await request(`${s.url}/auth/google/start`);
+    expect(r.status).toBe(302);
+    expect(r.headers.location).toBe('/signin?error=google_not_configured');
+  });
+});
+
 describe('security.txt (RFC 9116)', () => {
   it('has Contact, an Expires less than a year ahead, Preferred-Languages, Canonical and Policy', async () => {
     const r = await request(`${s.url}/.well-known/security.txt`);

@@ -17,8 +17,18 @@ export async function googleRoutes(root: FastifyInstance, auth: AuthServices): P
   // SameSite=Lax, not Strict: the callback is a top-level navigation coming from Google.
   const cookieOptions = { httpOnly: true, secure: true, sameSite: 'lax' as const, path: OIDC_COOKIE_PATH };
 
-  app.get('/auth/google/start', { schema: { tags: ['auth'], hide: false } }, async (_request, reply) => {
-    const { url, cookie } = await google.start();
+  app.get('/auth/google/start', { schema: { tags: ['auth'], hide: false } }, async (request, reply) => {
+    let started: Awaited<ReturnType<typeof google.start>>;
+    try {
+      started = await google.start();
+    } catch (e) {
+      // A browser navigation: send the person back to the sign-in page with the reason,
+      // not a raw JSON error page (the page explains google_not_configured / oidc_failed).
+      if (!(e instanceof AppError) || (e.code !== 'google_not_configured' && e.code !== 'oidc_failed')) throw e;
+      request.log.info({ code: e.code }, 'google sign-in unavailable');
+      return reply.redirect(`/signin?error=${encodeURIComponent(e.code)}`, 302);
+    }
+    const { url, cookie } = started;
     reply.setCookie(OIDC_COOKIE, cookie, { ...cookieOptions, maxAge: 600 });
     return reply.redirect(url, 302);
   });
