@@ -4,7 +4,7 @@
 // - sqlmap: the search, list and import endpoints with a valid token → no injection.
 // Installs the Debian packages when missing, starts Capto (embedded), summarises, and
 // exits non-zero on any real finding.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,11 +21,29 @@ function ensure(tool: string, pkg: string): boolean {
   return spawnSync('which', [tool]).status === 0;
 }
 
+/**
+ * Run a tool without blocking this process: the Capto server under test runs in this
+ * same event loop, so a synchronous spawn would leave it unable to answer the tool.
+ */
+function run(cmd: string, args: string[], timeoutMs: number): Promise<string> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+  });
+}
+
 interface TestsslFinding { id: string; severity: string; finding: string }
 
-function runTestssl(port: number, out: string): string[] {
+async function runTestssl(port: number, out: string): Promise<string[]> {
   const json = path.join(out, 'testssl.json');
-  spawnSync('testssl', ['--quiet', '--color', '0', '--warnings', 'off', '--openssl-timeout', '10', '--connect-timeout', '10', '--jsonfile', json, `https://127.0.0.1:${port}`], { stdio: 'ignore', timeout: 300_000 });
+  await run('testssl', ['--quiet', '--color', '0', '--warnings', 'off', '--openssl-timeout', '10', '--connect-timeout', '10', '--jsonfile', json, `https://127.0.0.1:${port}`], 300_000);
   if (!existsSync(json)) return ['testssl.sh produced no report (see its output by running it by hand)'];
   const findings = JSON.parse(readFileSync(json, 'utf8')) as TestsslFinding[];
   const problems: string[] = [];
@@ -38,14 +56,16 @@ function runTestssl(port: number, out: string): string[] {
   return problems;
 }
 
-function runSqlmap(url: string, token: string, out: string, data?: string): string[] {
+async function runSqlmap(url: string, token: string, out: string, data?: string): Promise<string[]> {
   const args = ['-u', url, '--batch', '--level', '3', '--risk', '1', '--flush-session', '--disable-coloring', '--output-dir', out, '--timeout', '10', '--retries', '0', '--time-sec', '2', '--threads', '2', '-H', `Authorization: Bearer ${token}`];
   if (data) args.push('--data', data, '-H', 'Content-Type: application/json');
-  const r = spawnSync('sqlmap', args, { encoding: 'utf8', timeout: 900_000 });
-  const text = `${r.stdout}\n${r.stderr}`;
+  const text = await run('sqlmap', args, 900_000);
   const vulnerable = /sqlmap identified the following injection point|is vulnerable/i.test(text);
-  console.log(`sqlmap ${url}${data ? ' (JSON body)' : ''}: ${vulnerable ? 'INJECTION FOUND' : 'no injection found'}`);
-  return vulnerable ? [`sqlmap found an injection point at ${url}`] : [];
+  // A run that never got an answer proves nothing: count it as a problem, not as clean.
+  const unreachable = /connection timed out|unable to connect|connection refused|target URL content is not stable/i.test(text) && !/testing '/i.test(text);
+  console.log(`sqlmap ${url}${data ? ' (JSON body)' : ''}: ${vulnerable ? 'INJECTION FOUND' : unreachable ? 'TARGET UNREACHABLE' : 'no injection found'}`);
+  if (vulnerable) return [`sqlmap found an injection point at ${url}`];
+  return unreachable ? [`sqlmap could not test ${url}`] : [];
 }
 
 const out = mkdtempSync(path.join(os.tmpdir(), 'capto-audit-'));
@@ -53,7 +73,7 @@ const problems: string[] = [];
 delete process.env.TEST_DATABASE_URL;
 const server = await startTestServer({ LOG_LEVEL: 'silent' });
 try {
-  if (ensure('testssl', 'testssl.sh')) problems.push(...runTestssl(server.port, out));
+  if (ensure('testssl', 'testssl.sh')) problems.push(...(await runTestssl(server.port, out)));
   else problems.push('testssl.sh could not be installed');
 
   if (ensure('sqlmap', 'sqlmap')) {
@@ -63,10 +83,10 @@ try {
     if (!bid) throw new Error(`could not create a business: ${b.status} ${b.text}`);
     await request(`${server.url}/api/businesses/${bid}/contacts`, { body: { first_name: 'Ada', last_name: 'Smith', email: 'ada@example.test' }, token: user.accessToken });
     const base = `${server.url}/api/businesses/${bid}`;
-    problems.push(...runSqlmap(`${base}/contacts?q=smith&status=lead&sort=name&limit=10`, user.accessToken, out));
-    problems.push(...runSqlmap(`${base}/search?q=ada`, user.accessToken, out));
-    problems.push(...runSqlmap(`${base}/deals?stage=lead`, user.accessToken, out));
-    problems.push(...runSqlmap(`${base}/contacts`, user.accessToken, out, '{"first_name":"Bob*","last_name":"Jones","email":"bob@example.test"}'));
+    problems.push(...(await runSqlmap(`${base}/contacts?q=smith&status=lead&sort=name&limit=10`, user.accessToken, out)));
+    problems.push(...(await runSqlmap(`${base}/search?q=ada`, user.accessToken, out)));
+    problems.push(...(await runSqlmap(`${base}/deals?stage=lead`, user.accessToken, out)));
+    problems.push(...(await runSqlmap(`${base}/contacts`, user.accessToken, out, '{"first_name":"Bob*","last_name":"Jones","email":"bob@example.test"}')));
   } else problems.push('sqlmap could not be installed');
 } finally {
   await server.stop();
