@@ -22,8 +22,28 @@ export interface DatabaseOptions {
   onError?: (e: unknown) => void;
 }
 
+const noop = () => undefined;
+
+/**
+ * Cork the client's socket until the returned function is called or the event loop
+ * turns, whichever comes first; each hold is released exactly once.
+ */
+function holdWrites(client: pg.PoolClient): () => void {
+  const stream = (client as unknown as { connection?: { stream?: { cork?: () => void; uncork?: () => void } } }).connection?.stream;
+  if (typeof stream?.cork !== 'function' || typeof stream.uncork !== 'function') return noop;
+  stream.cork();
+  let held = true;
+  const release = () => {
+    if (!held) return;
+    held = false;
+    stream.uncork!();
+  };
+  setImmediate(release);
+  return release;
+}
+
 export function createDatabase(pool: pg.Pool, options: DatabaseOptions = {}): Database {
-  async function run<T>(setup: string, fn: (tx: Tx) => Promise<T>, checkSetup?: (rows: Record<string, unknown>[]) => void): Promise<T> {
+  async function run<T>(setup: string, fn: (tx: Tx) => Promise<T>, checkSetup?: (rows: Record<string, unknown>[]) => void, readOnly = false): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await pool.connect();
@@ -38,21 +58,61 @@ export function createDatabase(pool: pg.Pool, options: DatabaseOptions = {}): Da
       discard = true;
     };
     client.on('error', onClientError);
+    // On a pipelining client (server engine) the set-up is not awaited before the
+    // handler runs: its first statement goes out right behind the set-up, and the
+    // answers come back in order. No result reaches the handler before the set-up's
+    // checks have passed (every query first awaits `ready`); a statement sent behind
+    // a failed set-up runs either in an aborted transaction or with the checks'
+    // verdict pending and is rolled back with everything else.
+    // The set-up waits in the socket's buffer for that first statement (or the next
+    // turn of the event loop), so both leave in one write: on loopback every write
+    // costs the sender the receiver's network stack too.
+    const pipelined = client.pipeline;
+    const flushSetup = pipelined ? holdWrites(client) : noop;
+    let ready: Promise<void> | undefined = (client.query(setup) as unknown as Promise<pg.QueryResult | pg.QueryResult[]>).then((r) => {
+      const results = Array.isArray(r) ? r : [r];
+      checkSetup?.(results[results.length - 1]?.rows ?? []);
+    });
+    ready.catch(() => undefined); // observed by settle(); never an unhandled rejection meanwhile
+    const settle = async () => {
+      const pending = ready;
+      if (pending) {
+        await pending;
+        ready = undefined;
+      }
+    };
     const tx: Tx = {
       async query<R>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
         if (!active) throw new Error('a transaction handle was used after its transaction ended');
         if (FORBIDDEN_STATEMENT.test(text)) throw new Error('statements that change the role or the transaction are not allowed in a request transaction');
-        const r = await client.query(text, params as unknown[] | undefined);
+        const sent = client.query(text, params as unknown[] | undefined);
+        flushSetup();
+        if (ready) {
+          sent.catch(() => undefined); // the set-up's own error is the one to report
+          await settle();
+        }
+        const r = await sent;
         return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
       },
     };
     try {
-      const results = (await client.query(setup)) as unknown as pg.QueryResult[];
-      checkSetup?.(results[results.length - 1]?.rows ?? []);
+      if (!pipelined) await settle();
       const out = await fn(tx);
-      await client.query('COMMIT');
+      flushSetup();
+      await settle(); // a handler that ran no statement still needs the checks' verdict
+      if (readOnly && pipelined) {
+        // Nothing was written (the database saw to that), so nothing waits on the COMMIT:
+        // it leaves with the connection's next transaction (or at the next turn of the
+        // event loop), which queues behind it. A connection lost meanwhile fails that
+        // COMMIT and is dropped by the pool.
+        holdWrites(client);
+        client.query('COMMIT').catch(() => undefined);
+      } else {
+        await client.query('COMMIT');
+      }
       return out;
     } catch (e) {
+      flushSetup();
       try {
         await client.query('ROLLBACK');
       } catch {
@@ -87,11 +147,11 @@ export function createDatabase(pool: pg.Pool, options: DatabaseOptions = {}): Da
         opts.requireLiveSession ? 'app.session_is_live() AS live' : undefined,
         opts.memberOf !== undefined ? `app.is_member('${opts.memberOf.toLowerCase()}'::uuid) AS member` : undefined,
       ].filter((c) => c !== undefined);
-      const setup = `BEGIN; SELECT set_config('role', '${ROLE_NAMES.authenticated}', true), set_config('request.jwt.claims', ${literal(json)}, true)${checks.length ? `; SELECT ${checks.join(', ')}` : ''}`;
+      const setup = `BEGIN${opts.readOnly ? ' READ ONLY' : ''}; SELECT set_config('role', '${ROLE_NAMES.authenticated}', true), set_config('request.jwt.claims', ${literal(json)}, true)${checks.length ? `; SELECT ${checks.join(', ')}` : ''}`;
       return run(setup, fn, checks.length ? (rows) => {
         if (opts.requireLiveSession && rows[0]?.live !== true) throw new AppError('session_expired', 'your session has ended; sign in again');
         if (opts.memberOf !== undefined && rows[0]?.member !== true) throw new AppError('not_found', 'business not found');
-      } : undefined);
+      } : undefined, opts.readOnly === true);
     },
     asAnon<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
       return run(`BEGIN; SELECT set_config('role', '${ROLE_NAMES.anon}', true), set_config('request.jwt.claims', '', true)`, fn);

@@ -30,6 +30,13 @@ export interface UserTxOptions {
    * route pays no extra round trip for its membership check.
    */
   memberOf?: string;
+  /**
+   * `BEGIN READ ONLY`: the database refuses any write, so the COMMIT cannot fail for
+   * a reason the caller must hear — on a pipelining client it is sent without waiting
+   * for its answer (the connection's next user queues behind it). Request routes set
+   * it for GET and HEAD.
+   */
+  readOnly?: boolean;
 }
 
 /**

@@ -21,8 +21,10 @@ export function requireClaims(request: FastifyRequest): Claims {
 /**
  * Run `fn` as the signed-in caller, refusing revoked or expired sessions; with
  * `memberOf`, also answer 404 `not_found` unless the caller belongs to that business
- * (same round trip).
+ * (same round trip). GET and HEAD run READ ONLY.
  */
 export function userTx<T>(db: Database, request: FastifyRequest, fn: (tx: Tx) => Promise<T>, options: { memberOf?: string } = {}): Promise<T> {
-  return db.asUser(requireClaims(request), fn, { requireLiveSession: true, memberOf: options.memberOf });
+  // GET and HEAD never change anything (RFC 9110 §9.2.1): their transactions are READ ONLY.
+  const readOnly = request.method === 'GET' || request.method === 'HEAD';
+  return db.asUser(requireClaims(request), fn, { requireLiveSession: true, memberOf: options.memberOf, readOnly });
 }
