@@ -65,7 +65,7 @@ async function importOnce(db: Database, admin: pg.Pool, csv: Buffer): Promise<{ 
   const job = await db.asUser({ sub: userId }, (tx) => createImportJob(tx, businessId, userId, 'bench.csv', upload));
   await db.asUser({ sub: userId }, (tx) => beginImportJob(tx, businessId, userId, job.id, { dedupe_mode: 'skip' }));
   const t1 = process.hrtime.bigint();
-  const runner = createImportRunner({ db });
+  const runner = createImportRunner({ db, inFlight: 2 }); // as the server engine runs it (src/crm/import/index.ts)
   runner.start({ id: job.id, businessId, userId });
   await runner.settled(job.id);
   const t2 = process.hrtime.bigint();

@@ -14,6 +14,8 @@ import { addMember, newBusiness, newUser, twoBusinesses } from './support/factor
 import { contactsFixture, existingSeed, seedExisting } from './fixtures/csv/contacts-fixture.ts';
 
 let t: TestDatabase;
+// As the composition root runs it: batches overlap on server PostgreSQL only.
+const inFlight = ENGINE === 'server' ? 2 : 1;
 let w: Awaited<ReturnType<typeof twoBusinesses>>;
 
 beforeAll(async () => {
@@ -28,7 +30,7 @@ async function upload(userId: string, businessId: string, csv: string, filename 
 }
 
 async function runJob(userId: string, businessId: string, jobId: string, mode: 'skip' | 'update', opts: Partial<ImportRunnerOptions> = {}) {
-  const runner = createImportRunner({ db: t.db, ...opts });
+  const runner = createImportRunner({ db: t.db, inFlight, ...opts });
   await t.db.asUser({ sub: userId }, (tx) => beginImportJob(tx, businessId, userId, jobId, { dedupe_mode: mode }));
   runner.start({ id: jobId, businessId, userId });
   await runner.settled(jobId);
@@ -129,14 +131,14 @@ describe(`crash atomicity and resume (${ENGINE})`, () => {
     const bid = (await newBusiness(t.engine, owner)).id;
     await asOwner(t.engine, (c) => seedExisting(c, bid, existingSeed(fixture.rows)));
     const job = await upload(owner, bid, fixture.csv);
-    const first = createImportRunner({ db: t.db, batchSize: 500, onProgress: ({ rowsDone }) => { if (rowsDone === 1000) void first.stop(); } });
+    const first = createImportRunner({ db: t.db, inFlight, batchSize: 500, onProgress: ({ rowsDone }) => { if (rowsDone === 1000) void first.stop(); } });
     await t.db.asUser({ sub: owner }, (tx) => beginImportJob(tx, bid, owner, job.id, { dedupe_mode: 'skip' }));
     first.start({ id: job.id, businessId: bid, userId: owner });
     await first.settled(job.id);
     const halfway = await t.db.asUser({ sub: owner }, (tx) => getImportJob(tx, bid, job.id));
     expect(halfway).toMatchObject({ status: 'running', rows_done: 1000 });
 
-    const second = createImportRunner({ db: t.db, batchSize: 500 });
+    const second = createImportRunner({ db: t.db, inFlight, batchSize: 500 });
     expect(await second.resumeInterrupted()).toBeGreaterThanOrEqual(1);
     await second.settled(job.id);
     const done = await t.db.asUser({ sub: owner }, (tx) => getImportJob(tx, bid, job.id));
@@ -208,14 +210,14 @@ describe(`two nodes on one job (${ENGINE})`, () => {
     await asOwner(t.engine, (c) => seedExisting(c, bid, seed));
     const job = await upload(owner, bid, fixture.csv);
     await t.db.asUser({ sub: owner }, (tx) => beginImportJob(tx, bid, owner, job.id, { dedupe_mode: 'skip' }));
-    const nodes = [createImportRunner({ db: t.db, batchSize: 250 }), createImportRunner({ db: t.db, batchSize: 250 })];
+    const nodes = [createImportRunner({ db: t.db, inFlight, batchSize: 250 }), createImportRunner({ db: t.db, inFlight, batchSize: 250 })];
     for (const n of nodes) n.start({ id: job.id, businessId: bid, userId: owner });
     await Promise.all(nodes.map((n) => n.settled(job.id)));
     let done = await t.db.asUser({ sub: owner }, (tx) => getImportJob(tx, bid, job.id));
     // Both may have stepped aside at the same moment (each saw the other's lock): a
     // later start picks the job up again from its cursor.
     if (done.status === 'running') {
-      const again = createImportRunner({ db: t.db, batchSize: 250 });
+      const again = createImportRunner({ db: t.db, inFlight, batchSize: 250 });
       again.start({ id: job.id, businessId: bid, userId: owner });
       await again.settled(job.id);
       done = await t.db.asUser({ sub: owner }, (tx) => getImportJob(tx, bid, job.id));

@@ -26,6 +26,16 @@ export interface ImportRunnerOptions {
   db: Database;
   logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
   batchSize?: number;
+  /**
+   * Batches in the database at once (default 1). With 2, batch N+1 does its inserts
+   * while batch N is still in the database (two connections, two PostgreSQL backends),
+   * but claims the job — lock, cursor check, counters — only once N has committed and
+   * its progress was reported; if N did not commit, N+1 rolls back. Order and
+   * whole-batch atomicity stay exactly as with 1. Only for an engine that runs
+   * transactions concurrently (server PostgreSQL): on the embedded one, which runs one
+   * at a time, it gains nothing, and a progress hook that queries would deadlock.
+   */
+  inFlight?: number;
   /** Fault injection for tests: runs inside each batch transaction, just before COMMIT. */
   beforeCommit?: (info: { jobId: string; cursor: number; size: number; rejected: boolean }) => Promise<void> | void;
   /** Called after each batch has committed (outside any transaction): progress hooks, tests. */
@@ -43,7 +53,21 @@ export interface ImportRunner {
   stop(): Promise<void>;
 }
 
-type BatchResult = { state: 'ok' } | { state: 'busy' | 'stopped' } | { state: 'moved'; cursor: number };
+type BatchResult = { state: 'ok' } | { state: 'busy' | 'stopped' | 'abandoned' } | { state: 'moved'; cursor: number };
+
+const OK: Promise<BatchResult> = Promise.resolve({ state: 'ok' });
+
+/** Thrown inside a batch transaction to roll it back and report `result` instead. */
+class RollBack extends Error {
+  constructor(readonly result: BatchResult) {
+    super(`batch rolled back: ${result.state}`);
+  }
+}
+
+const LOST_ACCESS = 'the member who started this import no longer has access to the business';
+
+/** A predecessor that failed outright counts as not committed. */
+const settled = (p: Promise<BatchResult>): Promise<BatchResult> => p.catch((): BatchResult => ({ state: 'abandoned' }));
 
 /** Errors a single bad row can cause; anything else concerns the whole job. */
 const ROW_LEVEL = new Set(['conflict', 'validation_failed']);
@@ -51,6 +75,7 @@ const ROW_LEVEL = new Set(['conflict', 'validation_failed']);
 export function createImportRunner(options: ImportRunnerOptions): ImportRunner {
   const { db, logger } = options;
   const batchSize = options.batchSize ?? 1000;
+  const inFlight = Math.max(1, options.inFlight ?? 1);
   const active = new Map<string, Promise<void>>();
   let stopping = false;
 
@@ -60,7 +85,7 @@ export function createImportRunner(options: ImportRunnerOptions): ImportRunner {
       const j = await getImportJob(tx, job.businessId, job.id).catch((e: unknown) => {
         // The service found it running, but its uploader can no longer see it (she left
         // the business): nobody may continue it in her name.
-        if (e instanceof AppError && e.code === 'not_found') throw new AppError('forbidden', 'the member who started this import no longer has access to the business');
+        if (e instanceof AppError && e.code === 'not_found') throw new AppError('forbidden', LOST_ACCESS);
         throw e;
       });
       if (j.status !== 'running') return undefined;
@@ -80,65 +105,86 @@ export function createImportRunner(options: ImportRunnerOptions): ImportRunner {
       await prepareRange(0, at);
       return at < total ? prepareRange(at, Math.min(at + batchSize, total)) : [];
     };
-    let cursor = state.rows_done;
-    let batch = await resync(cursor);
-    while (cursor < total && !stopping) {
-      const end = cursor + batch.length;
-      const committing = commitRange(job, claims, state, batch, cursor, end === total);
-      // Validate the next batch while this one is in the database.
-      const upcoming = end < total ? prepareRange(end, Math.min(end + batchSize, total)) : Promise.resolve([]);
-      const [result, next] = await Promise.all([committing, upcoming]);
-      if (result.state === 'moved') {
-        // Another runner committed batches meanwhile: continue from its cursor.
-        cursor = result.cursor;
-        batch = await resync(cursor);
-        continue;
-      }
-      if (result.state !== 'ok') return;
-      cursor = end;
-      batch = next;
-      await options.onProgress?.({ jobId: job.id, rowsDone: cursor, total });
-    }
-  }
 
-  /** Commit one batch; when the database refuses it (a constraint race), bisect to isolate the bad row. */
-  async function commitRange(job: JobRef, claims: Claims, state: ImportJob, rows: PreparedRow[], cursor: number, last: boolean, rejected = false): Promise<BatchResult> {
+    // A sliding window of batches: each claims the job only after the one before it
+    // committed and its progress was reported.
+    const window: { done: Promise<BatchResult>; end: number }[] = [];
+    let previous = OK;
+    let at = state.rows_done;
+    let rows = await resync(at);
     try {
-      return await db.asUser(claims, (tx) => commitBatch(tx, job, state, rows, cursor, last, rejected));
-    } catch (e) {
-      if (!(e instanceof AppError) || !ROW_LEVEL.has(e.code) || rejected) throw e;
-      if (rows.length === 1) return commitRange(job, claims, state, rows, cursor, last, true);
-      const mid = Math.floor(rows.length / 2);
-      const first = await commitRange(job, claims, state, rows.slice(0, mid), cursor, false);
-      if (first.state !== 'ok') return first;
-      return commitRange(job, claims, state, rows.slice(mid), cursor + mid, last);
+      for (;;) {
+        while (window.length < inFlight && at < total && !stopping) {
+          const end = at + rows.length;
+          const committed = commitRange(job, claims, state, rows, at, end === total, previous);
+          previous = committed.then(async (r) => {
+            if (r.state === 'ok') await options.onProgress?.({ jobId: job.id, rowsDone: end, total });
+            return r;
+          });
+          previous.catch(() => undefined); // awaited through the window
+          window.push({ done: previous, end });
+          at = end;
+          // Validate the next batch while these are in the database.
+          rows = at < total ? await prepareRange(at, Math.min(at + batchSize, total)) : [];
+        }
+        const head = window.shift();
+        if (!head) return; // done, or stopping
+        const result = await head.done;
+        if (result.state === 'ok') continue;
+        // Every later batch of the window rolls back on its own (its predecessor did not commit).
+        await Promise.allSettled(window.splice(0).map((w) => w.done));
+        if (result.state !== 'moved') return; // busy (another node has it), stopped, or stopping
+        // Another runner committed batches meanwhile: continue from its cursor.
+        previous = OK;
+        at = result.cursor;
+        rows = await resync(at);
+      }
+    } finally {
+      // On an error, let the batches still in flight roll back before the job is marked failed.
+      await Promise.allSettled(window.map((w) => w.done));
     }
   }
 
-  async function commitBatch(tx: Tx, job: JobRef, state: ImportJob, rows: PreparedRow[], cursor: number, last: boolean, rejected: boolean): Promise<BatchResult> {
-    const lock = await tx.query<{ ok: boolean }>(`SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS ok`, [`capto.import:${job.id}`]);
-    if (lock.rows[0]?.ok !== true) return { state: 'busy' };
-    const current = await tx.query<{ status: string; rows_done: number }>(
-      'SELECT status, rows_done FROM app.import_jobs WHERE business_id = $1 AND id = $2 FOR UPDATE', [job.businessId, job.id],
-    );
-    const row = current.rows[0];
-    if (!row) throw new AppError('forbidden', 'the member who started this import no longer has access to the business');
-    if (row.status !== 'running') return { state: 'stopped' };
-    if (row.rows_done !== cursor) return { state: 'moved', cursor: row.rows_done };
+  /**
+   * Commit one batch once `previous` (the batch before it) has committed; when the
+   * database refuses it (a constraint race), bisect to isolate the bad row.
+   */
+  async function commitRange(
+    job: JobRef, claims: Claims, state: ImportJob, rows: PreparedRow[], cursor: number, last: boolean, previous: Promise<BatchResult>, rejected = false,
+  ): Promise<BatchResult> {
+    try {
+      return await db.asUser(claims, (tx) => commitBatch(tx, job, state, rows, cursor, last, previous, rejected));
+    } catch (e) {
+      if (e instanceof RollBack) return e.result;
+      // Any member may import, so a refusal by the policies means she is no longer one.
+      if (e instanceof AppError && e.code === 'forbidden') throw new AppError('forbidden', LOST_ACCESS, { cause: e });
+      if (!(e instanceof AppError) || !ROW_LEVEL.has(e.code) || rejected) throw e;
+      const before = await settled(previous);
+      if (before.state !== 'ok') return { state: 'abandoned' };
+      if (rows.length === 1) return commitRange(job, claims, state, rows, cursor, last, OK, true);
+      const mid = Math.floor(rows.length / 2);
+      const first = await commitRange(job, claims, state, rows.slice(0, mid), cursor, false, OK);
+      if (first.state !== 'ok') return first;
+      return commitRange(job, claims, state, rows.slice(mid), cursor + mid, last, OK);
+    }
+  }
 
+  async function commitBatch(
+    tx: Tx, job: JobRef, state: ImportJob, rows: PreparedRow[], cursor: number, last: boolean, previous: Promise<BatchResult>, rejected: boolean,
+  ): Promise<BatchResult> {
     let outcomes: RowOutcome[];
     if (rejected) {
       outcomes = rows.map((r) => ({ kind: 'fail', row: r, problems: [{ column: null, code: 'rejected', message: 'the database refused this row' }] }));
     } else {
+      // Rows of the batch before this one are not visible yet, but no row here can match
+      // them: the preparer already set aside every in-file duplicate.
       const keys = batchKeys(rows);
       outcomes = planBatch(rows, await findExistingContacts(tx, job.businessId, keys.emails, keys.phones), state.dedupe_mode);
     }
     const creates = outcomes.filter((o) => o.kind === 'create');
     const updates = outcomes.filter((o) => o.kind === 'update');
     const inserted = await insertContacts(tx, job.businessId, job.userId, creates.map((o) => o.draft));
-    const updated = await updateContacts(tx, job.businessId, updates.map((o) => ({ contactId: o.contactId, draft: o.draft })));
     await recordContactEvents(tx, job.businessId, inserted.map((c) => c.id), 'imported', { job_id: job.id, action: 'created' });
-    await recordContactEvents(tx, job.businessId, updated, 'imported', { job_id: job.id, action: 'updated' });
 
     const errors: ImportErrorRow[] = [];
     const kept = mappedColumns(state.mapping);
@@ -151,6 +197,28 @@ export function createImportRunner(options: ImportRunnerOptions): ImportRunner {
       }
     }
     await insertImportErrors(tx, job.businessId, job.id, errors);
+
+    // Everything below waits for the batch before this one: updates of existing contacts
+    // (which that batch may also update: taking those row locks first could deadlock
+    // against it), then the claim on the job.
+    const before = await settled(previous);
+    if (before.state !== 'ok' || stopping) throw new RollBack({ state: 'abandoned' });
+    const updated = await updateContacts(tx, job.businessId, updates.map((o) => ({ contactId: o.contactId, draft: o.draft })));
+    await recordContactEvents(tx, job.businessId, updated, 'imported', { job_id: job.id, action: 'updated' });
+
+    // One runner per job across nodes; the row lock and cursor check make it exact.
+    // NO KEY UPDATE: the next batch's error rows hold KEY SHARE on the job row (their
+    // foreign key) while that batch waits for this one; FOR UPDATE would deadlock with it.
+    const lock = await tx.query<{ ok: boolean }>(`SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS ok`, [`capto.import:${job.id}`]);
+    if (lock.rows[0]?.ok !== true) throw new RollBack({ state: 'busy' });
+    const current = await tx.query<{ status: string; rows_done: number }>(
+      'SELECT status, rows_done FROM app.import_jobs WHERE business_id = $1 AND id = $2 FOR NO KEY UPDATE', [job.businessId, job.id],
+    );
+    const row = current.rows[0];
+    if (!row) throw new AppError('forbidden', LOST_ACCESS);
+    if (row.status !== 'running') throw new RollBack({ state: 'stopped' });
+    if (row.rows_done !== cursor) throw new RollBack({ state: 'moved', cursor: row.rows_done });
+
     // Rows whose insert or update lost a race with a concurrent writer count as skipped.
     const skipped = rows.length - inserted.length - updated.length - failed;
     await tx.query(
