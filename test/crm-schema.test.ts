@@ -48,6 +48,21 @@ describe('CRM schema', () => {
     expect(outsider).toBe(0);
   });
 
+  it('app.contact_search_ids (migration 0007) answers members of the business only', async () => {
+    const search = (sub: string, business: string, like: string, q: string, digits: string | null = null) =>
+      t.db.asUser({ sub }, async (tx) =>
+        (await tx.query<{ id: string }>('SELECT app.contact_search_ids($1, $2, $3, $4) AS id', [business, like, q, digits])).rows.map((r) => r.id));
+    // positive cases: each member finds her own business's contact, by name and by phone digits
+    expect(await search(w.a.member.id, w.a.business.id, '%ann%', 'ann')).toEqual([contactA]);
+    expect(await search(w.b.member.id, w.b.business.id, '%zzz%', 'zzz', '%5550100%')).toEqual([contactB]);
+    // a member of A asking about B (and the reverse) gets nothing, even for a pattern matching everything
+    expect(await search(w.a.member.id, w.b.business.id, '%', 'bob', '%')).toEqual([]);
+    expect(await search(w.b.member.id, w.a.business.id, '%', 'ann', '%')).toEqual([]);
+    expect(await search(w.outsider.id, w.a.business.id, '%', 'ann', '%')).toEqual([]);
+    // the anonymous role cannot call it at all
+    await expect(t.db.asAnon((tx) => tx.query(`SELECT app.contact_search_ids($1, '%', 'a', NULL)`, [w.a.business.id]))).rejects.toThrow();
+  });
+
   it('refuses inserting into another business', async () => {
     await expect(t.db.asUser({ sub: w.a.owner.id }, (tx) =>
       tx.query(`INSERT INTO app.contacts (business_id, first_name) VALUES ($1, 'Eve')`, [w.b.business.id]),

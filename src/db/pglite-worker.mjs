@@ -10,6 +10,7 @@
 // `username: 'capto_app'`: every socket session starts as the unprivileged login role.
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
+import { btree_gin } from '@electric-sql/pglite/contrib/btree_gin';
 import { citext } from '@electric-sql/pglite/contrib/citext';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
@@ -19,7 +20,7 @@ import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 
 /** @type {{ dataDir: string, socketPath: string, bootstrapSql: string, maxConnections: number }} */
 const input = workerData;
-const extensions = { citext, pg_trgm };
+const extensions = { btree_gin, citext, pg_trgm };
 
 async function main() {
   const admin = await PGlite.create(input.dataDir, { extensions });

@@ -49,5 +49,6 @@ export function bootstrapSql(): string {
     `GRANT USAGE ON SCHEMA extensions TO capto_owner, capto_authenticated, capto_anon, capto_service;`,
     `CREATE EXTENSION IF NOT EXISTS citext WITH SCHEMA extensions;`,
     `CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA extensions;`,
+    `CREATE EXTENSION IF NOT EXISTS btree_gin WITH SCHEMA extensions;`,
   ].join('\n');
 }

@@ -35,6 +35,9 @@ export const defaultScanConfig: ScanConfig = Object.freeze({
     'app.is_demo_business',
     'app.is_demo_user',
     'app.accept_invitation',
+    // Contact search (migration 0007): ids only, for members of the business (checked
+    // inside); the caller reads the contacts through the policies.
+    'app.contact_search_ids',
   ],
   secretColumn: /(^|_)(token|secret|password|passphrase|ciphertext|private_key|api_key|auth_token)(s?)(_|$)/i,
   membership: { table: 'app.memberships', businessTable: 'app.businesses', userTable: 'auth.users', roles: ['owner', 'admin', 'member'] },
