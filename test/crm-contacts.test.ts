@@ -187,6 +187,17 @@ describe('listing and search', () => {
     expect(await q('100%_')).toEqual([]); // LIKE wildcards are literal
   });
 
+  it('fuzzy name matching ignores digits and symbols: queries differing only in them find the same contacts', async () => {
+    const q = (text: string) => as(w.a.owner, async (tx) => (await listContacts(tx, bid, { limit: 10, q: text })).items.map((c) => c.id));
+    // What sqlmap sends for "true" and "false": before, trigram similarity told them apart.
+    const pairs = [
+      ["smith' AND 8526=8526 AND 'a'='a", "smith' AND 8526=1234 AND 'a'='a"],
+      ['smith) AND 7191=7191 AND (6734=6734', 'smith) AND 7191=2811 AND (6734=6734'],
+    ];
+    for (const [t, f] of pairs) expect(await q(t!)).toEqual(await q(f!));
+    expect(await q(pairs[0]![0]!)).not.toEqual([]); // the words still fuzzily find Smith
+  });
+
   it('rejects a forged cursor with a 400', async () => {
     await expect(as(w.a.owner, (tx) => listContacts(tx, bid, { limit: 2, cursor: 'not-a-cursor' }))).rejects.toMatchObject({ code: 'validation_failed' });
   });

@@ -70,15 +70,26 @@ export async function listContacts(tx: Tx, businessId: string, query: ContactQue
   return { items: out.items.map((row) => toContact(row as never)), next_cursor: out.next_cursor };
 }
 
+/** The letters of a query, as words ("o'brien-smith 42" → "o'brien-smith"). */
+export function nameWords(q: string): string {
+  return q.replace(/[^\p{L}\p{M}\s'’-]+/gu, ' ').replace(/\s+/g, ' ').trim();
+}
+
 /**
  * Ranked search by name, email or phone digits. Substring matches use the trigram GIN
  * indexes (LIKE '%…%' is index-assisted from three characters); a fuzzy name match
- * (pg_trgm's `%`) catches typos. Rank: best trigram similarity, +1 for a prefix match.
+ * of the query's words (pg_trgm's `%`) catches typos. Rank: the name's similarity to the
+ * words, or the email's or phone's to the query when they contain it, +1 for a prefix match.
  */
 async function searchContacts(
   tx: Tx, q: string, query: ContactQuery, where: string[], params: unknown[],
 ): Promise<{ items: Contact[]; next_cursor: string | null }> {
   const p = (v: unknown) => `$${params.push(v)}`;
+  // Fuzzy (typo-tolerant) matching is for names, so it compares the words of the query
+  // only: digits and symbols never make a name more or less similar. (They did: "x AND
+  // 1=1" and "x AND 1=2" have different trigram sets, so one matched a name fuzzily and
+  // the other not, which sqlmap read as boolean-based blind injection.)
+  const words = p(nameWords(q));
   const qp = p(q);
   const pattern = p(likePattern(q));
   const prefix = p(`${likePattern(q).slice(1)}`);
@@ -88,14 +99,16 @@ async function searchContacts(
   if (digits.length >= 3) {
     const dp = p(digits);
     digitsPattern = p(likePattern(digits));
-    phoneSimilarity = `extensions.similarity(${PHONE_DIGITS_EXPR}, ${dp})`;
+    phoneSimilarity = `CASE WHEN ${PHONE_DIGITS_EXPR} LIKE ${digitsPattern} THEN extensions.similarity(${PHONE_DIGITS_EXPR}, ${dp}) ELSE 0 END`;
   }
-  const rank = `round((greatest(extensions.similarity(${NAME_EXPR}, ${qp}), extensions.similarity(coalesce(c.email::text, ''), ${qp}), ${phoneSimilarity})
+  // Email and phone earn similarity only when they contain the query.
+  const emailSimilarity = `CASE WHEN c.email::text LIKE ${pattern} THEN extensions.similarity(c.email::text, ${qp}) ELSE 0 END`;
+  const rank = `round((greatest(extensions.similarity(${NAME_EXPR}, ${words}), ${emailSimilarity}, ${phoneSimilarity})
     + CASE WHEN ${NAME_EXPR} LIKE ${prefix} OR lower(c.last_name) LIKE ${prefix} OR c.email::text LIKE ${prefix} THEN 1 ELSE 0 END)::numeric, 6)`;
   // The matching ids come from app.contact_search_ids (migration 0007), which can use the
   // trigram indexes where a query through the policies cannot; the rows themselves are
   // read here, through the policies, with every other filter.
-  where.push(`c.id IN (SELECT app.contact_search_ids($1, ${pattern}, ${qp}, ${digitsPattern}))`);
+  where.push(`c.id IN (SELECT app.contact_search_ids($1, ${pattern}, ${words}, ${digitsPattern}))`);
   const cursor = decodeCursor(query.cursor, 2);
   const outer: string[] = [];
   if (cursor) outer.push(`(s.rank, s.id) < (${p(cursor[0])}::numeric, ${p(cursor[1])}::uuid)`);
