@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asOwner } from '../src/db/engine.ts';
 import { readCsvUpload } from '../src/crm/import/csv-reader.ts';
 import { importErrorReportCsv } from '../src/crm/import/error-report.ts';
+import { contactTimeline } from '../src/crm/timeline.ts';
 import { beginImportJob, createImportJob, getImportJob, previewImport, updateImportJob } from '../src/crm/import/import-jobs.ts';
 import { createImportRunner, type ImportRunnerOptions } from '../src/crm/import/import-runner.ts';
 import { AppError } from '../src/shared/errors.ts';
@@ -75,12 +76,19 @@ describe(`10k-row import (${ENGINE})`, () => {
 
     const side = await asOwner(t.engine, async (c) => ({
       staged: (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM app.import_rows WHERE job_id = $1', [job.id])).rows[0]!.n,
-      events: (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM app.contact_events WHERE business_id = $1 AND kind = 'imported' AND details->>'job_id' = $2`, [bid, job.id])).rows[0]!.n,
-      sample: (await c.query(`SELECT first_name, phone, email::text, source::text, status::text, owner_id FROM app.contacts WHERE business_id = $1 AND email = 'p10@import.test'`, [bid])).rows[0],
+      fromJob: (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM app.contacts WHERE business_id = $1 AND import_job_id = $2', [bid, job.id])).rows[0]!.n,
+      storedEvents: (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM app.contact_events WHERE business_id = $1 AND kind = 'imported'`, [bid])).rows[0]!.n,
+      sample: (await c.query(`SELECT id, first_name, phone, email, source::text, status::text, owner_id FROM app.contacts WHERE business_id = $1 AND email = 'p10@import.test'`, [bid])).rows[0],
     }));
     expect(side.staged).toBe(0);
-    expect(side.events).toBe(9000);
-    expect(side.sample).toEqual({ first_name: 'First10', phone: '+12123000010', email: 'p10@import.test', source: 'web', status: 'past_client', owner_id: owner });
+    // Created contacts carry their job instead of a stored event each (0008)…
+    expect(side.fromJob).toBe(9000);
+    expect(side.storedEvents).toBe(0);
+    const { id: sampleId, ...sample } = side.sample as { id: string };
+    expect(sample).toEqual({ first_name: 'First10', phone: '+12123000010', email: 'p10@import.test', source: 'web', status: 'past_client', owner_id: owner });
+    // …and the timeline still shows who imported it, when, from which job.
+    const timeline = await t.db.asUser({ sub: owner }, (tx) => contactTimeline(tx, bid, sampleId, { limit: 10 }));
+    expect(timeline.items).toEqual([expect.objectContaining({ id: sampleId, kind: 'imported', actor_id: owner, data: { job_id: job.id, action: 'created' } })]);
 
     // The error report: one line per problem, the raw cells after, formulas neutralised.
     const report = await readAll(importErrorReportCsv(t.db, owner, bid, done));
@@ -105,7 +113,35 @@ describe(`10k-row import (${ENGINE})`, () => {
     const updated = await asOwner(t.engine, (c) =>
       c.query(`SELECT first_name, last_name, source::text, email::text FROM app.contacts WHERE business_id = $1 AND email = 'e0@existing.test'`, [bid]));
     expect(updated.rows).toEqual([{ first_name: 'First3', last_name: 'Last3', source: 'zillow', email: 'e0@existing.test' }]);
+    // An updated contact was not created by the job: it gets a stored event instead.
+    const events = await asOwner(t.engine, (c) => c.query<{ action: string; n: number }>(
+      `SELECT details->>'action' AS action, count(*)::int AS n FROM app.contact_events
+        WHERE business_id = $1 AND kind = 'imported' AND details->>'job_id' = $2 GROUP BY 1`, [bid, job.id]));
+    expect(events.rows).toEqual([{ action: 'updated', n: 300 }]);
   }, 240_000);
+});
+
+describe(`the derived 'imported' timeline entry (${ENGINE})`, () => {
+  it('every member sees it; the actor only where the reader may see the job (its creator, admins)', async () => {
+    const owner = await newUser(t.engine);
+    const importer = await newUser(t.engine);
+    const member = await newUser(t.engine);
+    const bid = (await newBusiness(t.engine, owner.id)).id;
+    await addMember(t.engine, bid, importer.id, 'member');
+    await addMember(t.engine, bid, member.id, 'member');
+    const job = await upload(importer.id, bid, 'First Name,Email\r\nZed,zed@import.test\r\n');
+    const done = await runJob(importer.id, bid, job.id, 'skip');
+    expect(done.created_count).toBe(1);
+    const id = (await asOwner(t.engine, (c) => c.query<{ id: string }>('SELECT id FROM app.contacts WHERE business_id = $1', [bid]))).rows[0]!.id;
+    const seenBy = async (userId: string) =>
+      (await t.db.asUser({ sub: userId }, (tx) => contactTimeline(tx, bid, id, { limit: 10 }))).items.map((i) => ({ kind: i.kind, actor_id: i.actor_id, data: i.data }));
+    const entry = (actor: string | null) => [{ kind: 'imported', actor_id: actor, data: { job_id: job.id, action: 'created' } }];
+    expect(await seenBy(importer.id)).toEqual(entry(importer.id));
+    expect(await seenBy(owner.id)).toEqual(entry(importer.id));
+    expect(await seenBy(member.id)).toEqual(entry(null));
+    // An outsider sees no timeline at all.
+    await expect(t.db.asUser({ sub: w.a.owner.id }, (tx) => contactTimeline(tx, bid, id, { limit: 10 }))).rejects.toMatchObject({ code: 'not_found' });
+  });
 });
 
 describe(`crash atomicity and resume (${ENGINE})`, () => {
@@ -175,6 +211,55 @@ describe(`a row the database refuses (${ENGINE})`, () => {
     expect(await countContacts(bid)).toBe(seed.emails.length + seed.phones.length + done.created_count);
     const rejected = await asOwner(t.engine, (c) => c.query(`SELECT row_number, code FROM app.import_errors WHERE job_id = $1 AND code = 'rejected'`, [job.id]));
     expect(rejected.rows).toEqual([{ row_number: poisoned + 1, code: 'rejected' }]);
+  }, 120_000);
+});
+
+describe(`a concurrent writer takes a row's email between lookup and insert (${ENGINE})`, () => {
+  // Needs two transactions at once: the embedded engine runs one at a time.
+  it.skipIf(ENGINE !== 'server')('the batch is re-planned against a fresh lookup: that row is skipped as existing, nothing is rejected', async () => {
+    const fixture = contactsFixture(2_000);
+    const owner = w.b.owner.id;
+    const bid = (await newBusiness(t.engine, owner)).id;
+    const seed = existingSeed(fixture.rows);
+    await asOwner(t.engine, (c) => seedExisting(c, bid, seed));
+    const job = await upload(owner, bid, fixture.csv);
+    const raced = 'p1234@import.test'; // row 1235, an ordinary "create" row
+
+    // The writer inserts the contact and holds its transaction open: the import's lookup
+    // cannot see it, and its INSERT waits on that row until the writer commits.
+    let inserted!: () => void;
+    let commit!: () => void;
+    const insertedYet = new Promise<void>((r) => { inserted = r; });
+    const released = new Promise<void>((r) => { commit = r; });
+    const writer = asOwner(t.engine, async (c) => {
+      await c.query(`INSERT INTO app.contacts (business_id, first_name, email, source) VALUES ($1, 'Raced', $2, 'manual')`, [bid, raced]);
+      inserted();
+      await released;
+    });
+    await insertedYet;
+    const runner = createImportRunner({ db: t.db, inFlight, batchSize: 500 });
+    await t.db.asUser({ sub: owner }, (tx) => beginImportJob(tx, bid, owner, job.id, { dedupe_mode: 'skip' }));
+    runner.start({ id: job.id, businessId: bid, userId: owner });
+    // Wait until the import's INSERT is blocked on the writer's row.
+    for (let waited = 0; ; waited += 20) {
+      const r = await asOwner(t.engine, (c) => c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'`));
+      if (r.rows[0]!.n > 0) break;
+      if (waited > 30_000) throw new Error('the import never waited on the concurrent writer');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    commit();
+    await writer;
+    await runner.settled(job.id);
+
+    const done = await t.db.asUser({ sub: owner }, (tx) => getImportJob(tx, bid, job.id));
+    expect(done.status).toBe('completed');
+    expect({ created: done.created_count, updated: done.updated_count, skipped: done.skipped_count, failed: done.failed_count })
+      .toEqual({ ...fixture.expected.skip, created: fixture.expected.skip.created - 1, skipped: fixture.expected.skip.skipped + 1 });
+    const rows = await asOwner(t.engine, (c) => c.query<{ first_name: string }>('SELECT first_name FROM app.contacts WHERE business_id = $1 AND email = $2', [bid, raced]));
+    expect(rows.rows).toEqual([{ first_name: 'Raced' }]);
+    const rejected = await asOwner(t.engine, (c) => c.query(`SELECT 1 FROM app.import_errors WHERE job_id = $1 AND code = 'rejected'`, [job.id]));
+    expect(rejected.rowCount).toBe(0);
+    expect(await countContacts(bid)).toBe(seed.emails.length + seed.phones.length + done.created_count + 1);
   }, 120_000);
 });
 

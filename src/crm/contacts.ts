@@ -74,7 +74,7 @@ export async function findDuplicate(
   const r = await tx.query<{ id: string }>(
     `SELECT id FROM app.contacts
       WHERE business_id = $1 AND deleted_at IS NULL AND id IS DISTINCT FROM $4::uuid
-        AND ((email OPERATOR(extensions.=) $2::extensions.citext) OR phone = $3)
+        AND (email = $2 OR phone = $3)
       ORDER BY created_at LIMIT 1`,
     [businessId, email ?? null, phone ?? null, exceptId ?? null],
   );
@@ -200,8 +200,8 @@ export async function deleteContactForever(tx: Tx, businessId: string, id: strin
  */
 export async function purgeDeletedContacts(tx: Tx, batch = 5000): Promise<number> {
   const r = await tx.query(
-    `DELETE FROM app.contacts WHERE id IN (
-       SELECT id FROM app.contacts WHERE deleted_at < now() - make_interval(days => $1) LIMIT $2)`,
+    `DELETE FROM app.contacts WHERE (business_id, id) IN (
+       SELECT business_id, id FROM app.contacts WHERE deleted_at < now() - make_interval(days => $1) LIMIT $2)`,
     [TRASH_DAYS, batch],
   );
   return r.rowCount;

@@ -1,6 +1,9 @@
 // A contact's activity timeline: its own events (created, imported, list and status
 // changes, trash/restore), its notes and its deals' notes, SMS messages and the stage changes of its deals,
-// merged newest first. Each source is read from its own table (one source of truth)
+// merged newest first. A contact created by a CSV import has no stored 'imported' event:
+// that entry is derived from the contact's import_job_id (migration 0008), its id is the
+// contact's, and its actor is the job's creator when the reader may see the job (its
+// creator and admins), else null. Each source is read from its own table (one source of truth)
 // with the same keyset bound and limit, so a page costs O(limit) per source.
 import type { Tx } from '../db/index.ts';
 import { notFound } from '../shared/errors.ts';
@@ -32,6 +35,10 @@ export async function contactTimeline(
   const sql = `SELECT id, kind, at, at::text AS k, actor_id, data FROM (
     ${branch(`e.id, e.kind, e.created_at AS at, e.actor_id, e.details AS data`, 'app.contact_events e',
       'e.business_id = $1 AND e.contact_id = $2', 'e.created_at', 'e.id')}
+    UNION ALL
+    ${branch(`c.id, 'imported', c.created_at, j.created_by, jsonb_build_object('job_id', c.import_job_id, 'action', 'created')`,
+      'app.contacts c LEFT JOIN app.import_jobs j ON j.business_id = c.business_id AND j.id = c.import_job_id',
+      'c.business_id = $1 AND c.id = $2 AND c.import_job_id IS NOT NULL', 'c.created_at', 'c.id')}
     UNION ALL
     ${branch(`n.id, 'note', n.created_at, n.author_id, jsonb_build_object('body', n.body, 'updated_at', n.updated_at, 'deal_id', n.deal_id)`, 'app.notes n',
       `n.business_id = $1 AND (n.contact_id = $2

@@ -1,6 +1,6 @@
 // Runs import jobs in-process after the start request has returned. Each batch of
 // ~1000 rows is ONE transaction as the importing user (RLS applies): contacts,
-// timeline events, error rows and the job's cursor commit together, so a crash
+// timeline events of updated contacts, error rows and the job's cursor commit together, so a crash
 // leaves whole batches only and the job resumes from its cursor.
 //
 // Only one runner may work on a job at a time, across nodes: each batch takes a
@@ -183,8 +183,8 @@ export function createImportRunner(options: ImportRunnerOptions): ImportRunner {
     }
     const creates = outcomes.filter((o) => o.kind === 'create');
     const updates = outcomes.filter((o) => o.kind === 'update');
-    const inserted = await insertContacts(tx, job.businessId, job.userId, creates.map((o) => o.draft));
-    await recordContactEvents(tx, job.businessId, inserted.map((c) => c.id), 'imported', { job_id: job.id, action: 'created' });
+    // A created contact carries its job (import_job_id); the timeline derives its 'imported' entry from that.
+    const created = await insertContacts(tx, job.businessId, job.userId, job.id, creates.map((o) => o.draft));
 
     const errors: ImportErrorRow[] = [];
     const kept = mappedColumns(state.mapping);
@@ -219,15 +219,15 @@ export function createImportRunner(options: ImportRunnerOptions): ImportRunner {
     if (row.status !== 'running') throw new RollBack({ state: 'stopped' });
     if (row.rows_done !== cursor) throw new RollBack({ state: 'moved', cursor: row.rows_done });
 
-    // Rows whose insert or update lost a race with a concurrent writer count as skipped.
-    const skipped = rows.length - inserted.length - updated.length - failed;
+    // Rows whose update lost a race with a concurrent writer (the contact was deleted) count as skipped.
+    const skipped = rows.length - created - updated.length - failed;
     await tx.query(
       `UPDATE app.import_jobs SET rows_done = rows_done + $3, created_count = created_count + $4,
               updated_count = updated_count + $5, skipped_count = skipped_count + $6, failed_count = failed_count + $7,
               status = CASE WHEN $8 THEN 'completed' ELSE status END,
               finished_at = CASE WHEN $8 THEN now() ELSE finished_at END
         WHERE business_id = $1 AND id = $2`,
-      [job.businessId, job.id, rows.length, inserted.length, updated.length, skipped, failed, last],
+      [job.businessId, job.id, rows.length, created, updated.length, skipped, failed, last],
     );
     // The staged file may hold columns nobody imported: it goes as soon as the job ends.
     if (last) await tx.query('DELETE FROM app.import_rows WHERE business_id = $1 AND job_id = $2', [job.businessId, job.id]);
