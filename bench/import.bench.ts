@@ -81,7 +81,7 @@ export default async function run(): Promise<Figure[]> {
   await root.query(`CREATE DATABASE ${name}`);
   const url = new URL(ADMIN_URL);
   url.pathname = `/${name}`;
-  const engine = await openServerEngine({ databaseUrl: url.toString(), poolSize: 2 });
+  const engine = await openServerEngine({ databaseUrl: url.toString(), poolSize: 10 }); // the server default (CAPTO_DB_POOL_SIZE)
   const admin = new pg.Pool({ connectionString: url.toString(), max: 2 });
   admin.on('error', () => undefined); // DROP DATABASE … WITH (FORCE) ends idle connections
   try {
