@@ -151,6 +151,61 @@ describe(`upload → mapping → preview → start → progress → report (${EN
   });
 });
 
+describe(`deleting an import job (${ENGINE})`, () => {
+  it('its uploader and admins delete it with its staged and error rows; other people get 404; a running job is 409; the contacts stay', async () => {
+    const memberA2 = await signUp(server, { verified: true });
+    await addMember(server.engine, bidA, memberA2.userId, 'member');
+    const rowsOf = (jobId: string) => asOwner(server.engine, async (c) => ({
+      job: (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM app.import_jobs WHERE id = $1', [jobId])).rows[0]!.n,
+      staged: (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM app.import_rows WHERE job_id = $1', [jobId])).rows[0]!.n,
+      errors: (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM app.import_errors WHERE job_id = $1', [jobId])).rows[0]!.n,
+    }));
+    const del = (jobId: string, token?: string) => request(url(bidA, `/import/${jobId}`), { method: 'DELETE', token });
+
+    // A finished job of memberA, with one error row.
+    const done = (await uploadCsv(bidA, 'first_name,phone\nKeepme,(415) 555-0188\nBad,12\n', memberA.accessToken)).json.id as string;
+    expect((await request(url(bidA, `/import/${done}/start`), { method: 'POST', body: {}, token: memberA.accessToken })).status).toBe(202);
+    expect(await waitFor(bidA, done, memberA.accessToken)).toMatchObject({ status: 'completed', counts: { created: 1, failed: 1 } });
+    expect(await rowsOf(done)).toEqual({ job: 1, staged: 0, errors: 1 });
+    // An unstarted job of memberA: the whole file is still staged.
+    const unstarted = (await uploadCsv(bidA, 'first_name\nStaged\n', memberA.accessToken)).json.id as string;
+    expect(await rowsOf(unstarted)).toEqual({ job: 1, staged: 1, errors: 0 });
+
+    // Who may not see the job may not delete it: 404, and nothing changes.
+    for (const who of [memberA2, ownerB, memberB, outsider]) {
+      const r = await del(done, who.accessToken);
+      expect(r.status).toBe(404);
+      expect(r.json.error.code).toBe('not_found');
+    }
+    expect((await del(done)).status).toBe(401);
+    expect((await del('not-a-uuid', memberA.accessToken)).status).toBe(400);
+    expect(await rowsOf(done)).toEqual({ job: 1, staged: 0, errors: 1 });
+
+    // The uploader deletes her finished job; an admin deletes her unstarted one.
+    expect((await del(done, memberA.accessToken)).status).toBe(204);
+    expect(await rowsOf(done)).toEqual({ job: 0, staged: 0, errors: 0 });
+    expect((await request(url(bidA, `/import/${done}`), { token: memberA.accessToken })).status).toBe(404);
+    expect((await del(done, memberA.accessToken)).status).toBe(404);
+    expect((await del(unstarted, adminA.accessToken)).status).toBe(204);
+    expect(await rowsOf(unstarted)).toEqual({ job: 0, staged: 0, errors: 0 });
+    // The contact it created stays.
+    const kept = await asOwner(server.engine, (c) => c.query('SELECT 1 FROM app.contacts WHERE business_id = $1 AND first_name = $2', [bidA, 'Keepme']));
+    expect(kept.rowCount).toBe(1);
+
+    // A running job (the runner holds it) cannot be deleted, not even by the owner.
+    const running = (await uploadCsv(bidA, 'first_name\nBusy\n', memberA.accessToken)).json.id as string;
+    await asOwner(server.engine, (c) => c.query(`UPDATE app.import_jobs SET status = 'running', started_at = now() WHERE id = $1`, [running]));
+    for (const who of [memberA, ownerA]) {
+      const r = await del(running, who.accessToken);
+      expect(r.status).toBe(409);
+      expect(r.json.error.code).toBe('conflict');
+    }
+    expect(await rowsOf(running)).toEqual({ job: 1, staged: 1, errors: 0 });
+    await asOwner(server.engine, (c) => c.query(`UPDATE app.import_jobs SET status = 'failed', error = 'test', finished_at = now() WHERE id = $1`, [running]));
+    expect((await del(running, ownerA.accessToken)).status).toBe(204);
+  }, 120_000);
+});
+
 describe(`export (${ENGINE})`, () => {
   it('owners and admins get every live contact with formulas neutralised; members get 403, others 404', async () => {
     await asOwner(server.engine, (c) =>
@@ -186,5 +241,6 @@ describe(`export (${ENGINE})`, () => {
     for (const p of ['/import', '/import/{jobId}', '/import/{jobId}/preview', '/import/{jobId}/start', '/import/{jobId}/errors.csv', '/export.csv']) {
       expect(Object.keys(doc.json.paths)).toContain(`/api/businesses/{bid}/contacts${p}`);
     }
+    expect(Object.keys(doc.json.paths['/api/businesses/{bid}/contacts/import/{jobId}'])).toEqual(expect.arrayContaining(['get', 'patch', 'delete']));
   });
 });

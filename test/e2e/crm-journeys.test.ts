@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { asOwner } from '../../src/db/engine.ts';
 import { lastMailTo } from '../support/outbox.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { E2E_ENV, e2eSkipReason, ensureWebBuilt, expectNoConsoleErrors, launchBrowser, newContext, openPage, screenshot, type TrackedPage } from './browser.ts';
@@ -120,6 +121,12 @@ describe.skipIf(e2eSkipReason !== null)(`web: CRM journeys${e2eSkipReason ? ` â€
       expect(await page.getByTestId('import-failed').innerText()).toBe('1');
       await page.getByTestId('import-errors').getByRole('cell', { name: 'not-an-email', exact: true }).first().waitFor();
       await screenshot(page, 'import-results');
+      // The record and its error report can go; the contacts stay (checked by the export below).
+      await page.getByRole('button', { name: "Delete this import's record" }).click();
+      await page.getByRole('button', { name: 'Delete record' }).click();
+      await page.getByRole('status').filter({ hasText: "The import's record and error report were deleted" }).waitFor();
+      const jobs = await asOwner(server.engine, (c) => c.query<{ n: number }>('SELECT count(*)::int AS n FROM app.import_jobs WHERE business_id = $1', [bid]));
+      expect(jobs.rows[0]!.n).toBe(0);
       // And back out again: the owner's export carries the imported rows.
       await page.getByRole('link', { name: 'Contacts', exact: true }).click();
       const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);

@@ -83,6 +83,19 @@ export async function listImportJobs(tx: Tx, businessId: string, limit = 50): Pr
   return r.rows;
 }
 
+/**
+ * Deletes a job with its staged rows and error rows (by cascade). Whoever may see the
+ * job may delete it — its uploader, admins and owners (the policy says so too) — but
+ * not while it runs: 409 `import_running`. Contacts it created stay.
+ */
+export async function deleteImportJob(tx: Tx, businessId: string, jobId: string): Promise<void> {
+  const r = await tx.query(`DELETE FROM app.import_jobs WHERE business_id = $1 AND id = $2 AND status <> 'running'`, [businessId, jobId]);
+  if (r.rowCount > 0) return;
+  const job = await getImportJob(tx, businessId, jobId); // 404 when it is not hers to see
+  if (job.status === 'running') throw new AppError('conflict', 'the import is running; delete it once it has finished');
+  throw new AppError('not_found', 'import job not found');
+}
+
 export interface JobSettings {
   mapping?: Record<string, number | null | undefined>;
   dedupe_mode?: DedupeMode;

@@ -15,7 +15,7 @@ import { IMPORT_LIMITS, readCsvUpload } from './csv-reader.ts';
 import { importErrorReportCsv } from './error-report.ts';
 import { headerMappingSchema } from './header-mapping.ts';
 import {
-  beginImportJob, cleanFilename, createImportJob, getImportJob, listImportJobs, previewImport, updateImportJob, type ImportJob,
+  beginImportJob, cleanFilename, createImportJob, deleteImportJob, getImportJob, listImportJobs, previewImport, updateImportJob, type ImportJob,
 } from './import-jobs.ts';
 import type { ImportRunner } from './import-runner.ts';
 
@@ -138,6 +138,17 @@ export function importRoutes(deps: { db: Database; runner: ImportRunner }): Rout
       const { bid, jobId } = request.params;
       const claims = requireClaims(request);
       return jobView(await userTx(db, request, (tx) => updateImportJob(tx, bid, claims.sub, jobId, request.body)));
+    });
+
+    app.delete(`${base}/import/:jobId`, {
+      schema: {
+        tags, summary: 'Delete a job that is not running, with its staged rows and error report (its uploader, admins and owners); the contacts it created stay',
+        params: jobParams, response: { 204: z.null() },
+      },
+    }, async (request, reply) => {
+      const { bid, jobId } = request.params;
+      await userTx(db, request, (tx) => deleteImportJob(tx, bid, jobId));
+      return reply.status(204).send(null);
     });
 
     app.get(`${base}/import/:jobId/preview`, {

@@ -51,6 +51,11 @@ export function getImport(bid: string, id: string): Promise<ImportJob> {
   return api<ImportJob>(jobPath(bid, id));
 }
 
+/** Deletes a finished job with its error report (the contacts it created stay). */
+export async function deleteImport(bid: string, id: string): Promise<void> {
+  await api(jobPath(bid, id), { method: 'DELETE' });
+}
+
 /** The error report: the rejected rows as they were, plus the reason. */
 export async function downloadErrors(bid: string, id: string): Promise<string> {
   return (await apiResponse(jobPath(bid, id, 'errors.csv'))).text();

@@ -5,10 +5,11 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link } from 'react-router';
 import { errorMessage } from '../api/client.ts';
 import { useBusiness } from '../app/me.ts';
+import { ConfirmDialog } from '../components/confirm.tsx';
 import { Alert, ErrorState } from '../components/states.tsx';
 import { parseCsvPreview } from './csv-preview.ts';
 import {
-  downloadErrors, getImport, IMPORT_TARGETS, previewImport, saveSettings, startImport, uploadCsv,
+  deleteImport, downloadErrors, getImport, IMPORT_TARGETS, previewImport, saveSettings, startImport, uploadCsv,
   type HeaderMapping, type ImportJob, type ImportTarget,
 } from './import-api.ts';
 import { humanize } from './types.ts';
@@ -131,7 +132,26 @@ export function ImportWizard() {
     }
   }
 
+  const [confirmDelete, setConfirmDelete] = useState(false);
+  const [deleted, setDeleted] = useState(false);
+  async function removeJob(id: string) {
+    setBusy(true);
+    setError(null);
+    try {
+      await deleteImport(bid, id);
+      setConfirmDelete(false);
+      reset();
+      setDeleted(true);
+    } catch (e) {
+      setConfirmDelete(false);
+      setError(errorMessage(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+
   function reset() {
+    setDeleted(false);
     setFile(null);
     setJob(null);
     setPreview([]);
@@ -151,13 +171,14 @@ export function ImportWizard() {
       <h1>Import contacts from CSV</h1>
       <Steps current={step} />
       {error && <Alert kind="error">{error}</Alert>}
+      {deleted && <Alert kind="ok">The import's record and error report were deleted; its contacts stay.</Alert>}
 
       {step === 0 && (
         <section className="card">
           <p>Upload a CSV exported from a spreadsheet, Google Contacts, Outlook or your previous CRM. The first row must hold the column names. Up to 100,000 rows.</p>
           <div className="field">
             <label htmlFor="csv-file">CSV file</label>
-            <input id="csv-file" ref={fileInput} type="file" accept=".csv,text/csv" onChange={(e) => setFile(e.target.files?.[0] ?? null)} />
+            <input id="csv-file" ref={fileInput} type="file" accept=".csv,text/csv" onChange={(e) => { setDeleted(false); setFile(e.target.files?.[0] ?? null); }} />
           </div>
           <button type="button" className="primary" disabled={!file || busy} onClick={() => void upload()}>{busy ? 'Uploading…' : 'Upload and continue'}</button>
         </section>
@@ -245,8 +266,14 @@ export function ImportWizard() {
             <div className="row">
               <Link className="button primary" to={`/b/${bid}/contacts?source=import`}>See imported contacts</Link>
               <button type="button" onClick={reset}>Import another file</button>
+              <button type="button" className="danger" onClick={() => setConfirmDelete(true)}>Delete this import's record</button>
             </div>
           )}
+          <ConfirmDialog open={confirmDelete} title="Delete this import's record?" confirmLabel="Delete record" busy={busy}
+            onConfirm={() => void removeJob(live.id)} onCancel={() => setConfirmDelete(false)}>
+            <p>Its progress, counts and error report (the rejected rows as they were in the file) are deleted.
+              The contacts it created stay.</p>
+          </ConfirmDialog>
         </section>
       )}
       {step === 3 && live && <ErrorReport bid={bid} job={live} />}
