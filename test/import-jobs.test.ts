@@ -38,6 +38,17 @@ async function runJob(userId: string, businessId: string, jobId: string, mode: '
   return t.db.asUser({ sub: userId }, (tx) => getImportJob(tx, businessId, jobId));
 }
 
+/** A fresh business of B's owner with the fixture's existing contacts seeded, and the fixture uploaded. */
+async function seededUpload(rows: number) {
+  const fixture = contactsFixture(rows);
+  const owner = w.b.owner.id;
+  const bid = (await newBusiness(t.engine, owner)).id;
+  const seed = existingSeed(fixture.rows);
+  await asOwner(t.engine, (c) => seedExisting(c, bid, seed));
+  const job = await upload(owner, bid, fixture.csv);
+  return { fixture, owner, bid, seed, job };
+}
+
 const countContacts = (businessId: string) =>
   asOwner(t.engine, (c) => c.query<{ n: number }>('SELECT count(*)::int AS n FROM app.contacts WHERE business_id = $1', [businessId])).then((r) => r.rows[0]!.n);
 
@@ -186,12 +197,7 @@ describe(`crash atomicity and resume (${ENGINE})`, () => {
 
 describe(`a row the database refuses (${ENGINE})`, () => {
   it('bisects the batch down to that row, fails it as rejected, and commits every other row', async () => {
-    const fixture = contactsFixture(2_000);
-    const owner = w.b.owner.id;
-    const bid = (await newBusiness(t.engine, owner)).id;
-    const seed = existingSeed(fixture.rows);
-    await asOwner(t.engine, (c) => seedExisting(c, bid, seed));
-    const job = await upload(owner, bid, fixture.csv);
+    const { fixture, owner, bid, seed, job } = await seededUpload(2_000);
     const sizes: number[] = [];
     const poisoned = 1233; // 0-based index of row 1234, an ordinary "create" row
     const done = await runJob(owner, bid, job.id, 'skip', {
@@ -217,12 +223,7 @@ describe(`a row the database refuses (${ENGINE})`, () => {
 describe(`a concurrent writer takes a row's email between lookup and insert (${ENGINE})`, () => {
   // Needs two transactions at once: the embedded engine runs one at a time.
   it.skipIf(ENGINE !== 'server')('the batch is re-planned against a fresh lookup: that row is skipped as existing, nothing is rejected', async () => {
-    const fixture = contactsFixture(2_000);
-    const owner = w.b.owner.id;
-    const bid = (await newBusiness(t.engine, owner)).id;
-    const seed = existingSeed(fixture.rows);
-    await asOwner(t.engine, (c) => seedExisting(c, bid, seed));
-    const job = await upload(owner, bid, fixture.csv);
+    const { fixture, owner, bid, seed, job } = await seededUpload(2_000);
     const raced = 'p1234@import.test'; // row 1235, an ordinary "create" row
 
     // The writer inserts the contact and holds its transaction open: the import's lookup
