@@ -160,7 +160,15 @@ describe('conversations, timeline and search over HTTP', () => {
     });
     const list = (await api('/conversations', member.accessToken)).json;
     expect(list.unread_total).toBe(2);
-    expect(list.items[0]).toMatchObject({ id: conv, contact_name: 'Texter', unread_count: 2, last_message_preview: 'second' });
+    expect(list.items[0]).toMatchObject({ id: conv, contact_name: 'Texter', unread_count: 2, last_message_preview: 'second', opted_out: false });
+    // STOP to our number shows on the conversation (list and detail); to another number it does not.
+    await server.db.asService('test.inbound', (tx) => tx.query(
+      `INSERT INTO app.sms_opt_outs (business_id, contact_id, our_number) VALUES ($1, $2, '+14155550199')`, [bid, contact.id]));
+    expect((await api(`/conversations/${conv}`, member.accessToken)).json.opted_out).toBe(false);
+    await server.db.asService('test.inbound', (tx) => tx.query(
+      `INSERT INTO app.sms_opt_outs (business_id, contact_id, our_number) VALUES ($1, $2, '+14155550100')`, [bid, contact.id]));
+    expect((await api(`/conversations/${conv}`, member.accessToken)).json.opted_out).toBe(true);
+    expect((await api('/conversations', member.accessToken)).json.items[0]).toMatchObject({ id: conv, opted_out: true });
     const p1 = (await api(`/conversations/${conv}/messages?limit=1`, member.accessToken)).json;
     const p2 = (await api(`/conversations/${conv}/messages?limit=1&cursor=${p1.next_cursor}`, member.accessToken)).json;
     expect([...p1.items, ...p2.items].map((m: { body: string }) => m.body)).toEqual(['second', 'first']);

@@ -15,6 +15,8 @@ export interface Conversation {
   last_message_at: string | null;
   last_message_preview: string | null;
   unread_count: number;
+  /** the contact texted STOP to our_number: sending is refused until START */
+  opted_out: boolean;
   created_at: string;
 }
 
@@ -38,6 +40,8 @@ type ConversationRow = Omit<Conversation, 'last_message_at' | 'created_at'> & { 
 const RECENCY = `coalesce(v.last_message_at, '-infinity'::timestamptz)`;
 const CONVERSATION_COLUMNS = `v.id, v.business_id, v.contact_id, btrim(c.first_name || ' ' || c.last_name) AS contact_name,
   c.phone AS contact_phone, v.our_number, v.last_message_at, v.unread_count, v.created_at,
+  EXISTS (SELECT 1 FROM app.sms_opt_outs o WHERE o.business_id = v.business_id AND o.contact_id = v.contact_id
+    AND o.our_number = v.our_number) AS opted_out,
   (SELECT left(m.body, 140) FROM app.messages m WHERE m.business_id = v.business_id AND m.conversation_id = v.id
     ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS last_message_preview`;
 const FROM = 'app.conversations v JOIN app.contacts c ON c.business_id = v.business_id AND c.id = v.contact_id';

@@ -119,7 +119,8 @@ export const timelineItemSchema = z.object({
 // --- conversations and search ------------------------------------------------------
 export const conversationSchema = z.object({
   id: z.string(), business_id: z.string(), contact_id: z.string(), contact_name: z.string(), contact_phone: z.string().nullable(),
-  our_number: z.string(), last_message_at: nullableTs, last_message_preview: z.string().nullable(), unread_count: z.number(), created_at: ts,
+  our_number: z.string(), last_message_at: nullableTs, last_message_preview: z.string().nullable(), unread_count: z.number(),
+  opted_out: z.boolean().describe('the contact texted STOP to our_number; sending is refused until START'), created_at: ts,
 });
 export const messageSchema = z.object({
   id: z.string(), conversation_id: z.string(), direction: z.enum(['inbound', 'outbound']), body: z.string(), status: z.string(),

@@ -82,6 +82,7 @@ export interface Conversation {
   last_message_at: string | null;
   last_message_preview: string | null;
   unread_count: number;
+  opted_out: boolean;
 }
 
 export interface ContactDetailView extends Contact {
