@@ -86,7 +86,7 @@ export async function listImportJobs(tx: Tx, businessId: string, limit = 50): Pr
 /**
  * Deletes a job with its staged rows and error rows (by cascade). Whoever may see the
  * job may delete it — its uploader, admins and owners (the policy says so too) — but
- * not while it runs: 409 `import_running`. Contacts it created stay.
+ * not while it runs (409 `conflict`). Contacts it created stay.
  */
 export async function deleteImportJob(tx: Tx, businessId: string, jobId: string): Promise<void> {
   const r = await tx.query(`DELETE FROM app.import_jobs WHERE business_id = $1 AND id = $2 AND status <> 'running'`, [businessId, jobId]);
