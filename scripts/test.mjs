@@ -8,6 +8,11 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
 const extra = process.argv.slice(2);
+console.log(`node ${process.version} (${process.execPath})`);
+if (Number(process.versions.node.split(".")[0]) < 24) {
+  console.error("npm test needs the pinned Node.js 24 (run it through npm after \"npm install\")");
+  process.exit(1);
+}
 const run = randomBytes(3).toString('hex');
 const results = [];
 
