@@ -15,13 +15,16 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     ignores: ['src/db/**', 'src/cli/**', 'src/scan/**', 'src/ops/**', 'src/main.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        paths: [
-          { name: 'pg', message: 'Use the request helpers from src/db (asUser/asAnon/asService).' },
-          { name: '@electric-sql/pglite', message: 'Use the request helpers from src/db.' },
-          { name: '@electric-sql/pglite-socket', message: 'Use the request helpers from src/db.' },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            { name: 'pg', message: 'Use the request helpers from src/db (asUser/asAnon/asService).' },
+            { name: '@electric-sql/pglite', message: 'Use the request helpers from src/db.' },
+            { name: '@electric-sql/pglite-socket', message: 'Use the request helpers from src/db.' },
+          ],
+        },
+      ],
     },
   },
   {

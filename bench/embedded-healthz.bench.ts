@@ -20,7 +20,15 @@ export default async function run(): Promise<Figure[]> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'capto-bench-'));
   const port = await freePort();
   const server = await startCapto(
-    loadConfig({ CAPTO_ENV: 'test', CAPTO_DATA_DIR: dir, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'silent', CAPTO_DB_POOL_SIZE: '8', CAPTO_SCAN_ON_START: 'off' }),
+    loadConfig({
+      CAPTO_ENV: 'test',
+      CAPTO_DATA_DIR: dir,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LOG_LEVEL: 'silent',
+      CAPTO_DB_POOL_SIZE: '8',
+      CAPTO_SCAN_ON_START: 'off',
+    }),
   );
   try {
     await healthzP99(server.url, 200); // warm up

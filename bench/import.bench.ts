@@ -21,7 +21,8 @@ import { createImportRunner } from '../src/crm/import/import-runner.ts';
 import { contactsFixture } from '../test/fixtures/csv/contacts-fixture.ts';
 import { figure, type Figure } from './lib.ts';
 
-const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const ADMIN_URL =
+  process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const ROWS = Number(process.env.BENCH_IMPORT_ROWS ?? 20_000);
 const BACKGROUND = Number(process.env.BENCH_IMPORT_BACKGROUND ?? 1_000_000);
 const ROUNDS = Number(process.env.BENCH_IMPORT_ROUNDS ?? 4);
@@ -35,7 +36,12 @@ function bypassDatabase(pool: pg.Pool): Database {
       try {
         const json = pg.escapeLiteral(JSON.stringify({ sub: claims.sub, role: 'authenticated' }));
         await client.query(`BEGIN; SET LOCAL ROLE capto_owner; SELECT set_config('request.jwt.claims', ${json}, true)`);
-        const out = await fn({ query: async (text, params) => { const r = await client.query(text, params as unknown[]); return { rows: r.rows, rowCount: r.rowCount ?? 0 }; } });
+        const out = await fn({
+          query: async (text, params) => {
+            const r = await client.query(text, params as unknown[]);
+            return { rows: r.rows, rowCount: r.rowCount ?? 0 };
+          },
+        });
         await client.query('COMMIT');
         return out;
       } catch (e) {
@@ -54,15 +60,29 @@ async function newOwnedBusiness(admin: pg.Pool): Promise<{ userId: string; busin
   const userId = randomUUID();
   const businessId = randomUUID();
   await admin.query(`BEGIN; SET LOCAL ROLE capto_owner`);
-  await admin.query('INSERT INTO auth.users (id, email) VALUES ($1, $2)', [userId, `importer-${userId.slice(0, 8)}@bench.test`]);
-  await admin.query('INSERT INTO app.businesses (id, name, created_by) VALUES ($1, $2, $3)', [businessId, 'Import bench', userId]);
-  await admin.query(`INSERT INTO app.memberships (business_id, user_id, role) VALUES ($1, $2, 'owner') ON CONFLICT DO NOTHING`, [businessId, userId]);
+  await admin.query('INSERT INTO auth.users (id, email) VALUES ($1, $2)', [
+    userId,
+    `importer-${userId.slice(0, 8)}@bench.test`,
+  ]);
+  await admin.query('INSERT INTO app.businesses (id, name, created_by) VALUES ($1, $2, $3)', [
+    businessId,
+    'Import bench',
+    userId,
+  ]);
+  await admin.query(
+    `INSERT INTO app.memberships (business_id, user_id, role) VALUES ($1, $2, 'owner') ON CONFLICT DO NOTHING`,
+    [businessId, userId],
+  );
   await admin.query('COMMIT');
   return { userId, businessId };
 }
 
 /** One import through `db`; returns [runner seconds, end-to-end seconds (parse + stage + run)]. */
-async function importOnce(db: Database, admin: pg.Pool, csv: Buffer): Promise<{ run: number; total: number; created: number }> {
+async function importOnce(
+  db: Database,
+  admin: pg.Pool,
+  csv: Buffer,
+): Promise<{ run: number; total: number; created: number }> {
   const { userId, businessId } = await newOwnedBusiness(admin);
   const t0 = process.hrtime.bigint();
   const upload = await readCsvUpload(Readable.from([csv]));
@@ -106,18 +126,37 @@ export default async function run(): Promise<Figure[]> {
     let created = 0;
     for (let round = 0; round < ROUNDS; round++) {
       // ABBA order: load drift on a shared machine hits both sides alike.
-      const [a, b] = round % 2 === 0
-        ? [await importOnce(rls, admin, csv), await importOnce(bypass, admin, csv)]
-        : await importOnce(bypass, admin, csv).then(async (y) => [await importOnce(rls, admin, csv), y] as const);
+      const [a, b] =
+        round % 2 === 0
+          ? [await importOnce(rls, admin, csv), await importOnce(bypass, admin, csv)]
+          : await importOnce(bypass, admin, csv).then(async (y) => [await importOnce(rls, admin, csv), y] as const);
       created = a.created;
       best.rls = { run: Math.min(best.rls.run, a.run), total: Math.min(best.rls.total, a.total) };
       best.bypass = { run: Math.min(best.bypass.run, b.run), total: Math.min(best.bypass.total, b.total) };
-      console.log(`  round ${round + 1}: RLS run ${a.run.toFixed(2)} s (total ${a.total.toFixed(2)} s), bypass run ${b.run.toFixed(2)} s (total ${b.total.toFixed(2)} s)`);
+      console.log(
+        `  round ${round + 1}: RLS run ${a.run.toFixed(2)} s (total ${a.total.toFixed(2)} s), bypass run ${b.run.toFixed(2)} s (total ${b.total.toFixed(2)} s)`,
+      );
     }
     const notes = `${ROWS.toLocaleString('en-US')} rows (${created.toLocaleString('en-US')} created, rest duplicates/bad), ${BACKGROUND.toLocaleString('en-US')} background contacts over ${BUSINESSES} businesses`;
     return [
-      figure({ name: 'CSV import rows/s through RLS (validate, dedupe, insert)', value: ROWS / best.rls.run, baseline: ROWS / best.bypass.run, unit: 'rows/s', goal: '>= 20000 rows/s', engine: 'server', notes }),
-      figure({ name: 'CSV import rows/s end to end (parse, stage, run)', value: ROWS / best.rls.total, baseline: ROWS / best.bypass.total, unit: 'rows/s', goal: '>= 0.80', engine: 'server', notes }),
+      figure({
+        name: 'CSV import rows/s through RLS (validate, dedupe, insert)',
+        value: ROWS / best.rls.run,
+        baseline: ROWS / best.bypass.run,
+        unit: 'rows/s',
+        goal: '>= 20000 rows/s',
+        engine: 'server',
+        notes,
+      }),
+      figure({
+        name: 'CSV import rows/s end to end (parse, stage, run)',
+        value: ROWS / best.rls.total,
+        baseline: ROWS / best.bypass.total,
+        unit: 'rows/s',
+        goal: '>= 0.80',
+        engine: 'server',
+        notes,
+      }),
     ];
   } finally {
     await engine.close().catch(() => undefined);

@@ -38,7 +38,9 @@ export function printFigure(f: Figure): void {
 export const RESULTS_FILE = new URL('./results.json', import.meta.url);
 
 export function saveFigures(figures: Figure[]): void {
-  const previous = existsSync(RESULTS_FILE) ? (JSON.parse(readFileSync(RESULTS_FILE, 'utf8')) as { runs?: unknown[] }) : {};
+  const previous = existsSync(RESULTS_FILE)
+    ? (JSON.parse(readFileSync(RESULTS_FILE, 'utf8')) as { runs?: unknown[] })
+    : {};
   const runs = Array.isArray(previous.runs) ? previous.runs.slice(-19) : [];
   runs.push({ at: new Date().toISOString(), node: process.version, figures });
   writeFileSync(RESULTS_FILE, `${JSON.stringify({ runs }, null, 2)}\n`);

@@ -12,14 +12,18 @@ import { listContacts } from '../src/crm/contact-list.ts';
 import type { Tx } from '../src/db/index.ts';
 import { figure, percentile, type Figure } from './lib.ts';
 
-const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const ADMIN_URL =
+  process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const CONTACTS = Number(process.env.BENCH_CONTACTS ?? 1_000_000);
 const BUSINESSES = Number(process.env.BENCH_BUSINESSES ?? 1000);
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 400);
 
 async function seed(client: pg.Client): Promise<{ businesses: string[]; owners: string[] }> {
   await client.query(`BEGIN; SET LOCAL ROLE capto_owner; SET LOCAL search_path = pg_catalog, extensions, public`);
-  await client.query(`INSERT INTO auth.users (id, email) SELECT gen_random_uuid(), 'owner' || g || '@bench.test' FROM generate_series(1, $1) g`, [BUSINESSES]);
+  await client.query(
+    `INSERT INTO auth.users (id, email) SELECT gen_random_uuid(), 'owner' || g || '@bench.test' FROM generate_series(1, $1) g`,
+    [BUSINESSES],
+  );
   await client.query(`
     INSERT INTO app.businesses (id, name, created_by)
     SELECT gen_random_uuid(), 'Bench ' || u.email, u.id FROM auth.users u WHERE u.email LIKE '%@bench.test'`);
@@ -29,7 +33,8 @@ async function seed(client: pg.Client): Promise<{ businesses: string[]; owners: 
     SELECT b.id, b.created_by, 'owner' FROM app.businesses b
     ON CONFLICT DO NOTHING`);
   const per = Math.ceil(CONTACTS / BUSINESSES);
-  await client.query(`
+  await client.query(
+    `
     INSERT INTO app.contacts (business_id, first_name, last_name, email, phone, status, source, created_at)
     SELECT b.id,
            (ARRAY['James','Mary','Robert','Patricia','John','Jennifer','Michael','Linda','David','Elizabeth'])[1 + (g % 10)],
@@ -39,10 +44,14 @@ async function seed(client: pg.Client): Promise<{ businesses: string[]; owners: 
            (ARRAY['lead','prospect','application','client','past_client']::app.contact_status[])[1 + (g % 5)],
            'manual',
            now() - (g || ' minutes')::interval
-    FROM app.businesses b CROSS JOIN generate_series(1, $1) g`, [per]);
+    FROM app.businesses b CROSS JOIN generate_series(1, $1) g`,
+    [per],
+  );
   await client.query('COMMIT');
   await client.query('ANALYZE');
-  const r = await client.query<{ id: string; created_by: string }>(`SELECT id, created_by FROM app.businesses ORDER BY id`);
+  const r = await client.query<{ id: string; created_by: string }>(
+    `SELECT id, created_by FROM app.businesses ORDER BY id`,
+  );
   return { businesses: r.rows.map((x) => x.id), owners: r.rows.map((x) => x.created_by) };
 }
 
@@ -56,13 +65,21 @@ function txOf(client: pg.Client): Tx {
 }
 
 /** Per-transaction latencies (ms) of `op` run as `role` for a fixed sequence of businesses. */
-async function measure(client: pg.Client, role: string, picks: number[], world: { businesses: string[]; owners: string[] }, op: (tx: Tx, bid: string) => Promise<unknown>): Promise<number[]> {
+async function measure(
+  client: pg.Client,
+  role: string,
+  picks: number[],
+  world: { businesses: string[]; owners: string[] },
+  op: (tx: Tx, bid: string) => Promise<unknown>,
+): Promise<number[]> {
   const tx = txOf(client);
   const out: number[] = [];
   for (const i of picks) {
     const claims = pg.escapeLiteral(JSON.stringify({ sub: world.owners[i], role: 'authenticated' }));
     const t0 = process.hrtime.bigint();
-    await client.query(`BEGIN; SELECT set_config('role', '${role}', true), set_config('request.jwt.claims', ${claims}, true)`);
+    await client.query(
+      `BEGIN; SELECT set_config('role', '${role}', true), set_config('request.jwt.claims', ${claims}, true)`,
+    );
     await op(tx, world.businesses[i]!);
     await client.query('COMMIT');
     out.push(Number(process.hrtime.bigint() - t0) / 1e6);
@@ -76,7 +93,12 @@ async function measure(client: pg.Client, role: string, picks: number[], world: 
  * of a shared machine hit both sides alike, and neither side always gets the business
  * whose pages the other just warmed.
  */
-async function measurePaired(client: pg.Client, picks: number[], world: { businesses: string[]; owners: string[] }, op: (tx: Tx, bid: string) => Promise<unknown>): Promise<[number[], number[]]> {
+async function measurePaired(
+  client: pg.Client,
+  picks: number[],
+  world: { businesses: string[]; owners: string[] },
+  op: (tx: Tx, bid: string) => Promise<unknown>,
+): Promise<[number[], number[]]> {
   const rls: number[] = [];
   const bypass: number[] = [];
   for (let k = 0; k < picks.length; k++) {
@@ -107,12 +129,18 @@ export default async function run(): Promise<Figure[]> {
     await client.connect();
     const t0 = Date.now();
     const world = await seed(client);
-    console.log(`  seeded ${CONTACTS.toLocaleString()} contacts over ${BUSINESSES} businesses in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(
+      `  seeded ${CONTACTS.toLocaleString()} contacts over ${BUSINESSES} businesses in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    );
     const picks = Array.from({ length: ITERATIONS }, (_, k) => (k * 7919) % world.businesses.length);
 
     const list = (tx: Tx, bid: string) => listContacts(tx, bid, { limit: 50 });
     const search = (tx: Tx, bid: string) => listContacts(tx, bid, { limit: 50, q: 'smit' });
-    const rounds = { list: { rls: Infinity, bypass: Infinity }, listP50: { rls: Infinity, bypass: Infinity }, search: { rls: Infinity, bypass: Infinity } };
+    const rounds = {
+      list: { rls: Infinity, bypass: Infinity },
+      listP50: { rls: Infinity, bypass: Infinity },
+      search: { rls: Infinity, bypass: Infinity },
+    };
     await measure(client, 'capto_authenticated', picks.slice(0, 50), world, list); // warm caches
     for (let round = 0; round < 3; round++) {
       const [rl, bl] = await measurePaired(client, picks, world, list);
@@ -127,9 +155,30 @@ export default async function run(): Promise<Figure[]> {
     }
     const scale = `${(CONTACTS / 1e6).toFixed(CONTACTS >= 1e6 ? 0 : 2)}M contacts / ${BUSINESSES} businesses`;
     return [
-      figure({ name: 'RLS list-50 transaction, capto_authenticated vs bypass', value: rounds.list.rls / ITERATIONS, baseline: rounds.list.bypass / ITERATIONS, unit: 'ms/tx', goal: '<= 1.10', engine: 'server' }),
-      figure({ name: `RLS list p50 at ${scale}`, value: rounds.listP50.rls, baseline: rounds.listP50.bypass, unit: 'ms', goal: '<= 1.20', engine: 'server' }),
-      figure({ name: `RLS trigram search p50 at ${scale}`, value: rounds.search.rls, baseline: rounds.search.bypass, unit: 'ms', goal: '<= 1.20', engine: 'server' }),
+      figure({
+        name: 'RLS list-50 transaction, capto_authenticated vs bypass',
+        value: rounds.list.rls / ITERATIONS,
+        baseline: rounds.list.bypass / ITERATIONS,
+        unit: 'ms/tx',
+        goal: '<= 1.10',
+        engine: 'server',
+      }),
+      figure({
+        name: `RLS list p50 at ${scale}`,
+        value: rounds.listP50.rls,
+        baseline: rounds.listP50.bypass,
+        unit: 'ms',
+        goal: '<= 1.20',
+        engine: 'server',
+      }),
+      figure({
+        name: `RLS trigram search p50 at ${scale}`,
+        value: rounds.search.rls,
+        baseline: rounds.search.bypass,
+        unit: 'ms',
+        goal: '<= 1.20',
+        engine: 'server',
+      }),
     ];
   } finally {
     await client.end().catch(() => undefined);

@@ -20,11 +20,19 @@ import { figure, type Figure } from './lib.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = 16;
-const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const ADMIN_URL =
+  process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 async function once(url: string, headers: Record<string, string>): Promise<number> {
-  const result = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, headers, tlsOptions: { rejectUnauthorized: false } } as autocannon.Options);
-  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: SECONDS,
+    headers,
+    tlsOptions: { rejectUnauthorized: false },
+  } as autocannon.Options);
+  if (result.non2xx > 0 || result.errors > 0)
+    throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return result.requests.average;
 }
 
@@ -41,7 +49,10 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
  * compares two runs seconds apart, so a shared machine's drift hits both alike. The
  * round with the median ratio is reported (its absolute numbers beside it).
  */
-async function compare(a: { url: string; headers: Record<string, string> }, b: { url: string; headers: Record<string, string> }): Promise<[number, number]> {
+async function compare(
+  a: { url: string; headers: Record<string, string> },
+  b: { url: string; headers: Record<string, string> },
+): Promise<[number, number]> {
   const pairs: [number, number][] = [];
   for (let round = 0; round < ROUNDS; round++) {
     if (round % 2 === 0) {
@@ -56,12 +67,17 @@ async function compare(a: { url: string; headers: Record<string, string> }, b: {
   return pairs[Math.floor(pairs.length / 2)]!;
 }
 
-async function capto(engine: 'server' | 'embedded'): Promise<{ server: TestServer; url: string; token: string; businessId: string }> {
+async function capto(
+  engine: 'server' | 'embedded',
+): Promise<{ server: TestServer; url: string; token: string; businessId: string }> {
   if (engine === 'server') process.env.TEST_DATABASE_URL = ADMIN_URL;
   else delete process.env.TEST_DATABASE_URL;
   const server = await startTestServer({ CAPTO_DB_POOL_SIZE: '10', CAPTO_SCAN_ON_START: 'off' });
   const user = await signUp(server);
-  const created = await request<{ id?: string; business?: { id: string } }>(`${server.url}/api/businesses`, { body: { name: 'Bench Mortgage' }, token: user.accessToken });
+  const created = await request<{ id?: string; business?: { id: string } }>(`${server.url}/api/businesses`, {
+    body: { name: 'Bench Mortgage' },
+    token: user.accessToken,
+  });
   const businessId = created.json.id ?? created.json.business?.id;
   if (!businessId) throw new Error(`could not create a business: ${created.status} ${created.text}`);
   await asOwner(server.engine, (c) =>
@@ -71,25 +87,47 @@ async function capto(engine: 'server' | 'embedded'): Promise<{ server: TestServe
       [businessId],
     ),
   );
-  return { server, url: `${server.url}/api/businesses/${businessId}/contacts?limit=50`, token: user.accessToken, businessId };
+  return {
+    server,
+    url: `${server.url}/api/businesses/${businessId}/contacts?limit=50`,
+    token: user.accessToken,
+    businessId,
+  };
 }
 
 async function bareFastify(databaseUrl: string, businessId: string): Promise<{ url: string; close(): Promise<void> }> {
   const pems = await generate([{ name: 'commonName', value: 'localhost' }], { keySize: 2048, algorithm: 'sha256' });
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
   pool.on('error', () => undefined); // the test database is dropped WITH (FORCE) at the end
-  const app = Fastify({ https: { key: pems.private, cert: pems.cert, minVersion: 'TLSv1.2' } } as never) as unknown as ReturnType<typeof Fastify>;
+  const app = Fastify({
+    https: { key: pems.private, cert: pems.cert, minVersion: 'TLSv1.2' },
+  } as never) as unknown as ReturnType<typeof Fastify>;
   app.get('/contacts', async () => {
     const client = await pool.connect();
     try {
-      return await listContacts({ query: async (t, p) => { const r = await client.query(t, p as unknown[]); return { rows: r.rows, rowCount: r.rowCount ?? 0 }; } }, businessId, { limit: 50 });
+      return await listContacts(
+        {
+          query: async (t, p) => {
+            const r = await client.query(t, p as unknown[]);
+            return { rows: r.rows, rowCount: r.rowCount ?? 0 };
+          },
+        },
+        businessId,
+        { limit: 50 },
+      );
     } finally {
       client.release();
     }
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as { port: number };
-  return { url: `https://127.0.0.1:${port}/contacts`, async close() { await app.close(); await pool.end(); } };
+  return {
+    url: `https://127.0.0.1:${port}/contacts`,
+    async close() {
+      await app.close();
+      await pool.end();
+    },
+  };
 }
 
 export default async function run(): Promise<Figure[]> {
@@ -97,7 +135,8 @@ export default async function run(): Promise<Figure[]> {
   const server = await capto('server');
   let bare: Awaited<ReturnType<typeof bareFastify>> | undefined;
   try {
-    const dbUrl = (await server.server.engine.pool.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db;
+    const dbUrl = (await server.server.engine.pool.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!
+      .db;
     const ownerUrl = new URL(ADMIN_URL);
     ownerUrl.pathname = `/${dbUrl}`;
     bare = await bareFastify(ownerUrl.toString(), server.businessId);
@@ -117,8 +156,22 @@ export default async function run(): Promise<Figure[]> {
       await embedded.server.stop();
     }
     return [
-      figure({ name: 'authenticated list route vs bare Fastify + pg (throughput)', value: captoServer, baseline: bareRate, unit: 'req/s', goal: '>= 0.65', engine: 'server' }),
-      figure({ name: 'embedded engine vs server PostgreSQL, same route (throughput)', value: embeddedRate, baseline: captoServer, unit: 'req/s', goal: '>= 0.30', engine: 'embedded' }),
+      figure({
+        name: 'authenticated list route vs bare Fastify + pg (throughput)',
+        value: captoServer,
+        baseline: bareRate,
+        unit: 'req/s',
+        goal: '>= 0.65',
+        engine: 'server',
+      }),
+      figure({
+        name: 'embedded engine vs server PostgreSQL, same route (throughput)',
+        value: embeddedRate,
+        baseline: captoServer,
+        unit: 'req/s',
+        goal: '>= 0.30',
+        engine: 'embedded',
+      }),
     ];
   } finally {
     await bare?.close().catch(() => undefined);

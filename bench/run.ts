@@ -26,5 +26,7 @@ for (const file of files) {
   }
 }
 saveFigures(all);
-console.log(`\n${all.filter((f) => f.met).length} of ${all.length} figures meet their goal; results appended to bench/results.json`);
+console.log(
+  `\n${all.filter((f) => f.met).length} of ${all.length} figures meet their goal; results appended to bench/results.json`,
+);
 process.exit(failures > 0 ? 1 : 0);

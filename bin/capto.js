@@ -15,10 +15,14 @@ const major = Number(process.versions.node.split('.')[0]);
 if (major < REQUIRED_MAJOR) {
   const pinned = fileURLToPath(new URL('../node_modules/node/bin/node', import.meta.url));
   if (!existsSync(pinned)) {
-    console.error(`capto needs Node.js ${REQUIRED_MAJOR} or newer (this is ${process.version}); run "npm install" to fetch the pinned one.`);
+    console.error(
+      `capto needs Node.js ${REQUIRED_MAJOR} or newer (this is ${process.version}); run "npm install" to fetch the pinned one.`,
+    );
     process.exit(1);
   }
-  const r = spawnSync(pinned, [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
+  const r = spawnSync(pinned, [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    stdio: 'inherit',
+  });
   if (r.signal) process.kill(process.pid, r.signal);
   process.exit(r.status ?? 1);
 }

@@ -12,12 +12,21 @@ import { startTestServer } from '../test/support/server.ts';
 import { signUp } from '../test/support/auth.ts';
 import { request } from '../test/support/http.ts';
 
-const EXPECTED_WITH_SELF_SIGNED = new Set(['cert_chain_of_trust', 'cert_revocation', 'cert_trust', 'cert_caIssuers', 'cert_ocspURL', 'cert_crlDistributionPoints']);
+const EXPECTED_WITH_SELF_SIGNED = new Set([
+  'cert_chain_of_trust',
+  'cert_revocation',
+  'cert_trust',
+  'cert_caIssuers',
+  'cert_ocspURL',
+  'cert_crlDistributionPoints',
+]);
 
 function ensure(tool: string, pkg: string): boolean {
   if (spawnSync('which', [tool]).status === 0) return true;
   console.log(`installing ${pkg} …`);
-  spawnSync('bash', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${pkg}`], { stdio: 'inherit' });
+  spawnSync('bash', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${pkg}`], {
+    stdio: 'inherit',
+  });
   return spawnSync('which', [tool]).status === 0;
 }
 
@@ -39,31 +48,84 @@ function run(cmd: string, args: string[], timeoutMs: number): Promise<string> {
   });
 }
 
-interface TestsslFinding { id: string; severity: string; finding: string }
+interface TestsslFinding {
+  id: string;
+  severity: string;
+  finding: string;
+}
 
 async function runTestssl(port: number, out: string): Promise<string[]> {
   const json = path.join(out, 'testssl.json');
-  await run('testssl', ['--quiet', '--color', '0', '--warnings', 'off', '--openssl-timeout', '10', '--connect-timeout', '10', '--jsonfile', json, `https://127.0.0.1:${port}`], 300_000);
+  await run(
+    'testssl',
+    [
+      '--quiet',
+      '--color',
+      '0',
+      '--warnings',
+      'off',
+      '--openssl-timeout',
+      '10',
+      '--connect-timeout',
+      '10',
+      '--jsonfile',
+      json,
+      `https://127.0.0.1:${port}`,
+    ],
+    300_000,
+  );
   if (!existsSync(json)) return ['testssl.sh produced no report (see its output by running it by hand)'];
   const findings = JSON.parse(readFileSync(json, 'utf8')) as TestsslFinding[];
   const problems: string[] = [];
   for (const f of findings) {
-    if (/^(SSLv2|SSLv3|TLS1|TLS1_1)$/.test(f.id) && !/not offered/i.test(f.finding)) problems.push(`${f.id} offered: ${f.finding}`);
-    if ((f.severity === 'HIGH' || f.severity === 'CRITICAL') && !EXPECTED_WITH_SELF_SIGNED.has(f.id)) problems.push(`${f.severity} ${f.id}: ${f.finding}`);
+    if (/^(SSLv2|SSLv3|TLS1|TLS1_1)$/.test(f.id) && !/not offered/i.test(f.finding))
+      problems.push(`${f.id} offered: ${f.finding}`);
+    if ((f.severity === 'HIGH' || f.severity === 'CRITICAL') && !EXPECTED_WITH_SELF_SIGNED.has(f.id))
+      problems.push(`${f.severity} ${f.id}: ${f.finding}`);
   }
-  const expected = findings.filter((f) => EXPECTED_WITH_SELF_SIGNED.has(f.id) && (f.severity === 'HIGH' || f.severity === 'CRITICAL'));
-  console.log(`testssl.sh: ${findings.length} checks; ${problems.length} problem(s); expected for the self-signed development certificate: ${expected.map((f) => f.id).join(', ') || 'none'}`);
+  const expected = findings.filter(
+    (f) => EXPECTED_WITH_SELF_SIGNED.has(f.id) && (f.severity === 'HIGH' || f.severity === 'CRITICAL'),
+  );
+  console.log(
+    `testssl.sh: ${findings.length} checks; ${problems.length} problem(s); expected for the self-signed development certificate: ${expected.map((f) => f.id).join(', ') || 'none'}`,
+  );
   return problems;
 }
 
 async function runSqlmap(url: string, token: string, out: string, data?: string): Promise<string[]> {
-  const args = ['-u', url, '--batch', '--level', '3', '--risk', '1', '--flush-session', '--disable-coloring', '--output-dir', out, '--timeout', '10', '--retries', '0', '--time-sec', '2', '--threads', '2', '-H', `Authorization: Bearer ${token}`];
+  const args = [
+    '-u',
+    url,
+    '--batch',
+    '--level',
+    '3',
+    '--risk',
+    '1',
+    '--flush-session',
+    '--disable-coloring',
+    '--output-dir',
+    out,
+    '--timeout',
+    '10',
+    '--retries',
+    '0',
+    '--time-sec',
+    '2',
+    '--threads',
+    '2',
+    '-H',
+    `Authorization: Bearer ${token}`,
+  ];
   if (data) args.push('--data', data, '-H', 'Content-Type: application/json');
   const text = await run('sqlmap', args, 900_000);
   const vulnerable = /sqlmap identified the following injection point|is vulnerable/i.test(text);
   // A run that never got an answer proves nothing: count it as a problem, not as clean.
-  const unreachable = /connection timed out|unable to connect|connection refused|target URL content is not stable/i.test(text) && !/testing '/i.test(text);
-  console.log(`sqlmap ${url}${data ? ' (JSON body)' : ''}: ${vulnerable ? 'INJECTION FOUND' : unreachable ? 'TARGET UNREACHABLE' : 'no injection found'}`);
+  const unreachable =
+    /connection timed out|unable to connect|connection refused|target URL content is not stable/i.test(text) &&
+    !/testing '/i.test(text);
+  console.log(
+    `sqlmap ${url}${data ? ' (JSON body)' : ''}: ${vulnerable ? 'INJECTION FOUND' : unreachable ? 'TARGET UNREACHABLE' : 'no injection found'}`,
+  );
   if (vulnerable) return [`sqlmap found an injection point at ${url}`];
   return unreachable ? [`sqlmap could not test ${url}`] : [];
 }
@@ -78,15 +140,30 @@ try {
 
   if (ensure('sqlmap', 'sqlmap')) {
     const user = await signUp(server);
-    const b = await request<{ id?: string; business?: { id: string } }>(`${server.url}/api/businesses`, { body: { name: 'Audit Lending' }, token: user.accessToken });
+    const b = await request<{ id?: string; business?: { id: string } }>(`${server.url}/api/businesses`, {
+      body: { name: 'Audit Lending' },
+      token: user.accessToken,
+    });
     const bid = b.json.id ?? b.json.business?.id;
     if (!bid) throw new Error(`could not create a business: ${b.status} ${b.text}`);
-    await request(`${server.url}/api/businesses/${bid}/contacts`, { body: { first_name: 'Ada', last_name: 'Smith', email: 'ada@example.test' }, token: user.accessToken });
+    await request(`${server.url}/api/businesses/${bid}/contacts`, {
+      body: { first_name: 'Ada', last_name: 'Smith', email: 'ada@example.test' },
+      token: user.accessToken,
+    });
     const base = `${server.url}/api/businesses/${bid}`;
-    problems.push(...(await runSqlmap(`${base}/contacts?q=smith&status=lead&sort=name&limit=10`, user.accessToken, out)));
+    problems.push(
+      ...(await runSqlmap(`${base}/contacts?q=smith&status=lead&sort=name&limit=10`, user.accessToken, out)),
+    );
     problems.push(...(await runSqlmap(`${base}/search?q=ada`, user.accessToken, out)));
     problems.push(...(await runSqlmap(`${base}/deals?stage=lead`, user.accessToken, out)));
-    problems.push(...(await runSqlmap(`${base}/contacts`, user.accessToken, out, '{"first_name":"Bob*","last_name":"Jones","email":"bob@example.test"}')));
+    problems.push(
+      ...(await runSqlmap(
+        `${base}/contacts`,
+        user.accessToken,
+        out,
+        '{"first_name":"Bob*","last_name":"Jones","email":"bob@example.test"}',
+      )),
+    );
   } else problems.push('sqlmap could not be installed');
 } finally {
   await server.stop();

@@ -9,8 +9,8 @@ import pg from 'pg';
 
 const extra = process.argv.slice(2);
 console.log(`node ${process.version} (${process.execPath})`);
-if (Number(process.versions.node.split(".")[0]) < 24) {
-  console.error("npm test needs the pinned Node.js 24 (run it through npm after \"npm install\")");
+if (Number(process.versions.node.split('.')[0]) < 24) {
+  console.error('npm test needs the pinned Node.js 24 (run it through npm after "npm install")');
   process.exit(1);
 }
 const run = randomBytes(3).toString('hex');
@@ -18,7 +18,10 @@ const results = [];
 
 function vitest(label, env) {
   console.log(`\n=== ${label} ===`);
-  const r = spawnSync('npx', ['vitest', 'run', ...extra], { stdio: 'inherit', env: { ...process.env, CAPTO_TEST_RUN: run, ...env } });
+  const r = spawnSync('npx', ['vitest', 'run', ...extra], {
+    stdio: 'inherit',
+    env: { ...process.env, CAPTO_TEST_RUN: run, ...env },
+  });
   results.push({ label, ok: r.status === 0 });
 }
 

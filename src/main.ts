@@ -60,7 +60,13 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
     const db = createDatabase(engine.pool);
     const auth = createAuthServices({ config, db, logger });
     // authRoutes first: its onRequest hook sets request.claims for every later module.
-    const modules: RouteModule[] = [authRoutes(auth), tenancyRoutes({ config, db, logger, mailer: auth.mailer }), demoRoutes(auth), crmRoutes({ db }), contactImportRoutes({ db, logger, engineKind: engine.kind })];
+    const modules: RouteModule[] = [
+      authRoutes(auth),
+      tenancyRoutes({ config, db, logger, mailer: auth.mailer }),
+      demoRoutes(auth),
+      crmRoutes({ db }),
+      contactImportRoutes({ db, logger, engineKind: engine.kind }),
+    ];
     modules.push(...integrationModules({ config, db, logger, masterKey: auth.masterKey }));
 
     // First: its hook takes the metrics bearer token before the auth hook reads bearers as JWTs.

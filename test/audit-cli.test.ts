@@ -28,21 +28,37 @@ beforeAll(async () => {
   broken = (await newBusiness(t.engine, user.id)).id;
   for (const bid of [intact, broken]) {
     for (let i = 0; i < 3; i++) {
-      await t.db.asService('test.audit', (tx) => recordIntegrationChange(tx, {
-        businessId: bid, actorUserId: user.id, action: 'twilio.config.added', subjectId: randomUUID(), details: { friendly_name: `n${i}` },
-      }));
+      await t.db.asService('test.audit', (tx) =>
+        recordIntegrationChange(tx, {
+          businessId: bid,
+          actorUserId: user.id,
+          action: 'twilio.config.added',
+          subjectId: randomUUID(),
+          details: { friendly_name: `n${i}` },
+        }),
+      );
     }
   }
-  const rows = await asOwner(t.engine, (c) => c.query<{ id: string }>('SELECT id FROM audit.integration_events WHERE business_id = $1 ORDER BY seq', [broken]));
+  const rows = await asOwner(t.engine, (c) =>
+    c.query<{ id: string }>('SELECT id FROM audit.integration_events WHERE business_id = $1 ORDER BY seq', [broken]),
+  );
   tamperedId = rows.rows[1]!.id;
   await asOwner(t.engine, async (c) => {
     await c.query('ALTER TABLE audit.integration_events DISABLE TRIGGER integration_events_no_update_delete');
-    await c.query(`UPDATE audit.integration_events SET actor_email = 'someone-else@example.test' WHERE id = $1`, [tamperedId]);
+    await c.query(`UPDATE audit.integration_events SET actor_email = 'someone-else@example.test' WHERE id = $1`, [
+      tamperedId,
+    ]);
     await c.query('ALTER TABLE audit.integration_events ENABLE ALWAYS TRIGGER integration_events_no_update_delete');
   });
   const vault = createVault(parseMasterKey(`1:${oldKey}`));
   const plaintext = randomBytes(16).toString('hex');
-  secret = { bid: intact, plaintext, id: await t.db.asService('test.vault', (tx) => vault.putSecret(tx, { businessId: intact, kind: 'twilio.auth_token', plaintext })) };
+  secret = {
+    bid: intact,
+    plaintext,
+    id: await t.db.asService('test.vault', (tx) =>
+      vault.putSecret(tx, { businessId: intact, kind: 'twilio.auth_token', plaintext }),
+    ),
+  };
   // The CLI opens the database itself: the embedded engine allows one opener at a time.
   await t.engine.close();
   closed = true;
@@ -91,7 +107,9 @@ describe('capto keys rotate', () => {
     const engine = await openEngine(loadConfig({ CAPTO_ENV: 'test', ...t.env }));
     try {
       const vault = createVault(parseMasterKey(`2:${newKey}`));
-      const read = await createDatabase(engine.pool).asService('test.vault', (tx) => vault.readSecret(tx, { businessId: secret.bid, id: secret.id, kind: 'twilio.auth_token' }));
+      const read = await createDatabase(engine.pool).asService('test.vault', (tx) =>
+        vault.readSecret(tx, { businessId: secret.bid, id: secret.id, kind: 'twilio.auth_token' }),
+      );
       expect(read).toBe(secret.plaintext);
     } finally {
       await engine.close();

@@ -20,7 +20,11 @@ beforeAll(async () => {
 });
 afterAll(async () => t?.close());
 
-const change = (businessId: string, actorUserId: string, extra: Partial<IntegrationChange> = {}): IntegrationChange => ({
+const change = (
+  businessId: string,
+  actorUserId: string,
+  extra: Partial<IntegrationChange> = {},
+): IntegrationChange => ({
   businessId,
   actorUserId,
   action: 'twilio.config.added',
@@ -31,7 +35,11 @@ const change = (businessId: string, actorUserId: string, extra: Partial<Integrat
   ...extra,
 });
 const record = (c: IntegrationChange) => t.db.asService('test.audit', (tx) => recordIntegrationChange(tx, c));
-const errorOf = (p: Promise<unknown>) => p.then(() => null, (e: { code?: string; cause?: { code?: string } }) => e.cause?.code ?? e.code ?? 'error');
+const errorOf = (p: Promise<unknown>) =>
+  p.then(
+    () => null,
+    (e: { code?: string; cause?: { code?: string } }) => e.cause?.code ?? e.code ?? 'error',
+  );
 
 describe('audit.integration_events', () => {
   it('records actor, email snapshot, database time and a valid chain; owners and admins read it, members do not', async () => {
@@ -39,8 +47,12 @@ describe('audit.integration_events', () => {
     await record(change(w.a.business.id, w.a.owner.id));
     await record(change(w.a.business.id, w.a.admin.id, { action: 'twilio.config.default_set' }));
     const read = (sub: string) =>
-      t.db.asUser({ sub }, (tx) => tx.query<{ actor_user_id: string; actor_email: string; occurred_at: Date; action: string }>(
-        'SELECT actor_user_id, actor_email, occurred_at, action FROM audit.integration_events WHERE business_id = $1 ORDER BY seq', [w.a.business.id]));
+      t.db.asUser({ sub }, (tx) =>
+        tx.query<{ actor_user_id: string; actor_email: string; occurred_at: Date; action: string }>(
+          'SELECT actor_user_id, actor_email, occurred_at, action FROM audit.integration_events WHERE business_id = $1 ORDER BY seq',
+          [w.a.business.id],
+        ),
+      );
     const owner = await read(w.a.owner.id);
     expect(owner.rows.map((r) => [r.actor_user_id, r.actor_email, r.action])).toEqual([
       [w.a.owner.id, w.a.owner.email, 'twilio.config.added'],
@@ -67,22 +79,36 @@ describe('audit.integration_events', () => {
       // capto_app itself (the login role, before any SET ROLE) holds nothing at all.
       expect(await errorOf(t.engine.pool.query(sql)), sql).toBe('42501');
     }
-    const rows = await asOwner(t.engine, (c) => c.query('SELECT 1 FROM audit.integration_events WHERE business_id = $1', [w.b.business.id]));
+    const rows = await asOwner(t.engine, (c) =>
+      c.query('SELECT 1 FROM audit.integration_events WHERE business_id = $1', [w.b.business.id]),
+    );
     expect(rows.rowCount).toBe(1);
   });
 
   it('refuses even the table owner while the triggers are enabled (ALWAYS)', async () => {
-    await expect(asOwner(t.engine, async (c) => {
-      await c.query(`UPDATE audit.integration_events SET actor_email = 'x@example.test'`);
-    })).rejects.toThrow(/append-only|permission denied/);
+    await expect(
+      asOwner(t.engine, async (c) => {
+        await c.query(`UPDATE audit.integration_events SET actor_email = 'x@example.test'`);
+      }),
+    ).rejects.toThrow(/append-only|permission denied/);
     await expect(asOwner(t.engine, (c) => c.query('TRUNCATE audit.integration_events'))).rejects.toThrow(/append-only/);
   });
 
   it('refuses a forked chain (prev_hash that is not the head)', async () => {
-    const head = await asOwner(t.engine, (c) => c.query<{ hash: string }>('SELECT hash FROM audit.integration_events WHERE business_id = $1 ORDER BY seq LIMIT 1', [w.a.business.id]));
-    const err = await errorOf(t.db.asService('test.audit', (tx) => tx.query(
-      `INSERT INTO audit.integration_events (business_id, actor_user_id, action, prev_hash, hash) VALUES ($1, $2, 'google.connected', $3, $3)`,
-      [w.a.business.id, w.a.owner.id, head.rows[0]!.hash])));
+    const head = await asOwner(t.engine, (c) =>
+      c.query<{ hash: string }>(
+        'SELECT hash FROM audit.integration_events WHERE business_id = $1 ORDER BY seq LIMIT 1',
+        [w.a.business.id],
+      ),
+    );
+    const err = await errorOf(
+      t.db.asService('test.audit', (tx) =>
+        tx.query(
+          `INSERT INTO audit.integration_events (business_id, actor_user_id, action, prev_hash, hash) VALUES ($1, $2, 'google.connected', $3, $3)`,
+          [w.a.business.id, w.a.owner.id, head.rows[0]!.hash],
+        ),
+      ),
+    );
     expect(err).toBe('23514');
   });
 
@@ -98,27 +124,43 @@ describe('audit.integration_events', () => {
     const owner = await newUser(t.engine);
     const biz = await newBusiness(t.engine, owner.id);
     for (let i = 0; i < 4; i++) await record(change(biz.id, owner.id, { details: { friendly_name: `line ${i}` } }));
-    const rows = await asOwner(t.engine, (c) => c.query<{ seq: string; id: string }>('SELECT seq::text AS seq, id FROM audit.integration_events WHERE business_id = $1 ORDER BY seq', [biz.id]));
+    const rows = await asOwner(t.engine, (c) =>
+      c.query<{ seq: string; id: string }>(
+        'SELECT seq::text AS seq, id FROM audit.integration_events WHERE business_id = $1 ORDER BY seq',
+        [biz.id],
+      ),
+    );
     // The owner role disables the guard, edits, re-enables — and commits.
     await asOwner(t.engine, async (c) => {
       await c.query('ALTER TABLE audit.integration_events DISABLE TRIGGER integration_events_no_update_delete');
-      await c.query(`UPDATE audit.integration_events SET details = '{"friendly_name":"forged"}' WHERE id = $1`, [rows.rows[1]!.id]);
+      await c.query(`UPDATE audit.integration_events SET details = '{"friendly_name":"forged"}' WHERE id = $1`, [
+        rows.rows[1]!.id,
+      ]);
       await c.query('ALTER TABLE audit.integration_events ENABLE ALWAYS TRIGGER integration_events_no_update_delete');
     });
     const report = await asOwner(t.engine, (c) => verifyAuditChains(c));
-    expect(report.broken).toEqual([{ businessId: biz.id, seq: Number(rows.rows[1]!.seq), id: rows.rows[1]!.id, reason: 'hash_mismatch' }]);
+    expect(report.broken).toEqual([
+      { businessId: biz.id, seq: Number(rows.rows[1]!.seq), id: rows.rows[1]!.id, reason: 'hash_mismatch' },
+    ]);
 
     // A deleted row breaks the link of the row after it.
     const other = await newBusiness(t.engine, owner.id);
     for (let i = 0; i < 3; i++) await record(change(other.id, owner.id));
-    const o = await asOwner(t.engine, (c) => c.query<{ seq: string; id: string }>('SELECT seq::text AS seq, id FROM audit.integration_events WHERE business_id = $1 ORDER BY seq', [other.id]));
+    const o = await asOwner(t.engine, (c) =>
+      c.query<{ seq: string; id: string }>(
+        'SELECT seq::text AS seq, id FROM audit.integration_events WHERE business_id = $1 ORDER BY seq',
+        [other.id],
+      ),
+    );
     await asOwner(t.engine, async (c) => {
       await c.query('ALTER TABLE audit.integration_events DISABLE TRIGGER integration_events_no_update_delete');
       await c.query('DELETE FROM audit.integration_events WHERE id = $1', [o.rows[1]!.id]);
       await c.query('ALTER TABLE audit.integration_events ENABLE ALWAYS TRIGGER integration_events_no_update_delete');
     });
     const second = await asOwner(t.engine, (c) => verifyAuditChains(c, other.id));
-    expect(second.broken).toEqual([{ businessId: other.id, seq: Number(o.rows[2]!.seq), id: o.rows[2]!.id, reason: 'prev_hash_mismatch' }]);
+    expect(second.broken).toEqual([
+      { businessId: other.id, seq: Number(o.rows[2]!.seq), id: o.rows[2]!.id, reason: 'prev_hash_mismatch' },
+    ]);
     // Positive control: an untouched business still verifies.
     expect((await asOwner(t.engine, (c) => verifyAuditChains(c, w.a.business.id))).broken).toEqual([]);
   });
@@ -136,7 +178,11 @@ describe('audit.integration_events', () => {
 describe('integration tables change only with an audit row by an owner or admin', () => {
   const vault = createVault(parseMasterKey(Buffer.alloc(32, 7).toString('base64')));
   const insertConfig = async (tx: Tx, bid: string, id: string) => {
-    const secretId = await vault.putSecret(tx, { businessId: bid, kind: 'twilio.auth_token', plaintext: 'f'.repeat(32) });
+    const secretId = await vault.putSecret(tx, {
+      businessId: bid,
+      kind: 'twilio.auth_token',
+      plaintext: 'f'.repeat(32),
+    });
     await tx.query(
       `INSERT INTO app.twilio_configs (id, business_id, friendly_name, account_sid, phone_number, secret_id, is_default)
        VALUES ($1, $2, 'Main', $3, '+15550009999', $4, true)`,
@@ -148,16 +194,22 @@ describe('integration tables change only with an audit row by an owner or admin'
     const bid = w.a.business.id;
     const id = randomUUID();
     expect(await errorOf(t.db.asService('test.audit', (tx) => insertConfig(tx, bid, id)))).toBe('42501');
-    expect(await errorOf(t.db.asService('test.audit', async (tx) => {
-      await recordIntegrationChange(tx, change(bid, w.a.member.id, { subjectId: id }));
-      await insertConfig(tx, bid, id);
-    }))).toBe('42501');
+    expect(
+      await errorOf(
+        t.db.asService('test.audit', async (tx) => {
+          await recordIntegrationChange(tx, change(bid, w.a.member.id, { subjectId: id }));
+          await insertConfig(tx, bid, id);
+        }),
+      ),
+    ).toBe('42501');
     await t.db.asService('test.audit', async (tx) => {
       await recordIntegrationChange(tx, change(bid, w.a.admin.id, { subjectId: id }));
       await insertConfig(tx, bid, id);
     });
     // Members see the configuration (masked), but cannot write it in SQL at all.
-    const seen = await t.db.asUser({ sub: w.a.member.id }, (tx) => tx.query<{ account_sid_masked: string }>('SELECT account_sid_masked FROM app.twilio_configs WHERE id = $1', [id]));
+    const seen = await t.db.asUser({ sub: w.a.member.id }, (tx) =>
+      tx.query<{ account_sid_masked: string }>('SELECT account_sid_masked FROM app.twilio_configs WHERE id = $1', [id]),
+    );
     expect(seen.rows).toEqual([{ account_sid_masked: 'AC…aaaa' }]);
     for (const sql of [
       `UPDATE app.twilio_configs SET is_default = false WHERE id = '${id}'`,
@@ -169,6 +221,10 @@ describe('integration tables change only with an audit row by an owner or admin'
       expect(await errorOf(t.db.asUser({ sub: w.a.owner.id }, (tx) => tx.query(sql))), sql).toBe('42501');
     }
     // A removal without its audit row is refused too, even for the service role.
-    expect(await errorOf(t.db.asService('test.audit', (tx) => tx.query('DELETE FROM app.twilio_configs WHERE id = $1', [id])))).toBe('42501');
+    expect(
+      await errorOf(
+        t.db.asService('test.audit', (tx) => tx.query('DELETE FROM app.twilio_configs WHERE id = $1', [id])),
+      ),
+    ).toBe('42501');
   });
 });

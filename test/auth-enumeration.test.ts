@@ -12,17 +12,26 @@ beforeAll(async () => {
 });
 afterAll(async () => s?.stop());
 
-const shape = (r: HttpResponse) => ({ status: r.status, body: r.json, cookie: r.headers['set-cookie'] ?? [], retry: r.headers['retry-after'] });
+const shape = (r: HttpResponse) => ({
+  status: r.status,
+  body: r.json,
+  cookie: r.headers['set-cookie'] ?? [],
+  retry: r.headers['retry-after'],
+});
 
 describe('no endpoint tells registered from unregistered emails', () => {
   it('sign-in: a wrong password and an unknown email get identical answers', async () => {
     const u = await signUp(s);
     const known = await request(`${s.url}/auth/signin`, { body: { email: u.email, password: strongPassword() } });
-    const unknown = await request(`${s.url}/auth/signin`, { body: { email: freshEmail('ghost'), password: strongPassword() } });
+    const unknown = await request(`${s.url}/auth/signin`, {
+      body: { email: freshEmail('ghost'), password: strongPassword() },
+    });
     expect(known.status).toBe(401);
     expect(shape(unknown)).toEqual(shape(known));
     // Positive control: the right password works, so the 401 above was not a broken endpoint.
-    expect((await request(`${s.url}/auth/signin`, { body: { email: u.email, password: u.password } })).status).toBe(200);
+    expect((await request(`${s.url}/auth/signin`, { body: { email: u.email, password: u.password } })).status).toBe(
+      200,
+    );
   });
 
   it('sign-in: a Google-only account (no password) answers like an unknown email', async () => {
@@ -30,7 +39,9 @@ describe('no endpoint tells registered from unregistered emails', () => {
     const email = freshEmail('google-only');
     await asOwner(s.engine, (c) => c.query('INSERT INTO auth.users (email) VALUES ($1)', [email]));
     const noPassword = await request(`${s.url}/auth/signin`, { body: { email, password: strongPassword() } });
-    const unknown = await request(`${s.url}/auth/signin`, { body: { email: freshEmail('ghost'), password: strongPassword() } });
+    const unknown = await request(`${s.url}/auth/signin`, {
+      body: { email: freshEmail('ghost'), password: strongPassword() },
+    });
     expect(shape(noPassword)).toEqual(shape(unknown));
   });
 
@@ -50,7 +61,9 @@ describe('no endpoint tells registered from unregistered emails', () => {
   it('verification and reset links: unknown or reused tokens get one generic answer', async () => {
     const bogus = 'A'.repeat(43);
     const verify = await request(`${s.url}/auth/verify`, { body: { token: bogus } });
-    const reset = await request(`${s.url}/auth/password/reset`, { body: { token: bogus, new_password: strongPassword() } });
+    const reset = await request(`${s.url}/auth/password/reset`, {
+      body: { token: bogus, new_password: strongPassword() },
+    });
     expect(verify.json.error.code).toBe('token_invalid');
     expect(reset.json.error.code).toBe('token_invalid');
   });
@@ -73,7 +86,19 @@ describe('API description', () => {
     const doc = await request(`${s.url}/openapi.json`);
     expect(doc.status).toBe(200);
     const paths = Object.keys((doc.json as { paths: Record<string, unknown> }).paths);
-    for (const p of ['/auth/signup', '/auth/signin', '/auth/token', '/auth/signout', '/auth/password', '/auth/password/forgot', '/auth/password/reset', '/auth/verify', '/auth/sessions', '/auth/sessions/{id}', '/auth/events']) {
+    for (const p of [
+      '/auth/signup',
+      '/auth/signin',
+      '/auth/token',
+      '/auth/signout',
+      '/auth/password',
+      '/auth/password/forgot',
+      '/auth/password/reset',
+      '/auth/verify',
+      '/auth/sessions',
+      '/auth/sessions/{id}',
+      '/auth/events',
+    ]) {
       expect(paths).toContain(p);
     }
   });

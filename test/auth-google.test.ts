@@ -11,7 +11,11 @@ let s: TestServer;
 let idp: FakeOidc;
 beforeAll(async () => {
   idp = await startFakeOidc();
-  s = await startTestServer({ GOOGLE_CLIENT_ID: idp.clientId, GOOGLE_CLIENT_SECRET: idp.clientSecret, GOOGLE_ISSUER: idp.issuer });
+  s = await startTestServer({
+    GOOGLE_CLIENT_ID: idp.clientId,
+    GOOGLE_CLIENT_SECRET: idp.clientSecret,
+    GOOGLE_ISSUER: idp.issuer,
+  });
 });
 afterAll(async () => {
   await s?.stop();
@@ -30,11 +34,18 @@ async function startFlow() {
   const fromIdp = await request(authorize.href);
   expect(fromIdp.status).toBe(302);
   const callback = new URL(fromIdp.headers.location!);
-  return { authorize, oidcCookie, callback, startCookieHeader: (start.headers['set-cookie'] ?? []).find((c) => c.startsWith('capto_oidc='))! };
+  return {
+    authorize,
+    oidcCookie,
+    callback,
+    startCookieHeader: (start.headers['set-cookie'] ?? []).find((c) => c.startsWith('capto_oidc='))!,
+  };
 }
 
 const callback = (url: URL, oidcCookie: string | undefined) =>
-  request(`${s.url}${url.pathname}${url.search}`, { headers: oidcCookie ? { cookie: `capto_oidc=${oidcCookie}` } : {} });
+  request(`${s.url}${url.pathname}${url.search}`, {
+    headers: oidcCookie ? { cookie: `capto_oidc=${oidcCookie}` } : {},
+  });
 
 describe('Google sign-in', () => {
   it('runs the full flow: S256 PKCE, state and nonce sent, a new verified user signed in', async () => {
@@ -49,7 +60,9 @@ describe('Google sign-in', () => {
     expect(flow.startCookieHeader).toMatch(/Secure/i);
     expect(flow.startCookieHeader).toMatch(/Path=\/auth\/google/);
     // The attempt cookie is sealed: neither the state nor the verifier is readable in it.
-    expect(Buffer.from(flow.oidcCookie, 'base64url').toString()).not.toContain(flow.authorize.searchParams.get('state')!);
+    expect(Buffer.from(flow.oidcCookie, 'base64url').toString()).not.toContain(
+      flow.authorize.searchParams.get('state')!,
+    );
 
     const done = await callback(flow.callback, flow.oidcCookie);
     expect(done.status).toBe(302);
@@ -58,7 +71,9 @@ describe('Google sign-in', () => {
     const tokens = await refresh(s, refreshCookie);
     expect(tokens.status).toBe(200);
     expect(tokens.json.user).toMatchObject({ email, email_verified: true });
-    const ids = await asOwner(s.engine, (c) => c.query(`SELECT provider FROM auth.identities WHERE user_id = $1`, [tokens.json.user.id]));
+    const ids = await asOwner(s.engine, (c) =>
+      c.query(`SELECT provider FROM auth.identities WHERE user_id = $1`, [tokens.json.user.id]),
+    );
     expect(ids.rows).toEqual([{ provider: 'google' }]);
   });
 
@@ -77,10 +92,14 @@ describe('Google sign-in', () => {
     const done = await callbackOf(await startFlow());
     expect(done.headers.location).toBe('/app');
     expect((await refresh(s, refreshCookieFrom(done)!)).json.user.id).toBe(u.userId);
-    const events = await asOwner(s.engine, (c) => c.query<{ type: string }>(`SELECT type FROM auth.audit_events WHERE user_id = $1`, [u.userId]));
+    const events = await asOwner(s.engine, (c) =>
+      c.query<{ type: string }>(`SELECT type FROM auth.audit_events WHERE user_id = $1`, [u.userId]),
+    );
     expect(events.rows.map((e) => e.type)).toContain('identity_linked');
     // A verified account keeps its password and its other sessions.
-    expect((await request(`${s.url}/auth/signin`, { body: { email: u.email, password: u.password } })).status).toBe(200);
+    expect((await request(`${s.url}/auth/signin`, { body: { email: u.email, password: u.password } })).status).toBe(
+      200,
+    );
     expect((await request(`${s.url}/auth/sessions`, { token: u.accessToken })).status).toBe(200);
   });
 
@@ -91,7 +110,9 @@ describe('Google sign-in', () => {
     const done = await callbackOf(await startFlow());
     expect((await refresh(s, refreshCookieFrom(done)!)).json.user.id).toBe(squatter.userId);
     expect((await request(`${s.url}/auth/sessions`, { token: squatter.accessToken })).status).toBe(401);
-    const signin = await request(`${s.url}/auth/signin`, { body: { email: squatter.email, password: squatter.password } });
+    const signin = await request(`${s.url}/auth/signin`, {
+      body: { email: squatter.email, password: squatter.password },
+    });
     expect(signin.status).toBe(401);
   });
 

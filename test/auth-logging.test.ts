@@ -26,10 +26,21 @@ beforeAll(async () => {
   scratch = mkdtempSync(path.join(os.tmpdir(), 'capto-log-'));
   const port = await freePort();
   const config = loadConfig({
-    CAPTO_ENV: 'test', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'debug', CAPTO_DB_POOL_SIZE: '4',
-    HIBP_RANGE_URL: (await sharedFakeHibp()).url, CAPTO_DATA_DIR: scratch, ...blank.env,
+    CAPTO_ENV: 'test',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    LOG_LEVEL: 'debug',
+    CAPTO_DB_POOL_SIZE: '4',
+    HIBP_RANGE_URL: (await sharedFakeHibp()).url,
+    CAPTO_DATA_DIR: scratch,
+    ...blank.env,
   });
-  const sink = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
   running = await startCapto(config, { logger: createLogger(config, sink) });
 });
 afterAll(async () => {
@@ -52,9 +63,29 @@ describe('auth logging', () => {
     await new Promise((r) => setTimeout(r, 200));
 
     const log = lines.join('');
-    const secrets = [u.password, newPassword, u.accessToken, u.refreshCookie.split('=')[1]!, signin.json.access_token, refreshCookieFrom(r)!.split('=')[1]!, resetToken];
+    const secrets = [
+      u.password,
+      newPassword,
+      u.accessToken,
+      u.refreshCookie.split('=')[1]!,
+      signin.json.access_token,
+      refreshCookieFrom(r)!.split('=')[1]!,
+      resetToken,
+    ];
     for (const secret of secrets) expect(log).not.toContain(secret);
-    const events = lines.map((l) => JSON.parse(l) as { auth_event?: string }).map((l) => l.auth_event).filter(Boolean);
-    expect(events).toEqual(expect.arrayContaining(['sign_up', 'sign_in', 'token_refreshed', 'sign_in_failed', 'password_reset_requested', 'password_reset']));
+    const events = lines
+      .map((l) => JSON.parse(l) as { auth_event?: string })
+      .map((l) => l.auth_event)
+      .filter(Boolean);
+    expect(events).toEqual(
+      expect.arrayContaining([
+        'sign_up',
+        'sign_in',
+        'token_refreshed',
+        'sign_in_failed',
+        'password_reset_requested',
+        'password_reset',
+      ]),
+    );
   });
 });

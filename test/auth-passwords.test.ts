@@ -24,12 +24,15 @@ afterAll(async () => s?.stop());
 beforeEach(() => hibp.setMode('up'));
 
 const signup = (email: string, password: string) => request(`${s.url}/auth/signup`, { body: { email, password } });
-const owner = <T>(sql: string, params: unknown[] = []) => asOwner(s.engine, async (c) => (await c.query(sql, params)).rows as T[]);
+const owner = <T>(sql: string, params: unknown[] = []) =>
+  asOwner(s.engine, async (c) => (await c.query(sql, params)).rows as T[]);
 
 describe('password rules', () => {
   it('stores an argon2id hash at OWASP parameters (m=19456, t=2, p=1)', async () => {
     const u = await signUp(s);
-    const [row] = await owner<{ password_hash: string }>('SELECT password_hash FROM auth.users WHERE id = $1', [u.userId]);
+    const [row] = await owner<{ password_hash: string }>('SELECT password_hash FROM auth.users WHERE id = $1', [
+      u.userId,
+    ]);
     expect(row!.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
     expect(row!.password_hash).not.toContain(u.password);
   });
@@ -46,8 +49,12 @@ describe('password rules', () => {
     // 128 characters is allowed, and the 128th character matters (no truncation).
     const long = `${strongPassword()}${'q'.repeat(100)}`.slice(0, 127);
     const u = await signUp(s, { password: `${long}A` });
-    expect((await request(`${s.url}/auth/signin`, { body: { email: u.email, password: `${long}B` } })).status).toBe(401);
-    expect((await request(`${s.url}/auth/signin`, { body: { email: u.email, password: `${long}A` } })).status).toBe(200);
+    expect((await request(`${s.url}/auth/signin`, { body: { email: u.email, password: `${long}B` } })).status).toBe(
+      401,
+    );
+    expect((await request(`${s.url}/auth/signin`, { body: { email: u.email, password: `${long}A` } })).status).toBe(
+      200,
+    );
   });
 });
 
@@ -90,7 +97,10 @@ describe('Have I Been Pwned', () => {
     const change = (new_password: string) =>
       request(`${s.url}/auth/password`, { token: u.accessToken, body: { current_password: u.password, new_password } });
     expect((await change(bad)).json.error.code).toBe('password_breached');
-    const wrong = await request(`${s.url}/auth/password`, { token: u.accessToken, body: { current_password: 'not-my-password-1', new_password: strongPassword() } });
+    const wrong = await request(`${s.url}/auth/password`, {
+      token: u.accessToken,
+      body: { current_password: 'not-my-password-1', new_password: strongPassword() },
+    });
     expect(wrong.json.error.code).toBe('invalid_credentials');
     const good = strongPassword();
     expect((await change(good)).status).toBe(204);
@@ -102,9 +112,23 @@ describe('Have I Been Pwned', () => {
     const other = await signIn(s, u.email, u.password);
     const sessions = (token: string) => request(`${s.url}/auth/sessions`, { token });
     const kept = strongPassword();
-    expect((await request(`${s.url}/auth/password`, { token: u.accessToken, body: { current_password: u.password, new_password: kept, keep_other_sessions: true } })).status).toBe(204);
+    expect(
+      (
+        await request(`${s.url}/auth/password`, {
+          token: u.accessToken,
+          body: { current_password: u.password, new_password: kept, keep_other_sessions: true },
+        })
+      ).status,
+    ).toBe(204);
     expect((await sessions(other.accessToken)).status).toBe(200);
-    expect((await request(`${s.url}/auth/password`, { token: u.accessToken, body: { current_password: kept, new_password: strongPassword() } })).status).toBe(204);
+    expect(
+      (
+        await request(`${s.url}/auth/password`, {
+          token: u.accessToken,
+          body: { current_password: kept, new_password: strongPassword() },
+        })
+      ).status,
+    ).toBe(204);
     expect((await sessions(other.accessToken)).json.error.code).toBe('session_expired');
     expect((await sessions(u.accessToken)).status).toBe(200);
     const notice = await lastMailTo(s.config.dataDir, u.email, /password was changed/i);
@@ -128,7 +152,9 @@ describe('Have I Been Pwned', () => {
 
   it('never asks HIBP when signing in with an unknown email', async () => {
     const before = hibp.requests.length;
-    const res = await request(`${s.url}/auth/signin`, { body: { email: freshEmail('nobody'), password: strongPassword() } });
+    const res = await request(`${s.url}/auth/signin`, {
+      body: { email: freshEmail('nobody'), password: strongPassword() },
+    });
     expect(res.status).toBe(401);
     expect(hibp.requests.length).toBe(before);
   });
@@ -145,7 +171,10 @@ describe('when HIBP is down', () => {
     hibp.setMode('hang'); // the 2-second timeout fires
     const pw = strongPassword();
     const u = await signUp(s, { password: pw });
-    const [row] = await owner<{ password_check_pending: boolean }>('SELECT password_check_pending FROM auth.users WHERE id = $1', [u.userId]);
+    const [row] = await owner<{ password_check_pending: boolean }>(
+      'SELECT password_check_pending FROM auth.users WHERE id = $1',
+      [u.userId],
+    );
     expect(row!.password_check_pending).toBe(true);
     const events = await owner<{ type: string }>('SELECT type FROM auth.audit_events WHERE user_id = $1', [u.userId]);
     expect(events.map((e) => e.type)).toContain('password_check_pending');
@@ -158,7 +187,13 @@ describe('when HIBP is down', () => {
     expect(res.headers['set-cookie'] ?? []).toHaveLength(0);
     expect(res.json.access_token).toBeUndefined();
     const fresh = strongPassword();
-    expect((await request(`${s.url}/auth/password/reset`, { body: { token: res.json.error.reset_token, new_password: fresh } })).status).toBe(204);
+    expect(
+      (
+        await request(`${s.url}/auth/password/reset`, {
+          body: { token: res.json.error.reset_token, new_password: fresh },
+        })
+      ).status,
+    ).toBe(204);
     expect((await signIn(s, u.email, fresh)).userId).toBe(u.userId);
   }, 20_000);
 
@@ -167,13 +202,18 @@ describe('when HIBP is down', () => {
     const u = await signUp(s);
     hibp.setMode('up');
     await signIn(s, u.email, u.password);
-    const [row] = await owner<{ password_check_pending: boolean; must_change_password: boolean }>('SELECT password_check_pending, must_change_password FROM auth.users WHERE id = $1', [u.userId]);
+    const [row] = await owner<{ password_check_pending: boolean; must_change_password: boolean }>(
+      'SELECT password_check_pending, must_change_password FROM auth.users WHERE id = $1',
+      [u.userId],
+    );
     expect(row).toEqual({ password_check_pending: false, must_change_password: false });
   });
 
   it('blocks new passwords when HIBP_FAILURE_MODE=reject', async () => {
     hibp.setMode('error');
     const config = loadConfig({ HIBP_RANGE_URL: hibp.url, HIBP_FAILURE_MODE: 'reject' });
-    await expect(acceptNewPassword(strongPassword(), 'a@example.test', createBreachChecker(hibp.url), config)).rejects.toMatchObject({ code: 'password_check_unavailable' });
+    await expect(
+      acceptNewPassword(strongPassword(), 'a@example.test', createBreachChecker(hibp.url), config),
+    ).rejects.toMatchObject({ code: 'password_check_unavailable' });
   });
 });

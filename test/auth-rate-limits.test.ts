@@ -15,7 +15,12 @@ let redis: Redis;
 beforeAll(async () => {
   redis = new Redis(REDIS_URL);
   for (const key of await redis.keys('capto-rl:*')) await redis.del(key);
-  s = await startTestServer({ REDIS_URL, CAPTO_AUTH_RATE_WINDOW: String(WINDOW_S), CAPTO_AUTH_RATE_IP: '6', CAPTO_AUTH_RATE_ACCOUNT: '3' });
+  s = await startTestServer({
+    REDIS_URL,
+    CAPTO_AUTH_RATE_WINDOW: String(WINDOW_S),
+    CAPTO_AUTH_RATE_IP: '6',
+    CAPTO_AUTH_RATE_ACCOUNT: '3',
+  });
 });
 afterAll(async () => {
   await s?.stop();
@@ -34,7 +39,9 @@ describe('auth rate limits', () => {
     expect(limited.status).toBe(429);
     expect(limited.json.error.code).toBe('rate_limited');
     expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-    const events = await asOwner(s.engine, (c) => c.query<{ n: number }>(`SELECT count(*)::int AS n FROM auth.audit_events WHERE type = 'rate_limited'`));
+    const events = await asOwner(s.engine, (c) =>
+      c.query<{ n: number }>(`SELECT count(*)::int AS n FROM auth.audit_events WHERE type = 'rate_limited'`),
+    );
     expect(events.rows[0]!.n).toBeGreaterThan(0);
     // The counters live in Redis (shared by every app node).
     expect((await redis.keys('capto-rl:*')).length).toBeGreaterThan(0);

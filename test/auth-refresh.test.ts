@@ -16,9 +16,15 @@ afterAll(async () => s?.stop());
 
 const tokenOf = (cookie: string) => cookie.split('=')[1]!;
 const sha = (t: string) => createHash('sha256').update(t).digest();
-const owner = <T>(sql: string, params: unknown[] = []) => asOwner(s.engine, async (c) => (await c.query(sql, params)).rows as T[]);
+const owner = <T>(sql: string, params: unknown[] = []) =>
+  asOwner(s.engine, async (c) => (await c.query(sql, params)).rows as T[]);
 const liveTokens = async (sessionId: string) =>
-  (await owner<{ n: number }>('SELECT count(*)::int AS n FROM auth.refresh_tokens WHERE session_id = $1 AND rotated_at IS NULL AND revoked_at IS NULL', [sessionId]))[0]!.n;
+  (
+    await owner<{ n: number }>(
+      'SELECT count(*)::int AS n FROM auth.refresh_tokens WHERE session_id = $1 AND rotated_at IS NULL AND revoked_at IS NULL',
+      [sessionId],
+    )
+  )[0]!.n;
 const sessions = (token: string) => request(`${s.url}/auth/sessions`, { token });
 
 describe('refresh token rotation', () => {
@@ -45,7 +51,10 @@ describe('refresh token rotation', () => {
     expect(next).not.toBe(u.refreshCookie);
     expect((await sessions(r1.json.access_token)).status).toBe(200);
     expect((await refresh(s, next)).status).toBe(200);
-    const events = await owner<{ type: string }>(`SELECT type FROM auth.audit_events WHERE user_id = $1 AND type = 'token_refreshed'`, [u.userId]);
+    const events = await owner<{ type: string }>(
+      `SELECT type FROM auth.audit_events WHERE user_id = $1 AND type = 'token_refreshed'`,
+      [u.userId],
+    );
     expect(events).toHaveLength(2);
   });
 
@@ -59,7 +68,10 @@ describe('refresh token rotation', () => {
     expect([...successors][0]).not.toBe(u.refreshCookie);
     expect(await liveTokens(u.sessionId)).toBe(1);
     // The one live token is that successor.
-    const live = await owner<{ token_hash: Buffer }>('SELECT token_hash FROM auth.refresh_tokens WHERE session_id = $1 AND rotated_at IS NULL AND revoked_at IS NULL', [u.sessionId]);
+    const live = await owner<{ token_hash: Buffer }>(
+      'SELECT token_hash FROM auth.refresh_tokens WHERE session_id = $1 AND rotated_at IS NULL AND revoked_at IS NULL',
+      [u.sessionId],
+    );
     expect(Buffer.compare(live[0]!.token_hash, sha(tokenOf([...successors][0]!)))).toBe(0);
   });
 
@@ -68,13 +80,21 @@ describe('refresh token rotation', () => {
     const r1 = await refresh(s, u.refreshCookie);
     const successor = refreshCookieFrom(r1)!;
     // The rotation happened 11 s ago (beyond the 10 s grace window).
-    await owner(`UPDATE auth.refresh_tokens SET rotated_at = now() - interval '11 seconds' WHERE token_hash = $1`, [sha(tokenOf(u.refreshCookie))]);
+    await owner(`UPDATE auth.refresh_tokens SET rotated_at = now() - interval '11 seconds' WHERE token_hash = $1`, [
+      sha(tokenOf(u.refreshCookie)),
+    ]);
     const reuse = await refresh(s, u.refreshCookie);
     expect(reuse.status).toBe(401);
     expect(reuse.json.error.code).toBe('refresh_token_reused');
-    const [session] = await owner<{ revoked_reason: string }>('SELECT revoked_reason FROM auth.sessions WHERE id = $1', [u.sessionId]);
+    const [session] = await owner<{ revoked_reason: string }>(
+      'SELECT revoked_reason FROM auth.sessions WHERE id = $1',
+      [u.sessionId],
+    );
     expect(session!.revoked_reason).toBe('refresh_token_reused');
-    const events = await owner<{ type: string }>('SELECT type FROM auth.audit_events WHERE user_id = $1 ORDER BY created_at', [u.userId]);
+    const events = await owner<{ type: string }>(
+      'SELECT type FROM auth.audit_events WHERE user_id = $1 ORDER BY created_at',
+      [u.userId],
+    );
     expect(events.map((e) => e.type)).toContain('refresh_token_reused');
     const dead = await refresh(s, successor);
     expect(dead.status).toBe(401);
@@ -113,15 +133,22 @@ describe('sign-out scopes and sessions', () => {
     const u = await signUp(s);
     const second = await signIn(s, u.email, u.password);
     const third = await signIn(s, u.email, u.password);
-    expect((await request(`${s.url}/auth/signout?scope=others`, { method: 'POST', token: third.accessToken })).status).toBe(204);
+    expect(
+      (await request(`${s.url}/auth/signout?scope=others`, { method: 'POST', token: third.accessToken })).status,
+    ).toBe(204);
     expect((await sessions(third.accessToken)).status).toBe(200);
     expect((await sessions(u.accessToken)).status).toBe(401);
     expect((await sessions(second.accessToken)).status).toBe(401);
     const fourth = await signIn(s, u.email, u.password);
-    expect((await request(`${s.url}/auth/signout?scope=global`, { method: 'POST', token: fourth.accessToken })).status).toBe(204);
+    expect(
+      (await request(`${s.url}/auth/signout?scope=global`, { method: 'POST', token: fourth.accessToken })).status,
+    ).toBe(204);
     expect((await sessions(third.accessToken)).status).toBe(401);
     expect((await refresh(s, third.refreshCookie)).status).toBe(401);
-    const scopes = await owner<{ scope: string }>(`SELECT details->>'scope' AS scope FROM auth.audit_events WHERE user_id = $1 AND type = 'sign_out' ORDER BY created_at`, [u.userId]);
+    const scopes = await owner<{ scope: string }>(
+      `SELECT details->>'scope' AS scope FROM auth.audit_events WHERE user_id = $1 AND type = 'sign_out' ORDER BY created_at`,
+      [u.userId],
+    );
     expect(scopes.map((e) => e.scope)).toEqual(['others', 'global']);
   });
 
@@ -132,7 +159,7 @@ describe('sign-out scopes and sessions', () => {
     expect((await sessions(u.accessToken)).status).toBe(401);
   });
 
-  it('lists her own live sessions and revokes one; another user\'s session is not found', async () => {
+  it("lists her own live sessions and revokes one; another user's session is not found", async () => {
     const u = await signUp(s);
     const other = await signIn(s, u.email, u.password);
     const stranger = await signUp(s);
@@ -141,13 +168,19 @@ describe('sign-out scopes and sessions', () => {
     const ids = list.json.sessions.map((x: { id: string }) => x.id);
     expect(new Set(ids)).toEqual(new Set([u.sessionId, other.sessionId]));
     expect(list.json.sessions.find((x: { id: string }) => x.id === u.sessionId).current).toBe(true);
-    const foreign = await request(`${s.url}/auth/sessions/${stranger.sessionId}`, { method: 'DELETE', token: u.accessToken });
+    const foreign = await request(`${s.url}/auth/sessions/${stranger.sessionId}`, {
+      method: 'DELETE',
+      token: u.accessToken,
+    });
     expect(foreign.status).toBe(404);
     expect((await sessions(stranger.accessToken)).status).toBe(200);
     const own = await request(`${s.url}/auth/sessions/${other.sessionId}`, { method: 'DELETE', token: u.accessToken });
     expect(own.status).toBe(204);
     expect((await sessions(other.accessToken)).json.error.code).toBe('session_expired');
-    const revoked = await owner<{ session_id: string }>(`SELECT session_id FROM auth.audit_events WHERE user_id = $1 AND type = 'session_revoked'`, [u.userId]);
+    const revoked = await owner<{ session_id: string }>(
+      `SELECT session_id FROM auth.audit_events WHERE user_id = $1 AND type = 'session_revoked'`,
+      [u.userId],
+    );
     expect(revoked.map((e) => e.session_id)).toEqual([other.sessionId]);
   });
 

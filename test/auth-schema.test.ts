@@ -30,16 +30,23 @@ beforeAll(async () => {
   alice = { id: a.id, sid: sa.sessionId };
   bob = { id: b.id, sid: sb.sessionId };
   await asOwner(t.engine, async (c) => {
-    await c.query(`UPDATE auth.users SET password_hash = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA' WHERE id = ANY($1::uuid[])`, [[a.id, b.id]]);
-    await c.query(`INSERT INTO auth.audit_events (user_id, type) VALUES ($1, 'sign_in'), ($2, 'sign_in')`, [a.id, b.id]);
+    await c.query(
+      `UPDATE auth.users SET password_hash = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA' WHERE id = ANY($1::uuid[])`,
+      [[a.id, b.id]],
+    );
+    await c.query(`INSERT INTO auth.audit_events (user_id, type) VALUES ($1, 'sign_in'), ($2, 'sign_in')`, [
+      a.id,
+      b.id,
+    ]);
   });
 });
 afterAll(async () => t?.close());
 
-const asAlice = <T>(fn: Parameters<TestDatabase['db']['asUser']>[1]) => t.db.asUser({ sub: alice.id, sid: alice.sid }, fn) as Promise<T>;
+const asAlice = <T>(fn: Parameters<TestDatabase['db']['asUser']>[1]) =>
+  t.db.asUser({ sub: alice.id, sid: alice.sid }, fn) as Promise<T>;
 
 describe('auth schema row-level security', () => {
-  it('lets a user read her own session and events, and not another user\'s', async () => {
+  it("lets a user read her own session and events, and not another user's", async () => {
     const rows = await asAlice<{ sessions: string[]; events: string[] }>(async (tx) => ({
       sessions: (await tx.query<{ user_id: string }>('SELECT user_id FROM auth.sessions')).rows.map((r) => r.user_id),
       events: (await tx.query<{ user_id: string }>('SELECT user_id FROM auth.audit_events')).rows.map((r) => r.user_id),
@@ -49,35 +56,54 @@ describe('auth schema row-level security', () => {
   });
 
   it('never shows a password hash, not even her own', async () => {
-    await expect(asAlice((tx) => tx.query('SELECT password_hash FROM auth.users WHERE id = $1', [alice.id]))).rejects.toMatchObject({ code: 'forbidden' });
-    const own = await asAlice<{ rows: { email: string }[] }>((tx) => tx.query('SELECT id, email FROM auth.users WHERE id = $1', [alice.id]));
+    await expect(
+      asAlice((tx) => tx.query('SELECT password_hash FROM auth.users WHERE id = $1', [alice.id])),
+    ).rejects.toMatchObject({ code: 'forbidden' });
+    const own = await asAlice<{ rows: { email: string }[] }>((tx) =>
+      tx.query('SELECT id, email FROM auth.users WHERE id = $1', [alice.id]),
+    );
     expect(own.rows).toHaveLength(1);
   });
 
   it('refuses refresh tokens, one-time tokens, identities and the vault to the request roles', async () => {
     for (const table of ['auth.refresh_tokens', 'auth.one_time_tokens', 'auth.identities', 'vault.jwt_signing_keys']) {
       await expect(asAlice((tx) => tx.query(`SELECT 1 FROM ${table}`))).rejects.toMatchObject({ code: 'forbidden' });
-      await expect(t.db.asAnon((tx) => tx.query(`SELECT 1 FROM ${table}`))).rejects.toMatchObject({ code: 'forbidden' });
+      await expect(t.db.asAnon((tx) => tx.query(`SELECT 1 FROM ${table}`))).rejects.toMatchObject({
+        code: 'forbidden',
+      });
     }
   });
 
   it('refuses writes by the user role: no self-unrevoking, no forged events', async () => {
-    await expect(asAlice((tx) => tx.query('UPDATE auth.sessions SET revoked_at = NULL, not_after = now() + interval \'10 years\''))).rejects.toMatchObject({ code: 'forbidden' });
-    await expect(asAlice((tx) => tx.query(`INSERT INTO auth.audit_events (user_id, type) VALUES ($1, 'sign_in')`, [alice.id]))).rejects.toMatchObject({ code: 'forbidden' });
-    await expect(asAlice((tx) => tx.query(`UPDATE auth.users SET email_verified_at = now() WHERE id = $1`, [alice.id]))).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(
+      asAlice((tx) => tx.query("UPDATE auth.sessions SET revoked_at = NULL, not_after = now() + interval '10 years'")),
+    ).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(
+      asAlice((tx) => tx.query(`INSERT INTO auth.audit_events (user_id, type) VALUES ($1, 'sign_in')`, [alice.id])),
+    ).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(
+      asAlice((tx) => tx.query(`UPDATE auth.users SET email_verified_at = now() WHERE id = $1`, [alice.id])),
+    ).rejects.toMatchObject({ code: 'forbidden' });
   });
 
   it('keeps audit events append-only even for the service role', async () => {
-    await expect(t.db.asService('test.tamper', (tx) => tx.query('DELETE FROM auth.audit_events'))).rejects.toMatchObject({ code: 'forbidden' });
-    await expect(t.db.asService('test.tamper', (tx) => tx.query(`UPDATE auth.audit_events SET type = 'sign_out'`))).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(
+      t.db.asService('test.tamper', (tx) => tx.query('DELETE FROM auth.audit_events')),
+    ).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(
+      t.db.asService('test.tamper', (tx) => tx.query(`UPDATE auth.audit_events SET type = 'sign_out'`)),
+    ).rejects.toMatchObject({ code: 'forbidden' });
   });
 
-  it('app.session_is_live() is true only for the claims\' own, unrevoked session', async () => {
-    const live = (claims: { sub: string; sid?: string }) => t.db.asUser(claims, async () => true, { requireLiveSession: true }).catch((e: { code: string }) => e.code);
+  it("app.session_is_live() is true only for the claims' own, unrevoked session", async () => {
+    const live = (claims: { sub: string; sid?: string }) =>
+      t.db.asUser(claims, async () => true, { requireLiveSession: true }).catch((e: { code: string }) => e.code);
     expect(await live({ sub: alice.id, sid: alice.sid })).toBe(true);
     expect(await live({ sub: alice.id, sid: bob.sid })).toBe('session_expired'); // someone else's sid
     expect(await live({ sub: alice.id })).toBe('session_expired');
-    await asOwner(t.engine, (c) => c.query(`UPDATE auth.sessions SET revoked_at = now(), revoked_reason = 'sign_out' WHERE id = $1`, [bob.sid]));
+    await asOwner(t.engine, (c) =>
+      c.query(`UPDATE auth.sessions SET revoked_at = now(), revoked_reason = 'sign_out' WHERE id = $1`, [bob.sid]),
+    );
     expect(await live({ sub: bob.id, sid: bob.sid })).toBe('session_expired');
   });
 });
@@ -85,7 +111,7 @@ describe('auth schema row-level security', () => {
 describe('vault envelope and master key', () => {
   const key = { version: 1, bytes: randomBytes(32) };
 
-  it('round-trips with the same AAD and fails with another row\'s AAD, a flipped bit or another key', () => {
+  it("round-trips with the same AAD and fails with another row's AAD, a flipped bit or another key", () => {
     const env = seal(key, 'twilio-auth-token-123', 'business-a|secret-1|twilio|1');
     expect(env).toMatchObject({ key_version: 1, alg: 'A256GCM' });
     expect(env.ciphertext).not.toContain('twilio');
@@ -93,7 +119,9 @@ describe('vault envelope and master key', () => {
     expect(() => open(key, env, 'business-b|secret-1|twilio|1')).toThrow(VaultError);
     const raw = Buffer.from(env.ciphertext, 'base64');
     raw[0] = raw[0]! ^ 1;
-    expect(() => open(key, { ...env, ciphertext: raw.toString('base64') }, 'business-a|secret-1|twilio|1')).toThrow(VaultError);
+    expect(() => open(key, { ...env, ciphertext: raw.toString('base64') }, 'business-a|secret-1|twilio|1')).toThrow(
+      VaultError,
+    );
     expect(() => open({ version: 1, bytes: randomBytes(32) }, env, 'business-a|secret-1|twilio|1')).toThrow(VaultError);
     expect(seal(key, 'same', 'aad').nonce).not.toBe(seal(key, 'same', 'aad').nonce);
   });
@@ -139,7 +167,9 @@ describe('signing keys shared through the database', () => {
     const kids = (await nodeA.jwks()).keys.map((k) => k.kid);
     expect(kids).toEqual(expect.arrayContaining([ka.kid, newKid]));
     // Once the retired key's tokens have all expired, it leaves the JWKS.
-    await asOwner(t.engine, (c) => c.query(`UPDATE vault.jwt_signing_keys SET publish_until = now() - interval '1 second' WHERE kid = $1`, [ka.kid]));
+    await asOwner(t.engine, (c) =>
+      c.query(`UPDATE vault.jwt_signing_keys SET publish_until = now() - interval '1 second' WHERE kid = $1`, [ka.kid]),
+    );
     const fresh = createSigningKeys(t.db, master, 600);
     expect((await fresh.jwks()).keys.map((k) => k.kid)).toEqual([newKid]);
   }, 30_000);

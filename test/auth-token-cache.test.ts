@@ -40,8 +40,15 @@ describe('verified access tokens are cached per node', () => {
     // The same claims, but not the string whose signature was checked: refused.
     const [h, p] = token.split('.');
     await expect(tokens.verify(`${h}.${p}.${'A'.repeat(86)}`)).rejects.toMatchObject({ code: 'invalid_token' });
-    const other = await new SignJWT({ sid, role: 'authenticated' }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(ISSUER)
-      .setAudience('capto-api').setSubject(sub).setIssuedAt().setExpirationTime('10m').setJti('x').sign((await generateKeyPair('ES256')).privateKey);
+    const other = await new SignJWT({ sid, role: 'authenticated' })
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+      .setIssuer(ISSUER)
+      .setAudience('capto-api')
+      .setSubject(sub)
+      .setIssuedAt()
+      .setExpirationTime('10m')
+      .setJti('x')
+      .sign((await generateKeyPair('ES256')).privateKey);
     await expect(tokens.verify(other)).rejects.toMatchObject({ code: 'invalid_token' });
   });
 

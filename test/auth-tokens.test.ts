@@ -20,7 +20,13 @@ afterAll(async () => s?.stop());
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 const partsOf = (token: string) => {
   const [h, p, sig] = token.split('.') as [string, string, string];
-  return { header: JSON.parse(Buffer.from(h, 'base64url').toString()), payload: JSON.parse(Buffer.from(p, 'base64url').toString()), h, p, sig };
+  return {
+    header: JSON.parse(Buffer.from(h, 'base64url').toString()),
+    payload: JSON.parse(Buffer.from(p, 'base64url').toString()),
+    h,
+    p,
+    sig,
+  };
 };
 // A route that needs a live session: the caller's own sessions.
 const whoami = (token: string) => request(`${s.url}/auth/sessions`, { token });
@@ -30,7 +36,13 @@ describe('access tokens', () => {
     const { header, payload } = partsOf(alice.accessToken);
     expect(header).toMatchObject({ alg: 'ES256', typ: 'JWT' });
     expect(typeof header.kid).toBe('string');
-    expect(payload).toMatchObject({ iss: s.config.publicUrl, aud: 'capto-api', sub: alice.userId, sid: alice.sessionId, role: 'authenticated' });
+    expect(payload).toMatchObject({
+      iss: s.config.publicUrl,
+      aud: 'capto-api',
+      sub: alice.userId,
+      sid: alice.sessionId,
+      role: 'authenticated',
+    });
     expect(payload.exp - payload.iat).toBe(600);
     expect(typeof payload.jti).toBe('string');
   });
@@ -45,7 +57,9 @@ describe('access tokens', () => {
   });
 
   it('stores the private key only as a vault envelope', async () => {
-    const rows = await asOwner(s.engine, (c) => c.query<{ private_key: Record<string, unknown> }>('SELECT private_key FROM vault.jwt_signing_keys'));
+    const rows = await asOwner(s.engine, (c) =>
+      c.query<{ private_key: Record<string, unknown> }>('SELECT private_key FROM vault.jwt_signing_keys'),
+    );
     expect(rows.rows.length).toBeGreaterThan(0);
     for (const r of rows.rows) {
       expect(r.private_key).toMatchObject({ alg: 'A256GCM', key_version: 1 });
@@ -85,15 +99,20 @@ describe('access tokens', () => {
     it('an unknown kid, even with a valid ES256 signature', async () => {
       const { payload } = partsOf(alice.accessToken);
       const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-      const token = await new SignJWT(payload).setProtectedHeader({ alg: 'ES256', kid: 'not-a-capto-key' }).sign(privateKey);
+      const token = await new SignJWT(payload)
+        .setProtectedHeader({ alg: 'ES256', kid: 'not-a-capto-key' })
+        .sign(privateKey);
       await expectRejected(token);
     });
 
     it('a foreign key claiming a real kid', async () => {
       const { header, payload } = partsOf(alice.accessToken);
       const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-      await expectRejected(await new SignJWT(payload).setProtectedHeader({ alg: 'ES256', kid: header.kid }).sign(privateKey));
-      void exportJWK; void createPrivateKey;
+      await expectRejected(
+        await new SignJWT(payload).setProtectedHeader({ alg: 'ES256', kid: header.kid }).sign(privateKey),
+      );
+      void exportJWK;
+      void createPrivateKey;
     });
 
     it('a tampered payload (sub swapped)', async () => {
@@ -135,8 +154,17 @@ async function realSigner(kid: string) {
   const { loadMasterKey } = await import('../src/vault/master-key.ts');
   const { open } = await import('../src/vault/envelope.ts');
   const { importJWK } = await import('jose');
-  const row = await asOwner(s.engine, (c) => c.query<{ private_key: never }>('SELECT private_key FROM vault.jwt_signing_keys WHERE kid = $1', [kid]));
-  const jwk = JSON.parse(open(loadMasterKey(s.config).current, row.rows[0]!.private_key, `vault.jwt_signing_keys|${kid}|private_key`).toString());
+  const row = await asOwner(s.engine, (c) =>
+    c.query<{ private_key: never }>('SELECT private_key FROM vault.jwt_signing_keys WHERE kid = $1', [kid]),
+  );
+  const jwk = JSON.parse(
+    open(
+      loadMasterKey(s.config).current,
+      row.rows[0]!.private_key,
+      `vault.jwt_signing_keys|${kid}|private_key`,
+    ).toString(),
+  );
   const key = await importJWK(jwk, 'ES256');
-  return (payload: Record<string, unknown>) => new SignJWT(payload).setProtectedHeader({ alg: 'ES256', kid, typ: 'JWT' }).sign(key);
+  return (payload: Record<string, unknown>) =>
+    new SignJWT(payload).setProtectedHeader({ alg: 'ES256', kid, typ: 'JWT' }).sign(key);
 }

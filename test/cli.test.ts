@@ -5,7 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBlankDatabase } from './support/engine.ts';
 
 const capto = (args: string[], env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, ['bin/capto.js', ...args], { encoding: 'utf8', env: { ...process.env, LOG_LEVEL: 'silent', ...env }, timeout: 120_000 });
+  spawnSync(process.execPath, ['bin/capto.js', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, LOG_LEVEL: 'silent', ...env },
+    timeout: 120_000,
+  });
 
 let blank: Awaited<ReturnType<typeof createBlankDatabase>>;
 beforeAll(async () => {

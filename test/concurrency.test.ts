@@ -29,12 +29,15 @@ afterAll(async () => {
   await fake?.close();
 });
 
-const count = async (sql: string, params: unknown[]) => Number((await asOwner(s.engine, (c) => c.query<{ n: string }>(sql, params))).rows[0]!.n);
+const count = async (sql: string, params: unknown[]) =>
+  Number((await asOwner(s.engine, (c) => c.query<{ n: string }>(sql, params))).rows[0]!.n);
 
 describe('races decided by the database', () => {
   it('100 parallel refreshes of one token leave at most one live successor', async () => {
     const user = await signUp(s);
-    const results = await Promise.all(Array.from({ length: 100 }, () => refresh(s, user.refreshCookie, { origin: s.url })));
+    const results = await Promise.all(
+      Array.from({ length: 100 }, () => refresh(s, user.refreshCookie, { origin: s.url })),
+    );
     const ok = results.filter((r) => r.status === 200);
     expect(ok.length).toBeGreaterThan(0); // positive control: racing tabs are answered
     for (const r of results) expect([200, 401, 429]).toContain(r.status);
@@ -51,32 +54,58 @@ describe('races decided by the database', () => {
       const a = fake.addAccount();
       const r = await request(`${s.url}/api/businesses/${bid}/integrations/twilio`, {
         token: owner.accessToken,
-        body: { friendly_name: `Line ${i}`, account_sid: a.sid, auth_token: a.authToken, phone_number: `+1202555010${i}` },
+        body: {
+          friendly_name: `Line ${i}`,
+          account_sid: a.sid,
+          auth_token: a.authToken,
+          phone_number: `+1202555010${i}`,
+        },
       });
       expect(r.status).toBe(201);
       ids.push(r.json.id);
     }
     const results = await Promise.all(
       Array.from({ length: 100 }, (_, k) =>
-        request(`${s.url}/api/businesses/${bid}/integrations/twilio/${ids[k % ids.length]}/default`, { method: 'POST', token: k % 2 ? owner.accessToken : admin.accessToken }),
+        request(`${s.url}/api/businesses/${bid}/integrations/twilio/${ids[k % ids.length]}/default`, {
+          method: 'POST',
+          token: k % 2 ? owner.accessToken : admin.accessToken,
+        }),
       ),
     );
     for (const r of results) expect(r.status, r.text).toBeLessThan(500);
     expect(results.some((r) => r.status === 200)).toBe(true);
-    expect(await count(`SELECT count(*) AS n FROM app.twilio_configs WHERE business_id = $1 AND is_default`, [bid])).toBe(1);
+    expect(
+      await count(`SELECT count(*) AS n FROM app.twilio_configs WHERE business_id = $1 AND is_default`, [bid]),
+    ).toBe(1);
   });
 
   it('two admins adding the same number at once get one configuration and one audit row', async () => {
     const a = fake.addAccount();
-    const body = { friendly_name: 'Same line', account_sid: a.sid, auth_token: a.authToken, phone_number: '+12025550199' };
-    const before = await count(`SELECT count(*) AS n FROM audit.integration_events WHERE business_id = $1 AND action = 'twilio.config.added'`, [bid]);
+    const body = {
+      friendly_name: 'Same line',
+      account_sid: a.sid,
+      auth_token: a.authToken,
+      phone_number: '+12025550199',
+    };
+    const before = await count(
+      `SELECT count(*) AS n FROM audit.integration_events WHERE business_id = $1 AND action = 'twilio.config.added'`,
+      [bid],
+    );
     const [x, y] = await Promise.all([
       request(`${s.url}/api/businesses/${bid}/integrations/twilio`, { token: owner.accessToken, body }),
       request(`${s.url}/api/businesses/${bid}/integrations/twilio`, { token: admin.accessToken, body }),
     ]);
     expect([x.status, y.status].sort()).toEqual([201, 409]);
-    expect(await count(`SELECT count(*) AS n FROM app.twilio_configs WHERE business_id = $1 AND phone_number = $2`, [bid, body.phone_number])).toBe(1);
-    const after = await count(`SELECT count(*) AS n FROM audit.integration_events WHERE business_id = $1 AND action = 'twilio.config.added'`, [bid]);
+    expect(
+      await count(`SELECT count(*) AS n FROM app.twilio_configs WHERE business_id = $1 AND phone_number = $2`, [
+        bid,
+        body.phone_number,
+      ]),
+    ).toBe(1);
+    const after = await count(
+      `SELECT count(*) AS n FROM audit.integration_events WHERE business_id = $1 AND action = 'twilio.config.added'`,
+      [bid],
+    );
     expect(after - before).toBe(1);
   });
 });

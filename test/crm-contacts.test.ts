@@ -5,7 +5,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asOwner } from '../src/db/engine.ts';
 import type { Tx } from '../src/db/index.ts';
 import { listContacts } from '../src/crm/contact-list.ts';
-import { createContact, getContact, purgeDeletedContacts, restoreContact, trashContact, updateContact, deleteContactForever } from '../src/crm/contacts.ts';
+import {
+  createContact,
+  getContact,
+  purgeDeletedContacts,
+  restoreContact,
+  trashContact,
+  updateContact,
+  deleteContactForever,
+} from '../src/crm/contacts.ts';
 import { normaliseEmail, normalisePhone } from '../src/crm/contact-fields.ts';
 import { addListMembers, createList } from '../src/crm/lists.ts';
 import { createTestDatabase, type TestDatabase } from './support/engine.ts';
@@ -39,49 +47,98 @@ describe('contact fields', () => {
 
 describe('contacts service', () => {
   it('creates a contact with normalised fields, owned by its creator, with a created event', async () => {
-    const c = await as(w.a.member, (tx) => createContact(tx, w.a.business.id, { first_name: ' Ann ', last_name: 'Lee', phone: '415-555-0101', email: 'ANN@Example.com' }));
-    expect(c).toMatchObject({ first_name: 'Ann', phone: '+14155550101', email: 'ann@example.com', source: 'manual', status: 'lead', owner_id: w.a.member.id });
-    const events = await as(w.a.member, async (tx) => (await tx.query('SELECT kind, actor_id FROM app.contact_events WHERE contact_id = $1', [c.id])).rows);
+    const c = await as(w.a.member, (tx) =>
+      createContact(tx, w.a.business.id, {
+        first_name: ' Ann ',
+        last_name: 'Lee',
+        phone: '415-555-0101',
+        email: 'ANN@Example.com',
+      }),
+    );
+    expect(c).toMatchObject({
+      first_name: 'Ann',
+      phone: '+14155550101',
+      email: 'ann@example.com',
+      source: 'manual',
+      status: 'lead',
+      owner_id: w.a.member.id,
+    });
+    const events = await as(
+      w.a.member,
+      async (tx) =>
+        (await tx.query('SELECT kind, actor_id FROM app.contact_events WHERE contact_id = $1', [c.id])).rows,
+    );
     expect(events).toEqual([{ kind: 'created', actor_id: w.a.member.id }]);
   });
 
   it('refuses a duplicate email or phone with the existing id, and nothing is written', async () => {
-    const first = await as(w.a.owner, (tx) => createContact(tx, w.a.business.id, { first_name: 'Dup', email: 'dup@example.com', phone: '+14155550102' }));
+    const first = await as(w.a.owner, (tx) =>
+      createContact(tx, w.a.business.id, { first_name: 'Dup', email: 'dup@example.com', phone: '+14155550102' }),
+    );
     for (const input of [{ email: 'DUP@example.com' }, { phone: '(415) 555-0102' }]) {
-      await expect(as(w.a.owner, (tx) => createContact(tx, w.a.business.id, { first_name: 'Again', ...input })))
-        .rejects.toMatchObject({ code: 'duplicate_contact', details: { existing_id: first.id } });
+      await expect(
+        as(w.a.owner, (tx) => createContact(tx, w.a.business.id, { first_name: 'Again', ...input })),
+      ).rejects.toMatchObject({ code: 'duplicate_contact', details: { existing_id: first.id } });
     }
-    const n = await as(w.a.owner, async (tx) => (await tx.query(`SELECT 1 FROM app.contacts WHERE first_name = 'Again'`)).rowCount);
+    const n = await as(
+      w.a.owner,
+      async (tx) => (await tx.query(`SELECT 1 FROM app.contacts WHERE first_name = 'Again'`)).rowCount,
+    );
     expect(n).toBe(0);
     // the same person in another business is not a duplicate
-    const other = await as(w.b.owner, (tx) => createContact(tx, w.b.business.id, { first_name: 'Dup', email: 'dup@example.com' }));
+    const other = await as(w.b.owner, (tx) =>
+      createContact(tx, w.b.business.id, { first_name: 'Dup', email: 'dup@example.com' }),
+    );
     expect(other.business_id).toBe(w.b.business.id);
   });
 
   // Two tabs (or an import and a form) creating the same person at once.
   it('lets exactly one of concurrent identical creates win; the others get its id', async () => {
-    const results = await Promise.allSettled([1, 2, 3, 4, 5].map(() =>
-      as(w.a.member, (tx) => createContact(tx, w.a.business.id, { first_name: 'Racer', email: 'racer@example.com' }))));
-    const won = results.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<{ id: string }>).value.id);
+    const results = await Promise.allSettled(
+      [1, 2, 3, 4, 5].map(() =>
+        as(w.a.member, (tx) => createContact(tx, w.a.business.id, { first_name: 'Racer', email: 'racer@example.com' })),
+      ),
+    );
+    const won = results
+      .filter((r) => r.status === 'fulfilled')
+      .map((r) => (r as PromiseFulfilledResult<{ id: string }>).value.id);
     expect(won).toHaveLength(1);
     for (const r of results.filter((x) => x.status === 'rejected')) {
-      expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'duplicate_contact', details: { existing_id: won[0] } });
+      expect((r as PromiseRejectedResult).reason).toMatchObject({
+        code: 'duplicate_contact',
+        details: { existing_id: won[0] },
+      });
     }
   });
 
   it('refuses an owner who is not a member of the business', async () => {
-    await expect(as(w.a.owner, (tx) => createContact(tx, w.a.business.id, { first_name: 'X', owner_id: w.b.owner.id })))
-      .rejects.toMatchObject({ code: 'validation_failed' });
+    await expect(
+      as(w.a.owner, (tx) => createContact(tx, w.a.business.id, { first_name: 'X', owner_id: w.b.owner.id })),
+    ).rejects.toMatchObject({ code: 'validation_failed' });
   });
 
   it('updates, records status changes, and refuses a duplicate on update', async () => {
-    const a = await as(w.a.member, (tx) => createContact(tx, w.a.business.id, { first_name: 'Up', email: 'up@example.com' }));
-    await as(w.a.member, (tx) => createContact(tx, w.a.business.id, { first_name: 'Taken', email: 'taken@example.com' }));
-    const u = await as(w.a.member, (tx) => updateContact(tx, w.a.business.id, a.id, { status: 'client', last_name: 'Dated' }));
+    const a = await as(w.a.member, (tx) =>
+      createContact(tx, w.a.business.id, { first_name: 'Up', email: 'up@example.com' }),
+    );
+    await as(w.a.member, (tx) =>
+      createContact(tx, w.a.business.id, { first_name: 'Taken', email: 'taken@example.com' }),
+    );
+    const u = await as(w.a.member, (tx) =>
+      updateContact(tx, w.a.business.id, a.id, { status: 'client', last_name: 'Dated' }),
+    );
     expect(u).toMatchObject({ status: 'client', last_name: 'Dated' });
-    const kinds = await as(w.a.member, async (tx) => (await tx.query<{ kind: string }>('SELECT kind FROM app.contact_events WHERE contact_id = $1 ORDER BY kind', [a.id])).rows.map((r) => r.kind));
+    const kinds = await as(w.a.member, async (tx) =>
+      (
+        await tx.query<{ kind: string }>('SELECT kind FROM app.contact_events WHERE contact_id = $1 ORDER BY kind', [
+          a.id,
+        ])
+      ).rows.map((r) => r.kind),
+    );
     expect(kinds).toEqual(['created', 'status_changed', 'updated']);
-    await expect(as(w.a.member, (tx) => updateContact(tx, w.a.business.id, a.id, { email: 'taken@example.com' }))).rejects.toMatchObject({ code: 'duplicate_contact' });
+    await expect(
+      as(w.a.member, (tx) => updateContact(tx, w.a.business.id, a.id, { email: 'taken@example.com' })),
+    ).rejects.toMatchObject({ code: 'duplicate_contact' });
   });
 
   it('answers another business contact id with not_found on read, update and delete', async () => {
@@ -91,12 +148,15 @@ describe('contacts service', () => {
       (tx: Tx) => getContact(tx, w.b.business.id, b.id), // RLS: even naming B's business
       (tx: Tx) => updateContact(tx, w.b.business.id, b.id, { first_name: 'Pwned' }),
       (tx: Tx) => trashContact(tx, w.b.business.id, b.id),
-    ]) await expect(as(w.a.owner, fn)).rejects.toMatchObject({ code: 'not_found' });
+    ])
+      await expect(as(w.a.owner, fn)).rejects.toMatchObject({ code: 'not_found' });
     expect((await as(w.b.member, (tx) => getContact(tx, w.b.business.id, b.id))).first_name).toBe('Secret');
   });
 
   it('trashes, restores, refuses restoring over a new duplicate, and deletes forever only as admin', async () => {
-    const c = await as(w.a.member, (tx) => createContact(tx, w.a.business.id, { first_name: 'Trash', email: 'trash@example.com' }));
+    const c = await as(w.a.member, (tx) =>
+      createContact(tx, w.a.business.id, { first_name: 'Trash', email: 'trash@example.com' }),
+    );
     const trashed = await as(w.a.member, (tx) => trashContact(tx, w.a.business.id, c.id));
     expect(trashed.deleted_at).not.toBeNull();
     const live = await as(w.a.member, (tx) => listContacts(tx, w.a.business.id, { limit: 200 }));
@@ -104,14 +164,23 @@ describe('contacts service', () => {
     const trash = await as(w.a.member, (tx) => listContacts(tx, w.a.business.id, { limit: 200, deleted: true }));
     expect(trash.items[0]!.id).toBe(c.id); // the trash lists the latest deletion first
     // someone re-creates the same email meanwhile: restore would make a duplicate
-    const again = await as(w.a.member, (tx) => createContact(tx, w.a.business.id, { first_name: 'Again', email: 'trash@example.com' }));
-    await expect(as(w.a.member, (tx) => restoreContact(tx, w.a.business.id, c.id))).rejects.toMatchObject({ code: 'duplicate_contact', details: { existing_id: again.id } });
+    const again = await as(w.a.member, (tx) =>
+      createContact(tx, w.a.business.id, { first_name: 'Again', email: 'trash@example.com' }),
+    );
+    await expect(as(w.a.member, (tx) => restoreContact(tx, w.a.business.id, c.id))).rejects.toMatchObject({
+      code: 'duplicate_contact',
+      details: { existing_id: again.id },
+    });
     await as(w.a.member, (tx) => trashContact(tx, w.a.business.id, again.id));
     expect((await as(w.a.member, (tx) => restoreContact(tx, w.a.business.id, c.id))).deleted_at).toBeNull();
     // delete forever: a member may not, an admin may
-    await expect(as(w.a.member, (tx) => deleteContactForever(tx, w.a.business.id, again.id))).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(as(w.a.member, (tx) => deleteContactForever(tx, w.a.business.id, again.id))).rejects.toMatchObject({
+      code: 'forbidden',
+    });
     await as(w.a.admin, (tx) => deleteContactForever(tx, w.a.business.id, again.id));
-    await expect(as(w.a.admin, (tx) => getContact(tx, w.a.business.id, again.id))).rejects.toMatchObject({ code: 'not_found' });
+    await expect(as(w.a.admin, (tx) => getContact(tx, w.a.business.id, again.id))).rejects.toMatchObject({
+      code: 'not_found',
+    });
   });
 
   it('purges through the service role only what has been in the trash for 30 days', async () => {
@@ -119,12 +188,23 @@ describe('contacts service', () => {
       await createContact(tx, w.a.business.id, { first_name: 'Young' }),
       await createContact(tx, w.a.business.id, { first_name: 'Old' }),
     ]);
-    await as(w.a.member, async (tx) => { await trashContact(tx, w.a.business.id, young!.id); await trashContact(tx, w.a.business.id, old!.id); });
-    await asOwner(t.engine, (c) => c.query(`UPDATE app.contacts SET deleted_at = now() - interval '31 days' WHERE id = $1`, [old!.id]));
-    await expect(as(w.a.member, (tx) => restoreContact(tx, w.a.business.id, old!.id))).rejects.toMatchObject({ code: 'not_found' });
+    await as(w.a.member, async (tx) => {
+      await trashContact(tx, w.a.business.id, young!.id);
+      await trashContact(tx, w.a.business.id, old!.id);
+    });
+    await asOwner(t.engine, (c) =>
+      c.query(`UPDATE app.contacts SET deleted_at = now() - interval '31 days' WHERE id = $1`, [old!.id]),
+    );
+    await expect(as(w.a.member, (tx) => restoreContact(tx, w.a.business.id, old!.id))).rejects.toMatchObject({
+      code: 'not_found',
+    });
     const purged = await t.db.asService('crm.purge', (tx) => purgeDeletedContacts(tx));
     expect(purged).toBe(1);
-    const left = await asOwner(t.engine, async (c) => (await c.query<{ id: string }>('SELECT id FROM app.contacts WHERE id = ANY ($1)', [[young!.id, old!.id]])).rows.map((r) => r.id));
+    const left = await asOwner(t.engine, async (c) =>
+      (
+        await c.query<{ id: string }>('SELECT id FROM app.contacts WHERE id = ANY ($1)', [[young!.id, old!.id]])
+      ).rows.map((r) => r.id),
+    );
     expect(left).toEqual([young!.id]);
   });
 });
@@ -178,7 +258,8 @@ describe('listing and search', () => {
   });
 
   it('searches by name, email and phone digits, best match first', async () => {
-    const q = (text: string) => as(w.a.owner, async (tx) => (await listContacts(tx, bid, { limit: 10, q: text })).items.map((c) => c.last_name));
+    const q = (text: string) =>
+      as(w.a.owner, async (tx) => (await listContacts(tx, bid, { limit: 10, q: text })).items.map((c) => c.last_name));
     expect((await q('maria'))[0]).toBe('Garcia');
     expect(await q('rossi.test')).toEqual(['Rossi']);
     expect(await q('(212) 555')).toEqual(['Smith']);
@@ -188,7 +269,8 @@ describe('listing and search', () => {
   });
 
   it('fuzzy name matching ignores digits and symbols: queries differing only in them find the same contacts', async () => {
-    const q = (text: string) => as(w.a.owner, async (tx) => (await listContacts(tx, bid, { limit: 10, q: text })).items.map((c) => c.id));
+    const q = (text: string) =>
+      as(w.a.owner, async (tx) => (await listContacts(tx, bid, { limit: 10, q: text })).items.map((c) => c.id));
     // What sqlmap sends for "true" and "false": before, trigram similarity told them apart.
     const pairs = [
       ["smith' AND 8526=8526 AND 'a'='a", "smith' AND 8526=1234 AND 'a'='a"],
@@ -199,6 +281,8 @@ describe('listing and search', () => {
   });
 
   it('rejects a forged cursor with a 400', async () => {
-    await expect(as(w.a.owner, (tx) => listContacts(tx, bid, { limit: 2, cursor: 'not-a-cursor' }))).rejects.toMatchObject({ code: 'validation_failed' });
+    await expect(
+      as(w.a.owner, (tx) => listContacts(tx, bid, { limit: 2, cursor: 'not-a-cursor' })),
+    ).rejects.toMatchObject({ code: 'validation_failed' });
   });
 });

@@ -8,7 +8,8 @@ import { createTestDatabase, type TestDatabase } from './support/engine.ts';
 
 const SRC = path.resolve('src');
 const ALLOWED = [/^db\//, /^cli\//, /^scan\//, /^ops\//, /^main\.ts$/, /\.test\.ts$/];
-const DRIVER_IMPORT = /from\s+['"](pg|pg-pool|@electric-sql\/pglite[^'"]*)['"]|import\(\s*['"](pg|@electric-sql\/pglite[^'"]*)['"]\s*\)|require\(\s*['"]pg['"]\s*\)/;
+const DRIVER_IMPORT =
+  /from\s+['"](pg|pg-pool|@electric-sql\/pglite[^'"]*)['"]|import\(\s*['"](pg|@electric-sql\/pglite[^'"]*)['"]\s*\)|require\(\s*['"]pg['"]\s*\)/;
 
 function walk(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {

@@ -29,7 +29,12 @@ describe('demo data generator', () => {
 
   it('has the promised shape: ~200 contacts, 4 lists, 40 deals in every stage, SMS threads, notes', () => {
     expect(data.contacts).toHaveLength(200);
-    expect(data.lists.map((l) => l.name)).toEqual(['Past Clients', 'Hot Leads', 'Referral Partners', 'First-Time Buyers']);
+    expect(data.lists.map((l) => l.name)).toEqual([
+      'Past Clients',
+      'Hot Leads',
+      'Referral Partners',
+      'First-Time Buyers',
+    ]);
     expect(data.lists.every((l) => l.contacts.length > 0)).toBe(true);
     expect(data.deals).toHaveLength(40);
     expect(new Set(data.deals.map((d) => d.stage))).toEqual(new Set(DEAL_STAGES));
@@ -52,18 +57,27 @@ async function demoWorkspace(expired: boolean) {
   const userId = randomUUID();
   const businessId = randomUUID();
   await t.db.asService('test.demo', async (tx) => {
-    await tx.query(`INSERT INTO auth.users (id, email, email_verified_at, created_at) VALUES ($1, $2, now(), now() - make_interval(hours => $3))`,
-      [userId, `demo-${userId.slice(0, 8)}@${DEMO_EMAIL_DOMAIN}`, expired ? 25 : 0]);
-    await tx.query(`INSERT INTO app.businesses (id, name, is_demo, demo_expires_at, created_by) VALUES ($1, 'Demo', true, now() + make_interval(hours => $2), $3)`,
-      [businessId, expired ? -1 : 24, userId]);
-    await tx.query(`INSERT INTO app.memberships (business_id, user_id, role) VALUES ($1, $2, 'owner')`, [businessId, userId]);
+    await tx.query(
+      `INSERT INTO auth.users (id, email, email_verified_at, created_at) VALUES ($1, $2, now(), now() - make_interval(hours => $3))`,
+      [userId, `demo-${userId.slice(0, 8)}@${DEMO_EMAIL_DOMAIN}`, expired ? 25 : 0],
+    );
+    await tx.query(
+      `INSERT INTO app.businesses (id, name, is_demo, demo_expires_at, created_by) VALUES ($1, 'Demo', true, now() + make_interval(hours => $2), $3)`,
+      [businessId, expired ? -1 : 24, userId],
+    );
+    await tx.query(`INSERT INTO app.memberships (business_id, user_id, role) VALUES ($1, $2, 'owner')`, [
+      businessId,
+      userId,
+    ]);
     await writeDemoData(tx, businessId, userId, generateDemoData());
   });
   return { userId, businessId };
 }
 
 const countWhere = (table: string, businessId: string) =>
-  asOwner(t.engine, (c) => c.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE business_id = $1`, [businessId])).then((r) => r.rows[0]!.n);
+  asOwner(t.engine, (c) =>
+    c.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE business_id = $1`, [businessId]),
+  ).then((r) => r.rows[0]!.n);
 
 describe('demo writer and purge', () => {
   it('writes the whole demo in one service transaction', async () => {
@@ -86,7 +100,9 @@ describe('demo writer and purge', () => {
     const realOwner = await newUser(t.engine);
     const real = await newBusiness(t.engine, realOwner.id);
     // A real business whose creation date is long past stays, of course.
-    await asOwner(t.engine, (c) => c.query(`UPDATE auth.users SET created_at = now() - interval '30 days' WHERE id = $1`, [realOwner.id]));
+    await asOwner(t.engine, (c) =>
+      c.query(`UPDATE auth.users SET created_at = now() - interval '30 days' WHERE id = $1`, [realOwner.id]),
+    );
 
     const r = await purgeExpiredDemos(t.db);
     expect(r).toMatchObject({ ran: true });
@@ -118,8 +134,13 @@ describe('demo writer and purge', () => {
     const demo = await demoWorkspace(false);
     const owner = await newUser(t.engine);
     const real = await newBusiness(t.engine, owner.id);
-    await expect(t.db.asUser({ sub: demo.userId }, (tx) => assertNotDemo(tx, demo.businessId))).rejects.toMatchObject({ code: 'demo_restricted', status: 403 });
-    await expect(t.db.asService('test.guard', (tx) => assertNotDemo(tx, demo.businessId))).rejects.toMatchObject({ code: 'demo_restricted' });
+    await expect(t.db.asUser({ sub: demo.userId }, (tx) => assertNotDemo(tx, demo.businessId))).rejects.toMatchObject({
+      code: 'demo_restricted',
+      status: 403,
+    });
+    await expect(t.db.asService('test.guard', (tx) => assertNotDemo(tx, demo.businessId))).rejects.toMatchObject({
+      code: 'demo_restricted',
+    });
     await expect(t.db.asUser({ sub: owner.id }, (tx) => assertNotDemo(tx, real.id))).resolves.toBeUndefined();
   });
 
@@ -128,11 +149,17 @@ describe('demo writer and purge', () => {
     const logger = { info: vi.fn(), error: vi.fn() } as unknown as Logger;
     const timer = startDemoPurgeTimer(t.db, logger, 50);
     try {
-      await vi.waitFor(async () => expect(await countWhere('app.contacts', expired.businessId)).toBe(0), { timeout: 10_000, interval: 100 });
+      await vi.waitFor(async () => expect(await countWhere('app.contacts', expired.businessId)).toBe(0), {
+        timeout: 10_000,
+        interval: 100,
+      });
     } finally {
       await timer.stop();
     }
-    expect(logger.info).toHaveBeenCalledWith(expect.objectContaining({ demo_businesses: expect.any(Number) }), 'expired demo workspaces purged');
+    expect(logger.info).toHaveBeenCalledWith(
+      expect.objectContaining({ demo_businesses: expect.any(Number) }),
+      'expired demo workspaces purged',
+    );
     expect(logger.error).not.toHaveBeenCalled();
   });
 
@@ -141,9 +168,14 @@ describe('demo writer and purge', () => {
     const expired = await demoWorkspace(true);
     const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
     try {
-      const code = await demoPurgeCommand.run({}, loadConfig({ DATABASE_URL: t.env.DATABASE_URL, LOG_LEVEL: 'silent' }));
+      const code = await demoPurgeCommand.run(
+        {},
+        loadConfig({ DATABASE_URL: t.env.DATABASE_URL, LOG_LEVEL: 'silent' }),
+      );
       expect(code).toBe(0);
-      expect(log).toHaveBeenCalledWith(expect.stringMatching(/^purged [1-9]\d* demo business\(es\) and [1-9]\d* demo user\(s\)$/));
+      expect(log).toHaveBeenCalledWith(
+        expect.stringMatching(/^purged [1-9]\d* demo business\(es\) and [1-9]\d* demo user\(s\)$/),
+      );
     } finally {
       log.mockRestore();
     }

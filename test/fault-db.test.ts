@@ -32,7 +32,10 @@ serverOnly('database faults (server PostgreSQL)', () => {
   });
 
   const killAppBackends = () =>
-    admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND usename = 'capto_app' AND pid <> pg_backend_pid()`, [dbName]);
+    admin.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND usename = 'capto_app' AND pid <> pg_backend_pid()`,
+      [dbName],
+    );
 
   it('a backend killed inside a transaction → database_unavailable, and its writes are absent', async () => {
     const owner = await newUser(s.engine);
@@ -47,7 +50,9 @@ serverOnly('database faults (server PostgreSQL)', () => {
       .catch((e: unknown) => e);
     expect(outcome).toBeInstanceOf(AppError);
     expect((outcome as AppError).code).toBe('database_unavailable');
-    const name = await s.db.asUser({ sub: owner.id }, (tx) => tx.query<{ name: string }>('SELECT name FROM app.businesses WHERE id = $1', [business.id]));
+    const name = await s.db.asUser({ sub: owner.id }, (tx) =>
+      tx.query<{ name: string }>('SELECT name FROM app.businesses WHERE id = $1', [business.id]),
+    );
     expect(name.rows[0]!.name).toBe('Before'); // positive control: the row is readable, unchanged
   });
 
@@ -58,7 +63,8 @@ serverOnly('database faults (server PostgreSQL)', () => {
     for (let i = 0; i < 10; i++) {
       const r = await request(`${s.url}/readyz`);
       statuses.push(r.status);
-      if (r.status !== 200) expect(r.json).toEqual({ error: { code: 'database_unavailable', message: expect.any(String) } });
+      if (r.status !== 200)
+        expect(r.json).toEqual({ error: { code: 'database_unavailable', message: expect.any(String) } });
     }
     expect(statuses.every((x) => x === 200 || x === 503)).toBe(true);
     expect(statuses.at(-1)).toBe(200);

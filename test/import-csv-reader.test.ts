@@ -13,14 +13,18 @@ const streamOf = (data: string | Buffer, chunk = 7) => {
 };
 
 async function refusal(p: Promise<unknown>): Promise<AppError> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(e).toBeInstanceOf(AppError);
   return e as AppError;
 }
 
 describe('readCsvUpload', () => {
   it('parses headers, rows and the start line of multi-line quoted cells; drops blank rows; strips the BOM', async () => {
-    const csv = '\uFEFFFirst Name,Email,Notes\r\nAda,ada@example.test,"line one\nline two"\r\n,,\r\n\r\nBob,"b@example.test","say ""hi"""\r\n';
+    const csv =
+      '\uFEFFFirst Name,Email,Notes\r\nAda,ada@example.test,"line one\nline two"\r\n,,\r\n\r\nBob,"b@example.test","say ""hi"""\r\n';
     const up = await readCsvUpload(streamOf(csv));
     expect(up.headers).toEqual(['First Name', 'Email', 'Notes']);
     expect(up.rows).toEqual([
@@ -43,7 +47,11 @@ describe('readCsvUpload', () => {
   });
 
   it('refuses Windows-1252 bytes with invalid_csv naming the line', async () => {
-    const bytes = Buffer.concat([Buffer.from('name,email\nAda,a@example.test\nM'), Buffer.from([0xfc]), Buffer.from('ller,m@example.test\n')]);
+    const bytes = Buffer.concat([
+      Buffer.from('name,email\nAda,a@example.test\nM'),
+      Buffer.from([0xfc]),
+      Buffer.from('ller,m@example.test\n'),
+    ]);
     const e = await refusal(readCsvUpload(streamOf(bytes)));
     expect(e.code).toBe('invalid_csv');
     expect(e.details).toMatchObject({ line: 3 });
@@ -55,7 +63,9 @@ describe('readCsvUpload', () => {
     expect((await refusal(readCsvUpload(streamOf(utf16)))).message).toMatch(/UTF-16/);
     const overlong = Buffer.concat([Buffer.from('name\n'), Buffer.from([0xc0, 0xaf]), Buffer.from('\n')]);
     expect((await refusal(readCsvUpload(streamOf(overlong)))).code).toBe('invalid_csv');
-    expect((await refusal(readCsvUpload(streamOf(Buffer.from('name\nA\u0000da\n'))))).details).toMatchObject({ line: 2 });
+    expect((await refusal(readCsvUpload(streamOf(Buffer.from('name\nA\u0000da\n'))))).details).toMatchObject({
+      line: 2,
+    });
   });
 
   it('refuses bad quoting with invalid_csv and the line', async () => {

@@ -10,13 +10,25 @@ import { request } from './support/http.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
 let server: TestServer;
-let ownerA: SignedUpUser, adminA: SignedUpUser, memberA: SignedUpUser, ownerB: SignedUpUser, memberB: SignedUpUser, outsider: SignedUpUser;
+let ownerA: SignedUpUser,
+  adminA: SignedUpUser,
+  memberA: SignedUpUser,
+  ownerB: SignedUpUser,
+  memberB: SignedUpUser,
+  outsider: SignedUpUser;
 let bidA: string, bidB: string;
 
 beforeAll(async () => {
   server = await startTestServer();
   const users = await Promise.all(Array.from({ length: 6 }, () => signUp(server, { verified: true })));
-  [ownerA, adminA, memberA, ownerB, memberB, outsider] = users as [SignedUpUser, SignedUpUser, SignedUpUser, SignedUpUser, SignedUpUser, SignedUpUser];
+  [ownerA, adminA, memberA, ownerB, memberB, outsider] = users as [
+    SignedUpUser,
+    SignedUpUser,
+    SignedUpUser,
+    SignedUpUser,
+    SignedUpUser,
+    SignedUpUser,
+  ];
   bidA = (await newBusiness(server.engine, ownerA.userId)).id;
   bidB = (await newBusiness(server.engine, ownerB.userId)).id;
   await addMember(server.engine, bidA, adminA.userId, 'admin');
@@ -27,13 +39,23 @@ afterAll(async () => server?.stop());
 
 const url = (bid: string, path = '') => `${server.url}/api/businesses/${bid}/contacts${path}`;
 const uploadCsv = (bid: string, body: string | Buffer, token?: string, type = 'text/csv') =>
-  request(url(bid, '/import?filename=leads.csv'), { method: 'POST', raw: body, headers: { 'content-type': type }, token });
+  request(url(bid, '/import?filename=leads.csv'), {
+    method: 'POST',
+    raw: body,
+    headers: { 'content-type': type },
+    token,
+  });
 
 async function written(bid: string) {
   return asOwner(server.engine, async (c) => ({
-    jobs: (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM app.import_jobs WHERE business_id = $1', [bid])).rows[0]!.n,
-    staged: (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM app.import_rows WHERE business_id = $1', [bid])).rows[0]!.n,
-    contacts: (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM app.contacts WHERE business_id = $1', [bid])).rows[0]!.n,
+    jobs: (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM app.import_jobs WHERE business_id = $1', [bid]))
+      .rows[0]!.n,
+    staged: (
+      await c.query<{ n: number }>('SELECT count(*)::int AS n FROM app.import_rows WHERE business_id = $1', [bid])
+    ).rows[0]!.n,
+    contacts: (
+      await c.query<{ n: number }>('SELECT count(*)::int AS n FROM app.contacts WHERE business_id = $1', [bid])
+    ).rows[0]!.n,
   }));
 }
 
@@ -52,10 +74,20 @@ describe(`malformed uploads (${ENGINE})`, () => {
     const cases: [string | Buffer, number, string, RegExp][] = [
       ['first_name,email\nAda,"ada@example.test\nBob,bob@example.test\n', 400, 'invalid_csv', /never closed/],
       ['first_name,email\nAda,ada@example.test\nB"ob,bob@example.test\n', 400, 'invalid_csv', /line 3/],
-      [Buffer.concat([Buffer.from('first_name\nAda\nJ'), Buffer.from([0xf6]), Buffer.from('rg\n')]), 400, 'invalid_csv', /UTF-8.*line 3/],
+      [
+        Buffer.concat([Buffer.from('first_name\nAda\nJ'), Buffer.from([0xf6]), Buffer.from('rg\n')]),
+        400,
+        'invalid_csv',
+        /UTF-8.*line 3/,
+      ],
       ['first_name,email\n', 400, 'invalid_csv', /no data rows/],
       ['', 400, 'invalid_csv', /empty/],
-      [`email\n${Array.from({ length: 100_001 }, (_, i) => `u${i}@example.test`).join('\n')}\n`, 413, 'import_too_large', /100,000 rows/],
+      [
+        `email\n${Array.from({ length: 100_001 }, (_, i) => `u${i}@example.test`).join('\n')}\n`,
+        413,
+        'import_too_large',
+        /100,000 rows/,
+      ],
     ];
     for (const [body, status, code, message] of cases) {
       const r = await uploadCsv(bidA, body, ownerA.accessToken);
@@ -63,7 +95,11 @@ describe(`malformed uploads (${ENGINE})`, () => {
       expect(r.json.error.message).toMatch(message);
       expect(r.text).not.toMatch(/stack|at .*\.ts/);
     }
-    const json = await request(url(bidA, '/import'), { method: 'POST', body: { csv: 'a,b' }, token: ownerA.accessToken });
+    const json = await request(url(bidA, '/import'), {
+      method: 'POST',
+      body: { csv: 'a,b' },
+      token: ownerA.accessToken,
+    });
     expect(json.status).toBe(415);
     expect(await written(bidA)).toEqual(before);
   }, 120_000);
@@ -81,38 +117,79 @@ describe(`upload → mapping → preview → start → progress → report (${EN
     ].join('\r\n');
     const up = await uploadCsv(bidA, csv, ownerA.accessToken);
     expect(up.status).toBe(201);
-    expect(up.json).toMatchObject({ filename: 'leads.csv', status: 'uploaded', total_rows: 5, rows_done: 0, progress: 0, mapping: { full_name: 0, email: 1, mobile: 2, status: 3, notes: 4 } });
+    expect(up.json).toMatchObject({
+      filename: 'leads.csv',
+      status: 'uploaded',
+      total_rows: 5,
+      rows_done: 0,
+      progress: 0,
+      mapping: { full_name: 0, email: 1, mobile: 2, status: 3, notes: 4 },
+    });
     expect(up.json.mapping).not.toHaveProperty('5'); // the SSN column stays unmapped
     const id = up.json.id as string;
 
-    const patched = await request(url(bidA, `/import/${id}`), { method: 'PATCH', body: { dedupe_mode: 'skip', mapping: { ...up.json.mapping, status: 3 } }, token: ownerA.accessToken });
+    const patched = await request(url(bidA, `/import/${id}`), {
+      method: 'PATCH',
+      body: { dedupe_mode: 'skip', mapping: { ...up.json.mapping, status: 3 } },
+      token: ownerA.accessToken,
+    });
     expect(patched.status).toBe(200);
-    const badMapping = await request(url(bidA, `/import/${id}`), { method: 'PATCH', body: { mapping: { email: 42 } }, token: ownerA.accessToken });
+    const badMapping = await request(url(bidA, `/import/${id}`), {
+      method: 'PATCH',
+      body: { mapping: { email: 42 } },
+      token: ownerA.accessToken,
+    });
     expect(badMapping.json.error.code).toBe('validation_failed');
 
     const preview = await request(url(bidA, `/import/${id}/preview?limit=10`), { token: ownerA.accessToken });
     expect(preview.status).toBe(200);
-    expect(preview.json.rows.map((r: { action: string }) => r.action)).toEqual(['create', 'create', 'fail', 'skip', 'fail']);
+    expect(preview.json.rows.map((r: { action: string }) => r.action)).toEqual([
+      'create',
+      'create',
+      'fail',
+      'skip',
+      'fail',
+    ]);
     expect(preview.json.rows[1].values).toMatchObject({ first_name: 'John', last_name: 'Doe', status: 'past_client' });
 
-    const started = await request(url(bidA, `/import/${id}/start`), { method: 'POST', body: {}, token: ownerA.accessToken });
+    const started = await request(url(bidA, `/import/${id}/start`), {
+      method: 'POST',
+      body: {},
+      token: ownerA.accessToken,
+    });
     expect(started.status).toBe(202);
     expect(started.json.status).toBe('running');
     const done = await waitFor(bidA, id, ownerA.accessToken);
-    expect(done).toMatchObject({ status: 'completed', rows_done: 5, progress: 1, counts: { created: 2, updated: 0, skipped: 1, failed: 2 } });
+    expect(done).toMatchObject({
+      status: 'completed',
+      rows_done: 5,
+      progress: 1,
+      counts: { created: 2, updated: 0, skipped: 1, failed: 2 },
+    });
 
-    const again = await request(url(bidA, `/import/${id}/start`), { method: 'POST', body: {}, token: ownerA.accessToken });
+    const again = await request(url(bidA, `/import/${id}/start`), {
+      method: 'POST',
+      body: {},
+      token: ownerA.accessToken,
+    });
     expect(again.json.error.code).toBe('conflict');
 
     const report = await request(url(bidA, `/import/${id}/errors.csv`), { token: ownerA.accessToken });
     expect(report.status).toBe(200);
     expect(report.headers['content-type']).toMatch(/^text\/csv/);
     expect(report.headers['content-disposition']).toBe('attachment; filename="leads-errors.csv"');
-    const lines = report.text.replace(/^\uFEFF/, '').trimEnd().split('\r\n');
+    const lines = report.text
+      .replace(/^\uFEFF/, '')
+      .trimEnd()
+      .split('\r\n');
     expect(lines[0]).toBe('"row","line","column","code","message","Name","E-mail Address","Cell","Status","Comments"');
     expect(lines[1]).toContain('"bp@example.test","12","lead",""');
     expect(report.text).not.toContain('333-44-5555'); // the unmapped SSN column never leaves the staged file
-    expect(lines.slice(1).map((l) => l.split('","')[3])).toEqual(['invalid_phone', 'duplicate_in_file', 'invalid_status']);
+    expect(lines.slice(1).map((l) => l.split('","')[3])).toEqual([
+      'invalid_phone',
+      'duplicate_in_file',
+      'invalid_status',
+    ]);
     expect(lines[3]).toContain(`"'@SUM(A1)"`);
 
     // the admin sees the job and its report; a plain member does not see the owner's job
@@ -128,8 +205,12 @@ describe(`upload → mapping → preview → start → progress → report (${EN
         for (const path of [`/import/${id}`, `/import/${id}/preview`, `/import/${id}/errors.csv`]) {
           expect((await request(url(bid, path), { token: who.accessToken })).status).toBe(404);
         }
-        expect((await request(url(bid, `/import/${id}/start`), { method: 'POST', body: {}, token: who.accessToken })).status).toBe(404);
-        expect((await request(url(bid, `/import/${id}`), { method: 'PATCH', body: {}, token: who.accessToken })).status).toBe(404);
+        expect(
+          (await request(url(bid, `/import/${id}/start`), { method: 'POST', body: {}, token: who.accessToken })).status,
+        ).toBe(404);
+        expect(
+          (await request(url(bid, `/import/${id}`), { method: 'PATCH', body: {}, token: who.accessToken })).status,
+        ).toBe(404);
       }
     }
     expect((await request(url(bidA, `/import/${id}`))).status).toBe(401);
@@ -144,10 +225,17 @@ describe(`upload → mapping → preview → start → progress → report (${EN
     }
     expect((await uploadCsv(bidA, 'email\nx@example.test\n')).status).toBe(401);
     expect(await written(bidA)).toEqual(before);
-    const own = await uploadCsv(bidA, 'email\nmember-import@example.test\n', memberA.accessToken, 'text/csv; charset=utf-8');
+    const own = await uploadCsv(
+      bidA,
+      'email\nmember-import@example.test\n',
+      memberA.accessToken,
+      'text/csv; charset=utf-8',
+    );
     expect(own.status).toBe(201);
     // Excel on Windows labels .csv files this way
-    expect((await uploadCsv(bidA, 'email\nxl@example.test\n', memberA.accessToken, 'application/vnd.ms-excel')).status).toBe(201);
+    expect(
+      (await uploadCsv(bidA, 'email\nxl@example.test\n', memberA.accessToken, 'application/vnd.ms-excel')).status,
+    ).toBe(201);
   });
 });
 
@@ -155,17 +243,30 @@ describe(`deleting an import job (${ENGINE})`, () => {
   it('its uploader and admins delete it with its staged and error rows; other people get 404; a running job is 409; the contacts stay', async () => {
     const memberA2 = await signUp(server, { verified: true });
     await addMember(server.engine, bidA, memberA2.userId, 'member');
-    const rowsOf = (jobId: string) => asOwner(server.engine, async (c) => ({
-      job: (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM app.import_jobs WHERE id = $1', [jobId])).rows[0]!.n,
-      staged: (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM app.import_rows WHERE job_id = $1', [jobId])).rows[0]!.n,
-      errors: (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM app.import_errors WHERE job_id = $1', [jobId])).rows[0]!.n,
-    }));
+    const rowsOf = (jobId: string) =>
+      asOwner(server.engine, async (c) => ({
+        job: (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM app.import_jobs WHERE id = $1', [jobId]))
+          .rows[0]!.n,
+        staged: (
+          await c.query<{ n: number }>('SELECT count(*)::int AS n FROM app.import_rows WHERE job_id = $1', [jobId])
+        ).rows[0]!.n,
+        errors: (
+          await c.query<{ n: number }>('SELECT count(*)::int AS n FROM app.import_errors WHERE job_id = $1', [jobId])
+        ).rows[0]!.n,
+      }));
     const del = (jobId: string, token?: string) => request(url(bidA, `/import/${jobId}`), { method: 'DELETE', token });
 
     // A finished job of memberA, with one error row.
-    const done = (await uploadCsv(bidA, 'first_name,phone\nKeepme,(415) 555-0188\nBad,12\n', memberA.accessToken)).json.id as string;
-    expect((await request(url(bidA, `/import/${done}/start`), { method: 'POST', body: {}, token: memberA.accessToken })).status).toBe(202);
-    expect(await waitFor(bidA, done, memberA.accessToken)).toMatchObject({ status: 'completed', counts: { created: 1, failed: 1 } });
+    const done = (await uploadCsv(bidA, 'first_name,phone\nKeepme,(415) 555-0188\nBad,12\n', memberA.accessToken)).json
+      .id as string;
+    expect(
+      (await request(url(bidA, `/import/${done}/start`), { method: 'POST', body: {}, token: memberA.accessToken }))
+        .status,
+    ).toBe(202);
+    expect(await waitFor(bidA, done, memberA.accessToken)).toMatchObject({
+      status: 'completed',
+      counts: { created: 1, failed: 1 },
+    });
     expect(await rowsOf(done)).toEqual({ job: 1, staged: 0, errors: 1 });
     // An unstarted job of memberA: the whole file is still staged.
     const unstarted = (await uploadCsv(bidA, 'first_name\nStaged\n', memberA.accessToken)).json.id as string;
@@ -189,19 +290,27 @@ describe(`deleting an import job (${ENGINE})`, () => {
     expect((await del(unstarted, adminA.accessToken)).status).toBe(204);
     expect(await rowsOf(unstarted)).toEqual({ job: 0, staged: 0, errors: 0 });
     // The contact it created stays.
-    const kept = await asOwner(server.engine, (c) => c.query('SELECT 1 FROM app.contacts WHERE business_id = $1 AND first_name = $2', [bidA, 'Keepme']));
+    const kept = await asOwner(server.engine, (c) =>
+      c.query('SELECT 1 FROM app.contacts WHERE business_id = $1 AND first_name = $2', [bidA, 'Keepme']),
+    );
     expect(kept.rowCount).toBe(1);
 
     // A running job (the runner holds it) cannot be deleted, not even by the owner.
     const running = (await uploadCsv(bidA, 'first_name\nBusy\n', memberA.accessToken)).json.id as string;
-    await asOwner(server.engine, (c) => c.query(`UPDATE app.import_jobs SET status = 'running', started_at = now() WHERE id = $1`, [running]));
+    await asOwner(server.engine, (c) =>
+      c.query(`UPDATE app.import_jobs SET status = 'running', started_at = now() WHERE id = $1`, [running]),
+    );
     for (const who of [memberA, ownerA]) {
       const r = await del(running, who.accessToken);
       expect(r.status).toBe(409);
       expect(r.json.error.code).toBe('conflict');
     }
     expect(await rowsOf(running)).toEqual({ job: 1, staged: 1, errors: 0 });
-    await asOwner(server.engine, (c) => c.query(`UPDATE app.import_jobs SET status = 'failed', error = 'test', finished_at = now() WHERE id = $1`, [running]));
+    await asOwner(server.engine, (c) =>
+      c.query(`UPDATE app.import_jobs SET status = 'failed', error = 'test', finished_at = now() WHERE id = $1`, [
+        running,
+      ]),
+    );
     expect((await del(running, ownerA.accessToken)).status).toBe(204);
   }, 120_000);
 });
@@ -209,15 +318,24 @@ describe(`deleting an import job (${ENGINE})`, () => {
 describe(`export (${ENGINE})`, () => {
   it('owners and admins get every live contact with formulas neutralised; members get 403, others 404', async () => {
     await asOwner(server.engine, (c) =>
-      c.query(`INSERT INTO app.contacts (business_id, first_name, last_name, email, phone, notes) VALUES
-        ($1, '=1+1', '-Minus', 'formula@example.test', '+14155550177', '@cmd'), ($1, 'Plain', 'Person', 'plain@example.test', NULL, 'ok')`, [bidA]));
+      c.query(
+        `INSERT INTO app.contacts (business_id, first_name, last_name, email, phone, notes) VALUES
+        ($1, '=1+1', '-Minus', 'formula@example.test', '+14155550177', '@cmd'), ($1, 'Plain', 'Person', 'plain@example.test', NULL, 'ok')`,
+        [bidA],
+      ),
+    );
     for (const who of [ownerA, adminA]) {
       const r = await request(url(bidA, '/export.csv'), { token: who.accessToken });
       expect(r.status).toBe(200);
       expect(r.headers['content-type']).toMatch(/^text\/csv/);
       expect(r.headers['content-disposition']).toBe('attachment; filename="contacts.csv"');
-      const lines = r.text.replace(/^\uFEFF/, '').trimEnd().split('\r\n');
-      expect(lines[0]).toBe('"id","first_name","last_name","phone","email","source","status","notes","owner_email","created_at","updated_at"');
+      const lines = r.text
+        .replace(/^\uFEFF/, '')
+        .trimEnd()
+        .split('\r\n');
+      expect(lines[0]).toBe(
+        '"id","first_name","last_name","phone","email","source","status","notes","owner_email","created_at","updated_at"',
+      );
       const formula = lines.find((l) => l.includes('formula@example.test'))!;
       expect(formula).toContain(`"'=1+1","'-Minus","'+14155550177","formula@example.test"`);
       expect(formula).toContain(`"'@cmd"`);
@@ -238,9 +356,18 @@ describe(`export (${ENGINE})`, () => {
 
   it('is described in the OpenAPI document', async () => {
     const doc = await request(`${server.url}/openapi.json`);
-    for (const p of ['/import', '/import/{jobId}', '/import/{jobId}/preview', '/import/{jobId}/start', '/import/{jobId}/errors.csv', '/export.csv']) {
+    for (const p of [
+      '/import',
+      '/import/{jobId}',
+      '/import/{jobId}/preview',
+      '/import/{jobId}/start',
+      '/import/{jobId}/errors.csv',
+      '/export.csv',
+    ]) {
       expect(Object.keys(doc.json.paths)).toContain(`/api/businesses/{bid}/contacts${p}`);
     }
-    expect(Object.keys(doc.json.paths['/api/businesses/{bid}/contacts/import/{jobId}'])).toEqual(expect.arrayContaining(['get', 'patch', 'delete']));
+    expect(Object.keys(doc.json.paths['/api/businesses/{bid}/contacts/import/{jobId}'])).toEqual(
+      expect.arrayContaining(['get', 'patch', 'delete']),
+    );
   });
 });

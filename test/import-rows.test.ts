@@ -7,9 +7,26 @@ import { parseSource, parseStatus, splitFullName, validateRow } from '../src/crm
 
 describe('guessMapping', () => {
   it('recognises the common spellings of Google, Outlook and hand-made sheets', () => {
-    expect(guessMapping(['First Name', 'Last Name', 'E-mail Address', 'Mobile Phone', 'Business Phone', 'Lead Source', 'Status', 'Comments', 'SSN']))
-      .toEqual({ first_name: 0, last_name: 1, email: 2, mobile: 3, phone: 4, source: 5, status: 6, notes: 7 });
-    expect(guessMapping(['fname', 'lname', 'email', 'cell', 'tel'])).toEqual({ first_name: 0, last_name: 1, email: 2, mobile: 3, phone: 4 });
+    expect(
+      guessMapping([
+        'First Name',
+        'Last Name',
+        'E-mail Address',
+        'Mobile Phone',
+        'Business Phone',
+        'Lead Source',
+        'Status',
+        'Comments',
+        'SSN',
+      ]),
+    ).toEqual({ first_name: 0, last_name: 1, email: 2, mobile: 3, phone: 4, source: 5, status: 6, notes: 7 });
+    expect(guessMapping(['fname', 'lname', 'email', 'cell', 'tel'])).toEqual({
+      first_name: 0,
+      last_name: 1,
+      email: 2,
+      mobile: 3,
+      phone: 4,
+    });
     expect(guessMapping(['Name', 'Phone 1 - Value', 'E-mail 1 - Value'])).toEqual({ full_name: 0, phone: 1, email: 2 });
   });
 
@@ -31,10 +48,31 @@ describe('validateRow', () => {
   const mapping = guessMapping(headers);
 
   it('normalises with the contacts module rules: E.164 phone (mobile wins), lower-case email', () => {
-    const r = validateRow(['  Ada ', 'Lovelace', '(212) 555-0100', '415-555-0199', 'ADA@Example.TEST', 'Past Client', 'Website', 'met at open house'], mapping, headers);
+    const r = validateRow(
+      [
+        '  Ada ',
+        'Lovelace',
+        '(212) 555-0100',
+        '415-555-0199',
+        'ADA@Example.TEST',
+        'Past Client',
+        'Website',
+        'met at open house',
+      ],
+      mapping,
+      headers,
+    );
     expect(r).toEqual({
       ok: true,
-      draft: { first_name: 'Ada', last_name: 'Lovelace', phone: '+14155550199', email: 'ada@example.test', status: 'past_client', source: 'web', notes: 'met at open house' },
+      draft: {
+        first_name: 'Ada',
+        last_name: 'Lovelace',
+        phone: '+14155550199',
+        email: 'ada@example.test',
+        status: 'past_client',
+        source: 'web',
+        notes: 'met at open house',
+      },
     });
   });
 
@@ -43,7 +81,10 @@ describe('validateRow', () => {
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.problems.map((p) => [p.column, p.code])).toEqual([
-      ['First', 'value_too_long'], ['Phone', 'invalid_phone'], ['Email', 'invalid_email'], ['Status', 'invalid_status'],
+      ['First', 'value_too_long'],
+      ['Phone', 'invalid_phone'],
+      ['Email', 'invalid_email'],
+      ['Status', 'invalid_status'],
     ]);
   });
 
@@ -92,8 +133,12 @@ describe('prepareRows + planBatch', () => {
   it('skip mode: first occurrence wins inside the file, existing matches are skipped, conflicts fail', () => {
     const plan = planBatch(prepareRows(staged, mapping, headers), existing, 'skip');
     expect(plan.map((o) => o.kind)).toEqual(['create', 'create', 'skip', 'skip', 'fail', 'skip', 'fail', 'skip']);
-    expect(plan[2]).toMatchObject({ problem: { code: 'duplicate_in_file', message: 'same email as row 1 of this file' } });
-    expect(plan[3]).toMatchObject({ problem: { code: 'duplicate_in_file', message: 'same phone as row 2 of this file' } });
+    expect(plan[2]).toMatchObject({
+      problem: { code: 'duplicate_in_file', message: 'same email as row 1 of this file' },
+    });
+    expect(plan[3]).toMatchObject({
+      problem: { code: 'duplicate_in_file', message: 'same phone as row 2 of this file' },
+    });
     expect(plan[6]).toMatchObject({ problems: [{ code: 'duplicate_conflict' }] });
   });
 
@@ -107,13 +152,14 @@ describe('prepareRows + planBatch', () => {
 
 describe('CSV output (OWASP CSV injection)', () => {
   it('prefixes cells that a spreadsheet would evaluate, and only those', () => {
-    for (const v of ['=HYPERLINK("http://evil")', '+1+1', '-2+3', '@SUM(A1)', '\t=1', '\r=1']) expect(neutraliseFormula(v)).toBe(`'${v}`);
+    for (const v of ['=HYPERLINK("http://evil")', '+1+1', '-2+3', '@SUM(A1)', '\t=1', '\r=1'])
+      expect(neutraliseFormula(v)).toBe(`'${v}`);
     for (const v of ['Ada', 'a=b', '1-2', '', "'quoted"]) expect(neutraliseFormula(v)).toBe(v);
     expect(restoreEscapedFormula(neutraliseFormula('=1+1'))).toBe('=1+1');
   });
 
   it('quotes every cell and doubles embedded quotes, so no cell can break its row', () => {
     expect(csvCell('say "hi",\r\nnext')).toBe('"say ""hi"",\r\nnext"');
-    expect(csvLine(['=cmd|\' /C calc\'!A0', null, 3])).toBe(`"'=cmd|' /C calc'!A0","","3"\r\n`);
+    expect(csvLine(["=cmd|' /C calc'!A0", null, 3])).toBe(`"'=cmd|' /C calc'!A0","","3"\r\n`);
   });
 });

@@ -36,10 +36,12 @@ beforeAll(async () => {
   await idp.issuer.keys.generate('RS256');
   await idp.start(0, '127.0.0.1');
   idp.service.on('beforeTokenSigning', (token: { payload: Record<string, unknown> }) => {
-    if (token.payload.aud === CLIENT_ID && !('scope' in token.payload)) Object.assign(token.payload, { sub: 'g-123', email: 'Office@Lender.example', email_verified: true });
+    if (token.payload.aud === CLIENT_ID && !('scope' in token.payload))
+      Object.assign(token.payload, { sub: 'g-123', email: 'Office@Lender.example', email_verified: true });
   });
   idp.service.on('beforeResponse', (res: { body: Record<string, unknown> }) => {
-    for (const k of ['access_token', 'refresh_token', 'id_token']) if (typeof res.body[k] === 'string') issued.push(res.body[k] as string);
+    for (const k of ['access_token', 'refresh_token', 'id_token'])
+      if (typeof res.body[k] === 'string') issued.push(res.body[k] as string);
   });
   // The mock's /revoke route has no body parser: read the form body off the stream.
   idp.service.on('beforeRevoke', (_res: unknown, req: NodeJS.ReadableStream & { body?: Record<string, string> }) => {
@@ -48,7 +50,12 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => revoked.push(new URLSearchParams(Buffer.concat(chunks).toString('utf8')).get('token') ?? ''));
   });
-  s = await startCapturingServer({ GOOGLE_CLIENT_ID: CLIENT_ID, GOOGLE_CLIENT_SECRET: 'not-a-real-secret-0123456789', GOOGLE_ISSUER: idp.issuer.url!, CAPTO_MASTER_KEY: MASTER });
+  s = await startCapturingServer({
+    GOOGLE_CLIENT_ID: CLIENT_ID,
+    GOOGLE_CLIENT_SECRET: 'not-a-real-secret-0123456789',
+    GOOGLE_ISSUER: idp.issuer.url!,
+    CAPTO_MASTER_KEY: MASTER,
+  });
   owner = await signUp(s, { verified: true });
   admin = await signUp(s, { verified: true });
   member = await signUp(s, { verified: true });
@@ -104,12 +111,21 @@ describe('Google connection', () => {
     expect(back!.status).toBe(303);
     expect(back!.headers.location).toBe(`${s.config.publicUrl}/settings/integrations?business=${bid}&google=connected`);
     const st = await call(base(), { token: member.accessToken });
-    expect(st.json).toMatchObject({ connected: true, google_email: 'office@lender.example', connected_by: admin.userId, connected_by_email: admin.email });
+    expect(st.json).toMatchObject({
+      connected: true,
+      google_email: 'office@lender.example',
+      connected_by: admin.userId,
+      connected_by_email: admin.email,
+    });
     expect(st.json.scopes.length).toBeGreaterThan(0);
-    const secrets = await asOwner(s.engine, (c) => c.query<{ kind: string }>('SELECT kind FROM vault.secrets WHERE business_id = $1', [bid]));
+    const secrets = await asOwner(s.engine, (c) =>
+      c.query<{ kind: string }>('SELECT kind FROM vault.secrets WHERE business_id = $1', [bid]),
+    );
     expect(secrets.rows).toEqual([{ kind: 'google.oauth_tokens' }]);
     const audit = await call(`/api/businesses/${bid}/integrations/audit`, { token: owner.accessToken });
-    expect(audit.json.items.map((e: any) => [e.action, e.actor_email, e.details.google_email])).toEqual([['google.connected', admin.email, 'office@lender.example']]);
+    expect(audit.json.items.map((e: any) => [e.action, e.actor_email, e.details.google_email])).toEqual([
+      ['google.connected', admin.email, 'office@lender.example'],
+    ]);
     // A second connection is refused while one exists.
     expect((await call(`${base()}/connect`, { token: owner.accessToken })).status).toBe(409);
   });
@@ -134,7 +150,9 @@ describe('Google connection', () => {
     expect(res.json).toEqual({ revoked: true });
     expect(revoked).toHaveLength(1);
     expect(issued).toContain(revoked[0]);
-    const secrets = await asOwner(s.engine, (c) => c.query('SELECT 1 FROM vault.secrets WHERE business_id = $1', [bid]));
+    const secrets = await asOwner(s.engine, (c) =>
+      c.query('SELECT 1 FROM vault.secrets WHERE business_id = $1', [bid]),
+    );
     expect(secrets.rowCount).toBe(0);
     const audit = await call(`/api/businesses/${bid}/integrations/audit`, { token: admin.accessToken });
     expect(audit.json.items.map((e: any) => e.action)).toEqual(['google.disconnected', 'google.connected']);

@@ -45,12 +45,26 @@ describe('Twilio client', () => {
   it('refuses to follow a redirect, so the token never reaches another host', async () => {
     const token = randomToken();
     const client = createTwilioClient(url(redirector));
-    const err = await client.verifyCredentials(randomSid('AC'), token).then(() => null, (e: Error & { code?: string }) => e);
+    const err = await client.verifyCredentials(randomSid('AC'), token).then(
+      () => null,
+      (e: Error & { code?: string }) => e,
+    );
     expect(err?.code).toBe('twilio_unreachable');
     expect(err?.message).not.toContain(token);
     expect(seenElsewhere).toEqual([]);
-    const send = await client.sendMessage({ accountSid: randomSid('AC'), authToken: token, from: '+15550000001', to: '+15550000002', body: 'x', statusCallback: 'https://capto.example/cb' })
-      .then(() => null, (e: Error & { code?: string }) => e);
+    const send = await client
+      .sendMessage({
+        accountSid: randomSid('AC'),
+        authToken: token,
+        from: '+15550000001',
+        to: '+15550000002',
+        body: 'x',
+        statusCallback: 'https://capto.example/cb',
+      })
+      .then(
+        () => null,
+        (e: Error & { code?: string }) => e,
+      );
     expect(send?.code).toBe('twilio_unreachable');
     expect(seenElsewhere).toEqual([]);
   });
@@ -58,14 +72,27 @@ describe('Twilio client', () => {
   it('reports an unreachable API and Twilio error codes without any credential', async () => {
     const token = randomToken();
     const down = createTwilioClient('http://127.0.0.1:1');
-    const err = await down.verifyCredentials(randomSid('AC'), token).then(() => null, (e: Error & { code?: string }) => e);
+    const err = await down.verifyCredentials(randomSid('AC'), token).then(
+      () => null,
+      (e: Error & { code?: string }) => e,
+    );
     expect(err?.code).toBe('twilio_unreachable');
     expect(JSON.stringify({ m: err?.message, c: String((err as { cause?: unknown })?.cause) })).not.toContain(token);
     const acct = fake.addAccount();
     fake.failSendsTo({ code: 21610 });
     const refused = await createTwilioClient(fake.url)
-      .sendMessage({ accountSid: acct.sid, authToken: acct.authToken, from: '+15550000001', to: '+15550000002', body: 'x', statusCallback: 'https://capto.example/cb' })
-      .then(() => null, (e: unknown) => e);
+      .sendMessage({
+        accountSid: acct.sid,
+        authToken: acct.authToken,
+        from: '+15550000001',
+        to: '+15550000002',
+        body: 'x',
+        statusCallback: 'https://capto.example/cb',
+      })
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
     expect(refused).toBeInstanceOf(TwilioApiError);
     expect(refused).toMatchObject({ code: 21610, httpStatus: 400 });
     expect((refused as Error).message).not.toContain(acct.authToken);

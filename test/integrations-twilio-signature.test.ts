@@ -4,14 +4,28 @@ import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isValidTwilioSignature, twilioSignature } from '../src/integrations/twilio/signature.ts';
-import { randomSid, randomToken, startTwilioFake, twilioSignature as fakeSignature, type TwilioFake } from './fakes/twilio.ts';
+import {
+  randomSid,
+  randomToken,
+  startTwilioFake,
+  twilioSignature as fakeSignature,
+  type TwilioFake,
+} from './fakes/twilio.ts';
 
 const require = createRequire(import.meta.url);
-const twilio = require('twilio') as { validateRequest(token: string, header: string, url: string, params: Record<string, unknown>): boolean };
+const twilio = require('twilio') as {
+  validateRequest(token: string, header: string, url: string, params: Record<string, unknown>): boolean;
+};
 
 const token = randomToken();
 const url = 'https://capto.example.test/webhooks/twilio/0b9c2c1e-1f7e-4a57-9a55-3f2b8f0c4b11/sms';
-const params = { AccountSid: randomSid('AC'), Body: 'Hello? ünïcödé & =+%', From: '+15551230001', MessageSid: randomSid('SM'), To: '+15551230002' };
+const params = {
+  AccountSid: randomSid('AC'),
+  Body: 'Hello? ünïcödé & =+%',
+  From: '+15551230001',
+  MessageSid: randomSid('SM'),
+  To: '+15551230002',
+};
 
 describe('Twilio signature', () => {
   it('matches the official library for the fake and for our implementation', () => {
@@ -34,7 +48,9 @@ describe('Twilio signature', () => {
           expect(twilio.validateRequest(token, sig, url, clean)).toBe(true);
           expect(isValidTwilioSignature(token, sig, url, clean)).toBe(true);
           const tamperedUrl = url + suffix;
-          expect(isValidTwilioSignature(token, sig, tamperedUrl, clean)).toBe(twilio.validateRequest(token, sig, tamperedUrl, clean));
+          expect(isValidTwilioSignature(token, sig, tamperedUrl, clean)).toBe(
+            twilio.validateRequest(token, sig, tamperedUrl, clean),
+          );
         },
       ),
       { numRuns: 200 },
@@ -58,7 +74,9 @@ describe('Twilio signature', () => {
     const sig = twilioSignature(token, withPort, params);
     expect(isValidTwilioSignature(token, sig, 'https://capto.example.test/webhooks/twilio/x/sms', params)).toBe(true);
     expect(twilio.validateRequest(token, sig, 'https://capto.example.test/webhooks/twilio/x/sms', params)).toBe(true);
-    expect(isValidTwilioSignature(token, sig, 'https://capto.example.test:8443/webhooks/twilio/x/sms', params)).toBe(false);
+    expect(isValidTwilioSignature(token, sig, 'https://capto.example.test:8443/webhooks/twilio/x/sms', params)).toBe(
+      false,
+    );
   });
 });
 
@@ -73,10 +91,14 @@ describe('the Twilio fake', () => {
 
   it('answers account lookups with Basic auth and 401 (code 20003) otherwise', async () => {
     const acct = fake.addAccount();
-    const ok = await fetch(`${fake.url}/2010-04-01/Accounts/${acct.sid}.json`, { headers: { authorization: basic(acct.sid, acct.authToken) } });
+    const ok = await fetch(`${fake.url}/2010-04-01/Accounts/${acct.sid}.json`, {
+      headers: { authorization: basic(acct.sid, acct.authToken) },
+    });
     expect(ok.status).toBe(200);
     expect(((await ok.json()) as { sid: string }).sid).toBe(acct.sid);
-    const bad = await fetch(`${fake.url}/2010-04-01/Accounts/${acct.sid}.json`, { headers: { authorization: basic(acct.sid, randomToken()) } });
+    const bad = await fetch(`${fake.url}/2010-04-01/Accounts/${acct.sid}.json`, {
+      headers: { authorization: basic(acct.sid, randomToken()) },
+    });
     expect(bad.status).toBe(401);
     expect(((await bad.json()) as { code: number }).code).toBe(20003);
   });
@@ -86,7 +108,10 @@ describe('the Twilio fake', () => {
     const send = (to: string) =>
       fetch(`${fake.url}/2010-04-01/Accounts/${acct.sid}/Messages.json`, {
         method: 'POST',
-        headers: { authorization: basic(acct.sid, acct.authToken), 'content-type': 'application/x-www-form-urlencoded' },
+        headers: {
+          authorization: basic(acct.sid, acct.authToken),
+          'content-type': 'application/x-www-form-urlencoded',
+        },
         body: new URLSearchParams({ To: to, From: '+15550000001', Body: 'hi' }).toString(),
       });
     const ok = await send('+15550000002');

@@ -20,18 +20,36 @@ describe('the migrator', () => {
   });
 
   it('refuses an applied migration whose file changed, and applies nothing', async () => {
-    const edited = readMigrations().map((m, i) => (i === 0 ? { ...m, sql: `${m.sql}\n-- edited`, checksum: 'f'.repeat(64) } : m));
-    const extra = { version: '9999', name: 'create_never', sql: 'CREATE TABLE app.never_applied (id int);', checksum: 'a'.repeat(64) };
-    await expect(t.engine.withMaintenanceClient((c) => migrate(c, [...edited, extra]))).rejects.toThrow(/0001_create_tenancy was changed after it was applied/);
+    const edited = readMigrations().map((m, i) =>
+      i === 0 ? { ...m, sql: `${m.sql}\n-- edited`, checksum: 'f'.repeat(64) } : m,
+    );
+    const extra = {
+      version: '9999',
+      name: 'create_never',
+      sql: 'CREATE TABLE app.never_applied (id int);',
+      checksum: 'a'.repeat(64),
+    };
+    await expect(t.engine.withMaintenanceClient((c) => migrate(c, [...edited, extra]))).rejects.toThrow(
+      /0001_create_tenancy was changed after it was applied/,
+    );
     const r = await asOwner(t.engine, (c) => c.query(`SELECT to_regclass('app.never_applied') AS t`));
     expect(r.rows[0]!.t).toBeNull();
   });
 
   it('a failing migration leaves no trace and is not recorded', async () => {
-    const bad = { version: '9998', name: 'create_broken', sql: 'CREATE TABLE app.half_done (id int); SELECT no_such_function();', checksum: 'b'.repeat(64) };
-    await expect(t.engine.withMaintenanceClient((c) => migrate(c, [...readMigrations(), bad]))).rejects.toBeInstanceOf(MigrationError);
+    const bad = {
+      version: '9998',
+      name: 'create_broken',
+      sql: 'CREATE TABLE app.half_done (id int); SELECT no_such_function();',
+      checksum: 'b'.repeat(64),
+    };
+    await expect(t.engine.withMaintenanceClient((c) => migrate(c, [...readMigrations(), bad]))).rejects.toBeInstanceOf(
+      MigrationError,
+    );
     const r = await asOwner(t.engine, (c) =>
-      c.query(`SELECT to_regclass('app.half_done') AS t, (SELECT count(*)::int FROM capto_meta.schema_migrations WHERE version = '9998') AS n`),
+      c.query(
+        `SELECT to_regclass('app.half_done') AS t, (SELECT count(*)::int FROM capto_meta.schema_migrations WHERE version = '9998') AS n`,
+      ),
     );
     expect(r.rows[0]).toEqual({ t: null, n: 0 });
   });

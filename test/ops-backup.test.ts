@@ -37,7 +37,14 @@ let backupFile: string;
 let passFile: string;
 
 const configFor = (env: Record<string, string>, extra: Record<string, string> = {}) =>
-  loadConfig({ CAPTO_ENV: 'test', LOG_LEVEL: 'silent', CAPTO_MASTER_KEY: MASTER, CAPTO_DB_POOL_SIZE: '2', ...env, ...extra });
+  loadConfig({
+    CAPTO_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    CAPTO_MASTER_KEY: MASTER,
+    CAPTO_DB_POOL_SIZE: '2',
+    ...env,
+    ...extra,
+  });
 
 async function countsOf(config: Config): Promise<Record<string, number>> {
   const engine = await openEngine(config);
@@ -55,7 +62,8 @@ async function blankTarget(): Promise<Config> {
   return configFor(blank.env);
 }
 
-const targetEnv = (c: Config): Record<string, string> => (c.databaseUrl ? { DATABASE_URL: c.databaseUrl } : { CAPTO_DATA_DIR: c.dataDir });
+const targetEnv = (c: Config): Record<string, string> =>
+  c.databaseUrl ? { DATABASE_URL: c.databaseUrl } : { CAPTO_DATA_DIR: c.dataDir };
 
 /** Nothing restored: no embedded pgdata at all, or no table with rows on the server. */
 async function stillEmpty(c: Config): Promise<boolean> {
@@ -68,7 +76,9 @@ async function tableDigests(c: Queryable): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const t of await listTables(c)) {
     if (t.startsWith('"capto_meta".')) continue;
-    const r = await c.query<{ d: string }>(`SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) AS d FROM (SELECT to_jsonb(t) AS x FROM ${t} t) s`);
+    const r = await c.query<{ d: string }>(
+      `SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) AS d FROM (SELECT to_jsonb(t) AS x FROM ${t} t) s`,
+    );
     out[t] = r.rows[0]!.d;
   }
   return out;
@@ -76,7 +86,10 @@ async function tableDigests(c: Queryable): Promise<Record<string, string>> {
 const digests = (url: string) => withAdmin(url, (c) => tableDigests(c));
 
 async function expectRefused(p: Promise<unknown>, reason: BackupError['reason'], message: RegExp) {
-  const e = await p.then(() => undefined, (err: unknown) => err);
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(e).toBeInstanceOf(BackupError);
   expect((e as BackupError).reason).toBe(reason);
   expect((e as BackupError).message).toMatch(message);
@@ -89,7 +102,9 @@ beforeAll(async () => {
   // come back as the same ciphertext and still open after the restore.
   for (const biz of [a.business, b.business]) {
     const plaintext = `AUTH-${randomBytes(12).toString('hex')}`;
-    const id = await t.db.asService('test.vault', (tx) => vault.putSecret(tx, { businessId: biz.id, kind: 'twilio.auth_token', plaintext }));
+    const id = await t.db.asService('test.vault', (tx) =>
+      vault.putSecret(tx, { businessId: biz.id, kind: 'twilio.auth_token', plaintext }),
+    );
     secrets.push({ ref: { businessId: biz.id, id, kind: 'twilio.auth_token' }, plaintext });
   }
   const counts = await asOwner(t.engine, (c) => tableRowCounts(c));
@@ -128,95 +143,132 @@ describe(`backup and restore (${ENGINE})`, () => {
     for (const { plaintext } of secrets) expect(bytes.includes(Buffer.from(plaintext))).toBe(false);
   });
 
-  it('restores into an empty database with identical row counts, under a rotated key list, and migrates as up to date', async () => {
-    const target = await blankTarget();
-    // After `capto keys rotate` the old version stays listed: the old backup still restores.
-    const rotated = configFor(targetEnv(target), { CAPTO_MASTER_KEY: `2:${randomBytes(32).toString('base64')},1:${MASTER}` });
-    const r = await restoreBackup(rotated, { in: backupFile });
-    expect(r.replacedTables).toEqual([]);
-    const engine = await openEngine(target);
-    try {
-      expect(await asOwner(engine, (c) => tableRowCounts(c))).toEqual(source.counts);
-      expect(await asOwner(engine, (c) => tableDigests(c))).toEqual(sourceDigests);
-      expect((await engine.withMaintenanceClient((c) => migrate(c))).applied).toEqual([]);
-      const db = createDatabase(engine.pool);
-      expect(secrets).toHaveLength(2);
-      for (const { ref, plaintext } of secrets) {
-        expect(await db.asService('test.vault', (tx) => vault.readSecret(tx, ref))).toBe(plaintext);
+  it(
+    'restores into an empty database with identical row counts, under a rotated key list, and migrates as up to date',
+    async () => {
+      const target = await blankTarget();
+      // After `capto keys rotate` the old version stays listed: the old backup still restores.
+      const rotated = configFor(targetEnv(target), {
+        CAPTO_MASTER_KEY: `2:${randomBytes(32).toString('base64')},1:${MASTER}`,
+      });
+      const r = await restoreBackup(rotated, { in: backupFile });
+      expect(r.replacedTables).toEqual([]);
+      const engine = await openEngine(target);
+      try {
+        expect(await asOwner(engine, (c) => tableRowCounts(c))).toEqual(source.counts);
+        expect(await asOwner(engine, (c) => tableDigests(c))).toEqual(sourceDigests);
+        expect((await engine.withMaintenanceClient((c) => migrate(c))).applied).toEqual([]);
+        const db = createDatabase(engine.pool);
+        expect(secrets).toHaveLength(2);
+        for (const { ref, plaintext } of secrets) {
+          expect(await db.asService('test.vault', (tx) => vault.readSecret(tx, ref))).toBe(plaintext);
+        }
+      } finally {
+        await engine.close();
       }
-    } finally {
-      await engine.close();
-    }
-  }, SLOW);
+    },
+    SLOW,
+  );
 
-  it('refuses a wrong master key, a flipped byte anywhere and a non-backup file, restoring nothing', async () => {
-    const target = await blankTarget();
-    const other = configFor(targetEnv(target), { CAPTO_MASTER_KEY: randomBytes(32).toString('base64') });
-    await expectRefused(restoreBackup(other, { in: backupFile }), 'wrong_key', /different master key.*nothing was restored/);
-    const original = readFileSync(backupFile);
-    for (const offset of [20, HEADER_LENGTH + 5, Math.floor(original.length / 2), original.length - 1]) {
-      const bad = Buffer.from(original);
-      bad[offset] = bad[offset]! ^ 0x01;
-      const file = path.join(tmp, `bad-${offset}.captobk`);
-      writeFileSync(file, bad);
-      const e = await restoreBackup(target, { in: file }).then(() => undefined, (err: unknown) => err);
-      expect(e, `flipped byte at ${offset}`).toBeInstanceOf(BackupError);
-      // A flipped salt byte derives another key: reported as a key mismatch, never restored.
-      expect((e as BackupError).message).toMatch(/(corrupted|tampered|different master key).*nothing was restored/);
-    }
-    await expectRefused(restoreBackup(target, { in: passFile }), 'not_a_backup', /not a Capto backup/);
-    expect(await stillEmpty(target)).toBe(true);
-  }, SLOW);
-
-  it('a passphrase backup restores with the passphrase only', async () => {
-    const file = path.join(tmp, 'pass.captobk');
-    await createBackup(source.config, { out: file, passphraseFile: passFile });
-    const target = await blankTarget();
-    const wrong = path.join(tmp, 'wrong.txt');
-    writeFileSync(wrong, 'incorrect horse battery staple', { mode: 0o600 });
-    await expectRefused(restoreBackup(target, { in: file, passphraseFile: wrong }), 'wrong_key', /wrong passphrase.*nothing was restored/);
-    await expectRefused(restoreBackup(target, { in: file }), 'wrong_key', /passphrase-file/);
-    expect(await stillEmpty(target)).toBe(true);
-    await restoreBackup(target, { in: file, passphraseFile: passFile });
-    expect(await countsOf(target)).toEqual(source.counts);
-    passTarget = target;
-  }, SLOW);
-
-  it('refuses to restore over a non-empty database without --force; --force replaces it', async () => {
-    expect(passTarget, 'the passphrase test restored into this target').toBeDefined();
-    await expectRefused(restoreBackup(passTarget!, { in: backupFile }), 'not_empty', /not empty.*--force/);
-    const r = await restoreBackup(passTarget!, { in: backupFile, force: true });
-    expect(r.replacedTables).toContain('"auth"."users"');
-    expect(await countsOf(passTarget!)).toEqual(source.counts);
-  }, SLOW);
-
-  it.skipIf(ENGINE !== 'server')('server without pg_dump: the logical export (one REPEATABLE READ snapshot) round-trips rows and secrets', async () => {
-    const file = path.join(tmp, 'logical.captobk');
-    const r = await createBackup(source.config, { out: file, logical: true });
-    expect(r.header.payload).toBe('logical-ndjson');
-    expect(readFileSync(file).includes(Buffer.from(source.email))).toBe(false);
-    const target = await blankTarget();
-    await restoreBackup(target, { in: file });
-    const engine = await openEngine(target);
-    try {
-      expect(await asOwner(engine, (c) => tableRowCounts(c))).toEqual(source.counts);
-      expect((await engine.withMaintenanceClient((c) => migrate(c))).applied).toEqual([]);
-      const db = createDatabase(engine.pool);
-      for (const { ref, plaintext } of secrets) {
-        expect(await db.asService('test.vault', (tx) => vault.readSecret(tx, ref))).toBe(plaintext);
+  it(
+    'refuses a wrong master key, a flipped byte anywhere and a non-backup file, restoring nothing',
+    async () => {
+      const target = await blankTarget();
+      const other = configFor(targetEnv(target), { CAPTO_MASTER_KEY: randomBytes(32).toString('base64') });
+      await expectRefused(
+        restoreBackup(other, { in: backupFile }),
+        'wrong_key',
+        /different master key.*nothing was restored/,
+      );
+      const original = readFileSync(backupFile);
+      for (const offset of [20, HEADER_LENGTH + 5, Math.floor(original.length / 2), original.length - 1]) {
+        const bad = Buffer.from(original);
+        bad[offset] = bad[offset]! ^ 0x01;
+        const file = path.join(tmp, `bad-${offset}.captobk`);
+        writeFileSync(file, bad);
+        const e = await restoreBackup(target, { in: file }).then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+        expect(e, `flipped byte at ${offset}`).toBeInstanceOf(BackupError);
+        // A flipped salt byte derives another key: reported as a key mismatch, never restored.
+        expect((e as BackupError).message).toMatch(/(corrupted|tampered|different master key).*nothing was restored/);
       }
-    } finally {
-      await engine.close();
-    }
-    // Not just counts: every row of every table is identical (timestamps, bytea, jsonb …).
-    expect(await digests(target.databaseUrl!)).toEqual(sourceDigests);
-    await expectRefused(restoreBackup(target, { in: file, force: true }), 'not_empty', /empty database only/);
-  }, SLOW);
+      await expectRefused(restoreBackup(target, { in: passFile }), 'not_a_backup', /not a Capto backup/);
+      expect(await stillEmpty(target)).toBe(true);
+    },
+    SLOW,
+  );
+
+  it(
+    'a passphrase backup restores with the passphrase only',
+    async () => {
+      const file = path.join(tmp, 'pass.captobk');
+      await createBackup(source.config, { out: file, passphraseFile: passFile });
+      const target = await blankTarget();
+      const wrong = path.join(tmp, 'wrong.txt');
+      writeFileSync(wrong, 'incorrect horse battery staple', { mode: 0o600 });
+      await expectRefused(
+        restoreBackup(target, { in: file, passphraseFile: wrong }),
+        'wrong_key',
+        /wrong passphrase.*nothing was restored/,
+      );
+      await expectRefused(restoreBackup(target, { in: file }), 'wrong_key', /passphrase-file/);
+      expect(await stillEmpty(target)).toBe(true);
+      await restoreBackup(target, { in: file, passphraseFile: passFile });
+      expect(await countsOf(target)).toEqual(source.counts);
+      passTarget = target;
+    },
+    SLOW,
+  );
+
+  it(
+    'refuses to restore over a non-empty database without --force; --force replaces it',
+    async () => {
+      expect(passTarget, 'the passphrase test restored into this target').toBeDefined();
+      await expectRefused(restoreBackup(passTarget!, { in: backupFile }), 'not_empty', /not empty.*--force/);
+      const r = await restoreBackup(passTarget!, { in: backupFile, force: true });
+      expect(r.replacedTables).toContain('"auth"."users"');
+      expect(await countsOf(passTarget!)).toEqual(source.counts);
+    },
+    SLOW,
+  );
+
+  it.skipIf(ENGINE !== 'server')(
+    'server without pg_dump: the logical export (one REPEATABLE READ snapshot) round-trips rows and secrets',
+    async () => {
+      const file = path.join(tmp, 'logical.captobk');
+      const r = await createBackup(source.config, { out: file, logical: true });
+      expect(r.header.payload).toBe('logical-ndjson');
+      expect(readFileSync(file).includes(Buffer.from(source.email))).toBe(false);
+      const target = await blankTarget();
+      await restoreBackup(target, { in: file });
+      const engine = await openEngine(target);
+      try {
+        expect(await asOwner(engine, (c) => tableRowCounts(c))).toEqual(source.counts);
+        expect((await engine.withMaintenanceClient((c) => migrate(c))).applied).toEqual([]);
+        const db = createDatabase(engine.pool);
+        for (const { ref, plaintext } of secrets) {
+          expect(await db.asService('test.vault', (tx) => vault.readSecret(tx, ref))).toBe(plaintext);
+        }
+      } finally {
+        await engine.close();
+      }
+      // Not just counts: every row of every table is identical (timestamps, bytea, jsonb …).
+      expect(await digests(target.databaseUrl!)).toEqual(sourceDigests);
+      await expectRefused(restoreBackup(target, { in: file, force: true }), 'not_empty', /empty database only/);
+    },
+    SLOW,
+  );
 
   it.skipIf(ENGINE !== 'embedded')('embedded: refuses while the data dir is in use by a running server', async () => {
     const release = acquireDataDirLock(source.config.dataDir, 'capto start');
     try {
-      await expectRefused(createBackup(source.config, { out: path.join(tmp, 'busy.captobk') }), 'in_use', /in use by "capto start".*stop the server/);
+      await expectRefused(
+        createBackup(source.config, { out: path.join(tmp, 'busy.captobk') }),
+        'in_use',
+        /in use by "capto start".*stop the server/,
+      );
     } finally {
       release();
     }

@@ -25,8 +25,36 @@ function makeCertificates(): void {
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
   ssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '30', '-subj', '/CN=Capto Test CA');
   ssl('req', ...ec, '-keyout', 'key.pem', '-out', 'leaf.csr', '-subj', '/CN=crm.example.test');
-  ssl('x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'cert.pem', '-days', '30');
-  ssl('x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'soon.pem', '-days', '3');
+  ssl(
+    'x509',
+    '-req',
+    '-in',
+    'leaf.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'cert.pem',
+    '-days',
+    '30',
+  );
+  ssl(
+    'x509',
+    '-req',
+    '-in',
+    'leaf.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'soon.pem',
+    '-days',
+    '3',
+  );
 }
 
 beforeAll(async () => {
@@ -34,7 +62,12 @@ beforeAll(async () => {
   t = await createTestDatabase();
   await t.engine.close(); // doctor opens the database itself (under the data-dir lock when embedded)
   // Production logs in as capto_app and migrates with the admin URL.
-  dbEnv = t.adminUrl ? { DATABASE_URL: Object.assign(new URL(t.adminUrl), { username: 'capto_app' }).toString(), CAPTO_MIGRATION_URL: t.adminUrl } : t.env;
+  dbEnv = t.adminUrl
+    ? {
+        DATABASE_URL: Object.assign(new URL(t.adminUrl), { username: 'capto_app' }).toString(),
+        CAPTO_MIGRATION_URL: t.adminUrl,
+      }
+    : t.env;
 }, 240_000);
 
 afterAll(async () => {
@@ -61,7 +94,8 @@ function productionEnv(extra: Record<string, string> = {}): Record<string, strin
   };
 }
 
-const failing = (r: DoctorReport) => r.checks.filter((c) => !c.ok && c.level === 'required').map((c) => `${c.id}: ${c.detail}`);
+const failing = (r: DoctorReport) =>
+  r.checks.filter((c) => !c.ok && c.level === 'required').map((c) => `${c.id}: ${c.detail}`);
 
 describe(`capto doctor (${ENGINE})`, () => {
   it('fails on a development configuration, naming what is missing', async () => {
@@ -85,37 +119,66 @@ describe(`capto doctor (${ENGINE})`, () => {
   }, 120_000);
 
   it('several nodes need Redis (and, on the embedded engine, a server database)', async () => {
-    const r = await runDoctor(loadConfig(productionEnv()), { nodes: 3, scan: async () => ({ errors: 0, summary: 'stub' }) });
+    const r = await runDoctor(loadConfig(productionEnv()), {
+      nodes: 3,
+      scan: async () => ({ errors: 0, summary: 'stub' }),
+    });
     expect(failing(r).join('\n')).toMatch(/REDIS_URL/);
     if (ENGINE === 'embedded') expect(failing(r).join('\n')).toMatch(/DATABASE_URL/);
     if (ENGINE === 'server') {
-      const ok = await runDoctor(loadConfig(productionEnv({ REDIS_URL: 'redis://127.0.0.1:6379' })), { nodes: 3, scan: async () => ({ errors: 0, summary: 'stub' }) });
+      const ok = await runDoctor(loadConfig(productionEnv({ REDIS_URL: 'redis://127.0.0.1:6379' })), {
+        nodes: 3,
+        scan: async () => ({ errors: 0, summary: 'stub' }),
+      });
       expect(failing(ok)).toEqual([]);
     }
   });
 
-  it.skipIf(ENGINE !== 'server')('server: a superuser DATABASE_URL fails the login-role check, and production start refuses it', async () => {
-    const r = await runDoctor(loadConfig(productionEnv({ DATABASE_URL: t.adminUrl! })), { scan: async () => ({ errors: 0, summary: 'stub' }) });
-    expect(failing(r).join('\n')).toMatch(/login_role: .*superuser/);
-    expect(failing(r).join('\n')).toMatch(/DATABASE_URL must log in as capto_app/);
-    await expect(startCapto(loadConfig(productionEnv({ DATABASE_URL: t.adminUrl! })))).rejects.toThrow(/DATABASE_URL must log in as capto_app/);
-  });
+  it.skipIf(ENGINE !== 'server')(
+    'server: a superuser DATABASE_URL fails the login-role check, and production start refuses it',
+    async () => {
+      const r = await runDoctor(loadConfig(productionEnv({ DATABASE_URL: t.adminUrl! })), {
+        scan: async () => ({ errors: 0, summary: 'stub' }),
+      });
+      expect(failing(r).join('\n')).toMatch(/login_role: .*superuser/);
+      expect(failing(r).join('\n')).toMatch(/DATABASE_URL must log in as capto_app/);
+      await expect(startCapto(loadConfig(productionEnv({ DATABASE_URL: t.adminUrl! })))).rejects.toThrow(
+        /DATABASE_URL must log in as capto_app/,
+      );
+    },
+  );
 
   it('a self-signed, expiring or mismatched certificate is a required failure; the CA-signed one passes', async () => {
     const stub = { scan: async () => ({ errors: 0, summary: 'stub' }) };
     const cert = async (c: string, k: string) =>
-      (await runDoctor(loadConfig(productionEnv({ CAPTO_TLS_CERT: path.join(tmp, c), CAPTO_TLS_KEY: path.join(tmp, k) })), stub)).checks.find((x) => x.id === 'tls.certificate')!;
-    expect(await cert('cert.pem', 'key.pem')).toMatchObject({ ok: true, detail: expect.stringMatching(/Capto Test CA/) });
+      (
+        await runDoctor(
+          loadConfig(productionEnv({ CAPTO_TLS_CERT: path.join(tmp, c), CAPTO_TLS_KEY: path.join(tmp, k) })),
+          stub,
+        )
+      ).checks.find((x) => x.id === 'tls.certificate')!;
+    expect(await cert('cert.pem', 'key.pem')).toMatchObject({
+      ok: true,
+      detail: expect.stringMatching(/Capto Test CA/),
+    });
     expect(await cert('ca.pem', 'ca.key')).toMatchObject({ ok: false, detail: expect.stringMatching(/self-signed/) });
-    expect(await cert('soon.pem', 'key.pem')).toMatchObject({ ok: false, detail: expect.stringMatching(/expires in [0-3] day/) });
+    expect(await cert('soon.pem', 'key.pem')).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/expires in [0-3] day/),
+    });
     expect(await cert('cert.pem', 'ca.key')).toMatchObject({ ok: false, detail: expect.stringMatching(/not the key/) });
-    expect(await cert('leaf.csr', 'key.pem')).toMatchObject({ ok: false, detail: expect.stringMatching(/not a readable PEM certificate/) });
+    expect(await cert('leaf.csr', 'key.pem')).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/not a readable PEM certificate/),
+    });
     const badKey = await runDoctor(loadConfig(productionEnv({ CAPTO_MASTER_KEY: 'c2hvcnQ=' })), stub);
     expect(failing(badKey).join('\n')).toMatch(/master_key: CAPTO_MASTER_KEY entry 1 must decode to 32 bytes/);
   });
 
   it('a scan with errors is a required failure', async () => {
-    const r = await runDoctor(loadConfig(productionEnv()), { scan: async () => ({ errors: 2, summary: '2 error(s)' }) });
+    const r = await runDoctor(loadConfig(productionEnv()), {
+      scan: async () => ({ errors: 2, summary: '2 error(s)' }),
+    });
     expect(failing(r).join('\n')).toMatch(/scan found 2 error/);
   });
 

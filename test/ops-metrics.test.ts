@@ -32,7 +32,8 @@ describe(`/metrics (${ENGINE})`, () => {
     expect((await request(`${s.url}/no/such/${bid}`)).status).toBe(404);
     metrics.authEvents.inc({ type: 'signin.failed' });
     const forged = await request(`${s.url}/webhooks/twilio/${bid}/sms`, {
-      raw: 'From=%2B15551112222&Body=hi', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': 'forged' },
+      raw: 'From=%2B15551112222&Body=hi',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': 'forged' },
     });
     expect(forged.status).toBe(403);
 
@@ -41,10 +42,14 @@ describe(`/metrics (${ENGINE})`, () => {
     expect(r.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(r.headers['cache-control']).toBe('no-store');
     expect(r.text).toMatch(/capto_http_requests_total\{method="GET",route="\/healthz",status="200"\} \d+/);
-    expect(r.text).toMatch(/capto_http_requests_total\{method="GET",route="\/api\/businesses\/:bid\/contacts",status="401"\} \d+/);
+    expect(r.text).toMatch(
+      /capto_http_requests_total\{method="GET",route="\/api\/businesses\/:bid\/contacts",status="401"\} \d+/,
+    );
     expect(r.text).toMatch(/capto_http_requests_total\{method="GET",route="unmatched",status="404"\} \d+/);
     expect(r.text).not.toContain(bid); // never a raw URL: ids would leak and labels explode
-    expect(r.text).toMatch(/capto_http_request_duration_seconds_bucket\{le="0\.05",method="GET",route="\/healthz",status="200"\} \d+/);
+    expect(r.text).toMatch(
+      /capto_http_request_duration_seconds_bucket\{le="0\.05",method="GET",route="\/healthz",status="200"\} \d+/,
+    );
     expect(r.text).toMatch(/capto_db_pool_connections\{state="total"\} [1-9]/);
     expect(r.text).toMatch(/capto_db_pool_connections\{state="waiting"\} 0/);
     expect(r.text).toMatch(/capto_auth_events_total\{type="signin.failed"\} [1-9]/);
@@ -78,11 +83,23 @@ describe(`/metrics (${ENGINE})`, () => {
 
   it('with trustProxy, a remote caller spoofing X-Forwarded-For: 127.0.0.1 is still refused', async () => {
     const config = loadConfig({ CAPTO_ENV: 'test', LOG_LEVEL: 'silent', CAPTO_TRUST_PROXY: 'on', CAPTO_TLS: 'off' });
-    const { app } = await buildApp({ config, db: s.db, logger: createLogger({ logLevel: 'silent' }), modules: [metricsModule({ config })] });
+    const { app } = await buildApp({
+      config,
+      db: s.db,
+      logger: createLogger({ logLevel: 'silent' }),
+      modules: [metricsModule({ config })],
+    });
     try {
-      const spoof = await app.inject({ method: 'GET', url: '/metrics', remoteAddress: REMOTE, headers: { 'x-forwarded-for': '127.0.0.1' } });
+      const spoof = await app.inject({
+        method: 'GET',
+        url: '/metrics',
+        remoteAddress: REMOTE,
+        headers: { 'x-forwarded-for': '127.0.0.1' },
+      });
       expect(spoof.statusCode).toBe(403);
-      expect(spoof.json()).toMatchObject({ error: { code: 'forbidden', message: expect.stringMatching(/CAPTO_METRICS_TOKEN/) } });
+      expect(spoof.json()).toMatchObject({
+        error: { code: 'forbidden', message: expect.stringMatching(/CAPTO_METRICS_TOKEN/) },
+      });
       // Positive case on the same app: a direct loopback scrape works without a token.
       const local = await app.inject({ method: 'GET', url: '/metrics', remoteAddress: '127.0.0.1' });
       expect(local.statusCode).toBe(200);

@@ -22,7 +22,10 @@ import { freePort, type TestServer } from './support/server.ts';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const SKIP = ENGINE !== 'server';
-if (SKIP) console.info('ops-nodes: skipped on the embedded engine — several nodes need a shared PostgreSQL server (run with CAPTO_TEST_ENGINES=server)');
+if (SKIP)
+  console.info(
+    'ops-nodes: skipped on the embedded engine — several nodes need a shared PostgreSQL server (run with CAPTO_TEST_ENGINES=server)',
+  );
 
 let a: RunningCapto;
 let b: RunningCapto;
@@ -33,15 +36,21 @@ const scratch = mkdtempSync(path.join(os.tmpdir(), 'capto-nodes-'));
 
 async function node(env: Record<string, string>): Promise<RunningCapto> {
   const port = await freePort();
-  return startCapto(loadConfig({
-    CAPTO_ENV: 'test', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'silent', CAPTO_DB_POOL_SIZE: '4',
-    HIBP_RANGE_URL: (await sharedFakeHibp()).url,
-    CAPTO_AUTH_RATE_IP: '100000',
-    CAPTO_AUTH_RATE_ACCOUNT: '3',
-    CAPTO_DATA_DIR: path.join(scratch, String(port)),
-    REDIS_URL,
-    ...env,
-  }));
+  return startCapto(
+    loadConfig({
+      CAPTO_ENV: 'test',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LOG_LEVEL: 'silent',
+      CAPTO_DB_POOL_SIZE: '4',
+      HIBP_RANGE_URL: (await sharedFakeHibp()).url,
+      CAPTO_AUTH_RATE_IP: '100000',
+      CAPTO_AUTH_RATE_ACCOUNT: '3',
+      CAPTO_DATA_DIR: path.join(scratch, String(port)),
+      REDIS_URL,
+      ...env,
+    }),
+  );
 }
 
 const PUBLIC_URL = 'https://capto.example.test';
@@ -57,7 +66,12 @@ beforeAll(async () => {
   dropDb = blank.drop;
   // One master key for the cluster: JWT signing keys are sealed with it in the database.
   // and one public URL (the load balancer's): it is the tokens' issuer on every node.
-  const shared = { ...blank.env, CAPTO_MASTER_KEY: randomBytes(32).toString('base64'), CAPTO_PUBLIC_URL: PUBLIC_URL, TWILIO_API_BASE: fake.url };
+  const shared = {
+    ...blank.env,
+    CAPTO_MASTER_KEY: randomBytes(32).toString('base64'),
+    CAPTO_PUBLIC_URL: PUBLIC_URL,
+    TWILIO_API_BASE: fake.url,
+  };
   a = direct(await node(shared));
   b = direct(await node(shared)); // migrations already applied by a: b finds them up to date
 }, 240_000);
@@ -95,12 +109,16 @@ describe.skipIf(SKIP)('two nodes, one PostgreSQL + Redis', () => {
     const user = await signUp(asServer(a));
     const statuses: number[] = [];
     for (const n of [a, b, a, b]) {
-      statuses.push((await request(`${n.url}/auth/signin`, { body: { email: user.email, password: 'not-the-password-1' } })).status);
+      statuses.push(
+        (await request(`${n.url}/auth/signin`, { body: { email: user.email, password: 'not-the-password-1' } })).status,
+      );
     }
     // Limit 3 per account: the fourth attempt is refused although each node saw only two.
     expect(statuses).toEqual([401, 401, 401, 429]);
     // Another account is not affected on either node.
-    const fresh = await request(`${b.url}/auth/signin`, { body: { email: freshEmail(), password: 'not-the-password-1' } });
+    const fresh = await request(`${b.url}/auth/signin`, {
+      body: { email: freshEmail(), password: 'not-the-password-1' },
+    });
     expect(fresh.status).toBe(401);
   });
 
@@ -110,27 +128,44 @@ describe.skipIf(SKIP)('two nodes, one PostgreSQL + Redis', () => {
     const account = fake.addAccount();
     const added = await request(`${a.url}/api/businesses/${bid}/integrations/twilio`, {
       token: owner.accessToken,
-      body: { friendly_name: 'Main line', account_sid: account.sid, auth_token: account.authToken, phone_number: '+15005550006' },
+      body: {
+        friendly_name: 'Main line',
+        account_sid: account.sid,
+        auth_token: account.authToken,
+        phone_number: '+15005550006',
+      },
     });
     expect(added.status).toBe(201);
     const publicHook = (added.json as { webhooks: { sms: string } }).webhooks.sms;
     expect(publicHook.startsWith(PUBLIC_URL)).toBe(true); // Twilio signs the public URL, whichever node answers
     const sid = randomSid('SM');
-    const params = { AccountSid: account.sid, Body: 'Is the rate locked?', From: '+15557654321', MessageSid: sid, SmsMessageSid: sid, To: '+15005550006' };
+    const params = {
+      AccountSid: account.sid,
+      Body: 'Is the rate locked?',
+      From: '+15557654321',
+      MessageSid: sid,
+      SmsMessageSid: sid,
+      To: '+15005550006',
+    };
     const path = new URL(publicHook).pathname;
-    const results = await Promise.all([a, b, a].map((n) => fake.postSigned(`${n.url}${path}`, account.authToken, params, { signUrl: publicHook })));
+    const results = await Promise.all(
+      [a, b, a].map((n) => fake.postSigned(`${n.url}${path}`, account.authToken, params, { signUrl: publicHook })),
+    );
     expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
-    const stored = await asOwner(a.engine, (c) => c.query<{ n: string }>('SELECT count(*)::text AS n FROM app.messages WHERE twilio_sid = $1', [sid]));
+    const stored = await asOwner(a.engine, (c) =>
+      c.query<{ n: string }>('SELECT count(*)::text AS n FROM app.messages WHERE twilio_sid = $1', [sid]),
+    );
     expect(stored.rows[0]!.n).toBe('1');
   });
 
   it('a background job started on both nodes at once runs on exactly one', async () => {
     const ran: string[] = [];
-    const job = (name: string) => runExclusive(name === 'a' ? a.db : b.db, 'test.once', async (tx) => {
-      ran.push(name);
-      await tx.query('SELECT pg_sleep(0.3)');
-      return name;
-    });
+    const job = (name: string) =>
+      runExclusive(name === 'a' ? a.db : b.db, 'test.once', async (tx) => {
+        ran.push(name);
+        await tx.query('SELECT pg_sleep(0.3)');
+        return name;
+      });
     const results = await Promise.all([job('a'), job('b')]);
     expect(results.filter((r) => r.ran)).toHaveLength(1);
     expect(ran).toHaveLength(1);
@@ -144,7 +179,10 @@ describe.skipIf(SKIP)('two nodes, one PostgreSQL + Redis', () => {
     const db = new URL(adminUrl).pathname.slice(1);
     try {
       await admin.query(`ALTER DATABASE ${pg.escapeIdentifier(db)} ALLOW_CONNECTIONS false`);
-      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [db]);
+      await admin.query(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+        [db],
+      );
       const down = await request(`${b.url}/readyz`);
       expect(down.status).toBe(503);
       expect(down.json).toMatchObject({ error: { code: 'database_unavailable' } });
@@ -157,7 +195,9 @@ describe.skipIf(SKIP)('two nodes, one PostgreSQL + Redis', () => {
   });
 
   it('SIGTERM-style close finishes an in-flight request, then refuses new connections', async () => {
-    const c = direct(await node({ DATABASE_URL: adminUrl, CAPTO_MASTER_KEY: a.config.masterKey!, CAPTO_PUBLIC_URL: PUBLIC_URL }));
+    const c = direct(
+      await node({ DATABASE_URL: adminUrl, CAPTO_MASTER_KEY: a.config.masterKey!, CAPTO_PUBLIC_URL: PUBLIC_URL }),
+    );
     const user = await signUp(asServer(c));
     const admin = new pg.Client({ connectionString: adminUrl });
     await admin.connect();
@@ -178,9 +218,17 @@ describe.skipIf(SKIP)('two nodes, one PostgreSQL + Redis', () => {
     const port = await freePort();
     const child = spawn(process.execPath, ['bin/capto.js', 'start'], {
       env: {
-        PATH: process.env.PATH, CAPTO_ENV: 'test', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'silent',
-        DATABASE_URL: adminUrl, CAPTO_MASTER_KEY: a.config.masterKey!, CAPTO_PUBLIC_URL: PUBLIC_URL,
-        CAPTO_DATA_DIR: path.join(scratch, 'proc'), HIBP_RANGE_URL: (await sharedFakeHibp()).url, CAPTO_SCAN_ON_START: 'off',
+        PATH: process.env.PATH,
+        CAPTO_ENV: 'test',
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        LOG_LEVEL: 'silent',
+        DATABASE_URL: adminUrl,
+        CAPTO_MASTER_KEY: a.config.masterKey!,
+        CAPTO_PUBLIC_URL: PUBLIC_URL,
+        CAPTO_DATA_DIR: path.join(scratch, 'proc'),
+        HIBP_RANGE_URL: (await sharedFakeHibp()).url,
+        CAPTO_SCAN_ON_START: 'off',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -38,37 +38,57 @@ describe('request transactions over a small pool', () => {
 
   it(`READ ONLY transactions (GET routes) refuse writes, answer reads, and leave the connection clean (${ENGINE})`, async () => {
     await expect(
-      t.db.asUser({ sub: w.a.owner.id }, (tx) => tx.query(`UPDATE app.businesses SET name = 'Renamed' WHERE id = $1`, [w.a.business.id]), { readOnly: true }),
+      t.db.asUser(
+        { sub: w.a.owner.id },
+        (tx) => tx.query(`UPDATE app.businesses SET name = 'Renamed' WHERE id = $1`, [w.a.business.id]),
+        { readOnly: true },
+      ),
     ).rejects.toThrow();
     // 100 read-only transactions interleaved with writing ones over 2 connections: on the
     // server engine their COMMITs are not awaited, and every next user queues behind them.
     const results = await Promise.all(
       Array.from({ length: 100 }, (_, i) => {
         const [sub, business] = i % 2 ? [w.a.owner.id, w.a.business.id] : [w.b.owner.id, w.b.business.id];
-        return t.db.asUser({ sub }, async (tx) => {
-          if (i % 5 === 0) await tx.query('UPDATE app.businesses SET name = name WHERE id = $1', [business]);
-          const seen = await tx.query<{ id: string; ro: string }>(`SELECT id, current_setting('transaction_read_only') AS ro FROM app.businesses`);
-          return { business, seen: seen.rows.map((r) => r.id), ro: seen.rows[0]?.ro };
-        }, { readOnly: i % 5 !== 0 });
+        return t.db.asUser(
+          { sub },
+          async (tx) => {
+            if (i % 5 === 0) await tx.query('UPDATE app.businesses SET name = name WHERE id = $1', [business]);
+            const seen = await tx.query<{ id: string; ro: string }>(
+              `SELECT id, current_setting('transaction_read_only') AS ro FROM app.businesses`,
+            );
+            return { business, seen: seen.rows.map((r) => r.id), ro: seen.rows[0]?.ro };
+          },
+          { readOnly: i % 5 !== 0 },
+        );
       }),
     );
     results.forEach((r, i) => {
       expect(r.seen).toEqual([r.business]);
       expect(r.ro).toBe(i % 5 === 0 ? 'off' : 'on');
     });
-    const name = await t.db.asUser({ sub: w.a.owner.id }, (tx) => tx.query<{ name: string }>('SELECT name FROM app.businesses'), { readOnly: true });
+    const name = await t.db.asUser(
+      { sub: w.a.owner.id },
+      (tx) => tx.query<{ name: string }>('SELECT name FROM app.businesses'),
+      { readOnly: true },
+    );
     expect(name.rows[0]!.name).toBe(w.a.business.name);
   });
 
   it('a failed membership check answers not_found even when the first statement went out with the set-up', async () => {
     const visible = (sub: string) =>
-      t.db.asUser({ sub }, async (tx) => (await tx.query<{ id: string }>('SELECT id FROM app.businesses')).rows.map((r) => r.id), { memberOf: w.a.business.id, readOnly: true });
+      t.db.asUser(
+        { sub },
+        async (tx) => (await tx.query<{ id: string }>('SELECT id FROM app.businesses')).rows.map((r) => r.id),
+        { memberOf: w.a.business.id, readOnly: true },
+      );
     // positive case: the member gets her row
     expect(await visible(w.a.owner.id)).toEqual([w.a.business.id]);
     // the other business's owner is refused before any row reaches the handler's caller
     await expect(visible(w.b.owner.id)).rejects.toMatchObject({ code: 'not_found' });
     // a handler that runs no statement is refused too
-    await expect(t.db.asUser({ sub: w.b.owner.id }, async () => 'answered', { memberOf: w.a.business.id })).rejects.toMatchObject({ code: 'not_found' });
+    await expect(
+      t.db.asUser({ sub: w.b.owner.id }, async () => 'answered', { memberOf: w.a.business.id }),
+    ).rejects.toMatchObject({ code: 'not_found' });
   });
 
   it('after each transaction the connection is back to the login role with no claims', async () => {
@@ -97,7 +117,9 @@ describe('request transactions over a small pool', () => {
         throw new Error('boom');
       }),
     ).rejects.toThrow('boom');
-    const name = await t.db.asUser({ sub: w.a.owner.id }, (tx) => tx.query<{ name: string }>('SELECT name FROM app.businesses'));
+    const name = await t.db.asUser({ sub: w.a.owner.id }, (tx) =>
+      tx.query<{ name: string }>('SELECT name FROM app.businesses'),
+    );
     expect(name.rows[0]!.name).toBe(w.a.business.name);
   });
 
@@ -110,19 +132,34 @@ describe('request transactions over a small pool', () => {
   });
 
   it('refuses statements that would change role or end the transaction from a handler', async () => {
-    for (const sql of ['RESET ROLE', 'SET ROLE capto_service', "SELECT set_config('role', 'capto_service', true)", 'COMMIT', 'set local role capto_anon']) {
+    for (const sql of [
+      'RESET ROLE',
+      'SET ROLE capto_service',
+      "SELECT set_config('role', 'capto_service', true)",
+      'COMMIT',
+      'set local role capto_anon',
+    ]) {
       await expect(t.db.asUser({ sub: w.a.owner.id }, (tx) => tx.query(sql))).rejects.toThrow(/not allowed/);
     }
   });
 
   it('rejects claims that are not UUIDs before touching the database', async () => {
-    await expect(t.db.asUser({ sub: "x'); DROP TABLE app.businesses; --" }, (tx) => tx.query('SELECT 1'))).rejects.toMatchObject({ code: 'invalid_token' });
+    await expect(
+      t.db.asUser({ sub: "x'); DROP TABLE app.businesses; --" }, (tx) => tx.query('SELECT 1')),
+    ).rejects.toMatchObject({ code: 'invalid_token' });
   });
 
   it('malformed, empty or foreign claims mean "nobody": no uid, no rows', async () => {
     const seen = await t.engine.withMaintenanceClient(async (c) => {
       const out: { uid: string | null; rows: number }[] = [];
-      for (const v of ['', 'not json', '{"sub": 42}', '{"sub": "not-a-uuid"}', '{}', JSON.stringify({ sub: w.outsider.id })]) {
+      for (const v of [
+        '',
+        'not json',
+        '{"sub": 42}',
+        '{"sub": "not-a-uuid"}',
+        '{}',
+        JSON.stringify({ sub: w.outsider.id }),
+      ]) {
         await c.query('BEGIN; SET LOCAL ROLE capto_authenticated');
         await c.query(`SELECT set_config('request.jwt.claims', $1, true)`, [v]);
         const uid = await c.query<{ uid: string | null }>('SELECT app.uid() AS uid');

@@ -17,7 +17,9 @@ describe('row-level security on the core tenancy tables', () => {
   it('a member reads her own business and its memberships, and nothing of another business', async () => {
     const rows = await t.db.asUser({ sub: w.a.member.id }, async (tx) => ({
       businesses: (await tx.query<{ id: string }>('SELECT id FROM app.businesses')).rows.map((r) => r.id),
-      memberships: (await tx.query<{ business_id: string }>('SELECT business_id FROM app.memberships')).rows.map((r) => r.business_id),
+      memberships: (await tx.query<{ business_id: string }>('SELECT business_id FROM app.memberships')).rows.map(
+        (r) => r.business_id,
+      ),
       foreign: (await tx.query('SELECT * FROM app.businesses WHERE id = $1', [w.b.business.id])).rowCount,
     }));
     expect(rows.businesses).toEqual([w.a.business.id]); // positive control
@@ -47,11 +49,17 @@ describe('row-level security on the core tenancy tables', () => {
 
   it('lets an owner change a role (the positive case of the same rule)', async () => {
     const updated = await t.db.asUser({ sub: w.a.owner.id }, (tx) =>
-      tx.query(`UPDATE app.memberships SET role = 'admin' WHERE business_id = $1 AND user_id = $2`, [w.a.business.id, w.a.member.id]),
+      tx.query(`UPDATE app.memberships SET role = 'admin' WHERE business_id = $1 AND user_id = $2`, [
+        w.a.business.id,
+        w.a.member.id,
+      ]),
     );
     expect(updated.rowCount).toBe(1);
     await t.db.asUser({ sub: w.a.owner.id }, (tx) =>
-      tx.query(`UPDATE app.memberships SET role = 'member' WHERE business_id = $1 AND user_id = $2`, [w.a.business.id, w.a.member.id]),
+      tx.query(`UPDATE app.memberships SET role = 'member' WHERE business_id = $1 AND user_id = $2`, [
+        w.a.business.id,
+        w.a.member.id,
+      ]),
     );
   });
 
@@ -66,7 +74,10 @@ describe('row-level security on the core tenancy tables', () => {
   it('refuses a member inserting herself into another business', async () => {
     await expect(
       t.db.asUser({ sub: w.a.member.id }, (tx) =>
-        tx.query(`INSERT INTO app.memberships (business_id, user_id, role) VALUES ($1, $2, 'owner')`, [w.b.business.id, w.a.member.id]),
+        tx.query(`INSERT INTO app.memberships (business_id, user_id, role) VALUES ($1, $2, 'owner')`, [
+          w.b.business.id,
+          w.a.member.id,
+        ]),
       ),
     ).rejects.toMatchObject({ code: 'forbidden' });
   });
@@ -74,16 +85,23 @@ describe('row-level security on the core tenancy tables', () => {
   it('keeps the last owner: demoting the only owner fails', async () => {
     await expect(
       t.db.asUser({ sub: w.b.owner.id }, (tx) =>
-        tx.query(`UPDATE app.memberships SET role = 'admin' WHERE business_id = $1 AND user_id = $2`, [w.b.business.id, w.b.owner.id]),
+        tx.query(`UPDATE app.memberships SET role = 'admin' WHERE business_id = $1 AND user_id = $2`, [
+          w.b.business.id,
+          w.b.owner.id,
+        ]),
       ),
     ).rejects.toThrow(/at least one owner/);
   });
 
   it('anonymous requests see no tenant rows at all', async () => {
-    await expect(t.db.asAnon((tx) => tx.query('SELECT 1 FROM app.businesses'))).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(t.db.asAnon((tx) => tx.query('SELECT 1 FROM app.businesses'))).rejects.toMatchObject({
+      code: 'forbidden',
+    });
   });
 
   it('the request role cannot read or write the migration bookkeeping', async () => {
-    await expect(t.db.asUser({ sub: w.a.owner.id }, (tx) => tx.query('SELECT * FROM capto_meta.schema_migrations'))).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(
+      t.db.asUser({ sub: w.a.owner.id }, (tx) => tx.query('SELECT * FROM capto_meta.schema_migrations')),
+    ).rejects.toMatchObject({ code: 'forbidden' });
   });
 });

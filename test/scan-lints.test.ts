@@ -19,11 +19,16 @@ const CONFIG: ScanConfig = {
 };
 // Lints that are properties of the engine or of the waiver file, not of a schema.
 const NOT_SQL = new Set(['embedded_superuser_session', 'waiver_unused']);
-const fixtures = readdirSync(DIR).filter((f) => f.endsWith('.sql') && !f.startsWith('_')).map((f) => f.replace(/\.sql$/, '')).sort();
+const fixtures = readdirSync(DIR)
+  .filter((f) => f.endsWith('.sql') && !f.startsWith('_'))
+  .map((f) => f.replace(/\.sql$/, ''))
+  .sort();
 
 /** The fixture's SQL with `-- include: file` lines expanded. */
 function fixtureSql(name: string): string {
-  return readFileSync(path.join(DIR, `${name}.sql`), 'utf8').replace(/^-- include: (\S+)$/gm, (_, f: string) => readFileSync(path.join(DIR, f), 'utf8'));
+  return readFileSync(path.join(DIR, `${name}.sql`), 'utf8').replace(/^-- include: (\S+)$/gm, (_, f: string) =>
+    readFileSync(path.join(DIR, f), 'utf8'),
+  );
 }
 
 let t: TestDatabase;
@@ -44,7 +49,14 @@ async function scanWith(setup: string | null, probe: boolean): Promise<Finding[]
         await client.query(setup);
       }
       await client.query(`SET LOCAL ROLE ${CONFIG.roles.owner}`);
-      return (await scanInTransaction(client, { config: CONFIG, probe, probeOnly: (r) => r.schema === 'scan_fixture', session })).findings;
+      return (
+        await scanInTransaction(client, {
+          config: CONFIG,
+          probe,
+          probeOnly: (r) => r.schema === 'scan_fixture',
+          session,
+        })
+      ).findings;
     } finally {
       await client.query('ROLLBACK');
     }
@@ -87,11 +99,21 @@ describe('scan lint fixtures', () => {
   });
 
   it('marks waived findings and reports unused waivers', () => {
-    const f: Finding = { name: 'rls_not_forced', level: 'ERROR', category: 'SECURITY', object: 'app.x', reason: 'r', remedy: 'm' };
-    const out = applyWaivers([f], [
-      { lint: 'rls_not_forced', object: 'app.x', reason: 'reviewed: legacy table dropped in 0009' },
-      { lint: 'rls_disabled', object: 'app.gone', reason: 'reviewed: this table no longer exists' },
-    ]);
+    const f: Finding = {
+      name: 'rls_not_forced',
+      level: 'ERROR',
+      category: 'SECURITY',
+      object: 'app.x',
+      reason: 'r',
+      remedy: 'm',
+    };
+    const out = applyWaivers(
+      [f],
+      [
+        { lint: 'rls_not_forced', object: 'app.x', reason: 'reviewed: legacy table dropped in 0009' },
+        { lint: 'rls_disabled', object: 'app.gone', reason: 'reviewed: this table no longer exists' },
+      ],
+    );
     expect(out[0]!.waived?.reason).toMatch(/legacy/);
     expect(out.filter((x) => x.name === 'waiver_unused').map((x) => x.object)).toEqual(['rls_disabled app.gone']);
   });

@@ -6,7 +6,16 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../src/config/index.ts';
 import type { Logger } from '../src/observability/logger.ts';
 import { asOwner } from '../src/db/engine.ts';
-import { defaultScanConfig, renderJson, renderSarif, renderTable, scanCommand, scanEngine, scanOnStart, type ScanReport } from '../src/scan/index.ts';
+import {
+  defaultScanConfig,
+  renderJson,
+  renderSarif,
+  renderTable,
+  scanCommand,
+  scanEngine,
+  scanOnStart,
+  type ScanReport,
+} from '../src/scan/index.ts';
 import { loadWaivers } from '../src/scan/waivers.ts';
 import { ENGINE, createTestDatabase, type TestDatabase } from './support/engine.ts';
 
@@ -23,24 +32,30 @@ afterAll(async () => t?.close());
 
 describe(`capto scan on the migrated schema (${ENGINE})`, () => {
   it('finds no ERROR and no probe leak', () => {
-    const blocking = report.findings.filter((f) => f.level === 'ERROR' && !f.waived).map((f) => `${f.name} ${f.object}: ${f.reason}`);
+    const blocking = report.findings
+      .filter((f) => f.level === 'ERROR' && !f.waived)
+      .map((f) => `${f.name} ${f.object}: ${f.reason}`);
     expect(blocking).toEqual([]);
     expect(report.blocking).toBe(0);
   });
 
   it('leaves no table unprobed and no positive control failed', () => {
-    const warn = report.findings.filter((f) => ['probe_table_skipped', 'probe_positive_control_failed'].includes(f.name)).map((f) => `${f.name} ${f.object}: ${f.reason}`);
+    const warn = report.findings
+      .filter((f) => ['probe_table_skipped', 'probe_positive_control_failed'].includes(f.name))
+      .map((f) => `${f.name} ${f.object}: ${f.reason}`);
     expect(warn).toEqual([]);
   });
 
   it('probes every table that has a business_id (discovered from the catalog) and sees its own rows', async () => {
     const tenantTables = await asOwner(t.engine, async (c) =>
-      (await c.query<{ t: string }>(
-        `SELECT DISTINCT n.nspname || '.' || c.relname AS t
+      (
+        await c.query<{ t: string }>(
+          `SELECT DISTINCT n.nspname || '.' || c.relname AS t
            FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
           WHERE a.attname = $1 AND NOT a.attisdropped AND c.relkind IN ('r', 'p') AND n.nspname = ANY ($2::text[])`,
-        [defaultScanConfig.tenantColumn, defaultScanConfig.appSchemas],
-      )).rows.map((r) => r.t),
+          [defaultScanConfig.tenantColumn, defaultScanConfig.appSchemas],
+        )
+      ).rows.map((r) => r.t),
     );
     expect(tenantTables.length).toBeGreaterThanOrEqual(2);
     const probed = new Set(report.probe!.matrix.map((m) => m.table));
@@ -53,7 +68,10 @@ describe(`capto scan on the migrated schema (${ENGINE})`, () => {
   });
 
   it('rolls everything back: the probe leaves no business behind', async () => {
-    const n = await asOwner(t.engine, async (c) => (await c.query<{ n: string }>('SELECT count(*) AS n FROM app.businesses')).rows[0]!.n);
+    const n = await asOwner(
+      t.engine,
+      async (c) => (await c.query<{ n: string }>('SELECT count(*) AS n FROM app.businesses')).rows[0]!.n,
+    );
     expect(Number(n)).toBe(0);
   });
 
@@ -73,7 +91,9 @@ describe(`capto scan on the migrated schema (${ENGINE})`, () => {
 describe('the gates, given a table that forgot FORCE ROW LEVEL SECURITY', () => {
   const table = 'app.scan_gate_forgot_force';
   beforeAll(async () => {
-    await asOwner(t.engine, (c) => c.query(`CREATE TABLE ${table} (id int PRIMARY KEY); ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY;`));
+    await asOwner(t.engine, (c) =>
+      c.query(`CREATE TABLE ${table} (id int PRIMARY KEY); ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY;`),
+    );
   });
   afterAll(async () => {
     await asOwner(t.engine, (c) => c.query(`DROP TABLE IF EXISTS ${table}`));
@@ -81,15 +101,21 @@ describe('the gates, given a table that forgot FORCE ROW LEVEL SECURITY', () => 
 
   it('the scan reports rls_not_forced as the one blocking ERROR', async () => {
     const r = await scanEngine(t.engine, {});
-    expect(r.findings.filter((f) => f.level === 'ERROR').map((f) => `${f.name} ${f.object}`)).toEqual([`rls_not_forced ${table}`]);
+    expect(r.findings.filter((f) => f.level === 'ERROR').map((f) => `${f.name} ${f.object}`)).toEqual([
+      `rls_not_forced ${table}`,
+    ]);
     expect(r.blocking).toBe(1);
     const sarif = JSON.parse(renderSarif(r, 'ERROR'));
-    expect(sarif.runs[0].results.map((x: { ruleId: string; level: string }) => `${x.ruleId}:${x.level}`)).toEqual(['rls_not_forced:error']);
+    expect(sarif.runs[0].results.map((x: { ruleId: string; level: string }) => `${x.ruleId}:${x.level}`)).toEqual([
+      'rls_not_forced:error',
+    ]);
   });
 
   it('capto start refuses to start in production', async () => {
     const logger = { info: vi.fn(), warn: vi.fn() } as unknown as Logger;
-    await expect(scanOnStart(t.engine, loadConfig({ CAPTO_ENV: 'production' }), logger)).rejects.toThrow(/refusing to start in production[\s\S]*rls_not_forced app\.scan_gate_forgot_force/);
+    await expect(scanOnStart(t.engine, loadConfig({ CAPTO_ENV: 'production' }), logger)).rejects.toThrow(
+      /refusing to start in production[\s\S]*rls_not_forced app\.scan_gate_forgot_force/,
+    );
   });
 
   it('capto start warns loudly in development and starts', async () => {

@@ -30,8 +30,12 @@ function handshake(port: number, options: tls.ConnectionOptions): Promise<string
 describe('HTTPS', () => {
   it('refuses TLS 1.0 and 1.1 handshakes', async () => {
     // OpenSSL's default security level forbids TLS < 1.2 on the client side too; lower it for the probe.
-    await expect(handshake(s.port, { minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT:@SECLEVEL=0' })).rejects.toThrow();
-    await expect(handshake(s.port, { minVersion: 'TLSv1', maxVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' })).rejects.toThrow();
+    await expect(
+      handshake(s.port, { minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT:@SECLEVEL=0' }),
+    ).rejects.toThrow();
+    await expect(
+      handshake(s.port, { minVersion: 'TLSv1', maxVersion: 'TLSv1', ciphers: 'DEFAULT:@SECLEVEL=0' }),
+    ).rejects.toThrow();
   });
 
   it('accepts TLS 1.2 and 1.3', async () => {
@@ -73,7 +77,12 @@ describe('security.txt (RFC 9116)', () => {
     const r = await request(`${s.url}/.well-known/security.txt`);
     expect(r.status).toBe(200);
     expect(r.headers['content-type']).toMatch(/^text\/plain; charset=utf-8/);
-    const fields = Object.fromEntries(r.text.trim().split('\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]));
+    const fields = Object.fromEntries(
+      r.text
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]),
+    );
     expect(fields.Contact).toMatch(/^(mailto:|https:\/\/)/);
     const expires = new Date(fields.Expires!);
     expect(expires.getTime()).toBeGreaterThan(Date.now());
@@ -89,12 +98,21 @@ describe('error shape', () => {
   let probe: FastifyInstance;
   beforeAll(async () => {
     const echo: RouteModule = (app) => {
-      app.post('/probe/echo', { schema: { body: z.object({ name: z.string().min(1).max(20) }) } }, async (req) => req.body);
+      app.post(
+        '/probe/echo',
+        { schema: { body: z.object({ name: z.string().min(1).max(20) }) } },
+        async (req) => req.body,
+      );
       app.get('/probe/crash', async () => {
         throw new Error('secret internal detail at /srv/capto/src/x.ts:12');
       });
     };
-    const built = await buildApp({ config: loadConfig({ CAPTO_ENV: 'test', LOG_LEVEL: 'silent' }), db: s.db, logger: createLogger({ logLevel: 'silent' }), modules: [echo] });
+    const built = await buildApp({
+      config: loadConfig({ CAPTO_ENV: 'test', LOG_LEVEL: 'silent' }),
+      db: s.db,
+      logger: createLogger({ logLevel: 'silent' }),
+      modules: [echo],
+    });
     probe = built.app;
   });
   afterAll(async () => probe?.close());
@@ -102,7 +120,12 @@ describe('error shape', () => {
   const inject = (o: InjectOptions) => probe.inject(o);
 
   it('malformed JSON → 400 invalid_json', async () => {
-    const r = await inject({ method: 'POST', url: '/probe/echo', payload: '{"name":', headers: { 'content-type': 'application/json' } });
+    const r = await inject({
+      method: 'POST',
+      url: '/probe/echo',
+      payload: '{"name":',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(r.statusCode).toBe(400);
     expect(r.json()).toEqual({ error: { code: 'invalid_json', message: expect.any(String) } });
   });
@@ -125,13 +148,23 @@ describe('error shape', () => {
   });
 
   it('a 2 MB body → 413 payload_too_large', async () => {
-    const r = await inject({ method: 'POST', url: '/probe/echo', payload: `{"name":"${'a'.repeat(2 * 1024 * 1024)}"}`, headers: { 'content-type': 'application/json' } });
+    const r = await inject({
+      method: 'POST',
+      url: '/probe/echo',
+      payload: `{"name":"${'a'.repeat(2 * 1024 * 1024)}"}`,
+      headers: { 'content-type': 'application/json' },
+    });
     expect(r.statusCode).toBe(413);
     expect(r.json()).toEqual({ error: { code: 'payload_too_large', message: expect.any(String) } });
   });
 
   it('an unsupported content type → 415', async () => {
-    const r = await inject({ method: 'POST', url: '/probe/echo', payload: 'name=x', headers: { 'content-type': 'application/x-weird' } });
+    const r = await inject({
+      method: 'POST',
+      url: '/probe/echo',
+      payload: 'name=x',
+      headers: { 'content-type': 'application/x-weird' },
+    });
     expect(r.statusCode).toBe(415);
     expect(r.json().error.code).toBe('unsupported_media_type');
   });

@@ -34,18 +34,24 @@ describe('vault secrets', () => {
     const token = randomBytes(16).toString('hex');
     const id = await put(w.a.business.id, token);
     expect(await read(w.a.business.id, id)).toBe(token);
-    const raw = await asOwner(t.engine, (c) => c.query('SELECT nonce, ciphertext, key_version FROM vault.secrets WHERE id = $1', [id]));
+    const raw = await asOwner(t.engine, (c) =>
+      c.query('SELECT nonce, ciphertext, key_version FROM vault.secrets WHERE id = $1', [id]),
+    );
     const row = raw.rows[0] as { ciphertext: Buffer; nonce: Buffer; key_version: number };
     expect(row.ciphertext.toString('latin1')).not.toContain(token);
     expect(row.nonce).toHaveLength(12);
-    const dk = await asOwner(t.engine, (c) => c.query('SELECT wrapped::text AS w FROM vault.data_keys WHERE business_id = $1', [w.a.business.id]));
+    const dk = await asOwner(t.engine, (c) =>
+      c.query('SELECT wrapped::text AS w FROM vault.data_keys WHERE business_id = $1', [w.a.business.id]),
+    );
     expect(dk.rows).toHaveLength(1);
     expect(String((dk.rows[0] as { w: string }).w)).toContain('A256GCM');
   });
 
   it('refuses every vault object to capto_authenticated and capto_anon (no USAGE on the schema)', async () => {
     const objects = await asOwner(t.engine, (c) =>
-      c.query<{ name: string }>(`SELECT format('%I.%I', n.nspname, c.relname) AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      c.query<{
+        name: string;
+      }>(`SELECT format('%I.%I', n.nspname, c.relname) AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                                   WHERE n.nspname = 'vault' AND c.relkind IN ('r', 'v', 'm', 'S', 'p')`),
     );
     const names = objects.rows.map((r) => r.name);
@@ -55,7 +61,10 @@ describe('vault secrets', () => {
         (sql: string) => t.db.asUser({ sub: w.a.owner.id }, (tx) => tx.query(sql)),
         (sql: string) => t.db.asAnon((tx) => tx.query(sql)),
       ]) {
-        const err = await run(`SELECT * FROM ${name}`).then(() => null, (e: unknown) => e as { code?: string; cause?: { code?: string; message?: string } });
+        const err = await run(`SELECT * FROM ${name}`).then(
+          () => null,
+          (e: unknown) => e as { code?: string; cause?: { code?: string; message?: string } },
+        );
         expect(err?.cause?.code, name).toBe('42501');
         expect(err?.cause?.message).toMatch(/permission denied for schema vault/);
       }
@@ -67,7 +76,11 @@ describe('vault secrets', () => {
 
   it('cannot be read through a user transaction, even by the owner of the business', async () => {
     const id = await put(w.a.business.id, 'x'.repeat(32));
-    await expect(t.db.asUser({ sub: w.a.owner.id }, (tx) => vault.readSecret(tx, { businessId: w.a.business.id, id, kind: 'twilio.auth_token' }))).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(
+      t.db.asUser({ sub: w.a.owner.id }, (tx) =>
+        vault.readSecret(tx, { businessId: w.a.business.id, id, kind: 'twilio.auth_token' }),
+      ),
+    ).rejects.toMatchObject({ code: 'forbidden' });
   });
 
   it('fails to decrypt a ciphertext swapped between two businesses, or between two rows', async () => {
@@ -77,18 +90,27 @@ describe('vault secrets', () => {
     const b = await put(w.b.business.id, tb);
     const a2 = await put(w.a.business.id, 'another');
     await asOwner(t.engine, (c) =>
-      c.query(`UPDATE vault.secrets s SET nonce = o.nonce, ciphertext = o.ciphertext, key_version = o.key_version
-                 FROM vault.secrets o WHERE s.id = $1 AND o.id = $2`, [b, a]),
+      c.query(
+        `UPDATE vault.secrets s SET nonce = o.nonce, ciphertext = o.ciphertext, key_version = o.key_version
+                 FROM vault.secrets o WHERE s.id = $1 AND o.id = $2`,
+        [b, a],
+      ),
     );
     await expect(read(w.b.business.id, b)).rejects.toBeInstanceOf(VaultError);
     await asOwner(t.engine, (c) =>
-      c.query(`UPDATE vault.secrets s SET nonce = o.nonce, ciphertext = o.ciphertext FROM vault.secrets o WHERE s.id = $1 AND o.id = $2`, [a2, a]),
+      c.query(
+        `UPDATE vault.secrets s SET nonce = o.nonce, ciphertext = o.ciphertext FROM vault.secrets o WHERE s.id = $1 AND o.id = $2`,
+        [a2, a],
+      ),
     );
     await expect(read(w.a.business.id, a2)).rejects.toBeInstanceOf(VaultError);
     // Moving the whole row to the other business fails too (AAD names the business).
     await asOwner(t.engine, async (c) => {
-      await c.query(`INSERT INTO vault.data_keys (business_id, version, wrapped, master_key_version)
-                     SELECT $2, 2, wrapped, master_key_version FROM vault.data_keys WHERE business_id = $1 AND version = 1`, [w.a.business.id, w.b.business.id]);
+      await c.query(
+        `INSERT INTO vault.data_keys (business_id, version, wrapped, master_key_version)
+                     SELECT $2, 2, wrapped, master_key_version FROM vault.data_keys WHERE business_id = $1 AND version = 1`,
+        [w.a.business.id, w.b.business.id],
+      );
       await c.query(`UPDATE vault.secrets SET business_id = $2, key_version = 2 WHERE id = $1`, [a2, w.b.business.id]);
     });
     await expect(read(w.b.business.id, a2)).rejects.toBeInstanceOf(VaultError);
@@ -112,10 +134,14 @@ describe('vault secrets', () => {
     expect(first.failed).toEqual([{ businessId: w.b.business.id, version: 2, reason: expect.any(String) }]);
     const again = await rewrapDataKeys(t.db, master2);
     expect(again.rewrapped).toBe(0); // idempotent
-    const left = await asOwner(t.engine, (c) => c.query<{ business_id: string }>('SELECT business_id FROM vault.data_keys WHERE master_key_version <> 2'));
+    const left = await asOwner(t.engine, (c) =>
+      c.query<{ business_id: string }>('SELECT business_id FROM vault.data_keys WHERE master_key_version <> 2'),
+    );
     expect(left.rows.map((r) => r.business_id)).toEqual([w.b.business.id]);
     // Readable with the new key alone (the old one can now be dropped) …
-    const onlyNew = createVault(parseMasterKey(master2.current.version + ':' + master2.current.bytes.toString('base64')));
+    const onlyNew = createVault(
+      parseMasterKey(master2.current.version + ':' + master2.current.bytes.toString('base64')),
+    );
     for (const s of stored) expect(await read(s.bid, s.id, onlyNew)).toBe(s.plaintext);
     // … and no longer with the old key alone.
     await expect(read(stored[0]!.bid, stored[0]!.id, vault)).rejects.toBeInstanceOf(VaultError);

@@ -90,7 +90,10 @@ const LOCK_SQL = `SELECT pg_advisory_xact_lock(hashtextextended('capto.audit:' |
  * Append one audit row in `tx` (a capto_service transaction that also makes the
  * change). Returns the new row's id.
  */
-export async function recordIntegrationChange(tx: Tx, change: IntegrationChange): Promise<{ id: string; hash: string }> {
+export async function recordIntegrationChange(
+  tx: Tx,
+  change: IntegrationChange,
+): Promise<{ id: string; hash: string }> {
   // Serialise writers of this business before reading the head: two concurrent
   // changes must not both link to the same previous hash.
   await tx.query(LOCK_SQL, [change.businessId]);
@@ -121,7 +124,18 @@ export async function recordIntegrationChange(tx: Tx, change: IntegrationChange)
        (business_id, actor_user_id, actor_email, action, subject_id, details, ip, user_agent, prev_hash, hash)
      VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10)
      RETURNING id, ${OCCURRED_AT_TEXT} AS occurred`,
-    [event.business_id, event.actor_user_id, event.actor_email, event.action, event.subject_id, JSON.stringify(details), event.ip, event.user_agent, event.prev_hash, hash],
+    [
+      event.business_id,
+      event.actor_user_id,
+      event.actor_email,
+      event.action,
+      event.subject_id,
+      JSON.stringify(details),
+      event.ip,
+      event.user_agent,
+      event.prev_hash,
+      hash,
+    ],
   );
   const out = inserted.rows[0]!;
   // Defensive: the chain is only verifiable if what we hashed is what was stored.
@@ -146,7 +160,11 @@ export interface AuditPage {
 }
 
 /** Newest first, keyset-paged by seq. `tx` is the caller's user transaction: RLS decides who reads. */
-export async function listIntegrationEvents(tx: Tx, businessId: string, page: { limit: number; cursor?: string }): Promise<AuditPage> {
+export async function listIntegrationEvents(
+  tx: Tx,
+  businessId: string,
+  page: { limit: number; cursor?: string },
+): Promise<AuditPage> {
   const before = page.cursor !== undefined ? Number(page.cursor) : null;
   const r = await tx.query<AuditPage['items'][number] & { seq: string }>(
     `SELECT id, seq::text AS seq, ${OCCURRED_AT_TEXT} AS occurred_at, actor_user_id, actor_email, action, subject_id, details, ip, user_agent

@@ -28,7 +28,11 @@ type Row = ChainedEvent & { seq: string; id: string; hash: string };
 export async function verifyAuditChains(client: MaintenanceClient, businessId?: string): Promise<ChainReport> {
   const ids = businessId
     ? [businessId]
-    : (await client.query<{ business_id: string }>('SELECT DISTINCT business_id FROM audit.integration_events ORDER BY business_id')).rows.map((r) => r.business_id);
+    : (
+        await client.query<{ business_id: string }>(
+          'SELECT DISTINCT business_id FROM audit.integration_events ORDER BY business_id',
+        )
+      ).rows.map((r) => r.business_id);
   const report: ChainReport = { businesses: 0, rows: 0, broken: [], heads: {} };
   for (const bid of ids) {
     const r = await client.query<Row>(

@@ -38,7 +38,8 @@ export function createAccessTokens(keys: SigningKeys, issuer: string, ttlMinutes
   async function cached(token: string): Promise<Required<Claims> | undefined> {
     const hit = verified.get(token);
     if (!hit) return undefined;
-    if (hit.exp + CLOCK_TOLERANCE_S > Date.now() / 1000 && (await keys.verificationKey(hit.kid)) === hit.key) return { ...hit.claims };
+    if (hit.exp + CLOCK_TOLERANCE_S > Date.now() / 1000 && (await keys.verificationKey(hit.kid)) === hit.key)
+      return { ...hit.claims };
     verified.delete(token);
     return undefined;
   }
@@ -83,10 +84,22 @@ export function createAccessTokens(keys: SigningKeys, issuer: string, ttlMinutes
             kid = header.kid!;
             return key;
           },
-          { algorithms: ['ES256'], issuer, audience: ACCESS_TOKEN_AUDIENCE, requiredClaims: ['sub', 'exp', 'iat', 'jti'], clockTolerance: CLOCK_TOLERANCE_S },
+          {
+            algorithms: ['ES256'],
+            issuer,
+            audience: ACCESS_TOKEN_AUDIENCE,
+            requiredClaims: ['sub', 'exp', 'iat', 'jti'],
+            clockTolerance: CLOCK_TOLERANCE_S,
+          },
         );
         const sid = payload.sid;
-        if (typeof payload.sub !== 'string' || !UUID.test(payload.sub) || typeof sid !== 'string' || !UUID.test(sid) || payload.role !== 'authenticated') {
+        if (
+          typeof payload.sub !== 'string' ||
+          !UUID.test(payload.sub) ||
+          typeof sid !== 'string' ||
+          !UUID.test(sid) ||
+          payload.role !== 'authenticated'
+        ) {
           throw new Error('claims malformed');
         }
         const claims = { sub: payload.sub, sid };

@@ -37,12 +37,27 @@ export function createAccountService(deps: AccountDeps) {
 
   return {
     /** Change the password: the current one is required; other sessions end unless kept (ASVS 7.4.3). */
-    async changePassword(claims: Required<Claims>, current: string, next: string, keepOtherSessions: boolean, meta: RequestMeta): Promise<void> {
-      const user = await db.asService('auth.password.lookup', async (tx) =>
-        (await tx.query<{ email: string; password_hash: string | null }>('SELECT email::text AS email, password_hash FROM auth.users WHERE id = $1', [claims.sub])).rows[0],
+    async changePassword(
+      claims: Required<Claims>,
+      current: string,
+      next: string,
+      keepOtherSessions: boolean,
+      meta: RequestMeta,
+    ): Promise<void> {
+      const user = await db.asService(
+        'auth.password.lookup',
+        async (tx) =>
+          (
+            await tx.query<{ email: string; password_hash: string | null }>(
+              'SELECT email::text AS email, password_hash FROM auth.users WHERE id = $1',
+              [claims.sub],
+            )
+          ).rows[0],
       );
       if (!user) throw new AppError('unauthorized', 'sign in to continue');
-      const ok = user.password_hash ? await verifyPassword(user.password_hash, current) : (await burnVerifyTime(current), false);
+      const ok = user.password_hash
+        ? await verifyPassword(user.password_hash, current)
+        : (await burnVerifyTime(current), false);
       if (!ok) throw new AppError('invalid_credentials', 'the current password is not correct');
       const accepted = await acceptNewPassword(next, user.email, deps.breach, config);
       await db.asService('auth.password.change', async (tx) => {
@@ -50,9 +65,23 @@ export function createAccountService(deps: AccountDeps) {
           `UPDATE auth.users SET password_hash = $2, password_check_pending = $3, must_change_password = false, password_changed_at = now(), updated_at = now() WHERE id = $1`,
           [claims.sub, accepted.hash, accepted.checkPending],
         );
-        const revoked = keepOtherSessions ? [] : await revokeSessions(tx, { userId: claims.sub, exceptSessionId: claims.sid }, 'password_changed');
-        await recordAuthEvent(tx, { type: 'password_changed', userId: claims.sub, sessionId: claims.sid, ...meta, details: { other_sessions_revoked: revoked.length } });
-        if (accepted.checkPending) await recordAuthEvent(tx, { type: 'password_check_pending', userId: claims.sub, ...meta, details: { at: 'password_change' } });
+        const revoked = keepOtherSessions
+          ? []
+          : await revokeSessions(tx, { userId: claims.sub, exceptSessionId: claims.sid }, 'password_changed');
+        await recordAuthEvent(tx, {
+          type: 'password_changed',
+          userId: claims.sub,
+          sessionId: claims.sid,
+          ...meta,
+          details: { other_sessions_revoked: revoked.length },
+        });
+        if (accepted.checkPending)
+          await recordAuthEvent(tx, {
+            type: 'password_check_pending',
+            userId: claims.sub,
+            ...meta,
+            details: { at: 'password_change' },
+          });
       });
       notifyPasswordChanged(user.email);
     },
@@ -60,7 +89,12 @@ export function createAccountService(deps: AccountDeps) {
     /** Always "accepted", whether or not the email is registered (ASVS 6.3.8: no enumeration). */
     async forgotPassword(email: string, meta: RequestMeta): Promise<void> {
       const out = await db.asService('auth.password.forgot', async (tx) => {
-        const user = (await tx.query<{ id: string; email: string }>('SELECT id, email::text AS email FROM auth.users WHERE email = $1', [email])).rows[0];
+        const user = (
+          await tx.query<{ id: string; email: string }>(
+            'SELECT id, email::text AS email FROM auth.users WHERE email = $1',
+            [email],
+          )
+        ).rows[0];
         if (!user) return undefined;
         const token = await issueOneTimeToken(tx, user.id, user.email, 'password_reset');
         await recordAuthEvent(tx, { type: 'password_reset_requested', userId: user.id, ...meta });
@@ -80,12 +114,16 @@ export function createAccountService(deps: AccountDeps) {
     /** Set a new password with a single-use reset token; every session of the user ends. */
     async resetPassword(token: string, next: string, meta: RequestMeta): Promise<void> {
       // Peek first (without consuming) so a rejected new password does not burn the link.
-      const peek = await db.asService('auth.password.reset.peek', async (tx) =>
-        (await tx.query<{ email: string }>(
-          `SELECT u.email::text AS email FROM auth.one_time_tokens t JOIN auth.users u ON u.id = t.user_id
+      const peek = await db.asService(
+        'auth.password.reset.peek',
+        async (tx) =>
+          (
+            await tx.query<{ email: string }>(
+              `SELECT u.email::text AS email FROM auth.one_time_tokens t JOIN auth.users u ON u.id = t.user_id
             WHERE t.token_hash = $1 AND t.purpose = 'password_reset' AND t.used_at IS NULL AND t.expires_at > now()`,
-          [hashToken(token)],
-        )).rows[0],
+              [hashToken(token)],
+            )
+          ).rows[0],
       );
       if (!peek) throw new AppError('token_invalid', 'this reset link is invalid or has expired; ask for a new one');
       const accepted = await acceptNewPassword(next, peek.email, deps.breach, config);
@@ -98,8 +136,19 @@ export function createAccountService(deps: AccountDeps) {
           [used.userId, accepted.hash, accepted.checkPending, used.email],
         );
         const revoked = await revokeSessions(tx, { userId: used.userId }, 'password_reset');
-        await recordAuthEvent(tx, { type: 'password_reset', userId: used.userId, ...meta, details: { sessions_revoked: revoked.length } });
-        if (accepted.checkPending) await recordAuthEvent(tx, { type: 'password_check_pending', userId: used.userId, ...meta, details: { at: 'password_reset' } });
+        await recordAuthEvent(tx, {
+          type: 'password_reset',
+          userId: used.userId,
+          ...meta,
+          details: { sessions_revoked: revoked.length },
+        });
+        if (accepted.checkPending)
+          await recordAuthEvent(tx, {
+            type: 'password_check_pending',
+            userId: used.userId,
+            ...meta,
+            details: { at: 'password_reset' },
+          });
         return true;
       });
       if (!ok) throw new AppError('token_invalid', 'this reset link is invalid or has expired; ask for a new one');
@@ -111,7 +160,10 @@ export function createAccountService(deps: AccountDeps) {
         const used = await consumeOneTimeToken(tx, token, 'email_verify');
         if (!used) return false;
         // Only the address the link was sent to is proven; a changed email stays unverified.
-        const r = await tx.query('UPDATE auth.users SET email_verified_at = coalesce(email_verified_at, now()), updated_at = now() WHERE id = $1 AND email = $2', [used.userId, used.email]);
+        const r = await tx.query(
+          'UPDATE auth.users SET email_verified_at = coalesce(email_verified_at, now()), updated_at = now() WHERE id = $1 AND email = $2',
+          [used.userId, used.email],
+        );
         if (r.rowCount === 0) return false;
         await recordAuthEvent(tx, { type: 'email_verified', userId: used.userId, ...meta });
         return true;
@@ -121,7 +173,12 @@ export function createAccountService(deps: AccountDeps) {
 
     async resendVerification(claims: Required<Claims>): Promise<void> {
       const send = await db.asService('auth.email.resend', async (tx) => {
-        const u = (await tx.query<{ email: string; verified: boolean }>('SELECT email::text AS email, email_verified_at IS NOT NULL AS verified FROM auth.users WHERE id = $1', [claims.sub])).rows[0];
+        const u = (
+          await tx.query<{ email: string; verified: boolean }>(
+            'SELECT email::text AS email, email_verified_at IS NOT NULL AS verified FROM auth.users WHERE id = $1',
+            [claims.sub],
+          )
+        ).rows[0];
         if (!u || u.verified) return undefined;
         return deps.service.sendVerification(tx, claims.sub, u.email);
       });
@@ -129,32 +186,67 @@ export function createAccountService(deps: AccountDeps) {
     },
 
     async listSessions(claims: Required<Claims>) {
-      return db.asUser(claims, async (tx) =>
-        (await tx.query<{ id: string; user_agent: string | null; ip: string | null; created_at: Date; refreshed_at: Date; not_after: Date }>(
-          `SELECT id, user_agent, ip, created_at, refreshed_at, not_after FROM auth.sessions
+      return db.asUser(
+        claims,
+        async (tx) =>
+          (
+            await tx.query<{
+              id: string;
+              user_agent: string | null;
+              ip: string | null;
+              created_at: Date;
+              refreshed_at: Date;
+              not_after: Date;
+            }>(
+              `SELECT id, user_agent, ip, created_at, refreshed_at, not_after FROM auth.sessions
             WHERE revoked_at IS NULL AND not_after > now() AND refreshed_at + idle_timeout > now()
             ORDER BY created_at DESC LIMIT 100`,
-        )).rows.map((r) => ({ ...r, current: r.id === claims.sid })),
-      { requireLiveSession: true });
+            )
+          ).rows.map((r) => ({ ...r, current: r.id === claims.sid })),
+        { requireLiveSession: true },
+      );
     },
 
     /** Revoke one of the caller's sessions. Someone else's session id is "not found", never "forbidden". */
     async revokeSession(claims: Required<Claims>, sessionId: string, meta: RequestMeta): Promise<void> {
-      const own = await db.asUser(claims, async (tx) => (await tx.query('SELECT 1 FROM auth.sessions WHERE id = $1', [sessionId])).rowCount > 0, { requireLiveSession: true });
+      const own = await db.asUser(
+        claims,
+        async (tx) => (await tx.query('SELECT 1 FROM auth.sessions WHERE id = $1', [sessionId])).rowCount > 0,
+        { requireLiveSession: true },
+      );
       if (!own) throw new AppError('not_found', 'session not found');
       await db.asService('auth.session.revoke', async (tx) => {
         const revoked = await revokeSessions(tx, { sessionIds: [sessionId] }, 'revoked_by_user');
-        if (revoked.length > 0) await recordAuthEvent(tx, { type: 'session_revoked', userId: claims.sub, sessionId, ...meta, details: { reason: 'revoked_by_user' } });
+        if (revoked.length > 0)
+          await recordAuthEvent(tx, {
+            type: 'session_revoked',
+            userId: claims.sub,
+            sessionId,
+            ...meta,
+            details: { reason: 'revoked_by_user' },
+          });
       });
     },
 
     async listEvents(claims: Required<Claims>, limit: number) {
-      return db.asUser(claims, async (tx) =>
-        (await tx.query<{ id: string; type: string; ip: string | null; user_agent: string | null; details: unknown; created_at: Date }>(
-          'SELECT id, type, ip, user_agent, details, created_at FROM auth.audit_events ORDER BY created_at DESC LIMIT $1',
-          [limit],
-        )).rows,
-      { requireLiveSession: true });
+      return db.asUser(
+        claims,
+        async (tx) =>
+          (
+            await tx.query<{
+              id: string;
+              type: string;
+              ip: string | null;
+              user_agent: string | null;
+              details: unknown;
+              created_at: Date;
+            }>(
+              'SELECT id, type, ip, user_agent, details, created_at FROM auth.audit_events ORDER BY created_at DESC LIMIT $1',
+              [limit],
+            )
+          ).rows,
+        { requireLiveSession: true },
+      );
     },
   };
 }

@@ -23,7 +23,9 @@ dropped from /.well-known/jwks.json. Uses the same database settings as "capto s
       const keys = createSigningKeys(createDatabase(engine.pool), loadMasterKey(config), config.jwtTtlMinutes * 60);
       const before = (await keys.jwks()).keys.map((k) => k.kid);
       const kid = await keys.rotate();
-      console.log(`new signing key ${kid}; previous key(s) ${before.join(', ') || '(none)'} stay published for ${config.jwtTtlMinutes + 1} minutes`);
+      console.log(
+        `new signing key ${kid}; previous key(s) ${before.join(', ') || '(none)'} stay published for ${config.jwtTtlMinutes + 1} minutes`,
+      );
       return 0;
     } finally {
       await engine.close();

@@ -51,7 +51,14 @@ export async function recordAuthEvent(tx: Tx, event: AuthEvent): Promise<void> {
   );
   metrics.authEvents.inc({ type: event.type });
   eventLogger?.info(
-    { auth_event: event.type, user_id: event.userId ?? null, session_id: event.sessionId ?? null, ip, user_agent: userAgent, details: event.details ?? {} },
+    {
+      auth_event: event.type,
+      user_id: event.userId ?? null,
+      session_id: event.sessionId ?? null,
+      ip,
+      user_agent: userAgent,
+      details: event.details ?? {},
+    },
     `auth event ${event.type}`,
   );
 }

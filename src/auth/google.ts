@@ -33,7 +33,12 @@ export interface GoogleSignIn {
   finish(callbackUrl: URL, cookie: string | undefined, meta: RequestMeta): Promise<SignedIn>;
 }
 
-export function createGoogleSignIn(deps: { config: Config; db: Database; service: AuthService; cookieKey: VaultKey }): GoogleSignIn {
+export function createGoogleSignIn(deps: {
+  config: Config;
+  db: Database;
+  service: AuthService;
+  cookieKey: VaultKey;
+}): GoogleSignIn {
   const { config, db, service } = deps;
   const { clientId, clientSecret, issuer } = config.google;
   const redirectUri = `${config.publicUrl}/auth/google/callback`;
@@ -57,9 +62,15 @@ export function createGoogleSignIn(deps: { config: Config; db: Database; service
     configured: Boolean(clientId && clientSecret),
 
     async start() {
-      if (!clientId || !clientSecret) throw new AppError('google_not_configured', 'Google sign-in is not set up on this server');
+      if (!clientId || !clientSecret)
+        throw new AppError('google_not_configured', 'Google sign-in is not set up on this server');
       const c = await configuration();
-      const attempt: Attempt = { state: oidc.randomState(), nonce: oidc.randomNonce(), verifier: oidc.randomPKCECodeVerifier(), exp: Date.now() + ATTEMPT_TTL_MS };
+      const attempt: Attempt = {
+        state: oidc.randomState(),
+        nonce: oidc.randomNonce(),
+        verifier: oidc.randomPKCECodeVerifier(),
+        exp: Date.now() + ATTEMPT_TTL_MS,
+      };
       const url = oidc.buildAuthorizationUrl(c, {
         redirect_uri: redirectUri,
         scope: 'openid email profile',
@@ -70,12 +81,15 @@ export function createGoogleSignIn(deps: { config: Config; db: Database; service
         code_challenge_method: 'S256',
         prompt: 'select_account',
       });
-      const cookie = Buffer.from(JSON.stringify(seal(deps.cookieKey, JSON.stringify(attempt), COOKIE_AAD))).toString('base64url');
+      const cookie = Buffer.from(JSON.stringify(seal(deps.cookieKey, JSON.stringify(attempt), COOKIE_AAD))).toString(
+        'base64url',
+      );
       return { url: url.href, cookie };
     },
 
     async finish(callbackUrl, cookie, meta) {
-      if (!clientId || !clientSecret) throw new AppError('google_not_configured', 'Google sign-in is not set up on this server');
+      if (!clientId || !clientSecret)
+        throw new AppError('google_not_configured', 'Google sign-in is not set up on this server');
       const attempt = readAttempt(deps.cookieKey, cookie);
       const c = await configuration();
       let claims: oidc.IDToken | undefined;
@@ -90,16 +104,23 @@ export function createGoogleSignIn(deps: { config: Config; db: Database; service
       } catch (e) {
         throw new AppError('oidc_failed', 'Google sign-in did not complete; try again', { cause: e });
       }
-      if (!claims || typeof claims.sub !== 'string') throw new AppError('oidc_failed', 'Google did not identify the account');
+      if (!claims || typeof claims.sub !== 'string')
+        throw new AppError('oidc_failed', 'Google did not identify the account');
       const sub = claims.sub;
       const email = typeof claims.email === 'string' ? claims.email.toLowerCase() : undefined;
       const emailVerified = claims.email_verified === true;
 
       const out = await db.asService('auth.google.signin', async (tx) => {
-        const known = await tx.query<{ user_id: string }>(`SELECT user_id FROM auth.identities WHERE provider = 'google' AND subject = $1`, [sub]);
+        const known = await tx.query<{ user_id: string }>(
+          `SELECT user_id FROM auth.identities WHERE provider = 'google' AND subject = $1`,
+          [sub],
+        );
         let userId = known.rows[0]?.user_id;
         if (userId) {
-          await tx.query(`UPDATE auth.identities SET last_sign_in_at = now(), email = $2 WHERE provider = 'google' AND subject = $1`, [sub, email ?? null]);
+          await tx.query(
+            `UPDATE auth.identities SET last_sign_in_at = now(), email = $2 WHERE provider = 'google' AND subject = $1`,
+            [sub, email ?? null],
+          );
         } else {
           if (!email) return { refused: 'no_email' as const };
           const existing = await tx.query<{ id: string; verified: boolean }>(
@@ -112,9 +133,17 @@ export function createGoogleSignIn(deps: { config: Config; db: Database; service
             // its owner. Whoever set that password never proved the address, so the
             // password and every session it opened end here; the owner (just proven by
             // Google) keeps the account and can set a password through "forgot password".
-            await tx.query('UPDATE auth.users SET password_hash = NULL, password_check_pending = false, must_change_password = false, updated_at = now() WHERE id = $1', [userId]);
+            await tx.query(
+              'UPDATE auth.users SET password_hash = NULL, password_check_pending = false, must_change_password = false, updated_at = now() WHERE id = $1',
+              [userId],
+            );
             await revokeSessions(tx, { userId }, 'password_reset');
-            await recordAuthEvent(tx, { type: 'session_revoked', userId, ...meta, details: { reason: 'unverified_account_claimed_by_google' } });
+            await recordAuthEvent(tx, {
+              type: 'session_revoked',
+              userId,
+              ...meta,
+              details: { reason: 'unverified_account_claimed_by_google' },
+            });
           }
           if (userId && !emailVerified) {
             // Linking on an unverified claim would let anyone who can type the victim's
@@ -130,22 +159,34 @@ export function createGoogleSignIn(deps: { config: Config; db: Database; service
             userId = created.rows[0]!.id;
             await recordAuthEvent(tx, { type: 'sign_up', userId, ...meta, details: { method: 'google' } });
           }
-          await tx.query(`INSERT INTO auth.identities (user_id, provider, subject, email, last_sign_in_at) VALUES ($1, 'google', $2, $3, now())`, [userId, sub, email]);
+          await tx.query(
+            `INSERT INTO auth.identities (user_id, provider, subject, email, last_sign_in_at) VALUES ($1, 'google', $2, $3, now())`,
+            [userId, sub, email],
+          );
           // Google vouched for the address: it counts as verified here too.
-          await tx.query('UPDATE auth.users SET email_verified_at = coalesce(email_verified_at, now()) WHERE id = $1', [userId]);
+          await tx.query('UPDATE auth.users SET email_verified_at = coalesce(email_verified_at, now()) WHERE id = $1', [
+            userId,
+          ]);
           await recordAuthEvent(tx, { type: 'identity_linked', userId, ...meta, details: { provider: 'google' } });
         }
         const session = await service.signInUser(tx, userId, meta, 'google');
-        const user = (await tx.query<{ id: string; email: string; email_verified_at: Date | null }>(
-          'SELECT id, email::text AS email, email_verified_at FROM auth.users WHERE id = $1',
-          [userId],
-        )).rows[0]!;
+        const user = (
+          await tx.query<{ id: string; email: string; email_verified_at: Date | null }>(
+            'SELECT id, email::text AS email, email_verified_at FROM auth.users WHERE id = $1',
+            [userId],
+          )
+        ).rows[0]!;
         return { user, ...session };
       });
       if ('refused' in out) {
         const reason: string = out.refused ?? 'refused';
-        await db.asService('auth.google.refused', (tx) => recordAuthEvent(tx, { type: 'sign_in_failed', ...meta, details: { method: 'google', reason } }));
-        throw new AppError('oidc_failed', 'Google did not confirm this email address; sign in with your password instead');
+        await db.asService('auth.google.refused', (tx) =>
+          recordAuthEvent(tx, { type: 'sign_in_failed', ...meta, details: { method: 'google', reason } }),
+        );
+        throw new AppError(
+          'oidc_failed',
+          'Google did not confirm this email address; sign in with your password instead',
+        );
       }
       return service.finish(publicUser(out.user), out.sessionId, out.refreshToken);
     },
@@ -153,7 +194,8 @@ export function createGoogleSignIn(deps: { config: Config; db: Database; service
 }
 
 function readAttempt(key: VaultKey, cookie: string | undefined): Attempt {
-  const fail = () => new AppError('oidc_failed', 'the Google sign-in attempt expired or was started elsewhere; try again');
+  const fail = () =>
+    new AppError('oidc_failed', 'the Google sign-in attempt expired or was started elsewhere; try again');
   if (!cookie || cookie.length > 4096) throw fail();
   let attempt: Attempt;
   try {

@@ -31,7 +31,14 @@ export function createAuthServices(deps: { config: Config; db: Database; logger:
   const breach = createBreachChecker(config.hibp.rangeUrl);
   const signingKeys = createSigningKeys(db, masterKey, config.jwtTtlMinutes * 60);
   const tokens = createAccessTokens(signingKeys, config.publicUrl, config.jwtTtlMinutes);
-  const service = createAuthService({ db, config, mailer, breach, tokens, successorKey: deriveSubkey(masterKey, 'refresh-token-successor') });
+  const service = createAuthService({
+    db,
+    config,
+    mailer,
+    breach,
+    tokens,
+    successorKey: deriveSubkey(masterKey, 'refresh-token-successor'),
+  });
   return { config, db, logger, masterKey, mailer, breach, signingKeys, tokens, service };
 }
 

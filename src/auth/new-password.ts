@@ -26,7 +26,10 @@ export async function acceptNewPassword(
   if (verdict === 'unavailable') {
     if (breach.isCommon(password)) throw breachedError();
     if (config.hibp.failureMode === 'reject') {
-      throw new AppError('password_check_unavailable', 'we cannot check passwords against known breaches right now; try again in a few minutes');
+      throw new AppError(
+        'password_check_unavailable',
+        'we cannot check passwords against known breaches right now; try again in a few minutes',
+      );
     }
     checkPending = true;
   }

@@ -11,10 +11,18 @@ export const ONE_TIME_TTL_MINUTES: Record<OneTimePurpose, number> = {
   password_reset: 30, // issue 3 §7
 };
 
-export async function issueOneTimeToken(tx: Tx, userId: string, email: string, purpose: OneTimePurpose): Promise<string> {
+export async function issueOneTimeToken(
+  tx: Tx,
+  userId: string,
+  email: string,
+  purpose: OneTimePurpose,
+): Promise<string> {
   const token = newOpaqueToken();
   // A new link supersedes older unused ones of the same purpose.
-  await tx.query(`UPDATE auth.one_time_tokens SET used_at = now() WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL`, [userId, purpose]);
+  await tx.query(
+    `UPDATE auth.one_time_tokens SET used_at = now() WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL`,
+    [userId, purpose],
+  );
   await tx.query(
     `INSERT INTO auth.one_time_tokens (user_id, purpose, token_hash, email, expires_at)
      VALUES ($1, $2, $3, $4, now() + make_interval(mins => $5))`,
@@ -24,7 +32,11 @@ export async function issueOneTimeToken(tx: Tx, userId: string, email: string, p
 }
 
 /** Mark the token used and return its user, or undefined when unknown, used or expired. */
-export async function consumeOneTimeToken(tx: Tx, token: string, purpose: OneTimePurpose): Promise<{ userId: string; email: string } | undefined> {
+export async function consumeOneTimeToken(
+  tx: Tx,
+  token: string,
+  purpose: OneTimePurpose,
+): Promise<{ userId: string; email: string } | undefined> {
   const r = await tx.query<{ user_id: string; email: string }>(
     `UPDATE auth.one_time_tokens SET used_at = now()
       WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now()

@@ -4,15 +4,23 @@
 import { hash, verify } from '@node-rs/argon2';
 import { AppError } from '../shared/errors.ts';
 
-export const ARGON2_OPTIONS = { algorithm: 2 /* Algorithm.Argon2id: a const enum, not importable here */, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+export const ARGON2_OPTIONS = {
+  algorithm: 2 /* Algorithm.Argon2id: a const enum, not importable here */,
+  memoryCost: 19_456,
+  timeCost: 2,
+  parallelism: 1,
+} as const;
 export const MAX_PASSWORD_LENGTH = 128;
 
 /** Rules that need no network: length (in code points, as the user counts) and similarity to the email. */
 export function assertPasswordRules(password: string, email: string, minLength: number): void {
   const length = [...password].length;
-  if (length < minLength) throw new AppError('password_too_short', `the password must have at least ${minLength} characters`);
-  if (length > MAX_PASSWORD_LENGTH) throw new AppError('password_too_long', `the password must have at most ${MAX_PASSWORD_LENGTH} characters`);
-  if (isSimilarToEmail(password, email)) throw new AppError('password_similar_to_email', 'the password is too similar to your email address');
+  if (length < minLength)
+    throw new AppError('password_too_short', `the password must have at least ${minLength} characters`);
+  if (length > MAX_PASSWORD_LENGTH)
+    throw new AppError('password_too_long', `the password must have at most ${MAX_PASSWORD_LENGTH} characters`);
+  if (isSimilarToEmail(password, email))
+    throw new AppError('password_similar_to_email', 'the password is too similar to your email address');
 }
 
 /**

@@ -16,7 +16,15 @@ export type LimitedAction = 'signin' | 'signup' | 'forgot' | 'reset' | 'refresh'
 
 // Refresh is routine (every few minutes per open tab, many users behind one office
 // NAT), so its per-IP budget is larger than the credential-guessing endpoints'.
-const IP_MULTIPLIER: Record<LimitedAction, number> = { signin: 1, signup: 1, forgot: 1, reset: 1, refresh: 10, verify: 1, password: 1 };
+const IP_MULTIPLIER: Record<LimitedAction, number> = {
+  signin: 1,
+  signup: 1,
+  forgot: 1,
+  reset: 1,
+  refresh: 10,
+  verify: 1,
+  password: 1,
+};
 
 export interface AuthRateLimits {
   /** Route config for the per-IP limit of an action. */
@@ -26,15 +34,25 @@ export interface AuthRateLimits {
   close(): Promise<void>;
 }
 
-export async function installAuthRateLimits(app: FastifyInstance, config: Config, db: Database): Promise<AuthRateLimits> {
+export async function installAuthRateLimits(
+  app: FastifyInstance,
+  config: Config,
+  db: Database,
+): Promise<AuthRateLimits> {
   const { windowSeconds, perIp, perAccount } = config.authRateLimit;
-  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2_000 }) : undefined;
+  const redis = config.redisUrl
+    ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2_000 })
+    : undefined;
   redis?.on('error', (e: Error) => app.log.warn({ err_message: e.message }, 'rate-limit store (Redis) error'));
   const limited = (request: FastifyRequest, key: string) => {
     request.log.warn({ rate_limit_key_kind: key.split(':')[1] }, 'auth rate limit reached');
     return db
       .asService('auth.rate_limited', (tx) =>
-        recordAuthEvent(tx, { type: 'rate_limited', ...requestMeta(request), details: { action: key.split(':')[0] ?? 'unknown' } }),
+        recordAuthEvent(tx, {
+          type: 'rate_limited',
+          ...requestMeta(request),
+          details: { action: key.split(':')[0] ?? 'unknown' },
+        }),
       )
       .catch(() => undefined);
   };
@@ -66,7 +84,8 @@ export async function installAuthRateLimits(app: FastifyInstance, config: Config
         limiter = app.createRateLimit({
           max: perAccount,
           timeWindow: windowSeconds * 1000,
-          keyGenerator: (req: FastifyRequest) => `${action}:acct:${(req as FastifyRequest & { rateAccount?: string }).rateAccount ?? ''}`,
+          keyGenerator: (req: FastifyRequest) =>
+            `${action}:acct:${(req as FastifyRequest & { rateAccount?: string }).rateAccount ?? ''}`,
         });
         accountLimiters.set(action, limiter);
       }

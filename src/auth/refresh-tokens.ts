@@ -31,7 +31,12 @@ export const newOpaqueToken = (): string => randomBytes(32).toString('base64url'
 export const successorOf = (key: VaultKey, token: string): string =>
   createHmac('sha256', key.bytes).update(`refresh-successor|${token}`).digest('base64url');
 
-export async function createSession(tx: Tx, userId: string, meta: RequestMeta, limits: SessionLimits): Promise<{ sessionId: string; refreshToken: string }> {
+export async function createSession(
+  tx: Tx,
+  userId: string,
+  meta: RequestMeta,
+  limits: SessionLimits,
+): Promise<{ sessionId: string; refreshToken: string }> {
   const s = await tx.query<{ id: string }>(
     `INSERT INTO auth.sessions (user_id, user_agent, ip, not_after, idle_timeout)
      VALUES ($1, $2, $3, now() + make_interval(days => $4), make_interval(days => $5)) RETURNING id`,
@@ -39,7 +44,10 @@ export async function createSession(tx: Tx, userId: string, meta: RequestMeta, l
   );
   const sessionId = s.rows[0]!.id;
   const refreshToken = newOpaqueToken();
-  await tx.query('INSERT INTO auth.refresh_tokens (session_id, token_hash) VALUES ($1, $2)', [sessionId, hashToken(refreshToken)]);
+  await tx.query('INSERT INTO auth.refresh_tokens (session_id, token_hash) VALUES ($1, $2)', [
+    sessionId,
+    hashToken(refreshToken),
+  ]);
   return { sessionId, refreshToken };
 }
 
@@ -75,9 +83,19 @@ export async function rotateRefreshToken(tx: Tx, token: string, successorKey: Va
   const successor = successorOf(successorKey, token);
   if (!row.rotated && !row.revoked) {
     await tx.query('UPDATE auth.refresh_tokens SET rotated_at = now() WHERE id = $1', [row.id]);
-    await tx.query('INSERT INTO auth.refresh_tokens (session_id, token_hash, parent_id) VALUES ($1, $2, $3)', [row.session_id, hashToken(successor), row.id]);
+    await tx.query('INSERT INTO auth.refresh_tokens (session_id, token_hash, parent_id) VALUES ($1, $2, $3)', [
+      row.session_id,
+      hashToken(successor),
+      row.id,
+    ]);
     await tx.query('UPDATE auth.sessions SET refreshed_at = now() WHERE id = $1', [row.session_id]);
-    return { kind: 'rotated', userId: row.user_id, sessionId: row.session_id, refreshToken: successor, replayed: false };
+    return {
+      kind: 'rotated',
+      userId: row.user_id,
+      sessionId: row.session_id,
+      refreshToken: successor,
+      replayed: false,
+    };
   }
   if (row.rotated && !row.revoked && row.in_grace) {
     // Two tabs racing with one token (the second waited on the row lock above): both
@@ -90,7 +108,14 @@ export async function rotateRefreshToken(tx: Tx, token: string, successorKey: Va
   return { kind: 'reused', userId: row.user_id, sessionId: row.session_id };
 }
 
-export type RevokeReason = 'sign_out' | 'sign_out_global' | 'sign_out_others' | 'revoked_by_user' | 'refresh_token_reused' | 'password_changed' | 'password_reset';
+export type RevokeReason =
+  | 'sign_out'
+  | 'sign_out_global'
+  | 'sign_out_others'
+  | 'revoked_by_user'
+  | 'refresh_token_reused'
+  | 'password_changed'
+  | 'password_reset';
 
 /** Revoke sessions (and all their refresh tokens). Returns the ids actually revoked. */
 export async function revokeSessions(
@@ -112,13 +137,19 @@ export async function revokeSessions(
   const ids = r.rows.map((x) => x.id);
   const all = 'sessionIds' in which ? which.sessionIds : ids;
   if (all.length > 0) {
-    await tx.query('UPDATE auth.refresh_tokens SET revoked_at = now() WHERE session_id = ANY($1::uuid[]) AND revoked_at IS NULL', [all]);
+    await tx.query(
+      'UPDATE auth.refresh_tokens SET revoked_at = now() WHERE session_id = ANY($1::uuid[]) AND revoked_at IS NULL',
+      [all],
+    );
   }
   return ids;
 }
 
 /** The session a refresh token belongs to, if the token is known (sign-out by cookie). */
-export async function sessionOfToken(tx: Tx, token: string): Promise<{ sessionId: string; userId: string } | undefined> {
+export async function sessionOfToken(
+  tx: Tx,
+  token: string,
+): Promise<{ sessionId: string; userId: string } | undefined> {
   const r = await tx.query<{ session_id: string; user_id: string }>(
     `SELECT rt.session_id, s.user_id FROM auth.refresh_tokens rt JOIN auth.sessions s ON s.id = rt.session_id WHERE rt.token_hash = $1`,
     [hashToken(token)],

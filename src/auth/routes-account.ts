@@ -22,68 +22,114 @@ function sessionClaims(request: FastifyRequest): Required<Claims> {
 
 export async function accountRoutes(root: FastifyInstance, auth: AuthServices, limits: AuthRateLimits): Promise<void> {
   const app = root.withTypeProvider<ZodTypeProvider>();
-  const account = createAccountService({ db: auth.db, config: auth.config, mailer: auth.mailer, breach: auth.breach, service: auth.service });
+  const account = createAccountService({
+    db: auth.db,
+    config: auth.config,
+    mailer: auth.mailer,
+    breach: auth.breach,
+    service: auth.service,
+  });
   const accepted = { status: z.literal('accepted') };
 
-  app.post('/auth/password', {
-    config: limits.perIp('password'),
-    schema: {
-      tags: ['auth'],
-      body: z.object({ current_password: passwordSchema, new_password: passwordSchema, keep_other_sessions: z.boolean().default(false) }),
+  app.post(
+    '/auth/password',
+    {
+      config: limits.perIp('password'),
+      schema: {
+        tags: ['auth'],
+        body: z.object({
+          current_password: passwordSchema,
+          new_password: passwordSchema,
+          keep_other_sessions: z.boolean().default(false),
+        }),
+      },
     },
-  }, async (request, reply) => {
-    const claims = sessionClaims(request);
-    await limits.perAccount(request, reply, 'password', claims.sub);
-    await account.changePassword(claims, request.body.current_password, request.body.new_password, request.body.keep_other_sessions, requestMeta(request));
-    return reply.status(204).send();
-  });
+    async (request, reply) => {
+      const claims = sessionClaims(request);
+      await limits.perAccount(request, reply, 'password', claims.sub);
+      await account.changePassword(
+        claims,
+        request.body.current_password,
+        request.body.new_password,
+        request.body.keep_other_sessions,
+        requestMeta(request),
+      );
+      return reply.status(204).send();
+    },
+  );
 
-  app.post('/auth/password/forgot', {
-    config: limits.perIp('forgot'),
-    schema: { tags: ['auth'], body: z.object({ email: emailSchema }), response: { 202: z.object(accepted) } },
-  }, async (request, reply) => {
-    await limits.perAccount(request, reply, 'forgot', request.body.email);
-    await account.forgotPassword(request.body.email, requestMeta(request));
-    return reply.status(202).send({ status: 'accepted' as const });
-  });
+  app.post(
+    '/auth/password/forgot',
+    {
+      config: limits.perIp('forgot'),
+      schema: { tags: ['auth'], body: z.object({ email: emailSchema }), response: { 202: z.object(accepted) } },
+    },
+    async (request, reply) => {
+      await limits.perAccount(request, reply, 'forgot', request.body.email);
+      await account.forgotPassword(request.body.email, requestMeta(request));
+      return reply.status(202).send({ status: 'accepted' as const });
+    },
+  );
 
-  app.post('/auth/password/reset', {
-    config: limits.perIp('reset'),
-    schema: { tags: ['auth'], body: z.object({ token: tokenSchema, new_password: passwordSchema }) },
-  }, async (request, reply) => {
-    // Keyed by the link token: a 256-bit token cannot be guessed, but one link must not
-    // be hammered to probe new passwords against HIBP through us.
-    await limits.perAccount(request, reply, 'reset', request.body.token);
-    await account.resetPassword(request.body.token, request.body.new_password, requestMeta(request));
-    clearRefreshCookie(reply);
-    return reply.status(204).send();
-  });
+  app.post(
+    '/auth/password/reset',
+    {
+      config: limits.perIp('reset'),
+      schema: { tags: ['auth'], body: z.object({ token: tokenSchema, new_password: passwordSchema }) },
+    },
+    async (request, reply) => {
+      // Keyed by the link token: a 256-bit token cannot be guessed, but one link must not
+      // be hammered to probe new passwords against HIBP through us.
+      await limits.perAccount(request, reply, 'reset', request.body.token);
+      await account.resetPassword(request.body.token, request.body.new_password, requestMeta(request));
+      clearRefreshCookie(reply);
+      return reply.status(204).send();
+    },
+  );
 
-  app.post('/auth/verify', {
-    config: limits.perIp('verify'),
-    schema: { tags: ['auth'], body: z.object({ token: tokenSchema }) },
-  }, async (request, reply) => {
-    await account.verifyEmail(request.body.token, requestMeta(request));
-    return reply.status(204).send();
-  });
+  app.post(
+    '/auth/verify',
+    {
+      config: limits.perIp('verify'),
+      schema: { tags: ['auth'], body: z.object({ token: tokenSchema }) },
+    },
+    async (request, reply) => {
+      await account.verifyEmail(request.body.token, requestMeta(request));
+      return reply.status(204).send();
+    },
+  );
 
-  app.post('/auth/verify/resend', { config: limits.perIp('verify'), schema: { tags: ['auth'] } }, async (request, reply) => {
-    const claims = sessionClaims(request);
-    await limits.perAccount(request, reply, 'verify', claims.sub);
-    await account.resendVerification(claims);
-    return reply.status(202).send({ status: 'accepted' });
-  });
+  app.post(
+    '/auth/verify/resend',
+    { config: limits.perIp('verify'), schema: { tags: ['auth'] } },
+    async (request, reply) => {
+      const claims = sessionClaims(request);
+      await limits.perAccount(request, reply, 'verify', claims.sub);
+      await account.resendVerification(claims);
+      return reply.status(202).send({ status: 'accepted' });
+    },
+  );
 
-  app.get('/auth/sessions', { schema: { tags: ['auth'] } }, async (request) => ({ sessions: await account.listSessions(sessionClaims(request)) }));
+  app.get('/auth/sessions', { schema: { tags: ['auth'] } }, async (request) => ({
+    sessions: await account.listSessions(sessionClaims(request)),
+  }));
 
-  app.delete('/auth/sessions/:id', {
-    schema: { tags: ['auth'], params: z.object({ id: z.uuid() }) },
-  }, async (request, reply) => {
-    await account.revokeSession(sessionClaims(request), request.params.id, requestMeta(request));
-    return reply.status(204).send();
-  });
+  app.delete(
+    '/auth/sessions/:id',
+    {
+      schema: { tags: ['auth'], params: z.object({ id: z.uuid() }) },
+    },
+    async (request, reply) => {
+      await account.revokeSession(sessionClaims(request), request.params.id, requestMeta(request));
+      return reply.status(204).send();
+    },
+  );
 
-  app.get('/auth/events', {
-    schema: { tags: ['auth'], querystring: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) }) },
-  }, async (request) => ({ events: await account.listEvents(sessionClaims(request), request.query.limit) }));
+  app.get(
+    '/auth/events',
+    {
+      schema: { tags: ['auth'], querystring: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) }) },
+    },
+    async (request) => ({ events: await account.listEvents(sessionClaims(request), request.query.limit) }),
+  );
 }

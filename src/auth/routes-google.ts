@@ -13,7 +13,12 @@ import { deriveSubkey } from '../vault/master-key.ts';
 export async function googleRoutes(root: FastifyInstance, auth: AuthServices): Promise<void> {
   const app = root.withTypeProvider<ZodTypeProvider>();
   const { config } = auth;
-  const google = createGoogleSignIn({ config, db: auth.db, service: auth.service, cookieKey: deriveSubkey(auth.masterKey, 'oidc-attempt-cookie') });
+  const google = createGoogleSignIn({
+    config,
+    db: auth.db,
+    service: auth.service,
+    cookieKey: deriveSubkey(auth.masterKey, 'oidc-attempt-cookie'),
+  });
   // SameSite=Lax, not Strict: the callback is a top-level navigation coming from Google.
   const cookieOptions = { httpOnly: true, secure: true, sameSite: 'lax' as const, path: OIDC_COOKIE_PATH };
 
@@ -33,21 +38,37 @@ export async function googleRoutes(root: FastifyInstance, auth: AuthServices): P
     return reply.redirect(url, 302);
   });
 
-  app.get('/auth/google/callback', {
-    schema: { tags: ['auth'], querystring: z.object({ code: z.string().max(2048).optional(), state: z.string().max(512).optional(), error: z.string().max(256).optional() }).passthrough() },
-  }, async (request, reply) => {
-    // One attempt, one use: the cookie is cleared whatever the outcome.
-    reply.clearCookie(OIDC_COOKIE, cookieOptions);
-    try {
-      if (request.query.error) throw new AppError('oidc_failed', 'Google sign-in was cancelled');
-      const callbackUrl = new URL(request.url, config.publicUrl);
-      const signedIn = await google.finish(callbackUrl, request.cookies[OIDC_COOKIE], requestMeta(request));
-      setRefreshCookie(reply, signedIn.refreshToken, config.sessionMaxAgeDays);
-      return reply.redirect('/app', 302);
-    } catch (e) {
-      if (!(e instanceof AppError)) throw e;
-      request.log.info({ code: e.code, cause: e.cause instanceof Error ? e.cause.message : undefined }, 'google sign-in refused');
-      return reply.redirect(`/signin?error=${encodeURIComponent(e.code)}`, 302);
-    }
-  });
+  app.get(
+    '/auth/google/callback',
+    {
+      schema: {
+        tags: ['auth'],
+        querystring: z
+          .object({
+            code: z.string().max(2048).optional(),
+            state: z.string().max(512).optional(),
+            error: z.string().max(256).optional(),
+          })
+          .passthrough(),
+      },
+    },
+    async (request, reply) => {
+      // One attempt, one use: the cookie is cleared whatever the outcome.
+      reply.clearCookie(OIDC_COOKIE, cookieOptions);
+      try {
+        if (request.query.error) throw new AppError('oidc_failed', 'Google sign-in was cancelled');
+        const callbackUrl = new URL(request.url, config.publicUrl);
+        const signedIn = await google.finish(callbackUrl, request.cookies[OIDC_COOKIE], requestMeta(request));
+        setRefreshCookie(reply, signedIn.refreshToken, config.sessionMaxAgeDays);
+        return reply.redirect('/app', 302);
+      } catch (e) {
+        if (!(e instanceof AppError)) throw e;
+        request.log.info(
+          { code: e.code, cause: e.cause instanceof Error ? e.cause.message : undefined },
+          'google sign-in refused',
+        );
+        return reply.redirect(`/signin?error=${encodeURIComponent(e.code)}`, 302);
+      }
+    },
+  );
 }

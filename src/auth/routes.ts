@@ -7,12 +7,24 @@ import { z } from 'zod';
 import type { RouteModule } from '../server/app.ts';
 import { AppError } from '../shared/errors.ts';
 import type { AuthServices } from './index.ts';
-import { assertSameOrigin, clearRefreshCookie, refreshCookieOf, requestMeta, setRefreshCookie, tokenResponse } from './http.ts';
+import {
+  assertSameOrigin,
+  clearRefreshCookie,
+  refreshCookieOf,
+  requestMeta,
+  setRefreshCookie,
+  tokenResponse,
+} from './http.ts';
 import { installAuthRateLimits } from './rate-limits.ts';
 import { accountRoutes } from './routes-account.ts';
 import { googleRoutes } from './routes-google.ts';
 
-export const emailSchema = z.string().trim().max(254).pipe(z.email()).transform((e) => e.toLowerCase());
+export const emailSchema = z
+  .string()
+  .trim()
+  .max(254)
+  .pipe(z.email())
+  .transform((e) => e.toLowerCase());
 // Bounded so nobody makes argon2 hash a megabyte; the 128-character rule answers password_too_long.
 export const passwordSchema = z.string().min(1).max(4096);
 
@@ -48,7 +60,8 @@ export function authRoutes(auth: AuthServices): RouteModule {
 
     // RFC 6749 §5.1: responses carrying tokens (and everything else under /auth) must not be cached.
     root.addHook('onSend', async (request, reply) => {
-      if (request.url.startsWith('/auth/') && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+      if (request.url.startsWith('/auth/') && !reply.hasHeader('cache-control'))
+        reply.header('cache-control', 'no-store');
     });
 
     app.get('/.well-known/jwks.json', { schema: { hide: true } }, async (_request, reply) => {
@@ -58,53 +71,72 @@ export function authRoutes(auth: AuthServices): RouteModule {
 
     const credentials = z.object({ email: emailSchema, password: passwordSchema });
 
-    app.post('/auth/signup', {
-      config: limits.perIp('signup'),
-      schema: { tags: ['auth'], body: credentials, response: { 201: tokenResponseSchema } },
-    }, async (request, reply) => {
-      await limits.perAccount(request, reply, 'signup', request.body.email);
-      const s = await service.signUp(request.body.email, request.body.password, requestMeta(request));
-      setRefreshCookie(reply, s.refreshToken, config.sessionMaxAgeDays);
-      return reply.status(201).send(tokenResponse(s));
-    });
+    app.post(
+      '/auth/signup',
+      {
+        config: limits.perIp('signup'),
+        schema: { tags: ['auth'], body: credentials, response: { 201: tokenResponseSchema } },
+      },
+      async (request, reply) => {
+        await limits.perAccount(request, reply, 'signup', request.body.email);
+        const s = await service.signUp(request.body.email, request.body.password, requestMeta(request));
+        setRefreshCookie(reply, s.refreshToken, config.sessionMaxAgeDays);
+        return reply.status(201).send(tokenResponse(s));
+      },
+    );
 
-    app.post('/auth/signin', {
-      config: limits.perIp('signin'),
-      schema: { tags: ['auth'], body: credentials, response: { 200: tokenResponseSchema } },
-    }, async (request, reply) => {
-      await limits.perAccount(request, reply, 'signin', request.body.email);
-      const s = await service.signIn(request.body.email, request.body.password, requestMeta(request));
-      setRefreshCookie(reply, s.refreshToken, config.sessionMaxAgeDays);
-      return tokenResponse(s);
-    });
-
-    app.post('/auth/token', {
-      config: limits.perIp('refresh'),
-      schema: { tags: ['auth'], response: { 200: tokenResponseSchema } },
-    }, async (request, reply) => {
-      assertSameOrigin(request, config.publicUrl);
-      const token = refreshCookieOf(request);
-      if (!token) throw new AppError('refresh_token_invalid', 'sign in again');
-      try {
-        const s = await service.refresh(token, requestMeta(request));
+    app.post(
+      '/auth/signin',
+      {
+        config: limits.perIp('signin'),
+        schema: { tags: ['auth'], body: credentials, response: { 200: tokenResponseSchema } },
+      },
+      async (request, reply) => {
+        await limits.perAccount(request, reply, 'signin', request.body.email);
+        const s = await service.signIn(request.body.email, request.body.password, requestMeta(request));
         setRefreshCookie(reply, s.refreshToken, config.sessionMaxAgeDays);
         return tokenResponse(s);
-      } catch (e) {
-        if (e instanceof AppError) clearRefreshCookie(reply);
-        throw e;
-      }
-    });
+      },
+    );
 
-    app.post('/auth/signout', {
-      schema: { tags: ['auth'], querystring: z.object({ scope: z.enum(['local', 'global', 'others']).default('local') }) },
-    }, async (request, reply) => {
-      const refreshToken = refreshCookieOf(request);
-      if (!request.claims && refreshToken) assertSameOrigin(request, config.publicUrl);
-      if (!request.claims && !refreshToken) throw new AppError('unauthorized', 'sign in to continue');
-      await service.signOut({ claims: request.claims, refreshToken }, request.query.scope, requestMeta(request));
-      if (request.query.scope !== 'others') clearRefreshCookie(reply);
-      return reply.status(204).send();
-    });
+    app.post(
+      '/auth/token',
+      {
+        config: limits.perIp('refresh'),
+        schema: { tags: ['auth'], response: { 200: tokenResponseSchema } },
+      },
+      async (request, reply) => {
+        assertSameOrigin(request, config.publicUrl);
+        const token = refreshCookieOf(request);
+        if (!token) throw new AppError('refresh_token_invalid', 'sign in again');
+        try {
+          const s = await service.refresh(token, requestMeta(request));
+          setRefreshCookie(reply, s.refreshToken, config.sessionMaxAgeDays);
+          return tokenResponse(s);
+        } catch (e) {
+          if (e instanceof AppError) clearRefreshCookie(reply);
+          throw e;
+        }
+      },
+    );
+
+    app.post(
+      '/auth/signout',
+      {
+        schema: {
+          tags: ['auth'],
+          querystring: z.object({ scope: z.enum(['local', 'global', 'others']).default('local') }),
+        },
+      },
+      async (request, reply) => {
+        const refreshToken = refreshCookieOf(request);
+        if (!request.claims && refreshToken) assertSameOrigin(request, config.publicUrl);
+        if (!request.claims && !refreshToken) throw new AppError('unauthorized', 'sign in to continue');
+        await service.signOut({ claims: request.claims, refreshToken }, request.query.scope, requestMeta(request));
+        if (request.query.scope !== 'others') clearRefreshCookie(reply);
+        return reply.status(204).send();
+      },
+    );
 
     await accountRoutes(root, auth, limits);
     await googleRoutes(root, auth);

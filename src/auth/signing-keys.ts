@@ -66,7 +66,9 @@ export function createSigningKeys(db: Database, master: MasterKey, tokenTtlSecon
         const publicKey = (await importJWK(row.public_jwk, 'ES256')) as Key;
         let privateKey: Key | undefined;
         if (row.retired_at === null) {
-          const jwk = JSON.parse(open(versionKey(master, row.private_key), row.private_key, aadFor(row.kid)).toString('utf8')) as JWK;
+          const jwk = JSON.parse(
+            open(versionKey(master, row.private_key), row.private_key, aadFor(row.kid)).toString('utf8'),
+          ) as JWK;
           privateKey = (await importJWK(jwk, 'ES256', { extractable: false })) as Key;
         }
         next.push({ kid: row.kid, publicJwk: row.public_jwk, publicKey, privateKey, retired: row.retired_at !== null });

@@ -36,7 +36,10 @@ certificate (or CAPTO_TLS=off behind a proxy).`,
     console.log(`Capto is running at ${running.url}  (database: ${running.engine.kind})`);
     const stop = (signal: string) => {
       running.app.log.info({ signal }, 'shutting down: draining in-flight requests');
-      running.close().then(() => process.exit(0), () => process.exit(1));
+      running.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
@@ -56,7 +59,11 @@ CAPTO_DATA_DIR. An applied migration whose file changed stops the run.`,
     const engine = await openEngine(config);
     try {
       const result = await engine.withMaintenanceClient((c) => migrate(c));
-      console.log(result.applied.length ? `applied: ${result.applied.join(', ')}` : `up to date (${result.skipped} migrations already applied)`);
+      console.log(
+        result.applied.length
+          ? `applied: ${result.applied.join(', ')}`
+          : `up to date (${result.skipped} migrations already applied)`,
+      );
       return 0;
     } finally {
       await engine.close();
@@ -111,7 +118,9 @@ and CAPTO_MIGRATION_URL set to the admin URL of that database.`,
         await client.query(`ALTER ROLE capto_app PASSWORD ${pg.escapeLiteral(password)}`);
       }
       const result = await migrate(client);
-      console.log(`database ${database} ready; migrations applied: ${result.applied.length}, already applied: ${result.skipped}`);
+      console.log(
+        `database ${database} ready; migrations applied: ${result.applied.length}, already applied: ${result.skipped}`,
+      );
       const app = new URL(target.toString());
       app.username = 'capto_app';
       app.password = '';
@@ -123,4 +132,13 @@ and CAPTO_MIGRATION_URL set to the admin URL of that database.`,
   },
 };
 
-export const commands: Command[] = [start, migrateCmd, dbSetup, scanCommand, demoPurgeCommand, ...opsCommands, ...integrationCommands, rotateJwtCommand];
+export const commands: Command[] = [
+  start,
+  migrateCmd,
+  dbSetup,
+  scanCommand,
+  demoPurgeCommand,
+  ...opsCommands,
+  ...integrationCommands,
+  rotateJwtCommand,
+];

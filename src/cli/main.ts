@@ -30,7 +30,12 @@ async function main(argv: string[]): Promise<number> {
   const rest = argv.slice(command.name.split(' ').length);
   let parsed;
   try {
-    parsed = parseArgs({ args: rest, options: { ...command.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: false, strict: true });
+    parsed = parseArgs({
+      args: rest,
+      options: { ...command.options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: false,
+      strict: true,
+    });
   } catch (e) {
     console.error(`${(e as Error).message}\n\n${command.help}`);
     return 2;

@@ -129,7 +129,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     passwordMinLength: e.CAPTO_PASSWORD_MIN_LENGTH,
     sessionMaxAgeDays: e.CAPTO_SESSION_MAX_AGE_DAYS,
     sessionIdleDays: e.CAPTO_SESSION_IDLE_DAYS,
-    authRateLimit: { windowSeconds: e.CAPTO_AUTH_RATE_WINDOW, perIp: e.CAPTO_AUTH_RATE_IP, perAccount: e.CAPTO_AUTH_RATE_ACCOUNT },
+    authRateLimit: {
+      windowSeconds: e.CAPTO_AUTH_RATE_WINDOW,
+      perIp: e.CAPTO_AUTH_RATE_IP,
+      perAccount: e.CAPTO_AUTH_RATE_ACCOUNT,
+    },
     metricsToken: e.CAPTO_METRICS_TOKEN,
     scanOnStart: e.CAPTO_SCAN_ON_START,
     backupDir: e.CAPTO_BACKUP_DIR ? path.resolve(e.CAPTO_BACKUP_DIR) : undefined,
@@ -150,9 +154,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
 export function productionProblems(config: Config): string[] {
   if (!config.isProduction) return [];
   const problems: string[] = [];
-  if (!config.masterKey) problems.push('set CAPTO_MASTER_KEY (32 random bytes, base64) — production never generates one');
+  if (!config.masterKey)
+    problems.push('set CAPTO_MASTER_KEY (32 random bytes, base64) — production never generates one');
   if (config.tls.enabled && (!config.tls.certFile || !config.tls.keyFile)) {
-    problems.push('set CAPTO_TLS_CERT and CAPTO_TLS_KEY to a real certificate, or CAPTO_TLS=off behind a TLS-terminating proxy with CAPTO_TRUST_PROXY=on');
+    problems.push(
+      'set CAPTO_TLS_CERT and CAPTO_TLS_KEY to a real certificate, or CAPTO_TLS=off behind a TLS-terminating proxy with CAPTO_TRUST_PROXY=on',
+    );
   }
   if (!config.tls.enabled && !config.trustProxy) {
     problems.push('CAPTO_TLS=off is only allowed behind a TLS-terminating proxy: set CAPTO_TRUST_PROXY=on');
@@ -161,7 +168,8 @@ export function productionProblems(config: Config): string[] {
   if (!config.publicUrl.startsWith('https://') || /^https:\/\/(localhost|127\.|\[::1\])/i.test(config.publicUrl)) {
     problems.push('set CAPTO_PUBLIC_URL to the https:// address users reach');
   }
-  if (!config.smtp.url) problems.push('set SMTP_URL: without it, verification and password-reset mail never leaves the server');
+  if (!config.smtp.url)
+    problems.push('set SMTP_URL: without it, verification and password-reset mail never leaves the server');
   // A superuser DATABASE_URL would work (the engine swaps to capto_app) but leaves the
   // superuser's credentials in every app process: production keeps them in the CLI only.
   if (config.databaseUrl && new URL(config.databaseUrl).username !== 'capto_app') {

@@ -4,12 +4,25 @@
 import type { Tx } from '../db/index.ts';
 
 export type ContactEventKind =
-  | 'created' | 'imported' | 'updated' | 'deleted' | 'restored' | 'list_added' | 'list_removed'
-  | 'status_changed' | 'owner_changed' | 'opted_out' | 'opted_in';
+  | 'created'
+  | 'imported'
+  | 'updated'
+  | 'deleted'
+  | 'restored'
+  | 'list_added'
+  | 'list_removed'
+  | 'status_changed'
+  | 'owner_changed'
+  | 'opted_out'
+  | 'opted_in';
 
 /** Record one event; the actor is the transaction's user (NULL for the service role). */
 export async function recordContactEvent(
-  tx: Tx, businessId: string, contactId: string, kind: ContactEventKind, details: Record<string, unknown> = {},
+  tx: Tx,
+  businessId: string,
+  contactId: string,
+  kind: ContactEventKind,
+  details: Record<string, unknown> = {},
 ): Promise<void> {
   await tx.query(
     `INSERT INTO app.contact_events (business_id, contact_id, kind, actor_id, details)
@@ -20,7 +33,11 @@ export async function recordContactEvent(
 
 /** The same event for many contacts in one statement (bulk list changes, imports). */
 export async function recordContactEvents(
-  tx: Tx, businessId: string, contactIds: readonly string[], kind: ContactEventKind, details: Record<string, unknown> = {},
+  tx: Tx,
+  businessId: string,
+  contactIds: readonly string[],
+  kind: ContactEventKind,
+  details: Record<string, unknown> = {},
 ): Promise<void> {
   if (contactIds.length === 0) return;
   await tx.query(

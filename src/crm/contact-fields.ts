@@ -6,7 +6,13 @@ import { AppError } from '../shared/errors.ts';
 
 export const CONTACT_SOURCES = ['web', 'referral', 'zillow', 'sms', 'import', 'manual', 'other'] as const;
 export const CONTACT_STATUSES = [
-  'lead', 'prospect', 'application', 'client', 'past_client', 'referral_partner', 'do_not_contact',
+  'lead',
+  'prospect',
+  'application',
+  'client',
+  'past_client',
+  'referral_partner',
+  'do_not_contact',
 ] as const;
 export type ContactSource = (typeof CONTACT_SOURCES)[number];
 export type ContactStatus = (typeof CONTACT_STATUSES)[number];
@@ -23,13 +29,15 @@ export function normalisePhone(raw: string, region: CountryCode = DEFAULT_PHONE_
   // spacing and an extension fit easily.
   if (text.length === 0 || text.length > 40) throw new AppError('invalid_phone', 'the phone number is not valid');
   const parsed = parsePhoneNumberFromString(text, region);
-  if (!parsed || !parsed.isValid()) throw new AppError('invalid_phone', `"${text.slice(0, 40)}" is not a valid phone number`);
+  if (!parsed || !parsed.isValid())
+    throw new AppError('invalid_phone', `"${text.slice(0, 40)}" is not a valid phone number`);
   return parsed.number;
 }
 
 // Deliberately simple (WHATWG's "valid e-mail address" shape): one @, a dotted domain,
 // no spaces or control characters. Deliverability is not ours to judge here.
-const EMAIL = /^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
+const EMAIL =
+  /^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
 
 /** Trimmed, lower-cased email; throws `invalid_email`. */
 export function normaliseEmail(raw: string): string {

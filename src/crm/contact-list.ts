@@ -6,7 +6,16 @@ import { CONTACT_COLUMNS, toContact, type Contact } from './contacts.ts';
 import { digitsOf, type ContactSource, type ContactStatus } from './contact-fields.ts';
 import { decodeCursor, likePattern, page } from './cursor.ts';
 
-export const CONTACT_SORTS = ['created_at', '-created_at', 'updated_at', '-updated_at', 'name', '-name', 'deleted_at', '-deleted_at'] as const;
+export const CONTACT_SORTS = [
+  'created_at',
+  '-created_at',
+  'updated_at',
+  '-updated_at',
+  'name',
+  '-name',
+  'deleted_at',
+  '-deleted_at',
+] as const;
 export type ContactSort = (typeof CONTACT_SORTS)[number];
 
 export interface ContactQuery {
@@ -36,13 +45,18 @@ const SORT_KEYS: Record<'created_at' | 'updated_at' | 'name' | 'deleted_at', { e
 const NAME_EXPR = `lower(c.first_name || ' ' || c.last_name)`;
 const PHONE_DIGITS_EXPR = `regexp_replace(coalesce(c.phone, ''), '[^0-9]', '', 'g')`;
 
-export async function listContacts(tx: Tx, businessId: string, query: ContactQuery): Promise<{ items: Contact[]; next_cursor: string | null }> {
+export async function listContacts(
+  tx: Tx,
+  businessId: string,
+  query: ContactQuery,
+): Promise<{ items: Contact[]; next_cursor: string | null }> {
   const params: unknown[] = [businessId];
   const p = (v: unknown) => `$${params.push(v)}`;
   const where = ['c.business_id = $1', query.deleted ? 'c.deleted_at IS NOT NULL' : 'c.deleted_at IS NULL'];
   if (query.status) where.push(`c.status = ${p(query.status)}::app.contact_status`);
   if (query.source) where.push(`c.source = ${p(query.source)}::app.contact_source`);
-  if (query.owner_id) where.push(query.owner_id === 'me' ? 'c.owner_id = (select app.uid())' : `c.owner_id = ${p(query.owner_id)}::uuid`);
+  if (query.owner_id)
+    where.push(query.owner_id === 'me' ? 'c.owner_id = (select app.uid())' : `c.owner_id = ${p(query.owner_id)}::uuid`);
   if (query.list_id) {
     where.push(`EXISTS (SELECT 1 FROM app.list_members lm
       WHERE lm.business_id = c.business_id AND lm.list_id = ${p(query.list_id)}::uuid AND lm.contact_id = c.id)`);
@@ -72,7 +86,10 @@ export async function listContacts(tx: Tx, businessId: string, query: ContactQue
 
 /** The letters of a query, as words ("o'brien-smith 42" → "o'brien-smith"). */
 export function nameWords(q: string): string {
-  return q.replace(/[^\p{L}\p{M}\s'’-]+/gu, ' ').replace(/\s+/g, ' ').trim();
+  return q
+    .replace(/[^\p{L}\p{M}\s'’-]+/gu, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 /**
@@ -82,7 +99,11 @@ export function nameWords(q: string): string {
  * words, or the email's or phone's to the query when they contain it, +1 for a prefix match.
  */
 async function searchContacts(
-  tx: Tx, q: string, query: ContactQuery, where: string[], params: unknown[],
+  tx: Tx,
+  q: string,
+  query: ContactQuery,
+  where: string[],
+  params: unknown[],
 ): Promise<{ items: Contact[]; next_cursor: string | null }> {
   const p = (v: unknown) => `$${params.push(v)}`;
   // Fuzzy (typo-tolerant) matching is for names, so it compares the words of the query

@@ -10,8 +10,19 @@ import { createContact, deleteContactForever, restoreContact, trashContact, upda
 import { listsOfContact } from './lists.ts';
 import { createNote, listNotes } from './notes.ts';
 import {
-  bidParams, contactCreate, contactDetailSchema, contactQuery, contactSchema, contactUpdate, idParams, listRefSchema,
-  noteBody, noteSchema, pageOf, pageQuery, timelineItemSchema,
+  bidParams,
+  contactCreate,
+  contactDetailSchema,
+  contactQuery,
+  contactSchema,
+  contactUpdate,
+  idParams,
+  listRefSchema,
+  noteBody,
+  noteSchema,
+  pageOf,
+  pageQuery,
+  timelineItemSchema,
 } from './schemas.ts';
 import { inBusiness } from './scope.ts';
 import { contactTimeline } from './timeline.ts';
@@ -23,52 +34,196 @@ export function contactRoutes(root: FastifyInstance, db: Database): void {
   const app = root.withTypeProvider<ZodTypeProvider>();
   const base = '/api/businesses/:bid/contacts';
 
-  app.get(base, {
-    schema: { tags, security, summary: 'List or search contacts (keyset paged)', params: bidParams, querystring: contactQuery, response: { 200: pageOf(contactSchema) } },
-  }, async (req) => inBusiness(db, req, req.params.bid, ({ tx, businessId }) => listContacts(tx, businessId, req.query)));
+  app.get(
+    base,
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'List or search contacts (keyset paged)',
+        params: bidParams,
+        querystring: contactQuery,
+        response: { 200: pageOf(contactSchema) },
+      },
+    },
+    async (req) => inBusiness(db, req, req.params.bid, ({ tx, businessId }) => listContacts(tx, businessId, req.query)),
+  );
 
-  app.post(base, {
-    schema: { tags, security, summary: 'Create a contact (409 duplicate_contact with details.existing_id)', params: bidParams, body: contactCreate, response: { 201: contactSchema } },
-  }, async (req, reply) => reply.status(201).send(await inBusiness(db, req, req.params.bid, ({ tx, businessId }) => createContact(tx, businessId, req.body))));
+  app.post(
+    base,
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Create a contact (409 duplicate_contact with details.existing_id)',
+        params: bidParams,
+        body: contactCreate,
+        response: { 201: contactSchema },
+      },
+    },
+    async (req, reply) =>
+      reply
+        .status(201)
+        .send(
+          await inBusiness(db, req, req.params.bid, ({ tx, businessId }) => createContact(tx, businessId, req.body)),
+        ),
+  );
 
-  app.get(`${base}/:id`, {
-    schema: { tags, security, summary: 'A contact with its lists and SMS opt-outs', params: idParams, response: { 200: contactDetailSchema } },
-  }, async (req) => inBusiness(db, req, req.params.bid, ({ tx, businessId }) => getContactDetail(tx, businessId, req.params.id)));
+  app.get(
+    `${base}/:id`,
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'A contact with its lists and SMS opt-outs',
+        params: idParams,
+        response: { 200: contactDetailSchema },
+      },
+    },
+    async (req) =>
+      inBusiness(db, req, req.params.bid, ({ tx, businessId }) => getContactDetail(tx, businessId, req.params.id)),
+  );
 
-  app.patch(`${base}/:id`, {
-    schema: { tags, security, summary: 'Update a contact', params: idParams, body: contactUpdate, response: { 200: contactSchema } },
-  }, async (req) => inBusiness(db, req, req.params.bid, ({ tx, businessId }) => updateContact(tx, businessId, req.params.id, req.body)));
+  app.patch(
+    `${base}/:id`,
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Update a contact',
+        params: idParams,
+        body: contactUpdate,
+        response: { 200: contactSchema },
+      },
+    },
+    async (req) =>
+      inBusiness(db, req, req.params.bid, ({ tx, businessId }) =>
+        updateContact(tx, businessId, req.params.id, req.body),
+      ),
+  );
 
-  app.delete(`${base}/:id`, {
-    schema: { tags, security, summary: 'Move a contact to the trash (restorable for 30 days)', params: idParams, response: { 200: contactSchema } },
-  }, async (req) => inBusiness(db, req, req.params.bid, ({ tx, businessId }) => trashContact(tx, businessId, req.params.id)));
+  app.delete(
+    `${base}/:id`,
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Move a contact to the trash (restorable for 30 days)',
+        params: idParams,
+        response: { 200: contactSchema },
+      },
+    },
+    async (req) =>
+      inBusiness(db, req, req.params.bid, ({ tx, businessId }) => trashContact(tx, businessId, req.params.id)),
+  );
 
-  app.post(`${base}/:id/restore`, {
-    schema: { tags, security, summary: 'Restore a contact from the trash', params: idParams, response: { 200: contactSchema } },
-  }, async (req) => inBusiness(db, req, req.params.bid, ({ tx, businessId }) => restoreContact(tx, businessId, req.params.id)));
+  app.post(
+    `${base}/:id/restore`,
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Restore a contact from the trash',
+        params: idParams,
+        response: { 200: contactSchema },
+      },
+    },
+    async (req) =>
+      inBusiness(db, req, req.params.bid, ({ tx, businessId }) => restoreContact(tx, businessId, req.params.id)),
+  );
 
-  app.delete(`${base}/:id/permanent`, {
-    schema: { tags, security, summary: 'Delete a trashed contact forever (owner/admin)', params: idParams, response: { 204: z.null() } },
-  }, async (req, reply) => {
-    await inBusiness(db, req, req.params.bid, ({ tx, businessId }) => deleteContactForever(tx, businessId, req.params.id));
-    return reply.status(204).send(null);
-  });
+  app.delete(
+    `${base}/:id/permanent`,
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Delete a trashed contact forever (owner/admin)',
+        params: idParams,
+        response: { 204: z.null() },
+      },
+    },
+    async (req, reply) => {
+      await inBusiness(db, req, req.params.bid, ({ tx, businessId }) =>
+        deleteContactForever(tx, businessId, req.params.id),
+      );
+      return reply.status(204).send(null);
+    },
+  );
 
-  app.get(`${base}/:id/lists`, {
-    schema: { tags, security, summary: "A contact's lists", params: idParams, response: { 200: z.object({ items: z.array(listRefSchema) }) } },
-  }, async (req) => ({ items: await inBusiness(db, req, req.params.bid, ({ tx, businessId }) => listsOfContact(tx, businessId, req.params.id)) }));
+  app.get(
+    `${base}/:id/lists`,
+    {
+      schema: {
+        tags,
+        security,
+        summary: "A contact's lists",
+        params: idParams,
+        response: { 200: z.object({ items: z.array(listRefSchema) }) },
+      },
+    },
+    async (req) => ({
+      items: await inBusiness(db, req, req.params.bid, ({ tx, businessId }) =>
+        listsOfContact(tx, businessId, req.params.id),
+      ),
+    }),
+  );
 
-  app.get(`${base}/:id/timeline`, {
-    schema: { tags, security, summary: 'Activity timeline, newest first (keyset paged)', params: idParams, querystring: pageQuery, response: { 200: pageOf(timelineItemSchema) } },
-  }, async (req) => inBusiness(db, req, req.params.bid, ({ tx, businessId }) => contactTimeline(tx, businessId, req.params.id, req.query)));
+  app.get(
+    `${base}/:id/timeline`,
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Activity timeline, newest first (keyset paged)',
+        params: idParams,
+        querystring: pageQuery,
+        response: { 200: pageOf(timelineItemSchema) },
+      },
+    },
+    async (req) =>
+      inBusiness(db, req, req.params.bid, ({ tx, businessId }) =>
+        contactTimeline(tx, businessId, req.params.id, req.query),
+      ),
+  );
 
-  app.get(`${base}/:id/notes`, {
-    schema: { tags, security, summary: "A contact's notes, newest first", params: idParams, querystring: pageQuery, response: { 200: pageOf(noteSchema) } },
-  }, async (req) => inBusiness(db, req, req.params.bid, ({ tx, businessId }) => listNotes(tx, businessId, { contact_id: req.params.id }, req.query)));
+  app.get(
+    `${base}/:id/notes`,
+    {
+      schema: {
+        tags,
+        security,
+        summary: "A contact's notes, newest first",
+        params: idParams,
+        querystring: pageQuery,
+        response: { 200: pageOf(noteSchema) },
+      },
+    },
+    async (req) =>
+      inBusiness(db, req, req.params.bid, ({ tx, businessId }) =>
+        listNotes(tx, businessId, { contact_id: req.params.id }, req.query),
+      ),
+  );
 
-  app.post(`${base}/:id/notes`, {
-    schema: { tags, security, summary: 'Add a note to a contact', params: idParams, body: noteBody, response: { 201: noteSchema } },
-  }, async (req, reply) => reply.status(201).send(
-    await inBusiness(db, req, req.params.bid, ({ tx, businessId }) => createNote(tx, businessId, { contact_id: req.params.id }, req.body.body)),
-  ));
+  app.post(
+    `${base}/:id/notes`,
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Add a note to a contact',
+        params: idParams,
+        body: noteBody,
+        response: { 201: noteSchema },
+      },
+    },
+    async (req, reply) =>
+      reply
+        .status(201)
+        .send(
+          await inBusiness(db, req, req.params.bid, ({ tx, businessId }) =>
+            createNote(tx, businessId, { contact_id: req.params.id }, req.body.body),
+          ),
+        ),
+  );
 }

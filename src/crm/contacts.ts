@@ -40,13 +40,27 @@ export interface ContactInput {
 export const CONTACT_COLUMNS = `c.id, c.business_id, c.first_name, c.last_name, c.phone, c.email::text AS email, c.source,
   c.status, c.notes, c.owner_id, c.created_at, c.updated_at, c.deleted_at`;
 
-type ContactRow = Omit<Contact, 'created_at' | 'updated_at' | 'deleted_at'> & { created_at: Date; updated_at: Date; deleted_at: Date | null };
+type ContactRow = Omit<Contact, 'created_at' | 'updated_at' | 'deleted_at'> & {
+  created_at: Date;
+  updated_at: Date;
+  deleted_at: Date | null;
+};
 
 export function toContact(r: ContactRow): Contact {
   return {
-    id: r.id, business_id: r.business_id, first_name: r.first_name, last_name: r.last_name, phone: r.phone, email: r.email,
-    source: r.source, status: r.status, notes: r.notes, owner_id: r.owner_id,
-    created_at: iso(r.created_at)!, updated_at: iso(r.updated_at)!, deleted_at: iso(r.deleted_at),
+    id: r.id,
+    business_id: r.business_id,
+    first_name: r.first_name,
+    last_name: r.last_name,
+    phone: r.phone,
+    email: r.email,
+    source: r.source,
+    status: r.status,
+    notes: r.notes,
+    owner_id: r.owner_id,
+    created_at: iso(r.created_at)!,
+    updated_at: iso(r.updated_at)!,
+    deleted_at: iso(r.deleted_at),
   };
 }
 
@@ -62,13 +76,20 @@ function normalise(input: ContactInput): ContactInput {
 
 async function assertOwnerIsMember(tx: Tx, businessId: string, ownerId: string | null | undefined): Promise<void> {
   if (!ownerId) return;
-  const r = await tx.query('SELECT 1 FROM app.memberships WHERE business_id = $1 AND user_id = $2', [businessId, ownerId]);
+  const r = await tx.query('SELECT 1 FROM app.memberships WHERE business_id = $1 AND user_id = $2', [
+    businessId,
+    ownerId,
+  ]);
   if (r.rowCount === 0) throw new AppError('validation_failed', 'owner_id must be a member of this business');
 }
 
 /** A live contact of the business with this email or phone (other than `exceptId`), if any. */
 export async function findDuplicate(
-  tx: Tx, businessId: string, email: string | null | undefined, phone: string | null | undefined, exceptId?: string,
+  tx: Tx,
+  businessId: string,
+  email: string | null | undefined,
+  phone: string | null | undefined,
+  exceptId?: string,
 ): Promise<string | undefined> {
   if (!email && !phone) return undefined;
   const r = await tx.query<{ id: string }>(
@@ -82,7 +103,9 @@ export async function findDuplicate(
 }
 
 function duplicate(existingId: string): AppError {
-  return new AppError('duplicate_contact', 'a contact with this email or phone already exists', { details: { existing_id: existingId } });
+  return new AppError('duplicate_contact', 'a contact with this email or phone already exists', {
+    details: { existing_id: existingId },
+  });
 }
 
 export async function createContact(tx: Tx, businessId: string, input: ContactInput): Promise<Contact> {
@@ -101,8 +124,18 @@ export async function createContact(tx: Tx, businessId: string, input: ContactIn
              CASE WHEN $10 THEN $9::uuid ELSE (select app.uid()) END)
      ON CONFLICT DO NOTHING
      RETURNING ${CONTACT_COLUMNS}`,
-    [businessId, c.first_name ?? '', c.last_name ?? '', c.phone ?? null, c.email ?? null, c.source ?? null, c.status ?? null,
-      c.notes ?? '', c.owner_id ?? null, c.owner_id !== undefined],
+    [
+      businessId,
+      c.first_name ?? '',
+      c.last_name ?? '',
+      c.phone ?? null,
+      c.email ?? null,
+      c.source ?? null,
+      c.status ?? null,
+      c.notes ?? '',
+      c.owner_id ?? null,
+      c.owner_id !== undefined,
+    ],
   );
   const row = r.rows[0];
   if (!row) throw duplicate((await findDuplicate(tx, businessId, c.email, c.phone)) ?? '');
@@ -111,7 +144,10 @@ export async function createContact(tx: Tx, businessId: string, input: ContactIn
 }
 
 export async function getContact(tx: Tx, businessId: string, id: string): Promise<Contact> {
-  const r = await tx.query<ContactRow>(`SELECT ${CONTACT_COLUMNS} FROM app.contacts c WHERE c.business_id = $1 AND c.id = $2`, [businessId, id]);
+  const r = await tx.query<ContactRow>(
+    `SELECT ${CONTACT_COLUMNS} FROM app.contacts c WHERE c.business_id = $1 AND c.id = $2`,
+    [businessId, id],
+  );
   if (!r.rows[0]) throw notFound('contact');
   return toContact(r.rows[0]);
 }
@@ -135,16 +171,35 @@ export async function updateContact(tx: Tx, businessId: string, id: string, inpu
     throw new AppError('validation_failed', 'a contact needs a name, a phone or an email');
   }
   if (fields.includes('email') || fields.includes('phone')) {
-    const dup = await findDuplicate(tx, businessId, fields.includes('email') ? next.email : null, fields.includes('phone') ? next.phone : null, id);
+    const dup = await findDuplicate(
+      tx,
+      businessId,
+      fields.includes('email') ? next.email : null,
+      fields.includes('phone') ? next.phone : null,
+      id,
+    );
     if (dup) throw duplicate(dup);
   }
   const r = await tx.query<ContactRow>(
     `UPDATE app.contacts c SET first_name = $3, last_name = $4, phone = $5, email = $6, source = $7, status = $8, notes = $9, owner_id = $10
       WHERE c.business_id = $1 AND c.id = $2 RETURNING ${CONTACT_COLUMNS}`,
-    [businessId, id, next.first_name, next.last_name, next.phone, next.email, next.source, next.status, next.notes, next.owner_id],
+    [
+      businessId,
+      id,
+      next.first_name,
+      next.last_name,
+      next.phone,
+      next.email,
+      next.source,
+      next.status,
+      next.notes,
+      next.owner_id,
+    ],
   );
-  if (fields.includes('status')) await recordContactEvent(tx, businessId, id, 'status_changed', { from: old.status, to: next.status });
-  if (fields.includes('owner_id')) await recordContactEvent(tx, businessId, id, 'owner_changed', { from: old.owner_id, to: next.owner_id });
+  if (fields.includes('status'))
+    await recordContactEvent(tx, businessId, id, 'status_changed', { from: old.status, to: next.status });
+  if (fields.includes('owner_id'))
+    await recordContactEvent(tx, businessId, id, 'owner_changed', { from: old.owner_id, to: next.owner_id });
   const other = fields.filter((f) => f !== 'status' && f !== 'owner_id');
   if (other.length > 0) await recordContactEvent(tx, businessId, id, 'updated', { fields: other });
   return toContact(r.rows[0]!);
@@ -183,9 +238,15 @@ export async function restoreContact(tx: Tx, businessId: string, id: string): Pr
 
 /** "Delete forever" from the trash: admins and owners only (enforced by the DELETE policy). */
 export async function deleteContactForever(tx: Tx, businessId: string, id: string): Promise<void> {
-  const r = await tx.query('DELETE FROM app.contacts WHERE business_id = $1 AND id = $2 AND deleted_at IS NOT NULL', [businessId, id]);
+  const r = await tx.query('DELETE FROM app.contacts WHERE business_id = $1 AND id = $2 AND deleted_at IS NOT NULL', [
+    businessId,
+    id,
+  ]);
   if (r.rowCount === 1) return;
-  const visible = await tx.query<{ trashed: boolean }>('SELECT deleted_at IS NOT NULL AS trashed FROM app.contacts WHERE business_id = $1 AND id = $2', [businessId, id]);
+  const visible = await tx.query<{ trashed: boolean }>(
+    'SELECT deleted_at IS NOT NULL AS trashed FROM app.contacts WHERE business_id = $1 AND id = $2',
+    [businessId, id],
+  );
   const seen = visible.rows[0];
   if (!seen) throw notFound('contact');
   if (!seen.trashed) throw new AppError('conflict', 'move the contact to the trash before deleting it forever');

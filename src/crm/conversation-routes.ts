@@ -5,7 +5,15 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Database } from '../db/index.ts';
 import { getConversation, listConversations, listMessages, markConversationRead } from './conversations.ts';
 import {
-  bidParams, conversationQuery, conversationSchema, idParams, messageSchema, pageOf, pageQuery, searchQuery, searchSchema,
+  bidParams,
+  conversationQuery,
+  conversationSchema,
+  idParams,
+  messageSchema,
+  pageOf,
+  pageQuery,
+  searchQuery,
+  searchSchema,
 } from './schemas.ts';
 import { inBusiness } from './scope.ts';
 import { globalSearch } from './search.ts';
@@ -17,26 +25,79 @@ export function conversationRoutes(root: FastifyInstance, db: Database): void {
   const base = '/api/businesses/:bid/conversations';
   const tags = ['conversations'];
 
-  app.get(base, {
-    schema: {
-      tags, security, summary: 'Conversations, most recent first, with unread counts', params: bidParams, querystring: conversationQuery,
-      response: { 200: pageOf(conversationSchema).extend({ unread_total: conversationSchema.shape.unread_count }) },
+  app.get(
+    base,
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Conversations, most recent first, with unread counts',
+        params: bidParams,
+        querystring: conversationQuery,
+        response: { 200: pageOf(conversationSchema).extend({ unread_total: conversationSchema.shape.unread_count }) },
+      },
     },
-  }, async (req) => inBusiness(db, req, req.params.bid, ({ tx, businessId }) => listConversations(tx, businessId, req.query)));
+    async (req) =>
+      inBusiness(db, req, req.params.bid, ({ tx, businessId }) => listConversations(tx, businessId, req.query)),
+  );
 
-  app.get(`${base}/:id`, {
-    schema: { tags, security, summary: 'A conversation', params: idParams, response: { 200: conversationSchema } },
-  }, async (req) => inBusiness(db, req, req.params.bid, ({ tx, businessId }) => getConversation(tx, businessId, req.params.id)));
+  app.get(
+    `${base}/:id`,
+    {
+      schema: { tags, security, summary: 'A conversation', params: idParams, response: { 200: conversationSchema } },
+    },
+    async (req) =>
+      inBusiness(db, req, req.params.bid, ({ tx, businessId }) => getConversation(tx, businessId, req.params.id)),
+  );
 
-  app.get(`${base}/:id/messages`, {
-    schema: { tags, security, summary: 'Messages, newest first (keyset paged)', params: idParams, querystring: pageQuery, response: { 200: pageOf(messageSchema) } },
-  }, async (req) => inBusiness(db, req, req.params.bid, ({ tx, businessId }) => listMessages(tx, businessId, req.params.id, req.query)));
+  app.get(
+    `${base}/:id/messages`,
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Messages, newest first (keyset paged)',
+        params: idParams,
+        querystring: pageQuery,
+        response: { 200: pageOf(messageSchema) },
+      },
+    },
+    async (req) =>
+      inBusiness(db, req, req.params.bid, ({ tx, businessId }) =>
+        listMessages(tx, businessId, req.params.id, req.query),
+      ),
+  );
 
-  app.post(`${base}/:id/read`, {
-    schema: { tags, security, summary: 'Mark a conversation read', params: idParams, response: { 200: conversationSchema } },
-  }, async (req) => inBusiness(db, req, req.params.bid, ({ tx, businessId }) => markConversationRead(tx, businessId, req.params.id)));
+  app.post(
+    `${base}/:id/read`,
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Mark a conversation read',
+        params: idParams,
+        response: { 200: conversationSchema },
+      },
+    },
+    async (req) =>
+      inBusiness(db, req, req.params.bid, ({ tx, businessId }) => markConversationRead(tx, businessId, req.params.id)),
+  );
 
-  app.get('/api/businesses/:bid/search', {
-    schema: { tags: ['search'], security, summary: 'Search contacts, deals and conversations', params: bidParams, querystring: searchQuery, response: { 200: searchSchema } },
-  }, async (req) => inBusiness(db, req, req.params.bid, ({ tx, businessId }) => globalSearch(tx, businessId, req.query.q, req.query.limit)));
+  app.get(
+    '/api/businesses/:bid/search',
+    {
+      schema: {
+        tags: ['search'],
+        security,
+        summary: 'Search contacts, deals and conversations',
+        params: bidParams,
+        querystring: searchQuery,
+        response: { 200: searchSchema },
+      },
+    },
+    async (req) =>
+      inBusiness(db, req, req.params.bid, ({ tx, businessId }) =>
+        globalSearch(tx, businessId, req.query.q, req.query.limit),
+      ),
+  );
 }

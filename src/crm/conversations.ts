@@ -34,7 +34,10 @@ export interface Message {
   read_at: string | null;
 }
 
-type ConversationRow = Omit<Conversation, 'last_message_at' | 'created_at'> & { last_message_at: Date | null; created_at: Date };
+type ConversationRow = Omit<Conversation, 'last_message_at' | 'created_at'> & {
+  last_message_at: Date | null;
+  created_at: Date;
+};
 
 // Conversations without a message yet sort as oldest ('-infinity'), keeping the key total.
 const RECENCY = `coalesce(v.last_message_at, '-infinity'::timestamptz)`;
@@ -46,10 +49,16 @@ const CONVERSATION_COLUMNS = `v.id, v.business_id, v.contact_id, btrim(c.first_n
     ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS last_message_preview`;
 const FROM = 'app.conversations v JOIN app.contacts c ON c.business_id = v.business_id AND c.id = v.contact_id';
 
-const toConversation = (r: ConversationRow): Conversation => ({ ...r, last_message_at: iso(r.last_message_at), created_at: iso(r.created_at)! });
+const toConversation = (r: ConversationRow): Conversation => ({
+  ...r,
+  last_message_at: iso(r.last_message_at),
+  created_at: iso(r.created_at)!,
+});
 
 export async function listConversations(
-  tx: Tx, businessId: string, query: { limit: number; cursor?: string; contact_id?: string; unread?: boolean },
+  tx: Tx,
+  businessId: string,
+  query: { limit: number; cursor?: string; contact_id?: string; unread?: boolean },
 ): Promise<{ items: Conversation[]; next_cursor: string | null; unread_total: number }> {
   const params: unknown[] = [businessId];
   const p = (v: unknown) => `$${params.push(v)}`;
@@ -64,24 +73,39 @@ export async function listConversations(
     params,
   );
   const total = await tx.query<{ n: string }>(
-    `SELECT coalesce(sum(v.unread_count), 0) AS n FROM ${FROM} WHERE v.business_id = $1 AND c.deleted_at IS NULL`, [businessId],
+    `SELECT coalesce(sum(v.unread_count), 0) AS n FROM ${FROM} WHERE v.business_id = $1 AND c.deleted_at IS NULL`,
+    [businessId],
   );
   const out = page(r.rows, query.limit, (row) => [row.k, row.id]);
-  return { items: out.items.map(({ k: _k, ...row }) => toConversation(row)), next_cursor: out.next_cursor, unread_total: Number(total.rows[0]?.n ?? 0) };
+  return {
+    items: out.items.map(({ k: _k, ...row }) => toConversation(row)),
+    next_cursor: out.next_cursor,
+    unread_total: Number(total.rows[0]?.n ?? 0),
+  };
 }
 
 export async function getConversation(tx: Tx, businessId: string, id: string): Promise<Conversation> {
-  const r = await tx.query<ConversationRow>(`SELECT ${CONVERSATION_COLUMNS} FROM ${FROM} WHERE v.business_id = $1 AND v.id = $2`, [businessId, id]);
+  const r = await tx.query<ConversationRow>(
+    `SELECT ${CONVERSATION_COLUMNS} FROM ${FROM} WHERE v.business_id = $1 AND v.id = $2`,
+    [businessId, id],
+  );
   if (!r.rows[0]) throw notFound('conversation');
   return toConversation(r.rows[0]);
 }
 
-type MessageRow = Omit<Message, 'created_at' | 'sent_at' | 'delivered_at' | 'read_at'> &
-  { created_at: Date; sent_at: Date | null; delivered_at: Date | null; read_at: Date | null };
+type MessageRow = Omit<Message, 'created_at' | 'sent_at' | 'delivered_at' | 'read_at'> & {
+  created_at: Date;
+  sent_at: Date | null;
+  delivered_at: Date | null;
+  read_at: Date | null;
+};
 
 /** Messages of a conversation, newest first (the client reverses for display), keyset-paged. */
 export async function listMessages(
-  tx: Tx, businessId: string, conversationId: string, query: { limit: number; cursor?: string },
+  tx: Tx,
+  businessId: string,
+  conversationId: string,
+  query: { limit: number; cursor?: string },
 ): Promise<{ items: Message[]; next_cursor: string | null }> {
   await getConversation(tx, businessId, conversationId);
   const params: unknown[] = [businessId, conversationId];
@@ -102,7 +126,11 @@ export async function listMessages(
   const out = page(r.rows, query.limit, (row) => [row.k, row.id]);
   return {
     items: out.items.map(({ k: _k, ...m }) => ({
-      ...m, created_at: iso(m.created_at)!, sent_at: iso(m.sent_at), delivered_at: iso(m.delivered_at), read_at: iso(m.read_at),
+      ...m,
+      created_at: iso(m.created_at)!,
+      sent_at: iso(m.sent_at),
+      delivered_at: iso(m.delivered_at),
+      read_at: iso(m.read_at),
     })),
     next_cursor: out.next_cursor,
   };
@@ -110,7 +138,10 @@ export async function listMessages(
 
 /** Mark every inbound message read and clear the unread count, in one transaction. */
 export async function markConversationRead(tx: Tx, businessId: string, conversationId: string): Promise<Conversation> {
-  const r = await tx.query('UPDATE app.conversations SET unread_count = 0 WHERE business_id = $1 AND id = $2', [businessId, conversationId]);
+  const r = await tx.query('UPDATE app.conversations SET unread_count = 0 WHERE business_id = $1 AND id = $2', [
+    businessId,
+    conversationId,
+  ]);
   if (r.rowCount === 0) throw notFound('conversation');
   await tx.query(
     `UPDATE app.messages SET read_at = now()

@@ -30,7 +30,11 @@ export function decodeCursor(cursor: string | undefined, size: number): (string 
 }
 
 /** Split one extra fetched row off into the next cursor. */
-export function page<R>(rows: R[], limit: number, keyOf: (row: R) => (string | number | null)[]): { items: R[]; next_cursor: string | null } {
+export function page<R>(
+  rows: R[],
+  limit: number,
+  keyOf: (row: R) => (string | number | null)[],
+): { items: R[]; next_cursor: string | null } {
   if (rows.length <= limit) return { items: rows, next_cursor: null };
   const items = rows.slice(0, limit);
   return { items, next_cursor: encodeCursor(keyOf(items[items.length - 1]!)) };

@@ -19,14 +19,27 @@ export interface List {
 export const LIST_NAME_MAX = 100;
 export const BULK_MAX = 1000;
 
-interface ListRow { id: string; business_id: string; name: string; color: string; member_count: string | number; created_at: Date; updated_at: Date }
+interface ListRow {
+  id: string;
+  business_id: string;
+  name: string;
+  color: string;
+  member_count: string | number;
+  created_at: Date;
+  updated_at: Date;
+}
 
 const LIST_COLUMNS = `l.id, l.business_id, l.name, l.color, l.created_at, l.updated_at,
   (SELECT count(*) FROM app.list_members m WHERE m.business_id = l.business_id AND m.list_id = l.id) AS member_count`;
 
 const toList = (r: ListRow): List => ({
-  id: r.id, business_id: r.business_id, name: r.name, color: r.color, member_count: Number(r.member_count),
-  created_at: iso(r.created_at)!, updated_at: iso(r.updated_at)!,
+  id: r.id,
+  business_id: r.business_id,
+  name: r.name,
+  color: r.color,
+  member_count: Number(r.member_count),
+  created_at: iso(r.created_at)!,
+  updated_at: iso(r.updated_at)!,
 });
 
 function nameTaken(): AppError {
@@ -34,12 +47,18 @@ function nameTaken(): AppError {
 }
 
 export async function listLists(tx: Tx, businessId: string): Promise<List[]> {
-  const r = await tx.query<ListRow>(`SELECT ${LIST_COLUMNS} FROM app.lists l WHERE l.business_id = $1 ORDER BY lower(l.name), l.id`, [businessId]);
+  const r = await tx.query<ListRow>(
+    `SELECT ${LIST_COLUMNS} FROM app.lists l WHERE l.business_id = $1 ORDER BY lower(l.name), l.id`,
+    [businessId],
+  );
   return r.rows.map(toList);
 }
 
 export async function getList(tx: Tx, businessId: string, id: string): Promise<List> {
-  const r = await tx.query<ListRow>(`SELECT ${LIST_COLUMNS} FROM app.lists l WHERE l.business_id = $1 AND l.id = $2`, [businessId, id]);
+  const r = await tx.query<ListRow>(`SELECT ${LIST_COLUMNS} FROM app.lists l WHERE l.business_id = $1 AND l.id = $2`, [
+    businessId,
+    id,
+  ]);
   if (!r.rows[0]) throw notFound('list');
   return toList(r.rows[0]);
 }
@@ -54,9 +73,17 @@ export async function createList(tx: Tx, businessId: string, input: { name: stri
   return getList(tx, businessId, r.rows[0].id);
 }
 
-export async function updateList(tx: Tx, businessId: string, id: string, input: { name?: string; color?: string }): Promise<List> {
+export async function updateList(
+  tx: Tx,
+  businessId: string,
+  id: string,
+  input: { name?: string; color?: string },
+): Promise<List> {
   if (input.name !== undefined) {
-    const clash = await tx.query('SELECT 1 FROM app.lists WHERE business_id = $1 AND lower(name) = lower($2) AND id <> $3', [businessId, input.name.trim(), id]);
+    const clash = await tx.query(
+      'SELECT 1 FROM app.lists WHERE business_id = $1 AND lower(name) = lower($2) AND id <> $3',
+      [businessId, input.name.trim(), id],
+    );
     if (clash.rowCount > 0) throw nameTaken();
   }
   const r = await tx.query(
@@ -73,7 +100,10 @@ export async function deleteList(tx: Tx, businessId: string, id: string): Promis
 }
 
 async function assertList(tx: Tx, businessId: string, listId: string): Promise<{ name: string }> {
-  const r = await tx.query<{ name: string }>('SELECT name FROM app.lists WHERE business_id = $1 AND id = $2', [businessId, listId]);
+  const r = await tx.query<{ name: string }>('SELECT name FROM app.lists WHERE business_id = $1 AND id = $2', [
+    businessId,
+    listId,
+  ]);
   if (!r.rows[0]) throw notFound('list');
   return r.rows[0];
 }
@@ -82,7 +112,12 @@ async function assertList(tx: Tx, businessId: string, listId: string): Promise<{
  * Add contacts to a list. Every id must be a live contact of this business: one
  * unknown (or foreign) id refuses the whole request with 404, and nothing is written.
  */
-export async function addListMembers(tx: Tx, businessId: string, listId: string, contactIds: readonly string[]): Promise<{ added: number }> {
+export async function addListMembers(
+  tx: Tx,
+  businessId: string,
+  listId: string,
+  contactIds: readonly string[],
+): Promise<{ added: number }> {
   const list = await assertList(tx, businessId, listId);
   const ids = [...new Set(contactIds)];
   const found = await tx.query<{ n: string }>(
@@ -96,22 +131,43 @@ export async function addListMembers(tx: Tx, businessId: string, listId: string,
      ON CONFLICT DO NOTHING RETURNING contact_id`,
     [businessId, listId, ids],
   );
-  await recordContactEvents(tx, businessId, r.rows.map((x) => x.contact_id), 'list_added', { list_id: listId, list_name: list.name });
+  await recordContactEvents(
+    tx,
+    businessId,
+    r.rows.map((x) => x.contact_id),
+    'list_added',
+    { list_id: listId, list_name: list.name },
+  );
   return { added: r.rowCount };
 }
 
-export async function removeListMembers(tx: Tx, businessId: string, listId: string, contactIds: readonly string[]): Promise<{ removed: number }> {
+export async function removeListMembers(
+  tx: Tx,
+  businessId: string,
+  listId: string,
+  contactIds: readonly string[],
+): Promise<{ removed: number }> {
   const list = await assertList(tx, businessId, listId);
   const r = await tx.query<{ contact_id: string }>(
     'DELETE FROM app.list_members WHERE business_id = $1 AND list_id = $2 AND contact_id = ANY ($3::uuid[]) RETURNING contact_id',
     [businessId, listId, [...new Set(contactIds)]],
   );
-  await recordContactEvents(tx, businessId, r.rows.map((x) => x.contact_id), 'list_removed', { list_id: listId, list_name: list.name });
+  await recordContactEvents(
+    tx,
+    businessId,
+    r.rows.map((x) => x.contact_id),
+    'list_removed',
+    { list_id: listId, list_name: list.name },
+  );
   return { removed: r.rowCount };
 }
 
 /** The lists a contact belongs to. */
-export async function listsOfContact(tx: Tx, businessId: string, contactId: string): Promise<Pick<List, 'id' | 'name' | 'color'>[]> {
+export async function listsOfContact(
+  tx: Tx,
+  businessId: string,
+  contactId: string,
+): Promise<Pick<List, 'id' | 'name' | 'color'>[]> {
   const c = await tx.query('SELECT 1 FROM app.contacts WHERE business_id = $1 AND id = $2', [businessId, contactId]);
   if (c.rowCount === 0) throw notFound('contact');
   const r = await tx.query<{ id: string; name: string; color: string }>(

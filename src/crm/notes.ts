@@ -25,7 +25,8 @@ const NOTE_COLUMNS = 'n.id, n.business_id, n.contact_id, n.deal_id, n.body, n.au
 const toNote = (r: NoteRow): Note => ({ ...r, created_at: iso(r.created_at)!, updated_at: iso(r.updated_at)! });
 
 async function assertTarget(tx: Tx, businessId: string, target: NoteTarget): Promise<void> {
-  const [table, id, what] = 'contact_id' in target ? ['contacts', target.contact_id, 'contact'] : ['deals', target.deal_id, 'deal'];
+  const [table, id, what] =
+    'contact_id' in target ? ['contacts', target.contact_id, 'contact'] : ['deals', target.deal_id, 'deal'];
   const r = await tx.query(`SELECT 1 FROM app.${table} WHERE business_id = $1 AND id = $2`, [businessId, id]);
   if (r.rowCount === 0) throw notFound(what);
 }
@@ -41,7 +42,10 @@ export async function createNote(tx: Tx, businessId: string, target: NoteTarget,
 }
 
 export async function listNotes(
-  tx: Tx, businessId: string, target: NoteTarget, query: { limit: number; cursor?: string },
+  tx: Tx,
+  businessId: string,
+  target: NoteTarget,
+  query: { limit: number; cursor?: string },
 ): Promise<{ items: Note[]; next_cursor: string | null }> {
   await assertTarget(tx, businessId, target);
   const column = 'contact_id' in target ? 'contact_id' : 'deal_id';
@@ -63,7 +67,10 @@ export async function listNotes(
 }
 
 export async function updateNote(tx: Tx, businessId: string, id: string, body: string): Promise<Note> {
-  const r = await tx.query<NoteRow>(`UPDATE app.notes n SET body = $3 WHERE n.business_id = $1 AND n.id = $2 RETURNING ${NOTE_COLUMNS}`, [businessId, id, body]);
+  const r = await tx.query<NoteRow>(
+    `UPDATE app.notes n SET body = $3 WHERE n.business_id = $1 AND n.id = $2 RETURNING ${NOTE_COLUMNS}`,
+    [businessId, id, body],
+  );
   if (r.rows[0]) return toNote(r.rows[0]);
   await assertVisible(tx, businessId, id);
   throw new AppError('forbidden', 'only the author can edit a note');

@@ -22,13 +22,24 @@ const userRef = z.union([z.literal('me'), uuid]);
 const isoDate = z.iso.date();
 const ts = z.string();
 const nullableTs = z.string().nullable();
-export const pageOf = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), next_cursor: z.string().nullable() });
+export const pageOf = <T extends z.ZodType>(item: T) =>
+  z.object({ items: z.array(item), next_cursor: z.string().nullable() });
 
 // --- contacts ----------------------------------------------------------------
 export const contactSchema = z.object({
-  id: z.string(), business_id: z.string(), first_name: z.string(), last_name: z.string(),
-  phone: z.string().nullable(), email: z.string().nullable(), source: z.enum(CONTACT_SOURCES), status: z.enum(CONTACT_STATUSES),
-  notes: z.string(), owner_id: z.string().nullable(), created_at: ts, updated_at: ts, deleted_at: nullableTs,
+  id: z.string(),
+  business_id: z.string(),
+  first_name: z.string(),
+  last_name: z.string(),
+  phone: z.string().nullable(),
+  email: z.string().nullable(),
+  source: z.enum(CONTACT_SOURCES),
+  status: z.enum(CONTACT_STATUSES),
+  notes: z.string(),
+  owner_id: z.string().nullable(),
+  created_at: ts,
+  updated_at: ts,
+  deleted_at: nullableTs,
 });
 export const contactFields = {
   first_name: z.string().max(NAME_MAX),
@@ -53,22 +64,45 @@ export const contactQuery = pageQuery.extend({
 });
 export const listRefSchema = z.object({ id: z.string(), name: z.string(), color: z.string() });
 export const optOutSchema = z.object({ our_number: z.string(), keyword: z.string(), opted_out_at: ts });
-export const contactDetailSchema = contactSchema.extend({ lists: z.array(listRefSchema), sms_opt_outs: z.array(optOutSchema) });
+export const contactDetailSchema = contactSchema.extend({
+  lists: z.array(listRefSchema),
+  sms_opt_outs: z.array(optOutSchema),
+});
 
 // --- lists ---------------------------------------------------------------------
 const color = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'a color is #rrggbb');
 export const listSchema = z.object({
-  id: z.string(), business_id: z.string(), name: z.string(), color: z.string(), member_count: z.number(), created_at: ts, updated_at: ts,
+  id: z.string(),
+  business_id: z.string(),
+  name: z.string(),
+  color: z.string(),
+  member_count: z.number(),
+  created_at: ts,
+  updated_at: ts,
 });
-export const listCreate = z.object({ name: z.string().trim().min(1).max(LIST_NAME_MAX), color: color.optional() }).strict();
-export const listUpdate = z.object({ name: z.string().trim().min(1).max(LIST_NAME_MAX), color }).partial().strict();
+export const listCreate = z
+  .object({ name: z.string().trim().min(1).max(LIST_NAME_MAX), color: color.optional() })
+  .strict();
+export const listUpdate = z
+  .object({ name: z.string().trim().min(1).max(LIST_NAME_MAX), color })
+  .partial()
+  .strict();
 export const memberIds = z.object({ contact_ids: z.array(uuid).min(1).max(BULK_MAX) }).strict();
 
 // --- deals ---------------------------------------------------------------------
 export const dealSchema = z.object({
-  id: z.string(), business_id: z.string(), title: z.string(), contact_id: z.string().nullable(), amount_cents: z.number(),
-  loan_type: z.enum(LOAN_TYPES), stage: z.enum(DEAL_STAGES), expected_close_date: z.string().nullable(), position: z.number(),
-  owner_id: z.string().nullable(), created_at: ts, updated_at: ts,
+  id: z.string(),
+  business_id: z.string(),
+  title: z.string(),
+  contact_id: z.string().nullable(),
+  amount_cents: z.number(),
+  loan_type: z.enum(LOAN_TYPES),
+  stage: z.enum(DEAL_STAGES),
+  expected_close_date: z.string().nullable(),
+  position: z.number(),
+  owner_id: z.string().nullable(),
+  created_at: ts,
+  updated_at: ts,
 });
 const dealFields = {
   title: z.string().trim().min(1).max(200),
@@ -81,22 +115,48 @@ const dealFields = {
 };
 export const dealCreate = z.object(dealFields).partial().required({ title: true }).strict();
 export const dealUpdate = z.object(dealFields).partial().strict();
-export const dealMove = z.object({ stage: z.enum(DEAL_STAGES).optional(), position: z.number().int().min(0).max(1_000_000).optional() }).strict();
-export const dealQuery = pageQuery.extend({ stage: z.enum(DEAL_STAGES).optional(), contact_id: uuid.optional(), owner_id: userRef.optional() });
+export const dealMove = z
+  .object({ stage: z.enum(DEAL_STAGES).optional(), position: z.number().int().min(0).max(1_000_000).optional() })
+  .strict();
+export const dealQuery = pageQuery.extend({
+  stage: z.enum(DEAL_STAGES).optional(),
+  contact_id: uuid.optional(),
+  owner_id: userRef.optional(),
+});
 export const stageChangeSchema = z.object({
-  id: z.string(), from_stage: z.enum(DEAL_STAGES).nullable(), to_stage: z.enum(DEAL_STAGES), changed_by: z.string().nullable(), changed_at: ts,
+  id: z.string(),
+  from_stage: z.enum(DEAL_STAGES).nullable(),
+  to_stage: z.enum(DEAL_STAGES),
+  changed_by: z.string().nullable(),
+  changed_at: ts,
 });
 
 // --- notes, tasks, timeline -----------------------------------------------------
 export const noteSchema = z.object({
-  id: z.string(), business_id: z.string(), contact_id: z.string().nullable(), deal_id: z.string().nullable(), body: z.string(),
-  author_id: z.string().nullable(), created_at: ts, updated_at: ts,
+  id: z.string(),
+  business_id: z.string(),
+  contact_id: z.string().nullable(),
+  deal_id: z.string().nullable(),
+  body: z.string(),
+  author_id: z.string().nullable(),
+  created_at: ts,
+  updated_at: ts,
 });
 export const noteBody = z.object({ body: z.string().trim().min(1).max(NOTE_MAX) }).strict();
 export const taskSchema = z.object({
-  id: z.string(), business_id: z.string(), title: z.string(), details: z.string(), due_date: z.string().nullable(),
-  assignee_id: z.string().nullable(), contact_id: z.string().nullable(), deal_id: z.string().nullable(), done: z.boolean(),
-  done_at: nullableTs, created_by: z.string().nullable(), created_at: ts, updated_at: ts,
+  id: z.string(),
+  business_id: z.string(),
+  title: z.string(),
+  details: z.string(),
+  due_date: z.string().nullable(),
+  assignee_id: z.string().nullable(),
+  contact_id: z.string().nullable(),
+  deal_id: z.string().nullable(),
+  done: z.boolean(),
+  done_at: nullableTs,
+  created_by: z.string().nullable(),
+  created_at: ts,
+  updated_at: ts,
 });
 const taskFields = {
   title: z.string().trim().min(1).max(200),
@@ -110,27 +170,69 @@ const taskFields = {
 export const taskCreate = z.object(taskFields).partial().required({ title: true }).strict();
 export const taskUpdate = z.object(taskFields).partial().strict();
 export const taskQuery = pageQuery.extend({
-  assignee: userRef.optional(), done: boolQuery.optional(), contact_id: uuid.optional(), deal_id: uuid.optional(),
+  assignee: userRef.optional(),
+  done: boolQuery.optional(),
+  contact_id: uuid.optional(),
+  deal_id: uuid.optional(),
 });
 export const timelineItemSchema = z.object({
-  id: z.string(), kind: z.string(), at: ts, actor_id: z.string().nullable(), data: z.record(z.string(), z.unknown()),
+  id: z.string(),
+  kind: z.string(),
+  at: ts,
+  actor_id: z.string().nullable(),
+  data: z.record(z.string(), z.unknown()),
 });
 
 // --- conversations and search ------------------------------------------------------
 export const conversationSchema = z.object({
-  id: z.string(), business_id: z.string(), contact_id: z.string(), contact_name: z.string(), contact_phone: z.string().nullable(),
-  our_number: z.string(), last_message_at: nullableTs, last_message_preview: z.string().nullable(), unread_count: z.number(),
-  opted_out: z.boolean().describe('the contact texted STOP to our_number; sending is refused until START'), created_at: ts,
+  id: z.string(),
+  business_id: z.string(),
+  contact_id: z.string(),
+  contact_name: z.string(),
+  contact_phone: z.string().nullable(),
+  our_number: z.string(),
+  last_message_at: nullableTs,
+  last_message_preview: z.string().nullable(),
+  unread_count: z.number(),
+  opted_out: z.boolean().describe('the contact texted STOP to our_number; sending is refused until START'),
+  created_at: ts,
 });
 export const messageSchema = z.object({
-  id: z.string(), conversation_id: z.string(), direction: z.enum(['inbound', 'outbound']), body: z.string(), status: z.string(),
-  sender_user_id: z.string().nullable(), error_code: z.string().nullable(), created_at: ts, sent_at: nullableTs,
-  delivered_at: nullableTs, read_at: nullableTs,
+  id: z.string(),
+  conversation_id: z.string(),
+  direction: z.enum(['inbound', 'outbound']),
+  body: z.string(),
+  status: z.string(),
+  sender_user_id: z.string().nullable(),
+  error_code: z.string().nullable(),
+  created_at: ts,
+  sent_at: nullableTs,
+  delivered_at: nullableTs,
+  read_at: nullableTs,
 });
 export const conversationQuery = pageQuery.extend({ contact_id: uuid.optional(), unread: boolQuery.optional() });
-export const searchQuery = z.object({ q: z.string().trim().min(1).max(200), limit: z.coerce.number().int().min(1).max(50).default(10) });
+export const searchQuery = z.object({
+  q: z.string().trim().min(1).max(200),
+  limit: z.coerce.number().int().min(1).max(50).default(10),
+});
 export const searchSchema = z.object({
   contacts: z.array(contactSchema),
-  deals: z.array(z.object({ id: z.string(), title: z.string(), stage: z.string(), amount_cents: z.number(), contact_id: z.string().nullable() })),
-  conversations: z.array(z.object({ id: z.string(), contact_id: z.string(), contact_name: z.string(), our_number: z.string(), snippet: z.string().nullable() })),
+  deals: z.array(
+    z.object({
+      id: z.string(),
+      title: z.string(),
+      stage: z.string(),
+      amount_cents: z.number(),
+      contact_id: z.string().nullable(),
+    }),
+  ),
+  conversations: z.array(
+    z.object({
+      id: z.string(),
+      contact_id: z.string(),
+      contact_name: z.string(),
+      our_number: z.string(),
+      snippet: z.string().nullable(),
+    }),
+  ),
 });

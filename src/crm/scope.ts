@@ -18,7 +18,12 @@ export async function assertMember(tx: Tx, businessId: string): Promise<void> {
   if (r.rows[0]?.ok !== true) throw new AppError('not_found', 'business not found');
 }
 
-export function inBusiness<T>(db: Database, request: FastifyRequest, businessId: string, fn: (s: BusinessTx) => Promise<T>): Promise<T> {
+export function inBusiness<T>(
+  db: Database,
+  request: FastifyRequest,
+  businessId: string,
+  fn: (s: BusinessTx) => Promise<T>,
+): Promise<T> {
   const claims = requireClaims(request);
   // The membership check rides in the transaction's set-up round trip (userTx memberOf).
   return userTx(db, request, (tx) => fn({ tx, businessId, userId: claims.sub }), { memberOf: businessId });

@@ -17,14 +17,26 @@ export async function globalSearch(tx: Tx, businessId: string, q: string, limit:
   const term = q.trim().toLowerCase();
   const contacts = (await listContacts(tx, businessId, { q: term, limit })).items;
   const pattern = likePattern(term);
-  const deals = await tx.query<{ id: string; title: string; stage: string; amount_cents: string; contact_id: string | null }>(
+  const deals = await tx.query<{
+    id: string;
+    title: string;
+    stage: string;
+    amount_cents: string;
+    contact_id: string | null;
+  }>(
     `SELECT d.id, d.title, d.stage, d.amount_cents::text AS amount_cents, d.contact_id FROM app.deals d
       WHERE d.business_id = $1 AND lower(d.title) LIKE $2
       ORDER BY extensions.similarity(lower(d.title), $3) DESC, d.id LIMIT $4`,
     [businessId, pattern, term, limit],
   );
   // A conversation matches by its contact's name or phone, or by a message's text.
-  const conversations = await tx.query<{ id: string; contact_id: string; contact_name: string; our_number: string; snippet: string | null }>(
+  const conversations = await tx.query<{
+    id: string;
+    contact_id: string;
+    contact_name: string;
+    our_number: string;
+    snippet: string | null;
+  }>(
     `SELECT v.id, v.contact_id, btrim(c.first_name || ' ' || c.last_name) AS contact_name, v.our_number,
             (SELECT left(m.body, 140) FROM app.messages m
               WHERE m.business_id = v.business_id AND m.conversation_id = v.id AND lower(m.body) LIKE $2

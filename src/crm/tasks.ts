@@ -31,18 +31,33 @@ export interface TaskInput {
   done?: boolean;
 }
 
-type TaskRow = Omit<Task, 'done_at' | 'created_at' | 'updated_at'> & { done_at: Date | null; created_at: Date; updated_at: Date };
+type TaskRow = Omit<Task, 'done_at' | 'created_at' | 'updated_at'> & {
+  done_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+};
 const TASK_COLUMNS = `t.id, t.business_id, t.title, t.details, to_char(t.due_date, 'YYYY-MM-DD') AS due_date, t.assignee_id,
   t.contact_id, t.deal_id, t.done, t.done_at, t.created_by, t.created_at, t.updated_at`;
-const toTask = (r: TaskRow): Task => ({ ...r, done_at: iso(r.done_at), created_at: iso(r.created_at)!, updated_at: iso(r.updated_at)! });
+const toTask = (r: TaskRow): Task => ({
+  ...r,
+  done_at: iso(r.done_at),
+  created_at: iso(r.created_at)!,
+  updated_at: iso(r.updated_at)!,
+});
 
 async function assertRefs(tx: Tx, businessId: string, input: TaskInput): Promise<void> {
   if (input.assignee_id) {
-    const r = await tx.query('SELECT 1 FROM app.memberships WHERE business_id = $1 AND user_id = $2', [businessId, input.assignee_id]);
+    const r = await tx.query('SELECT 1 FROM app.memberships WHERE business_id = $1 AND user_id = $2', [
+      businessId,
+      input.assignee_id,
+    ]);
     if (r.rowCount === 0) throw new AppError('validation_failed', 'assignee_id must be a member of this business');
   }
   if (input.contact_id) {
-    const r = await tx.query('SELECT 1 FROM app.contacts WHERE business_id = $1 AND id = $2', [businessId, input.contact_id]);
+    const r = await tx.query('SELECT 1 FROM app.contacts WHERE business_id = $1 AND id = $2', [
+      businessId,
+      input.contact_id,
+    ]);
     if (r.rowCount === 0) throw notFound('contact');
   }
   if (input.deal_id) {
@@ -52,7 +67,10 @@ async function assertRefs(tx: Tx, businessId: string, input: TaskInput): Promise
 }
 
 export async function getTask(tx: Tx, businessId: string, id: string): Promise<Task> {
-  const r = await tx.query<TaskRow>(`SELECT ${TASK_COLUMNS} FROM app.tasks t WHERE t.business_id = $1 AND t.id = $2`, [businessId, id]);
+  const r = await tx.query<TaskRow>(`SELECT ${TASK_COLUMNS} FROM app.tasks t WHERE t.business_id = $1 AND t.id = $2`, [
+    businessId,
+    id,
+  ]);
   if (!r.rows[0]) throw notFound('task');
   return toTask(r.rows[0]);
 }
@@ -64,8 +82,17 @@ export async function createTask(tx: Tx, businessId: string, input: TaskInput & 
      VALUES ($1, $2, $3, $4::date, CASE WHEN $9 THEN $5::uuid ELSE (select app.uid()) END, $6, $7, $8,
              CASE WHEN $8 THEN now() END, (select app.uid()))
      RETURNING ${TASK_COLUMNS}`,
-    [businessId, input.title.trim(), input.details ?? '', input.due_date ?? null, input.assignee_id ?? null,
-      input.contact_id ?? null, input.deal_id ?? null, input.done ?? false, input.assignee_id !== undefined],
+    [
+      businessId,
+      input.title.trim(),
+      input.details ?? '',
+      input.due_date ?? null,
+      input.assignee_id ?? null,
+      input.contact_id ?? null,
+      input.deal_id ?? null,
+      input.done ?? false,
+      input.assignee_id !== undefined,
+    ],
   );
   return toTask(r.rows[0]!);
 }
@@ -83,9 +110,21 @@ export async function updateTask(tx: Tx, businessId: string, id: string, input: 
        done = coalesce($13, t.done),
        done_at = CASE WHEN $13 IS NULL OR $13 = t.done THEN t.done_at WHEN $13 THEN now() ELSE NULL END
      WHERE t.business_id = $1 AND t.id = $2 RETURNING ${TASK_COLUMNS}`,
-    [businessId, id, input.title?.trim() ?? null, input.details ?? null, input.due_date !== undefined, input.due_date ?? null,
-      input.assignee_id !== undefined, input.assignee_id ?? null, input.contact_id !== undefined, input.contact_id ?? null,
-      input.deal_id !== undefined, input.deal_id ?? null, input.done ?? null],
+    [
+      businessId,
+      id,
+      input.title?.trim() ?? null,
+      input.details ?? null,
+      input.due_date !== undefined,
+      input.due_date ?? null,
+      input.assignee_id !== undefined,
+      input.assignee_id ?? null,
+      input.contact_id !== undefined,
+      input.contact_id ?? null,
+      input.deal_id !== undefined,
+      input.deal_id ?? null,
+      input.done ?? null,
+    ],
   );
   if (!r.rows[0]) throw notFound('task');
   return toTask(r.rows[0]);
@@ -96,14 +135,28 @@ export async function deleteTask(tx: Tx, businessId: string, id: string): Promis
   if (r.rowCount === 0) throw notFound('task');
 }
 
-export interface TaskQuery { limit: number; cursor?: string; assignee?: string; done?: boolean; contact_id?: string; deal_id?: string }
+export interface TaskQuery {
+  limit: number;
+  cursor?: string;
+  assignee?: string;
+  done?: boolean;
+  contact_id?: string;
+  deal_id?: string;
+}
 
 /** Tasks by due date (undated last), then id; keyset-paged. */
-export async function listTasks(tx: Tx, businessId: string, query: TaskQuery): Promise<{ items: Task[]; next_cursor: string | null }> {
+export async function listTasks(
+  tx: Tx,
+  businessId: string,
+  query: TaskQuery,
+): Promise<{ items: Task[]; next_cursor: string | null }> {
   const params: unknown[] = [businessId];
   const p = (v: unknown) => `$${params.push(v)}`;
   const where = ['t.business_id = $1'];
-  if (query.assignee) where.push(query.assignee === 'me' ? 't.assignee_id = (select app.uid())' : `t.assignee_id = ${p(query.assignee)}::uuid`);
+  if (query.assignee)
+    where.push(
+      query.assignee === 'me' ? 't.assignee_id = (select app.uid())' : `t.assignee_id = ${p(query.assignee)}::uuid`,
+    );
   if (query.done !== undefined) where.push(`t.done = ${p(query.done)}`);
   if (query.contact_id) where.push(`t.contact_id = ${p(query.contact_id)}::uuid`);
   if (query.deal_id) where.push(`t.deal_id = ${p(query.deal_id)}::uuid`);

@@ -19,9 +19,15 @@ export interface TimelineItem {
 }
 
 export async function contactTimeline(
-  tx: Tx, businessId: string, contactId: string, query: { limit: number; cursor?: string },
+  tx: Tx,
+  businessId: string,
+  contactId: string,
+  query: { limit: number; cursor?: string },
 ): Promise<{ items: TimelineItem[]; next_cursor: string | null }> {
-  const exists = await tx.query('SELECT 1 FROM app.contacts WHERE business_id = $1 AND id = $2', [businessId, contactId]);
+  const exists = await tx.query('SELECT 1 FROM app.contacts WHERE business_id = $1 AND id = $2', [
+    businessId,
+    contactId,
+  ]);
   if (exists.rowCount === 0) throw notFound('contact');
   const params: unknown[] = [businessId, contactId, query.limit + 1];
   const cursor = decodeCursor(query.cursor, 2);
@@ -33,31 +39,66 @@ export async function contactTimeline(
   const branch = (select: string, from: string, where: string, at: string, id: string) =>
     `(SELECT ${select} FROM ${from} WHERE ${where} AND ${bound(at, id)} ORDER BY ${at} DESC, ${id} DESC LIMIT $3)`;
   const sql = `SELECT id, kind, at, at::text AS k, actor_id, data FROM (
-    ${branch(`e.id, e.kind, e.created_at AS at, e.actor_id, e.details AS data`, 'app.contact_events e',
-      'e.business_id = $1 AND e.contact_id = $2', 'e.created_at', 'e.id')}
+    ${branch(
+      `e.id, e.kind, e.created_at AS at, e.actor_id, e.details AS data`,
+      'app.contact_events e',
+      'e.business_id = $1 AND e.contact_id = $2',
+      'e.created_at',
+      'e.id',
+    )}
     UNION ALL
-    ${branch(`c.id, 'imported', c.created_at, j.created_by, jsonb_build_object('job_id', c.import_job_id, 'action', 'created')`,
+    ${branch(
+      `c.id, 'imported', c.created_at, j.created_by, jsonb_build_object('job_id', c.import_job_id, 'action', 'created')`,
       'app.contacts c LEFT JOIN app.import_jobs j ON j.business_id = c.business_id AND j.id = c.import_job_id',
-      'c.business_id = $1 AND c.id = $2 AND c.import_job_id IS NOT NULL', 'c.created_at', 'c.id')}
+      'c.business_id = $1 AND c.id = $2 AND c.import_job_id IS NOT NULL',
+      'c.created_at',
+      'c.id',
+    )}
     UNION ALL
-    ${branch(`n.id, 'note', n.created_at, n.author_id, jsonb_build_object('body', n.body, 'updated_at', n.updated_at, 'deal_id', n.deal_id)`, 'app.notes n',
+    ${branch(
+      `n.id, 'note', n.created_at, n.author_id, jsonb_build_object('body', n.body, 'updated_at', n.updated_at, 'deal_id', n.deal_id)`,
+      'app.notes n',
       `n.business_id = $1 AND (n.contact_id = $2
-        OR n.deal_id IN (SELECT d.id FROM app.deals d WHERE d.business_id = $1 AND d.contact_id = $2))`, 'n.created_at', 'n.id')}
+        OR n.deal_id IN (SELECT d.id FROM app.deals d WHERE d.business_id = $1 AND d.contact_id = $2))`,
+      'n.created_at',
+      'n.id',
+    )}
     UNION ALL
-    ${branch(`m.id, 'message', m.created_at, m.sender_user_id,
+    ${branch(
+      `m.id, 'message', m.created_at, m.sender_user_id,
         jsonb_build_object('conversation_id', m.conversation_id, 'direction', m.direction, 'body', m.body, 'status', m.status, 'our_number', v.our_number)`,
       'app.messages m JOIN app.conversations v ON v.business_id = m.business_id AND v.id = m.conversation_id',
-      'm.business_id = $1 AND v.contact_id = $2', 'm.created_at', 'm.id')}
+      'm.business_id = $1 AND v.contact_id = $2',
+      'm.created_at',
+      'm.id',
+    )}
     UNION ALL
-    ${branch(`s.id, 'stage_changed', s.changed_at, s.changed_by,
+    ${branch(
+      `s.id, 'stage_changed', s.changed_at, s.changed_by,
         jsonb_build_object('deal_id', d.id, 'deal_title', d.title, 'from_stage', s.from_stage, 'to_stage', s.to_stage)`,
       'app.deal_stage_changes s JOIN app.deals d ON d.business_id = s.business_id AND d.id = s.deal_id',
-      's.business_id = $1 AND d.contact_id = $2', 's.changed_at', 's.id')}
+      's.business_id = $1 AND d.contact_id = $2',
+      's.changed_at',
+      's.id',
+    )}
   ) t ORDER BY at DESC, id DESC LIMIT $3`;
-  const r = await tx.query<{ id: string; kind: string; at: Date; k: string; actor_id: string | null; data: Record<string, unknown> }>(sql, params);
+  const r = await tx.query<{
+    id: string;
+    kind: string;
+    at: Date;
+    k: string;
+    actor_id: string | null;
+    data: Record<string, unknown>;
+  }>(sql, params);
   const out = page(r.rows, query.limit, (row) => [row.k, row.id]);
   return {
-    items: out.items.map((row) => ({ id: row.id, kind: row.kind, at: iso(row.at)!, actor_id: row.actor_id, data: row.data })),
+    items: out.items.map((row) => ({
+      id: row.id,
+      kind: row.kind,
+      at: iso(row.at)!,
+      actor_id: row.actor_id,
+      data: row.data,
+    })),
     next_cursor: out.next_cursor,
   };
 }

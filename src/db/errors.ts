@@ -10,22 +10,37 @@ interface PgLikeError {
 }
 
 const CONNECTION_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOENT', 'ETIMEDOUT', 'EHOSTUNREACH',
-  '57P01', '57P02', '57P03', // admin_shutdown, crash_shutdown, cannot_connect_now
-  '08000', '08003', '08006', '08001', '08004', // connection exceptions
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ENOENT',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  '57P01',
+  '57P02',
+  '57P03', // admin_shutdown, crash_shutdown, cannot_connect_now
+  '08000',
+  '08003',
+  '08006',
+  '08001',
+  '08004', // connection exceptions
 ]);
 
 export function isConnectionError(e: unknown): boolean {
   if (!e || typeof e !== 'object') return false;
   const { code, message } = e as PgLikeError;
   if (code && CONNECTION_CODES.has(code)) return true;
-  return typeof message === 'string' && /Connection terminated|connection timeout|Client has encountered a connection error|not queryable/i.test(message);
+  return (
+    typeof message === 'string' &&
+    /Connection terminated|connection timeout|Client has encountered a connection error|not queryable/i.test(message)
+  );
 }
 
 /** An AppError for a database error a client could have caused or should retry; undefined for bugs. */
 export function mapDatabaseError(e: unknown): AppError | undefined {
   if (e instanceof AppError) return e;
-  if (isConnectionError(e)) return new AppError('database_unavailable', 'the database is unavailable; try again shortly', { cause: e });
+  if (isConnectionError(e))
+    return new AppError('database_unavailable', 'the database is unavailable; try again shortly', { cause: e });
   if (!e || typeof e !== 'object') return undefined;
   const { code } = e as PgLikeError;
   switch (code) {

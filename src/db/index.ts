@@ -8,9 +8,15 @@ import { openServerEngine } from './server-engine.ts';
 export type { Database, Tx, Claims, QueryResult } from './types.ts';
 export type { Engine } from './engine.ts';
 
-export function openEngine(config: Pick<Config, 'databaseUrl' | 'migrationUrl' | 'dataDir' | 'dbPoolSize'>): Promise<Engine> {
+export function openEngine(
+  config: Pick<Config, 'databaseUrl' | 'migrationUrl' | 'dataDir' | 'dbPoolSize'>,
+): Promise<Engine> {
   if (config.databaseUrl) {
-    return openServerEngine({ databaseUrl: config.databaseUrl, migrationUrl: config.migrationUrl, poolSize: config.dbPoolSize });
+    return openServerEngine({
+      databaseUrl: config.databaseUrl,
+      migrationUrl: config.migrationUrl,
+      poolSize: config.dbPoolSize,
+    });
   }
   return openEmbeddedEngine({ dataDir: config.dataDir, poolSize: config.dbPoolSize });
 }

@@ -24,7 +24,9 @@ export class MigrationError extends Error {
 }
 
 export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
   const seen = new Set<string>();
   return files.map((file) => {
     const m = FILE.exec(file);
@@ -45,7 +47,10 @@ export interface MigrateResult {
   skipped: number;
 }
 
-export async function migrate(client: pg.ClientBase, migrations: Migration[] = readMigrations()): Promise<MigrateResult> {
+export async function migrate(
+  client: pg.ClientBase,
+  migrations: Migration[] = readMigrations(),
+): Promise<MigrateResult> {
   await client.query(`BEGIN; ${OWNER_TX}
     CREATE SCHEMA IF NOT EXISTS capto_meta;
     CREATE TABLE IF NOT EXISTS capto_meta.schema_migrations (
@@ -78,14 +83,20 @@ export async function migrate(client: pg.ClientBase, migrations: Migration[] = r
     await client.query(`BEGIN; ${OWNER_TX} SELECT pg_advisory_xact_lock(${MIGRATION_LOCK});`);
     try {
       // Another node may have applied it while we waited for the lock.
-      const again = await client.query('SELECT checksum FROM capto_meta.schema_migrations WHERE version = $1', [m.version]);
+      const again = await client.query('SELECT checksum FROM capto_meta.schema_migrations WHERE version = $1', [
+        m.version,
+      ]);
       if (again.rowCount) {
         await client.query('ROLLBACK');
         result.skipped++;
         continue;
       }
       await client.query(m.sql);
-      await client.query('INSERT INTO capto_meta.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [m.version, m.name, m.checksum]);
+      await client.query('INSERT INTO capto_meta.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
+        m.version,
+        m.name,
+        m.checksum,
+      ]);
       await client.query('COMMIT');
       result.applied.push(`${m.version}_${m.name}`);
     } catch (e) {

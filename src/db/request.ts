@@ -16,7 +16,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * a handler. The database would still confine them (capto_app holds no privileges
  * of its own), but a handler has no business issuing them, so they are refused.
  */
-const FORBIDDEN_STATEMENT = /(^|;)\s*((begin|commit|rollback|end|abort|start\s+transaction|prepare\s+transaction)\b|(set|reset)\s+(local\s+|session\s+)?(role|session\s+authorization)\b)|set_config\s*\(\s*'(role|request\.jwt\.claims|request\.service_reason)'/i;
+const FORBIDDEN_STATEMENT =
+  /(^|;)\s*((begin|commit|rollback|end|abort|start\s+transaction|prepare\s+transaction)\b|(set|reset)\s+(local\s+|session\s+)?(role|session\s+authorization)\b)|set_config\s*\(\s*'(role|request\.jwt\.claims|request\.service_reason)'/i;
 
 export interface DatabaseOptions {
   onError?: (e: unknown) => void;
@@ -29,7 +30,8 @@ const noop = () => undefined;
  * turns, whichever comes first; each hold is released exactly once.
  */
 function holdWrites(client: pg.PoolClient): () => void {
-  const stream = (client as unknown as { connection?: { stream?: { cork?: () => void; uncork?: () => void } } }).connection?.stream;
+  const stream = (client as unknown as { connection?: { stream?: { cork?: () => void; uncork?: () => void } } })
+    .connection?.stream;
   if (typeof stream?.cork !== 'function' || typeof stream.uncork !== 'function') return noop;
   stream.cork();
   let held = true;
@@ -43,7 +45,12 @@ function holdWrites(client: pg.PoolClient): () => void {
 }
 
 export function createDatabase(pool: pg.Pool, options: DatabaseOptions = {}): Database {
-  async function run<T>(setup: string, fn: (tx: Tx) => Promise<T>, checkSetup?: (rows: Record<string, unknown>[]) => void, readOnly = false): Promise<T> {
+  async function run<T>(
+    setup: string,
+    fn: (tx: Tx) => Promise<T>,
+    checkSetup?: (rows: Record<string, unknown>[]) => void,
+    readOnly = false,
+  ): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await pool.connect();
@@ -69,7 +76,9 @@ export function createDatabase(pool: pg.Pool, options: DatabaseOptions = {}): Da
     // costs the sender the receiver's network stack too.
     const pipelined = client.pipeline;
     const flushSetup = pipelined ? holdWrites(client) : noop;
-    let ready: Promise<void> | undefined = (client.query(setup) as unknown as Promise<pg.QueryResult | pg.QueryResult[]>).then((r) => {
+    let ready: Promise<void> | undefined = (
+      client.query(setup) as unknown as Promise<pg.QueryResult | pg.QueryResult[]>
+    ).then((r) => {
       const results = Array.isArray(r) ? r : [r];
       checkSetup?.(results[results.length - 1]?.rows ?? []);
     });
@@ -84,7 +93,10 @@ export function createDatabase(pool: pg.Pool, options: DatabaseOptions = {}): Da
     const tx: Tx = {
       async query<R>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
         if (!active) throw new Error('a transaction handle was used after its transaction ended');
-        if (FORBIDDEN_STATEMENT.test(text)) throw new Error('statements that change the role or the transaction are not allowed in a request transaction');
+        if (FORBIDDEN_STATEMENT.test(text))
+          throw new Error(
+            'statements that change the role or the transaction are not allowed in a request transaction',
+          );
         const sent = client.query(text, params as unknown[] | undefined);
         flushSetup();
         if (ready) {
@@ -137,7 +149,11 @@ export function createDatabase(pool: pg.Pool, options: DatabaseOptions = {}): Da
       if (!UUID.test(claims.sub) || (claims.sid !== undefined && !UUID.test(claims.sid))) {
         return Promise.reject(new AppError('invalid_token', 'the access token is not valid'));
       }
-      const json = JSON.stringify({ sub: claims.sub.toLowerCase(), sid: claims.sid?.toLowerCase(), role: 'authenticated' });
+      const json = JSON.stringify({
+        sub: claims.sub.toLowerCase(),
+        sid: claims.sid?.toLowerCase(),
+        role: 'authenticated',
+      });
       if (opts.memberOf !== undefined && !UUID.test(opts.memberOf)) {
         return Promise.reject(new AppError('not_found', 'business not found'));
       }
@@ -148,17 +164,33 @@ export function createDatabase(pool: pg.Pool, options: DatabaseOptions = {}): Da
         opts.memberOf !== undefined ? `app.is_member('${opts.memberOf.toLowerCase()}'::uuid) AS member` : undefined,
       ].filter((c) => c !== undefined);
       const setup = `BEGIN${opts.readOnly ? ' READ ONLY' : ''}; SELECT set_config('role', '${ROLE_NAMES.authenticated}', true), set_config('request.jwt.claims', ${literal(json)}, true)${checks.length ? `; SELECT ${checks.join(', ')}` : ''}`;
-      return run(setup, fn, checks.length ? (rows) => {
-        if (opts.requireLiveSession && rows[0]?.live !== true) throw new AppError('session_expired', 'your session has ended; sign in again');
-        if (opts.memberOf !== undefined && rows[0]?.member !== true) throw new AppError('not_found', 'business not found');
-      } : undefined, opts.readOnly === true);
+      return run(
+        setup,
+        fn,
+        checks.length
+          ? (rows) => {
+              if (opts.requireLiveSession && rows[0]?.live !== true)
+                throw new AppError('session_expired', 'your session has ended; sign in again');
+              if (opts.memberOf !== undefined && rows[0]?.member !== true)
+                throw new AppError('not_found', 'business not found');
+            }
+          : undefined,
+        opts.readOnly === true,
+      );
     },
     asAnon<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-      return run(`BEGIN; SELECT set_config('role', '${ROLE_NAMES.anon}', true), set_config('request.jwt.claims', '', true)`, fn);
+      return run(
+        `BEGIN; SELECT set_config('role', '${ROLE_NAMES.anon}', true), set_config('request.jwt.claims', '', true)`,
+        fn,
+      );
     },
     asService<T>(reason: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
-      if (!/^[a-z][a-z0-9_.:-]{0,80}$/.test(reason)) return Promise.reject(new Error(`invalid service reason: ${reason}`));
-      return run(`BEGIN; SELECT set_config('role', '${ROLE_NAMES.service}', true), set_config('request.jwt.claims', '', true), set_config('request.service_reason', '${reason}', true)`, fn);
+      if (!/^[a-z][a-z0-9_.:-]{0,80}$/.test(reason))
+        return Promise.reject(new Error(`invalid service reason: ${reason}`));
+      return run(
+        `BEGIN; SELECT set_config('role', '${ROLE_NAMES.service}', true), set_config('request.jwt.claims', '', true), set_config('request.service_reason', '${reason}', true)`,
+        fn,
+      );
     },
   });
 }

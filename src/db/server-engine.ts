@@ -41,7 +41,13 @@ export async function openServerEngine(options: ServerEngineOptions): Promise<En
   }
 
   // pipeline: a request transaction sends its set-up and first statement in one round trip (src/db/request.ts).
-  const pool = new pg.Pool({ connectionString: appUrl, max: options.poolSize, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 5_000, pipeline: true });
+  const pool = new pg.Pool({
+    connectionString: appUrl,
+    max: options.poolSize,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: 5_000,
+    pipeline: true,
+  });
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
   try {

@@ -17,7 +17,11 @@ are never touched. Prints what was deleted; exit 0.`,
     const engine = await openEngine(config);
     try {
       const r = await purgeExpiredDemos(createDatabase(engine.pool));
-      console.log(r.ran ? `purged ${r.businesses} demo business(es) and ${r.users} demo user(s)` : 'another purge is running; nothing done');
+      console.log(
+        r.ran
+          ? `purged ${r.businesses} demo business(es) and ${r.users} demo user(s)`
+          : 'another purge is running; nothing done',
+      );
       return 0;
     } finally {
       await engine.close();

@@ -7,6 +7,9 @@ import { AppError } from '../shared/errors.ts';
 export async function assertNotDemo(tx: Tx, businessId: string): Promise<void> {
   const r = await tx.query<{ demo: boolean }>('SELECT app.is_demo_business($1) AS demo', [businessId]);
   if (r.rows[0]?.demo) {
-    throw new AppError('demo_restricted', 'this is a demo workspace: sign up to connect real integrations and send messages');
+    throw new AppError(
+      'demo_restricted',
+      'this is a demo workspace: sign up to connect real integrations and send messages',
+    );
   }
 }

@@ -46,10 +46,13 @@ export function startDemoPurgeTimer(db: Database, logger: Logger, intervalMs = 3
     if (running) return;
     running = purgeExpiredDemos(db)
       .then((r) => {
-        if (r.businesses || r.users) logger.info({ demo_businesses: r.businesses, demo_users: r.users }, 'expired demo workspaces purged');
+        if (r.businesses || r.users)
+          logger.info({ demo_businesses: r.businesses, demo_users: r.users }, 'expired demo workspaces purged');
       })
       .catch((e: unknown) => logger.error({ err: e }, 'demo purge failed'))
-      .finally(() => { running = undefined; });
+      .finally(() => {
+        running = undefined;
+      });
   };
   // A first run soon after start: servers restarted more often than hourly must
   // still purge. Both timers are unref'd so they never keep a process alive.

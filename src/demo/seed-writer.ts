@@ -15,8 +15,19 @@ export async function writeDemoData(tx: Tx, businessId: string, userId: string, 
     `INSERT INTO app.contacts (id, business_id, first_name, last_name, phone, email, source, status, notes, owner_id, created_at, updated_at)
      SELECT id, $1, f, l, p, e, s::app.contact_source, st::app.contact_status, n, $2, ${ago('a')}, ${ago('a')}
        FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int[]) AS t(id, f, l, p, e, s, st, n, a)`,
-    [businessId, userId, contactIds, c.map((x) => x.first_name), c.map((x) => x.last_name), c.map((x) => x.phone),
-      c.map((x) => x.email), c.map((x) => x.source), c.map((x) => x.status), c.map((x) => x.notes), c.map((x) => x.age_min)],
+    [
+      businessId,
+      userId,
+      contactIds,
+      c.map((x) => x.first_name),
+      c.map((x) => x.last_name),
+      c.map((x) => x.phone),
+      c.map((x) => x.email),
+      c.map((x) => x.source),
+      c.map((x) => x.status),
+      c.map((x) => x.notes),
+      c.map((x) => x.age_min),
+    ],
   );
   await tx.query(
     `INSERT INTO app.contact_events (business_id, contact_id, kind, actor_id, created_at)
@@ -41,8 +52,19 @@ export async function writeDemoData(tx: Tx, businessId: string, userId: string, 
     `INSERT INTO app.deals (id, business_id, title, contact_id, amount_cents, loan_type, stage, expected_close_date, position, owner_id, created_at, updated_at)
      SELECT id, $1, ti, c, amt, lt::app.loan_type, st::app.deal_stage, current_date + cd, pos, $2, ${ago('a')}, ${ago('a')}
        FROM unnest($3::uuid[], $4::text[], $5::uuid[], $6::bigint[], $7::text[], $8::text[], $9::int[], $10::int[], $11::int[]) AS t(id, ti, c, amt, lt, st, cd, pos, a)`,
-    [businessId, userId, dealIds, d.map((x) => x.title), d.map((x) => contactIds[x.contact]), d.map((x) => x.amount_cents),
-      d.map((x) => x.loan_type), d.map((x) => x.stage), d.map((x) => x.close_in_days), d.map((x) => x.position), d.map((x) => x.age_min)],
+    [
+      businessId,
+      userId,
+      dealIds,
+      d.map((x) => x.title),
+      d.map((x) => contactIds[x.contact]),
+      d.map((x) => x.amount_cents),
+      d.map((x) => x.loan_type),
+      d.map((x) => x.stage),
+      d.map((x) => x.close_in_days),
+      d.map((x) => x.position),
+      d.map((x) => x.age_min),
+    ],
   );
 
   const convIds = ids(data.conversations.length);
@@ -51,10 +73,19 @@ export async function writeDemoData(tx: Tx, businessId: string, userId: string, 
     `INSERT INTO app.conversations (id, business_id, contact_id, our_number, last_message_at, unread_count, created_at)
      SELECT id, $1, c, $2, ${ago('last')}, u, ${ago('first')}
        FROM unnest($3::uuid[], $4::uuid[], $5::int[], $6::int[], $7::int[]) AS t(id, c, last, first, u)`,
-    [businessId, DEMO_OUR_NUMBER, convIds, cv.map((x) => contactIds[x.contact]), cv.map((x) => x.messages[x.messages.length - 1]!.age_min),
-      cv.map((x) => x.messages[0]!.age_min), cv.map((x) => x.unread)],
+    [
+      businessId,
+      DEMO_OUR_NUMBER,
+      convIds,
+      cv.map((x) => contactIds[x.contact]),
+      cv.map((x) => x.messages[x.messages.length - 1]!.age_min),
+      cv.map((x) => x.messages[0]!.age_min),
+      cv.map((x) => x.unread),
+    ],
   );
-  const msgs = cv.flatMap((x, i) => x.messages.map((m, k) => ({ ...m, conv: convIds[i]!, unread: k >= x.messages.length - x.unread })));
+  const msgs = cv.flatMap((x, i) =>
+    x.messages.map((m, k) => ({ ...m, conv: convIds[i]!, unread: k >= x.messages.length - x.unread })),
+  );
   // Demo messages never went through Twilio: no twilio_sid, statuses as if they had.
   await tx.query(
     `INSERT INTO app.messages (business_id, conversation_id, direction, body, status, sender_user_id, created_at, sent_at, delivered_at, read_at)
@@ -63,21 +94,42 @@ export async function writeDemoData(tx: Tx, businessId: string, userId: string, 
             CASE dir WHEN 'outbound' THEN ${ago('a')} END, CASE dir WHEN 'outbound' THEN ${ago('a')} END,
             CASE WHEN dir = 'inbound' AND NOT unread THEN ${ago('a')} END
        FROM unnest($3::uuid[], $4::text[], $5::text[], $6::int[], $7::boolean[]) AS t(c, dir, b, a, unread)`,
-    [businessId, userId, msgs.map((m) => m.conv), msgs.map((m) => m.direction), msgs.map((m) => m.body), msgs.map((m) => m.age_min), msgs.map((m) => m.unread)],
+    [
+      businessId,
+      userId,
+      msgs.map((m) => m.conv),
+      msgs.map((m) => m.direction),
+      msgs.map((m) => m.body),
+      msgs.map((m) => m.age_min),
+      msgs.map((m) => m.unread),
+    ],
   );
 
   const n = data.notes;
   await tx.query(
     `INSERT INTO app.notes (business_id, contact_id, deal_id, body, author_id, created_at, updated_at)
      SELECT $1, c, d, b, $2, ${ago('a')}, ${ago('a')} FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::int[]) AS t(c, d, b, a)`,
-    [businessId, userId, n.map((x) => (x.contact === undefined ? null : contactIds[x.contact])), n.map((x) => (x.deal === undefined ? null : dealIds[x.deal])),
-      n.map((x) => x.body), n.map((x) => x.age_min)],
+    [
+      businessId,
+      userId,
+      n.map((x) => (x.contact === undefined ? null : contactIds[x.contact])),
+      n.map((x) => (x.deal === undefined ? null : dealIds[x.deal])),
+      n.map((x) => x.body),
+      n.map((x) => x.age_min),
+    ],
   );
 
   const t = data.tasks;
   await tx.query(
     `INSERT INTO app.tasks (business_id, title, due_date, assignee_id, contact_id, done, done_at, created_by)
      SELECT $1, ti, current_date + due, $2, c, dn, CASE WHEN dn THEN now() END, $2 FROM unnest($3::text[], $4::int[], $5::uuid[], $6::boolean[]) AS t(ti, due, c, dn)`,
-    [businessId, userId, t.map((x) => x.title), t.map((x) => x.due_in_days), t.map((x) => contactIds[x.contact]), t.map((x) => x.done)],
+    [
+      businessId,
+      userId,
+      t.map((x) => x.title),
+      t.map((x) => x.due_in_days),
+      t.map((x) => contactIds[x.contact]),
+      t.map((x) => x.done),
+    ],
   );
 }

@@ -4,21 +4,70 @@
 // Phone numbers are in the 555-0100…0199 range reserved for fiction, emails are under
 // example.com (RFC 2606): a demo can never text or mail a real person.
 
-export type ContactStatus = 'lead' | 'prospect' | 'application' | 'client' | 'past_client' | 'referral_partner' | 'do_not_contact';
+export type ContactStatus =
+  'lead' | 'prospect' | 'application' | 'client' | 'past_client' | 'referral_partner' | 'do_not_contact';
 export type ContactSource = 'web' | 'referral' | 'zillow' | 'sms' | 'import' | 'manual' | 'other';
 export type DealStage = 'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost';
 export type LoanType = 'conventional' | 'fha' | 'va' | 'usda' | 'jumbo' | 'refinance' | 'heloc' | 'other';
 
-export const DEAL_STAGES: DealStage[] = ['lead', 'application', 'processing', 'underwriting', 'clear_to_close', 'funded', 'lost'];
+export const DEAL_STAGES: DealStage[] = [
+  'lead',
+  'application',
+  'processing',
+  'underwriting',
+  'clear_to_close',
+  'funded',
+  'lost',
+];
 export const DEMO_OUR_NUMBER = '+15125550100';
 
-export interface DemoContact { first_name: string; last_name: string; phone: string; email: string; source: ContactSource; status: ContactStatus; notes: string; age_min: number }
-export interface DemoList { name: string; color: string; contacts: number[] }
-export interface DemoDeal { title: string; contact: number; amount_cents: number; loan_type: LoanType; stage: DealStage; position: number; close_in_days: number; age_min: number }
-export interface DemoMessage { direction: 'inbound' | 'outbound'; body: string; age_min: number }
-export interface DemoConversation { contact: number; messages: DemoMessage[]; unread: number }
-export interface DemoNote { contact?: number; deal?: number; body: string; age_min: number }
-export interface DemoTask { title: string; contact: number; due_in_days: number; done: boolean }
+export interface DemoContact {
+  first_name: string;
+  last_name: string;
+  phone: string;
+  email: string;
+  source: ContactSource;
+  status: ContactStatus;
+  notes: string;
+  age_min: number;
+}
+export interface DemoList {
+  name: string;
+  color: string;
+  contacts: number[];
+}
+export interface DemoDeal {
+  title: string;
+  contact: number;
+  amount_cents: number;
+  loan_type: LoanType;
+  stage: DealStage;
+  position: number;
+  close_in_days: number;
+  age_min: number;
+}
+export interface DemoMessage {
+  direction: 'inbound' | 'outbound';
+  body: string;
+  age_min: number;
+}
+export interface DemoConversation {
+  contact: number;
+  messages: DemoMessage[];
+  unread: number;
+}
+export interface DemoNote {
+  contact?: number;
+  deal?: number;
+  body: string;
+  age_min: number;
+}
+export interface DemoTask {
+  title: string;
+  contact: number;
+  due_in_days: number;
+  done: boolean;
+}
 
 export interface DemoData {
   businessName: string;
@@ -42,18 +91,140 @@ export function prng(seed: number): () => number {
   };
 }
 
-const FIRST = ['Olivia', 'Liam', 'Emma', 'Noah', 'Ava', 'Elijah', 'Sophia', 'James', 'Isabella', 'Lucas', 'Mia', 'Mateo', 'Amelia', 'Ethan', 'Harper', 'Daniel', 'Evelyn', 'Henry', 'Priya', 'Wei', 'Fatima', 'Diego', 'Aaliyah', 'Kenji', 'Grace', 'Omar', 'Chloe', 'Marcus', 'Layla', 'Samuel'];
-const LAST = ['Johnson', 'Nguyen', 'Garcia', 'Smith', 'Patel', 'Williams', 'Brown', 'Martinez', 'Kim', 'Davis', 'Lopez', 'Wilson', 'Anderson', 'Thomas', 'Chen', 'Robinson', 'Walker', 'Okafor', 'Hughes', 'Rivera', 'Campbell', 'Murphy', 'Schmidt', 'Haddad', 'Foster'];
+const FIRST = [
+  'Olivia',
+  'Liam',
+  'Emma',
+  'Noah',
+  'Ava',
+  'Elijah',
+  'Sophia',
+  'James',
+  'Isabella',
+  'Lucas',
+  'Mia',
+  'Mateo',
+  'Amelia',
+  'Ethan',
+  'Harper',
+  'Daniel',
+  'Evelyn',
+  'Henry',
+  'Priya',
+  'Wei',
+  'Fatima',
+  'Diego',
+  'Aaliyah',
+  'Kenji',
+  'Grace',
+  'Omar',
+  'Chloe',
+  'Marcus',
+  'Layla',
+  'Samuel',
+];
+const LAST = [
+  'Johnson',
+  'Nguyen',
+  'Garcia',
+  'Smith',
+  'Patel',
+  'Williams',
+  'Brown',
+  'Martinez',
+  'Kim',
+  'Davis',
+  'Lopez',
+  'Wilson',
+  'Anderson',
+  'Thomas',
+  'Chen',
+  'Robinson',
+  'Walker',
+  'Okafor',
+  'Hughes',
+  'Rivera',
+  'Campbell',
+  'Murphy',
+  'Schmidt',
+  'Haddad',
+  'Foster',
+];
 const AREAS = ['212', '312', '415', '512', '617', '702', '713', '206'];
-const STATUS_WEIGHTS: [ContactStatus, number][] = [['lead', 30], ['prospect', 20], ['application', 12], ['client', 10], ['past_client', 15], ['referral_partner', 8], ['do_not_contact', 5]];
-const SOURCE_WEIGHTS: [ContactSource, number][] = [['web', 25], ['referral', 25], ['zillow', 20], ['sms', 8], ['import', 10], ['manual', 10], ['other', 2]];
-const LOAN_WEIGHTS: [LoanType, number][] = [['conventional', 40], ['fha', 15], ['va', 10], ['usda', 3], ['jumbo', 8], ['refinance', 15], ['heloc', 6], ['other', 3]];
+const STATUS_WEIGHTS: [ContactStatus, number][] = [
+  ['lead', 30],
+  ['prospect', 20],
+  ['application', 12],
+  ['client', 10],
+  ['past_client', 15],
+  ['referral_partner', 8],
+  ['do_not_contact', 5],
+];
+const SOURCE_WEIGHTS: [ContactSource, number][] = [
+  ['web', 25],
+  ['referral', 25],
+  ['zillow', 20],
+  ['sms', 8],
+  ['import', 10],
+  ['manual', 10],
+  ['other', 2],
+];
+const LOAN_WEIGHTS: [LoanType, number][] = [
+  ['conventional', 40],
+  ['fha', 15],
+  ['va', 10],
+  ['usda', 3],
+  ['jumbo', 8],
+  ['refinance', 15],
+  ['heloc', 6],
+  ['other', 3],
+];
 const STREETS = ['Maple Ave', 'Oak St', 'Cedar Ln', 'Lakeview Dr', 'Sunset Blvd', 'Pine Ct', 'Willow Way', 'Harbor Rd'];
-const CONTACT_NOTES = ['Prefers text over calls.', 'Pre-approved last spring; rates made them wait.', 'Relocating for work in the fall.', 'Asked about down-payment assistance programs.', 'Self-employed: needs two years of returns.', 'Referred by their real-estate agent.', ''];
-const NOTE_BODIES = ['Called: walked through the loan estimate line by line.', 'Sent the document checklist (pay stubs, W-2s, bank statements).', 'Appraisal came in at value.', 'Discussed locking the rate for 45 days.', 'Borrower asked about removing PMI later.', 'Title company confirmed the closing date.', 'Left a voicemail about the missing bank statement.', 'Credit pulled: mid-score 742.'];
-const OUTBOUND = ['Hi {n}, this is your loan officer at Harbor Demo Lending. Do you have a few minutes today to go over your pre-approval?', 'Thanks {n}! I just emailed the document checklist.', 'Great news {n}: your appraisal came back at value.', 'Reminder {n}: please upload your two most recent pay stubs.', 'Rates moved down a bit today, {n}. Want me to run new numbers?', 'You are clear to close, {n}! Congratulations.'];
-const INBOUND = ['Sure, after 3pm works.', 'Got it, thanks!', 'Uploaded the pay stubs just now.', 'What would the payment be at 6.25%?', 'Can we push closing to Friday?', 'Thank you so much!', 'Is a 5% down payment enough?'];
-const TASKS = ['Request updated bank statements', 'Order appraisal', 'Send closing disclosure', 'Follow up on pre-approval', 'Call the listing agent', 'Verify employment', 'Schedule the closing'];
+const CONTACT_NOTES = [
+  'Prefers text over calls.',
+  'Pre-approved last spring; rates made them wait.',
+  'Relocating for work in the fall.',
+  'Asked about down-payment assistance programs.',
+  'Self-employed: needs two years of returns.',
+  'Referred by their real-estate agent.',
+  '',
+];
+const NOTE_BODIES = [
+  'Called: walked through the loan estimate line by line.',
+  'Sent the document checklist (pay stubs, W-2s, bank statements).',
+  'Appraisal came in at value.',
+  'Discussed locking the rate for 45 days.',
+  'Borrower asked about removing PMI later.',
+  'Title company confirmed the closing date.',
+  'Left a voicemail about the missing bank statement.',
+  'Credit pulled: mid-score 742.',
+];
+const OUTBOUND = [
+  'Hi {n}, this is your loan officer at Harbor Demo Lending. Do you have a few minutes today to go over your pre-approval?',
+  'Thanks {n}! I just emailed the document checklist.',
+  'Great news {n}: your appraisal came back at value.',
+  'Reminder {n}: please upload your two most recent pay stubs.',
+  'Rates moved down a bit today, {n}. Want me to run new numbers?',
+  'You are clear to close, {n}! Congratulations.',
+];
+const INBOUND = [
+  'Sure, after 3pm works.',
+  'Got it, thanks!',
+  'Uploaded the pay stubs just now.',
+  'What would the payment be at 6.25%?',
+  'Can we push closing to Friday?',
+  'Thank you so much!',
+  'Is a 5% down payment enough?',
+];
+const TASKS = [
+  'Request updated bank statements',
+  'Order appraisal',
+  'Send closing disclosure',
+  'Follow up on pre-approval',
+  'Call the listing agent',
+  'Verify employment',
+  'Schedule the closing',
+];
 
 export function generateDemoData(seed = 20_240_601): DemoData {
   const rnd = prng(seed);
@@ -69,7 +240,8 @@ export function generateDemoData(seed = 20_240_601): DemoData {
     const first_name = pick(FIRST);
     const last_name = pick(LAST);
     return {
-      first_name, last_name,
+      first_name,
+      last_name,
       // Unique per contact: area code by index, line 0100–0124 within it.
       phone: `+1${AREAS[i % AREAS.length]}555${String(100 + Math.floor(i / AREAS.length)).padStart(4, '0')}`,
       email: `${first_name}.${last_name}.${i + 1}@example.com`.toLowerCase(),
@@ -79,7 +251,8 @@ export function generateDemoData(seed = 20_240_601): DemoData {
       age_min: int(60, 180 * 24 * 60),
     };
   });
-  const withStatus = (...s: ContactStatus[]) => contacts.map((c, i) => (s.includes(c.status) ? i : -1)).filter((i) => i >= 0);
+  const withStatus = (...s: ContactStatus[]) =>
+    contacts.map((c, i) => (s.includes(c.status) ? i : -1)).filter((i) => i >= 0);
 
   const lists: DemoList[] = [
     { name: 'Past Clients', color: '#16a34a', contacts: withStatus('past_client', 'client') },
@@ -102,7 +275,9 @@ export function generateDemoData(seed = 20_240_601): DemoData {
       title: `${c.last_name} — ${int(100, 9999)} ${pick(STREETS)}`,
       contact,
       amount_cents: (loan_type === 'jumbo' ? int(800, 2_000) : int(150, 750)) * 1_000 * 100,
-      loan_type, stage, position,
+      loan_type,
+      stage,
+      position,
       close_in_days: stage === 'funded' || stage === 'lost' ? -int(1, 120) : int(7, 90),
       age_min: int(24 * 60, 120 * 24 * 60),
     };
@@ -116,7 +291,11 @@ export function generateDemoData(seed = 20_240_601): DemoData {
     const messages: DemoMessage[] = Array.from({ length: int(2, 8) }, (_, k): DemoMessage => {
       age = Math.max(1, age - int(5, 600));
       const outbound = k % 2 === 0;
-      return { direction: outbound ? 'outbound' : 'inbound', body: pick(outbound ? OUTBOUND : INBOUND).replace('{n}', n), age_min: age };
+      return {
+        direction: outbound ? 'outbound' : 'inbound',
+        body: pick(outbound ? OUTBOUND : INBOUND).replace('{n}', n),
+        age_min: age,
+      };
     });
     const last = messages[messages.length - 1]!;
     return { contact, messages, unread: last.direction === 'inbound' ? int(1, 2) : 0 };
@@ -129,7 +308,10 @@ export function generateDemoData(seed = 20_240_601): DemoData {
   );
 
   const tasks: DemoTask[] = Array.from({ length: 15 }, (_, i) => ({
-    title: pick(TASKS), contact: borrowers[(i * 7) % borrowers.length]!, due_in_days: int(-3, 14), done: i % 5 === 0,
+    title: pick(TASKS),
+    contact: borrowers[(i * 7) % borrowers.length]!,
+    due_in_days: int(-3, 14),
+    done: i % 5 === 0,
   }));
 
   return { businessName: 'Harbor Demo Lending', contacts, lists, deals, conversations, notes, tasks };

@@ -10,7 +10,11 @@ import { DEMO_EMAIL_DOMAIN, DEMO_LIFETIME_HOURS } from './purge.ts';
 import { generateDemoData } from './seed.ts';
 import { writeDemoData } from './seed-writer.ts';
 
-export async function startDemo(db: Database, auth: AuthService, meta: RequestMeta): Promise<SignedIn & { businessId: string }> {
+export async function startDemo(
+  db: Database,
+  auth: AuthService,
+  meta: RequestMeta,
+): Promise<SignedIn & { businessId: string }> {
   const data = generateDemoData();
   const out = await db.asService('demo.start', async (tx) => {
     const userId = randomUUID();
@@ -22,7 +26,10 @@ export async function startDemo(db: Database, auth: AuthService, meta: RequestMe
        VALUES ($1, $2, true, now() + make_interval(hours => $4), $3)`,
       [businessId, data.businessName, userId, DEMO_LIFETIME_HOURS],
     );
-    await tx.query(`INSERT INTO app.memberships (business_id, user_id, role) VALUES ($1, $2, 'owner')`, [businessId, userId]);
+    await tx.query(`INSERT INTO app.memberships (business_id, user_id, role) VALUES ($1, $2, 'owner')`, [
+      businessId,
+      userId,
+    ]);
     await writeDemoData(tx, businessId, userId, data);
     const session = await auth.signInUser(tx, userId, meta, 'demo');
     // The demo session ends with its workspace, whatever the configured session length.

@@ -31,10 +31,14 @@ detect a truncated tail later. Exit code 0 when intact, 1 when broken.`,
     try {
       const report = await asOwner(engine, (c) => verifyAuditChains(c, business?.toLowerCase()));
       for (const b of report.broken) {
-        console.log(`BROKEN business ${b.businessId}: first broken link is row seq=${b.seq} id=${b.id} (${b.reason === 'hash_mismatch' ? 'its content does not match its hash' : 'its prev_hash does not match the previous row'})`);
+        console.log(
+          `BROKEN business ${b.businessId}: first broken link is row seq=${b.seq} id=${b.id} (${b.reason === 'hash_mismatch' ? 'its content does not match its hash' : 'its prev_hash does not match the previous row'})`,
+        );
       }
       for (const [bid, head] of Object.entries(report.heads)) console.log(`head ${bid} ${head}`);
-      console.log(`${report.rows} rows in ${report.businesses} chains: ${report.broken.length === 0 ? 'all intact' : `${report.broken.length} broken`}`);
+      console.log(
+        `${report.rows} rows in ${report.businesses} chains: ${report.broken.length === 0 ? 'all intact' : `${report.broken.length} broken`}`,
+      );
       return report.broken.length === 0 ? 0 : 1;
     } finally {
       await engine.close();
@@ -59,7 +63,8 @@ downtime. Afterwards the old entry can be removed from CAPTO_MASTER_KEY.`,
     try {
       const result = await rewrapDataKeys(createDatabase(engine.pool), master);
       console.log(`re-wrapped ${result.rewrapped} data keys under master key version ${result.masterKeyVersion}`);
-      for (const f of result.failed) console.error(`could not re-wrap data key ${f.version} of business ${f.businessId}: ${f.reason}`);
+      for (const f of result.failed)
+        console.error(`could not re-wrap data key ${f.version} of business ${f.businessId}: ${f.reason}`);
       return result.failed.length === 0 ? 0 : 1;
     } finally {
       await engine.close();

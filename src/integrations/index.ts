@@ -13,7 +13,12 @@ import { createTwilioClient } from './twilio/client.ts';
 import { createGoogleConnection } from './google/connection.ts';
 import { googleIntegrationRoutes } from './google/routes.ts';
 
-export function integrationModules(deps: { config: Config; db: Database; logger: Logger; masterKey: MasterKey }): RouteModule[] {
+export function integrationModules(deps: {
+  config: Config;
+  db: Database;
+  logger: Logger;
+  masterKey: MasterKey;
+}): RouteModule[] {
   const vault = createVault(deps.masterKey);
   const twilio = createTwilioClient(deps.config.twilioApiBase);
   const shared = { db: deps.db, vault, twilio, publicUrl: deps.config.publicUrl };
@@ -21,6 +26,11 @@ export function integrationModules(deps: { config: Config; db: Database; logger:
   return [
     twilioIntegrationRoutes(shared),
     messagingRoutes({ ...shared, logger: deps.logger }),
-    googleIntegrationRoutes({ db: deps.db, google, publicUrl: deps.config.publicUrl, secureCookies: deps.config.publicUrl.startsWith('https://') }),
+    googleIntegrationRoutes({
+      db: deps.db,
+      google,
+      publicUrl: deps.config.publicUrl,
+      secureCookies: deps.config.publicUrl.startsWith('https://'),
+    }),
   ];
 }

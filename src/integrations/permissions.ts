@@ -15,7 +15,12 @@ export interface Actor {
 export type MemberRole = 'member' | 'admin' | 'owner';
 
 /** The caller's role in the business; not_found when she is not a member (no existence oracle). */
-export async function roleInBusiness(tx: Tx, businessId: string, userId: string, lock = false): Promise<{ role: MemberRole; isDemo: boolean }> {
+export async function roleInBusiness(
+  tx: Tx,
+  businessId: string,
+  userId: string,
+  lock = false,
+): Promise<{ role: MemberRole; isDemo: boolean }> {
   const r = await tx.query<{ role: MemberRole; is_demo: boolean }>(
     `SELECT m.role, b.is_demo FROM app.memberships m JOIN app.businesses b ON b.id = m.business_id
       WHERE m.business_id = $1 AND m.user_id = $2 ${lock ? 'FOR SHARE OF m' : ''}`,
@@ -29,5 +34,6 @@ export async function roleInBusiness(tx: Tx, businessId: string, userId: string,
 export async function assertCanManageIntegrations(tx: Tx, businessId: string, userId: string): Promise<void> {
   const { role, isDemo } = await roleInBusiness(tx, businessId, userId, true);
   if (role !== 'owner' && role !== 'admin') throw forbidden('only owners and admins can change integrations');
-  if (isDemo) throw new AppError('demo_restricted', 'demo workspaces cannot connect integrations; sign up to use your own');
+  if (isDemo)
+    throw new AppError('demo_restricted', 'demo workspaces cannot connect integrations; sign up to use your own');
 }

@@ -10,7 +10,13 @@ import type { RouteModule } from '../server/app.ts';
 import { requireClaims, userTx } from '../server/auth-context.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Actor } from './permissions.ts';
-import { addTwilioConfig, listTwilioConfigs, removeTwilioConfig, setDefaultTwilioConfig, type TwilioDeps } from './twilio/configs.ts';
+import {
+  addTwilioConfig,
+  listTwilioConfigs,
+  removeTwilioConfig,
+  setDefaultTwilioConfig,
+  type TwilioDeps,
+} from './twilio/configs.ts';
 import type { Tx } from '../db/index.ts';
 
 const security = [{ bearer: [] }];
@@ -19,19 +25,36 @@ const bidParams = z.object({ bid: z.string().uuid() });
 const configParams = bidParams.extend({ id: z.string().uuid() });
 
 // Messages name the rule, never the value: a mistyped token must not be echoed back.
-const newConfigBody = z.object({
-  friendly_name: z.string().trim().min(1, 'friendly_name is required').max(100, 'friendly_name is at most 100 characters'),
-  account_sid: z.string().trim().regex(/^AC[0-9a-fA-F]{32}$/, 'account_sid must be AC followed by 32 hex digits').transform((s) => `AC${s.slice(2).toLowerCase()}`),
-  auth_token: z.string().trim().regex(/^[0-9a-fA-F]{32}$/, 'auth_token must be 32 hex digits'),
-  phone_number: z.string().trim().max(32, 'phone_number must be an E.164 number such as +15551234567').transform((s, ctx) => {
-    const p = parsePhoneNumberFromString(s, 'US');
-    if (!p || !p.isValid()) {
-      ctx.addIssue({ code: 'custom', message: 'phone_number must be an E.164 number such as +15551234567' });
-      return z.NEVER;
-    }
-    return p.number;
-  }),
-}).strict();
+const newConfigBody = z
+  .object({
+    friendly_name: z
+      .string()
+      .trim()
+      .min(1, 'friendly_name is required')
+      .max(100, 'friendly_name is at most 100 characters'),
+    account_sid: z
+      .string()
+      .trim()
+      .regex(/^AC[0-9a-fA-F]{32}$/, 'account_sid must be AC followed by 32 hex digits')
+      .transform((s) => `AC${s.slice(2).toLowerCase()}`),
+    auth_token: z
+      .string()
+      .trim()
+      .regex(/^[0-9a-fA-F]{32}$/, 'auth_token must be 32 hex digits'),
+    phone_number: z
+      .string()
+      .trim()
+      .max(32, 'phone_number must be an E.164 number such as +15551234567')
+      .transform((s, ctx) => {
+        const p = parsePhoneNumberFromString(s, 'US');
+        if (!p || !p.isValid()) {
+          ctx.addIssue({ code: 'custom', message: 'phone_number must be an E.164 number such as +15551234567' });
+          return z.NEVER;
+        }
+        return p.number;
+      }),
+  })
+  .strict();
 
 const configView = z.object({
   id: z.string(),
@@ -47,7 +70,10 @@ const configView = z.object({
 
 const auditQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(50),
-  cursor: z.string().regex(/^\d{1,18}$/, 'cursor is the next_cursor of a previous page').optional(),
+  cursor: z
+    .string()
+    .regex(/^\d{1,18}$/, 'cursor is the next_cursor of a previous page')
+    .optional(),
 });
 const auditItem = z.object({
   id: z.string(),
@@ -68,7 +94,12 @@ export function actorOf(request: FastifyRequest): Actor {
 }
 
 /** Run fn as the caller after checking she belongs to the business (404 otherwise: no existence oracle). */
-export async function asMember<T>(deps: Pick<TwilioDeps, 'db'>, request: FastifyRequest, bid: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
+export async function asMember<T>(
+  deps: Pick<TwilioDeps, 'db'>,
+  request: FastifyRequest,
+  bid: string,
+  fn: (tx: Tx) => Promise<T>,
+): Promise<T> {
   return userTx(deps.db, request, async (tx) => {
     const r = await tx.query<{ ok: boolean }>('SELECT app.is_member($1) AS ok', [bid]);
     if (r.rows[0]?.ok !== true) throw new AppError('not_found', 'business not found');
@@ -81,41 +112,99 @@ export function twilioIntegrationRoutes(deps: TwilioDeps): RouteModule {
     const app = root.withTypeProvider<ZodTypeProvider>();
     const base = '/api/businesses/:bid/integrations';
 
-    app.get(`${base}/twilio`, {
-      schema: { tags, security, summary: 'Twilio configurations (any member; SID masked, never a token)', params: bidParams, response: { 200: z.object({ items: z.array(configView) }) } },
-    }, async (req) => ({ items: await asMember(deps, req, req.params.bid, (tx) => listTwilioConfigs(tx, deps.publicUrl, req.params.bid)) }));
+    app.get(
+      `${base}/twilio`,
+      {
+        schema: {
+          tags,
+          security,
+          summary: 'Twilio configurations (any member; SID masked, never a token)',
+          params: bidParams,
+          response: { 200: z.object({ items: z.array(configView) }) },
+        },
+      },
+      async (req) => ({
+        items: await asMember(deps, req, req.params.bid, (tx) => listTwilioConfigs(tx, deps.publicUrl, req.params.bid)),
+      }),
+    );
 
-    app.post(`${base}/twilio`, {
-      schema: { tags, security, summary: 'Add a Twilio configuration (owner/admin); credentials are verified with Twilio first', params: bidParams, body: newConfigBody, response: { 201: configView } },
-    }, async (req, reply) => {
-      const created = await addTwilioConfig(deps, actorOf(req), req.params.bid, req.body);
-      req.log.info({ business_id: req.params.bid, config_id: created.id, account_sid: created.account_sid }, 'twilio configuration added');
-      return reply.status(201).send(created);
-    });
+    app.post(
+      `${base}/twilio`,
+      {
+        schema: {
+          tags,
+          security,
+          summary: 'Add a Twilio configuration (owner/admin); credentials are verified with Twilio first',
+          params: bidParams,
+          body: newConfigBody,
+          response: { 201: configView },
+        },
+      },
+      async (req, reply) => {
+        const created = await addTwilioConfig(deps, actorOf(req), req.params.bid, req.body);
+        req.log.info(
+          { business_id: req.params.bid, config_id: created.id, account_sid: created.account_sid },
+          'twilio configuration added',
+        );
+        return reply.status(201).send(created);
+      },
+    );
 
-    app.delete(`${base}/twilio/:id`, {
-      schema: { tags, security, summary: 'Remove a Twilio configuration and its stored token (owner/admin)', params: configParams },
-    }, async (req, reply) => {
-      await removeTwilioConfig(deps, actorOf(req), req.params.bid, req.params.id);
-      req.log.info({ business_id: req.params.bid, config_id: req.params.id }, 'twilio configuration removed');
-      return reply.status(204).send();
-    });
+    app.delete(
+      `${base}/twilio/:id`,
+      {
+        schema: {
+          tags,
+          security,
+          summary: 'Remove a Twilio configuration and its stored token (owner/admin)',
+          params: configParams,
+        },
+      },
+      async (req, reply) => {
+        await removeTwilioConfig(deps, actorOf(req), req.params.bid, req.params.id);
+        req.log.info({ business_id: req.params.bid, config_id: req.params.id }, 'twilio configuration removed');
+        return reply.status(204).send();
+      },
+    );
 
-    app.post(`${base}/twilio/:id/default`, {
-      schema: { tags, security, summary: 'Make a configuration the default (owner/admin)', params: configParams, response: { 200: configView } },
-    }, async (req) => {
-      const updated = await setDefaultTwilioConfig(deps, actorOf(req), req.params.bid, req.params.id);
-      req.log.info({ business_id: req.params.bid, config_id: req.params.id }, 'twilio default configuration set');
-      return updated;
-    });
+    app.post(
+      `${base}/twilio/:id/default`,
+      {
+        schema: {
+          tags,
+          security,
+          summary: 'Make a configuration the default (owner/admin)',
+          params: configParams,
+          response: { 200: configView },
+        },
+      },
+      async (req) => {
+        const updated = await setDefaultTwilioConfig(deps, actorOf(req), req.params.bid, req.params.id);
+        req.log.info({ business_id: req.params.bid, config_id: req.params.id }, 'twilio default configuration set');
+        return updated;
+      },
+    );
 
-    app.get(`${base}/audit`, {
-      schema: { tags, security, summary: 'Integration audit log, newest first (owner/admin)', params: bidParams, querystring: auditQuery, response: { 200: z.object({ items: z.array(auditItem), next_cursor: z.string().nullable() }) } },
-    }, async (req) => asMember(deps, req, req.params.bid, async (tx) => {
-      // RLS returns nothing to members; say so instead of showing an empty log.
-      const admin = await tx.query<{ ok: boolean }>(`SELECT app.has_role($1, 'admin') AS ok`, [req.params.bid]);
-      if (admin.rows[0]?.ok !== true) throw new AppError('forbidden', 'only owners and admins can read the integration audit log');
-      return listIntegrationEvents(tx, req.params.bid, req.query);
-    }));
+    app.get(
+      `${base}/audit`,
+      {
+        schema: {
+          tags,
+          security,
+          summary: 'Integration audit log, newest first (owner/admin)',
+          params: bidParams,
+          querystring: auditQuery,
+          response: { 200: z.object({ items: z.array(auditItem), next_cursor: z.string().nullable() }) },
+        },
+      },
+      async (req) =>
+        asMember(deps, req, req.params.bid, async (tx) => {
+          // RLS returns nothing to members; say so instead of showing an empty log.
+          const admin = await tx.query<{ ok: boolean }>(`SELECT app.has_role($1, 'admin') AS ok`, [req.params.bid]);
+          if (admin.rows[0]?.ok !== true)
+            throw new AppError('forbidden', 'only owners and admins can read the integration audit log');
+          return listIntegrationEvents(tx, req.params.bid, req.query);
+        }),
+    );
   };
 }

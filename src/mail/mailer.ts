@@ -20,12 +20,20 @@ export interface Mailer {
 
 export const OUTBOX_DIR = 'outbox';
 
-export function createMailer(config: Pick<Config, 'smtp' | 'dataDir' | 'env' | 'isProduction'>, logger: Logger): Mailer {
+export function createMailer(
+  config: Pick<Config, 'smtp' | 'dataDir' | 'env' | 'isProduction'>,
+  logger: Logger,
+): Mailer {
   if (config.smtp.url) {
     const transport = nodemailer.createTransport(config.smtp.url);
     return {
       async send(message) {
-        await transport.sendMail({ from: config.smtp.from, to: message.to, subject: message.subject, text: message.text });
+        await transport.sendMail({
+          from: config.smtp.from,
+          to: message.to,
+          subject: message.subject,
+          text: message.text,
+        });
         logger.info({ mail_subject: message.subject }, 'mail sent');
       },
     };
@@ -40,7 +48,11 @@ export function createMailer(config: Pick<Config, 'smtp' | 'dataDir' | 'env' | '
       const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(4).toString('hex')}.json`;
       const record = { ...message, from: config.smtp.from, sent_at: new Date().toISOString() };
       writeFileSync(path.join(dir, name), JSON.stringify(record, null, 2), { mode: 0o600 });
-      if (config.env === 'development') logger.info({ mail_to: message.to, mail_subject: message.subject, mail_text: message.text }, 'mail written to the development outbox');
+      if (config.env === 'development')
+        logger.info(
+          { mail_to: message.to, mail_subject: message.subject, mail_text: message.text },
+          'mail written to the development outbox',
+        );
       else logger.info({ mail_subject: message.subject, outbox_file: name }, 'mail written to the outbox');
     },
   };

@@ -35,7 +35,8 @@ const single = (v: string | string[] | undefined): string | undefined => (Array.
 async function authenticate(tx: Tx, deps: MessagingDeps, hook: SignedWebhook): Promise<TwilioCredentials> {
   if (!UUID.test(hook.configId)) throw invalidSignature();
   const creds = await loadTwilioCredentials(tx, deps.vault, hook.configId.toLowerCase());
-  if (!creds || !isValidTwilioSignature(creds.authToken, hook.signature, hook.url, hook.params)) throw invalidSignature();
+  if (!creds || !isValidTwilioSignature(creds.authToken, hook.signature, hook.url, hook.params))
+    throw invalidSignature();
   return creds;
 }
 
@@ -86,8 +87,16 @@ export async function receiveInboundSms(deps: MessagingDeps, hook: SignedWebhook
       return 'opted_out';
     }
     if (OPT_IN.has(keyword)) {
-      const lifted = await tx.query('DELETE FROM app.sms_opt_outs WHERE business_id = $1 AND contact_id = $2 AND our_number = $3', [bid, contactId, creds.phoneNumber]);
-      if (lifted.rowCount > 0) await contactEvent(tx, bid, contactId, 'opted_in', { our_number: creds.phoneNumber, keyword, message_sid: sid });
+      const lifted = await tx.query(
+        'DELETE FROM app.sms_opt_outs WHERE business_id = $1 AND contact_id = $2 AND our_number = $3',
+        [bid, contactId, creds.phoneNumber],
+      );
+      if (lifted.rowCount > 0)
+        await contactEvent(tx, bid, contactId, 'opted_in', {
+          our_number: creds.phoneNumber,
+          keyword,
+          message_sid: sid,
+        });
       return 'opted_in';
     }
     // HELP is recorded as the message itself; Twilio's Advanced Opt-Out sends the help reply.
@@ -95,7 +104,11 @@ export async function receiveInboundSms(deps: MessagingDeps, hook: SignedWebhook
   });
 }
 
-export async function receiveStatusCallback(deps: MessagingDeps, hook: SignedWebhook, ourMessageId: string | undefined): Promise<'advanced' | 'ignored'> {
+export async function receiveStatusCallback(
+  deps: MessagingDeps,
+  hook: SignedWebhook,
+  ourMessageId: string | undefined,
+): Promise<'advanced' | 'ignored'> {
   return deps.db.asService('messaging.webhook.status', async (tx) => {
     const creds = await authenticate(tx, deps, hook);
     const sid = single(hook.params.MessageSid);
@@ -113,14 +126,21 @@ export async function receiveStatusCallback(deps: MessagingDeps, hook: SignedWeb
     );
     const id = found.rows[0]?.id;
     if (!id) return 'ignored';
-    await tx.query('UPDATE app.messages SET twilio_sid = $3 WHERE id = $1 AND business_id = $2 AND twilio_sid IS NULL', [id, creds.businessId, sid]);
+    await tx.query(
+      'UPDATE app.messages SET twilio_sid = $3 WHERE id = $1 AND business_id = $2 AND twilio_sid IS NULL',
+      [id, creds.businessId, sid],
+    );
     const r = await tx.query(ADVANCE_STATUS_SQL, [id, creds.businessId, status, STATUS_RANK[status], errorCode]);
     return r.rowCount > 0 ? 'advanced' : 'ignored';
   });
 }
 
 async function contactByPhone(tx: Tx, bid: string, phone: string): Promise<string> {
-  const find = () => tx.query<{ id: string }>('SELECT id FROM app.contacts WHERE business_id = $1 AND phone = $2 AND deleted_at IS NULL', [bid, phone]);
+  const find = () =>
+    tx.query<{ id: string }>(
+      'SELECT id FROM app.contacts WHERE business_id = $1 AND phone = $2 AND deleted_at IS NULL',
+      [bid, phone],
+    );
   const existing = await find();
   if (existing.rows[0]) return existing.rows[0].id;
   const created = await tx.query<{ id: string }>(
@@ -136,5 +156,8 @@ async function contactByPhone(tx: Tx, bid: string, phone: string): Promise<strin
 }
 
 function contactEvent(tx: Tx, bid: string, contactId: string, kind: string, details: Record<string, string>) {
-  return tx.query('INSERT INTO app.contact_events (business_id, contact_id, kind, details) VALUES ($1, $2, $3, $4::jsonb)', [bid, contactId, kind, JSON.stringify(details)]);
+  return tx.query(
+    'INSERT INTO app.contact_events (business_id, contact_id, kind, details) VALUES ($1, $2, $3, $4::jsonb)',
+    [bid, contactId, kind, JSON.stringify(details)],
+  );
 }

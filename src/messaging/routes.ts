@@ -34,54 +34,75 @@ export function messagingRoutes(deps: MessagingDeps): RouteModule {
     const app = root.withTypeProvider<ZodTypeProvider>();
     const base = '/api/businesses/:bid/conversations';
 
-    app.post(base, {
-      schema: {
-        tags, security, summary: 'Open (or find) the conversation with a contact on a Twilio number (default configuration unless given)',
-        params: z.object({ bid: z.string().uuid() }),
-        body: z.object({ contact_id: z.string().uuid(), twilio_config_id: z.string().uuid().optional() }).strict(),
+    app.post(
+      base,
+      {
+        schema: {
+          tags,
+          security,
+          summary:
+            'Open (or find) the conversation with a contact on a Twilio number (default configuration unless given)',
+          params: z.object({ bid: z.string().uuid() }),
+          body: z.object({ contact_id: z.string().uuid(), twilio_config_id: z.string().uuid().optional() }).strict(),
+        },
       },
-    }, async (req, reply) => {
-      const conv = await asMember(deps, req, req.params.bid, async (tx) => {
-        const id = await openConversation(tx, req.params.bid, req.body);
-        return getConversation(tx, req.params.bid, id);
-      });
-      return reply.status(201).send(conv);
-    });
+      async (req, reply) => {
+        const conv = await asMember(deps, req, req.params.bid, async (tx) => {
+          const id = await openConversation(tx, req.params.bid, req.body);
+          return getConversation(tx, req.params.bid, id);
+        });
+        return reply.status(201).send(conv);
+      },
+    );
 
-    app.post(`${base}/:id/messages`, {
-      schema: {
-        tags, security, summary: 'Send an SMS in a conversation (any member) through its Twilio configuration',
-        params: z.object({ bid: z.string().uuid(), id: z.string().uuid() }),
-        body: z.object({ body: z.string().trim().min(1, 'body is required').max(1600, 'body is at most 1600 characters') }).strict(),
+    app.post(
+      `${base}/:id/messages`,
+      {
+        schema: {
+          tags,
+          security,
+          summary: 'Send an SMS in a conversation (any member) through its Twilio configuration',
+          params: z.object({ bid: z.string().uuid(), id: z.string().uuid() }),
+          body: z
+            .object({ body: z.string().trim().min(1, 'body is required').max(1600, 'body is at most 1600 characters') })
+            .strict(),
+        },
       },
-    }, async (req, reply) => {
-      const { sub } = requireClaims(req);
-      const bid = req.params.bid;
-      const message = await sendConversationMessage(
-        deps,
-        (fn) => userTx(deps.db, req, async (tx) => {
-          const r = await tx.query<{ ok: boolean }>('SELECT app.is_member($1) AS ok', [bid]);
-          if (r.rows[0]?.ok !== true) throw new AppError('not_found', 'business not found');
-          return fn(tx);
-        }),
-        { userId: sub },
-        bid,
-        req.params.id,
-        req.body.body,
-      );
-      req.log.info({ business_id: bid, message_id: message.id, status: message.status }, 'sms sent');
-      return reply.status(201).send(message);
-    });
+      async (req, reply) => {
+        const { sub } = requireClaims(req);
+        const bid = req.params.bid;
+        const message = await sendConversationMessage(
+          deps,
+          (fn) =>
+            userTx(deps.db, req, async (tx) => {
+              const r = await tx.query<{ ok: boolean }>('SELECT app.is_member($1) AS ok', [bid]);
+              if (r.rows[0]?.ok !== true) throw new AppError('not_found', 'business not found');
+              return fn(tx);
+            }),
+          { userId: sub },
+          bid,
+          req.params.id,
+          req.body.body,
+        );
+        req.log.info({ business_id: bid, message_id: message.id, status: message.status }, 'sms sent');
+        return reply.status(201).send(message);
+      },
+    );
 
     await app.register(async (hooks) => {
-      hooks.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: WEBHOOK_BODY_LIMIT }, (_req, body, done) => {
-        done(null, parseForm(body as string));
-      });
+      hooks.addContentTypeParser(
+        'application/x-www-form-urlencoded',
+        { parseAs: 'string', bodyLimit: WEBHOOK_BODY_LIMIT },
+        (_req, body, done) => {
+          done(null, parseForm(body as string));
+        },
+      );
       const hookOf = (req: { params: unknown; url: string; headers: Record<string, unknown>; body: unknown }) => ({
         configId: (req.params as { configId: string }).configId,
         // Twilio signs the URL it was given: our public URL + this path and query.
         url: `${deps.publicUrl}${req.url}`,
-        signature: typeof req.headers['x-twilio-signature'] === 'string' ? req.headers['x-twilio-signature'] : undefined,
+        signature:
+          typeof req.headers['x-twilio-signature'] === 'string' ? req.headers['x-twilio-signature'] : undefined,
         params: (req.body && typeof req.body === 'object' ? req.body : {}) as FormParams,
       });
 

@@ -20,7 +20,14 @@ const FROM_TWILIO: Record<string, OutboundStatus> = {
 
 export type OutboundStatus = 'queued' | 'sending' | 'sent' | 'delivered' | 'undelivered' | 'failed';
 
-export const STATUS_RANK: Record<OutboundStatus, number> = { queued: 0, sending: 1, sent: 2, delivered: 3, undelivered: 3, failed: 3 };
+export const STATUS_RANK: Record<OutboundStatus, number> = {
+  queued: 0,
+  sending: 1,
+  sent: 2,
+  delivered: 3,
+  undelivered: 3,
+  failed: 3,
+};
 
 export function fromTwilioStatus(value: unknown): OutboundStatus | undefined {
   return typeof value === 'string' ? FROM_TWILIO[value.toLowerCase()] : undefined;

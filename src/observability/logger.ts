@@ -4,7 +4,8 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
 import type { Config } from '../config/index.ts';
 
-const SECRET_KEY = /(pass(word)?|secret|token|authorization|cookie|api[-_]?key|private[-_]?key|ciphertext|master[-_]?key|signature)/i;
+const SECRET_KEY =
+  /(pass(word)?|secret|token|authorization|cookie|api[-_]?key|private[-_]?key|ciphertext|master[-_]?key|signature)/i;
 
 export const REDACT_PATHS = [
   'req.headers.authorization',

@@ -69,7 +69,10 @@ export function metricsModule(options: MetricsModuleOptions) {
         reply.header('www-authenticate', 'Bearer realm="capto-metrics"');
         throw options.config.metricsToken
           ? new AppError('unauthorized', 'metrics need Authorization: Bearer <CAPTO_METRICS_TOKEN>')
-          : new AppError('forbidden', 'metrics are served to loopback only; set CAPTO_METRICS_TOKEN to scrape remotely');
+          : new AppError(
+              'forbidden',
+              'metrics are served to loopback only; set CAPTO_METRICS_TOKEN to scrape remotely',
+            );
       }
       reply.header('cache-control', 'no-store');
       return reply.type(registry.contentType).send(await registry.metrics());

@@ -39,7 +39,9 @@ export const metrics = {
     labelNames: ['state'] as const,
     registers: [registry],
     collect() {
-      let total = 0, idle = 0, waiting = 0;
+      let total = 0,
+        idle = 0,
+        waiting = 0;
       for (const p of pools) {
         total += p.totalCount;
         idle += p.idleCount;

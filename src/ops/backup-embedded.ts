@@ -30,7 +30,8 @@ const asQueryable = (db: PGlite): Queryable => ({
 
 export async function dumpEmbedded(dataDir: string): Promise<{ tar: Buffer; rowCounts: Record<string, number> }> {
   const pgdata = pgdataOf(dataDir);
-  if (!hasDatabase(pgdata)) throw new BackupError('unavailable', `there is no embedded database in ${dataDir} to back up`);
+  if (!hasDatabase(pgdata))
+    throw new BackupError('unavailable', `there is no embedded database in ${dataDir} to back up`);
   return withPglite(pgdata, async (db) => {
     const rowCounts = await tableRowCounts(asQueryable(db));
     const blob = await db.dumpDataDir('none');
@@ -55,7 +56,11 @@ export async function restoreEmbedded(dataDir: string, tar: Buffer): Promise<voi
   if (hadOld) renameSync(pgdata, aside);
   try {
     // The restored cluster must open and answer before the old one is deleted.
-    await withPglite(pgdata, (db) => db.query('SELECT count(*) FROM capto_meta.schema_migrations'), new Blob([new Uint8Array(tar)]));
+    await withPglite(
+      pgdata,
+      (db) => db.query('SELECT count(*) FROM capto_meta.schema_migrations'),
+      new Blob([new Uint8Array(tar)]),
+    );
     if (hadOld) rmSync(aside, { recursive: true, force: true });
   } catch (e) {
     rmSync(pgdata, { recursive: true, force: true });

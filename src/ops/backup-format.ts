@@ -10,7 +10,14 @@
 // ever share a (key, nonce) pair. The key check (8 more bytes of the same HKDF output,
 // independent of the encryption key) lets restore say "wrong key" rather than
 // "corrupted"; it gives a passphrase guesser nothing the GCM tag would not.
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  hkdfSync,
+  randomBytes,
+  scrypt as scryptCb,
+  timingSafeEqual,
+} from 'node:crypto';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { Writable, type Readable } from 'node:stream';
@@ -31,7 +38,8 @@ const PAYLOAD_CODES: Record<PayloadKind, number> = { 'pglite-datadir': 1, 'pg-du
 /** OWASP's scrypt floor is N=2^17, r=8, p=1; the cost is paid once per backup or restore. */
 const SCRYPT = { log2N: 17, r: 8, p: 1 };
 
-export type BackupKey = { kind: 'master-key'; key: Buffer; version: number } | { kind: 'passphrase'; passphrase: string };
+export type BackupKey =
+  { kind: 'master-key'; key: Buffer; version: number } | { kind: 'passphrase'; passphrase: string };
 
 export interface BackupHeader {
   version: number;
@@ -49,7 +57,8 @@ export interface BackupHeader {
 export class BackupError extends Error {
   override name = 'BackupError';
   constructor(
-    readonly reason: 'not_a_backup' | 'unsupported_version' | 'wrong_key' | 'corrupted' | 'in_use' | 'not_empty' | 'unavailable',
+    readonly reason:
+      'not_a_backup' | 'unsupported_version' | 'wrong_key' | 'corrupted' | 'in_use' | 'not_empty' | 'unavailable',
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -60,11 +69,16 @@ export class BackupError extends Error {
 function scrypt(passphrase: string, salt: Buffer, p: BackupHeader['scrypt']): Promise<Buffer> {
   const N = 2 ** p.log2N;
   return new Promise((resolve, reject) =>
-    scryptCb(passphrase.normalize('NFC'), salt, 32, { N, r: p.r, p: p.p, maxmem: 256 * N * p.r }, (e, k) => (e ? reject(e) : resolve(k))),
+    scryptCb(passphrase.normalize('NFC'), salt, 32, { N, r: p.r, p: p.p, maxmem: 256 * N * p.r }, (e, k) =>
+      e ? reject(e) : resolve(k),
+    ),
   );
 }
 
-async function deriveKeys(key: BackupKey, header: Pick<BackupHeader, 'salt' | 'scrypt'>): Promise<{ enc: Buffer; check: Buffer }> {
+async function deriveKeys(
+  key: BackupKey,
+  header: Pick<BackupHeader, 'salt' | 'scrypt'>,
+): Promise<{ enc: Buffer; check: Buffer }> {
   const ikm = key.kind === 'master-key' ? key.key : await scrypt(key.passphrase, header.salt, header.scrypt);
   const okm = Buffer.from(hkdfSync('sha256', ikm, header.salt, INFO, 40));
   return { enc: okm.subarray(0, 32), check: okm.subarray(32, 40) };
@@ -92,7 +106,11 @@ export function decodeHeader(b: Buffer): BackupHeader {
     throw new BackupError('not_a_backup', 'this file is not a Capto backup (no CAPTOBK1 header)');
   }
   const version = b.readUInt8(8);
-  if (version !== FORMAT_VERSION) throw new BackupError('unsupported_version', `backup format version ${version} is not supported by this Capto (expects ${FORMAT_VERSION})`);
+  if (version !== FORMAT_VERSION)
+    throw new BackupError(
+      'unsupported_version',
+      `backup format version ${version} is not supported by this Capto (expects ${FORMAT_VERSION})`,
+    );
   const kdf = (Object.keys(KDF_CODES) as KdfKind[]).find((k) => KDF_CODES[k] === b.readUInt8(9));
   const payload = (Object.keys(PAYLOAD_CODES) as PayloadKind[]).find((k) => PAYLOAD_CODES[k] === b.readUInt8(10));
   const scryptParams = { log2N: b.readUInt8(15), r: b.readUInt8(16), p: b.readUInt8(17) };
@@ -101,7 +119,9 @@ export function decodeHeader(b: Buffer): BackupHeader {
     throw new BackupError('corrupted', 'the backup header is corrupted');
   }
   return {
-    version, kdf, payload,
+    version,
+    kdf,
+    payload,
     keyVersion: b.readUInt32BE(11),
     scrypt: scryptParams,
     salt: Buffer.from(b.subarray(18, 50)),
@@ -167,7 +187,8 @@ export async function readHeader(file: string): Promise<{ header: BackupHeader; 
   try {
     const headerBytes = Buffer.alloc(HEADER_LENGTH);
     const { bytesRead } = await fh.read(headerBytes, 0, HEADER_LENGTH, 0);
-    if (bytesRead < HEADER_LENGTH || size < HEADER_LENGTH + TAG_LENGTH) throw new BackupError('not_a_backup', 'this file is not a Capto backup (too short)');
+    if (bytesRead < HEADER_LENGTH || size < HEADER_LENGTH + TAG_LENGTH)
+      throw new BackupError('not_a_backup', 'this file is not a Capto backup (too short)');
     return { header: decodeHeader(headerBytes), headerBytes, size };
   } finally {
     await fh.close();
@@ -179,18 +200,29 @@ export async function readHeader(file: string): Promise<{ header: BackupHeader; 
  * so callers that must "restore nothing" on tampering run this once into a sink that
  * discards (verifyBackup) before streaming it into the database.
  */
-export async function readBackup(file: string, key: BackupKey, sink: Writable, options: { end?: boolean } = {}): Promise<BackupHeader> {
+export async function readBackup(
+  file: string,
+  key: BackupKey,
+  sink: Writable,
+  options: { end?: boolean } = {},
+): Promise<BackupHeader> {
   const { header, headerBytes, size } = await readHeader(file);
   if (header.kdf !== key.kind) {
-    throw new BackupError('wrong_key', header.kdf === 'passphrase'
-      ? 'this backup was encrypted with a passphrase: pass --passphrase-file'
-      : 'this backup was encrypted with the master key: run without --passphrase-file and with CAPTO_MASTER_KEY set');
+    throw new BackupError(
+      'wrong_key',
+      header.kdf === 'passphrase'
+        ? 'this backup was encrypted with a passphrase: pass --passphrase-file'
+        : 'this backup was encrypted with the master key: run without --passphrase-file and with CAPTO_MASTER_KEY set',
+    );
   }
   const keys = await deriveKeys(key, header);
   if (!timingSafeEqual(keys.check, header.keyCheck)) {
-    throw new BackupError('wrong_key', header.kdf === 'passphrase'
-      ? 'wrong passphrase for this backup; nothing was restored'
-      : `this backup was made under a different master key (key version ${header.keyVersion}); nothing was restored`);
+    throw new BackupError(
+      'wrong_key',
+      header.kdf === 'passphrase'
+        ? 'wrong passphrase for this backup; nothing was restored'
+        : `this backup was made under a different master key (key version ${header.keyVersion}); nothing was restored`,
+    );
   }
   const tag = Buffer.alloc(TAG_LENGTH);
   const fh = await open(file, 'r');
@@ -203,11 +235,22 @@ export async function readBackup(file: string, key: BackupKey, sink: Writable, o
   decipher.setAAD(headerBytes);
   decipher.setAuthTag(tag);
   try {
-    await pipeline(createReadStream(file, { start: HEADER_LENGTH, end: size - TAG_LENGTH - 1 }), decipher, createGunzip(), sink, { end: options.end ?? true });
+    await pipeline(
+      createReadStream(file, { start: HEADER_LENGTH, end: size - TAG_LENGTH - 1 }),
+      decipher,
+      createGunzip(),
+      sink,
+      { end: options.end ?? true },
+    );
   } catch (e) {
     if (e instanceof BackupError) throw e;
     // Decompression garbage and a failed tag both mean the same thing: the bytes changed.
-    if (isIntegrityFailure(e)) throw new BackupError('corrupted', 'the backup is corrupted or was tampered with (integrity check failed); nothing was restored', { cause: e });
+    if (isIntegrityFailure(e))
+      throw new BackupError(
+        'corrupted',
+        'the backup is corrupted or was tampered with (integrity check failed); nothing was restored',
+        { cause: e },
+      );
     throw e;
   }
   return header;
@@ -215,12 +258,23 @@ export async function readBackup(file: string, key: BackupKey, sink: Writable, o
 
 function isIntegrityFailure(e: unknown): boolean {
   const err = e as { code?: string; message?: string };
-  return /unable to authenticate|unsupported state|incorrect header check|invalid (block|distance|code|stored)|unexpected end|too far back|Z_(DATA|BUF)_ERROR/i.test(`${err.code ?? ''} ${err.message ?? ''}`);
+  return /unable to authenticate|unsupported state|incorrect header check|invalid (block|distance|code|stored)|unexpected end|too far back|Z_(DATA|BUF)_ERROR/i.test(
+    `${err.code ?? ''} ${err.message ?? ''}`,
+  );
 }
 
 /** Read the whole file through decryption and discard it: proves key and integrity first. */
 export async function verifyBackup(file: string, key: BackupKey): Promise<{ header: BackupHeader; bytes: number }> {
   let bytes = 0;
-  const header = await readBackup(file, key, new Writable({ write(chunk: Buffer, _enc, cb) { bytes += chunk.length; cb(); } }));
+  const header = await readBackup(
+    file,
+    key,
+    new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        bytes += chunk.length;
+        cb();
+      },
+    }),
+  );
   return { header, bytes };
 }

@@ -13,11 +13,15 @@ export function readPassphraseFile(file: string): BackupKey {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new BackupError('unavailable', `cannot read the passphrase file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    throw new BackupError(
+      'unavailable',
+      `cannot read the passphrase file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
   }
   // One trailing newline is what `echo … > file` adds; anything else is part of the passphrase.
   const passphrase = text.replace(/\r?\n$/, '');
-  if (passphrase.length < MIN_PASSPHRASE) throw new BackupError('unavailable', `the passphrase in ${file} is shorter than ${MIN_PASSPHRASE} characters`);
+  if (passphrase.length < MIN_PASSPHRASE)
+    throw new BackupError('unavailable', `the passphrase in ${file} is shorter than ${MIN_PASSPHRASE} characters`);
   if ((statSync(file).mode & 0o077) !== 0) process.emitWarning(`${file} is readable by other users; chmod 600 it`);
   return { kind: 'passphrase', passphrase };
 }
@@ -30,12 +34,18 @@ export function readPassphraseFile(file: string): BackupKey {
 export function masterBackupKey(config: Config, version?: number): BackupKey {
   if (!config.masterKey && !existsSync(path.join(config.dataDir, DEV_MASTER_KEY_FILE))) {
     // A fresh dev key would only ever say "wrong key": ask for the real one instead.
-    throw new BackupError('unavailable', 'no master key: set CAPTO_MASTER_KEY (the one the backup was made under) or pass --passphrase-file');
+    throw new BackupError(
+      'unavailable',
+      'no master key: set CAPTO_MASTER_KEY (the one the backup was made under) or pass --passphrase-file',
+    );
   }
   const master = loadMasterKey(config);
   const key = version === undefined ? master.current : master.version(version);
   if (!key) {
-    throw new BackupError('wrong_key', `this backup was made under master key version ${version}, which CAPTO_MASTER_KEY does not list; nothing was restored`);
+    throw new BackupError(
+      'wrong_key',
+      `this backup was made under master key version ${version}, which CAPTO_MASTER_KEY does not list; nothing was restored`,
+    );
   }
   return { kind: 'master-key', key: key.bytes, version: key.version };
 }

@@ -23,7 +23,9 @@ async function* exportRows(url: string): AsyncGenerator<string> {
   await client.connect();
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const migrations = await client.query('SELECT version, name, checksum FROM capto_meta.schema_migrations ORDER BY version');
+    const migrations = await client.query(
+      'SELECT version, name, checksum FROM capto_meta.schema_migrations ORDER BY version',
+    );
     yield `${JSON.stringify({ capto_logical_backup: 1, migrations: migrations.rows })}\n`;
     for (const table of await listTables(client)) {
       if (table.startsWith('"capto_meta".')) continue;
@@ -46,7 +48,9 @@ async function* exportRows(url: string): AsyncGenerator<string> {
         WHERE c.relkind = 'S' AND ${SYSTEM_SCHEMA_SQL} AND n.nspname <> 'capto_meta'`,
     );
     for (const { name } of seqs.rows) {
-      const v = await client.query<{ last_value: string; is_called: boolean }>(`SELECT last_value::text, is_called FROM ${name}`);
+      const v = await client.query<{ last_value: string; is_called: boolean }>(
+        `SELECT last_value::text, is_called FROM ${name}`,
+      );
       yield `${JSON.stringify({ sequence: name, ...v.rows[0] })}\n`;
     }
     await client.query('COMMIT');
@@ -71,23 +75,38 @@ export async function restoreLogical(url: string, source: Readable): Promise<voi
   const lines = readline.createInterface({ input: source, crlfDelay: Infinity })[Symbol.asyncIterator]();
   const first = await lines.next();
   const head = first.done ? undefined : (JSON.parse(first.value) as Line);
-  if (!head || !('capto_logical_backup' in head)) throw new BackupError('corrupted', 'the backup holds no Capto logical export');
+  if (!head || !('capto_logical_backup' in head))
+    throw new BackupError('corrupted', 'the backup holds no Capto logical export');
   const code = new Map(readMigrations().map((m) => [m.version, m]));
   for (const m of head.migrations) {
     if (code.get(m.version)?.checksum !== m.checksum) {
-      throw new BackupError('unavailable', `this backup was taken at migration ${m.version}, which this Capto version does not have unchanged: restore it with the Capto release that made it`);
+      throw new BackupError(
+        'unavailable',
+        `this backup was taken at migration ${m.version}, which this Capto version does not have unchanged: restore it with the Capto release that made it`,
+      );
     }
   }
   const wanted = new Set(head.migrations.map((m) => m.version));
 
   await withAdmin(url, async (client) => {
-    const me = await client.query<{ rolsuper: boolean }>('SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user');
-    if (!me.rows[0]?.rolsuper) throw new BackupError('unavailable', 'a logical restore needs CAPTO_MIGRATION_URL to be a superuser (triggers are switched off while rows go in)');
+    const me = await client.query<{ rolsuper: boolean }>(
+      'SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user',
+    );
+    if (!me.rows[0]?.rolsuper)
+      throw new BackupError(
+        'unavailable',
+        'a logical restore needs CAPTO_MIGRATION_URL to be a superuser (triggers are switched off while rows go in)',
+      );
     await bootstrapWithRetry(client);
-    const schemas = await client.query<{ nspname: string }>(`SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE ${SYSTEM_SCHEMA_SQL} AND n.nspname NOT IN ('public', 'extensions')`);
+    const schemas = await client.query<{ nspname: string }>(
+      `SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE ${SYSTEM_SCHEMA_SQL} AND n.nspname NOT IN ('public', 'extensions')`,
+    );
     // The target was checked empty: dropping its (empty) schemas makes the migrations start clean.
     for (const { nspname } of schemas.rows) await client.query(`DROP SCHEMA ${pg.escapeIdentifier(nspname)} CASCADE`);
-    await migrate(client, readMigrations().filter((m) => wanted.has(m.version)));
+    await migrate(
+      client,
+      readMigrations().filter((m) => wanted.has(m.version)),
+    );
 
     await client.query('BEGIN; SET LOCAL session_replication_role = replica;');
     try {
@@ -113,7 +132,11 @@ export async function restoreLogical(url: string, source: Readable): Promise<voi
           table = line;
         } else if ('sequence' in line) {
           await flush();
-          await client.query('SELECT pg_catalog.setval($1::regclass, $2::bigint, $3)', [line.sequence, line.last_value, line.is_called]);
+          await client.query('SELECT pg_catalog.setval($1::regclass, $2::bigint, $3)', [
+            line.sequence,
+            line.last_value,
+            line.is_called,
+          ]);
         }
       }
       await flush();

@@ -54,11 +54,19 @@ export interface DumpProcess {
 }
 
 export function startPgDump(migrationUrl: string): DumpProcess {
-  if (!hasTool('pg_dump')) throw new BackupError('unavailable', 'pg_dump is not installed: install the PostgreSQL client tools (same major version as the server or newer)');
-  const child = spawn('pg_dump', ['--format=plain', '--no-password', '--quote-all-identifiers', '--serializable-deferrable'], {
-    env: libpqEnv(migrationUrl),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  if (!hasTool('pg_dump'))
+    throw new BackupError(
+      'unavailable',
+      'pg_dump is not installed: install the PostgreSQL client tools (same major version as the server or newer)',
+    );
+  const child = spawn(
+    'pg_dump',
+    ['--format=plain', '--no-password', '--quote-all-identifiers', '--serializable-deferrable'],
+    {
+      env: libpqEnv(migrationUrl),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const tail = stderrTail(child);
   const code = exited(child);
   // Consume stdout at once: Node discards an unread child stdout when the child exits
@@ -86,20 +94,33 @@ export const serverRowCounts = (migrationUrl: string) => withAdmin(migrationUrl,
  * recreates them, extensions included), inside the same single transaction.
  */
 export async function restoreServer(migrationUrl: string, feed: (stdin: Writable) => Promise<void>): Promise<void> {
-  if (!hasTool('psql')) throw new BackupError('unavailable', 'psql is not installed: install the PostgreSQL client tools');
+  if (!hasTool('psql'))
+    throw new BackupError('unavailable', 'psql is not installed: install the PostgreSQL client tools');
   const schemas = await withAdmin(migrationUrl, async (c) => {
-    const me = await c.query<{ rolsuper: boolean }>('SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user');
+    const me = await c.query<{ rolsuper: boolean }>(
+      'SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user',
+    );
     // Roles are cluster-wide and not in a dump: make sure they (and database grants) exist.
     if (me.rows[0]?.rolsuper) await bootstrapWithRetry(c);
-    const r = await c.query<{ nspname: string }>(`SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE ${SYSTEM_SCHEMA_SQL} AND n.nspname <> 'public'`);
+    const r = await c.query<{ nspname: string }>(
+      `SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE ${SYSTEM_SCHEMA_SQL} AND n.nspname <> 'public'`,
+    );
     return r.rows.map((s) => s.nspname);
   });
-  const prelude = ['SET client_min_messages = warning;', ...schemas.map((s) => `DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(s)} CASCADE;`), ''].join('\n');
+  const prelude = [
+    'SET client_min_messages = warning;',
+    ...schemas.map((s) => `DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(s)} CASCADE;`),
+    '',
+  ].join('\n');
 
-  const child = spawn('psql', ['--no-psqlrc', '--quiet', '--single-transaction', '--set=ON_ERROR_STOP=1', '--no-password'], {
-    env: libpqEnv(migrationUrl),
-    stdio: ['pipe', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    'psql',
+    ['--no-psqlrc', '--quiet', '--single-transaction', '--set=ON_ERROR_STOP=1', '--no-password'],
+    {
+      env: libpqEnv(migrationUrl),
+      stdio: ['pipe', 'ignore', 'pipe'],
+    },
+  );
   const tail = stderrTail(child);
   const code = exited(child);
   const stdin = child.stdin!;
@@ -111,7 +132,12 @@ export async function restoreServer(migrationUrl: string, feed: (stdin: Writable
     // A backup that recreated no Capto schema (e.g. a dump of another database) must not
     // commit the prelude's DROPs: fail inside the transaction so psql rolls it all back.
     await new Promise<void>((resolve, reject) =>
-      stdin.end(`\nDO $$ BEGIN IF to_regclass('capto_meta.schema_migrations') IS NULL THEN RAISE EXCEPTION 'the backup holds no Capto database'; END IF; END $$;\n`, () => resolve()).once('error', reject),
+      stdin
+        .end(
+          `\nDO $$ BEGIN IF to_regclass('capto_meta.schema_migrations') IS NULL THEN RAISE EXCEPTION 'the backup holds no Capto database'; END IF; END $$;\n`,
+          () => resolve(),
+        )
+        .once('error', reject),
     );
   } catch (e) {
     feedError = e;
@@ -120,5 +146,9 @@ export async function restoreServer(migrationUrl: string, feed: (stdin: Writable
   }
   const status = await code;
   if (feedError) throw feedError;
-  if (status !== 0) throw new BackupError('unavailable', `restore failed and was rolled back: ${tail() || `psql exited with ${status}`}`);
+  if (status !== 0)
+    throw new BackupError(
+      'unavailable',
+      `restore failed and was rolled back: ${tail() || `psql exited with ${status}`}`,
+    );
 }

@@ -6,7 +6,15 @@ import path from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import type { Config } from '../config/index.ts';
 import { dumpEmbedded, embeddedNonEmptyTables, restoreEmbedded } from './backup-embedded.ts';
-import { BackupError, readBackup, readHeader, verifyBackup, writeBackup, type BackupHeader, type BackupKey } from './backup-format.ts';
+import {
+  BackupError,
+  readBackup,
+  readHeader,
+  verifyBackup,
+  writeBackup,
+  type BackupHeader,
+  type BackupKey,
+} from './backup-format.ts';
 import { masterBackupKey, readPassphraseFile } from './backup-key.ts';
 import { logicalExport, restoreLogical } from './backup-logical.ts';
 import { hasTool, restoreServer, serverNonEmptyTables, startPgDump } from './backup-server.ts';
@@ -27,13 +35,21 @@ export function backupPath(config: Config, out?: string): string {
   return path.join(config.backupDir, `capto-${new Date().toISOString().replace(/[:.]/g, '-')}.captobk`);
 }
 
-export async function createBackup(config: Config, options: { out?: string; passphraseFile?: string; logical?: boolean }): Promise<BackupResult> {
+export async function createBackup(
+  config: Config,
+  options: { out?: string; passphraseFile?: string; logical?: boolean },
+): Promise<BackupResult> {
   const file = backupPath(config, options.out);
   if (existsSync(file)) throw new BackupError('unavailable', `${file} already exists; backups are never overwritten`);
   const key: BackupKey = options.passphraseFile ? readPassphraseFile(options.passphraseFile) : masterBackupKey(config);
 
   if (config.databaseUrl && (options.logical || !hasTool('pg_dump'))) {
-    const header = await writeBackup(file, logicalExport(config.migrationUrl ?? config.databaseUrl), 'logical-ndjson', key);
+    const header = await writeBackup(
+      file,
+      logicalExport(config.migrationUrl ?? config.databaseUrl),
+      'logical-ndjson',
+      key,
+    );
     return { file, bytes: statSync(file).size, engine: 'server', header };
   }
   if (config.databaseUrl) {
@@ -57,15 +73,25 @@ export interface RestoreResult {
   replacedTables: string[];
 }
 
-export async function restoreBackup(config: Config, options: { in: string; passphraseFile?: string; force?: boolean }): Promise<RestoreResult> {
+export async function restoreBackup(
+  config: Config,
+  options: { in: string; passphraseFile?: string; force?: boolean },
+): Promise<RestoreResult> {
   const file = path.resolve(options.in);
   if (!existsSync(file)) throw new BackupError('unavailable', `${file} does not exist`);
   const { header } = await readHeader(file);
-  const key: BackupKey = options.passphraseFile ? readPassphraseFile(options.passphraseFile) : header.kdf === 'master-key' ? masterBackupKey(config, header.keyVersion) : readPassphraseFileRequired();
+  const key: BackupKey = options.passphraseFile
+    ? readPassphraseFile(options.passphraseFile)
+    : header.kdf === 'master-key'
+      ? masterBackupKey(config, header.keyVersion)
+      : readPassphraseFileRequired();
   const engine = config.databaseUrl ? 'server' : 'embedded';
   const fromServer = header.payload !== 'pglite-datadir';
   if (fromServer !== (engine === 'server')) {
-    throw new BackupError('unavailable', `this backup was taken from the ${fromServer ? 'server' : 'embedded'} engine; restore it with ${fromServer ? 'DATABASE_URL set' : 'DATABASE_URL unset'}`);
+    throw new BackupError(
+      'unavailable',
+      `this backup was taken from the ${fromServer ? 'server' : 'embedded'} engine; restore it with ${fromServer ? 'DATABASE_URL set' : 'DATABASE_URL unset'}`,
+    );
   }
   // Prove key and integrity over the whole file before touching the database.
   await verifyBackup(file, key);
@@ -75,7 +101,11 @@ export async function restoreBackup(config: Config, options: { in: string; passp
     // The schema is rebuilt by migrations that commit on their own: only an empty
     // target can take that without risking its data, so --force does not apply.
     const tables = await serverNonEmptyTables(url);
-    if (tables.length > 0) throw new BackupError('not_empty', `the target database is not empty (${tables.slice(0, 5).join(', ')}); a logical backup restores into an empty database only (--force does not apply)`);
+    if (tables.length > 0)
+      throw new BackupError(
+        'not_empty',
+        `the target database is not empty (${tables.slice(0, 5).join(', ')}); a logical backup restores into an empty database only (--force does not apply)`,
+      );
     const pass = new PassThrough();
     await Promise.all([
       readBackup(file, key, pass).catch((e: unknown) => {
@@ -99,7 +129,16 @@ export async function restoreBackup(config: Config, options: { in: string; passp
   try {
     const replacedTables = await refuseNonEmpty(await embeddedNonEmptyTables(config.dataDir), options.force);
     const chunks: Buffer[] = [];
-    await readBackup(file, key, new Writable({ write(c: Buffer, _e, cb) { chunks.push(c); cb(); } }));
+    await readBackup(
+      file,
+      key,
+      new Writable({
+        write(c: Buffer, _e, cb) {
+          chunks.push(c);
+          cb();
+        },
+      }),
+    );
     await restoreEmbedded(config.dataDir, Buffer.concat(chunks));
     return { engine, header, replacedTables };
   } finally {
@@ -114,7 +153,10 @@ function readPassphraseFileRequired(): never {
 async function refuseNonEmpty(tables: string[], force = false): Promise<string[]> {
   if (tables.length > 0 && !force) {
     const shown = tables.slice(0, 5).join(', ') + (tables.length > 5 ? `, … (${tables.length} tables)` : '');
-    throw new BackupError('not_empty', `the target database is not empty (${shown}); restore replaces everything in it — pass --force to do that`);
+    throw new BackupError(
+      'not_empty',
+      `the target database is not empty (${shown}); restore replaces everything in it — pass --force to do that`,
+    );
   }
   return tables;
 }

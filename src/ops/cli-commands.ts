@@ -37,8 +37,14 @@ snapshot instead; such a backup restores into an empty database only.`,
   options: { out: { type: 'string' }, 'passphrase-file': { type: 'string' }, logical: { type: 'boolean' } },
   run: (values, config) =>
     reportBackupErrors('backup', async () => {
-      const r = await createBackup(config, { out: str(values.out), passphraseFile: str(values['passphrase-file']), logical: values.logical === true });
-      console.log(`backup written: ${r.file} (${r.bytes} bytes, ${r.engine} engine, key: ${r.header.kdf === 'passphrase' ? 'passphrase' : `master key v${r.header.keyVersion}`})`);
+      const r = await createBackup(config, {
+        out: str(values.out),
+        passphraseFile: str(values['passphrase-file']),
+        logical: values.logical === true,
+      });
+      console.log(
+        `backup written: ${r.file} (${r.bytes} bytes, ${r.engine} engine, key: ${r.header.kdf === 'passphrase' ? 'passphrase' : `master key v${r.header.keyVersion}`})`,
+      );
       return 0;
     }),
 };
@@ -60,8 +66,14 @@ file restores nothing. Stop every app node before restoring.`,
         console.error('capto restore: --in FILE is required');
         return 2;
       }
-      const r = await restoreBackup(config, { in: file, passphraseFile: str(values['passphrase-file']), force: values.force === true });
-      console.log(`restored ${file} (taken ${r.header.createdAt.toISOString()}) into the ${r.engine} database${r.replacedTables.length ? ` (replaced ${r.replacedTables.length} non-empty tables)` : ''}`);
+      const r = await restoreBackup(config, {
+        in: file,
+        passphraseFile: str(values['passphrase-file']),
+        force: values.force === true,
+      });
+      console.log(
+        `restored ${file} (taken ${r.header.createdAt.toISOString()}) into the ${r.engine} database${r.replacedTables.length ? ` (replaced ${r.replacedTables.length} non-empty tables)` : ''}`,
+      );
       return 0;
     }),
 };

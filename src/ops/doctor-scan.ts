@@ -25,7 +25,10 @@ export async function scanForDoctor(config: Config): Promise<{ errors: number; s
       // a development server starts anyway, so its scan proves nothing.
       return config.isProduction
         ? { errors: 0, summary: 'passed the start gate of the running production server (data dir in use)' }
-        : { errors: 1, summary: 'not checked: a development server holds the data dir; stop it and run "capto doctor" again' };
+        : {
+            errors: 1,
+            summary: 'not checked: a development server holds the data dir; stop it and run "capto doctor" again',
+          };
     }
   }
   try {
@@ -33,7 +36,10 @@ export async function scanForDoctor(config: Config): Promise<{ errors: number; s
     try {
       const report = await scanEngine(engine, { waivers: loadWaivers() });
       for (const level of ['ERROR', 'WARN', 'INFO'] as const) metrics.scanFindings.set({ level }, report.counts[level]);
-      return { errors: report.blocking, summary: `${report.counts.ERROR} error(s), ${report.counts.WARN} warning(s), ${report.counts.INFO} info` };
+      return {
+        errors: report.blocking,
+        summary: `${report.counts.ERROR} error(s), ${report.counts.WARN} warning(s), ${report.counts.INFO} info`,
+      };
     } finally {
       await engine.close();
     }

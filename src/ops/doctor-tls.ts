@@ -16,21 +16,37 @@ export function checkCertificate(certFile: string, keyFile: string, now = new Da
   try {
     cert = new X509Certificate(readFileSync(certFile));
   } catch (e) {
-    return { ok: false, detail: `CAPTO_TLS_CERT ${certFile} is not a readable PEM certificate (${(e as NodeJS.ErrnoException).code ?? 'parse error'})` };
+    return {
+      ok: false,
+      detail: `CAPTO_TLS_CERT ${certFile} is not a readable PEM certificate (${(e as NodeJS.ErrnoException).code ?? 'parse error'})`,
+    };
   }
   try {
     if (!cert.checkPrivateKey(createPrivateKey(readFileSync(keyFile)))) {
       return { ok: false, detail: `CAPTO_TLS_KEY ${keyFile} is not the key of CAPTO_TLS_CERT` };
     }
   } catch (e) {
-    return { ok: false, detail: `CAPTO_TLS_KEY ${keyFile} is not a readable PEM private key (${(e as NodeJS.ErrnoException).code ?? 'parse error'})` };
+    return {
+      ok: false,
+      detail: `CAPTO_TLS_KEY ${keyFile} is not a readable PEM private key (${(e as NodeJS.ErrnoException).code ?? 'parse error'})`,
+    };
   }
   if (cert.issuer === cert.subject && cert.checkIssued(cert)) {
-    return { ok: false, detail: `${certFile} is self-signed: use a certificate from a public CA (e.g. Let's Encrypt) or terminate TLS at a proxy` };
+    return {
+      ok: false,
+      detail: `${certFile} is self-signed: use a certificate from a public CA (e.g. Let's Encrypt) or terminate TLS at a proxy`,
+    };
   }
   const expires = new Date(cert.validTo);
   const days = Math.floor((expires.getTime() - now.getTime()) / 86_400_000);
   if (days < 0) return { ok: false, detail: `${certFile} expired on ${expires.toISOString().slice(0, 10)}` };
-  if (days < RENEW_MARGIN_DAYS) return { ok: false, detail: `${certFile} expires in ${days} day(s) (${expires.toISOString().slice(0, 10)}): renew it` };
-  return { ok: true, detail: `certificate for ${cert.subject.replace(/\n/g, ', ')} issued by ${cert.issuer.split('\n').find((l) => l.startsWith('CN=')) ?? 'a CA'}, valid ${days} more days` };
+  if (days < RENEW_MARGIN_DAYS)
+    return {
+      ok: false,
+      detail: `${certFile} expires in ${days} day(s) (${expires.toISOString().slice(0, 10)}): renew it`,
+    };
+  return {
+    ok: true,
+    detail: `certificate for ${cert.subject.replace(/\n/g, ', ')} issued by ${cert.issuer.split('\n').find((l) => l.startsWith('CN=')) ?? 'a CA'}, valid ${days} more days`,
+  };
 }

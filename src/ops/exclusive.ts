@@ -30,11 +30,18 @@ export function lockIdFor(lockKey: string): number {
 }
 
 /** Run `fn` if no other node runs `lockKey` right now; otherwise return { ran: false } at once. */
-export async function runExclusive<T>(db: Database, lockKey: string, fn: (tx: Tx) => Promise<T>): Promise<ExclusiveResult<T>> {
+export async function runExclusive<T>(
+  db: Database,
+  lockKey: string,
+  fn: (tx: Tx) => Promise<T>,
+): Promise<ExclusiveResult<T>> {
   if (!KEY.test(lockKey)) throw new Error(`invalid lock key: ${lockKey}`);
   try {
     const result = await db.asService(`job:${lockKey}`, async (tx): Promise<ExclusiveResult<T>> => {
-      const r = await tx.query<{ got: boolean }>('SELECT pg_try_advisory_xact_lock($1, $2) AS got', [JOB_LOCK_NAMESPACE, lockIdFor(lockKey)]);
+      const r = await tx.query<{ got: boolean }>('SELECT pg_try_advisory_xact_lock($1, $2) AS got', [
+        JOB_LOCK_NAMESPACE,
+        lockIdFor(lockKey),
+      ]);
       if (!r.rows[0]?.got) return { ran: false };
       return { ran: true, value: await fn(tx) };
     });
@@ -57,7 +64,13 @@ export interface PeriodicJob {
  * Every node calls this with the same job; ticks are jittered by up to 10 % so the
  * nodes do not all hit the lock in the same millisecond. Failures are logged, never thrown.
  */
-export function startPeriodicJob(db: Database, logger: Logger, lockKey: string, intervalMs: number, fn: (tx: Tx) => Promise<unknown>): PeriodicJob {
+export function startPeriodicJob(
+  db: Database,
+  logger: Logger,
+  lockKey: string,
+  intervalMs: number,
+  fn: (tx: Tx) => Promise<unknown>,
+): PeriodicJob {
   let running: Promise<ExclusiveResult<unknown> | undefined> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -67,7 +80,9 @@ export function startPeriodicJob(db: Database, logger: Logger, lockKey: string, 
         logger.error({ err: e, job: lockKey }, 'background job failed');
         return undefined;
       })
-      .finally(() => { running = undefined; });
+      .finally(() => {
+        running = undefined;
+      });
     return running;
   };
   const schedule = () => {

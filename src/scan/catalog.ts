@@ -100,7 +100,11 @@ export async function loadCatalog(client: pg.ClientBase, config: ScanConfig): Pr
   const roles = runtimeRoles(config);
   const q = async <R>(sql: string, params: unknown[] = []) => (await client.query(sql, params)).rows as R[];
   // Roles missing from this cluster (a foreign database) make has_*_privilege throw.
-  const present = (await q<{ rolname: string }>('SELECT rolname::text FROM pg_catalog.pg_roles WHERE rolname = ANY ($1::text[])', [roles])).map((r) => r.rolname);
+  const present = (
+    await q<{ rolname: string }>('SELECT rolname::text FROM pg_catalog.pg_roles WHERE rolname = ANY ($1::text[])', [
+      roles,
+    ])
+  ).map((r) => r.rolname);
 
   const schemaRows = await q<{ name: string; role: string | null; usage: boolean; create: boolean }>(
     `SELECT n.nspname::text AS name, r.rn AS role,
@@ -119,7 +123,16 @@ export async function loadCatalog(client: pg.ClientBase, config: ScanConfig): Pr
   }
 
   const scanned = [...config.appSchemas, ...config.excludedSchemas];
-  const rels = await q<{ oid: number; schema: string; name: string; kind: string; rls: boolean; forced: boolean; owner: string; options: string[] | null }>(
+  const rels = await q<{
+    oid: number;
+    schema: string;
+    name: string;
+    kind: string;
+    rls: boolean;
+    forced: boolean;
+    owner: string;
+    options: string[] | null;
+  }>(
     `SELECT c.oid::int AS oid, n.nspname::text AS schema, c.relname::text AS name, c.relkind::text AS kind,
             c.relrowsecurity AS rls, c.relforcerowsecurity AS forced,
             pg_catalog.pg_get_userbyid(c.relowner)::text AS owner, c.reloptions AS options
@@ -129,14 +142,42 @@ export async function loadCatalog(client: pg.ClientBase, config: ScanConfig): Pr
     [scanned],
   );
   const relations: Relation[] = rels.map((r) => ({
-    oid: r.oid, schema: r.schema, name: r.name, qname: `${r.schema}.${r.name}`, kind: KIND[r.kind]!,
-    rls: r.rls, forced: r.forced, owner: r.owner, options: r.options ?? [],
-    columns: [], policies: [], privs: {}, indexes: [], uniques: [], foreignKeys: [], checks: [], triggers: [],
+    oid: r.oid,
+    schema: r.schema,
+    name: r.name,
+    qname: `${r.schema}.${r.name}`,
+    kind: KIND[r.kind]!,
+    rls: r.rls,
+    forced: r.forced,
+    owner: r.owner,
+    options: r.options ?? [],
+    columns: [],
+    policies: [],
+    privs: {},
+    indexes: [],
+    uniques: [],
+    foreignKeys: [],
+    checks: [],
+    triggers: [],
   }));
   const byOid = new Map(relations.map((r) => [r.oid, r]));
   const oids = relations.map((r) => r.oid);
 
-  const cols = await q<{ rel: number; name: string; num: number; type: string; base: string; typtype: string; category: string; labels: string[] | null; notnull: boolean; hasdef: boolean; generated: string; identity: string; domain_checks: string[] | null }>(
+  const cols = await q<{
+    rel: number;
+    name: string;
+    num: number;
+    type: string;
+    base: string;
+    typtype: string;
+    category: string;
+    labels: string[] | null;
+    notnull: boolean;
+    hasdef: boolean;
+    generated: string;
+    identity: string;
+    domain_checks: string[] | null;
+  }>(
     `SELECT a.attrelid::int AS rel, a.attname::text AS name, a.attnum::int AS num,
             pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
             COALESCE(bt.typname, t.typname)::text AS base, COALESCE(bt.typtype, t.typtype)::text AS typtype,
@@ -154,9 +195,19 @@ export async function loadCatalog(client: pg.ClientBase, config: ScanConfig): Pr
   );
   for (const c of cols) {
     byOid.get(c.rel)?.columns.push({
-      name: c.name, num: c.num, type: c.type, base: c.base, typtype: c.typtype, category: c.category,
-      enumLabels: c.labels ?? [], notNull: c.notnull, hasDefault: c.hasdef, generated: c.generated !== '',
-      identity: c.identity !== '', privs: {}, domainChecks: c.domain_checks ?? [],
+      name: c.name,
+      num: c.num,
+      type: c.type,
+      base: c.base,
+      typtype: c.typtype,
+      category: c.category,
+      enumLabels: c.labels ?? [],
+      notNull: c.notnull,
+      hasDefault: c.hasdef,
+      generated: c.generated !== '',
+      identity: c.identity !== '',
+      privs: {},
+      domainChecks: c.domain_checks ?? [],
     });
   }
 
@@ -189,7 +240,15 @@ export async function loadCatalog(client: pg.ClientBase, config: ScanConfig): Pr
     if (rel) rel.privs[p.role] = { select: p.s, insert: p.i, update: p.u, delete: p.d, truncate: p.t };
   }
 
-  const pols = await q<{ rel: number; name: string; cmd: string; permissive: boolean; roles: string[]; using: string | null; check: string | null }>(
+  const pols = await q<{
+    rel: number;
+    name: string;
+    cmd: string;
+    permissive: boolean;
+    roles: string[];
+    using: string | null;
+    check: string | null;
+  }>(
     `SELECT p.polrelid::int AS rel, p.polname::text AS name, p.polcmd::text AS cmd, p.polpermissive AS permissive,
             ARRAY(SELECT CASE WHEN r.oid = 0 THEN 'public' ELSE pg_catalog.pg_get_userbyid(r.oid)::text END
                     FROM pg_catalog.unnest(p.polroles) AS r(oid)) AS roles,
@@ -199,7 +258,14 @@ export async function loadCatalog(client: pg.ClientBase, config: ScanConfig): Pr
     [oids],
   );
   for (const p of pols) {
-    byOid.get(p.rel)?.policies.push({ name: p.name, cmd: CMD[p.cmd]!, permissive: p.permissive, roles: p.roles, using: p.using, check: p.check });
+    byOid.get(p.rel)?.policies.push({
+      name: p.name,
+      cmd: CMD[p.cmd]!,
+      permissive: p.permissive,
+      roles: p.roles,
+      using: p.using,
+      check: p.check,
+    });
   }
 
   const idx = await q<{ rel: number; keys: number[] }>(
@@ -208,7 +274,15 @@ export async function loadCatalog(client: pg.ClientBase, config: ScanConfig): Pr
   );
   for (const i of idx) byOid.get(i.rel)?.indexes.push(i.keys.map(Number));
 
-  const cons = await q<{ rel: number; name: string; type: string; cols: number[] | null; ref: number; refcols: number[] | null; def: string }>(
+  const cons = await q<{
+    rel: number;
+    name: string;
+    type: string;
+    cols: number[] | null;
+    ref: number;
+    refcols: number[] | null;
+    def: string;
+  }>(
     `SELECT c.conrelid::int AS rel, c.conname::text AS name, c.contype::text AS type, c.conkey::int[] AS cols,
             c.confrelid::int AS ref, c.confkey::int[] AS refcols, pg_catalog.pg_get_constraintdef(c.oid) AS def
        FROM pg_catalog.pg_constraint c WHERE c.conrelid = ANY ($1::oid[]) AND c.contype IN ('p', 'u', 'f', 'c')`,
@@ -218,7 +292,8 @@ export async function loadCatalog(client: pg.ClientBase, config: ScanConfig): Pr
     const rel = byOid.get(c.rel);
     if (!rel) continue;
     const cols2 = (c.cols ?? []).map(Number);
-    if (c.type === 'f') rel.foreignKeys.push({ name: c.name, cols: cols2, ref: c.ref, refCols: (c.refcols ?? []).map(Number) });
+    if (c.type === 'f')
+      rel.foreignKeys.push({ name: c.name, cols: cols2, ref: c.ref, refCols: (c.refcols ?? []).map(Number) });
     else if (c.type === 'c') rel.checks.push({ name: c.name, cols: cols2, def: c.def });
     else rel.uniques.push({ name: c.name, cols: cols2, primary: c.type === 'p' });
   }
@@ -279,5 +354,7 @@ export function tenantKey(rel: Relation, config: ScanConfig): Column | undefined
 
 /** Policies that apply to `role` for `cmd` (FOR ALL and TO PUBLIC included). */
 export function policiesFor(rel: Relation, role: string, cmd: Command): Policy[] {
-  return rel.policies.filter((p) => (p.cmd === cmd || p.cmd === 'ALL') && (p.roles.includes(role) || p.roles.includes('public')));
+  return rel.policies.filter(
+    (p) => (p.cmd === cmd || p.cmd === 'ALL') && (p.roles.includes(role) || p.roles.includes('public')),
+  );
 }

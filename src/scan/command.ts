@@ -49,7 +49,9 @@ bad usage. Waivers come only from ${'scan-waivers.json'} (lint, object, reason).
     let release = () => undefined as void;
     if (!config.databaseUrl) {
       if (!existsSync(path.join(config.dataDir, 'pgdata', 'PG_VERSION'))) {
-        console.error(`capto scan: no embedded database in ${config.dataDir}; run "capto migrate" first or set DATABASE_URL`);
+        console.error(
+          `capto scan: no embedded database in ${config.dataDir}; run "capto migrate" first or set DATABASE_URL`,
+        );
         return 2;
       }
       try {
@@ -63,7 +65,13 @@ bad usage. Waivers come only from ${'scan-waivers.json'} (lint, object, reason).
       const engine = await openEngine(config);
       try {
         const report = await scanEngine(engine, { probe: values.probe === true, waivers });
-        console.log(values.json ? renderJson(report, level) : values.sarif ? renderSarif(report, level) : renderTable(report, level));
+        console.log(
+          values.json
+            ? renderJson(report, level)
+            : values.sarif
+              ? renderSarif(report, level)
+              : renderTable(report, level),
+        );
         return report.blocking > 0 ? 1 : 0;
       } finally {
         await engine.close();

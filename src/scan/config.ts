@@ -40,7 +40,12 @@ export const defaultScanConfig: ScanConfig = Object.freeze({
     'app.contact_search_ids',
   ],
   secretColumn: /(^|_)(token|secret|password|passphrase|ciphertext|private_key|api_key|auth_token)(s?)(_|$)/i,
-  membership: { table: 'app.memberships', businessTable: 'app.businesses', userTable: 'auth.users', roles: ['owner', 'admin', 'member'] },
+  membership: {
+    table: 'app.memberships',
+    businessTable: 'app.businesses',
+    userTable: 'auth.users',
+    roles: ['owner', 'admin', 'member'],
+  },
 } as ScanConfig);
 
 /** The default config with extra app schemas (fixtures scan a scratch schema). */

@@ -18,8 +18,14 @@ export async function scanOnStart(engine: Engine, config: Config, logger: Logger
   }
   const list = errors.map((f) => `${f.name} ${f.object}: ${f.reason}`);
   if (config.isProduction) {
-    throw new ConfigError(`refusing to start in production: the database security scan found ${errors.length} error(s):\n  - ${list.join('\n  - ')}\nRun "capto scan" for remedies.`);
+    throw new ConfigError(
+      `refusing to start in production: the database security scan found ${errors.length} error(s):\n  - ${list.join('\n  - ')}\nRun "capto scan" for remedies.`,
+    );
   }
-  for (const f of errors) logger.warn({ lint: f.name, object: f.object, remedy: f.remedy }, `SECURITY SCAN ERROR: ${f.reason}`);
-  logger.warn({ errors: errors.length }, `DATABASE SECURITY SCAN FAILED (${errors.length} error(s)) — production would refuse to start; run "capto scan"`);
+  for (const f of errors)
+    logger.warn({ lint: f.name, object: f.object, remedy: f.remedy }, `SECURITY SCAN ERROR: ${f.reason}`);
+  logger.warn(
+    { errors: errors.length },
+    `DATABASE SECURITY SCAN FAILED (${errors.length} error(s)) — production would refuse to start; run "capto scan"`,
+  );
 }

@@ -64,7 +64,12 @@ export function mentionsOwnColumn(expr: string, column: string): boolean {
  * businesses: each OR branch has some AND term that compares the row's own tenant
  * column with a membership helper (or the memberships table).
  */
-export function isScoped(expr: string | null, column: string, helpers: readonly string[], membershipTable: string): boolean {
+export function isScoped(
+  expr: string | null,
+  column: string,
+  helpers: readonly string[],
+  membershipTable: string,
+): boolean {
   if (expr === null) return false;
   const ors = splitTop(expr, 'OR');
   if (ors.length > 1) return ors.every((e) => isScoped(e, column, helpers, membershipTable));
@@ -72,7 +77,8 @@ export function isScoped(expr: string | null, column: string, helpers: readonly 
   if (ands.length > 1) return ands.some((e) => isScoped(e, column, helpers, membershipTable));
   const atom = ands[0]!;
   // A sub-select on memberships counts only when it is pinned to the caller.
-  const usesHelper = helpers.some((h) => atom.includes(`${h}(`)) || (atom.includes(membershipTable) && /\bapp\.uid\(\)/.test(atom));
+  const usesHelper =
+    helpers.some((h) => atom.includes(`${h}(`)) || (atom.includes(membershipTable) && /\bapp\.uid\(\)/.test(atom));
   return usesHelper && mentionsOwnColumn(atom, column);
 }
 

@@ -22,7 +22,8 @@ export interface Persona {
   userId?: string;
 }
 
-export type ActResult = { ok: true; rowCount: number; rows: Record<string, unknown>[] } | { ok: false; code: string; message: string };
+export type ActResult =
+  { ok: true; rowCount: number; rows: Record<string, unknown>[] } | { ok: false; code: string; message: string };
 
 export async function actAs(client: pg.ClientBase, p: Persona, sql: string, prelude = ''): Promise<ActResult> {
   await client.query('SAVEPOINT probe_act');

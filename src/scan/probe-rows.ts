@@ -58,7 +58,9 @@ function ownFkColumns(rel: Relation, cols: number[], config: ScanConfig): Column
 }
 
 export function plansFor(rel: Relation, config: ScanConfig, fresh = false): Plan[] {
-  const optionalFks = rel.foreignKeys.filter((fk) => fk.ref !== rel.oid && ownFkColumns(rel, fk.cols, config).every((c) => !c.notNull));
+  const optionalFks = rel.foreignKeys.filter(
+    (fk) => fk.ref !== rel.oid && ownFkColumns(rel, fk.cols, config).every((c) => !c.notNull),
+  );
   return [
     { full: false, alt: 0, fresh },
     { full: true, alt: 0, fresh },
@@ -146,12 +148,16 @@ export class RowMaker {
         const needed = required || userRef || plan.onlyFk === fk.name || (full && cols.every((c) => !c.hasDefault));
         if (!needed) continue;
         const parent = this.cat.byOid.get(fk.ref);
-        if (!parent) throw new RowError(`${rel.qname}: foreign key ${fk.name} references a table outside the scanned schemas`);
+        if (!parent)
+          throw new RowError(`${rel.qname}: foreign key ${fk.name} references a table outside the scanned schemas`);
         const made = await this.parentRow(parent, scope, plan.fresh ?? false);
         fk.refCols.forEach((refNum, i) => {
           const refName = parent.columns.find((c) => c.num === refNum)!.name;
           const v = made.row[refName];
-          values.set(cols[i]!.name, v === null || v === undefined ? null : typeof v === 'object' ? JSON.stringify(v) : String(v));
+          values.set(
+            cols[i]!.name,
+            v === null || v === undefined ? null : typeof v === 'object' ? JSON.stringify(v) : String(v),
+          );
         });
       }
 
@@ -178,8 +184,15 @@ export class RowMaker {
 
   private async parentRow(parent: Relation, scope: Scope, fresh: boolean): Promise<MadeRow> {
     // A parent outside any business (e.g. a global lookup table) is shared by both scopes.
-    const parentScope = tenantKey(parent, this.config) || parent.qname === this.config.membership.userTable ? scope : { label: 'global' as const };
-    const seeded = [this.config.membership.userTable, this.config.membership.businessTable, this.config.membership.table].includes(parent.qname);
+    const parentScope =
+      tenantKey(parent, this.config) || parent.qname === this.config.membership.userTable
+        ? scope
+        : { label: 'global' as const };
+    const seeded = [
+      this.config.membership.userTable,
+      this.config.membership.businessTable,
+      this.config.membership.table,
+    ].includes(parent.qname);
     if (fresh && !seeded && parentScope.label !== 'global') return this.create(parent, parentScope, {});
     return this.ensure(parent, parentScope);
   }
@@ -191,8 +204,12 @@ export class RowMaker {
   /** The INSERT as one literal statement (run by personas through the request-transaction prelude). */
   insertSql(rel: Relation, values: Values): string {
     const cols = [...values.keys()];
-    const typed = cols.map((c) => `${literal(values.get(c) ?? null)}::${(rel.columns.find((x) => x.name === c) as Column).type}`);
-    return cols.length ? `INSERT INTO ${qrel(rel)} (${cols.map(qi).join(', ')}) VALUES (${typed.join(', ')})` : `INSERT INTO ${qrel(rel)} DEFAULT VALUES`;
+    const typed = cols.map(
+      (c) => `${literal(values.get(c) ?? null)}::${(rel.columns.find((x) => x.name === c) as Column).type}`,
+    );
+    return cols.length
+      ? `INSERT INTO ${qrel(rel)} (${cols.map(qi).join(', ')}) VALUES (${typed.join(', ')})`
+      : `INSERT INTO ${qrel(rel)} DEFAULT VALUES`;
   }
 
   /** Does this row insert as the owner? (Then rolled back: a control for the personas' attempts.) */
@@ -200,7 +217,11 @@ export class RowMaker {
     return `SET LOCAL session_replication_role = origin; SET LOCAL ROLE ${this.config.roles.owner};`;
   }
 
-  async tryInsert(values: Values, rel: Relation, triggersOff = false): Promise<{ ok: true } | { ok: false; error: string }> {
+  async tryInsert(
+    values: Values,
+    rel: Relation,
+    triggersOff = false,
+  ): Promise<{ ok: true } | { ok: false; error: string }> {
     await this.client.query('SAVEPOINT probe_control');
     try {
       if (triggersOff) await this.client.query(TRIGGERS_OFF);

@@ -18,10 +18,23 @@ export interface UserProbeContext {
   only: (rel: Relation) => boolean;
 }
 
-export async function probeUserTables(client: pg.ClientBase, cat: Catalog, config: ScanConfig, maker: RowMaker, ctx: UserProbeContext): Promise<{ matrix: MatrixRow[]; findings: Finding[] }> {
+export async function probeUserTables(
+  client: pg.ClientBase,
+  cat: Catalog,
+  config: ScanConfig,
+  maker: RowMaker,
+  ctx: UserProbeContext,
+): Promise<{ matrix: MatrixRow[]; findings: Finding[] }> {
   const matrix: MatrixRow[] = [];
   const findings: Finding[] = [];
-  const tables = cat.relations.filter((r) => config.appSchemas.includes(r.schema) && (r.kind === 'table' || r.kind === 'partitioned') && !tenantKey(r, config) && r.qname !== config.membership.userTable && ctx.only(r));
+  const tables = cat.relations.filter(
+    (r) =>
+      config.appSchemas.includes(r.schema) &&
+      (r.kind === 'table' || r.kind === 'partitioned') &&
+      !tenantKey(r, config) &&
+      r.qname !== config.membership.userTable &&
+      ctx.only(r),
+  );
   for (const t of tables) {
     const fk = t.foreignKeys.find((f) => f.cols.length === 1 && maker.isUserTable(f.ref));
     if (!fk) continue;
@@ -30,7 +43,13 @@ export async function probeUserTables(client: pg.ClientBase, cat: Catalog, confi
     try {
       where = whereRow(t, await maker.create(t, ctx.scope, { [col.name]: ctx.owner.userId ?? null }));
     } catch (e) {
-      findings.push(finding('probe_table_skipped', t.qname, `no row could be generated: ${(e instanceof RowError ? e.message : String(e)).split('\n')[0]}`));
+      findings.push(
+        finding(
+          'probe_table_skipped',
+          t.qname,
+          `no row could be generated: ${(e instanceof RowError ? e.message : String(e)).split('\n')[0]}`,
+        ),
+      );
       continue;
     }
     const cells = Object.fromEntries(CHECKS.map((c) => [c, '-'])) as Record<ProbeCheck, Cell>;
@@ -39,7 +58,8 @@ export async function probeUserTables(client: pg.ClientBase, cat: Catalog, confi
       findings.push(finding('probe_leak', t.qname, `${check}: ${who} ${what} (a row of another user)`));
     };
     if (t.privs[config.roles.authenticated]?.select) {
-      const seen = (await personaCount(client, ctx.owner, `SELECT pg_catalog.count(*) AS n FROM ${qrel(t)} WHERE ${where}`)) ?? 0;
+      const seen =
+        (await personaCount(client, ctx.owner, `SELECT pg_catalog.count(*) AS n FROM ${qrel(t)} WHERE ${where}`)) ?? 0;
       cells.own = seen > 0 ? 'ok' : 'none';
     }
     cells.claims = cells.update = cells.delete = 'ok';

@@ -31,7 +31,8 @@ export function inList(defs: string[], col: string): string[] | undefined {
 function patterns(defs: string[], col: string): string[] {
   const out: string[] = [];
   for (const d of defs) {
-    for (const m of d.matchAll(new RegExp(`${ref(col)}\\s*~\\*?\\s*'((?:[^']|'')*)'`, 'g'))) out.push(m[1]!.replace(/''/g, "'"));
+    for (const m of d.matchAll(new RegExp(`${ref(col)}\\s*~\\*?\\s*'((?:[^']|'')*)'`, 'g')))
+      out.push(m[1]!.replace(/''/g, "'"));
   }
   return out;
 }
@@ -46,8 +47,7 @@ function lengthBounds(defs: string[], col: string): { min: number; max: number }
       if (m[1] === '=') {
         min = n;
         max = n;
-      }
-      else if (m[1] === '>=') min = Math.max(min, n);
+      } else if (m[1] === '>=') min = Math.max(min, n);
       else if (m[1] === '>') min = Math.max(min, n + 1);
       else if (m[1] === '<=') max = Math.min(max, n);
       else max = Math.min(max, n - 1);
@@ -101,7 +101,14 @@ export function sampleRegex(re: string): string {
     const ch = src[i++]!;
     if (ch === '\\') {
       const e = src[i++]!;
-      return ({ d: pick('0123456789'), w: pick('abcdefghijklmnopqrstuvwxyz'), s: ' ', D: 'a', W: '-', S: 'a' } as Record<string, string>)[e] ?? e;
+      return (
+        (
+          { d: pick('0123456789'), w: pick('abcdefghijklmnopqrstuvwxyz'), s: ' ', D: 'a', W: '-', S: 'a' } as Record<
+            string,
+            string
+          >
+        )[e] ?? e
+      );
     }
     if (ch === '[') {
       const neg = src[i] === '^';
@@ -110,7 +117,13 @@ export function sampleRegex(re: string): string {
       while (i < src.length && src[i] !== ']') body += src[i++];
       i++;
       const chars = expandClass(body);
-      return pick(neg ? ALPHA.split('').filter((c) => !chars.includes(c)).join('') || 'q' : chars);
+      return pick(
+        neg
+          ? ALPHA.split('')
+              .filter((c) => !chars.includes(c))
+              .join('') || 'q'
+          : chars,
+      );
     }
     if (ch === '(') {
       if (src.startsWith('?:', i)) i += 2;
@@ -190,7 +203,8 @@ function jsonFor(defs: string[], col: string): string {
 
 function byName(name: string, tag: string): string {
   if (/email/.test(name)) return `probe.${tag}@example.test`;
-  if (/phone|number|(^|_)(to|from)$/.test(name)) return `+1555${String(parseInt(tag.slice(0, 6), 16) % 10_000_000).padStart(7, '0')}`;
+  if (/phone|number|(^|_)(to|from)$/.test(name))
+    return `+1555${String(parseInt(tag.slice(0, 6), 16) % 10_000_000).padStart(7, '0')}`;
   if (/url|uri|endpoint/.test(name)) return `https://probe.example.test/${tag}`;
   if (/(^|_)(sid)$/.test(name)) return `AC${tag.padEnd(32, '0').slice(0, 32)}`;
   if (/hash|digest/.test(name)) return randomBytes(32).toString('hex');
@@ -210,26 +224,41 @@ export function generateValue(rel: Relation, col: Column, variant: number): Gene
       return { ok: true, text: randomUUID() };
     case 'bool':
       return { ok: true, text: variant % 2 ? 'true' : 'false' };
-    case 'int2': case 'int4': case 'int8': case 'numeric': case 'float4': case 'float8': case 'money':
+    case 'int2':
+    case 'int4':
+    case 'int8':
+    case 'numeric':
+    case 'float4':
+    case 'float8':
+    case 'money':
       return { ok: true, text: String(Math.max(lowerBound(defs, col.name) ?? 1, variant ? 0 : 1)) };
-    case 'timestamptz': case 'timestamp': case 'date': {
+    case 'timestamptz':
+    case 'timestamp':
+    case 'date': {
       const later = /expire|until|end|due|deadline|valid_to|_after$/.test(col.name);
       return { ok: true, text: new Date(Date.now() + (later ? 86_400_000 : 0)).toISOString() };
     }
-    case 'time': case 'timetz':
+    case 'time':
+    case 'timetz':
       return { ok: true, text: '12:00' };
     case 'interval':
       return { ok: true, text: '1 hour' };
-    case 'json': case 'jsonb':
+    case 'json':
+    case 'jsonb':
       return { ok: true, text: jsonFor(defs, col.name) };
-    case 'inet': case 'cidr':
+    case 'inet':
+    case 'cidr':
       return { ok: true, text: '127.0.0.1' };
     case 'bytea': {
       const { min, max } = lengthBounds(defs, col.name);
       const n = Number.isFinite(max) && max === min ? min : Math.max(min, Math.min(32, max));
       return { ok: true, text: `\\x${randomBytes(n).toString('hex')}` };
     }
-    case 'text': case 'varchar': case 'bpchar': case 'citext': case 'name': {
+    case 'text':
+    case 'varchar':
+    case 'bpchar':
+    case 'citext':
+    case 'name': {
       const pats = patterns(defs, col.name);
       let v = pats.length ? sampleRegex(pats[0]!) : byName(col.name, tag);
       if (pats.length && !pats.every((p) => safeTest(p, v))) v = byName(col.name, tag);

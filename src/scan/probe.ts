@@ -10,7 +10,16 @@ import type { Catalog, Relation } from './catalog.ts';
 import { tenantKey } from './catalog.ts';
 import { finding } from './registry.ts';
 import { literal, plansFor, qi, qrel, RowError, RowMaker, type Scope, TRIGGERS_OFF, whereRow } from './probe-rows.ts';
-import { type Cell, CHECKS, type MatrixRow, type Persona, type ProbeCheck, actAs, canPersona, personaCount } from './probe-act.ts';
+import {
+  type Cell,
+  CHECKS,
+  type MatrixRow,
+  type Persona,
+  type ProbeCheck,
+  actAs,
+  canPersona,
+  personaCount,
+} from './probe-act.ts';
 import { probeUserTables } from './probe-users.ts';
 import type { Finding, ScanConfig } from './types.ts';
 
@@ -21,13 +30,17 @@ export interface ProbeResult {
   tablesProbed: number;
 }
 
-
 export interface ProbeOptions {
   /** Probe only these tables (fixture tests); every tenant table when absent. */
   only?: (rel: Relation) => boolean;
 }
 
-export async function runProbe(client: pg.ClientBase, cat: Catalog, config: ScanConfig, options: ProbeOptions = {}): Promise<ProbeResult> {
+export async function runProbe(
+  client: pg.ClientBase,
+  cat: Catalog,
+  config: ScanConfig,
+  options: ProbeOptions = {},
+): Promise<ProbeResult> {
   const rel = (qname: string) => {
     const r = cat.relations.find((x) => x.qname === qname);
     if (!r) throw new Error(`the probe needs ${qname}, which does not exist`);
@@ -40,7 +53,8 @@ export async function runProbe(client: pg.ClientBase, cat: Catalog, config: Scan
   const findings: Finding[] = [];
   const claimsOf = (sub: string) => JSON.stringify({ sub, role: 'authenticated' });
   // Triggers that stamp app.uid() see the business owner while its rows are created.
-  const setClaims = (sub: string | null) => client.query(`SELECT pg_catalog.set_config('request.jwt.claims', $1, true)`, [sub ? claimsOf(sub) : '']);
+  const setClaims = (sub: string | null) =>
+    client.query(`SELECT pg_catalog.set_config('request.jwt.claims', $1, true)`, [sub ? claimsOf(sub) : '']);
 
   const newUser = async () => (await maker.create(users, { label: 'global' }, {})).row.id as string;
   const makeBusiness = async (label: 'A' | 'B') => {
@@ -83,7 +97,13 @@ export async function runProbe(client: pg.ClientBase, cat: Catalog, config: Scan
 
   // One row per business in every tenant table (and in every audit table), parents first.
   const only = options.only ?? (() => true);
-  const tenantTables = cat.relations.filter((r) => config.appSchemas.includes(r.schema) && (r.kind === 'table' || r.kind === 'partitioned') && tenantKey(r, config) && only(r));
+  const tenantTables = cat.relations.filter(
+    (r) =>
+      config.appSchemas.includes(r.schema) &&
+      (r.kind === 'table' || r.kind === 'partitioned') &&
+      tenantKey(r, config) &&
+      only(r),
+  );
   const auditTables = cat.relations.filter((r) => r.schema === config.auditSchema && r.kind === 'table' && only(r));
   const rows = new Map<number, { a: string; b: string }>();
   const triggerNotes = new Map<number, string>(); // predicates selecting A's and B's row
@@ -103,7 +123,8 @@ export async function runProbe(client: pg.ClientBase, cat: Catalog, config: Scan
   await setClaims(null);
 
   const matrix: MatrixRow[] = [];
-  const leak = (t: Relation, check: string, who: string, what: string) => findings.push(finding('probe_leak', t.qname, `${check}: ${who} ${what}`));
+  const leak = (t: Relation, check: string, who: string, what: string) =>
+    findings.push(finding('probe_leak', t.qname, `${check}: ${who} ${what}`));
 
   for (const t of tenantTables) {
     const rowsOf = rows.get(t.oid);
@@ -117,9 +138,17 @@ export async function runProbe(client: pg.ClientBase, cat: Catalog, config: Scan
 
     // Positive control: someone in A sees A's row, or the probe proves nothing.
     let seen = 0;
-    for (const p of personasA) seen += (await personaCount(client, p, `SELECT pg_catalog.count(*) AS n FROM ${qrel(t)} WHERE ${rowsOf.a}`)) ?? 0;
+    for (const p of personasA)
+      seen += (await personaCount(client, p, `SELECT pg_catalog.count(*) AS n FROM ${qrel(t)} WHERE ${rowsOf.a}`)) ?? 0;
     cells.own = selectable ? (seen > 0 ? 'ok' : 'none') : '-';
-    if (selectable && seen === 0) findings.push(finding('probe_positive_control_failed', t.qname, `${authed} may SELECT, but no owner/admin/member of A saw A's row`));
+    if (selectable && seen === 0)
+      findings.push(
+        finding(
+          'probe_positive_control_failed',
+          t.qname,
+          `${authed} may SELECT, but no owner/admin/member of A saw A's row`,
+        ),
+      );
 
     cells.select = 'ok';
     for (const p of personasA) {
@@ -129,11 +158,18 @@ export async function runProbe(client: pg.ClientBase, cat: Catalog, config: Scan
         leak(t, 'select', p.label, `read ${n} row(s) of business B`);
       }
     }
-    const updCol = t.columns.find((c) => c.privs[authed]?.update && c.name !== key.name) ?? t.columns.find((c) => c.name !== key.name) ?? key;
+    const updCol =
+      t.columns.find((c) => c.privs[authed]?.update && c.name !== key.name) ??
+      t.columns.find((c) => c.name !== key.name) ??
+      key;
     cells.update = 'ok';
     cells.delete = 'ok';
     for (const p of personasA) {
-      const u = await actAs(client, p, `UPDATE ${qrel(t)} SET ${qi(updCol.name)} = ${qi(updCol.name)} WHERE ${K} = ${bLit}`);
+      const u = await actAs(
+        client,
+        p,
+        `UPDATE ${qrel(t)} SET ${qi(updCol.name)} = ${qi(updCol.name)} WHERE ${K} = ${bLit}`,
+      );
       if (u.ok && u.rowCount > 0) {
         cells.update = 'LEAK';
         leak(t, 'update', p.label, `updated ${u.rowCount} row(s) of business B`);
@@ -147,8 +183,26 @@ export async function runProbe(client: pg.ClientBase, cat: Catalog, config: Scan
 
     // A new row of the tenant root (app.businesses) creates a tenant; there is no "foreign" one.
     // A's members, the outsider and anon all try to write a row into business B.
-    cells.insert = key.name !== config.tenantColumn ? '-' : await insertForeign(client, maker, t, B.scope, [...personasA, nobody[0]!, nobody[5]!], (who, what) => leak(t, 'insert', who, what), notes);
-    if (cells.insert === 'skip') findings.push(finding('probe_table_skipped', t.qname, `the foreign INSERT check could not run: ${notes.at(-1)?.split('\n')[0]}`));
+    cells.insert =
+      key.name !== config.tenantColumn
+        ? '-'
+        : await insertForeign(
+            client,
+            maker,
+            t,
+            B.scope,
+            [...personasA, nobody[0]!, nobody[5]!],
+            (who, what) => leak(t, 'insert', who, what),
+            notes,
+          );
+    if (cells.insert === 'skip')
+      findings.push(
+        finding(
+          'probe_table_skipped',
+          t.qname,
+          `the foreign INSERT check could not run: ${notes.at(-1)?.split('\n')[0]}`,
+        ),
+      );
 
     cells.move = 'ok';
     for (const p of [personasA[0]!, dualPersona]) {
@@ -171,7 +225,10 @@ export async function runProbe(client: pg.ClientBase, cat: Catalog, config: Scan
     for (const p of [nobody[0]!, nobody[2]!, nobody[5]!]) {
       const u = await actAs(client, p, `UPDATE ${qrel(t)} SET ${qi(updCol.name)} = ${qi(updCol.name)}`);
       const d = await actAs(client, p, `DELETE FROM ${qrel(t)}`);
-      for (const [r, what] of [[u, 'updated'], [d, 'deleted']] as const) {
+      for (const [r, what] of [
+        [u, 'updated'],
+        [d, 'deleted'],
+      ] as const) {
         if (r.ok && r.rowCount > 0) {
           cells.claims = 'LEAK';
           leak(t, 'claims', p.label, `${what} ${r.rowCount} row(s)`);
@@ -182,19 +239,36 @@ export async function runProbe(client: pg.ClientBase, cat: Catalog, config: Scan
   }
 
   await vaultAndAudit(client, cat, config, only, rows, [personasA[0]!, nobody[5]!], findings, matrix);
-  const userPrivate = await probeUserTables(client, cat, config, maker, { scope: A.scope, owner: personasA[0]!, strangers: nobody, only });
+  const userPrivate = await probeUserTables(client, cat, config, maker, {
+    scope: A.scope,
+    owner: personasA[0]!,
+    strangers: nobody,
+    only,
+  });
   matrix.push(...userPrivate.matrix);
   findings.push(...userPrivate.findings);
   return { matrix, findings, tablesProbed: matrix.length };
 }
 
 /** INSERT of a row carrying B's business_id must fail for A's personas (after an owner control proves the row itself is valid). */
-async function insertForeign(client: pg.ClientBase, maker: RowMaker, t: Relation, scopeB: Scope, personas: Persona[], leak: (who: string, what: string) => void, notes: string[]): Promise<Cell> {
+async function insertForeign(
+  client: pg.ClientBase,
+  maker: RowMaker,
+  t: Relation,
+  scopeB: Scope,
+  personas: Persona[],
+  leak: (who: string, what: string) => void,
+  notes: string[],
+): Promise<Cell> {
   if (!personas.some((p) => canPersona(t, p.role, 'insert'))) return '-';
   let cell: Cell = 'ok';
   for (const p of personas) {
     // User references point at the persona, so only the business can make the insert fail.
-    const userCols = Object.fromEntries(t.foreignKeys.filter((fk) => fk.cols.length === 1 && maker.isUserTable(fk.ref)).map((fk) => [t.columns.find((c) => c.num === fk.cols[0])!.name, p.userId ?? null]));
+    const userCols = Object.fromEntries(
+      t.foreignKeys
+        .filter((fk) => fk.cols.length === 1 && maker.isUserTable(fk.ref))
+        .map((fk) => [t.columns.find((c) => c.num === fk.cols[0])!.name, p.userId ?? null]),
+    );
     let values;
     let prelude = '';
     let problem = 'no plan produced a valid row';
@@ -220,23 +294,41 @@ async function insertForeign(client: pg.ClientBase, maker: RowMaker, t: Relation
     }
     const r = await actAs(client, p, maker.insertSql(t, values), prelude);
     if (r.ok) {
-        cell = 'LEAK';
-        leak(p.label, "inserted a row into business B");
-      }
+      cell = 'LEAK';
+      leak(p.label, 'inserted a row into business B');
+    }
   }
   return cell;
 }
 
-async function vaultAndAudit(client: pg.ClientBase, cat: Catalog, config: ScanConfig, only: (rel: Relation) => boolean, rows: Map<number, { a: string; b: string }>, personas: Persona[], findings: Finding[], matrix: MatrixRow[]) {
-  const blank = (): Record<ProbeCheck, Cell> => Object.fromEntries(CHECKS.map((c) => [c, '-'])) as Record<ProbeCheck, Cell>;
-  for (const t of cat.relations.filter((r) => r.schema === config.vaultSchema && (r.kind === 'table' || r.kind === 'view') && only(r))) {
+async function vaultAndAudit(
+  client: pg.ClientBase,
+  cat: Catalog,
+  config: ScanConfig,
+  only: (rel: Relation) => boolean,
+  rows: Map<number, { a: string; b: string }>,
+  personas: Persona[],
+  findings: Finding[],
+  matrix: MatrixRow[],
+) {
+  const blank = (): Record<ProbeCheck, Cell> =>
+    Object.fromEntries(CHECKS.map((c) => [c, '-'])) as Record<ProbeCheck, Cell>;
+  for (const t of cat.relations.filter(
+    (r) => r.schema === config.vaultSchema && (r.kind === 'table' || r.kind === 'view') && only(r),
+  )) {
     const cells = blank();
     cells.select = 'ok';
     for (const p of personas) {
       const r = await actAs(client, p, `SELECT 1 FROM ${qrel(t)} LIMIT 1`);
       if (r.ok) {
         cells.select = 'LEAK';
-        findings.push(finding('probe_leak', t.qname, `vault: ${p.label} could query the vault (access must be denied, not merely empty)`));
+        findings.push(
+          finding(
+            'probe_leak',
+            t.qname,
+            `vault: ${p.label} could query the vault (access must be denied, not merely empty)`,
+          ),
+        );
       }
     }
     upsert(matrix, t.qname, cells, ['vault: denied to request roles']);
@@ -250,11 +342,17 @@ async function vaultAndAudit(client: pg.ClientBase, cat: Catalog, config: ScanCo
     const col = qi(t.columns[0]!.name);
     let ok = true;
     for (const p of [personas[0]!, service, owner]) {
-      for (const sql of [`UPDATE ${qrel(t)} SET ${col} = ${col} WHERE ${where}`, `DELETE FROM ${qrel(t)} WHERE ${where}`, `TRUNCATE ${qrel(t)}`]) {
+      for (const sql of [
+        `UPDATE ${qrel(t)} SET ${col} = ${col} WHERE ${where}`,
+        `DELETE FROM ${qrel(t)} WHERE ${where}`,
+        `TRUNCATE ${qrel(t)}`,
+      ]) {
         const r = await actAs(client, p, sql);
         if (r.ok && (r.rowCount > 0 || sql.startsWith('TRUNCATE'))) {
           ok = false;
-          findings.push(finding('probe_leak', t.qname, `audit: ${p.label} succeeded at ${sql.split(' ')[0]} on an audit row`));
+          findings.push(
+            finding('probe_leak', t.qname, `audit: ${p.label} succeeded at ${sql.split(' ')[0]} on an audit row`),
+          );
         }
       }
     }

@@ -34,7 +34,10 @@ export interface ScanReport {
 const ORDER: Record<Level, number> = { ERROR: 0, WARN: 1, INFO: 2 };
 
 /** Scan on a client already inside a transaction (the caller rolls it back). */
-export async function scanInTransaction(client: pg.ClientBase, options: ScanOptions & { session?: SessionFacts } = {}): Promise<ScanReport> {
+export async function scanInTransaction(
+  client: pg.ClientBase,
+  options: ScanOptions & { session?: SessionFacts } = {},
+): Promise<ScanReport> {
   const config = options.config ?? defaultScanConfig;
   const session = options.session ?? { engine: 'unknown' };
   await client.query(`SET LOCAL search_path = ''`);
@@ -46,7 +49,9 @@ export async function scanInTransaction(client: pg.ClientBase, options: ScanOpti
     findings.push(...probe.findings);
   }
   findings = applyWaivers(findings, options.waivers ?? []);
-  findings.sort((a, b) => ORDER[a.level] - ORDER[b.level] || a.name.localeCompare(b.name) || a.object.localeCompare(b.object));
+  findings.sort(
+    (a, b) => ORDER[a.level] - ORDER[b.level] || a.name.localeCompare(b.name) || a.object.localeCompare(b.object),
+  );
   const present = new Set(cat.schemas.map((s) => s.name));
   const counts: Record<Level, number> = { ERROR: 0, WARN: 0, INFO: 0 };
   for (const f of findings) if (!f.waived) counts[f.level]++;
@@ -88,7 +93,10 @@ export async function scanEngine(engine: Engine, options: ScanOptions = {}): Pro
         owner = false;
         await client.query('ROLLBACK TO SAVEPOINT scan_role');
       }
-      if (options.probe && !owner) throw new Error(`the probe must act as ${config.roles.owner}: point CAPTO_MIGRATION_URL (or DATABASE_URL) at an owner or admin login`);
+      if (options.probe && !owner)
+        throw new Error(
+          `the probe must act as ${config.roles.owner}: point CAPTO_MIGRATION_URL (or DATABASE_URL) at an owner or admin login`,
+        );
       return await scanInTransaction(client, { ...options, config, session });
     } finally {
       await client.query('ROLLBACK').catch(() => undefined);

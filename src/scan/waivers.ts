@@ -22,7 +22,8 @@ export type Waiver = z.infer<typeof waiverSchema>;
 export function loadWaivers(file = DEFAULT_WAIVERS_FILE): Waiver[] {
   if (!existsSync(file)) return [];
   const parsed = fileSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-  if (!parsed.success) throw new Error(`${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new Error(`${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return parsed.data.waivers;
 }
 
@@ -35,7 +36,8 @@ export function applyWaivers(findings: Finding[], waivers: Waiver[]): Finding[] 
     return { ...f, waived: { reason: w.reason } };
   });
   for (const w of waivers) {
-    if (!used.has(w)) out.push(finding('waiver_unused', `${w.lint} ${w.object}`, `no finding matched this waiver (${w.reason})`));
+    if (!used.has(w))
+      out.push(finding('waiver_unused', `${w.lint} ${w.object}`, `no finding matched this waiver (${w.reason})`));
   }
   return out;
 }

@@ -66,7 +66,13 @@ export async function buildApp(options: AppOptions): Promise<CaptoApp> {
   if (options.tls) {
     // P1: TLS 1.2 is the floor, and TLS 1.2 offers only forward-secret AEAD suites
     // (Mozilla "intermediate" profile); TLS 1.3 suites are Node's defaults.
-    serverOptions.https = { key: options.tls.key, cert: options.tls.cert, minVersion: 'TLSv1.2', ciphers: TLS12_CIPHERS, honorCipherOrder: true };
+    serverOptions.https = {
+      key: options.tls.key,
+      cert: options.tls.cert,
+      minVersion: 'TLSv1.2',
+      ciphers: TLS12_CIPHERS,
+      honorCipherOrder: true,
+    };
   }
   const app = Fastify(serverOptions as FastifyServerOptions) as unknown as FastifyInstance;
   app.decorateRequest('claims', null);
@@ -116,7 +122,11 @@ export async function buildApp(options: AppOptions): Promise<CaptoApp> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'Capto API', version: '0.1.0', description: 'The Capto HTTP API. Errors are {"error":{"code","message"}}.' },
+      info: {
+        title: 'Capto API',
+        version: '0.1.0',
+        description: 'The Capto HTTP API. Errors are {"error":{"code","message"}}.',
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
     },
     transform: jsonSchemaTransform,
@@ -135,9 +145,17 @@ export async function buildApp(options: AppOptions): Promise<CaptoApp> {
     );
     if (others.length > 0) {
       reply.header('allow', others.join(', '));
-      return sendError(reply, new AppError('method_not_allowed', `${request.method} is not allowed here; use ${others.join(', ')}`));
+      return sendError(
+        reply,
+        new AppError('method_not_allowed', `${request.method} is not allowed here; use ${others.join(', ')}`),
+      );
     }
-    if (options.spaRoot && request.method === 'GET' && (request.headers.accept ?? '').includes('text/html') && !isApiPath(path)) {
+    if (
+      options.spaRoot &&
+      request.method === 'GET' &&
+      (request.headers.accept ?? '').includes('text/html') &&
+      !isApiPath(path)
+    ) {
       return reply.type('text/html; charset=utf-8').sendFile('index.html', options.spaRoot);
     }
     return sendError(reply, new AppError('not_found', `no route for ${request.method} ${path}`));

@@ -23,7 +23,12 @@ export function requireClaims(request: FastifyRequest): Claims {
  * `memberOf`, also answer 404 `not_found` unless the caller belongs to that business
  * (same round trip). GET and HEAD run READ ONLY.
  */
-export function userTx<T>(db: Database, request: FastifyRequest, fn: (tx: Tx) => Promise<T>, options: { memberOf?: string } = {}): Promise<T> {
+export function userTx<T>(
+  db: Database,
+  request: FastifyRequest,
+  fn: (tx: Tx) => Promise<T>,
+  options: { memberOf?: string } = {},
+): Promise<T> {
   // GET and HEAD never change anything (RFC 9110 §9.2.1): their transactions are READ ONLY.
   const readOnly = request.method === 'GET' || request.method === 'HEAD';
   return db.asUser(requireClaims(request), fn, { requireLiveSession: true, memberOf: options.memberOf, readOnly });

@@ -31,7 +31,7 @@ function fromFastifyError(err: FastifyError): AppError | undefined {
     default:
       break;
   }
-  if (err instanceof SyntaxError || /JSON/.test(err.message ?? '') && err.statusCode === 400) {
+  if (err instanceof SyntaxError || (/JSON/.test(err.message ?? '') && err.statusCode === 400)) {
     return new AppError('invalid_json', 'the request body is not valid JSON');
   }
   if (err.statusCode === 429) return new AppError('rate_limited', 'too many requests; slow down and try again');

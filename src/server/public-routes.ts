@@ -35,6 +35,9 @@ export async function publicRoutes(app: FastifyInstance, deps: PublicRouteDeps):
   });
 
   app.get('/.well-known/security.txt', { schema: { hide: true } }, async (_request, reply) => {
-    return reply.type('text/plain; charset=utf-8').header('cache-control', 'public, max-age=3600').send(securityTxt(deps.config));
+    return reply
+      .type('text/plain; charset=utf-8')
+      .header('cache-control', 'public, max-age=3600')
+      .send(securityTxt(deps.config));
   });
 }

@@ -47,7 +47,11 @@ function view(r: BusinessRow): BusinessView {
     role: r.role,
     is_demo: r.is_demo,
     created_at: r.created_at.toISOString(),
-    trial: { ends_at: r.trial_ends_at.toISOString(), active: msLeft > 0, days_left: Math.max(0, Math.ceil(msLeft / 86_400_000)) },
+    trial: {
+      ends_at: r.trial_ends_at.toISOString(),
+      active: msLeft > 0,
+      days_left: Math.max(0, Math.ceil(msLeft / 86_400_000)),
+    },
     demo_expires_at: r.demo_expires_at?.toISOString() ?? null,
   };
 }
@@ -75,10 +79,14 @@ export interface BusinessInput {
  */
 export async function createBusiness(tx: Tx, userId: string, input: BusinessInput): Promise<BusinessView> {
   const demo = await tx.query<{ demo: boolean }>('SELECT app.is_demo_user() AS demo');
-  if (demo.rows[0]?.demo) throw new AppError('demo_restricted', 'demo accounts cannot create businesses; sign up to create your own');
+  if (demo.rows[0]?.demo)
+    throw new AppError('demo_restricted', 'demo accounts cannot create businesses; sign up to create your own');
   const id = randomUUID();
   await tx.query('INSERT INTO app.businesses (id, name, nmls_number, created_by) VALUES ($1, $2, $3, $4)', [
-    id, input.name, input.nmls_number ?? null, userId,
+    id,
+    input.name,
+    input.nmls_number ?? null,
+    userId,
   ]);
   return getBusiness(tx, id);
 }

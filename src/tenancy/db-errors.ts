@@ -7,8 +7,14 @@ import { userTx } from '../server/auth-context.ts';
 import { AppError, ERROR_STATUS, type ErrorCode } from '../shared/errors.ts';
 
 const RAISED_CODES = new Set<ErrorCode>([
-  'last_owner', 'demo_restricted', 'email_not_verified',
-  'invitation_invalid', 'invitation_expired', 'invitation_revoked', 'invitation_accepted', 'invitation_email_mismatch',
+  'last_owner',
+  'demo_restricted',
+  'email_not_verified',
+  'invitation_invalid',
+  'invitation_expired',
+  'invitation_revoked',
+  'invitation_accepted',
+  'invitation_email_mismatch',
 ]);
 
 export function translateRaised(e: unknown): unknown {

@@ -28,8 +28,13 @@ interface InvitationRow {
 }
 
 const view = (r: InvitationRow): InvitationView => ({
-  id: r.id, email: r.email, role: r.role, invited_by: r.invited_by,
-  created_at: r.created_at.toISOString(), expires_at: r.expires_at.toISOString(), expired: r.expired,
+  id: r.id,
+  email: r.email,
+  role: r.role,
+  invited_by: r.invited_by,
+  created_at: r.created_at.toISOString(),
+  expires_at: r.expires_at.toISOString(),
+  expired: r.expired,
 });
 
 const SELECT_INVITATIONS = `
@@ -56,7 +61,13 @@ export interface CreatedInvitation {
 }
 
 /** Invite `email` with `role`; an open invitation to the same address is revoked (re-invite replaces). */
-export async function createInvitation(tx: Tx, businessId: string, me: string, email: string, role: Role): Promise<CreatedInvitation> {
+export async function createInvitation(
+  tx: Tx,
+  businessId: string,
+  me: string,
+  email: string,
+  role: Role,
+): Promise<CreatedInvitation> {
   const business = await assertCanInvite(tx, businessId, role);
   const already = await tx.query(
     'SELECT 1 FROM app.memberships m JOIN auth.users u ON u.id = m.user_id WHERE m.business_id = $1 AND lower(u.email::text) = lower($2)',
@@ -80,7 +91,10 @@ export async function createInvitation(tx: Tx, businessId: string, me: string, e
 /** Open invitations (not accepted, not revoked), expired ones flagged. */
 export async function listInvitations(tx: Tx, businessId: string): Promise<InvitationView[]> {
   await assertCanInvite(tx, businessId);
-  const r = await tx.query<InvitationRow>(`${SELECT_INVITATIONS} AND accepted_at IS NULL AND revoked_at IS NULL ORDER BY created_at DESC`, [businessId]);
+  const r = await tx.query<InvitationRow>(
+    `${SELECT_INVITATIONS} AND accepted_at IS NULL AND revoked_at IS NULL ORDER BY created_at DESC`,
+    [businessId],
+  );
   return r.rows.map(view);
 }
 
@@ -95,14 +109,20 @@ export async function revokeInvitation(tx: Tx, businessId: string, invitationId:
   if (!inv) throw notFound('invitation');
   if (inv.accepted_at) throw new AppError('invitation_accepted', 'this invitation was already accepted');
   if (inv.revoked_at) throw new AppError('invitation_revoked', 'this invitation was already revoked');
-  if (inv.role === 'owner' && business.role !== 'owner') throw forbidden('only an owner can revoke an owner invitation');
-  const r = await tx.query('UPDATE app.invitations SET revoked_at = now() WHERE business_id = $1 AND id = $2', [businessId, invitationId]);
+  if (inv.role === 'owner' && business.role !== 'owner')
+    throw forbidden('only an owner can revoke an owner invitation');
+  const r = await tx.query('UPDATE app.invitations SET revoked_at = now() WHERE business_id = $1 AND id = $2', [
+    businessId,
+    invitationId,
+  ]);
   if (r.rowCount === 0) throw forbidden();
 }
 
 /** Join the business of the invitation; all checks are in app.accept_invitation. */
 export async function acceptInvitation(tx: Tx, token: string): Promise<BusinessView> {
   if (!INVITATION_TOKEN.test(token)) throw new AppError('invitation_invalid', 'this invitation link is not valid');
-  const r = await tx.query<{ business_id: string }>('SELECT business_id FROM app.accept_invitation($1)', [hashInvitationToken(token)]);
+  const r = await tx.query<{ business_id: string }>('SELECT business_id FROM app.accept_invitation($1)', [
+    hashInvitationToken(token),
+  ]);
   return getBusiness(tx, r.rows[0]!.business_id);
 }

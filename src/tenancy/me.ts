@@ -27,7 +27,12 @@ export async function getMe(tx: Tx, options: { googleSignIn: boolean }): Promise
   const businesses = await listMyBusinesses(tx);
   const demo = businesses.find((b) => b.is_demo);
   return {
-    user: { id: row.id, email: row.email, email_verified: row.email_verified_at !== null, created_at: row.created_at.toISOString() },
+    user: {
+      id: row.id,
+      email: row.email,
+      email_verified: row.email_verified_at !== null,
+      created_at: row.created_at.toISOString(),
+    },
     businesses,
     flags: {
       needs_onboarding: businesses.length === 0,

@@ -20,7 +20,12 @@ interface MemberRow {
   created_at: Date;
 }
 
-const view = (r: MemberRow): MemberView => ({ user_id: r.user_id, email: r.email, role: r.role, joined_at: r.created_at.toISOString() });
+const view = (r: MemberRow): MemberView => ({
+  user_id: r.user_id,
+  email: r.email,
+  role: r.role,
+  joined_at: r.created_at.toISOString(),
+});
 
 const SELECT_MEMBERS = `
   SELECT m.user_id, u.email::text AS email, m.role, m.created_at
@@ -48,7 +53,11 @@ export async function changeRole(tx: Tx, businessId: string, userId: string, rol
     throw forbidden('only an owner can make someone owner or change an owner’s role');
   }
   if (target.role === role) return target;
-  const r = await tx.query('UPDATE app.memberships SET role = $3 WHERE business_id = $1 AND user_id = $2', [businessId, userId, role]);
+  const r = await tx.query('UPDATE app.memberships SET role = $3 WHERE business_id = $1 AND user_id = $2', [
+    businessId,
+    userId,
+    role,
+  ]);
   if (r.rowCount === 0) throw forbidden();
   return getMember(tx, businessId, userId);
 }

@@ -8,14 +8,23 @@ export const invitationParams = z.object({ bid: z.uuid(), id: z.uuid() });
 
 const name = z.string().trim().min(1).max(200);
 // NMLS unique identifiers are digits only; "" clears the field.
-const nmls = z.string().trim().regex(/^[0-9]{1,12}$/, 'an NMLS number is 1–12 digits').nullable();
+const nmls = z
+  .string()
+  .trim()
+  .regex(/^[0-9]{1,12}$/, 'an NMLS number is 1–12 digits')
+  .nullable();
 
 export const createBusinessBody = z.strictObject({ name, nmls_number: nmls.optional() });
 export const updateBusinessBody = z.strictObject({ name: name.optional(), nmls_number: nmls.optional() });
 export const deleteBusinessBody = z.strictObject({ confirm_name: z.string().max(400) });
 export const changeRoleBody = z.strictObject({ role: roleSchema });
 export const inviteBody = z.strictObject({
-  email: z.string().trim().max(254).pipe(z.email()).transform((e) => e.toLowerCase()),
+  email: z
+    .string()
+    .trim()
+    .max(254)
+    .pipe(z.email())
+    .transform((e) => e.toLowerCase()),
   role: roleSchema.default('member'),
 });
 export const acceptBody = z.strictObject({ token: z.string().max(200) });
@@ -30,7 +39,12 @@ export const businessSchema = z.object({
   trial: z.object({ ends_at: z.string(), active: z.boolean(), days_left: z.number() }),
   demo_expires_at: z.string().nullable(),
 });
-export const memberSchema = z.object({ user_id: z.string(), email: z.string(), role: roleSchema, joined_at: z.string() });
+export const memberSchema = z.object({
+  user_id: z.string(),
+  email: z.string(),
+  role: roleSchema,
+  joined_at: z.string(),
+});
 export const invitationSchema = z.object({
   id: z.string(),
   email: z.string(),

@@ -32,7 +32,10 @@ export function seal(key: VaultKey, plaintext: string | Buffer, aad: string): En
   const nonce = randomBytes(NONCE_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key.bytes, nonce, { authTagLength: TAG_BYTES });
   cipher.setAAD(Buffer.from(aad, 'utf8'));
-  const body = Buffer.concat([cipher.update(typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext), cipher.final()]);
+  const body = Buffer.concat([
+    cipher.update(typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext),
+    cipher.final(),
+  ]);
   return {
     key_version: key.version,
     alg: 'A256GCM',
@@ -43,7 +46,8 @@ export function seal(key: VaultKey, plaintext: string | Buffer, aad: string): En
 
 /** Decrypt an envelope; any tampering, wrong key or wrong AAD throws VaultError (no detail: it would be an oracle). */
 export function open(key: VaultKey, envelope: Envelope, aad: string): Buffer {
-  if (!isEnvelope(envelope) || envelope.key_version !== key.version) throw new VaultError('the envelope cannot be opened with this key');
+  if (!isEnvelope(envelope) || envelope.key_version !== key.version)
+    throw new VaultError('the envelope cannot be opened with this key');
   const nonce = Buffer.from(envelope.nonce, 'base64');
   const data = Buffer.from(envelope.ciphertext, 'base64');
   if (nonce.length !== NONCE_BYTES || data.length < TAG_BYTES) throw new VaultError('the envelope is malformed');
@@ -65,5 +69,10 @@ export function needsReseal(envelope: Envelope, current: VaultKey): boolean {
 export function isEnvelope(value: unknown): value is Envelope {
   if (!value || typeof value !== 'object') return false;
   const v = value as Record<string, unknown>;
-  return v.alg === 'A256GCM' && Number.isInteger(v.key_version) && typeof v.nonce === 'string' && typeof v.ciphertext === 'string';
+  return (
+    v.alg === 'A256GCM' &&
+    Number.isInteger(v.key_version) &&
+    typeof v.nonce === 'string' &&
+    typeof v.ciphertext === 'string'
+  );
 }

@@ -30,7 +30,8 @@ export interface Vault {
 }
 
 export const dataKeyAad = (businessId: string, version: number) => `capto.data_key|${businessId}|${version}`;
-export const secretAad = (businessId: string, id: string, kind: string, keyVersion: number) => `${businessId}|${id}|${kind}|${keyVersion}`;
+export const secretAad = (businessId: string, id: string, kind: string, keyVersion: number) =>
+  `${businessId}|${id}|${kind}|${keyVersion}`;
 
 interface DataKeyRow {
   version: number;
@@ -46,7 +47,10 @@ export function unwrapDataKey(master: MasterKey, businessId: string, row: DataKe
 /** The business's current data key, created on first use (concurrent creators agree on one). */
 async function currentDataKey(tx: Tx, master: MasterKey, businessId: string): Promise<VaultKey> {
   const select = () =>
-    tx.query<DataKeyRow>('SELECT version, wrapped FROM vault.data_keys WHERE business_id = $1 ORDER BY version DESC LIMIT 1', [businessId]);
+    tx.query<DataKeyRow>(
+      'SELECT version, wrapped FROM vault.data_keys WHERE business_id = $1 ORDER BY version DESC LIMIT 1',
+      [businessId],
+    );
   let r = await select();
   if (r.rows.length === 0) {
     const wrapped = seal(master.current, randomBytes(32), dataKeyAad(businessId, 1));
@@ -61,20 +65,31 @@ async function currentDataKey(tx: Tx, master: MasterKey, businessId: string): Pr
 }
 
 async function dataKeyVersion(tx: Tx, master: MasterKey, businessId: string, version: number): Promise<VaultKey> {
-  const r = await tx.query<DataKeyRow>('SELECT version, wrapped FROM vault.data_keys WHERE business_id = $1 AND version = $2', [businessId, version]);
+  const r = await tx.query<DataKeyRow>(
+    'SELECT version, wrapped FROM vault.data_keys WHERE business_id = $1 AND version = $2',
+    [businessId, version],
+  );
   if (r.rows.length === 0) throw new VaultError('the data key of this secret is missing');
   return unwrapDataKey(master, businessId, r.rows[0]!);
 }
 
 function sealSecret(key: VaultKey, ref: SecretRef, plaintext: string) {
   const env = seal(key, plaintext, secretAad(ref.businessId, ref.id, ref.kind, key.version));
-  return { keyVersion: key.version, nonce: Buffer.from(env.nonce, 'base64'), ciphertext: Buffer.from(env.ciphertext, 'base64') };
+  return {
+    keyVersion: key.version,
+    nonce: Buffer.from(env.nonce, 'base64'),
+    ciphertext: Buffer.from(env.ciphertext, 'base64'),
+  };
 }
 
 export function createVault(master: MasterKey): Vault {
   const vault: Vault = {
     async putSecret(tx, input) {
-      const ref: SecretRef = { businessId: input.businessId.toLowerCase(), id: (input.id ?? randomUUID()).toLowerCase(), kind: input.kind };
+      const ref: SecretRef = {
+        businessId: input.businessId.toLowerCase(),
+        id: (input.id ?? randomUUID()).toLowerCase(),
+        kind: input.kind,
+      };
       const key = await currentDataKey(tx, master, ref.businessId);
       const s = sealSecret(key, ref, input.plaintext);
       await tx.query(
@@ -97,19 +112,35 @@ export function createVault(master: MasterKey): Vault {
     },
 
     async readSecret(tx, ref) {
-      const r = await tx.query<{ business_id: string; kind: string; key_version: number; nonce: Buffer; ciphertext: Buffer }>(
+      const r = await tx.query<{
+        business_id: string;
+        kind: string;
+        key_version: number;
+        nonce: Buffer;
+        ciphertext: Buffer;
+      }>(
         'SELECT business_id, kind, key_version, nonce, ciphertext FROM vault.secrets WHERE id = $1 AND business_id = $2',
         [ref.id, ref.businessId],
       );
       const row = r.rows[0];
       if (!row || row.kind !== ref.kind) throw new VaultError('no such secret');
       const key = await dataKeyVersion(tx, master, row.business_id, row.key_version);
-      const env: Envelope = { key_version: row.key_version, alg: 'A256GCM', nonce: row.nonce.toString('base64'), ciphertext: row.ciphertext.toString('base64') };
-      return open(key, env, secretAad(row.business_id, ref.id.toLowerCase(), row.kind, row.key_version)).toString('utf8');
+      const env: Envelope = {
+        key_version: row.key_version,
+        alg: 'A256GCM',
+        nonce: row.nonce.toString('base64'),
+        ciphertext: row.ciphertext.toString('base64'),
+      };
+      return open(key, env, secretAad(row.business_id, ref.id.toLowerCase(), row.kind, row.key_version)).toString(
+        'utf8',
+      );
     },
 
     async deleteSecret(tx, ref) {
-      const r = await tx.query('DELETE FROM vault.secrets WHERE id = $1 AND business_id = $2', [ref.id, ref.businessId]);
+      const r = await tx.query('DELETE FROM vault.secrets WHERE id = $1 AND business_id = $2', [
+        ref.id,
+        ref.businessId,
+      ]);
       return r.rowCount === 1;
     },
   };

@@ -29,7 +29,9 @@ export function ensureWebBuilt(): void {
 
 export async function launchBrowser(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is not installed at ${CHROMIUM}: run "apt-get update && apt-get install -y chromium" (.ci/run does it)`);
+    throw new Error(
+      `Chromium is not installed at ${CHROMIUM}: run "apt-get update && apt-get install -y chromium" (.ci/run does it)`,
+    );
   }
   return chromium.launch({
     executablePath: CHROMIUM,
@@ -85,7 +87,8 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 }
 
 export function expectNoConsoleErrors(tracked: TrackedPage): void {
-  if (tracked.errors.length > 0) throw new Error(`console errors on ${tracked.page.url()}:\n  ${tracked.errors.join('\n  ')}`);
+  if (tracked.errors.length > 0)
+    throw new Error(`console errors on ${tracked.page.url()}:\n  ${tracked.errors.join('\n  ')}`);
 }
 
 /** Server settings for browser tests: the policy scan has its own tests; skip it at start for speed. */

@@ -37,7 +37,8 @@ export async function startFakeHibp(): Promise<FakeHibp> {
     const lines: string[] = [];
     for (const [sha, count] of breached) if (sha.startsWith(prefix)) lines.push(`${sha.slice(5)}:${count}`);
     if (String(req.headers['add-padding']).toLowerCase() === 'true') {
-      for (let i = 0; i < 800 + Math.floor(Math.random() * 200); i++) lines.push(`${randomBytes(18).toString('hex').slice(0, 35).toUpperCase()}:0`);
+      for (let i = 0; i < 800 + Math.floor(Math.random() * 200); i++)
+        lines.push(`${randomBytes(18).toString('hex').slice(0, 35).toUpperCase()}:0`);
     }
     res.writeHead(200, { 'content-type': 'text/plain' }).end(lines.join('\r\n'));
   });
@@ -66,7 +67,8 @@ let shared: Promise<FakeHibp> | undefined;
 export function sharedFakeHibp(): Promise<FakeHibp> {
   shared ??= startFakeHibp().then((f) => {
     // Passwords every suite may rely on being "breached".
-    for (const p of ['password123', 'Password1!', 'qwerty123456', 'iloveyou2', 'correcthorse1']) f.addBreached(p, 1_000);
+    for (const p of ['password123', 'Password1!', 'qwerty123456', 'iloveyou2', 'correcthorse1'])
+      f.addBreached(p, 1_000);
     return f;
   });
   return shared;

@@ -49,11 +49,24 @@ export interface TwilioFake {
   /** The next sends to `to` (or any number when omitted) fail with this Twilio error. */
   failSendsTo(error: FakeSendError, to?: string): void;
   /** POST a status callback for a message to its StatusCallback URL, signed with the account's token. */
-  deliverStatus(messageSid: string, status: 'sent' | 'delivered' | 'undelivered' | 'failed', extra?: Record<string, string>): Promise<WebhookResult>;
+  deliverStatus(
+    messageSid: string,
+    status: 'sent' | 'delivered' | 'undelivered' | 'failed',
+    extra?: Record<string, string>,
+  ): Promise<WebhookResult>;
   /** Send an inbound SMS to a webhook URL, signed as Twilio signs it. */
-  sendInbound(webhookUrl: string, account: FakeAccount, msg: { from: string; to: string; body: string; messageSid?: string }): Promise<WebhookResult>;
+  sendInbound(
+    webhookUrl: string,
+    account: FakeAccount,
+    msg: { from: string; to: string; body: string; messageSid?: string },
+  ): Promise<WebhookResult>;
   /** POST arbitrary form params to a URL with a signature computed by the fake (or the given header). */
-  postSigned(url: string, authToken: string, params: Record<string, string>, options?: { signature?: string | null; signUrl?: string }): Promise<WebhookResult>;
+  postSigned(
+    url: string,
+    authToken: string,
+    params: Record<string, string>,
+    options?: { signature?: string | null; signUrl?: string },
+  ): Promise<WebhookResult>;
   close(): Promise<void>;
 }
 
@@ -85,11 +98,19 @@ export async function startTwilioFake(options: { autoStatusCallbacks?: boolean }
 
   function sendJson(res: http.ServerResponse, status: number, body: unknown) {
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+    res.writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+    });
     res.end(text);
   }
   function sendError(res: http.ServerResponse, status: number, code: number, message?: string) {
-    sendJson(res, status, { code, message: message ?? ERROR_MESSAGES[code] ?? 'Error', more_info: `https://www.twilio.com/docs/errors/${code}`, status });
+    sendJson(res, status, {
+      code,
+      message: message ?? ERROR_MESSAGES[code] ?? 'Error',
+      more_info: `https://www.twilio.com/docs/errors/${code}`,
+      status,
+    });
   }
   function authorize(req: http.IncomingMessage, sid: string): FakeAccount | undefined {
     const header = req.headers.authorization ?? '';
@@ -164,7 +185,10 @@ export async function startTwilioFake(options: { autoStatusCallbacks?: boolean }
         });
         if (options.autoStatusCallbacks && msg.statusCallback) {
           setTimeout(() => {
-            void fake.deliverStatus(msg.sid, 'sent').then(() => fake.deliverStatus(msg.sid, 'delivered')).catch(() => undefined);
+            void fake
+              .deliverStatus(msg.sid, 'sent')
+              .then(() => fake.deliverStatus(msg.sid, 'delivered'))
+              .catch(() => undefined);
           }, 10);
         }
         return;
@@ -209,7 +233,11 @@ export async function startTwilioFake(options: { autoStatusCallbacks?: boolean }
     messages,
     requests,
     addAccount(account = {}) {
-      const a: FakeAccount = { sid: account.sid ?? randomSid('AC'), authToken: account.authToken ?? randomToken(), friendlyName: account.friendlyName };
+      const a: FakeAccount = {
+        sid: account.sid ?? randomSid('AC'),
+        authToken: account.authToken ?? randomToken(),
+        friendlyName: account.friendlyName,
+      };
       accounts.set(a.sid, a);
       return a;
     },
@@ -218,7 +246,8 @@ export async function startTwilioFake(options: { autoStatusCallbacks?: boolean }
     },
     postSigned(url, authToken, params, opts = {}) {
       const headers: Record<string, string> = {};
-      if (opts.signature !== null) headers['x-twilio-signature'] = opts.signature ?? twilioSignature(authToken, opts.signUrl ?? url, params);
+      if (opts.signature !== null)
+        headers['x-twilio-signature'] = opts.signature ?? twilioSignature(authToken, opts.signUrl ?? url, params);
       return post(url, new URLSearchParams(params).toString(), headers);
     },
     async deliverStatus(messageSid, status, extra = {}) {
@@ -274,5 +303,7 @@ export async function startTwilioFake(options: { autoStatusCallbacks?: boolean }
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
   const fake = await startTwilioFake({ autoStatusCallbacks: true });
   const account = fake.addAccount();
-  console.log(`Twilio fake at ${fake.url}\n  TWILIO_API_BASE=${fake.url}\n  account_sid=${account.sid}\n  auth_token=${account.authToken} (a fake, dev-only credential)`);
+  console.log(
+    `Twilio fake at ${fake.url}\n  TWILIO_API_BASE=${fake.url}\n  account_sid=${account.sid}\n  auth_token=${account.authToken} (a fake, dev-only credential)`,
+  );
 }

@@ -33,14 +33,19 @@ export function sessionIdOf(accessToken: string): string {
   return payload.sid;
 }
 
-export async function signUp(server: TestServer, opts: { email?: string; password?: string; verified?: boolean } = {}): Promise<SignedUpUser> {
+export async function signUp(
+  server: TestServer,
+  opts: { email?: string; password?: string; verified?: boolean } = {},
+): Promise<SignedUpUser> {
   const email = opts.email ?? freshEmail();
   const password = opts.password ?? strongPassword();
   const res = await request(`${server.url}/auth/signup`, { body: { email, password } });
   if (res.status !== 201) throw new Error(`sign-up failed: ${res.status} ${res.text}`);
   const body = res.json as { access_token: string; user: { id: string } };
   if (opts.verified) {
-    await asOwner(server.engine, (c) => c.query('UPDATE auth.users SET email_verified_at = now() WHERE id = $1', [body.user.id]));
+    await asOwner(server.engine, (c) =>
+      c.query('UPDATE auth.users SET email_verified_at = now() WHERE id = $1', [body.user.id]),
+    );
   }
   return {
     userId: body.user.id,
@@ -52,14 +57,27 @@ export async function signUp(server: TestServer, opts: { email?: string; passwor
   };
 }
 
-export async function signIn(server: TestServer, email: string, password: string): Promise<{ accessToken: string; refreshCookie: string; sessionId: string; userId: string }> {
+export async function signIn(
+  server: TestServer,
+  email: string,
+  password: string,
+): Promise<{ accessToken: string; refreshCookie: string; sessionId: string; userId: string }> {
   const res = await request(`${server.url}/auth/signin`, { body: { email, password } });
   if (res.status !== 200) throw new Error(`sign-in failed: ${res.status} ${res.text}`);
   const body = res.json as { access_token: string; user: { id: string } };
-  return { accessToken: body.access_token, refreshCookie: refreshCookieFrom(res)!, sessionId: sessionIdOf(body.access_token), userId: body.user.id };
+  return {
+    accessToken: body.access_token,
+    refreshCookie: refreshCookieFrom(res)!,
+    sessionId: sessionIdOf(body.access_token),
+    userId: body.user.id,
+  };
 }
 
 /** POST /auth/token with a refresh cookie. */
-export function refresh(server: TestServer, refreshCookie: string, headers: Record<string, string> = {}): Promise<HttpResponse<any>> {
+export function refresh(
+  server: TestServer,
+  refreshCookie: string,
+  headers: Record<string, string> = {},
+): Promise<HttpResponse<any>> {
   return request(`${server.url}/auth/token`, { method: 'POST', headers: { cookie: refreshCookie, ...headers } });
 }

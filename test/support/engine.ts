@@ -26,7 +26,11 @@ export interface TestDatabase {
 }
 
 /** Create an empty database (server mode) or data dir (embedded) without opening it. */
-export async function createBlankDatabase(): Promise<{ env: Record<string, string>; adminUrl?: string; drop(): Promise<void> }> {
+export async function createBlankDatabase(): Promise<{
+  env: Record<string, string>;
+  adminUrl?: string;
+  drop(): Promise<void>;
+}> {
   const admin = process.env.TEST_DATABASE_URL;
   if (admin) {
     const name = `capto_t_${process.env.CAPTO_TEST_RUN ?? 'x'}_${randomBytes(4).toString('hex')}`;
@@ -56,7 +60,9 @@ export async function createBlankDatabase(): Promise<{ env: Record<string, strin
   };
 }
 
-export async function createTestDatabase(options: { poolSize?: number; migrate?: boolean } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(
+  options: { poolSize?: number; migrate?: boolean } = {},
+): Promise<TestDatabase> {
   const blank = await createBlankDatabase();
   const poolSize = options.poolSize ?? 4;
   const engine = blank.env.DATABASE_URL

@@ -6,13 +6,20 @@ import { asOwner } from '../../src/db/engine.ts';
 
 export type MemberRole = 'owner' | 'admin' | 'member';
 
-export async function newUser(engine: Engine, email = `user-${randomUUID().slice(0, 8)}@example.test`): Promise<{ id: string; email: string }> {
+export async function newUser(
+  engine: Engine,
+  email = `user-${randomUUID().slice(0, 8)}@example.test`,
+): Promise<{ id: string; email: string }> {
   const id = randomUUID();
   await asOwner(engine, (c) => c.query('INSERT INTO auth.users (id, email) VALUES ($1, $2)', [id, email]));
   return { id, email };
 }
 
-export async function newBusiness(engine: Engine, ownerId: string, name = `Business ${randomUUID().slice(0, 6)}`): Promise<{ id: string; name: string }> {
+export async function newBusiness(
+  engine: Engine,
+  ownerId: string,
+  name = `Business ${randomUUID().slice(0, 6)}`,
+): Promise<{ id: string; name: string }> {
   const id = randomUUID();
   await asOwner(engine, async (c) => {
     await c.query('INSERT INTO app.businesses (id, name, created_by) VALUES ($1, $2, $3)', [id, name, ownerId]);

@@ -33,7 +33,12 @@ export function request<T = any>(url: string, options: RequestOptions = {}): Pro
   return new Promise((resolve, reject) => {
     const req = lib.request(
       u,
-      { method: options.method ?? (payload !== undefined ? 'POST' : 'GET'), headers, rejectUnauthorized: false, agent: false },
+      {
+        method: options.method ?? (payload !== undefined ? 'POST' : 'GET'),
+        headers,
+        rejectUnauthorized: false,
+        agent: false,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

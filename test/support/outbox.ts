@@ -22,12 +22,20 @@ export function readOutbox(dataDir: string): OutboxMail[] {
 }
 
 /** The newest mail to `to` (optionally whose subject matches), waiting briefly for it. */
-export async function lastMailTo(dataDir: string, to: string, subject?: RegExp, timeoutMs = 3_000): Promise<OutboxMail> {
+export async function lastMailTo(
+  dataDir: string,
+  to: string,
+  subject?: RegExp,
+  timeoutMs = 3_000,
+): Promise<OutboxMail> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const mails = readOutbox(dataDir).filter((m) => m.to.toLowerCase() === to.toLowerCase() && (!subject || subject.test(m.subject)));
+    const mails = readOutbox(dataDir).filter(
+      (m) => m.to.toLowerCase() === to.toLowerCase() && (!subject || subject.test(m.subject)),
+    );
     if (mails.length > 0) return mails[mails.length - 1]!;
-    if (Date.now() > deadline) throw new Error(`no mail to ${to}${subject ? ` matching ${subject}` : ''} in the outbox`);
+    if (Date.now() > deadline)
+      throw new Error(`no mail to ${to}${subject ? ` matching ${subject}` : ''} in the outbox`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

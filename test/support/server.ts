@@ -19,7 +19,10 @@ export interface TestServerOptions {
   logSink?: (line: string) => void;
 }
 
-export async function startTestServer(env: Record<string, string> = {}, options: TestServerOptions = {}): Promise<TestServer> {
+export async function startTestServer(
+  env: Record<string, string> = {},
+  options: TestServerOptions = {},
+): Promise<TestServer> {
   const blank = await createBlankDatabase();
   const port = await freePort();
   // Server mode has no data dir of its own: give it one for the dev master key and the mail outbox.
@@ -40,7 +43,10 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     ...env,
   });
   const sink = options.logSink;
-  const running = await startCapto(config, sink ? { logger: createLogger(config, { write: (line: string) => void sink(line) }) } : {});
+  const running = await startCapto(
+    config,
+    sink ? { logger: createLogger(config, { write: (line: string) => void sink(line) }) } : {},
+  );
   return Object.assign(running, {
     async stop() {
       await running.close();

@@ -21,14 +21,19 @@ export async function newInvitation(
   const id = randomUUID();
   const token = randomBytes(32).toString('base64url');
   await asOwner(engine, (c) =>
-    c.query('INSERT INTO app.invitations (id, business_id, email, role, token_hash) VALUES ($1, $2, $3, $4, $5)', [id, businessId, email, role, sha256(token)]),
+    c.query('INSERT INTO app.invitations (id, business_id, email, role, token_hash) VALUES ($1, $2, $3, $4, $5)', [
+      id,
+      businessId,
+      email,
+      role,
+      sha256(token),
+    ]),
   );
   return { id, token };
 }
 
 export type Outcome =
-  | { kind: 'rows'; rowCount: number }
-  | { kind: 'error'; code: string; hint?: string; message: string };
+  { kind: 'rows'; rowCount: number } | { kind: 'error'; code: string; hint?: string; message: string };
 
 class Rollback extends Error {}
 

@@ -31,7 +31,9 @@ function NotFound() {
   return (
     <div className="card auth-card">
       <h1>Page not found</h1>
-      <p>There is nothing at this address. <Link to="/">Go to the home page</Link>.</p>
+      <p>
+        There is nothing at this address. <Link to="/">Go to the home page</Link>.
+      </p>
     </div>
   );
 }
@@ -44,7 +46,9 @@ function RouteError() {
       <h1>Something went wrong</h1>
       <p>This screen hit an unexpected error. Reload the page to try again; your data is safe.</p>
       <p className="small muted">{error instanceof Error ? error.message : ''}</p>
-      <p><Link to="/app">Back to Capto</Link></p>
+      <p>
+        <Link to="/app">Back to Capto</Link>
+      </p>
     </div>
   );
 }
@@ -70,13 +74,46 @@ export function createRouter() {
         { path: '*', element: <NotFound /> },
       ],
     },
-    { path: '/app', element: <RequireAuth><AppHome /></RequireAuth>, errorElement: <RouteError /> },
-    { path: '/settings/integrations', element: <RequireAuth><SettingsIntegrationsRedirect /></RequireAuth> },
-    { path: '/onboarding', element: <RequireAuth><NewBusinessPage first /></RequireAuth> },
-    { path: '/new-business', element: <RequireAuth><NewBusinessPage /></RequireAuth> },
+    {
+      path: '/app',
+      element: (
+        <RequireAuth>
+          <AppHome />
+        </RequireAuth>
+      ),
+      errorElement: <RouteError />,
+    },
+    {
+      path: '/settings/integrations',
+      element: (
+        <RequireAuth>
+          <SettingsIntegrationsRedirect />
+        </RequireAuth>
+      ),
+    },
+    {
+      path: '/onboarding',
+      element: (
+        <RequireAuth>
+          <NewBusinessPage first />
+        </RequireAuth>
+      ),
+    },
+    {
+      path: '/new-business',
+      element: (
+        <RequireAuth>
+          <NewBusinessPage />
+        </RequireAuth>
+      ),
+    },
     {
       path: '/b/:bid',
-      element: <RequireAuth><AppShell /></RequireAuth>,
+      element: (
+        <RequireAuth>
+          <AppShell />
+        </RequireAuth>
+      ),
       errorElement: <RouteError />,
       children: [
         { index: true, element: <Dashboard /> },

@@ -81,7 +81,11 @@ export function createRowPreparer(mapping: HeaderMapping, headers: readonly stri
 }
 export type RowPreparer = ReturnType<typeof createRowPreparer>;
 
-export function prepareRows(staged: readonly StagedRow[], mapping: HeaderMapping, headers: readonly string[]): PreparedRow[] {
+export function prepareRows(
+  staged: readonly StagedRow[],
+  mapping: HeaderMapping,
+  headers: readonly string[],
+): PreparedRow[] {
   return createRowPreparer(mapping, headers).prepare(staged);
 }
 
@@ -97,7 +101,11 @@ export function batchKeys(rows: readonly PreparedRow[]): { emails: string[]; pho
   return { emails, phones };
 }
 
-export function planBatch(rows: readonly PreparedRow[], existing: readonly ExistingContact[], mode: DedupeMode): RowOutcome[] {
+export function planBatch(
+  rows: readonly PreparedRow[],
+  existing: readonly ExistingContact[],
+  mode: DedupeMode,
+): RowOutcome[] {
   const byEmail = new Map<string, ExistingContact>();
   const byPhone = new Map<string, ExistingContact>();
   for (const c of existing) {
@@ -112,7 +120,11 @@ export function planBatch(rows: readonly PreparedRow[], existing: readonly Exist
       return {
         kind: 'skip',
         row,
-        problem: { column: null, code: 'duplicate_in_file', message: `same ${row.duplicateKey} as row ${row.duplicateOf} of this file` },
+        problem: {
+          column: null,
+          code: 'duplicate_in_file',
+          message: `same ${row.duplicateKey} as row ${row.duplicateOf} of this file`,
+        },
       };
     }
     const matchEmail = draft.email ? byEmail.get(draft.email) : undefined;
@@ -121,7 +133,13 @@ export function planBatch(rows: readonly PreparedRow[], existing: readonly Exist
       return {
         kind: 'fail',
         row,
-        problems: [{ column: null, code: 'duplicate_conflict', message: 'the email belongs to one existing contact and the phone to another' }],
+        problems: [
+          {
+            column: null,
+            code: 'duplicate_conflict',
+            message: 'the email belongs to one existing contact and the phone to another',
+          },
+        ],
       };
     }
     const match = matchEmail ?? matchPhone;

@@ -7,7 +7,12 @@ import type { ContactDraft } from './row-validation.ts';
 import type { ExistingContact } from './batch-plan.ts';
 
 /** Live contacts of the business that share an email or a phone with the batch. */
-export async function findExistingContacts(tx: Tx, businessId: string, emails: string[], phones: string[]): Promise<ExistingContact[]> {
+export async function findExistingContacts(
+  tx: Tx,
+  businessId: string,
+  emails: string[],
+  phones: string[],
+): Promise<ExistingContact[]> {
   if (emails.length === 0 && phones.length === 0) return [];
   // Two index probes (the partial unique indexes of 0004) instead of one OR that
   // could degrade into a scan of the business's contacts. Emails are stored and looked
@@ -30,7 +35,13 @@ export async function findExistingContacts(tx: Tx, businessId: string, emails: s
  * contact. No ON CONFLICT clause: its pre-check probed all four unique indexes of every
  * row again (~10% of a batch) to cover a race that almost never happens.
  */
-export async function insertContacts(tx: Tx, businessId: string, ownerId: string, jobId: string, drafts: ContactDraft[]): Promise<number> {
+export async function insertContacts(
+  tx: Tx,
+  businessId: string,
+  ownerId: string,
+  jobId: string,
+  drafts: ContactDraft[],
+): Promise<number> {
   if (drafts.length === 0) return 0;
   const col = <K extends keyof ContactDraft>(k: K) => drafts.map((d) => d[k]);
   // import_job_id stands in for a per-contact 'imported' event: the timeline derives it (0008).
@@ -39,13 +50,28 @@ export async function insertContacts(tx: Tx, businessId: string, ownerId: string
      SELECT $1, $2, $3, coalesce(f, ''), coalesce(l, ''), p, e, coalesce(s, 'import')::app.contact_source,
             coalesce(st, 'lead')::app.contact_status, coalesce(n, '')
        FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[]) AS u(f, l, p, e, s, st, n)`,
-    [businessId, ownerId, jobId, col('first_name'), col('last_name'), col('phone'), col('email'), col('source'), col('status'), col('notes')],
+    [
+      businessId,
+      ownerId,
+      jobId,
+      col('first_name'),
+      col('last_name'),
+      col('phone'),
+      col('email'),
+      col('source'),
+      col('status'),
+      col('notes'),
+    ],
   );
   return r.rowCount;
 }
 
 /** Applies the non-empty fields of each draft to its contact; returns the ids updated. */
-export async function updateContacts(tx: Tx, businessId: string, updates: { contactId: string; draft: ContactDraft }[]): Promise<string[]> {
+export async function updateContacts(
+  tx: Tx,
+  businessId: string,
+  updates: { contactId: string; draft: ContactDraft }[],
+): Promise<string[]> {
   if (updates.length === 0) return [];
   const col = <K extends keyof ContactDraft>(k: K) => updates.map((u) => u.draft[k]);
   const r = await tx.query<{ id: string }>(
@@ -61,7 +87,17 @@ export async function updateContacts(tx: Tx, businessId: string, updates: { cont
             AS u(id, f, l, p, e, s, st, n)
       WHERE c.business_id = $1 AND c.id = u.id AND c.deleted_at IS NULL
      RETURNING c.id`,
-    [businessId, updates.map((u) => u.contactId), col('first_name'), col('last_name'), col('phone'), col('email'), col('source'), col('status'), col('notes')],
+    [
+      businessId,
+      updates.map((u) => u.contactId),
+      col('first_name'),
+      col('last_name'),
+      col('phone'),
+      col('email'),
+      col('source'),
+      col('status'),
+      col('notes'),
+    ],
   );
   return r.rows.map((x) => x.id);
 }
@@ -75,16 +111,26 @@ export interface ImportErrorRow {
   raw: string[];
 }
 
-export async function insertImportErrors(tx: Tx, businessId: string, jobId: string, errors: ImportErrorRow[]): Promise<void> {
+export async function insertImportErrors(
+  tx: Tx,
+  businessId: string,
+  jobId: string,
+  errors: ImportErrorRow[],
+): Promise<void> {
   if (errors.length === 0) return;
   await tx.query(
     `INSERT INTO app.import_errors (business_id, job_id, row_number, line, column_name, code, message, raw)
      SELECT $1, $2, r, l, c, k, m, w
        FROM unnest($3::int[], $4::int[], $5::text[], $6::text[], $7::text[], $8::jsonb[]) AS u(r, l, c, k, m, w)`,
     [
-      businessId, jobId,
-      errors.map((e) => e.rowNumber), errors.map((e) => e.line), errors.map((e) => e.column?.slice(0, 200) ?? null),
-      errors.map((e) => e.code), errors.map((e) => e.message.slice(0, 500)), errors.map((e) => JSON.stringify(e.raw)),
+      businessId,
+      jobId,
+      errors.map((e) => e.rowNumber),
+      errors.map((e) => e.line),
+      errors.map((e) => e.column?.slice(0, 200) ?? null),
+      errors.map((e) => e.code),
+      errors.map((e) => e.message.slice(0, 500)),
+      errors.map((e) => JSON.stringify(e.raw)),
     ],
   );
 }

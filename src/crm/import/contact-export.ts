@@ -10,7 +10,17 @@ import { AppError } from '../../shared/errors.ts';
 import { csvLine, UTF8_BOM } from './csv-writer.ts';
 
 export const EXPORT_COLUMNS = [
-  'id', 'first_name', 'last_name', 'phone', 'email', 'source', 'status', 'notes', 'owner_email', 'created_at', 'updated_at',
+  'id',
+  'first_name',
+  'last_name',
+  'phone',
+  'email',
+  'source',
+  'status',
+  'notes',
+  'owner_email',
+  'created_at',
+  'updated_at',
 ] as const;
 
 interface ExportRow {
@@ -29,13 +39,19 @@ interface ExportRow {
 
 export async function assertCanExport(tx: Tx, businessId: string): Promise<void> {
   const r = await tx.query<{ member: boolean; admin: boolean }>(
-    `SELECT app.is_member($1) AS member, app.has_role($1, 'admin') AS admin`, [businessId],
+    `SELECT app.is_member($1) AS member, app.has_role($1, 'admin') AS admin`,
+    [businessId],
   );
   if (r.rows[0]?.member !== true) throw new AppError('not_found', 'business not found');
   if (r.rows[0]?.admin !== true) throw new AppError('forbidden', 'only owners and admins can export contacts');
 }
 
-export async function exportPage(tx: Tx, businessId: string, after: { created_at: Date; id: string } | null, limit: number): Promise<ExportRow[]> {
+export async function exportPage(
+  tx: Tx,
+  businessId: string,
+  after: { created_at: Date; id: string } | null,
+  limit: number,
+): Promise<ExportRow[]> {
   const r = await tx.query<ExportRow>(
     `SELECT c.id, c.first_name, c.last_name, c.phone, c.email::text AS email, c.source::text AS source,
             c.status::text AS status, c.notes, u.email::text AS owner_email, c.created_at, c.updated_at

@@ -59,7 +59,10 @@ export async function readCsvUpload(source: Readable, limits: ImportLimits = IMP
     prev = { lines: info.lines, empty: info.empty_lines };
     if (failure) return;
     if (record.length > limits.maxColumns) {
-      failure = invalidCsv(start, `line ${start} has ${record.length} columns; at most ${limits.maxColumns} are supported`);
+      failure = invalidCsv(
+        start,
+        `line ${start} has ${record.length} columns; at most ${limits.maxColumns} are supported`,
+      );
       return;
     }
     if (info.records === 1) {
@@ -68,7 +71,11 @@ export async function readCsvUpload(source: Readable, limits: ImportLimits = IMP
     }
     if (record.every((c) => c.trim() === '')) return;
     if (upload.rows.length >= limits.maxRows) {
-      failure = new AppError('import_too_large', `the file has more than ${limits.maxRows.toLocaleString('en-US')} rows; split it into smaller files`, { details: { max_rows: limits.maxRows } });
+      failure = new AppError(
+        'import_too_large',
+        `the file has more than ${limits.maxRows.toLocaleString('en-US')} rows; split it into smaller files`,
+        { details: { max_rows: limits.maxRows } },
+      );
       return;
     }
     upload.rows.push(record);

@@ -11,7 +11,13 @@ import { getImportJob, importErrorPage, type ImportJob } from './import-jobs.ts'
 
 export const REPORT_COLUMNS = ['row', 'line', 'column', 'code', 'message'] as const;
 
-export function importErrorReportCsv(db: Database, userId: string, businessId: string, job: Pick<ImportJob, 'id' | 'headers' | 'mapping'>, pageSize = 2000): Readable {
+export function importErrorReportCsv(
+  db: Database,
+  userId: string,
+  businessId: string,
+  job: Pick<ImportJob, 'id' | 'headers' | 'mapping'>,
+  pageSize = 2000,
+): Readable {
   const jobId = job.id;
   const headers = mappedColumns(job.mapping).map((i) => job.headers[i] ?? `Column ${i + 1}`);
   let afterId = 0;
@@ -31,7 +37,16 @@ export function importErrorReportCsv(db: Database, userId: string, businessId: s
         const last = rows[rows.length - 1];
         if (last) afterId = last.id;
         const text = rows
-          .map((e) => csvLine([e.row_number, e.line, e.column_name ?? '', e.code, e.message, ...headers.map((_, i) => e.raw[i] ?? '')]))
+          .map((e) =>
+            csvLine([
+              e.row_number,
+              e.line,
+              e.column_name ?? '',
+              e.code,
+              e.message,
+              ...headers.map((_, i) => e.raw[i] ?? ''),
+            ]),
+          )
           .join('');
         if (text) this.push(text);
         if (rows.length < pageSize) this.push(null);

@@ -6,21 +6,66 @@ import { z } from 'zod';
 import { AppError } from '../../shared/errors.ts';
 
 export const IMPORT_TARGETS = [
-  'first_name', 'last_name', 'full_name', 'phone', 'mobile', 'email', 'source', 'status', 'notes',
+  'first_name',
+  'last_name',
+  'full_name',
+  'phone',
+  'mobile',
+  'email',
+  'source',
+  'status',
+  'notes',
 ] as const;
 export type ImportTarget = (typeof IMPORT_TARGETS)[number];
 export type HeaderMapping = Partial<Record<ImportTarget, number>>;
 
 export const headerMappingSchema = z
-  .object(Object.fromEntries(IMPORT_TARGETS.map((t) => [t, z.number().int().min(0).max(999).nullable().optional()])) as Record<ImportTarget, z.ZodOptional<z.ZodNullable<z.ZodNumber>>>)
+  .object(
+    Object.fromEntries(
+      IMPORT_TARGETS.map((t) => [t, z.number().int().min(0).max(999).nullable().optional()]),
+    ) as Record<ImportTarget, z.ZodOptional<z.ZodNullable<z.ZodNumber>>>,
+  )
   .strict();
 
 /** Header spellings per target, compared after normalising (lower case, letters and digits only). */
 const SYNONYMS: Record<ImportTarget, string[]> = {
-  first_name: ['firstname', 'first', 'fname', 'givenname', 'forename', 'borrowerfirstname', 'contactfirstname', 'prenom', 'nombre'],
+  first_name: [
+    'firstname',
+    'first',
+    'fname',
+    'givenname',
+    'forename',
+    'borrowerfirstname',
+    'contactfirstname',
+    'prenom',
+    'nombre',
+  ],
   last_name: ['lastname', 'last', 'lname', 'surname', 'familyname', 'borrowerlastname', 'contactlastname', 'apellido'],
-  full_name: ['name', 'fullname', 'contactname', 'contact', 'displayname', 'borrower', 'borrowername', 'clientname', 'leadname'],
-  phone: ['phone', 'phonenumber', 'telephone', 'tel', 'homephone', 'workphone', 'businessphone', 'primaryphone', 'phone1', 'phone1value', 'landline', 'officephone'],
+  full_name: [
+    'name',
+    'fullname',
+    'contactname',
+    'contact',
+    'displayname',
+    'borrower',
+    'borrowername',
+    'clientname',
+    'leadname',
+  ],
+  phone: [
+    'phone',
+    'phonenumber',
+    'telephone',
+    'tel',
+    'homephone',
+    'workphone',
+    'businessphone',
+    'primaryphone',
+    'phone1',
+    'phone1value',
+    'landline',
+    'officephone',
+  ],
   mobile: ['mobile', 'mobilephone', 'mobilenumber', 'cell', 'cellphone', 'cellnumber', 'cellular', 'sms', 'textnumber'],
   email: ['email', 'emailaddress', 'email1', 'email1value', 'mail', 'emailaddr', 'primaryemail', 'e-mail', 'eaddress'],
   source: ['source', 'leadsource', 'origin', 'channel', 'referralsource', 'howdidyouhear'],
@@ -58,14 +103,19 @@ export function checkMapping(input: Record<string, number | null | undefined>, c
       throw new AppError('validation_failed', `unknown mapping target "${target}"`);
     }
     if (!Number.isInteger(index) || index < 0 || index >= columnCount) {
-      throw new AppError('validation_failed', `mapping.${target}: column ${index} does not exist (the file has ${columnCount} columns)`);
+      throw new AppError(
+        'validation_failed',
+        `mapping.${target}: column ${index} does not exist (the file has ${columnCount} columns)`,
+      );
     }
     const other = used.get(index);
     if (other) throw new AppError('validation_failed', `column ${index} is mapped to both ${other} and ${target}`);
     used.set(index, target);
     mapping[target as ImportTarget] = index;
   }
-  const identifies = ['first_name', 'last_name', 'full_name', 'phone', 'mobile', 'email'].some((t) => mapping[t as ImportTarget] !== undefined);
+  const identifies = ['first_name', 'last_name', 'full_name', 'phone', 'mobile', 'email'].some(
+    (t) => mapping[t as ImportTarget] !== undefined,
+  );
   if (!identifies) {
     throw new AppError('validation_failed', 'map at least one of name, phone, mobile or email to a column');
   }

@@ -41,17 +41,31 @@ const STAGE_CHUNK = 5000;
 export function cleanFilename(raw: string | undefined): string {
   // Shown back in the UI and the report's name: no paths, no control characters.
   const base = (raw ?? '').split(/[\\/]/).pop() ?? '';
-  const clean = base.replace(/[\u0000-\u001f\u007f"]/g, '').trim().slice(0, 255);
+  const clean = base
+    .replace(/[\u0000-\u001f\u007f"]/g, '')
+    .trim()
+    .slice(0, 255);
   return clean || 'contacts.csv';
 }
 
 export async function createImportJob(
-  tx: Tx, businessId: string, userId: string, filename: string, upload: CsvUpload,
+  tx: Tx,
+  businessId: string,
+  userId: string,
+  filename: string,
+  upload: CsvUpload,
 ): Promise<ImportJob> {
   const job = await tx.query<ImportJob>(
     `INSERT INTO app.import_jobs (business_id, created_by, filename, headers, mapping, total_rows)
      VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6) RETURNING ${JOB_COLUMNS}`,
-    [businessId, userId, filename, JSON.stringify(upload.headers), JSON.stringify(guessMapping(upload.headers)), upload.rows.length],
+    [
+      businessId,
+      userId,
+      filename,
+      JSON.stringify(upload.headers),
+      JSON.stringify(guessMapping(upload.headers)),
+      upload.rows.length,
+    ],
   );
   const created = job.rows[0]!;
   for (let start = 0; start < upload.rows.length; start += STAGE_CHUNK) {
@@ -89,7 +103,10 @@ export async function listImportJobs(tx: Tx, businessId: string, limit = 50): Pr
  * not while it runs (409 `conflict`). Contacts it created stay.
  */
 export async function deleteImportJob(tx: Tx, businessId: string, jobId: string): Promise<void> {
-  const r = await tx.query(`DELETE FROM app.import_jobs WHERE business_id = $1 AND id = $2 AND status <> 'running'`, [businessId, jobId]);
+  const r = await tx.query(`DELETE FROM app.import_jobs WHERE business_id = $1 AND id = $2 AND status <> 'running'`, [
+    businessId,
+    jobId,
+  ]);
   if (r.rowCount > 0) return;
   const job = await getImportJob(tx, businessId, jobId); // 404 when it is not hers to see
   if (job.status === 'running') throw new AppError('conflict', 'the import is running; delete it once it has finished');
@@ -108,7 +125,13 @@ async function ownJobForChange(tx: Tx, businessId: string, userId: string, jobId
   return job;
 }
 
-export async function updateImportJob(tx: Tx, businessId: string, userId: string, jobId: string, settings: JobSettings): Promise<ImportJob> {
+export async function updateImportJob(
+  tx: Tx,
+  businessId: string,
+  userId: string,
+  jobId: string,
+  settings: JobSettings,
+): Promise<ImportJob> {
   const job = await ownJobForChange(tx, businessId, userId, jobId);
   if (job.status !== 'uploaded' && job.status !== 'mapping') {
     throw new AppError('conflict', `the import is ${job.status}; its mapping can no longer change`);
@@ -124,11 +147,16 @@ export async function updateImportJob(tx: Tx, businessId: string, userId: string
 
 /** Marks the job running; `resume` is true when it already was (a restart after a crash). */
 export async function beginImportJob(
-  tx: Tx, businessId: string, userId: string, jobId: string, settings: JobSettings,
+  tx: Tx,
+  businessId: string,
+  userId: string,
+  jobId: string,
+  settings: JobSettings,
 ): Promise<{ job: ImportJob; resume: boolean }> {
   const job = await ownJobForChange(tx, businessId, userId, jobId);
   if (job.status === 'running') return { job, resume: true };
-  if (job.status !== 'uploaded' && job.status !== 'mapping') throw new AppError('conflict', `the import has already ${job.status}`);
+  if (job.status !== 'uploaded' && job.status !== 'mapping')
+    throw new AppError('conflict', `the import has already ${job.status}`);
   const mapping = checkMapping(settings.mapping ?? job.mapping, job.headers.length);
   const r = await tx.query<ImportJob>(
     `UPDATE app.import_jobs SET mapping = $3::jsonb, dedupe_mode = $4, status = 'running', started_at = now()
@@ -157,7 +185,12 @@ export interface PreviewRow {
 
 /** The first rows as the import would treat them now (mapping and mode may still change). */
 export async function previewImport(
-  tx: Tx, businessId: string, userId: string, jobId: string, limit: number, override: JobSettings = {},
+  tx: Tx,
+  businessId: string,
+  userId: string,
+  jobId: string,
+  limit: number,
+  override: JobSettings = {},
 ): Promise<{ job: ImportJob; rows: PreviewRow[] }> {
   const job = await getImportJob(tx, businessId, jobId);
   if (job.created_by !== userId) throw new AppError('not_found', 'import job not found');
@@ -188,7 +221,13 @@ export interface ImportErrorView {
   raw: string[];
 }
 
-export async function importErrorPage(tx: Tx, businessId: string, jobId: string, afterId: number, limit: number): Promise<ImportErrorView[]> {
+export async function importErrorPage(
+  tx: Tx,
+  businessId: string,
+  jobId: string,
+  afterId: number,
+  limit: number,
+): Promise<ImportErrorView[]> {
   const r = await tx.query<ImportErrorView & { id: string }>(
     `SELECT id, row_number, line, column_name, code, message, raw FROM app.import_errors
       WHERE business_id = $1 AND job_id = $2 AND id > $3 ORDER BY id LIMIT $4`,

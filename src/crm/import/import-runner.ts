@@ -12,7 +12,13 @@ import type { Logger } from '../../observability/logger.ts';
 import { AppError } from '../../shared/errors.ts';
 import { recordContactEvents } from '../contact-events.ts';
 import { batchKeys, createRowPreparer, planBatch, type PreparedRow, type RowOutcome } from './batch-plan.ts';
-import { findExistingContacts, insertContacts, insertImportErrors, updateContacts, type ImportErrorRow } from './contact-batch.ts';
+import {
+  findExistingContacts,
+  insertContacts,
+  insertImportErrors,
+  updateContacts,
+  type ImportErrorRow,
+} from './contact-batch.ts';
 import { mappedColumns } from './header-mapping.ts';
 import { getImportJob, loadStagedRows, type ImportJob } from './import-jobs.ts';
 
@@ -150,7 +156,14 @@ export function createImportRunner(options: ImportRunnerOptions): ImportRunner {
    * database refuses it (a constraint race), bisect to isolate the bad row.
    */
   async function commitRange(
-    job: JobRef, claims: Claims, state: ImportJob, rows: PreparedRow[], cursor: number, last: boolean, previous: Promise<BatchResult>, rejected = false,
+    job: JobRef,
+    claims: Claims,
+    state: ImportJob,
+    rows: PreparedRow[],
+    cursor: number,
+    last: boolean,
+    previous: Promise<BatchResult>,
+    rejected = false,
   ): Promise<BatchResult> {
     try {
       return await db.asUser(claims, (tx) => commitBatch(tx, job, state, rows, cursor, last, previous, rejected));
@@ -170,21 +183,42 @@ export function createImportRunner(options: ImportRunnerOptions): ImportRunner {
   }
 
   async function commitBatch(
-    tx: Tx, job: JobRef, state: ImportJob, rows: PreparedRow[], cursor: number, last: boolean, previous: Promise<BatchResult>, rejected: boolean,
+    tx: Tx,
+    job: JobRef,
+    state: ImportJob,
+    rows: PreparedRow[],
+    cursor: number,
+    last: boolean,
+    previous: Promise<BatchResult>,
+    rejected: boolean,
   ): Promise<BatchResult> {
     let outcomes: RowOutcome[];
     if (rejected) {
-      outcomes = rows.map((r) => ({ kind: 'fail', row: r, problems: [{ column: null, code: 'rejected', message: 'the database refused this row' }] }));
+      outcomes = rows.map((r) => ({
+        kind: 'fail',
+        row: r,
+        problems: [{ column: null, code: 'rejected', message: 'the database refused this row' }],
+      }));
     } else {
       // Rows of the batch before this one are not visible yet, but no row here can match
       // them: the preparer already set aside every in-file duplicate.
       const keys = batchKeys(rows);
-      outcomes = planBatch(rows, await findExistingContacts(tx, job.businessId, keys.emails, keys.phones), state.dedupe_mode);
+      outcomes = planBatch(
+        rows,
+        await findExistingContacts(tx, job.businessId, keys.emails, keys.phones),
+        state.dedupe_mode,
+      );
     }
     const creates = outcomes.filter((o) => o.kind === 'create');
     const updates = outcomes.filter((o) => o.kind === 'update');
     // A created contact carries its job (import_job_id); the timeline derives its 'imported' entry from that.
-    const created = await insertContacts(tx, job.businessId, job.userId, job.id, creates.map((o) => o.draft));
+    const created = await insertContacts(
+      tx,
+      job.businessId,
+      job.userId,
+      job.id,
+      creates.map((o) => o.draft),
+    );
 
     const errors: ImportErrorRow[] = [];
     const kept = mappedColumns(state.mapping);
@@ -193,7 +227,14 @@ export function createImportRunner(options: ImportRunnerOptions): ImportRunner {
       const problems = o.kind === 'fail' ? o.problems : o.kind === 'skip' && o.problem ? [o.problem] : [];
       if (o.kind === 'fail') failed++;
       for (const p of problems) {
-        errors.push({ rowNumber: o.row.rowNumber, line: o.row.line, column: p.column, code: p.code, message: p.message, raw: kept.map((i) => o.row.cells[i] ?? '') });
+        errors.push({
+          rowNumber: o.row.rowNumber,
+          line: o.row.line,
+          column: p.column,
+          code: p.code,
+          message: p.message,
+          raw: kept.map((i) => o.row.cells[i] ?? ''),
+        });
       }
     }
     await insertImportErrors(tx, job.businessId, job.id, errors);
@@ -203,16 +244,23 @@ export function createImportRunner(options: ImportRunnerOptions): ImportRunner {
     // against it), then the claim on the job.
     const before = await settled(previous);
     if (before.state !== 'ok' || stopping) throw new RollBack({ state: 'abandoned' });
-    const updated = await updateContacts(tx, job.businessId, updates.map((o) => ({ contactId: o.contactId, draft: o.draft })));
+    const updated = await updateContacts(
+      tx,
+      job.businessId,
+      updates.map((o) => ({ contactId: o.contactId, draft: o.draft })),
+    );
     await recordContactEvents(tx, job.businessId, updated, 'imported', { job_id: job.id, action: 'updated' });
 
     // One runner per job across nodes; the row lock and cursor check make it exact.
     // NO KEY UPDATE: the next batch's error rows hold KEY SHARE on the job row (their
     // foreign key) while that batch waits for this one; FOR UPDATE would deadlock with it.
-    const lock = await tx.query<{ ok: boolean }>(`SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS ok`, [`capto.import:${job.id}`]);
+    const lock = await tx.query<{ ok: boolean }>(`SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS ok`, [
+      `capto.import:${job.id}`,
+    ]);
     if (lock.rows[0]?.ok !== true) throw new RollBack({ state: 'busy' });
     const current = await tx.query<{ status: string; rows_done: number }>(
-      'SELECT status, rows_done FROM app.import_jobs WHERE business_id = $1 AND id = $2 FOR NO KEY UPDATE', [job.businessId, job.id],
+      'SELECT status, rows_done FROM app.import_jobs WHERE business_id = $1 AND id = $2 FOR NO KEY UPDATE',
+      [job.businessId, job.id],
     );
     const row = current.rows[0];
     if (!row) throw new AppError('forbidden', LOST_ACCESS);
@@ -230,13 +278,17 @@ export function createImportRunner(options: ImportRunnerOptions): ImportRunner {
       [job.businessId, job.id, rows.length, created, updated.length, skipped, failed, last],
     );
     // The staged file may hold columns nobody imported: it goes as soon as the job ends.
-    if (last) await tx.query('DELETE FROM app.import_rows WHERE business_id = $1 AND job_id = $2', [job.businessId, job.id]);
+    if (last)
+      await tx.query('DELETE FROM app.import_rows WHERE business_id = $1 AND job_id = $2', [job.businessId, job.id]);
     await options.beforeCommit?.({ jobId: job.id, cursor, size: rows.length, rejected });
     return { state: 'ok' };
   }
 
   async function fail(job: JobRef, e: unknown): Promise<void> {
-    const message = e instanceof AppError && e.status < 500 ? e.message : 'the import stopped because of an internal error; it was logged';
+    const message =
+      e instanceof AppError && e.status < 500
+        ? e.message
+        : 'the import stopped because of an internal error; it was logged';
     logger?.error({ err: e, jobId: job.id, businessId: job.businessId }, 'import job failed');
     try {
       await db.asUser({ sub: job.userId }, async (tx) => {
@@ -251,10 +303,15 @@ export function createImportRunner(options: ImportRunnerOptions): ImportRunner {
     } catch {
       // The user may have lost access (the very reason of the failure): the service role
       // closes the job and discards its staged file (its policies allow only that).
-      await db.asService('import.fail', async (tx) => {
-        await tx.query(`UPDATE app.import_jobs SET status = 'failed', error = $2, finished_at = now() WHERE id = $1 AND status = 'running'`, [job.id, message]);
-        await tx.query('DELETE FROM app.import_rows WHERE job_id = $1', [job.id]);
-      }).catch((err: unknown) => logger?.error({ err, jobId: job.id }, 'could not mark the import job failed'));
+      await db
+        .asService('import.fail', async (tx) => {
+          await tx.query(
+            `UPDATE app.import_jobs SET status = 'failed', error = $2, finished_at = now() WHERE id = $1 AND status = 'running'`,
+            [job.id, message],
+          );
+          await tx.query('DELETE FROM app.import_rows WHERE job_id = $1', [job.id]);
+        })
+        .catch((err: unknown) => logger?.error({ err, jobId: job.id }, 'could not mark the import job failed'));
     }
   }
 
@@ -282,7 +339,11 @@ export function createImportRunner(options: ImportRunnerOptions): ImportRunner {
       );
       for (const j of jobs.rows) {
         if (j.created_by) start({ id: j.id, businessId: j.business_id, userId: j.created_by });
-        else await fail({ id: j.id, businessId: j.business_id, userId: '00000000-0000-0000-0000-000000000000' }, new AppError('forbidden', 'the member who started this import no longer exists'));
+        else
+          await fail(
+            { id: j.id, businessId: j.business_id, userId: '00000000-0000-0000-0000-000000000000' },
+            new AppError('forbidden', 'the member who started this import no longer exists'),
+          );
       }
       return jobs.rows.length;
     },

@@ -7,7 +7,11 @@ import type { RouteModule } from '../../server/app.ts';
 import { createImportRunner } from './import-runner.ts';
 import { importRoutes } from './routes.ts';
 
-export function contactImportRoutes(deps: { db: Database; logger: Logger; engineKind: 'server' | 'embedded' }): RouteModule {
+export function contactImportRoutes(deps: {
+  db: Database;
+  logger: Logger;
+  engineKind: 'server' | 'embedded';
+}): RouteModule {
   // The embedded engine runs one transaction at a time: overlapping batches would only queue.
   const inFlight = deps.engineKind === 'server' ? 2 : 1;
   return importRoutes({ db: deps.db, runner: createImportRunner({ db: deps.db, logger: deps.logger, inFlight }) });

@@ -15,7 +15,15 @@ import { IMPORT_LIMITS, readCsvUpload } from './csv-reader.ts';
 import { importErrorReportCsv } from './error-report.ts';
 import { headerMappingSchema } from './header-mapping.ts';
 import {
-  beginImportJob, cleanFilename, createImportJob, deleteImportJob, getImportJob, listImportJobs, previewImport, updateImportJob, type ImportJob,
+  beginImportJob,
+  cleanFilename,
+  createImportJob,
+  deleteImportJob,
+  getImportJob,
+  listImportJobs,
+  previewImport,
+  updateImportJob,
+  type ImportJob,
 } from './import-jobs.ts';
 import type { ImportRunner } from './import-runner.ts';
 
@@ -23,14 +31,21 @@ const CSV_TYPES = ['text/csv', 'application/csv', 'application/vnd.ms-excel'];
 
 const params = z.object({ bid: z.uuid() });
 const jobParams = z.object({ bid: z.uuid(), jobId: z.uuid() });
-const settings = z.object({
-  mapping: headerMappingSchema.optional(),
-  dedupe_mode: z.enum(['skip', 'update']).optional(),
-}).strict();
+const settings = z
+  .object({
+    mapping: headerMappingSchema.optional(),
+    dedupe_mode: z.enum(['skip', 'update']).optional(),
+  })
+  .strict();
 
 const draftSchema = z.object({
-  first_name: z.string().nullable(), last_name: z.string().nullable(), phone: z.string().nullable(), email: z.string().nullable(),
-  source: z.string().nullable(), status: z.string().nullable(), notes: z.string().nullable(),
+  first_name: z.string().nullable(),
+  last_name: z.string().nullable(),
+  phone: z.string().nullable(),
+  email: z.string().nullable(),
+  source: z.string().nullable(),
+  status: z.string().nullable(),
+  notes: z.string().nullable(),
 });
 const jobSchema = z.object({
   id: z.uuid(),
@@ -42,7 +57,12 @@ const jobSchema = z.object({
   total_rows: z.number().int(),
   rows_done: z.number().int(),
   progress: z.number().describe('rows_done / total_rows, 0 to 1'),
-  counts: z.object({ created: z.number().int(), updated: z.number().int(), skipped: z.number().int(), failed: z.number().int() }),
+  counts: z.object({
+    created: z.number().int(),
+    updated: z.number().int(),
+    skipped: z.number().int(),
+    failed: z.number().int(),
+  }),
   error: z.string().nullable(),
   created_by: z.uuid().nullable(),
   created_at: z.string(),
@@ -54,11 +74,21 @@ const problemSchema = z.object({ column: z.string().nullable(), code: z.string()
 export function jobView(j: ImportJob): z.infer<typeof jobSchema> {
   const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
   return {
-    id: j.id, filename: j.filename, status: j.status, dedupe_mode: j.dedupe_mode, headers: j.headers,
-    mapping: j.mapping as Record<string, number>, total_rows: j.total_rows, rows_done: j.rows_done,
+    id: j.id,
+    filename: j.filename,
+    status: j.status,
+    dedupe_mode: j.dedupe_mode,
+    headers: j.headers,
+    mapping: j.mapping as Record<string, number>,
+    total_rows: j.total_rows,
+    rows_done: j.rows_done,
     progress: j.total_rows > 0 ? j.rows_done / j.total_rows : 0,
     counts: { created: j.created_count, updated: j.updated_count, skipped: j.skipped_count, failed: j.failed_count },
-    error: j.error, created_by: j.created_by, created_at: iso(j.created_at)!, started_at: iso(j.started_at), finished_at: iso(j.finished_at),
+    error: j.error,
+    created_by: j.created_by,
+    created_at: iso(j.created_at)!,
+    started_at: iso(j.started_at),
+    finished_at: iso(j.finished_at),
   };
 }
 
@@ -78,126 +108,227 @@ export function importRoutes(deps: { db: Database; runner: ImportRunner }): Rout
   return async (root: FastifyInstance) => {
     const app = root.withTypeProvider<ZodTypeProvider>();
     // Encapsulated in this plugin: the CSV body stays a stream for the upload handler.
-    root.addContentTypeParser(CSV_TYPES, (_request: FastifyRequest, payload: Readable, done: (e: Error | null, body?: unknown) => void) => done(null, payload));
+    root.addContentTypeParser(
+      CSV_TYPES,
+      (_request: FastifyRequest, payload: Readable, done: (e: Error | null, body?: unknown) => void) =>
+        done(null, payload),
+    );
     root.addHook('onReady', async () => {
-      await runner.resumeInterrupted().catch((err: unknown) => root.log.error({ err }, 'could not resume interrupted imports'));
+      await runner
+        .resumeInterrupted()
+        .catch((err: unknown) => root.log.error({ err }, 'could not resume interrupted imports'));
     });
     root.addHook('onClose', async () => runner.stop());
 
     const base = '/api/businesses/:bid/contacts';
     const tags = ['contacts import/export'];
 
-    app.post(`${base}/import`, {
-      bodyLimit: IMPORT_LIMITS.maxBytes,
-      schema: {
-        tags, summary: 'Upload a CSV file (text/csv body, UTF-8, up to 20 MB / 100,000 rows); returns the job with a guessed mapping',
-        params, querystring: z.object({ filename: z.string().max(1000).optional() }),
-        response: { 201: jobSchema },
-      },
-    }, async (request, reply) => {
-      const claims = requireClaims(request);
-      const body = request.body as Readable | undefined;
-      if (!body || typeof (body as Readable).pipe !== 'function') {
-        throw new AppError('unsupported_media_type', 'send the file as the request body with Content-Type: text/csv');
-      }
-      const { bid } = request.params;
-      try {
-        const declared = Number(request.headers['content-length'] ?? 0);
-        if (declared > IMPORT_LIMITS.maxBytes) throw new AppError('import_too_large', 'the file is larger than 20 MB');
-        await userTx(db, request, (tx) => assertMember(tx, bid));
-        const upload = await readCsvUpload(body);
-        const job = await userTx(db, request, (tx) => createImportJob(tx, bid, claims.sub, cleanFilename(request.query.filename), upload));
-        return reply.status(201).send(jobView(job));
-      } catch (e) {
-        drain(body);
-        throw e;
-      }
-    });
-
-    app.get(`${base}/import`, {
-      schema: { tags, summary: 'Recent import jobs (yours; all of them for admins and owners)', params, response: { 200: z.object({ jobs: z.array(jobSchema) }) } },
-    }, async (request) => {
-      const { bid } = request.params;
-      const jobs = await userTx(db, request, async (tx) => {
-        await assertMember(tx, bid);
-        return listImportJobs(tx, bid);
-      });
-      return { jobs: jobs.map(jobView) };
-    });
-
-    app.get(`${base}/import/:jobId`, {
-      schema: { tags, summary: 'An import job with its progress (rows_done / total_rows) and counts', params: jobParams, response: { 200: jobSchema } },
-    }, async (request) => {
-      const { bid, jobId } = request.params;
-      return jobView(await userTx(db, request, (tx) => getImportJob(tx, bid, jobId)));
-    });
-
-    app.patch(`${base}/import/:jobId`, {
-      schema: { tags, summary: 'Edit the header mapping or the dedupe mode before starting', params: jobParams, body: settings, response: { 200: jobSchema } },
-    }, async (request) => {
-      const { bid, jobId } = request.params;
-      const claims = requireClaims(request);
-      return jobView(await userTx(db, request, (tx) => updateImportJob(tx, bid, claims.sub, jobId, request.body)));
-    });
-
-    app.delete(`${base}/import/:jobId`, {
-      schema: {
-        tags, summary: 'Delete a job that is not running, with its staged rows and error report (its uploader, admins and owners); the contacts it created stay',
-        params: jobParams, response: { 204: z.null() },
-      },
-    }, async (request, reply) => {
-      const { bid, jobId } = request.params;
-      await userTx(db, request, (tx) => deleteImportJob(tx, bid, jobId));
-      return reply.status(204).send(null);
-    });
-
-    app.get(`${base}/import/:jobId/preview`, {
-      schema: {
-        tags, summary: 'The first rows as the import would treat them, with per-row validation', params: jobParams,
-        querystring: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }),
-        response: {
-          200: z.object({
-            job: jobSchema,
-            rows: z.array(z.object({ row: z.number().int(), line: z.number().int(), values: draftSchema.nullable(), action: z.enum(['create', 'update', 'skip', 'fail']), problems: z.array(problemSchema) })),
-          }),
+    app.post(
+      `${base}/import`,
+      {
+        bodyLimit: IMPORT_LIMITS.maxBytes,
+        schema: {
+          tags,
+          summary:
+            'Upload a CSV file (text/csv body, UTF-8, up to 20 MB / 100,000 rows); returns the job with a guessed mapping',
+          params,
+          querystring: z.object({ filename: z.string().max(1000).optional() }),
+          response: { 201: jobSchema },
         },
       },
-    }, async (request) => {
-      const { bid, jobId } = request.params;
-      const claims = requireClaims(request);
-      const r = await userTx(db, request, (tx) => previewImport(tx, bid, claims.sub, jobId, request.query.limit));
-      return { job: jobView(r.job), rows: r.rows };
-    });
+      async (request, reply) => {
+        const claims = requireClaims(request);
+        const body = request.body as Readable | undefined;
+        if (!body || typeof (body as Readable).pipe !== 'function') {
+          throw new AppError('unsupported_media_type', 'send the file as the request body with Content-Type: text/csv');
+        }
+        const { bid } = request.params;
+        try {
+          const declared = Number(request.headers['content-length'] ?? 0);
+          if (declared > IMPORT_LIMITS.maxBytes)
+            throw new AppError('import_too_large', 'the file is larger than 20 MB');
+          await userTx(db, request, (tx) => assertMember(tx, bid));
+          const upload = await readCsvUpload(body);
+          const job = await userTx(db, request, (tx) =>
+            createImportJob(tx, bid, claims.sub, cleanFilename(request.query.filename), upload),
+          );
+          return reply.status(201).send(jobView(job));
+        } catch (e) {
+          drain(body);
+          throw e;
+        }
+      },
+    );
 
-    app.post(`${base}/import/:jobId/start`, {
-      schema: { tags, summary: 'Start the import (or resume an interrupted one); poll the job for progress', params: jobParams, body: settings.optional(), response: { 202: jobSchema } },
-    }, async (request, reply) => {
-      const { bid, jobId } = request.params;
-      const claims = requireClaims(request);
-      const { job } = await userTx(db, request, (tx) => beginImportJob(tx, bid, claims.sub, jobId, request.body ?? {}));
-      runner.start({ id: job.id, businessId: bid, userId: claims.sub });
-      return reply.status(202).send(jobView(job));
-    });
+    app.get(
+      `${base}/import`,
+      {
+        schema: {
+          tags,
+          summary: 'Recent import jobs (yours; all of them for admins and owners)',
+          params,
+          response: { 200: z.object({ jobs: z.array(jobSchema) }) },
+        },
+      },
+      async (request) => {
+        const { bid } = request.params;
+        const jobs = await userTx(db, request, async (tx) => {
+          await assertMember(tx, bid);
+          return listImportJobs(tx, bid);
+        });
+        return { jobs: jobs.map(jobView) };
+      },
+    );
 
-    app.get(`${base}/import/:jobId/errors.csv`, {
-      schema: { tags, summary: 'The per-row error report as CSV', params: jobParams, produces: ['text/csv'] },
-    }, async (request, reply) => {
-      const { bid, jobId } = request.params;
-      const claims = requireClaims(request);
-      const job = await userTx(db, request, (tx) => getImportJob(tx, bid, jobId));
-      const name = `${job.filename.replace(/\.csv$/i, '').replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80) || 'import'}-errors.csv`;
-      reply.header('content-disposition', `attachment; filename="${name}"`).header('cache-control', 'no-store').type('text/csv; charset=utf-8');
-      return reply.send(importErrorReportCsv(db, claims.sub, bid, job));
-    });
+    app.get(
+      `${base}/import/:jobId`,
+      {
+        schema: {
+          tags,
+          summary: 'An import job with its progress (rows_done / total_rows) and counts',
+          params: jobParams,
+          response: { 200: jobSchema },
+        },
+      },
+      async (request) => {
+        const { bid, jobId } = request.params;
+        return jobView(await userTx(db, request, (tx) => getImportJob(tx, bid, jobId)));
+      },
+    );
 
-    app.get(`${base}/export.csv`, {
-      schema: { tags, summary: 'Export the business\'s contacts as CSV (owners and admins)', params, produces: ['text/csv'] },
-    }, async (request, reply) => {
-      const { bid } = request.params;
-      const claims = requireClaims(request);
-      await userTx(db, request, (tx) => assertCanExport(tx, bid));
-      reply.header('content-disposition', 'attachment; filename="contacts.csv"').header('cache-control', 'no-store').type('text/csv; charset=utf-8');
-      return reply.send(exportContactsCsv(db, claims.sub, bid));
-    });
+    app.patch(
+      `${base}/import/:jobId`,
+      {
+        schema: {
+          tags,
+          summary: 'Edit the header mapping or the dedupe mode before starting',
+          params: jobParams,
+          body: settings,
+          response: { 200: jobSchema },
+        },
+      },
+      async (request) => {
+        const { bid, jobId } = request.params;
+        const claims = requireClaims(request);
+        return jobView(await userTx(db, request, (tx) => updateImportJob(tx, bid, claims.sub, jobId, request.body)));
+      },
+    );
+
+    app.delete(
+      `${base}/import/:jobId`,
+      {
+        schema: {
+          tags,
+          summary:
+            'Delete a job that is not running, with its staged rows and error report (its uploader, admins and owners); the contacts it created stay',
+          params: jobParams,
+          response: { 204: z.null() },
+        },
+      },
+      async (request, reply) => {
+        const { bid, jobId } = request.params;
+        await userTx(db, request, (tx) => deleteImportJob(tx, bid, jobId));
+        return reply.status(204).send(null);
+      },
+    );
+
+    app.get(
+      `${base}/import/:jobId/preview`,
+      {
+        schema: {
+          tags,
+          summary: 'The first rows as the import would treat them, with per-row validation',
+          params: jobParams,
+          querystring: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }),
+          response: {
+            200: z.object({
+              job: jobSchema,
+              rows: z.array(
+                z.object({
+                  row: z.number().int(),
+                  line: z.number().int(),
+                  values: draftSchema.nullable(),
+                  action: z.enum(['create', 'update', 'skip', 'fail']),
+                  problems: z.array(problemSchema),
+                }),
+              ),
+            }),
+          },
+        },
+      },
+      async (request) => {
+        const { bid, jobId } = request.params;
+        const claims = requireClaims(request);
+        const r = await userTx(db, request, (tx) => previewImport(tx, bid, claims.sub, jobId, request.query.limit));
+        return { job: jobView(r.job), rows: r.rows };
+      },
+    );
+
+    app.post(
+      `${base}/import/:jobId/start`,
+      {
+        schema: {
+          tags,
+          summary: 'Start the import (or resume an interrupted one); poll the job for progress',
+          params: jobParams,
+          body: settings.optional(),
+          response: { 202: jobSchema },
+        },
+      },
+      async (request, reply) => {
+        const { bid, jobId } = request.params;
+        const claims = requireClaims(request);
+        const { job } = await userTx(db, request, (tx) =>
+          beginImportJob(tx, bid, claims.sub, jobId, request.body ?? {}),
+        );
+        runner.start({ id: job.id, businessId: bid, userId: claims.sub });
+        return reply.status(202).send(jobView(job));
+      },
+    );
+
+    app.get(
+      `${base}/import/:jobId/errors.csv`,
+      {
+        schema: { tags, summary: 'The per-row error report as CSV', params: jobParams, produces: ['text/csv'] },
+      },
+      async (request, reply) => {
+        const { bid, jobId } = request.params;
+        const claims = requireClaims(request);
+        const job = await userTx(db, request, (tx) => getImportJob(tx, bid, jobId));
+        const name = `${
+          job.filename
+            .replace(/\.csv$/i, '')
+            .replace(/[^A-Za-z0-9._-]+/g, '_')
+            .slice(0, 80) || 'import'
+        }-errors.csv`;
+        reply
+          .header('content-disposition', `attachment; filename="${name}"`)
+          .header('cache-control', 'no-store')
+          .type('text/csv; charset=utf-8');
+        return reply.send(importErrorReportCsv(db, claims.sub, bid, job));
+      },
+    );
+
+    app.get(
+      `${base}/export.csv`,
+      {
+        schema: {
+          tags,
+          summary: "Export the business's contacts as CSV (owners and admins)",
+          params,
+          produces: ['text/csv'],
+        },
+      },
+      async (request, reply) => {
+        const { bid } = request.params;
+        const claims = requireClaims(request);
+        await userTx(db, request, (tx) => assertCanExport(tx, bid));
+        reply
+          .header('content-disposition', 'attachment; filename="contacts.csv"')
+          .header('cache-control', 'no-store')
+          .type('text/csv; charset=utf-8');
+        return reply.send(exportContactsCsv(db, claims.sub, bid));
+      },
+    );
   };
 }

@@ -3,8 +3,14 @@
 // imported contact is exactly what the contact form would have stored.
 import { AppError } from '../../shared/errors.ts';
 import {
-  CONTACT_SOURCES, CONTACT_STATUSES, NAME_MAX, NOTES_MAX, normaliseEmail, normalisePhone,
-  type ContactSource, type ContactStatus,
+  CONTACT_SOURCES,
+  CONTACT_STATUSES,
+  NAME_MAX,
+  NOTES_MAX,
+  normaliseEmail,
+  normalisePhone,
+  type ContactSource,
+  type ContactStatus,
 } from '../contact-fields.ts';
 import { restoreEscapedFormula } from './csv-writer.ts';
 import type { HeaderMapping, ImportTarget } from './header-mapping.ts';
@@ -23,27 +29,60 @@ export interface ContactDraft {
 export interface RowProblem {
   /** The header of the offending column, when one column is to blame. */
   column: string | null;
-  code: 'invalid_phone' | 'invalid_email' | 'invalid_status' | 'value_too_long' | 'missing_identity' | 'duplicate_in_file' | 'duplicate_conflict' | 'rejected';
+  code:
+    | 'invalid_phone'
+    | 'invalid_email'
+    | 'invalid_status'
+    | 'value_too_long'
+    | 'missing_identity'
+    | 'duplicate_in_file'
+    | 'duplicate_conflict'
+    | 'rejected';
   message: string;
 }
 
 export type ValidatedRow = { ok: true; draft: ContactDraft } | { ok: false; problems: RowProblem[] };
 
-const token = (v: string) => v.trim().toLowerCase().replace(/[\s-]+/g, '_');
+const token = (v: string) =>
+  v
+    .trim()
+    .toLowerCase()
+    .replace(/[\s-]+/g, '_');
 
 const STATUS_ALIASES: Record<string, ContactStatus> = {
-  new: 'lead', new_lead: 'lead', hot_lead: 'lead', cold_lead: 'lead',
-  customer: 'client', closed: 'client', funded: 'client',
-  past_customer: 'past_client', former_client: 'past_client',
-  partner: 'referral_partner', realtor: 'referral_partner', agent: 'referral_partner',
-  dnc: 'do_not_contact', do_not_call: 'do_not_contact', unsubscribed: 'do_not_contact',
-  applicant: 'application', applied: 'application',
+  new: 'lead',
+  new_lead: 'lead',
+  hot_lead: 'lead',
+  cold_lead: 'lead',
+  customer: 'client',
+  closed: 'client',
+  funded: 'client',
+  past_customer: 'past_client',
+  former_client: 'past_client',
+  partner: 'referral_partner',
+  realtor: 'referral_partner',
+  agent: 'referral_partner',
+  dnc: 'do_not_contact',
+  do_not_call: 'do_not_contact',
+  unsubscribed: 'do_not_contact',
+  applicant: 'application',
+  applied: 'application',
 };
 
 const SOURCE_ALIASES: Record<string, ContactSource> = {
-  website: 'web', web_form: 'web', online: 'web', internet: 'web', landing_page: 'web',
-  referred: 'referral', word_of_mouth: 'referral', text: 'sms', text_message: 'sms',
-  zillow_com: 'zillow', 'zillow.com': 'zillow', csv: 'import', walk_in: 'manual',
+  website: 'web',
+  web_form: 'web',
+  online: 'web',
+  internet: 'web',
+  landing_page: 'web',
+  referred: 'referral',
+  word_of_mouth: 'referral',
+  text: 'sms',
+  text_message: 'sms',
+  zillow_com: 'zillow',
+  'zillow.com': 'zillow',
+  csv: 'import',
+  walk_in: 'manual',
 };
 
 export function parseStatus(raw: string): ContactStatus | undefined {
@@ -69,21 +108,41 @@ export function splitFullName(full: string): { first: string; last: string } {
   return { first: text.slice(0, space), last: text.slice(space + 1) };
 }
 
-export function validateRow(cells: readonly string[], mapping: HeaderMapping, headers: readonly string[]): ValidatedRow {
+export function validateRow(
+  cells: readonly string[],
+  mapping: HeaderMapping,
+  headers: readonly string[],
+): ValidatedRow {
   const problems: RowProblem[] = [];
-  const col = (t: ImportTarget) => (mapping[t] === undefined ? null : headers[mapping[t]!] ?? `Column ${mapping[t]! + 1}`);
+  const col = (t: ImportTarget) =>
+    mapping[t] === undefined ? null : (headers[mapping[t]!] ?? `Column ${mapping[t]! + 1}`);
   const cell = (t: ImportTarget): string => {
     const i = mapping[t];
     return i === undefined ? '' : restoreEscapedFormula((cells[i] ?? '').trim());
   };
-  const draft: ContactDraft = { first_name: null, last_name: null, phone: null, email: null, source: null, status: null, notes: null };
+  const draft: ContactDraft = {
+    first_name: null,
+    last_name: null,
+    phone: null,
+    email: null,
+    source: null,
+    status: null,
+    notes: null,
+  };
 
   let first = cell('first_name');
   let last = cell('last_name');
   if (!first && !last && cell('full_name')) ({ first, last } = splitFullName(cell('full_name')));
-  for (const [target, value] of [['first_name', first], ['last_name', last]] as const) {
+  for (const [target, value] of [
+    ['first_name', first],
+    ['last_name', last],
+  ] as const) {
     if (value.length > NAME_MAX) {
-      problems.push({ column: col(target) ?? col('full_name'), code: 'value_too_long', message: `longer than ${NAME_MAX} characters` });
+      problems.push({
+        column: col(target) ?? col('full_name'),
+        code: 'value_too_long',
+        message: `longer than ${NAME_MAX} characters`,
+      });
     } else if (value) draft[target] = value.replace(/[\u0000-\u001f\u007f]+/g, ' ');
   }
 
@@ -95,7 +154,11 @@ export function validateRow(cells: readonly string[], mapping: HeaderMapping, he
       draft.phone = normalisePhone(phone);
     } catch (e) {
       if (!(e instanceof AppError)) throw e;
-      problems.push({ column: col(phoneTarget), code: 'invalid_phone', message: `"${phone.slice(0, 40)}" is not a valid phone number` });
+      problems.push({
+        column: col(phoneTarget),
+        code: 'invalid_phone',
+        message: `"${phone.slice(0, 40)}" is not a valid phone number`,
+      });
     }
   }
   const email = cell('email');
@@ -104,19 +167,29 @@ export function validateRow(cells: readonly string[], mapping: HeaderMapping, he
       draft.email = normaliseEmail(email);
     } catch (e) {
       if (!(e instanceof AppError)) throw e;
-      problems.push({ column: col('email'), code: 'invalid_email', message: `"${email.slice(0, 80)}" is not a valid email address` });
+      problems.push({
+        column: col('email'),
+        code: 'invalid_email',
+        message: `"${email.slice(0, 80)}" is not a valid email address`,
+      });
     }
   }
   const status = cell('status');
   if (status) {
     const parsed = parseStatus(status);
     if (parsed) draft.status = parsed;
-    else problems.push({ column: col('status'), code: 'invalid_status', message: `"${status.slice(0, 40)}" is not a status (use one of ${CONTACT_STATUSES.join(', ')})` });
+    else
+      problems.push({
+        column: col('status'),
+        code: 'invalid_status',
+        message: `"${status.slice(0, 40)}" is not a status (use one of ${CONTACT_STATUSES.join(', ')})`,
+      });
   }
   const source = cell('source');
   if (source) draft.source = parseSource(source);
   const notes = cell('notes');
-  if (notes.length > NOTES_MAX) problems.push({ column: col('notes'), code: 'value_too_long', message: `longer than ${NOTES_MAX} characters` });
+  if (notes.length > NOTES_MAX)
+    problems.push({ column: col('notes'), code: 'value_too_long', message: `longer than ${NOTES_MAX} characters` });
   else if (notes) draft.notes = notes;
 
   if (problems.length === 0 && !draft.first_name && !draft.last_name && !draft.phone && !draft.email) {

@@ -35,14 +35,20 @@ export class Utf8Guard extends Transform {
     }
     const bad = this.scan(chunk);
     if (bad !== undefined) {
-      done(invalidEncoding(bad, `the file is not valid UTF-8 (first bad byte on line ${bad}); save it as "CSV UTF-8" and upload it again`));
+      done(
+        invalidEncoding(
+          bad,
+          `the file is not valid UTF-8 (first bad byte on line ${bad}); save it as "CSV UTF-8" and upload it again`,
+        ),
+      );
       return;
     }
     done(null, chunk);
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.pending > 0) done(invalidEncoding(this.line, `the file ends in the middle of a UTF-8 character (line ${this.line})`));
+    if (this.pending > 0)
+      done(invalidEncoding(this.line, `the file ends in the middle of a UTF-8 character (line ${this.line})`));
     else done();
   }
 

@@ -55,7 +55,8 @@ export function createGoogleConnection(deps: { config: Config; db: Database; vau
 
   function configuration(): Promise<oidc.Configuration> {
     // 404, not 501: for a tenant "no Google on this server" is an absent feature, not a server fault.
-    if (!clientId || !clientSecret) return Promise.reject(new AppError('not_found', 'Google is not set up on this server'));
+    if (!clientId || !clientSecret)
+      return Promise.reject(new AppError('not_found', 'Google is not set up on this server'));
     discovered ??= oidc
       .discovery(new URL(issuer), clientId, undefined, oidc.ClientSecretPost(clientSecret), {
         // Plain-HTTP issuers exist only as local test providers; production refuses them.
@@ -82,7 +83,9 @@ export function createGoogleConnection(deps: { config: Config; db: Database; vau
     );
     const row = r.rows[0];
     if (!row) return undefined;
-    const tokens = JSON.parse(await vault.readSecret(tx, { businessId, id: row.secret_id, kind: 'google.oauth_tokens' })) as StoredTokens;
+    const tokens = JSON.parse(
+      await vault.readSecret(tx, { businessId, id: row.secret_id, kind: 'google.oauth_tokens' }),
+    ) as StoredTokens;
     return { ...row, tokens };
   }
 
@@ -91,21 +94,37 @@ export function createGoogleConnection(deps: { config: Config; db: Database; vau
 
     /** As the caller (any member): connection facts, never a token. */
     async status(tx: Tx, businessId: string): Promise<GoogleStatus> {
-      const r = await tx.query<{ google_email: string | null; scopes: string[]; connected_by: string | null; connected_by_email: string | null; connected_at: Date }>(
+      const r = await tx.query<{
+        google_email: string | null;
+        scopes: string[];
+        connected_by: string | null;
+        connected_by_email: string | null;
+        connected_at: Date;
+      }>(
         `SELECT g.google_email, g.scopes, g.connected_by, g.connected_at,
                 (SELECT u.email::text FROM auth.users u WHERE u.id = g.connected_by) AS connected_by_email
            FROM app.google_connections g WHERE g.business_id = $1`,
         [businessId],
       );
       const row = r.rows[0];
-      if (!row) return { connected: false, google_email: null, scopes: [], connected_by: null, connected_by_email: null, connected_at: null };
+      if (!row)
+        return {
+          connected: false,
+          google_email: null,
+          scopes: [],
+          connected_by: null,
+          connected_by_email: null,
+          connected_at: null,
+        };
       return { connected: true, ...row, connected_at: row.connected_at.toISOString() };
     },
 
     /** Start consent: returns the authorization URL and the state for the browser-binding cookie. */
     async start(actor: Actor, businessId: string): Promise<{ url: string; state: string }> {
       // Role first: a member or outsider learns nothing about the server's setup.
-      await db.asService('integrations.google.precheck', (tx) => assertCanManageIntegrations(tx, businessId, actor.userId));
+      await db.asService('integrations.google.precheck', (tx) =>
+        assertCanManageIntegrations(tx, businessId, actor.userId),
+      );
       const c = await configuration();
       const state = oidc.randomState();
       const nonce = oidc.randomNonce();
@@ -113,12 +132,21 @@ export function createGoogleConnection(deps: { config: Config; db: Database; vau
       await db.asService('integrations.google.start', async (tx) => {
         await assertCanManageIntegrations(tx, businessId, actor.userId);
         const existing = await tx.query('SELECT 1 FROM app.google_connections WHERE business_id = $1', [businessId]);
-        if (existing.rowCount > 0) throw new AppError('conflict', 'a Google account is already connected; disconnect it first');
+        if (existing.rowCount > 0)
+          throw new AppError('conflict', 'a Google account is already connected; disconnect it first');
         await tx.query('DELETE FROM vault.oauth_flows WHERE expires_at < now()');
         await tx.query(
           `INSERT INTO vault.oauth_flows (state_hash, business_id, user_id, code_verifier, nonce, ip, user_agent, expires_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(mins => ${FLOW_TTL_MINUTES}))`,
-          [stateHash(state), businessId, actor.userId, verifier, nonce, actor.ip?.slice(0, 64) ?? null, actor.userAgent?.slice(0, 512) ?? null],
+          [
+            stateHash(state),
+            businessId,
+            actor.userId,
+            verifier,
+            nonce,
+            actor.ip?.slice(0, 64) ?? null,
+            actor.userAgent?.slice(0, 512) ?? null,
+          ],
         );
       });
       const url = oidc.buildAuthorizationUrl(c, {
@@ -140,10 +168,18 @@ export function createGoogleConnection(deps: { config: Config; db: Database; vau
     /** Finish consent from the callback URL and the browser's cookie; returns the business connected. */
     async finish(callbackUrl: URL, cookieState: string | undefined): Promise<{ businessId: string }> {
       const state = callbackUrl.searchParams.get('state');
-      if (!state || !cookieState || state !== cookieState) throw new AppError('oidc_failed', 'this Google connection was not started in this browser');
+      if (!state || !cookieState || state !== cookieState)
+        throw new AppError('oidc_failed', 'this Google connection was not started in this browser');
       // Single use: the flow row is consumed whatever happens next.
       const flow = await db.asService('integrations.google.flow', async (tx) => {
-        const r = await tx.query<{ business_id: string; user_id: string; code_verifier: string; nonce: string; ip: string | null; user_agent: string | null }>(
+        const r = await tx.query<{
+          business_id: string;
+          user_id: string;
+          code_verifier: string;
+          nonce: string;
+          ip: string | null;
+          user_agent: string | null;
+        }>(
           'DELETE FROM vault.oauth_flows WHERE state_hash = $1 AND expires_at > now() RETURNING business_id, user_id, code_verifier, nonce, ip, user_agent',
           [stateHash(state)],
         );
@@ -176,17 +212,29 @@ export function createGoogleConnection(deps: { config: Config; db: Database; vau
         await assertCanManageIntegrations(tx, flow.business_id, flow.user_id);
         const id = randomUUID();
         await recordIntegrationChange(tx, {
-          businessId: flow.business_id, actorUserId: flow.user_id, action: 'google.connected', subjectId: id,
-          details: { google_email: googleEmail ?? undefined }, ip: flow.ip, userAgent: flow.user_agent,
+          businessId: flow.business_id,
+          actorUserId: flow.user_id,
+          action: 'google.connected',
+          subjectId: id,
+          details: { google_email: googleEmail ?? undefined },
+          ip: flow.ip,
+          userAgent: flow.user_agent,
         });
-        const secretId = await vault.putSecret(tx, { businessId: flow.business_id, kind: 'google.oauth_tokens', plaintext: JSON.stringify(stored) });
-        await tx.query(
-          `INSERT INTO app.google_connections (id, business_id, google_email, scopes, secret_id, connected_by) VALUES ($1, $2, $3, $4, $5, $6)`,
-          [id, flow.business_id, googleEmail, scopes, secretId, flow.user_id],
-        ).catch((e: { code?: string }) => {
-          if (e.code === '23505') throw new AppError('conflict', 'a Google account is already connected; disconnect it first');
-          throw e;
+        const secretId = await vault.putSecret(tx, {
+          businessId: flow.business_id,
+          kind: 'google.oauth_tokens',
+          plaintext: JSON.stringify(stored),
         });
+        await tx
+          .query(
+            `INSERT INTO app.google_connections (id, business_id, google_email, scopes, secret_id, connected_by) VALUES ($1, $2, $3, $4, $5, $6)`,
+            [id, flow.business_id, googleEmail, scopes, secretId, flow.user_id],
+          )
+          .catch((e: { code?: string }) => {
+            if (e.code === '23505')
+              throw new AppError('conflict', 'a Google account is already connected; disconnect it first');
+            throw e;
+          });
       });
       return { businessId: flow.business_id };
     },
@@ -211,12 +259,19 @@ export function createGoogleConnection(deps: { config: Config; db: Database; vau
         await assertCanManageIntegrations(tx, businessId, actor.userId);
         await lockConnection(tx, businessId);
         const row = await tx.query<{ id: string; secret_id: string; google_email: string | null }>(
-          'SELECT id, secret_id, google_email FROM app.google_connections WHERE business_id = $1', [businessId]);
+          'SELECT id, secret_id, google_email FROM app.google_connections WHERE business_id = $1',
+          [businessId],
+        );
         const conn = row.rows[0];
         if (!conn) return;
         await recordIntegrationChange(tx, {
-          businessId, actorUserId: actor.userId, action: 'google.disconnected', subjectId: conn.id,
-          details: { google_email: conn.google_email ?? undefined, reason: revoked ? 'revoked' : 'revocation_failed' }, ip: actor.ip, userAgent: actor.userAgent,
+          businessId,
+          actorUserId: actor.userId,
+          action: 'google.disconnected',
+          subjectId: conn.id,
+          details: { google_email: conn.google_email ?? undefined, reason: revoked ? 'revoked' : 'revocation_failed' },
+          ip: actor.ip,
+          userAgent: actor.userAgent,
         });
         await tx.query('DELETE FROM app.google_connections WHERE id = $1', [conn.id]);
         await vault.deleteSecret(tx, { businessId, id: conn.secret_id });
@@ -234,13 +289,16 @@ export function createGoogleConnection(deps: { config: Config; db: Database; vau
         const cur = await secretOf(tx, businessId, true);
         if (!cur) throw new AppError('not_found', 'no Google account is connected');
         if (cur.tokens.expires_at - Date.now() > minValiditySeconds * 1000) return cur.tokens.access_token;
-        if (!cur.tokens.refresh_token) throw new AppError('oidc_failed', 'the Google connection has expired; connect again');
+        if (!cur.tokens.refresh_token)
+          throw new AppError('oidc_failed', 'the Google connection has expired; connect again');
         const c = await configuration();
         let fresh: Awaited<ReturnType<typeof oidc.refreshTokenGrant>>;
         try {
           fresh = await oidc.refreshTokenGrant(c, cur.tokens.refresh_token);
         } catch (e) {
-          throw new AppError('upstream_error', 'Google refused to refresh the connection', { cause: e instanceof Error ? new Error(e.name) : undefined });
+          throw new AppError('upstream_error', 'Google refused to refresh the connection', {
+            cause: e instanceof Error ? new Error(e.name) : undefined,
+          });
         }
         const next: StoredTokens = {
           access_token: fresh.access_token,
@@ -248,7 +306,11 @@ export function createGoogleConnection(deps: { config: Config; db: Database; vau
           expires_at: Date.now() + (fresh.expiresIn() ?? 3600) * 1000,
           scope: fresh.scope ?? cur.tokens.scope,
         };
-        await vault.replaceSecret(tx, { businessId, id: cur.secret_id, kind: 'google.oauth_tokens' }, JSON.stringify(next));
+        await vault.replaceSecret(
+          tx,
+          { businessId, id: cur.secret_id, kind: 'google.oauth_tokens' },
+          JSON.stringify(next),
+        );
         return next.access_token;
       });
     },

@@ -24,25 +24,59 @@ const statusSchema = z.object({
   connected_at: z.string().nullable(),
 });
 
-export function googleIntegrationRoutes(deps: { db: Database; google: GoogleConnection; publicUrl: string; secureCookies: boolean }): RouteModule {
+export function googleIntegrationRoutes(deps: {
+  db: Database;
+  google: GoogleConnection;
+  publicUrl: string;
+  secureCookies: boolean;
+}): RouteModule {
   return async (root: FastifyInstance) => {
     const app = root.withTypeProvider<ZodTypeProvider>();
     const base = '/api/businesses/:bid/integrations/google';
     const settingsUrl = (businessId: string | undefined, outcome: string) =>
       `${deps.publicUrl}/settings/integrations?${new URLSearchParams({ ...(businessId ? { business: businessId } : {}), google: outcome })}`;
 
-    app.get(base, {
-      schema: { tags, security, summary: 'Google connection status (any member; never a token)', params: bidParams, response: { 200: statusSchema } },
-    }, async (req) => ({ configured: deps.google.configured, ...(await asMember(deps, req, req.params.bid, (tx) => deps.google.status(tx, req.params.bid))) }));
+    app.get(
+      base,
+      {
+        schema: {
+          tags,
+          security,
+          summary: 'Google connection status (any member; never a token)',
+          params: bidParams,
+          response: { 200: statusSchema },
+        },
+      },
+      async (req) => ({
+        configured: deps.google.configured,
+        ...(await asMember(deps, req, req.params.bid, (tx) => deps.google.status(tx, req.params.bid))),
+      }),
+    );
 
-    app.get(`${base}/connect`, {
-      schema: { tags, security, summary: 'Start connecting a Google account (owner/admin): returns the consent URL', params: bidParams, response: { 200: z.object({ authorization_url: z.string() }) } },
-    }, async (req, reply) => {
-      const { url, state } = await deps.google.start(actorOf(req), req.params.bid);
-      // SameSite=Lax: the cookie must come back on Google's top-level redirect to the callback.
-      reply.setCookie(CONNECT_COOKIE, state, { httpOnly: true, secure: deps.secureCookies, sameSite: 'lax', path: CALLBACK_PATH, maxAge: 600 });
-      return { authorization_url: url };
-    });
+    app.get(
+      `${base}/connect`,
+      {
+        schema: {
+          tags,
+          security,
+          summary: 'Start connecting a Google account (owner/admin): returns the consent URL',
+          params: bidParams,
+          response: { 200: z.object({ authorization_url: z.string() }) },
+        },
+      },
+      async (req, reply) => {
+        const { url, state } = await deps.google.start(actorOf(req), req.params.bid);
+        // SameSite=Lax: the cookie must come back on Google's top-level redirect to the callback.
+        reply.setCookie(CONNECT_COOKIE, state, {
+          httpOnly: true,
+          secure: deps.secureCookies,
+          sameSite: 'lax',
+          path: CALLBACK_PATH,
+          maxAge: 600,
+        });
+        return { authorization_url: url };
+      },
+    );
 
     // The callback's query holds the authorization code: keep it out of the request log.
     app.get(CALLBACK_PATH, { logLevel: 'warn', schema: { hide: true } }, async (req, reply) => {
@@ -60,12 +94,22 @@ export function googleIntegrationRoutes(deps: { db: Database; google: GoogleConn
       }
     });
 
-    app.delete(base, {
-      schema: { tags, security, summary: 'Disconnect Google (owner/admin): revokes the grant at Google and deletes the stored tokens', params: bidParams, response: { 200: z.object({ revoked: z.boolean() }) } },
-    }, async (req) => {
-      const out = await deps.google.disconnect(actorOf(req), req.params.bid);
-      req.log.info({ business_id: req.params.bid, revoked: out.revoked }, 'google account disconnected');
-      return out;
-    });
+    app.delete(
+      base,
+      {
+        schema: {
+          tags,
+          security,
+          summary: 'Disconnect Google (owner/admin): revokes the grant at Google and deletes the stored tokens',
+          params: bidParams,
+          response: { 200: z.object({ revoked: z.boolean() }) },
+        },
+      },
+      async (req) => {
+        const out = await deps.google.disconnect(actorOf(req), req.params.bid);
+        req.log.info({ business_id: req.params.bid, revoked: out.revoked }, 'google account disconnected');
+        return out;
+      },
+    );
   };
 }

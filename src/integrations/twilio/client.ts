@@ -37,7 +37,13 @@ const TIMEOUT_MS = 10_000;
 export function createTwilioClient(apiBase: string): TwilioClient {
   const base = apiBase.replace(/\/+$/, '');
 
-  async function call(method: 'GET' | 'POST', path: string, sid: string, token: string, form?: URLSearchParams): Promise<{ status: number; body: unknown }> {
+  async function call(
+    method: 'GET' | 'POST',
+    path: string,
+    sid: string,
+    token: string,
+    form?: URLSearchParams,
+  ): Promise<{ status: number; body: unknown }> {
     let res: Response;
     try {
       res = await fetch(`${base}${path}`, {
@@ -53,7 +59,9 @@ export function createTwilioClient(apiBase: string): TwilioClient {
       });
     } catch (e) {
       // Say what failed, not how: the cause (kept for the log) names no credential.
-      throw new AppError('twilio_unreachable', 'Twilio could not be reached; try again shortly', { cause: e instanceof Error ? new Error(e.message) : undefined });
+      throw new AppError('twilio_unreachable', 'Twilio could not be reached; try again shortly', {
+        cause: e instanceof Error ? new Error(e.message) : undefined,
+      });
     }
     const text = await res.text().catch(() => '');
     let body: unknown = undefined;
@@ -70,12 +78,26 @@ export function createTwilioClient(apiBase: string): TwilioClient {
       const r = await call('GET', `/2010-04-01/Accounts/${encodeURIComponent(accountSid)}.json`, accountSid, authToken);
       if (r.status === 200) return true;
       if (r.status === 401 || r.status === 403 || r.status === 404) return false;
-      throw new AppError('twilio_unreachable', `Twilio answered ${r.status} to the credential check; try again shortly`);
+      throw new AppError(
+        'twilio_unreachable',
+        `Twilio answered ${r.status} to the credential check; try again shortly`,
+      );
     },
 
     async sendMessage(input: SendMessageInput) {
-      const form = new URLSearchParams({ To: input.to, From: input.from, Body: input.body, StatusCallback: input.statusCallback });
-      const r = await call('POST', `/2010-04-01/Accounts/${encodeURIComponent(input.accountSid)}/Messages.json`, input.accountSid, input.authToken, form);
+      const form = new URLSearchParams({
+        To: input.to,
+        From: input.from,
+        Body: input.body,
+        StatusCallback: input.statusCallback,
+      });
+      const r = await call(
+        'POST',
+        `/2010-04-01/Accounts/${encodeURIComponent(input.accountSid)}/Messages.json`,
+        input.accountSid,
+        input.authToken,
+        form,
+      );
       const body = (r.body ?? {}) as { sid?: unknown; status?: unknown; code?: unknown; message?: unknown };
       if (r.status === 201 || r.status === 200) {
         if (typeof body.sid !== 'string' || !/^(SM|MM)[0-9a-f]{32}$/i.test(body.sid)) {

@@ -38,7 +38,16 @@ export interface NewTwilioConfig {
   phone_number: string;
 }
 
-type Row = { id: string; friendly_name: string; account_sid_masked: string; phone_number: string; is_default: boolean; created_by: string | null; created_by_email: string | null; created_at: Date };
+type Row = {
+  id: string;
+  friendly_name: string;
+  account_sid_masked: string;
+  phone_number: string;
+  is_default: boolean;
+  created_by: string | null;
+  created_by_email: string | null;
+  created_at: Date;
+};
 
 const view = (publicUrl: string, r: Row): TwilioConfigView => ({
   id: r.id,
@@ -64,9 +73,16 @@ export async function listTwilioConfigs(tx: Tx, publicUrl: string, businessId: s
 
 const mask = (sid: string) => `AC…${sid.slice(-4)}`;
 
-export async function addTwilioConfig(deps: TwilioDeps, actor: Actor, businessId: string, input: NewTwilioConfig): Promise<TwilioConfigView> {
+export async function addTwilioConfig(
+  deps: TwilioDeps,
+  actor: Actor,
+  businessId: string,
+  input: NewTwilioConfig,
+): Promise<TwilioConfigView> {
   // Fail fast (and without calling Twilio) for callers who may not do this at all.
-  await deps.db.asService('integrations.twilio.precheck', (tx) => assertCanManageIntegrations(tx, businessId, actor.userId));
+  await deps.db.asService('integrations.twilio.precheck', (tx) =>
+    assertCanManageIntegrations(tx, businessId, actor.userId),
+  );
   // Verify before saving, outside any transaction: no lock is held across the network.
   if (!(await deps.twilio.verifyCredentials(input.account_sid, input.auth_token))) {
     throw new AppError('twilio_credentials_invalid', 'Twilio did not accept this Account SID and auth token');
@@ -79,53 +95,100 @@ export async function addTwilioConfig(deps: TwilioDeps, actor: Actor, businessId
       actorUserId: actor.userId,
       action: 'twilio.config.added',
       subjectId: id,
-      details: { friendly_name: input.friendly_name, phone_number: input.phone_number, account_sid_masked: mask(input.account_sid) },
+      details: {
+        friendly_name: input.friendly_name,
+        phone_number: input.phone_number,
+        account_sid_masked: mask(input.account_sid),
+      },
       ip: actor.ip,
       userAgent: actor.userAgent,
     });
-    const secretId = await deps.vault.putSecret(tx, { businessId, kind: 'twilio.auth_token', plaintext: input.auth_token });
-    // Under the audit lock of this business: the first configuration becomes the default.
-    await tx.query(
-      `INSERT INTO app.twilio_configs (id, business_id, friendly_name, account_sid, phone_number, secret_id, created_by, is_default)
-       SELECT $1, $2, $3, $4, $5, $6, $7, NOT EXISTS (SELECT 1 FROM app.twilio_configs WHERE business_id = $2)`,
-      [id, businessId, input.friendly_name, input.account_sid, input.phone_number, secretId, actor.userId],
-    ).catch((e: { code?: string; constraint?: string }) => {
-      if (e.code === '23505' && e.constraint === 'twilio_configs_business_id_phone_number_key') {
-        throw new AppError('conflict', 'this business already has a configuration for that phone number');
-      }
-      throw e;
+    const secretId = await deps.vault.putSecret(tx, {
+      businessId,
+      kind: 'twilio.auth_token',
+      plaintext: input.auth_token,
     });
+    // Under the audit lock of this business: the first configuration becomes the default.
+    await tx
+      .query(
+        `INSERT INTO app.twilio_configs (id, business_id, friendly_name, account_sid, phone_number, secret_id, created_by, is_default)
+       SELECT $1, $2, $3, $4, $5, $6, $7, NOT EXISTS (SELECT 1 FROM app.twilio_configs WHERE business_id = $2)`,
+        [id, businessId, input.friendly_name, input.account_sid, input.phone_number, secretId, actor.userId],
+      )
+      .catch((e: { code?: string; constraint?: string }) => {
+        if (e.code === '23505' && e.constraint === 'twilio_configs_business_id_phone_number_key') {
+          throw new AppError('conflict', 'this business already has a configuration for that phone number');
+        }
+        throw e;
+      });
     const r = await tx.query<Row>(`${SELECT_VIEW} WHERE t.id = $1`, [id]);
     return view(deps.publicUrl, r.rows[0]!);
   });
 }
 
-export async function removeTwilioConfig(deps: TwilioDeps, actor: Actor, businessId: string, configId: string): Promise<void> {
+export async function removeTwilioConfig(
+  deps: TwilioDeps,
+  actor: Actor,
+  businessId: string,
+  configId: string,
+): Promise<void> {
   await deps.db.asService('integrations.twilio.remove', async (tx) => {
     await assertCanManageIntegrations(tx, businessId, actor.userId);
-    const found = await tx.query<{ friendly_name: string; account_sid_masked: string; phone_number: string; secret_id: string; is_default: boolean }>(
+    const found = await tx.query<{
+      friendly_name: string;
+      account_sid_masked: string;
+      phone_number: string;
+      secret_id: string;
+      is_default: boolean;
+    }>(
       'SELECT friendly_name, account_sid_masked, phone_number, secret_id, is_default FROM app.twilio_configs WHERE id = $1 AND business_id = $2 FOR UPDATE',
       [configId, businessId],
     );
     const cfg = found.rows[0];
     if (!cfg) throw notFound('Twilio configuration');
-    const details = { friendly_name: cfg.friendly_name, phone_number: cfg.phone_number, account_sid_masked: cfg.account_sid_masked };
-    await recordIntegrationChange(tx, { businessId, actorUserId: actor.userId, action: 'twilio.config.removed', subjectId: configId, details, ip: actor.ip, userAgent: actor.userAgent });
+    const details = {
+      friendly_name: cfg.friendly_name,
+      phone_number: cfg.phone_number,
+      account_sid_masked: cfg.account_sid_masked,
+    };
+    await recordIntegrationChange(tx, {
+      businessId,
+      actorUserId: actor.userId,
+      action: 'twilio.config.removed',
+      subjectId: configId,
+      details,
+      ip: actor.ip,
+      userAgent: actor.userAgent,
+    });
     await tx.query('DELETE FROM app.twilio_configs WHERE id = $1 AND business_id = $2', [configId, businessId]);
     await deps.vault.deleteSecret(tx, { businessId, id: cfg.secret_id });
     if (cfg.is_default) {
       // Keep "exactly one default" while any configuration remains: the oldest takes over,
       // and that is a default change of its own, audited as such.
-      const next = await tx.query<{ id: string; friendly_name: string; account_sid_masked: string; phone_number: string }>(
+      const next = await tx.query<{
+        id: string;
+        friendly_name: string;
+        account_sid_masked: string;
+        phone_number: string;
+      }>(
         'SELECT id, friendly_name, account_sid_masked, phone_number FROM app.twilio_configs WHERE business_id = $1 ORDER BY created_at, id LIMIT 1 FOR UPDATE',
         [businessId],
       );
       const n = next.rows[0];
       if (n) {
         await recordIntegrationChange(tx, {
-          businessId, actorUserId: actor.userId, action: 'twilio.config.default_set', subjectId: n.id,
-          details: { friendly_name: n.friendly_name, phone_number: n.phone_number, account_sid_masked: n.account_sid_masked, reason: 'previous_default_removed' },
-          ip: actor.ip, userAgent: actor.userAgent,
+          businessId,
+          actorUserId: actor.userId,
+          action: 'twilio.config.default_set',
+          subjectId: n.id,
+          details: {
+            friendly_name: n.friendly_name,
+            phone_number: n.phone_number,
+            account_sid_masked: n.account_sid_masked,
+            reason: 'previous_default_removed',
+          },
+          ip: actor.ip,
+          userAgent: actor.userAgent,
         });
         await tx.query('UPDATE app.twilio_configs SET is_default = true WHERE id = $1', [n.id]);
       }
@@ -133,10 +196,20 @@ export async function removeTwilioConfig(deps: TwilioDeps, actor: Actor, busines
   });
 }
 
-export async function setDefaultTwilioConfig(deps: TwilioDeps, actor: Actor, businessId: string, configId: string): Promise<TwilioConfigView> {
+export async function setDefaultTwilioConfig(
+  deps: TwilioDeps,
+  actor: Actor,
+  businessId: string,
+  configId: string,
+): Promise<TwilioConfigView> {
   return deps.db.asService('integrations.twilio.default', async (tx) => {
     await assertCanManageIntegrations(tx, businessId, actor.userId);
-    const found = await tx.query<{ friendly_name: string; account_sid_masked: string; phone_number: string; is_default: boolean }>(
+    const found = await tx.query<{
+      friendly_name: string;
+      account_sid_masked: string;
+      phone_number: string;
+      is_default: boolean;
+    }>(
       'SELECT friendly_name, account_sid_masked, phone_number, is_default FROM app.twilio_configs WHERE id = $1 AND business_id = $2 FOR UPDATE',
       [configId, businessId],
     );
@@ -144,12 +217,22 @@ export async function setDefaultTwilioConfig(deps: TwilioDeps, actor: Actor, bus
     if (!cfg) throw notFound('Twilio configuration');
     if (!cfg.is_default) {
       await recordIntegrationChange(tx, {
-        businessId, actorUserId: actor.userId, action: 'twilio.config.default_set', subjectId: configId,
-        details: { friendly_name: cfg.friendly_name, phone_number: cfg.phone_number, account_sid_masked: cfg.account_sid_masked },
-        ip: actor.ip, userAgent: actor.userAgent,
+        businessId,
+        actorUserId: actor.userId,
+        action: 'twilio.config.default_set',
+        subjectId: configId,
+        details: {
+          friendly_name: cfg.friendly_name,
+          phone_number: cfg.phone_number,
+          account_sid_masked: cfg.account_sid_masked,
+        },
+        ip: actor.ip,
+        userAgent: actor.userAgent,
       });
       // Clear the old default first: the partial unique index allows one at a time.
-      await tx.query('UPDATE app.twilio_configs SET is_default = false WHERE business_id = $1 AND is_default', [businessId]);
+      await tx.query('UPDATE app.twilio_configs SET is_default = false WHERE business_id = $1 AND is_default', [
+        businessId,
+      ]);
       await tx.query('UPDATE app.twilio_configs SET is_default = true WHERE id = $1', [configId]);
     }
     const r = await tx.query<Row>(`${SELECT_VIEW} WHERE t.id = $1`, [configId]);
@@ -166,13 +249,27 @@ export interface TwilioCredentials {
 }
 
 /** Decrypt a configuration's token. `tx` must be a capto_service transaction. */
-export async function loadTwilioCredentials(tx: Tx, vault: Vault, configId: string): Promise<TwilioCredentials | undefined> {
+export async function loadTwilioCredentials(
+  tx: Tx,
+  vault: Vault,
+  configId: string,
+): Promise<TwilioCredentials | undefined> {
   const r = await tx.query<{ business_id: string; account_sid: string; phone_number: string; secret_id: string }>(
     'SELECT business_id, account_sid, phone_number, secret_id FROM app.twilio_configs WHERE id = $1',
     [configId],
   );
   const row = r.rows[0];
   if (!row) return undefined;
-  const authToken = await vault.readSecret(tx, { businessId: row.business_id, id: row.secret_id, kind: 'twilio.auth_token' });
-  return { configId, businessId: row.business_id, accountSid: row.account_sid, phoneNumber: row.phone_number, authToken };
+  const authToken = await vault.readSecret(tx, {
+    businessId: row.business_id,
+    id: row.secret_id,
+    kind: 'twilio.auth_token',
+  });
+  return {
+    configId,
+    businessId: row.business_id,
+    accountSid: row.account_sid,
+    phoneNumber: row.phone_number,
+    authToken,
+  };
 }

@@ -36,7 +36,12 @@ function urlVariants(url: string): string[] {
  * comparison is constant-time over equal-length buffers: a length mismatch is
  * rejected before comparing, which reveals nothing (every valid signature is 28 chars).
  */
-export function isValidTwilioSignature(authToken: string, header: string | undefined, url: string, params: FormParams): boolean {
+export function isValidTwilioSignature(
+  authToken: string,
+  header: string | undefined,
+  url: string,
+  params: FormParams,
+): boolean {
   if (typeof header !== 'string' || header.length === 0 || header.length > 128) return false;
   const given = Buffer.from(header, 'utf8');
   let ok = false;

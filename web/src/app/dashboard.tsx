@@ -3,7 +3,16 @@ import { Link } from 'react-router';
 import { api, bpath, qs } from '../api/client.ts';
 import { formatDate, formatDateTime, formatMoney } from '../components/format.ts';
 import { Empty, QueryView } from '../components/states.tsx';
-import { DEAL_STAGES, dealAmount, fetchAll, humanize, toPage, type Conversation, type Deal, type Task } from '../crm/types.ts';
+import {
+  DEAL_STAGES,
+  dealAmount,
+  fetchAll,
+  humanize,
+  toPage,
+  type Conversation,
+  type Deal,
+  type Task,
+} from '../crm/types.ts';
 import { useBusiness } from './me.ts';
 
 export function Dashboard() {
@@ -14,7 +23,8 @@ export function Dashboard() {
   });
   const conversations = useQuery({
     queryKey: ['conversations', bid, 'recent'],
-    queryFn: async () => toPage<Conversation>(await api(bpath(bid, 'conversations') + qs({ limit: 5 })), 'conversations'),
+    queryFn: async () =>
+      toPage<Conversation>(await api(bpath(bid, 'conversations') + qs({ limit: 5 })), 'conversations'),
   });
   const deals = useQuery({
     queryKey: ['deals', bid],
@@ -32,12 +42,14 @@ export function Dashboard() {
                 <Empty>No open tasks. Add them from a contact.</Empty>
               ) : (
                 <ul className="list-plain">
-                  {page.items.filter((t) => !t.done).map((t) => (
-                    <li key={t.id}>
-                      {t.contact_id ? <Link to={`/b/${bid}/contacts/${t.contact_id}`}>{t.title}</Link> : t.title}
-                      <div className="small muted">Due {formatDate(t.due_date)}</div>
-                    </li>
-                  ))}
+                  {page.items
+                    .filter((t) => !t.done)
+                    .map((t) => (
+                      <li key={t.id}>
+                        {t.contact_id ? <Link to={`/b/${bid}/contacts/${t.contact_id}`}>{t.title}</Link> : t.title}
+                        <div className="small muted">Due {formatDate(t.due_date)}</div>
+                      </li>
+                    ))}
                 </ul>
               )
             }
@@ -70,7 +82,11 @@ export function Dashboard() {
             {(page) => (
               <table>
                 <thead>
-                  <tr><th scope="col">Stage</th><th scope="col">Deals</th><th scope="col">Amount</th></tr>
+                  <tr>
+                    <th scope="col">Stage</th>
+                    <th scope="col">Deals</th>
+                    <th scope="col">Amount</th>
+                  </tr>
                 </thead>
                 <tbody>
                   {DEAL_STAGES.map((stage) => {

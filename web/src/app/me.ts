@@ -19,7 +19,13 @@ export interface BusinessSummary {
 export interface Me {
   user: { id: string; email: string; email_verified?: boolean; created_at?: string };
   businesses: BusinessSummary[];
-  flags: { needs_onboarding?: boolean; email_verified?: boolean; is_demo?: boolean; demo_expires_at?: string | null; google_sign_in?: boolean };
+  flags: {
+    needs_onboarding?: boolean;
+    email_verified?: boolean;
+    is_demo?: boolean;
+    demo_expires_at?: string | null;
+    google_sign_in?: boolean;
+  };
 }
 
 export function useMe() {
@@ -34,7 +40,12 @@ export function useMe() {
 }
 
 /** The business in the URL, with my role in it (undefined while loading). */
-export function useBusiness(): { bid: string; business: BusinessSummary | undefined; role: Role | undefined; canManage: boolean } {
+export function useBusiness(): {
+  bid: string;
+  business: BusinessSummary | undefined;
+  role: Role | undefined;
+  canManage: boolean;
+} {
   const { bid = '' } = useParams();
   const me = useMe();
   const business = me.data?.businesses.find((b) => b.id === bid);

@@ -22,7 +22,9 @@ export function NewBusinessPage({ first = false }: { first?: boolean }) {
     setBusy(true);
     setError(null);
     try {
-      const created = await api<{ id?: string; business?: { id: string } }>('/api/businesses', { body: { name: name.trim() } });
+      const created = await api<{ id?: string; business?: { id: string } }>('/api/businesses', {
+        body: { name: name.trim() },
+      });
       await queryClient.invalidateQueries({ queryKey: ['me'] });
       const id = created.id ?? created.business?.id;
       navigate(id ? `/b/${id}` : '/app', { replace: true });
@@ -44,15 +46,24 @@ export function NewBusinessPage({ first = false }: { first?: boolean }) {
           )}
           {error && <Alert kind="error">{error}</Alert>}
           <form onSubmit={(e) => void submit(e)} noValidate>
-            <TextField label="Business name" required autoFocus value={name} onChange={(e) => setName(e.target.value)}
-              hint="For example “Harbor Mortgage — Downtown branch”. You can change it later." />
+            <TextField
+              label="Business name"
+              required
+              autoFocus
+              value={name}
+              onChange={(e) => setName(e.target.value)}
+              hint="For example “Harbor Mortgage — Downtown branch”. You can change it later."
+            />
             <div className="row">
-              <button type="submit" className="primary" disabled={busy}>{busy ? 'Creating…' : 'Create business'}</button>
+              <button type="submit" className="primary" disabled={busy}>
+                {busy ? 'Creating…' : 'Create business'}
+              </button>
               {!first && (me.data?.businesses.length ?? 0) > 0 && <Link to="/app">Cancel</Link>}
             </div>
           </form>
           <p className="small muted">
-            Signed in as {me.data?.user.email ?? '…'}. Invited to a team? Open the invitation link from your email instead.
+            Signed in as {me.data?.user.email ?? '…'}. Invited to a team? Open the invitation link from your email
+            instead.
           </p>
         </div>
       </main>

@@ -50,7 +50,9 @@ export function SearchPage() {
                   {r.deals.map((d) => (
                     <li key={d.id}>
                       <Link to={`/b/${bid}/pipeline`}>{d.title}</Link>
-                      <div className="small muted">{humanize(d.stage)} · {formatMoney(dealAmount(d))}</div>
+                      <div className="small muted">
+                        {humanize(d.stage)} · {formatMoney(dealAmount(d))}
+                      </div>
                     </li>
                   ))}
                 </ul>

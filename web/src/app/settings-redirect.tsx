@@ -15,5 +15,10 @@ export function SettingsIntegrationsRedirect() {
   const target = list.find((b) => b.id === wanted) ?? list[0];
   if (!target) return <Navigate to="/onboarding" replace />;
   const outcome = params.get('google');
-  return <Navigate to={`/b/${target.id}/settings/integrations${outcome ? `?google=${encodeURIComponent(outcome)}` : ''}`} replace />;
+  return (
+    <Navigate
+      to={`/b/${target.id}/settings/integrations${outcome ? `?google=${encodeURIComponent(outcome)}` : ''}`}
+      replace
+    />
+  );
 }

@@ -15,7 +15,9 @@ function Banners({ business }: { business: BusinessSummary }) {
       <div className="banner banner-demo" role="note" data-testid="demo-banner">
         <span>
           You are exploring a demo workspace with sample data.
-          {business.demo_expires_at ? ` It is deleted on ${formatDateTime(business.demo_expires_at)}.` : ' It is deleted automatically.'}
+          {business.demo_expires_at
+            ? ` It is deleted on ${formatDateTime(business.demo_expires_at)}.`
+            : ' It is deleted automatically.'}
         </span>
         <Link to="/signup">Create your own account</Link>
       </div>
@@ -25,7 +27,11 @@ function Banners({ business }: { business: BusinessSummary }) {
   const left = business.trial.days_left;
   return (
     <div className="banner banner-trial" role="note" data-testid="trial-banner">
-      <span>{business.trial.active && left > 0 ? `Your trial ends in ${left} day${left === 1 ? '' : 's'}.` : 'Your trial has ended.'}</span>
+      <span>
+        {business.trial.active && left > 0
+          ? `Your trial ends in ${left} day${left === 1 ? '' : 's'}.`
+          : 'Your trial has ended.'}
+      </span>
       <Link to="/contact">Talk to us about a plan</Link>
     </div>
   );
@@ -59,15 +65,21 @@ export function AppShell() {
   const base = `/b/${bid}`;
   return (
     <div className="shell">
-      <a className="skip-link" href="#main">Skip to content</a>
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
       <aside className={`sidebar${menuOpen ? ' open' : ''}`} id="sidebar">
-        <Link to={base} className="brand">Capto</Link>
+        <Link to={base} className="brand">
+          Capto
+        </Link>
         <div>
           <label htmlFor="business-switcher">Business</label>
           <select
             id="business-switcher"
             value={bid}
-            onChange={(e) => (e.target.value === '__new' ? navigate('/new-business') : navigate(`/b/${e.target.value}`))}
+            onChange={(e) =>
+              e.target.value === '__new' ? navigate('/new-business') : navigate(`/b/${e.target.value}`)
+            }
           >
             {me.data.businesses.map((b) => (
               <option key={b.id} value={b.id}>
@@ -80,7 +92,9 @@ export function AppShell() {
           </select>
         </div>
         <nav aria-label="Workspace">
-          <NavLink to={base} end>Dashboard</NavLink>
+          <NavLink to={base} end>
+            Dashboard
+          </NavLink>
           <NavLink to={`${base}/contacts`}>Contacts</NavLink>
           <NavLink to={`${base}/lists`}>Lists</NavLink>
           <NavLink to={`${base}/pipeline`}>Pipeline</NavLink>
@@ -89,21 +103,39 @@ export function AppShell() {
           <NavLink to={`${base}/settings`}>Settings</NavLink>
         </nav>
         <div className="sidebar-foot stack">
-          <div className="small" data-testid="signed-in-as">{me.data.user.email}</div>
+          <div className="small" data-testid="signed-in-as">
+            {me.data.user.email}
+          </div>
           <div className="small">Role: {business.role}</div>
-          <button type="button" onClick={() => void signOut()}>Sign out</button>
+          <button type="button" onClick={() => void signOut()}>
+            Sign out
+          </button>
         </div>
       </aside>
       <div className="main">
         <Banners business={business} />
         {me.data.user.email_verified === false && !business.is_demo && <VerifyEmailBanner email={me.data.user.email} />}
         <header className="topbar">
-          <button type="button" className="menu-toggle" aria-expanded={menuOpen} aria-controls="sidebar" onClick={() => setMenuOpen((o) => !o)}>
+          <button
+            type="button"
+            className="menu-toggle"
+            aria-expanded={menuOpen}
+            aria-controls="sidebar"
+            onClick={() => setMenuOpen((o) => !o)}
+          >
             Menu
           </button>
           <form role="search" onSubmit={search}>
-            <label htmlFor="global-search" className="sr-only">Search contacts, deals and conversations</label>
-            <input id="global-search" type="search" placeholder="Search contacts, deals, conversations…" value={q} onChange={(e) => setQ(e.target.value)} />
+            <label htmlFor="global-search" className="sr-only">
+              Search contacts, deals and conversations
+            </label>
+            <input
+              id="global-search"
+              type="search"
+              placeholder="Search contacts, deals, conversations…"
+              value={q}
+              onChange={(e) => setQ(e.target.value)}
+            />
           </form>
           <span className="muted small">{business.name}</span>
         </header>

@@ -6,9 +6,15 @@ export function VerifyEmailBanner({ email }: { email: string }) {
   return (
     <div className="banner banner-trial" role="note">
       <span>Confirm your email address ({email}) using the link we sent you.</span>
-      {resend.isSuccess ? <span>Sent. Check your inbox.</span>
-        : resend.isError ? <span>{errorMessage(resend.error)}</span>
-        : <button type="button" className="link-button" onClick={() => resend.mutate()} disabled={resend.isPending}>Send the link again</button>}
+      {resend.isSuccess ? (
+        <span>Sent. Check your inbox.</span>
+      ) : resend.isError ? (
+        <span>{errorMessage(resend.error)}</span>
+      ) : (
+        <button type="button" className="link-button" onClick={() => resend.mutate()} disabled={resend.isPending}>
+          Send the link again
+        </button>
+      )}
     </div>
   );
 }

@@ -177,7 +177,11 @@ sessionChannel.listen((message: SessionMessage) => {
 // token is about to expire instead of letting the next request take a 401 first.
 if (typeof document !== 'undefined') {
   document.addEventListener('visibilitychange', () => {
-    if (document.visibilityState === 'visible' && snapshot.status === 'signed-in' && Date.now() > expiresAt - REFRESH_MARGIN_MS) {
+    if (
+      document.visibilityState === 'visible' &&
+      snapshot.status === 'signed-in' &&
+      Date.now() > expiresAt - REFRESH_MARGIN_MS
+    ) {
       void refreshSession();
     }
   });

@@ -17,7 +17,12 @@ export function formatMoney(value: number | string | null | undefined): string {
   return n.toLocaleString(undefined, { style: 'currency', currency: 'USD', maximumFractionDigits: 0 });
 }
 
-export function fullName(c: { first_name?: string | null; last_name?: string | null; email?: string | null; phone?: string | null }): string {
+export function fullName(c: {
+  first_name?: string | null;
+  last_name?: string | null;
+  email?: string | null;
+  phone?: string | null;
+}): string {
   const name = [c.first_name, c.last_name].filter(Boolean).join(' ').trim();
   return name || c.email || c.phone || 'Unnamed contact';
 }

@@ -9,16 +9,18 @@ type Checker = (password: string, inputs: string[]) => { score: number; warning:
 let checkerPromise: Promise<Checker> | null = null;
 
 function loadChecker(): Promise<Checker> {
-  checkerPromise ??= Promise.all([import('@zxcvbn-ts/core'), import('@zxcvbn-ts/language-common')]).then(([core, common]) => {
-    const zxcvbn = new core.ZxcvbnFactory({
-      dictionary: { ...common.dictionary },
-      graphs: common.adjacencyGraphs,
-    });
-    return (password: string, inputs: string[]) => {
-      const r = zxcvbn.check(password, inputs);
-      return { score: r.score, warning: describeWarning(r.feedback.warning), suggestions: [] };
-    };
-  });
+  checkerPromise ??= Promise.all([import('@zxcvbn-ts/core'), import('@zxcvbn-ts/language-common')]).then(
+    ([core, common]) => {
+      const zxcvbn = new core.ZxcvbnFactory({
+        dictionary: { ...common.dictionary },
+        graphs: common.adjacencyGraphs,
+      });
+      return (password: string, inputs: string[]) => {
+        const r = zxcvbn.check(password, inputs);
+        return { score: r.score, warning: describeWarning(r.feedback.warning), suggestions: [] };
+      };
+    },
+  );
   return checkerPromise;
 }
 

@@ -16,7 +16,8 @@ export function Empty({ children }: { children: ReactNode }) {
 }
 
 export function ErrorState({ error, retry }: { error: unknown; retry?: () => void }) {
-  const notAvailable = error instanceof ApiError && (error.status === 404 || error.status === 405) && error.code !== 'not_found_resource';
+  const notAvailable =
+    error instanceof ApiError && (error.status === 404 || error.status === 405) && error.code !== 'not_found_resource';
   return (
     <div className="alert alert-error" role="alert">
       <p>{notAvailable ? 'This feature is not available on this server yet.' : errorMessage(error)}</p>

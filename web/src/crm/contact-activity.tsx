@@ -11,7 +11,10 @@ function Notes({ bid, cid }: { bid: string; cid: string }) {
   const queryClient = useQueryClient();
   const [body, setBody] = useState('');
   const key = ['notes', bid, cid];
-  const notes = useQuery({ queryKey: key, queryFn: async () => toPage<Note>(await api(bpath(bid, 'contacts', cid, 'notes'))).items });
+  const notes = useQuery({
+    queryKey: key,
+    queryFn: async () => toPage<Note>(await api(bpath(bid, 'contacts', cid, 'notes'))).items,
+  });
   const add = useMutation({
     mutationFn: () => api(bpath(bid, 'contacts', cid, 'notes'), { body: { body } }),
     onSuccess: async () => {
@@ -23,17 +26,33 @@ function Notes({ bid, cid }: { bid: string; cid: string }) {
   return (
     <section className="card" aria-labelledby="notes-h">
       <h2 id="notes-h">Notes</h2>
-      <form onSubmit={(e: FormEvent) => { e.preventDefault(); if (body.trim()) add.mutate(); }}>
+      <form
+        onSubmit={(e: FormEvent) => {
+          e.preventDefault();
+          if (body.trim()) add.mutate();
+        }}
+      >
         {add.isError && <Alert kind="error">{errorMessage(add.error)}</Alert>}
         <TextArea label="Add a note" value={body} onChange={(e) => setBody(e.target.value)} />
-        <button type="submit" disabled={add.isPending || !body.trim()}>Add note</button>
+        <button type="submit" disabled={add.isPending || !body.trim()}>
+          Add note
+        </button>
       </form>
       <QueryView query={notes}>
-        {(items) => items.length === 0 ? <Empty>No notes yet.</Empty> : (
-          <ul className="list-plain">
-            {items.map((n) => <li key={n.id}><div>{n.body}</div><div className="small muted">{formatDateTime(n.created_at)}</div></li>)}
-          </ul>
-        )}
+        {(items) =>
+          items.length === 0 ? (
+            <Empty>No notes yet.</Empty>
+          ) : (
+            <ul className="list-plain">
+              {items.map((n) => (
+                <li key={n.id}>
+                  <div>{n.body}</div>
+                  <div className="small muted">{formatDateTime(n.created_at)}</div>
+                </li>
+              ))}
+            </ul>
+          )
+        }
       </QueryView>
     </section>
   );
@@ -44,7 +63,10 @@ function Tasks({ bid, cid }: { bid: string; cid: string }) {
   const [title, setTitle] = useState('');
   const [due, setDue] = useState('');
   const key = ['tasks', bid, cid];
-  const tasks = useQuery({ queryKey: key, queryFn: async () => toPage<Task>(await api(bpath(bid, 'tasks') + qs({ contact_id: cid })), 'tasks').items });
+  const tasks = useQuery({
+    queryKey: key,
+    queryFn: async () => toPage<Task>(await api(bpath(bid, 'tasks') + qs({ contact_id: cid })), 'tasks').items,
+  });
   const refresh = async () => {
     await queryClient.invalidateQueries({ queryKey: ['tasks', bid] });
   };
@@ -63,26 +85,38 @@ function Tasks({ bid, cid }: { bid: string; cid: string }) {
   return (
     <section className="card" aria-labelledby="tasks-h">
       <h2 id="tasks-h">Tasks</h2>
-      <form className="inline-form" onSubmit={(e: FormEvent) => { e.preventDefault(); if (title.trim()) add.mutate(); }}>
+      <form
+        className="inline-form"
+        onSubmit={(e: FormEvent) => {
+          e.preventDefault();
+          if (title.trim()) add.mutate();
+        }}
+      >
         <TextField label="New task" value={title} onChange={(e) => setTitle(e.target.value)} />
         <TextField label="Due" type="date" value={due} onChange={(e) => setDue(e.target.value)} />
-        <button type="submit" disabled={add.isPending || !title.trim()}>Add task</button>
+        <button type="submit" disabled={add.isPending || !title.trim()}>
+          Add task
+        </button>
       </form>
       {(add.isError || toggle.isError) && <Alert kind="error">{errorMessage(add.error ?? toggle.error)}</Alert>}
       <QueryView query={tasks}>
-        {(items) => items.length === 0 ? <Empty>No tasks.</Empty> : (
-          <ul className="list-plain">
-            {items.map((t) => (
-              <li key={t.id}>
-                <label className="checkbox">
-                  <input type="checkbox" checked={t.done} onChange={() => toggle.mutate(t)} />
-                  <span>{t.done ? <s>{t.title}</s> : t.title}</span>
-                </label>
-                <div className="small muted">{t.due_date ? `Due ${formatDate(t.due_date)}` : 'No due date'}</div>
-              </li>
-            ))}
-          </ul>
-        )}
+        {(items) =>
+          items.length === 0 ? (
+            <Empty>No tasks.</Empty>
+          ) : (
+            <ul className="list-plain">
+              {items.map((t) => (
+                <li key={t.id}>
+                  <label className="checkbox">
+                    <input type="checkbox" checked={t.done} onChange={() => toggle.mutate(t)} />
+                    <span>{t.done ? <s>{t.title}</s> : t.title}</span>
+                  </label>
+                  <div className="small muted">{t.due_date ? `Due ${formatDate(t.due_date)}` : 'No due date'}</div>
+                </li>
+              ))}
+            </ul>
+          )
+        }
       </QueryView>
     </section>
   );

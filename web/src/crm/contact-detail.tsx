@@ -9,7 +9,18 @@ import { SelectField, TextField } from '../components/field.tsx';
 import { formatDate, formatDateTime, formatMoney, fullName } from '../components/format.ts';
 import { Alert, Empty, QueryView } from '../components/states.tsx';
 import { ContactActivity } from './contact-activity.tsx';
-import { CONTACT_SOURCES, CONTACT_STATUSES, dealAmount, humanize, toPage, type Contact, type ContactDetailView, type Conversation, type Deal, type TimelineEvent } from './types.ts';
+import {
+  CONTACT_SOURCES,
+  CONTACT_STATUSES,
+  dealAmount,
+  humanize,
+  toPage,
+  type Contact,
+  type ContactDetailView,
+  type Conversation,
+  type Deal,
+  type TimelineEvent,
+} from './types.ts';
 
 function ContactForm({ bid, contact }: { bid: string; contact: Contact }) {
   const queryClient = useQueryClient();
@@ -39,7 +50,14 @@ function ContactForm({ bid, contact }: { bid: string; contact: Contact }) {
     setForm((f) => ({ ...f, [k]: e.target.value }));
   };
   return (
-    <form className="card" aria-label="Contact details" onSubmit={(e: FormEvent) => { e.preventDefault(); save.mutate(); }}>
+    <form
+      className="card"
+      aria-label="Contact details"
+      onSubmit={(e: FormEvent) => {
+        e.preventDefault();
+        save.mutate();
+      }}
+    >
       <h2>Details</h2>
       {save.isError && <Alert kind="error">{errorMessage(save.error)}</Alert>}
       {saved && <Alert kind="ok">Saved.</Alert>}
@@ -49,13 +67,23 @@ function ContactForm({ bid, contact }: { bid: string; contact: Contact }) {
         <TextField label="Email" type="email" value={form.email} onChange={set('email')} />
         <TextField label="Mobile phone" type="tel" value={form.phone} onChange={set('phone')} />
         <SelectField label="Status" value={form.status} onChange={set('status')}>
-          {CONTACT_STATUSES.map((s) => <option key={s} value={s}>{humanize(s)}</option>)}
+          {CONTACT_STATUSES.map((s) => (
+            <option key={s} value={s}>
+              {humanize(s)}
+            </option>
+          ))}
         </SelectField>
         <SelectField label="Source" value={form.source} onChange={set('source')}>
-          {CONTACT_SOURCES.map((s) => <option key={s} value={s}>{humanize(s)}</option>)}
+          {CONTACT_SOURCES.map((s) => (
+            <option key={s} value={s}>
+              {humanize(s)}
+            </option>
+          ))}
         </SelectField>
       </div>
-      <button type="submit" className="primary" disabled={save.isPending}>{save.isPending ? 'Saving…' : 'Save changes'}</button>
+      <button type="submit" className="primary" disabled={save.isPending}>
+        {save.isPending ? 'Saving…' : 'Save changes'}
+      </button>
     </form>
   );
 }
@@ -63,14 +91,17 @@ function ContactForm({ bid, contact }: { bid: string; contact: Contact }) {
 function Timeline({ bid, cid }: { bid: string; cid: string }) {
   const events = useQuery({
     queryKey: ['timeline', bid, cid],
-    queryFn: async () => toPage<TimelineEvent>(await api(bpath(bid, 'contacts', cid, 'timeline') + qs({ limit: 50 }))).items,
+    queryFn: async () =>
+      toPage<TimelineEvent>(await api(bpath(bid, 'contacts', cid, 'timeline') + qs({ limit: 50 }))).items,
   });
   return (
     <section className="card" aria-labelledby="timeline-h">
       <h2 id="timeline-h">Timeline</h2>
       <QueryView query={events}>
         {(items) =>
-          items.length === 0 ? <Empty>No activity yet.</Empty> : (
+          items.length === 0 ? (
+            <Empty>No activity yet.</Empty>
+          ) : (
             <ol className="timeline">
               {items.map((ev) => (
                 <li key={ev.id}>
@@ -90,22 +121,36 @@ function Timeline({ bid, cid }: { bid: string; cid: string }) {
 function describeEvent(ev: TimelineEvent): string {
   const d = ev.data ?? {};
   const pick = (k: string) => (typeof d[k] === 'string' || typeof d[k] === 'number' ? String(d[k]) : null);
-  const parts = [pick('title'), pick('name'), pick('list_name'), pick('body'), pick('preview'), pick('to_stage') && `→ ${humanize(pick('to_stage'))}`, pick('status')]
-    .filter(Boolean) as string[];
+  const parts = [
+    pick('title'),
+    pick('name'),
+    pick('list_name'),
+    pick('body'),
+    pick('preview'),
+    pick('to_stage') && `→ ${humanize(pick('to_stage'))}`,
+    pick('status'),
+  ].filter(Boolean) as string[];
   return parts.length ? ` — ${parts.join(' · ').slice(0, 160)}` : '';
 }
 
 function ContactDeals({ bid, cid }: { bid: string; cid: string }) {
   const deals = useQuery({
     queryKey: ['deals', bid, { contact: cid }],
-    queryFn: async () => toPage<Deal>(await api(bpath(bid, 'deals') + qs({ contact_id: cid })), 'deals').items.filter((d) => !d.contact_id || d.contact_id === cid),
+    queryFn: async () =>
+      toPage<Deal>(await api(bpath(bid, 'deals') + qs({ contact_id: cid })), 'deals').items.filter(
+        (d) => !d.contact_id || d.contact_id === cid,
+      ),
   });
   return (
     <section className="card" aria-labelledby="deals-h">
       <h2 id="deals-h">Deals</h2>
       <QueryView query={deals}>
         {(items) =>
-          items.length === 0 ? <Empty>No deals. <Link to={`/b/${bid}/pipeline?contact=${cid}`}>Open the pipeline</Link> to add one.</Empty> : (
+          items.length === 0 ? (
+            <Empty>
+              No deals. <Link to={`/b/${bid}/pipeline?contact=${cid}`}>Open the pipeline</Link> to add one.
+            </Empty>
+          ) : (
             <ul className="list-plain">
               {items.map((d) => (
                 <li key={d.id}>
@@ -121,17 +166,31 @@ function ContactDeals({ bid, cid }: { bid: string; cid: string }) {
   );
 }
 
-function ContactLists({ bid, cid, lists }: { bid: string; cid: string; lists: { id: string; name: string }[] | undefined }) {
+function ContactLists({
+  bid,
+  cid,
+  lists,
+}: {
+  bid: string;
+  cid: string;
+  lists: { id: string; name: string }[] | undefined;
+}) {
   return (
     <section className="card" aria-labelledby="lists-h">
       <h2 id="lists-h">Lists</h2>
       {lists === undefined ? (
-        <p className="muted small">Add this contact to lists from the <Link to={`/b/${bid}/contacts`}>contacts table</Link>.</p>
+        <p className="muted small">
+          Add this contact to lists from the <Link to={`/b/${bid}/contacts`}>contacts table</Link>.
+        </p>
       ) : lists.length === 0 ? (
         <Empty>Not on any list.</Empty>
       ) : (
         <ul className="list-plain">
-          {lists.map((l) => <li key={l.id}><Link to={`/b/${bid}/lists/${l.id}`}>{l.name}</Link></li>)}
+          {lists.map((l) => (
+            <li key={l.id}>
+              <Link to={`/b/${bid}/lists/${l.id}`}>{l.name}</Link>
+            </li>
+          ))}
         </ul>
       )}
       <span className="sr-only">{cid}</span>
@@ -142,7 +201,10 @@ function ContactLists({ bid, cid, lists }: { bid: string; cid: string; lists: { 
 function ContactConversation({ bid, cid }: { bid: string; cid: string }) {
   const conversations = useQuery({
     queryKey: ['conversations', bid, { contact: cid }],
-    queryFn: async () => toPage<Conversation>(await api(bpath(bid, 'conversations') + qs({ contact_id: cid }))).items.filter((c) => c.contact_id === cid),
+    queryFn: async () =>
+      toPage<Conversation>(await api(bpath(bid, 'conversations') + qs({ contact_id: cid }))).items.filter(
+        (c) => c.contact_id === cid,
+      ),
   });
   return (
     <section className="card" aria-labelledby="conv-h">
@@ -150,7 +212,9 @@ function ContactConversation({ bid, cid }: { bid: string; cid: string }) {
       <QueryView query={conversations}>
         {(items) =>
           items.length === 0 ? (
-            <Empty>No SMS yet. <Link to={`/b/${bid}/inbox?contact=${cid}`}>Start a conversation</Link></Empty>
+            <Empty>
+              No SMS yet. <Link to={`/b/${bid}/inbox?contact=${cid}`}>Start a conversation</Link>
+            </Empty>
           ) : (
             <ul className="list-plain">
               {items.map((c) => (
@@ -194,14 +258,23 @@ export function ContactDetail() {
         <>
           <div className="row-between">
             <div>
-              <p className="small"><Link to={`/b/${bid}/contacts`}>← Contacts</Link></p>
+              <p className="small">
+                <Link to={`/b/${bid}/contacts`}>← Contacts</Link>
+              </p>
               <h1>{fullName(c)}</h1>
               <p className="muted">
                 {humanize(c.status)} · added {formatDate(c.created_at)}
-                {c.sms_opt_outs?.length > 0 && <span className="badge badge-danger" data-testid="contact-opted-out"> Opted out of SMS</span>}
+                {c.sms_opt_outs?.length > 0 && (
+                  <span className="badge badge-danger" data-testid="contact-opted-out">
+                    {' '}
+                    Opted out of SMS
+                  </span>
+                )}
               </p>
             </div>
-            <button type="button" onClick={() => setConfirmDelete(true)}>Delete contact</button>
+            <button type="button" onClick={() => setConfirmDelete(true)}>
+              Delete contact
+            </button>
           </div>
           {remove.isError && <Alert kind="error">{errorMessage(remove.error)}</Alert>}
           <div className="grid-2">
@@ -216,8 +289,14 @@ export function ContactDetail() {
               <Timeline bid={bid} cid={cid} />
             </div>
           </div>
-          <ConfirmDialog open={confirmDelete} title="Delete this contact?" confirmLabel="Delete contact" busy={remove.isPending}
-            onConfirm={() => remove.mutate()} onCancel={() => setConfirmDelete(false)}>
+          <ConfirmDialog
+            open={confirmDelete}
+            title="Delete this contact?"
+            confirmLabel="Delete contact"
+            busy={remove.isPending}
+            onConfirm={() => remove.mutate()}
+            onCancel={() => setConfirmDelete(false)}
+          >
             <p>{fullName(c)} will be removed from lists and the pipeline views.</p>
           </ConfirmDialog>
         </>
@@ -225,4 +304,3 @@ export function ContactDetail() {
     </QueryView>
   );
 }
-

@@ -14,7 +14,10 @@ import { CONTACT_SOURCES, CONTACT_STATUSES, humanize, toPage, type Contact, type
 const PAGE_SIZE = 25;
 
 export function useLists(bid: string) {
-  return useQuery({ queryKey: ['lists', bid], queryFn: async () => toPage<List>(await api(bpath(bid, 'lists')), 'lists').items });
+  return useQuery({
+    queryKey: ['lists', bid],
+    queryFn: async () => toPage<List>(await api(bpath(bid, 'lists')), 'lists').items,
+  });
 }
 
 function NewContactForm({ bid, onDone }: { bid: string; onDone: () => void }) {
@@ -30,23 +33,45 @@ function NewContactForm({ bid, onDone }: { bid: string; onDone: () => void }) {
       onDone();
     },
   });
-  const set = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm((f) => ({ ...f, [k]: e.target.value }));
+  const set = (k: keyof typeof form) => (e: { target: { value: string } }) =>
+    setForm((f) => ({ ...f, [k]: e.target.value }));
   return (
-    <form className="card" aria-label="New contact" onSubmit={(e: FormEvent) => { e.preventDefault(); create.mutate(); }}>
+    <form
+      className="card"
+      aria-label="New contact"
+      onSubmit={(e: FormEvent) => {
+        e.preventDefault();
+        create.mutate();
+      }}
+    >
       <h2>New contact</h2>
       {create.isError && <Alert kind="error">{errorMessage(create.error)}</Alert>}
       <div className="grid-2">
         <TextField label="First name" value={form.first_name} onChange={set('first_name')} autoFocus />
         <TextField label="Last name" value={form.last_name} onChange={set('last_name')} />
         <TextField label="Email" type="email" value={form.email} onChange={set('email')} />
-        <TextField label="Mobile phone" type="tel" value={form.phone} onChange={set('phone')} hint="International format, e.g. +1 415 555 0100" />
+        <TextField
+          label="Mobile phone"
+          type="tel"
+          value={form.phone}
+          onChange={set('phone')}
+          hint="International format, e.g. +1 415 555 0100"
+        />
         <SelectField label="Status" value={form.status} onChange={set('status')}>
-          {CONTACT_STATUSES.map((s) => <option key={s} value={s}>{humanize(s)}</option>)}
+          {CONTACT_STATUSES.map((s) => (
+            <option key={s} value={s}>
+              {humanize(s)}
+            </option>
+          ))}
         </SelectField>
       </div>
       <div className="row">
-        <button type="submit" className="primary" disabled={create.isPending}>{create.isPending ? 'Saving…' : 'Save contact'}</button>
-        <button type="button" onClick={onDone}>Cancel</button>
+        <button type="submit" className="primary" disabled={create.isPending}>
+          {create.isPending ? 'Saving…' : 'Save contact'}
+        </button>
+        <button type="button" onClick={onDone}>
+          Cancel
+        </button>
       </div>
     </form>
   );
@@ -119,24 +144,53 @@ export function ContactsPage() {
         <h1>Contacts</h1>
         <div className="row">
           {canManage && <ExportContactsButton bid={bid} />}
-          <Link className="button" to={`/b/${bid}/import`}>Import CSV</Link>
-          <button type="button" className="primary" onClick={() => setAdding(true)}>New contact</button>
+          <Link className="button" to={`/b/${bid}/import`}>
+            Import CSV
+          </Link>
+          <button type="button" className="primary" onClick={() => setAdding(true)}>
+            New contact
+          </button>
         </div>
       </div>
       {adding && <NewContactForm bid={bid} onDone={() => setAdding(false)} />}
-      <form className="inline-form" role="search" onSubmit={(e) => { e.preventDefault(); update({ q: draft.trim() }); }}>
-        <TextField label="Search contacts" type="search" value={draft} onChange={(e) => setDraft(e.target.value)} placeholder="Name, email or phone" />
+      <form
+        className="inline-form"
+        role="search"
+        onSubmit={(e) => {
+          e.preventDefault();
+          update({ q: draft.trim() });
+        }}
+      >
+        <TextField
+          label="Search contacts"
+          type="search"
+          value={draft}
+          onChange={(e) => setDraft(e.target.value)}
+          placeholder="Name, email or phone"
+        />
         <SelectField label="Status" value={status} onChange={(e) => update({ status: e.target.value })}>
           <option value="">Any status</option>
-          {CONTACT_STATUSES.map((s) => <option key={s} value={s}>{humanize(s)}</option>)}
+          {CONTACT_STATUSES.map((s) => (
+            <option key={s} value={s}>
+              {humanize(s)}
+            </option>
+          ))}
         </SelectField>
         <SelectField label="Source" value={source} onChange={(e) => update({ source: e.target.value })}>
           <option value="">Any source</option>
-          {CONTACT_SOURCES.map((s) => <option key={s} value={s}>{humanize(s)}</option>)}
+          {CONTACT_SOURCES.map((s) => (
+            <option key={s} value={s}>
+              {humanize(s)}
+            </option>
+          ))}
         </SelectField>
         <SelectField label="List" value={listId} onChange={(e) => update({ list: e.target.value })}>
           <option value="">Any list</option>
-          {(lists.data ?? []).map((l) => <option key={l.id} value={l.id}>{l.name}</option>)}
+          {(lists.data ?? []).map((l) => (
+            <option key={l.id} value={l.id}>
+              {l.name}
+            </option>
+          ))}
         </SelectField>
         <button type="submit">Search</button>
       </form>
@@ -146,15 +200,28 @@ export function ContactsPage() {
       {selected.size > 0 && (
         <div className="card row" aria-label="Bulk actions">
           <strong>{selected.size} selected</strong>
-          <label htmlFor="bulk-list" className="sr-only">List to add the selected contacts to</label>
+          <label htmlFor="bulk-list" className="sr-only">
+            List to add the selected contacts to
+          </label>
           <select id="bulk-list" value={targetList} onChange={(e) => setTargetList(e.target.value)}>
             <option value="">Choose a list…</option>
-            {(lists.data ?? []).map((l) => <option key={l.id} value={l.id}>{l.name}</option>)}
+            {(lists.data ?? []).map((l) => (
+              <option key={l.id} value={l.id}>
+                {l.name}
+              </option>
+            ))}
           </select>
-          <button type="button" className="primary" disabled={!targetList || addToList.isPending} onClick={() => addToList.mutate()}>
+          <button
+            type="button"
+            className="primary"
+            disabled={!targetList || addToList.isPending}
+            onClick={() => addToList.mutate()}
+          >
             Add to list
           </button>
-          <button type="button" onClick={() => setSelected(new Set())}>Clear selection</button>
+          <button type="button" onClick={() => setSelected(new Set())}>
+            Clear selection
+          </button>
         </div>
       )}
 
@@ -164,7 +231,9 @@ export function ContactsPage() {
         <ErrorState error={contacts.error} retry={() => void contacts.refetch()} />
       ) : items.length === 0 ? (
         <Empty>
-          {q || status || source || listId ? 'No contacts match these filters.' : 'No contacts yet. Add one or import a CSV.'}
+          {q || status || source || listId
+            ? 'No contacts match these filters.'
+            : 'No contacts yet. Add one or import a CSV.'}
         </Empty>
       ) : (
         <>
@@ -174,8 +243,12 @@ export function ContactsPage() {
               <thead>
                 <tr>
                   <th scope="col">
-                    <input type="checkbox" aria-label="Select all on this page" checked={allChecked}
-                      onChange={() => setSelected(allChecked ? new Set() : new Set(items.map((c) => c.id)))} />
+                    <input
+                      type="checkbox"
+                      aria-label="Select all on this page"
+                      checked={allChecked}
+                      onChange={() => setSelected(allChecked ? new Set() : new Set(items.map((c) => c.id)))}
+                    />
                   </th>
                   <th scope="col">Name</th>
                   <th scope="col">Email</th>
@@ -187,8 +260,17 @@ export function ContactsPage() {
               <tbody>
                 {items.map((c) => (
                   <tr key={c.id}>
-                    <td><input type="checkbox" aria-label={`Select ${fullName(c)}`} checked={selected.has(c.id)} onChange={() => toggle(c.id)} /></td>
-                    <td><Link to={`/b/${bid}/contacts/${c.id}`}>{fullName(c)}</Link></td>
+                    <td>
+                      <input
+                        type="checkbox"
+                        aria-label={`Select ${fullName(c)}`}
+                        checked={selected.has(c.id)}
+                        onChange={() => toggle(c.id)}
+                      />
+                    </td>
+                    <td>
+                      <Link to={`/b/${bid}/contacts/${c.id}`}>{fullName(c)}</Link>
+                    </td>
                     <td>{c.email ?? '—'}</td>
                     <td>{c.phone ?? '—'}</td>
                     <td>{humanize(c.status)}</td>

@@ -28,8 +28,14 @@ export function ExportContactsButton({ bid }: { bid: string }) {
   }
   return (
     <>
-      <button type="button" onClick={() => void download()} disabled={busy}>{busy ? 'Exporting…' : 'Export CSV'}</button>
-      {error && <span className="field-error" role="alert">{error}</span>}
+      <button type="button" onClick={() => void download()} disabled={busy}>
+        {busy ? 'Exporting…' : 'Export CSV'}
+      </button>
+      {error && (
+        <span className="field-error" role="alert">
+          {error}
+        </span>
+      )}
     </>
   );
 }

@@ -3,7 +3,17 @@
 // preview rows as the import will treat them → start → poll → errors.csv.
 import { api, apiResponse, bpath, qs } from '../api/client.ts';
 
-export const IMPORT_TARGETS = ['first_name', 'last_name', 'full_name', 'phone', 'mobile', 'email', 'source', 'status', 'notes'] as const;
+export const IMPORT_TARGETS = [
+  'first_name',
+  'last_name',
+  'full_name',
+  'phone',
+  'mobile',
+  'email',
+  'source',
+  'status',
+  'notes',
+] as const;
 export type ImportTarget = (typeof IMPORT_TARGETS)[number];
 export type HeaderMapping = Partial<Record<ImportTarget, number | null>>;
 
@@ -32,10 +42,17 @@ export interface PreviewRow {
 const jobPath = (bid: string, id: string, ...rest: string[]) => bpath(bid, 'contacts', 'import', id, ...rest);
 
 export async function uploadCsv(bid: string, file: File): Promise<ImportJob> {
-  return api<ImportJob>(bpath(bid, 'contacts', 'import') + qs({ filename: file.name }), { raw: { data: await file.text(), contentType: 'text/csv' } });
+  return api<ImportJob>(bpath(bid, 'contacts', 'import') + qs({ filename: file.name }), {
+    raw: { data: await file.text(), contentType: 'text/csv' },
+  });
 }
 
-export function saveSettings(bid: string, id: string, mapping: HeaderMapping, dedupe: 'skip' | 'update'): Promise<ImportJob> {
+export function saveSettings(
+  bid: string,
+  id: string,
+  mapping: HeaderMapping,
+  dedupe: 'skip' | 'update',
+): Promise<ImportJob> {
   return api<ImportJob>(jobPath(bid, id), { method: 'PATCH', body: { mapping, dedupe_mode: dedupe } });
 }
 
@@ -43,7 +60,12 @@ export async function previewImport(bid: string, id: string): Promise<PreviewRow
   return (await api<{ rows: PreviewRow[] }>(jobPath(bid, id, 'preview') + qs({ limit: 10 }))).rows;
 }
 
-export function startImport(bid: string, id: string, mapping: HeaderMapping, dedupe: 'skip' | 'update'): Promise<ImportJob> {
+export function startImport(
+  bid: string,
+  id: string,
+  mapping: HeaderMapping,
+  dedupe: 'skip' | 'update',
+): Promise<ImportJob> {
   return api<ImportJob>(jobPath(bid, id, 'start'), { body: { mapping, dedupe_mode: dedupe } });
 }
 

@@ -9,8 +9,17 @@ import { ConfirmDialog } from '../components/confirm.tsx';
 import { Alert, ErrorState } from '../components/states.tsx';
 import { parseCsvPreview } from './csv-preview.ts';
 import {
-  deleteImport, downloadErrors, getImport, IMPORT_TARGETS, previewImport, saveSettings, startImport, uploadCsv,
-  type HeaderMapping, type ImportJob, type ImportTarget,
+  deleteImport,
+  downloadErrors,
+  getImport,
+  IMPORT_TARGETS,
+  previewImport,
+  saveSettings,
+  startImport,
+  uploadCsv,
+  type HeaderMapping,
+  type ImportJob,
+  type ImportTarget,
 } from './import-api.ts';
 import { humanize } from './types.ts';
 
@@ -21,7 +30,9 @@ function Steps({ current }: { current: number }) {
   return (
     <ol className="steps" aria-label="Import steps">
       {STEPS.map((s, i) => (
-        <li key={s} className={i === current ? 'current' : undefined} aria-current={i === current ? 'step' : undefined}>{i + 1}. {s}</li>
+        <li key={s} className={i === current ? 'current' : undefined} aria-current={i === current ? 'step' : undefined}>
+          {i + 1}. {s}
+        </li>
       ))}
     </ol>
   );
@@ -53,12 +64,34 @@ function ErrorReport({ bid, job }: { bid: string; job: ImportJob }) {
       {rows && rows.length > 0 && (
         <div className="table-wrap">
           <table data-testid="import-errors">
-            <thead><tr>{rows[0]!.map((h, i) => <th key={i} scope="col">{h}</th>)}</tr></thead>
-            <tbody>{rows.slice(1).map((r, i) => <tr key={i}>{r.map((c, j) => <td key={j}>{c}</td>)}</tr>)}</tbody>
+            <thead>
+              <tr>
+                {rows[0]!.map((h, i) => (
+                  <th key={i} scope="col">
+                    {h}
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {rows.slice(1).map((r, i) => (
+                <tr key={i}>
+                  {r.map((c, j) => (
+                    <td key={j}>{c}</td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
           </table>
         </div>
       )}
-      {href && <p><a className="button" href={href} download={`import-errors-${job.id.slice(0, 8)}.csv`}>Download the error report (CSV)</a></p>}
+      {href && (
+        <p>
+          <a className="button" href={href} download={`import-errors-${job.id.slice(0, 8)}.csv`}>
+            Download the error report (CSV)
+          </a>
+        </p>
+      )}
     </section>
   );
 }
@@ -89,7 +122,8 @@ export function ImportWizard() {
     queryKey: ['import', bid, job?.id],
     queryFn: () => getImport(bid, job!.id),
     enabled: started && !!job,
-    refetchInterval: (q) => (q.state.data && (q.state.data.status === 'completed' || q.state.data.status === 'failed') ? false : 700),
+    refetchInterval: (q) =>
+      q.state.data && (q.state.data.status === 'completed' || q.state.data.status === 'failed') ? false : 700,
   });
   const live = progress.data ?? job;
   const finished = live?.status === 'completed' || live?.status === 'failed';
@@ -175,104 +209,203 @@ export function ImportWizard() {
 
       {step === 0 && (
         <section className="card">
-          <p>Upload a CSV exported from a spreadsheet, Google Contacts, Outlook or your previous CRM. The first row must hold the column names. Up to 100,000 rows.</p>
+          <p>
+            Upload a CSV exported from a spreadsheet, Google Contacts, Outlook or your previous CRM. The first row must
+            hold the column names. Up to 100,000 rows.
+          </p>
           <div className="field">
             <label htmlFor="csv-file">CSV file</label>
-            <input id="csv-file" ref={fileInput} type="file" accept=".csv,text/csv" onChange={(e) => { setDeleted(false); setFile(e.target.files?.[0] ?? null); }} />
+            <input
+              id="csv-file"
+              ref={fileInput}
+              type="file"
+              accept=".csv,text/csv"
+              onChange={(e) => {
+                setDeleted(false);
+                setFile(e.target.files?.[0] ?? null);
+              }}
+            />
           </div>
-          <button type="button" className="primary" disabled={!file || busy} onClick={() => void upload()}>{busy ? 'Uploading…' : 'Upload and continue'}</button>
+          <button type="button" className="primary" disabled={!file || busy} onClick={() => void upload()}>
+            {busy ? 'Uploading…' : 'Upload and continue'}
+          </button>
         </section>
       )}
 
       {step === 1 && job && (
         <section className="card">
           <h2>Match your columns</h2>
-          <p className="muted">{job.total_rows} rows found in {job.filename}. We guessed the matches below; change any that are wrong.</p>
+          <p className="muted">
+            {job.total_rows} rows found in {job.filename}. We guessed the matches below; change any that are wrong.
+          </p>
           <div className="grid-3">
             {IMPORT_TARGETS.map((target: ImportTarget) => (
               <div className="field" key={target}>
                 <label htmlFor={`map-${target}`}>{humanize(target)}</label>
-                <select id={`map-${target}`} value={mapping[target] ?? ''}
-                  onChange={(e) => setMapping((m) => ({ ...m, [target]: e.target.value === '' ? null : Number(e.target.value) }))}>
+                <select
+                  id={`map-${target}`}
+                  value={mapping[target] ?? ''}
+                  onChange={(e) =>
+                    setMapping((m) => ({ ...m, [target]: e.target.value === '' ? null : Number(e.target.value) }))
+                  }
+                >
                   <option value="">— not imported —</option>
-                  {headers.map((h, i) => <option key={i} value={i}>{h || `Column ${i + 1}`}</option>)}
+                  {headers.map((h, i) => (
+                    <option key={i} value={i}>
+                      {h || `Column ${i + 1}`}
+                    </option>
+                  ))}
                 </select>
               </div>
             ))}
           </div>
           <fieldset className="field">
             <legend>When a contact with the same email or phone already exists</legend>
-            <label className="checkbox"><input type="radio" name="dedupe" checked={dedupe === 'skip'} onChange={() => setDedupe('skip')} /> Skip the row</label>
-            <label className="checkbox"><input type="radio" name="dedupe" checked={dedupe === 'update'} onChange={() => setDedupe('update')} /> Update the existing contact</label>
+            <label className="checkbox">
+              <input type="radio" name="dedupe" checked={dedupe === 'skip'} onChange={() => setDedupe('skip')} /> Skip
+              the row
+            </label>
+            <label className="checkbox">
+              <input type="radio" name="dedupe" checked={dedupe === 'update'} onChange={() => setDedupe('update')} />{' '}
+              Update the existing contact
+            </label>
           </fieldset>
           <h3>Preview</h3>
-          {mappedTargets.length === 0 ? <p className="muted">Map at least one column to see a preview.</p>
-            : serverPreview.isError ? <ErrorState error={serverPreview.error} retry={() => void serverPreview.refetch()} />
-            : serverPreview.data ? (
-              <div className="table-wrap">
-                <table data-testid="import-preview">
-                  <thead><tr><th scope="col">Line</th><th scope="col">First name</th><th scope="col">Last name</th><th scope="col">Email</th><th scope="col">Phone</th><th scope="col">Result</th></tr></thead>
-                  <tbody>
-                    {serverPreview.data.map((r) => (
-                      <tr key={r.row}>
-                        <td>{r.line}</td>
-                        <td>{r.values?.first_name ?? ''}</td>
-                        <td>{r.values?.last_name ?? ''}</td>
-                        <td>{r.values?.email ?? ''}</td>
-                        <td>{r.values?.phone ?? ''}</td>
-                        <td>
-                          {r.action === 'fail' ? <span className="badge badge-danger">Will fail</span> : <span className={r.action === 'create' ? 'badge badge-ok' : 'badge'}>{humanize(r.action)}</span>}
-                          {r.problems.map((p, i) => <div key={i} className="small">{p.message}</div>)}
-                        </td>
-                      </tr>
+          {mappedTargets.length === 0 ? (
+            <p className="muted">Map at least one column to see a preview.</p>
+          ) : serverPreview.isError ? (
+            <ErrorState error={serverPreview.error} retry={() => void serverPreview.refetch()} />
+          ) : serverPreview.data ? (
+            <div className="table-wrap">
+              <table data-testid="import-preview">
+                <thead>
+                  <tr>
+                    <th scope="col">Line</th>
+                    <th scope="col">First name</th>
+                    <th scope="col">Last name</th>
+                    <th scope="col">Email</th>
+                    <th scope="col">Phone</th>
+                    <th scope="col">Result</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {serverPreview.data.map((r) => (
+                    <tr key={r.row}>
+                      <td>{r.line}</td>
+                      <td>{r.values?.first_name ?? ''}</td>
+                      <td>{r.values?.last_name ?? ''}</td>
+                      <td>{r.values?.email ?? ''}</td>
+                      <td>{r.values?.phone ?? ''}</td>
+                      <td>
+                        {r.action === 'fail' ? (
+                          <span className="badge badge-danger">Will fail</span>
+                        ) : (
+                          <span className={r.action === 'create' ? 'badge badge-ok' : 'badge'}>
+                            {humanize(r.action)}
+                          </span>
+                        )}
+                        {r.problems.map((p, i) => (
+                          <div key={i} className="small">
+                            {p.message}
+                          </div>
+                        ))}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          ) : (
+            <div className="table-wrap">
+              <table data-testid="import-preview">
+                <thead>
+                  <tr>
+                    {mappedTargets.map((t) => (
+                      <th key={t} scope="col">
+                        {humanize(t)}
+                      </th>
                     ))}
-                  </tbody>
-                </table>
-              </div>
-            ) : (
-              <div className="table-wrap">
-                <table data-testid="import-preview">
-                  <thead><tr>{mappedTargets.map((t) => <th key={t} scope="col">{humanize(t)}</th>)}</tr></thead>
-                  <tbody>{rows.map((r, i) => <tr key={i}>{mappedTargets.map((t) => <td key={t}>{r[mapping[t] as number] ?? ''}</td>)}</tr>)}</tbody>
-                </table>
-              </div>
-            )}
+                  </tr>
+                </thead>
+                <tbody>
+                  {rows.map((r, i) => (
+                    <tr key={i}>
+                      {mappedTargets.map((t) => (
+                        <td key={t}>{r[mapping[t] as number] ?? ''}</td>
+                      ))}
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
           <div className="row">
-            <button type="button" className="primary" disabled={busy || mappedTargets.length === 0} onClick={() => void run()}>
+            <button
+              type="button"
+              className="primary"
+              disabled={busy || mappedTargets.length === 0}
+              onClick={() => void run()}
+            >
               {busy ? 'Starting…' : `Import ${job.total_rows} rows`}
             </button>
-            <button type="button" onClick={reset}>Choose another file</button>
+            <button type="button" onClick={reset}>
+              Choose another file
+            </button>
           </div>
         </section>
       )}
 
       {step >= 2 && live && (
         <section className="card" aria-labelledby="progress-h">
-          <h2 id="progress-h">{finished ? (live.status === 'failed' ? 'Import failed' : 'Import complete') : 'Importing…'}</h2>
-          <label htmlFor="import-progress" className="sr-only">Import progress</label>
+          <h2 id="progress-h">
+            {finished ? (live.status === 'failed' ? 'Import failed' : 'Import complete') : 'Importing…'}
+          </h2>
+          <label htmlFor="import-progress" className="sr-only">
+            Import progress
+          </label>
           <progress id="import-progress" max={live.total_rows || 1} value={live.rows_done} />
-          <p role="status" data-testid="import-progress">{live.rows_done} of {live.total_rows} rows processed</p>
+          <p role="status" data-testid="import-progress">
+            {live.rows_done} of {live.total_rows} rows processed
+          </p>
           {progress.isError && <ErrorState error={progress.error} retry={() => void progress.refetch()} />}
           {finished && (
             <ul>
-              <li>Created: <strong data-testid="import-created">{live.counts.created}</strong></li>
+              <li>
+                Created: <strong data-testid="import-created">{live.counts.created}</strong>
+              </li>
               <li>Updated: {live.counts.updated}</li>
               <li>Skipped (duplicates): {live.counts.skipped}</li>
-              <li>Not imported (errors): <strong data-testid="import-failed">{live.counts.failed}</strong></li>
+              <li>
+                Not imported (errors): <strong data-testid="import-failed">{live.counts.failed}</strong>
+              </li>
             </ul>
           )}
           {live.error && <Alert kind="error">{live.error}</Alert>}
           {finished && (
             <div className="row">
-              <Link className="button primary" to={`/b/${bid}/contacts?source=import`}>See imported contacts</Link>
-              <button type="button" onClick={reset}>Import another file</button>
-              <button type="button" className="danger" onClick={() => setConfirmDelete(true)}>Delete this import's record</button>
+              <Link className="button primary" to={`/b/${bid}/contacts?source=import`}>
+                See imported contacts
+              </Link>
+              <button type="button" onClick={reset}>
+                Import another file
+              </button>
+              <button type="button" className="danger" onClick={() => setConfirmDelete(true)}>
+                Delete this import's record
+              </button>
             </div>
           )}
-          <ConfirmDialog open={confirmDelete} title="Delete this import's record?" confirmLabel="Delete record" busy={busy}
-            onConfirm={() => void removeJob(live.id)} onCancel={() => setConfirmDelete(false)}>
-            <p>Its progress, counts and error report (the rejected rows as they were in the file) are deleted.
-              The contacts it created stay.</p>
+          <ConfirmDialog
+            open={confirmDelete}
+            title="Delete this import's record?"
+            confirmLabel="Delete record"
+            busy={busy}
+            onConfirm={() => void removeJob(live.id)}
+            onCancel={() => setConfirmDelete(false)}
+          >
+            <p>
+              Its progress, counts and error report (the rejected rows as they were in the file) are deleted. The
+              contacts it created stay.
+            </p>
           </ConfirmDialog>
         </section>
       )}

@@ -34,7 +34,11 @@ function Thread({ bid, conversation }: { bid: string; conversation: Conversation
   const key = ['messages', bid, conversation.id];
   const messages = useQuery({
     queryKey: key,
-    queryFn: async () => toPage<Message>(await api(bpath(bid, 'conversations', conversation.id, 'messages') + qs({ limit: 100 })), 'messages').items,
+    queryFn: async () =>
+      toPage<Message>(
+        await api(bpath(bid, 'conversations', conversation.id, 'messages') + qs({ limit: 100 })),
+        'messages',
+      ).items,
     refetchInterval: POLL_MS,
   });
   const ordered = [...(messages.data ?? [])].sort((a, b) => a.created_at.localeCompare(b.created_at));
@@ -60,25 +64,38 @@ function Thread({ bid, conversation }: { bid: string; conversation: Conversation
       await queryClient.invalidateQueries({ queryKey: ['conversations', bid] });
     },
   });
-  const sendError = send.error instanceof ApiError && (send.error.code === 'contact_opted_out' || send.error.code === 'opted_out')
-    ? 'This contact replied STOP. Capto will not send them messages until they reply START.'
-    : send.isError ? errorMessage(send.error) : null;
+  const sendError =
+    send.error instanceof ApiError && (send.error.code === 'contact_opted_out' || send.error.code === 'opted_out')
+      ? 'This contact replied STOP. Capto will not send them messages until they reply START.'
+      : send.isError
+        ? errorMessage(send.error)
+        : null;
   return (
     <section className="thread" aria-label={`Conversation with ${conversationName(conversation)}`}>
       <div className="row-between card">
         <div>
           <strong>{conversationName(conversation)}</strong>{' '}
-          <Link to={`/b/${bid}/contacts/${conversation.contact_id}`} className="small">View contact</Link>
+          <Link to={`/b/${bid}/contacts/${conversation.contact_id}`} className="small">
+            View contact
+          </Link>
           <div className="small muted">From your number {conversation.our_number}</div>
         </div>
-        {optedOut && <span className="badge badge-danger" data-testid="opted-out">Opted out (STOP)</span>}
+        {optedOut && (
+          <span className="badge badge-danger" data-testid="opted-out">
+            Opted out (STOP)
+          </span>
+        )}
       </div>
       <div className="messages" aria-live="polite" aria-relevant="additions">
         {messages.isPending && <Loading label="Loading messages…" />}
         {messages.isError && <ErrorState error={messages.error} retry={() => void messages.refetch()} />}
         {messages.data && ordered.length === 0 && <Empty>No messages yet. Say hello.</Empty>}
         {ordered.map((m) => (
-          <div key={m.id} className={`msg ${m.direction === 'inbound' ? 'msg-in' : 'msg-out'}`} data-direction={m.direction}>
+          <div
+            key={m.id}
+            className={`msg ${m.direction === 'inbound' ? 'msg-in' : 'msg-out'}`}
+            data-direction={m.direction}
+          >
             {m.body}
             <div className="msg-meta">
               {formatDateTime(m.created_at)}
@@ -90,11 +107,27 @@ function Thread({ bid, conversation }: { bid: string; conversation: Conversation
         <div ref={bottom} />
       </div>
       {sendError && <Alert kind="error">{sendError}</Alert>}
-      <form className="composer" onSubmit={(e: FormEvent) => { e.preventDefault(); if (body.trim()) send.mutate(); }}>
-        <label htmlFor="composer" className="sr-only">Message</label>
-        <textarea id="composer" value={body} maxLength={1600} onChange={(e) => setBody(e.target.value)}
- disabled={optedOut} placeholder={optedOut ? 'This contact opted out of SMS' : 'Write a text message…'}
-          onKeyDown={(e) => { if (e.key === 'Enter' && (e.metaKey || e.ctrlKey) && body.trim()) send.mutate(); }} />
+      <form
+        className="composer"
+        onSubmit={(e: FormEvent) => {
+          e.preventDefault();
+          if (body.trim()) send.mutate();
+        }}
+      >
+        <label htmlFor="composer" className="sr-only">
+          Message
+        </label>
+        <textarea
+          id="composer"
+          value={body}
+          maxLength={1600}
+          onChange={(e) => setBody(e.target.value)}
+          disabled={optedOut}
+          placeholder={optedOut ? 'This contact opted out of SMS' : 'Write a text message…'}
+          onKeyDown={(e) => {
+            if (e.key === 'Enter' && (e.metaKey || e.ctrlKey) && body.trim()) send.mutate();
+          }}
+        />
         <button type="submit" className="primary" disabled={send.isPending || !body.trim() || optedOut}>
           {send.isPending ? 'Sending…' : 'Send'}
         </button>
@@ -120,12 +153,20 @@ function StartConversation({ bid, contactId }: { bid: string; contactId: string 
     },
   });
   return (
-    <form className="card" onSubmit={(e: FormEvent) => { e.preventDefault(); if (body.trim()) start.mutate(); }}>
+    <form
+      className="card"
+      onSubmit={(e: FormEvent) => {
+        e.preventDefault();
+        if (body.trim()) start.mutate();
+      }}
+    >
       <h2>New conversation</h2>
       {start.isError && <Alert kind="error">{errorMessage(start.error)}</Alert>}
       <label htmlFor="first-message">First message</label>
       <textarea id="first-message" value={body} onChange={(e) => setBody(e.target.value)} />
-      <button type="submit" className="primary" disabled={!body.trim() || start.isPending}>Send</button>
+      <button type="submit" className="primary" disabled={!body.trim() || start.isPending}>
+        Send
+      </button>
     </form>
   );
 }
@@ -136,7 +177,8 @@ export function InboxPage() {
   const [params] = useSearchParams();
   const conversations = useQuery({
     queryKey: ['conversations', bid, 'inbox'],
-    queryFn: async () => toPage<Conversation>(await api(bpath(bid, 'conversations') + qs({ limit: 100 })), 'conversations').items,
+    queryFn: async () =>
+      toPage<Conversation>(await api(bpath(bid, 'conversations') + qs({ limit: 100 })), 'conversations').items,
     refetchInterval: POLL_MS * 2,
   });
   const startFor = params.get('contact');
@@ -149,13 +191,25 @@ export function InboxPage() {
           return (
             <div className="inbox">
               <nav aria-label="Conversations">
-                {items.length === 0 ? <Empty>No conversations yet. Start one from a contact's page.</Empty> : (
+                {items.length === 0 ? (
+                  <Empty>No conversations yet. Start one from a contact's page.</Empty>
+                ) : (
                   <ul className="conv-list">
                     {items.map((c) => (
                       <li key={c.id}>
-                        <Link to={`/b/${bid}/inbox/${c.id}`} className={c.id === convId ? 'active' : undefined} aria-current={c.id === convId ? 'page' : undefined}>
+                        <Link
+                          to={`/b/${bid}/inbox/${c.id}`}
+                          className={c.id === convId ? 'active' : undefined}
+                          aria-current={c.id === convId ? 'page' : undefined}
+                        >
                           <span className={c.unread_count > 0 ? 'unread' : undefined}>{conversationName(c)}</span>
-                          {c.unread_count > 0 && <span className="badge"> {c.unread_count}<span className="sr-only"> unread</span></span>}
+                          {c.unread_count > 0 && (
+                            <span className="badge">
+                              {' '}
+                              {c.unread_count}
+                              <span className="sr-only"> unread</span>
+                            </span>
+                          )}
                           <div className="small muted">{c.last_message_preview ?? ''}</div>
                           <div className="small muted">{formatDateTime(c.last_message_at)}</div>
                         </Link>
@@ -164,9 +218,13 @@ export function InboxPage() {
                   </ul>
                 )}
               </nav>
-              {active ? <Thread key={active.id} bid={bid} conversation={active} />
-                : startFor ? <StartConversation bid={bid} contactId={startFor} />
-                : <Empty>{convId ? 'This conversation was not found.' : 'Choose a conversation.'}</Empty>}
+              {active ? (
+                <Thread key={active.id} bid={bid} conversation={active} />
+              ) : startFor ? (
+                <StartConversation bid={bid} contactId={startFor} />
+              ) : (
+                <Empty>{convId ? 'This conversation was not found.' : 'Choose a conversation.'}</Empty>
+              )}
             </div>
           );
         }}

@@ -25,27 +25,51 @@ export function ListsPage() {
   return (
     <>
       <h1>Lists</h1>
-      <form className="inline-form card" onSubmit={(e: FormEvent) => { e.preventDefault(); if (name.trim()) create.mutate(); }}>
-        <TextField label="New list name" value={name} onChange={(e) => setName(e.target.value)} placeholder="e.g. Spring first-time buyers" />
-        <button type="submit" className="primary" disabled={create.isPending || !name.trim()}>Create list</button>
+      <form
+        className="inline-form card"
+        onSubmit={(e: FormEvent) => {
+          e.preventDefault();
+          if (name.trim()) create.mutate();
+        }}
+      >
+        <TextField
+          label="New list name"
+          value={name}
+          onChange={(e) => setName(e.target.value)}
+          placeholder="e.g. Spring first-time buyers"
+        />
+        <button type="submit" className="primary" disabled={create.isPending || !name.trim()}>
+          Create list
+        </button>
       </form>
       {create.isError && <Alert kind="error">{errorMessage(create.error)}</Alert>}
       <QueryView query={lists}>
-        {(items) => items.length === 0 ? <Empty>No lists yet. Lists group contacts for follow-ups and campaigns.</Empty> : (
-          <div className="table-wrap">
-            <table>
-              <thead><tr><th scope="col">List</th><th scope="col">Contacts</th></tr></thead>
-              <tbody>
-                {items.map((l) => (
-                  <tr key={l.id}>
-                    <td><Link to={`/b/${bid}/lists/${l.id}`}>{l.name}</Link></td>
-                    <td>{l.member_count ?? '—'}</td>
+        {(items) =>
+          items.length === 0 ? (
+            <Empty>No lists yet. Lists group contacts for follow-ups and campaigns.</Empty>
+          ) : (
+            <div className="table-wrap">
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col">List</th>
+                    <th scope="col">Contacts</th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
+                </thead>
+                <tbody>
+                  {items.map((l) => (
+                    <tr key={l.id}>
+                      <td>
+                        <Link to={`/b/${bid}/lists/${l.id}`}>{l.name}</Link>
+                      </td>
+                      <td>{l.member_count ?? '—'}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )
+        }
       </QueryView>
     </>
   );
@@ -64,7 +88,8 @@ export function ListDetail() {
     queryFn: async () => toPage<Contact>(await api(bpath(bid, 'lists', lid, 'members') + qs({ limit: 200 }))).items,
   });
   const removeMember = useMutation({
-    mutationFn: (cid: string) => api(bpath(bid, 'lists', lid, 'members'), { method: 'DELETE', body: { contact_ids: [cid] } }),
+    mutationFn: (cid: string) =>
+      api(bpath(bid, 'lists', lid, 'members'), { method: 'DELETE', body: { contact_ids: [cid] } }),
     onSuccess: async () => {
       await queryClient.invalidateQueries({ queryKey: ['list-members', bid, lid] });
       await queryClient.invalidateQueries({ queryKey: ['lists', bid] });
@@ -79,38 +104,70 @@ export function ListDetail() {
   });
   return (
     <>
-      <p className="small"><Link to={`/b/${bid}/lists`}>← Lists</Link></p>
+      <p className="small">
+        <Link to={`/b/${bid}/lists`}>← Lists</Link>
+      </p>
       <div className="row-between">
         <h1>{list?.name ?? 'List'}</h1>
-        <button type="button" onClick={() => setConfirm(true)}>Delete list</button>
+        <button type="button" onClick={() => setConfirm(true)}>
+          Delete list
+        </button>
       </div>
-      {(removeMember.isError || removeList.isError) && <Alert kind="error">{errorMessage(removeMember.error ?? removeList.error)}</Alert>}
+      {(removeMember.isError || removeList.isError) && (
+        <Alert kind="error">{errorMessage(removeMember.error ?? removeList.error)}</Alert>
+      )}
       <QueryView query={members}>
-        {(items) => items.length === 0 ? (
-          <Empty>No contacts on this list. Select contacts in the <Link to={`/b/${bid}/contacts`}>contacts table</Link> and choose “Add to list”.</Empty>
-        ) : (
-          <div className="table-wrap">
-            <table>
-              <thead><tr><th scope="col">Name</th><th scope="col">Email</th><th scope="col">Status</th><th scope="col"><span className="sr-only">Actions</span></th></tr></thead>
-              <tbody>
-                {items.map((c) => {
-                  const id = c.id;
-                  return (
-                    <tr key={id}>
-                      <td><Link to={`/b/${bid}/contacts/${id}`}>{fullName(c)}</Link></td>
-                      <td>{c.email ?? '—'}</td>
-                      <td>{humanize(c.status)}</td>
-                      <td><button type="button" onClick={() => removeMember.mutate(id)}>Remove<span className="sr-only"> {fullName(c)}</span></button></td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          </div>
-        )}
+        {(items) =>
+          items.length === 0 ? (
+            <Empty>
+              No contacts on this list. Select contacts in the <Link to={`/b/${bid}/contacts`}>contacts table</Link> and
+              choose “Add to list”.
+            </Empty>
+          ) : (
+            <div className="table-wrap">
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col">Name</th>
+                    <th scope="col">Email</th>
+                    <th scope="col">Status</th>
+                    <th scope="col">
+                      <span className="sr-only">Actions</span>
+                    </th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {items.map((c) => {
+                    const id = c.id;
+                    return (
+                      <tr key={id}>
+                        <td>
+                          <Link to={`/b/${bid}/contacts/${id}`}>{fullName(c)}</Link>
+                        </td>
+                        <td>{c.email ?? '—'}</td>
+                        <td>{humanize(c.status)}</td>
+                        <td>
+                          <button type="button" onClick={() => removeMember.mutate(id)}>
+                            Remove<span className="sr-only"> {fullName(c)}</span>
+                          </button>
+                        </td>
+                      </tr>
+                    );
+                  })}
+                </tbody>
+              </table>
+            </div>
+          )
+        }
       </QueryView>
-      <ConfirmDialog open={confirm} title="Delete this list?" confirmLabel="Delete list" busy={removeList.isPending}
-        onConfirm={() => removeList.mutate()} onCancel={() => setConfirm(false)}>
+      <ConfirmDialog
+        open={confirm}
+        title="Delete this list?"
+        confirmLabel="Delete list"
+        busy={removeList.isPending}
+        onConfirm={() => removeList.mutate()}
+        onCancel={() => setConfirm(false)}
+      >
         <p>The contacts stay in Capto; only the list goes away.</p>
       </ConfirmDialog>
     </>

@@ -16,31 +16,63 @@ function NewDealForm({ bid, onDone }: { bid: string; onDone: () => void }) {
   const create = useMutation({
     mutationFn: () =>
       api(bpath(bid, 'deals'), {
-        body: { title: form.title, loan_type: form.loan_type, stage: form.stage, amount_cents: Math.round(Number(form.amount || '0') * 100) },
+        body: {
+          title: form.title,
+          loan_type: form.loan_type,
+          stage: form.stage,
+          amount_cents: Math.round(Number(form.amount || '0') * 100),
+        },
       }),
     onSuccess: async () => {
       await queryClient.invalidateQueries({ queryKey: ['deals', bid] });
       onDone();
     },
   });
-  const set = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm((f) => ({ ...f, [k]: e.target.value }));
+  const set = (k: keyof typeof form) => (e: { target: { value: string } }) =>
+    setForm((f) => ({ ...f, [k]: e.target.value }));
   return (
-    <form className="card" aria-label="New deal" onSubmit={(e: FormEvent) => { e.preventDefault(); create.mutate(); }}>
+    <form
+      className="card"
+      aria-label="New deal"
+      onSubmit={(e: FormEvent) => {
+        e.preventDefault();
+        create.mutate();
+      }}
+    >
       <h2>New deal</h2>
       {create.isError && <Alert kind="error">{errorMessage(create.error)}</Alert>}
       <div className="grid-2">
         <TextField label="Title" required value={form.title} onChange={set('title')} autoFocus />
-        <TextField label="Loan amount (USD)" type="number" min="0" step="1000" value={form.amount} onChange={set('amount')} />
+        <TextField
+          label="Loan amount (USD)"
+          type="number"
+          min="0"
+          step="1000"
+          value={form.amount}
+          onChange={set('amount')}
+        />
         <SelectField label="Loan type" value={form.loan_type} onChange={set('loan_type')}>
-          {LOAN_TYPES.map((t) => <option key={t} value={t}>{humanize(t)}</option>)}
+          {LOAN_TYPES.map((t) => (
+            <option key={t} value={t}>
+              {humanize(t)}
+            </option>
+          ))}
         </SelectField>
         <SelectField label="Stage" value={form.stage} onChange={set('stage')}>
-          {DEAL_STAGES.map((s) => <option key={s} value={s}>{humanize(s)}</option>)}
+          {DEAL_STAGES.map((s) => (
+            <option key={s} value={s}>
+              {humanize(s)}
+            </option>
+          ))}
         </SelectField>
       </div>
       <div className="row">
-        <button type="submit" className="primary" disabled={create.isPending || !form.title.trim()}>Save deal</button>
-        <button type="button" onClick={onDone}>Cancel</button>
+        <button type="submit" className="primary" disabled={create.isPending || !form.title.trim()}>
+          Save deal
+        </button>
+        <button type="button" onClick={onDone}>
+          Cancel
+        </button>
       </div>
     </form>
   );
@@ -50,14 +82,18 @@ export function PipelinePage() {
   const { bid } = useBusiness();
   const queryClient = useQueryClient();
   const key = ['deals', bid];
-  const deals = useQuery({ queryKey: key, queryFn: async () => ({ items: await fetchAll<Deal>(bpath(bid, 'deals') + qs({ limit: 200 }), (u) => api(u)) }) });
+  const deals = useQuery({
+    queryKey: key,
+    queryFn: async () => ({ items: await fetchAll<Deal>(bpath(bid, 'deals') + qs({ limit: 200 }), (u) => api(u)) }),
+  });
   const [dragging, setDragging] = useState<string | null>(null);
   const [over, setOver] = useState<DealStage | null>(null);
   const [adding, setAdding] = useState(false);
   const [announce, setAnnounce] = useState('');
 
   const move = useMutation({
-    mutationFn: ({ deal, stage }: { deal: Deal; stage: DealStage }) => api<Deal>(bpath(bid, 'deals', deal.id, 'move'), { body: { stage } }),
+    mutationFn: ({ deal, stage }: { deal: Deal; stage: DealStage }) =>
+      api<Deal>(bpath(bid, 'deals', deal.id, 'move'), { body: { stage } }),
     onMutate: async ({ deal, stage }) => {
       // Optimistic: the card lands at once; the previous page comes back on failure.
       await queryClient.cancelQueries({ queryKey: key });
@@ -88,12 +124,20 @@ export function PipelinePage() {
     <>
       <div className="row-between">
         <h1>Pipeline</h1>
-        <button type="button" className="primary" onClick={() => setAdding(true)}>New deal</button>
+        <button type="button" className="primary" onClick={() => setAdding(true)}>
+          New deal
+        </button>
       </div>
       {adding && <NewDealForm bid={bid} onDone={() => setAdding(false)} />}
-      <p className="sr-only" aria-live="polite">{announce}</p>
+      <p className="sr-only" aria-live="polite">
+        {announce}
+      </p>
       {move.isError && <Alert kind="error">Could not move the deal: {errorMessage(move.error)}</Alert>}
-      {deals.isPending ? <Loading label="Loading deals…" /> : deals.isError ? <ErrorState error={deals.error} retry={() => void deals.refetch()} /> : (
+      {deals.isPending ? (
+        <Loading label="Loading deals…" />
+      ) : deals.isError ? (
+        <ErrorState error={deals.error} retry={() => void deals.refetch()} />
+      ) : (
         <div className="kanban">
           {DEAL_STAGES.map((stage) => {
             const cards = deals.data.items.filter((d) => d.stage === stage);
@@ -104,11 +148,20 @@ export function PipelinePage() {
                 className={`kanban-col${over === stage ? ' drop-target' : ''}`}
                 aria-label={`${humanize(stage)} stage`}
                 data-stage={stage}
-                onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = 'move'; setOver(stage); }}
+                onDragOver={(e) => {
+                  e.preventDefault();
+                  e.dataTransfer.dropEffect = 'move';
+                  setOver(stage);
+                }}
                 onDragLeave={() => setOver((o) => (o === stage ? null : o))}
                 onDrop={(e) => onDrop(e, stage)}
               >
-                <h2><span>{humanize(stage)}</span><span className="muted small">{cards.length} · {formatMoney(total)}</span></h2>
+                <h2>
+                  <span>{humanize(stage)}</span>
+                  <span className="muted small">
+                    {cards.length} · {formatMoney(total)}
+                  </span>
+                </h2>
                 {cards.length === 0 && <p className="small muted">No deals</p>}
                 {cards.map((d) => (
                   <article
@@ -116,15 +169,34 @@ export function PipelinePage() {
                     className={`deal-card${dragging === d.id ? ' dragging' : ''}`}
                     draggable
                     data-deal-id={d.id}
-                    onDragStart={(e) => { e.dataTransfer.setData('text/plain', d.id); e.dataTransfer.effectAllowed = 'move'; setDragging(d.id); }}
-                    onDragEnd={() => { setDragging(null); setOver(null); }}
+                    onDragStart={(e) => {
+                      e.dataTransfer.setData('text/plain', d.id);
+                      e.dataTransfer.effectAllowed = 'move';
+                      setDragging(d.id);
+                    }}
+                    onDragEnd={() => {
+                      setDragging(null);
+                      setOver(null);
+                    }}
                   >
                     <strong>{d.title}</strong>
-                    <div className="small muted">{humanize(d.loan_type)} · {formatMoney(dealAmount(d))}</div>
+                    <div className="small muted">
+                      {humanize(d.loan_type)} · {formatMoney(dealAmount(d))}
+                    </div>
                     {d.contact_name && <div className="small">{d.contact_name}</div>}
-                    <label className="sr-only" htmlFor={`move-${d.id}`}>Move {d.title} to stage</label>
-                    <select id={`move-${d.id}`} value={d.stage} onChange={(e) => move.mutate({ deal: d, stage: e.target.value as DealStage })}>
-                      {DEAL_STAGES.map((s) => <option key={s} value={s}>{s === d.stage ? `In ${humanize(s)}` : `Move to ${humanize(s)}`}</option>)}
+                    <label className="sr-only" htmlFor={`move-${d.id}`}>
+                      Move {d.title} to stage
+                    </label>
+                    <select
+                      id={`move-${d.id}`}
+                      value={d.stage}
+                      onChange={(e) => move.mutate({ deal: d, stage: e.target.value as DealStage })}
+                    >
+                      {DEAL_STAGES.map((s) => (
+                        <option key={s} value={s}>
+                          {s === d.stage ? `In ${humanize(s)}` : `Move to ${humanize(s)}`}
+                        </option>
+                      ))}
                     </select>
                   </article>
                 ))}

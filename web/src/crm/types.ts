@@ -1,7 +1,23 @@
 // Row shapes as the CRM API returns them (columns of migrations/0004_create_crm.sql).
-export const CONTACT_STATUSES = ['lead', 'prospect', 'application', 'client', 'past_client', 'referral_partner', 'do_not_contact'] as const;
+export const CONTACT_STATUSES = [
+  'lead',
+  'prospect',
+  'application',
+  'client',
+  'past_client',
+  'referral_partner',
+  'do_not_contact',
+] as const;
 export const CONTACT_SOURCES = ['web', 'referral', 'zillow', 'sms', 'import', 'manual', 'other'] as const;
-export const DEAL_STAGES = ['lead', 'application', 'processing', 'underwriting', 'clear_to_close', 'funded', 'lost'] as const;
+export const DEAL_STAGES = [
+  'lead',
+  'application',
+  'processing',
+  'underwriting',
+  'clear_to_close',
+  'funded',
+  'lost',
+] as const;
 export const LOAN_TYPES = ['conventional', 'fha', 'va', 'usda', 'jumbo', 'refinance', 'heloc', 'other'] as const;
 export type DealStage = (typeof DEAL_STAGES)[number];
 

@@ -20,7 +20,9 @@ export function AcceptInvitationPage() {
     setBusy(true);
     setError(null);
     try {
-      const result = await api<{ business_id?: string; business?: { id: string } }>('/api/invitations/accept', { body: { token } });
+      const result = await api<{ business_id?: string; business?: { id: string } }>('/api/invitations/accept', {
+        body: { token },
+      });
       await queryClient.invalidateQueries({ queryKey: ['me'] });
       const bid = result?.business_id ?? result?.business?.id;
       navigate(bid ? `/b/${bid}` : '/app', { replace: true });
@@ -39,15 +41,21 @@ export function AcceptInvitationPage() {
         <>
           <p>Sign in or create an account with the email address the invitation was sent to, then accept it.</p>
           <div className="row">
-            <Link className="button primary" to={`/signin?next=${encodeURIComponent(here)}`}>Sign in</Link>
-            <Link className="button" to={`/signup?next=${encodeURIComponent(here)}`}>Create account</Link>
+            <Link className="button primary" to={`/signin?next=${encodeURIComponent(here)}`}>
+              Sign in
+            </Link>
+            <Link className="button" to={`/signup?next=${encodeURIComponent(here)}`}>
+              Create account
+            </Link>
           </div>
         </>
       )}
       {token && status === 'signed-in' && (
         <>
           {error && <Alert kind="error">{error}</Alert>}
-          <p>You are signed in as <strong>{user?.email}</strong>.</p>
+          <p>
+            You are signed in as <strong>{user?.email}</strong>.
+          </p>
           <button type="button" className="primary" disabled={busy} onClick={() => void accept()}>
             {busy ? 'Joining…' : 'Accept invitation'}
           </button>

@@ -25,7 +25,11 @@ export function DemoButton() {
       <button type="button" onClick={() => void start()} disabled={busy}>
         {busy ? 'Preparing the demo…' : 'Try the demo'}
       </button>
-      {error && <span className="field-error" role="alert">{error}</span>}
+      {error && (
+        <span className="field-error" role="alert">
+          {error}
+        </span>
+      )}
     </>
   );
 }

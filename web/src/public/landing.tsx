@@ -7,19 +7,26 @@ export function LandingPage() {
       <section className="hero">
         <h1>The CRM loan officers can trust with their borrowers.</h1>
         <p className="muted">
-          Contacts, lists, a loan pipeline and two-way SMS through your own Twilio number — with security enforced by the
-          database, not by good intentions.
+          Contacts, lists, a loan pipeline and two-way SMS through your own Twilio number — with security enforced by
+          the database, not by good intentions.
         </p>
         <div className="row">
-          <Link to="/signup" className="button primary">Create your account</Link>
+          <Link to="/signup" className="button primary">
+            Create your account
+          </Link>
           <DemoButton />
-          <Link to="/signin" className="button">Sign in</Link>
+          <Link to="/signin" className="button">
+            Sign in
+          </Link>
         </div>
       </section>
       <section className="grid-3" aria-label="Highlights">
         <div className="card">
           <h2>Your team, walled off</h2>
-          <p>Every row is scoped to its business by PostgreSQL row-level security. Another team can never read your borrowers.</p>
+          <p>
+            Every row is scoped to its business by PostgreSQL row-level security. Another team can never read your
+            borrowers.
+          </p>
         </div>
         <div className="card">
           <h2>Secrets stay secret</h2>

@@ -5,9 +5,13 @@ export function PublicLayout() {
   const { status } = useSession();
   return (
     <div className="public">
-      <a className="skip-link" href="#main">Skip to content</a>
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
       <header className="public-header">
-        <Link to="/" className="brand">Capto</Link>
+        <Link to="/" className="brand">
+          Capto
+        </Link>
         <nav aria-label="Main">
           <Link to="/security">Security</Link>
           {status === 'signed-in' ? (

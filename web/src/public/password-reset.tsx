@@ -38,17 +38,28 @@ export function ForgotPasswordPage() {
       <h1>Reset your password</h1>
       {sent ? (
         // Same answer whether or not the account exists: the form must not reveal who has an account.
-        <Alert kind="ok">If an account exists for {email}, a reset link is on its way. It expires soon, so use it today.</Alert>
+        <Alert kind="ok">
+          If an account exists for {email}, a reset link is on its way. It expires soon, so use it today.
+        </Alert>
       ) : (
         <form onSubmit={(e) => void submit(e)} noValidate>
           {error && <Alert kind="error">{error}</Alert>}
-          <TextField label="Email" type="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} />
+          <TextField
+            label="Email"
+            type="email"
+            autoComplete="email"
+            required
+            value={email}
+            onChange={(e) => setEmail(e.target.value)}
+          />
           <button type="submit" className="primary" disabled={busy}>
             {busy ? 'Sending…' : 'Send reset link'}
           </button>
         </form>
       )}
-      <p className="small"><Link to="/signin">Back to sign in</Link></p>
+      <p className="small">
+        <Link to="/signin">Back to sign in</Link>
+      </p>
     </div>
   );
 }
@@ -72,7 +83,8 @@ export function ResetPasswordPage() {
     } catch (err) {
       const pw = passwordProblem(err);
       if (pw) setPasswordError(pw);
-      else if (err instanceof ApiError && (err.code === 'token_invalid' || err.code === 'token_expired')) setError('This reset link is invalid or has expired. Ask for a new one.');
+      else if (err instanceof ApiError && (err.code === 'token_invalid' || err.code === 'token_expired'))
+        setError('This reset link is invalid or has expired. Ask for a new one.');
       else setError(errorMessage(err));
       setBusy(false);
     }
@@ -81,19 +93,36 @@ export function ResetPasswordPage() {
     return (
       <div className="card auth-card">
         <h1>Choose a new password</h1>
-        <Alert kind="error">This link has no reset token. Use the link from the email, or <Link to="/forgot-password">ask for a new one</Link>.</Alert>
+        <Alert kind="error">
+          This link has no reset token. Use the link from the email, or{' '}
+          <Link to="/forgot-password">ask for a new one</Link>.
+        </Alert>
       </div>
     );
   }
   return (
     <div className="card auth-card">
       <h1>Choose a new password</h1>
-      {error && <Alert kind="error">{error} <Link to="/forgot-password">Request a new link</Link></Alert>}
+      {error && (
+        <Alert kind="error">
+          {error} <Link to="/forgot-password">Request a new link</Link>
+        </Alert>
+      )}
       <form onSubmit={(e) => void submit(e)} noValidate>
-        <TextField label="New password" type="password" autoComplete="new-password" required value={password}
-          onChange={(e) => setPassword(e.target.value)} error={passwordError} hint="Signing in with the new password signs out your other sessions." />
+        <TextField
+          label="New password"
+          type="password"
+          autoComplete="new-password"
+          required
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+          error={passwordError}
+          hint="Signing in with the new password signs out your other sessions."
+        />
         <PasswordStrength password={password} />
-        <button type="submit" className="primary" disabled={busy}>{busy ? 'Saving…' : 'Set password'}</button>
+        <button type="submit" className="primary" disabled={busy}>
+          {busy ? 'Saving…' : 'Set password'}
+        </button>
       </form>
     </div>
   );

@@ -55,16 +55,32 @@ export function SignInPage() {
       <h1>Sign in</h1>
       {oauthError && (
         <Alert kind="error">
-          {oauthError === 'google_not_configured' ? 'Google sign-in is not set up on this server. Sign in with your email and password.'
-            : oauthError === 'email_taken' ? 'An account with this email already exists. Sign in with your password.'
-            : 'Google sign-in did not complete. Try again, or sign in with your email and password.'}
+          {oauthError === 'google_not_configured'
+            ? 'Google sign-in is not set up on this server. Sign in with your email and password.'
+            : oauthError === 'email_taken'
+              ? 'An account with this email already exists. Sign in with your password.'
+              : 'Google sign-in did not complete. Try again, or sign in with your email and password.'}
         </Alert>
       )}
       {params.get('reset') === '1' && <Alert kind="ok">Your password was changed. Sign in with the new one.</Alert>}
       {error && <Alert kind="error">{error}</Alert>}
       <form onSubmit={(e) => void submit(e)} noValidate>
-        <TextField label="Email" type="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} />
-        <TextField label="Password" type="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} />
+        <TextField
+          label="Email"
+          type="email"
+          autoComplete="email"
+          required
+          value={email}
+          onChange={(e) => setEmail(e.target.value)}
+        />
+        <TextField
+          label="Password"
+          type="password"
+          autoComplete="current-password"
+          required
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+        />
         <div className="row-between">
           <button type="submit" className="primary" disabled={busy}>
             {busy ? 'Signing in…' : 'Sign in'}

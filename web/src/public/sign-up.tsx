@@ -12,8 +12,10 @@ export function passwordProblem(e: unknown): string | null {
   if (e.code === 'password_breached') {
     return 'This password has appeared in a known data breach (Have I Been Pwned), so attackers try it first. Choose a different one — a few unrelated words work well.';
   }
-  if (e.code === 'password_similar_to_email') return 'Your password is too close to your email address. Choose something unrelated.';
-  if (e.code === 'password_check_unavailable') return 'We could not check this password against known breaches right now. Try again in a minute.';
+  if (e.code === 'password_similar_to_email')
+    return 'Your password is too close to your email address. Choose something unrelated.';
+  if (e.code === 'password_check_unavailable')
+    return 'We could not check this password against known breaches right now. Try again in a minute.';
   if (e.code.startsWith('password_')) return e.message;
   return null;
 }
@@ -44,7 +46,8 @@ export function SignUpPage() {
     } catch (err) {
       const pw = passwordProblem(err);
       if (pw) setPasswordError(pw);
-      else if (err instanceof ApiError && (err.code === 'email_taken' || err.code === 'conflict')) setError('An account with this email already exists. Sign in instead.');
+      else if (err instanceof ApiError && (err.code === 'email_taken' || err.code === 'conflict'))
+        setError('An account with this email already exists. Sign in instead.');
       else setError(err instanceof ApiError ? err.message : 'Could not reach Capto. Try again.');
     } finally {
       setBusy(false);
@@ -65,7 +68,14 @@ export function SignUpPage() {
       <h1>Create your account</h1>
       {error && <Alert kind="error">{error}</Alert>}
       <form onSubmit={(e) => void submit(e)} noValidate>
-        <TextField label="Work email" type="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} />
+        <TextField
+          label="Work email"
+          type="email"
+          autoComplete="email"
+          required
+          value={email}
+          onChange={(e) => setEmail(e.target.value)}
+        />
         <TextField
           label="Password"
           type="password"

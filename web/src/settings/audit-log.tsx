@@ -48,29 +48,48 @@ export function AuditLog({ bid }: { bid: string }) {
       <h2 id="audit-h">Audit log</h2>
       <p className="muted small">Every integration change is recorded here and can never be edited or deleted.</p>
       <QueryView query={audit}>
-        {(page) => page.items.length === 0 ? <Empty>No integration changes yet.</Empty> : (
-          <>
-            <div className="table-wrap">
-              <table data-testid="audit-log">
-                <thead><tr><th scope="col">Time</th><th scope="col">Actor</th><th scope="col">Action</th><th scope="col">Details</th></tr></thead>
-                <tbody>
-                  {page.items.map((r) => (
-                    <tr key={r.id} data-action={r.action}>
-                      <td>{formatDateTime(r.occurred_at ?? r.created_at)}</td>
-                      <td>{r.actor_email ?? r.actor?.email ?? 'system'}</td>
-                      <td>{ACTIONS[r.action] ?? r.action}</td>
-                      <td className="small">{describeDetails(r.details)}</td>
+        {(page) =>
+          page.items.length === 0 ? (
+            <Empty>No integration changes yet.</Empty>
+          ) : (
+            <>
+              <div className="table-wrap">
+                <table data-testid="audit-log">
+                  <thead>
+                    <tr>
+                      <th scope="col">Time</th>
+                      <th scope="col">Actor</th>
+                      <th scope="col">Action</th>
+                      <th scope="col">Details</th>
                     </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-            <nav className="pager" aria-label="Audit log pages">
-              <button type="button" disabled={cursors.length === 1} onClick={() => setCursors((c) => c.slice(0, -1))}>Newer</button>
-              <button type="button" disabled={!page.nextCursor} onClick={() => page.nextCursor && setCursors((c) => [...c, page.nextCursor])}>Older</button>
-            </nav>
-          </>
-        )}
+                  </thead>
+                  <tbody>
+                    {page.items.map((r) => (
+                      <tr key={r.id} data-action={r.action}>
+                        <td>{formatDateTime(r.occurred_at ?? r.created_at)}</td>
+                        <td>{r.actor_email ?? r.actor?.email ?? 'system'}</td>
+                        <td>{ACTIONS[r.action] ?? r.action}</td>
+                        <td className="small">{describeDetails(r.details)}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+              <nav className="pager" aria-label="Audit log pages">
+                <button type="button" disabled={cursors.length === 1} onClick={() => setCursors((c) => c.slice(0, -1))}>
+                  Newer
+                </button>
+                <button
+                  type="button"
+                  disabled={!page.nextCursor}
+                  onClick={() => page.nextCursor && setCursors((c) => [...c, page.nextCursor])}
+                >
+                  Older
+                </button>
+              </nav>
+            </>
+          )
+        }
       </QueryView>
     </section>
   );

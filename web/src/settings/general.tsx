@@ -24,26 +24,44 @@ function ProfileForm({ bid, business, canEdit }: { bid: string; business: Busine
   const [name, setName] = useState(business.name);
   const [nmls, setNmls] = useState(business.nmls_number ?? '');
   const save = useMutation({
-    mutationFn: () => api(bpath(bid), { method: 'PATCH', body: { name: name.trim(), nmls_number: nmls.trim() || null } }),
+    mutationFn: () =>
+      api(bpath(bid), { method: 'PATCH', body: { name: name.trim(), nmls_number: nmls.trim() || null } }),
     onSuccess: async () => {
       await queryClient.invalidateQueries({ queryKey: ['me'] });
       await queryClient.invalidateQueries({ queryKey: ['business', bid] });
     },
   });
   return (
-    <form className="card" onSubmit={(e: FormEvent) => { e.preventDefault(); save.mutate(); }}>
+    <form
+      className="card"
+      onSubmit={(e: FormEvent) => {
+        e.preventDefault();
+        save.mutate();
+      }}
+    >
       <h2>Business profile</h2>
       {save.isError && <Alert kind="error">{errorMessage(save.error)}</Alert>}
       {save.isSuccess && <Alert kind="ok">Saved.</Alert>}
       <TextField label="Business name" value={name} onChange={(e) => setName(e.target.value)} disabled={!canEdit} />
-      <TextField label="NMLS number" inputMode="numeric" value={nmls} onChange={(e) => setNmls(e.target.value)} disabled={!canEdit}
-        hint="Your company's NMLS unique identifier, digits only." />
+      <TextField
+        label="NMLS number"
+        inputMode="numeric"
+        value={nmls}
+        onChange={(e) => setNmls(e.target.value)}
+        disabled={!canEdit}
+        hint="Your company's NMLS unique identifier, digits only."
+      />
       <p className="small muted">
         Created {formatDate(business.created_at)}
         {business.trial ? ` · trial ends ${formatDate(business.trial.ends_at)}` : ''}
       </p>
-      {canEdit ? <button type="submit" className="primary" disabled={save.isPending || !name.trim()}>Save</button>
-        : <p className="small muted">Only owners and admins can change the profile.</p>}
+      {canEdit ? (
+        <button type="submit" className="primary" disabled={save.isPending || !name.trim()}>
+          Save
+        </button>
+      ) : (
+        <p className="small muted">Only owners and admins can change the profile.</p>
+      )}
     </form>
   );
 }
@@ -78,10 +96,25 @@ export function GeneralSettings() {
               <h2>Delete this business</h2>
               <p>Deletes every contact, list, deal, conversation and integration of {b.name}. This cannot be undone.</p>
               {remove.isError && <Alert kind="error">{errorMessage(remove.error)}</Alert>}
-              <button type="button" className="danger" onClick={() => setConfirm(true)}>Delete business…</button>
-              <ConfirmDialog open={confirm} title={`Delete ${b.name}?`} confirmLabel="Delete forever" busy={remove.isPending}
-                onConfirm={() => remove.mutate()} onCancel={() => { setConfirm(false); setTyped(''); }}>
-                <TextField label={`Type “${b.name}” to confirm`} value={typed} onChange={(e) => setTyped(e.target.value)} />
+              <button type="button" className="danger" onClick={() => setConfirm(true)}>
+                Delete business…
+              </button>
+              <ConfirmDialog
+                open={confirm}
+                title={`Delete ${b.name}?`}
+                confirmLabel="Delete forever"
+                busy={remove.isPending}
+                onConfirm={() => remove.mutate()}
+                onCancel={() => {
+                  setConfirm(false);
+                  setTyped('');
+                }}
+              >
+                <TextField
+                  label={`Type “${b.name}” to confirm`}
+                  value={typed}
+                  onChange={(e) => setTyped(e.target.value)}
+                />
               </ConfirmDialog>
             </section>
           )}

@@ -21,7 +21,10 @@ interface GoogleStatus {
 const OUTCOMES: Record<string, { kind: 'ok' | 'error'; text: string }> = {
   connected: { kind: 'ok', text: 'Google is connected.' },
   denied: { kind: 'error', text: 'The Google consent screen was cancelled; nothing was connected.' },
-  already_connected: { kind: 'error', text: 'A Google account is already connected to this business. Disconnect it first.' },
+  already_connected: {
+    kind: 'error',
+    text: 'A Google account is already connected to this business. Disconnect it first.',
+  },
   failed: { kind: 'error', text: 'Google did not complete the connection. Try again.' },
 };
 
@@ -29,7 +32,10 @@ export function GoogleIntegration({ bid, canManage }: { bid: string; canManage: 
   const queryClient = useQueryClient();
   const [params] = useSearchParams();
   const [confirm, setConfirm] = useState(false);
-  const status = useQuery({ queryKey: ['google', bid], queryFn: () => api<GoogleStatus>(bpath(bid, 'integrations', 'google')) });
+  const status = useQuery({
+    queryKey: ['google', bid],
+    queryFn: () => api<GoogleStatus>(bpath(bid, 'integrations', 'google')),
+  });
   const connect = useMutation({
     mutationFn: () => api<{ authorization_url: string }>(bpath(bid, 'integrations', 'google', 'connect')),
     onSuccess: (r) => window.location.assign(r.authorization_url),
@@ -47,7 +53,9 @@ export function GoogleIntegration({ bid, canManage }: { bid: string; canManage: 
     <section aria-labelledby="google-h">
       <h2 id="google-h">Google</h2>
       {outcome && <Alert kind={outcome.kind}>{outcome.text}</Alert>}
-      {(connect.isError || disconnect.isError) && <Alert kind="error">{errorMessage(connect.error ?? disconnect.error)}</Alert>}
+      {(connect.isError || disconnect.isError) && (
+        <Alert kind="error">{errorMessage(connect.error ?? disconnect.error)}</Alert>
+      )}
       <div className="card">
         <QueryView query={status}>
           {(s) => (
@@ -55,20 +63,52 @@ export function GoogleIntegration({ bid, canManage }: { bid: string; canManage: 
               <div>
                 {s.connected ? (
                   <>
-                    Connected{s.google_email ? <> as <strong data-testid="google-email">{s.google_email}</strong></> : null}
-                    <div className="small muted">by {s.connected_by_email ?? 'a teammate'} on {formatDateTime(s.connected_at)}</div>
+                    Connected
+                    {s.google_email ? (
+                      <>
+                        {' '}
+                        as <strong data-testid="google-email">{s.google_email}</strong>
+                      </>
+                    ) : null}
+                    <div className="small muted">
+                      by {s.connected_by_email ?? 'a teammate'} on {formatDateTime(s.connected_at)}
+                    </div>
                   </>
-                ) : !s.configured ? 'Google is not set up on this server (the operator sets GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET).' : 'Not connected.'}
+                ) : !s.configured ? (
+                  'Google is not set up on this server (the operator sets GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET).'
+                ) : (
+                  'Not connected.'
+                )}
               </div>
-              {canManage && (s.connected
-                ? <button type="button" onClick={() => setConfirm(true)}>Disconnect Google</button>
-                : s.configured && <button type="button" className="primary" disabled={connect.isPending} onClick={() => connect.mutate()}>Connect Google</button>)}
+              {canManage &&
+                (s.connected ? (
+                  <button type="button" onClick={() => setConfirm(true)}>
+                    Disconnect Google
+                  </button>
+                ) : (
+                  s.configured && (
+                    <button
+                      type="button"
+                      className="primary"
+                      disabled={connect.isPending}
+                      onClick={() => connect.mutate()}
+                    >
+                      Connect Google
+                    </button>
+                  )
+                ))}
             </div>
           )}
         </QueryView>
       </div>
-      <ConfirmDialog open={confirm} title="Disconnect Google?" confirmLabel="Disconnect" busy={disconnect.isPending}
-        onConfirm={() => disconnect.mutate()} onCancel={() => setConfirm(false)}>
+      <ConfirmDialog
+        open={confirm}
+        title="Disconnect Google?"
+        confirmLabel="Disconnect"
+        busy={disconnect.isPending}
+        onConfirm={() => disconnect.mutate()}
+        onCancel={() => setConfirm(false)}
+      >
         <p>Capto deletes the stored Google tokens. This is recorded in the audit log.</p>
       </ConfirmDialog>
     </section>

@@ -39,7 +39,9 @@ function WebhookUrls({ config }: { config: TwilioConfig }) {
   return (
     <dl className="small">
       <dt>“A message comes in” webhook (HTTP POST)</dt>
-      <dd className="mono" data-testid="sms-webhook-url">{urls.sms}</dd>
+      <dd className="mono" data-testid="sms-webhook-url">
+        {urls.sms}
+      </dd>
       <dt>Status callback URL</dt>
       <dd className="mono">{urls.status}</dd>
     </dl>
@@ -59,22 +61,64 @@ function AddTwilioForm({ bid, onAdded }: { bid: string; onAdded: (c: TwilioConfi
       await queryClient.invalidateQueries({ queryKey: ['audit', bid] });
     },
   });
-  const set = (k: keyof typeof form) => (e: { target: { value: string } }) => setForm((f) => ({ ...f, [k]: e.target.value }));
-  const problem = add.error instanceof ApiError && add.error.code === 'twilio_credentials_invalid'
-    ? 'Twilio did not accept this Account SID and Auth Token. Copy them again from the Twilio console.'
-    : add.isError ? errorMessage(add.error) : null;
+  const set = (k: keyof typeof form) => (e: { target: { value: string } }) =>
+    setForm((f) => ({ ...f, [k]: e.target.value }));
+  const problem =
+    add.error instanceof ApiError && add.error.code === 'twilio_credentials_invalid'
+      ? 'Twilio did not accept this Account SID and Auth Token. Copy them again from the Twilio console.'
+      : add.isError
+        ? errorMessage(add.error)
+        : null;
   return (
-    <form className="card" aria-label="Add a Twilio number" onSubmit={(e: FormEvent) => { e.preventDefault(); add.mutate(); }} autoComplete="off">
+    <form
+      className="card"
+      aria-label="Add a Twilio number"
+      onSubmit={(e: FormEvent) => {
+        e.preventDefault();
+        add.mutate();
+      }}
+      autoComplete="off"
+    >
       <h3>Add a Twilio number</h3>
       {problem && <Alert kind="error">{problem}</Alert>}
       <div className="grid-2">
-        <TextField label="Name" required value={form.friendly_name} onChange={set('friendly_name')} placeholder="Main office line" />
-        <TextField label="Phone number" required type="tel" value={form.phone_number} onChange={set('phone_number')} placeholder="+14155550100" hint="The Twilio number, in E.164 format." />
-        <TextField label="Account SID" required value={form.account_sid} onChange={set('account_sid')} placeholder="AC…" spellCheck={false} />
-        <TextField label="Auth token" required type="password" autoComplete="off" value={form.auth_token} onChange={set('auth_token')}
-          hint="Stored encrypted. It is never shown again, to anyone." />
+        <TextField
+          label="Name"
+          required
+          value={form.friendly_name}
+          onChange={set('friendly_name')}
+          placeholder="Main office line"
+        />
+        <TextField
+          label="Phone number"
+          required
+          type="tel"
+          value={form.phone_number}
+          onChange={set('phone_number')}
+          placeholder="+14155550100"
+          hint="The Twilio number, in E.164 format."
+        />
+        <TextField
+          label="Account SID"
+          required
+          value={form.account_sid}
+          onChange={set('account_sid')}
+          placeholder="AC…"
+          spellCheck={false}
+        />
+        <TextField
+          label="Auth token"
+          required
+          type="password"
+          autoComplete="off"
+          value={form.auth_token}
+          onChange={set('auth_token')}
+          hint="Stored encrypted. It is never shown again, to anyone."
+        />
       </div>
-      <button type="submit" className="primary" disabled={add.isPending}>{add.isPending ? 'Checking with Twilio…' : 'Add number'}</button>
+      <button type="submit" className="primary" disabled={add.isPending}>
+        {add.isPending ? 'Checking with Twilio…' : 'Add number'}
+      </button>
     </form>
   );
 }
@@ -108,57 +152,103 @@ export function IntegrationsSettings() {
     <div className="stack">
       <section aria-labelledby="twilio-h">
         <h2 id="twilio-h">Twilio (SMS)</h2>
-        <p className="muted">Capto sends and receives texts through your own Twilio account. Each number gets its own webhook URLs; Twilio signs every request with your auth token and Capto checks the signature.</p>
-        {(remove.isError || makeDefault.isError) && <Alert kind="error">{errorMessage(remove.error ?? makeDefault.error)}</Alert>}
+        <p className="muted">
+          Capto sends and receives texts through your own Twilio account. Each number gets its own webhook URLs; Twilio
+          signs every request with your auth token and Capto checks the signature.
+        </p>
+        {(remove.isError || makeDefault.isError) && (
+          <Alert kind="error">{errorMessage(remove.error ?? makeDefault.error)}</Alert>
+        )}
         {added && (
           <Alert kind="ok">
-            <p><strong>{added.friendly_name}</strong> was added. In the Twilio console, open this number's configuration and paste:</p>
+            <p>
+              <strong>{added.friendly_name}</strong> was added. In the Twilio console, open this number's configuration
+              and paste:
+            </p>
             <WebhookUrls config={added} />
           </Alert>
         )}
         <QueryView query={configs}>
-          {(items) => items.length === 0 ? <Empty>No Twilio numbers yet.{canManage ? ' Add one below.' : ' Ask an admin to add one.'}</Empty> : (
-            <div className="table-wrap">
-              <table data-testid="twilio-configs">
-                <thead>
-                  <tr><th scope="col">Name</th><th scope="col">Number</th><th scope="col">Account</th><th scope="col">Added</th>
-                    {canManage && <th scope="col">Webhooks</th>}{canManage && <th scope="col"><span className="sr-only">Actions</span></th>}</tr>
-                </thead>
-                <tbody>
-                  {items.map((c) => (
-                    <tr key={c.id}>
-                      <td>{c.friendly_name} {c.is_default && <span className="badge badge-ok">Default</span>}</td>
-                      <td>{c.phone_number}</td>
-                      <td className="mono">{c.account_sid_masked ?? c.account_sid ?? '—'}</td>
-                      <td>{formatDateTime(c.created_at)}</td>
-                      {canManage && <td><WebhookUrls config={c} /></td>}
+          {(items) =>
+            items.length === 0 ? (
+              <Empty>No Twilio numbers yet.{canManage ? ' Add one below.' : ' Ask an admin to add one.'}</Empty>
+            ) : (
+              <div className="table-wrap">
+                <table data-testid="twilio-configs">
+                  <thead>
+                    <tr>
+                      <th scope="col">Name</th>
+                      <th scope="col">Number</th>
+                      <th scope="col">Account</th>
+                      <th scope="col">Added</th>
+                      {canManage && <th scope="col">Webhooks</th>}
                       {canManage && (
-                        <td>
-                          <div className="row">
-                            {!c.is_default && <button type="button" onClick={() => makeDefault.mutate(c.id)}>Set default<span className="sr-only"> {c.friendly_name}</span></button>}
-                            <button type="button" onClick={() => setRemoving(c)}>Remove<span className="sr-only"> {c.friendly_name}</span></button>
-                          </div>
-                        </td>
+                        <th scope="col">
+                          <span className="sr-only">Actions</span>
+                        </th>
                       )}
                     </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )}
+                  </thead>
+                  <tbody>
+                    {items.map((c) => (
+                      <tr key={c.id}>
+                        <td>
+                          {c.friendly_name} {c.is_default && <span className="badge badge-ok">Default</span>}
+                        </td>
+                        <td>{c.phone_number}</td>
+                        <td className="mono">{c.account_sid_masked ?? c.account_sid ?? '—'}</td>
+                        <td>{formatDateTime(c.created_at)}</td>
+                        {canManage && (
+                          <td>
+                            <WebhookUrls config={c} />
+                          </td>
+                        )}
+                        {canManage && (
+                          <td>
+                            <div className="row">
+                              {!c.is_default && (
+                                <button type="button" onClick={() => makeDefault.mutate(c.id)}>
+                                  Set default<span className="sr-only"> {c.friendly_name}</span>
+                                </button>
+                              )}
+                              <button type="button" onClick={() => setRemoving(c)}>
+                                Remove<span className="sr-only"> {c.friendly_name}</span>
+                              </button>
+                            </div>
+                          </td>
+                        )}
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            )
+          }
         </QueryView>
         {canManage && <AddTwilioForm bid={bid} onAdded={setAdded} />}
       </section>
 
       <GoogleIntegration bid={bid} canManage={canManage} />
 
-      {canManage ? <AuditLog bid={bid} /> : <p className="muted">The integration audit log is visible to owners and admins.</p>}
+      {canManage ? (
+        <AuditLog bid={bid} />
+      ) : (
+        <p className="muted">The integration audit log is visible to owners and admins.</p>
+      )}
 
-      <ConfirmDialog open={removing !== null} title="Remove this Twilio number?" confirmLabel="Remove number" busy={remove.isPending}
-        onConfirm={() => removing && remove.mutate(removing.id)} onCancel={() => setRemoving(null)}>
-        <p>Capto will stop sending from and receiving on {removing?.phone_number}, and its stored auth token is destroyed. Conversations stay. This is recorded in the audit log.</p>
+      <ConfirmDialog
+        open={removing !== null}
+        title="Remove this Twilio number?"
+        confirmLabel="Remove number"
+        busy={remove.isPending}
+        onConfirm={() => removing && remove.mutate(removing.id)}
+        onCancel={() => setRemoving(null)}
+      >
+        <p>
+          Capto will stop sending from and receiving on {removing?.phone_number}, and its stored auth token is
+          destroyed. Conversations stay. This is recorded in the audit log.
+        </p>
       </ConfirmDialog>
     </div>
   );
 }
-
