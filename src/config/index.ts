@@ -38,9 +38,11 @@ const schema = z.object({
   GOOGLE_CLIENT_ID: z.string().optional(),
   GOOGLE_CLIENT_SECRET: z.string().optional(),
   GOOGLE_ISSUER: url.default('https://accounts.google.com'),
+  GOOGLE_API_BASE: url.default('https://www.googleapis.com'),
   HIBP_RANGE_URL: url.default('https://api.pwnedpasswords.com/range/'),
   HIBP_FAILURE_MODE: z.enum(['offline-list', 'reject']).default('offline-list'),
   TWILIO_API_BASE: url.default('https://api.twilio.com'),
+  CAPTO_ALLOW_PRIVATE_HOSTS: bool.default(false),
   REDIS_URL: url.optional(),
   SMTP_URL: z.string().optional(),
   SMTP_FROM: z.string().default('Capto <no-reply@capto.example>'),
@@ -84,9 +86,17 @@ export interface Config {
   readonly scanOnStart: boolean;
   /** Where `capto backup` writes when no --out is given; its presence is what `capto doctor` calls "backups configured". */
   readonly backupDir: string | undefined;
-  readonly google: { readonly clientId?: string; readonly clientSecret?: string; readonly issuer: string };
+  /** `apiBase`: where Google REST APIs (Gmail: `/gmail/v1/…`) are called; operator-level only (test fakes). */
+  readonly google: {
+    readonly clientId?: string;
+    readonly clientSecret?: string;
+    readonly issuer: string;
+    readonly apiBase: string;
+  };
   readonly hibp: { readonly rangeUrl: string; readonly failureMode: 'offline-list' | 'reject' };
   readonly twilioApiBase: string;
+  /** CAPTO_ALLOW_PRIVATE_HOSTS: tenant-entered hosts may resolve to loopback/private space (src/shared/outbound-host.ts). */
+  readonly allowPrivateHosts: boolean;
   readonly redisUrl: string | undefined;
   readonly smtp: { readonly url?: string; readonly from: string };
   readonly logLevel: Env['LOG_LEVEL'];
@@ -137,9 +147,15 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     metricsToken: e.CAPTO_METRICS_TOKEN,
     scanOnStart: e.CAPTO_SCAN_ON_START,
     backupDir: e.CAPTO_BACKUP_DIR ? path.resolve(e.CAPTO_BACKUP_DIR) : undefined,
-    google: { clientId: e.GOOGLE_CLIENT_ID, clientSecret: e.GOOGLE_CLIENT_SECRET, issuer: e.GOOGLE_ISSUER },
+    google: {
+      clientId: e.GOOGLE_CLIENT_ID,
+      clientSecret: e.GOOGLE_CLIENT_SECRET,
+      issuer: e.GOOGLE_ISSUER,
+      apiBase: e.GOOGLE_API_BASE.replace(/\/+$/, ''),
+    },
     hibp: { rangeUrl: e.HIBP_RANGE_URL, failureMode: e.HIBP_FAILURE_MODE },
     twilioApiBase: e.TWILIO_API_BASE.replace(/\/+$/, ''),
+    allowPrivateHosts: e.CAPTO_ALLOW_PRIVATE_HOSTS,
     redisUrl: e.REDIS_URL,
     smtp: { url: e.SMTP_URL, from: e.SMTP_FROM },
     logLevel: e.LOG_LEVEL,

@@ -60,6 +60,10 @@ export const ERROR_STATUS = {
   contact_opted_out: 409,
   no_twilio_config: 409,
   invalid_signature: 403,
+  // outbound connections to tenant-entered hosts (src/shared/outbound-host.ts)
+  invalid_host: 400,
+  host_not_allowed: 400,
+  host_unresolvable: 400,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
