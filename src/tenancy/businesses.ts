@@ -14,6 +14,8 @@ export interface BusinessView {
   id: string;
   name: string;
   nmls_number: string | null;
+  time_zone: string;
+  postal_address: string | null;
   role: Role;
   is_demo: boolean;
   created_at: string;
@@ -25,6 +27,8 @@ interface BusinessRow {
   id: string;
   name: string;
   nmls_number: string | null;
+  time_zone: string;
+  postal_address: string | null;
   role: Role;
   is_demo: boolean;
   created_at: Date;
@@ -34,7 +38,7 @@ interface BusinessRow {
 }
 
 const SELECT_MINE = `
-  SELECT b.id, b.name, b.nmls_number, m.role, b.is_demo, b.created_at, b.trial_ends_at, b.demo_expires_at, now() AS now
+  SELECT b.id, b.name, b.nmls_number, b.time_zone, b.postal_address, m.role, b.is_demo, b.created_at, b.trial_ends_at, b.demo_expires_at, now() AS now
     FROM app.businesses b
     JOIN app.memberships m ON m.business_id = b.id AND m.user_id = (select app.uid())`;
 
@@ -44,6 +48,8 @@ function view(r: BusinessRow): BusinessView {
     id: r.id,
     name: r.name,
     nmls_number: r.nmls_number,
+    time_zone: r.time_zone,
+    postal_address: r.postal_address,
     role: r.role,
     is_demo: r.is_demo,
     created_at: r.created_at.toISOString(),
@@ -72,6 +78,13 @@ export interface BusinessInput {
   nmls_number?: string | null;
 }
 
+export interface BusinessPatch extends Partial<BusinessInput> {
+  /** IANA name, validated by the route schema and by the database (app.is_time_zone). */
+  time_zone?: string;
+  /** null clears it; campaign email cannot be created without one. */
+  postal_address?: string | null;
+}
+
 /**
  * The creator becomes owner in the same statement (trigger of migration 0003). The id
  * is generated here and the row read back afterwards: INSERT … RETURNING would need
@@ -91,13 +104,32 @@ export async function createBusiness(tx: Tx, userId: string, input: BusinessInpu
   return getBusiness(tx, id);
 }
 
-export async function updateBusiness(tx: Tx, businessId: string, patch: Partial<BusinessInput>): Promise<BusinessView> {
+export async function updateBusiness(tx: Tx, businessId: string, patch: BusinessPatch): Promise<BusinessView> {
   const current = await getBusiness(tx, businessId);
   if (!atLeast(current.role, 'admin')) throw forbidden('only owners and admins can change the business profile');
-  if (patch.name === undefined && patch.nmls_number === undefined) return current;
+  if (
+    patch.name === undefined &&
+    patch.nmls_number === undefined &&
+    patch.time_zone === undefined &&
+    patch.postal_address === undefined
+  )
+    return current;
   const r = await tx.query(
-    `UPDATE app.businesses SET name = coalesce($2, name), nmls_number = CASE WHEN $3::boolean THEN $4 ELSE nmls_number END WHERE id = $1`,
-    [businessId, patch.name ?? null, patch.nmls_number !== undefined, patch.nmls_number ?? null],
+    `UPDATE app.businesses
+        SET name = coalesce($2, name),
+            nmls_number = CASE WHEN $3::boolean THEN $4 ELSE nmls_number END,
+            time_zone = coalesce($5, time_zone),
+            postal_address = CASE WHEN $6::boolean THEN $7 ELSE postal_address END
+      WHERE id = $1`,
+    [
+      businessId,
+      patch.name ?? null,
+      patch.nmls_number !== undefined,
+      patch.nmls_number ?? null,
+      patch.time_zone ?? null,
+      patch.postal_address !== undefined,
+      patch.postal_address ?? null,
+    ],
   );
   if (r.rowCount === 0) throw forbidden();
   return getBusiness(tx, businessId);

@@ -103,7 +103,7 @@ export function tenancyRoutes(deps: TenancyDeps): RouteModule {
       {
         schema: {
           tags: ['workspaces'],
-          summary: 'Update name / NMLS number (owner or admin)',
+          summary: 'Update name, NMLS number, time zone (IANA) or postal address (owner or admin)',
           security: SECURED,
           params: businessParams,
           body: updateBusinessBody,

@@ -14,8 +14,29 @@ const nmls = z
   .regex(/^[0-9]{1,12}$/, 'an NMLS number is 1–12 digits')
   .nullable();
 
+// IANA time zone names as the runtime's ICU knows them (plus UTC); the database checks
+// again (app.is_time_zone), so a name PostgreSQL lacks is refused there too.
+const knownZones = new Set([...Intl.supportedValuesOf('timeZone'), 'UTC', 'Etc/UTC']);
+export const timeZoneSchema = z
+  .string()
+  .trim()
+  .max(64)
+  .refine((tz) => knownZones.has(tz), 'an IANA time zone name such as America/New_York');
+// A mailing address for campaign footers (CAN-SPAM); "" or null clears it.
+const postalAddress = z
+  .string()
+  .trim()
+  .max(500)
+  .transform((v) => (v === '' ? null : v))
+  .nullable();
+
 export const createBusinessBody = z.strictObject({ name, nmls_number: nmls.optional() });
-export const updateBusinessBody = z.strictObject({ name: name.optional(), nmls_number: nmls.optional() });
+export const updateBusinessBody = z.strictObject({
+  name: name.optional(),
+  nmls_number: nmls.optional(),
+  time_zone: timeZoneSchema.optional(),
+  postal_address: postalAddress.optional(),
+});
 export const deleteBusinessBody = z.strictObject({ confirm_name: z.string().max(400) });
 export const changeRoleBody = z.strictObject({ role: roleSchema });
 export const inviteBody = z.strictObject({
@@ -33,6 +54,8 @@ export const businessSchema = z.object({
   id: z.string(),
   name: z.string(),
   nmls_number: z.string().nullable(),
+  time_zone: z.string(),
+  postal_address: z.string().nullable(),
   role: roleSchema,
   is_demo: z.boolean(),
   created_at: z.string(),

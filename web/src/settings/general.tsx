@@ -6,7 +6,7 @@ import { useNavigate } from 'react-router';
 import { api, bpath, errorMessage } from '../api/client.ts';
 import { useBusiness } from '../app/me.ts';
 import { ConfirmDialog } from '../components/confirm.tsx';
-import { TextField } from '../components/field.tsx';
+import { SelectField, TextArea, TextField } from '../components/field.tsx';
 import { formatDate } from '../components/format.ts';
 import { Alert, QueryView } from '../components/states.tsx';
 
@@ -14,18 +14,35 @@ interface Business {
   id: string;
   name: string;
   nmls_number?: string | null;
+  time_zone?: string;
+  postal_address?: string | null;
   is_demo?: boolean;
   created_at?: string;
   trial?: { ends_at: string; active: boolean; days_left: number } | null;
 }
 
+const TIME_ZONES: string[] = (() => {
+  const zones = Intl.supportedValuesOf('timeZone');
+  return zones.includes('UTC') ? zones : ['UTC', ...zones];
+})();
+
 function ProfileForm({ bid, business, canEdit }: { bid: string; business: Business; canEdit: boolean }) {
   const queryClient = useQueryClient();
   const [name, setName] = useState(business.name);
   const [nmls, setNmls] = useState(business.nmls_number ?? '');
+  const [timeZone, setTimeZone] = useState(business.time_zone ?? 'America/New_York');
+  const [postal, setPostal] = useState(business.postal_address ?? '');
   const save = useMutation({
     mutationFn: () =>
-      api(bpath(bid), { method: 'PATCH', body: { name: name.trim(), nmls_number: nmls.trim() || null } }),
+      api(bpath(bid), {
+        method: 'PATCH',
+        body: {
+          name: name.trim(),
+          nmls_number: nmls.trim() || null,
+          time_zone: timeZone,
+          postal_address: postal.trim() || null,
+        },
+      }),
     onSuccess: async () => {
       await queryClient.invalidateQueries({ queryKey: ['me'] });
       await queryClient.invalidateQueries({ queryKey: ['business', bid] });
@@ -50,6 +67,28 @@ function ProfileForm({ bid, business, canEdit }: { bid: string; business: Busine
         onChange={(e) => setNmls(e.target.value)}
         disabled={!canEdit}
         hint="Your company's NMLS unique identifier, digits only."
+      />
+      <SelectField
+        label="Time zone"
+        value={timeZone}
+        onChange={(e) => setTimeZone(e.target.value)}
+        disabled={!canEdit}
+        hint="Quiet hours for text campaigns (8:00–21:00) and scheduled sends use this time zone."
+      >
+        {(TIME_ZONES.includes(timeZone) ? TIME_ZONES : [timeZone, ...TIME_ZONES]).map((tz) => (
+          <option key={tz} value={tz}>
+            {tz}
+          </option>
+        ))}
+      </SelectField>
+      <TextArea
+        label="Postal address"
+        value={postal}
+        rows={3}
+        maxLength={500}
+        onChange={(e) => setPostal(e.target.value)}
+        disabled={!canEdit}
+        hint="Printed in the footer of every campaign email (required by CAN-SPAM before your first email campaign)."
       />
       <p className="small muted">
         Created {formatDate(business.created_at)}
