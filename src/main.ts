@@ -11,6 +11,9 @@ import { migrate } from './db/migrator.ts';
 import { createDatabase } from './db/request.ts';
 import { crmRoutes } from './crm/routes.ts';
 import { integrationModules } from './integrations/index.ts';
+import { createTwilioClient } from './integrations/twilio/client.ts';
+import { messagingRoutes } from './messaging/routes.ts';
+import { createVault } from './vault/secrets.ts';
 import { contactImportRoutes } from './crm/import/index.ts';
 import { authRoutes, createAuthServices } from './auth/index.ts';
 import { demoRoutes, startDemoPurgeTimer } from './demo/index.ts';
@@ -67,7 +70,12 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
       crmRoutes({ db }),
       contactImportRoutes({ db, logger, engineKind: engine.kind }),
     ];
-    modules.push(...integrationModules({ config, db, logger, masterKey: auth.masterKey }));
+    const vault = createVault(auth.masterKey);
+    const twilio = createTwilioClient(config.twilioApiBase);
+    modules.push(
+      ...integrationModules({ config, db, vault, twilio }),
+      messagingRoutes({ db, logger, vault, twilio, publicUrl: config.publicUrl }),
+    );
 
     // First: its hook takes the metrics bearer token before the auth hook reads bearers as JWTs.
     modules.unshift(metricsModule({ config, pool: engine.pool }));

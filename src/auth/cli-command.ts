@@ -2,7 +2,7 @@
 // at once; the old public keys stay in the JWKS until every token they signed has
 // expired (JWT TTL + 1 minute), so nobody is signed out by a rotation. Other nodes
 // pick the new key up within a minute, or at once when they meet its kid.
-import type { Command } from '../cli/commands.ts';
+import type { Command } from '../cli/command.ts';
 import { openEngine } from '../db/index.ts';
 import { createDatabase } from '../db/request.ts';
 import { loadMasterKey } from '../vault/master-key.ts';

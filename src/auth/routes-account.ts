@@ -8,9 +8,9 @@ import { requireClaims } from '../server/auth-context.ts';
 import { AppError } from '../shared/errors.ts';
 import { createAccountService } from './account.ts';
 import { clearRefreshCookie, requestMeta } from './http.ts';
-import type { AuthServices } from './index.ts';
+import type { AuthServices } from './services.ts';
 import type { AuthRateLimits } from './rate-limits.ts';
-import { emailSchema, passwordSchema } from './routes.ts';
+import { emailSchema, passwordSchema } from './schemas.ts';
 
 const tokenSchema = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'not a valid link token');
 

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { AppError } from '../shared/errors.ts';
 import { createGoogleSignIn, OIDC_COOKIE, OIDC_COOKIE_PATH } from './google.ts';
 import { requestMeta, setRefreshCookie } from './http.ts';
-import type { AuthServices } from './index.ts';
+import type { AuthServices } from './services.ts';
 import { deriveSubkey } from '../vault/master-key.ts';
 
 export async function googleRoutes(root: FastifyInstance, auth: AuthServices): Promise<void> {

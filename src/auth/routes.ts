@@ -6,7 +6,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { RouteModule } from '../server/app.ts';
 import { AppError } from '../shared/errors.ts';
-import type { AuthServices } from './index.ts';
+import type { AuthServices } from './services.ts';
 import {
   assertSameOrigin,
   clearRefreshCookie,
@@ -17,24 +17,8 @@ import {
 } from './http.ts';
 import { installAuthRateLimits } from './rate-limits.ts';
 import { accountRoutes } from './routes-account.ts';
+import { emailSchema, passwordSchema, tokenResponseSchema } from './schemas.ts';
 import { googleRoutes } from './routes-google.ts';
-
-export const emailSchema = z
-  .string()
-  .trim()
-  .max(254)
-  .pipe(z.email())
-  .transform((e) => e.toLowerCase());
-// Bounded so nobody makes argon2 hash a megabyte; the 128-character rule answers password_too_long.
-export const passwordSchema = z.string().min(1).max(4096);
-
-const userSchema = z.object({ id: z.string(), email: z.string(), email_verified: z.boolean() });
-export const tokenResponseSchema = z.object({
-  access_token: z.string(),
-  token_type: z.literal('bearer'),
-  expires_in: z.number(),
-  user: userSchema,
-});
 
 const BEARER = /^Bearer ([A-Za-z0-9_=-]+\.[A-Za-z0-9_=-]*\.[A-Za-z0-9_=-]*)$/;
 

@@ -1,8 +1,7 @@
-// The CLI's commands. Each has a one-line summary, its --help text and a run function
-// returning the exit code (-1: keep running, e.g. the server).
-import type { ParseArgsConfig } from 'node:util';
+// The CLI's commands (the Command shape is in command.ts, so the modules that
+// contribute commands never import this list).
 import pg from 'pg';
-import type { Config } from '../config/index.ts';
+import type { Command } from './command.ts';
 import { openEngine } from '../db/index.ts';
 import { migrate } from '../db/migrator.ts';
 import { bootstrapWithRetry } from '../db/server-engine.ts';
@@ -12,14 +11,6 @@ import { integrationCommands } from '../integrations/cli-commands.ts';
 import { scanCommand } from '../scan/command.ts';
 import { demoPurgeCommand } from '../demo/command.ts';
 import { opsCommands } from '../ops/cli-commands.ts';
-
-export interface Command {
-  name: string;
-  summary: string;
-  help: string;
-  options: NonNullable<ParseArgsConfig['options']>;
-  run(values: Record<string, string | boolean | undefined>, config: Config): Promise<number>;
-}
 
 const start: Command = {
   name: 'start',

@@ -16,7 +16,7 @@ import {
   taskSchema,
   taskUpdate,
 } from './schemas.ts';
-import { inBusiness } from './scope.ts';
+import { inBusiness } from '../server/scope.ts';
 import { createTask, deleteTask, getTask, listTasks, updateTask } from './tasks.ts';
 
 const security = [{ bearer: [] }];

@@ -24,7 +24,7 @@ import {
   pageQuery,
   timelineItemSchema,
 } from './schemas.ts';
-import { inBusiness } from './scope.ts';
+import { inBusiness } from '../server/scope.ts';
 import { contactTimeline } from './timeline.ts';
 
 const tags = ['contacts'];

@@ -19,7 +19,7 @@ import {
   pageQuery,
   stageChangeSchema,
 } from './schemas.ts';
-import { inBusiness } from './scope.ts';
+import { inBusiness } from '../server/scope.ts';
 
 const tags = ['pipeline'];
 const security = [{ bearer: [] }];

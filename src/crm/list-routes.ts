@@ -16,7 +16,7 @@ import {
   memberIds,
   pageOf,
 } from './schemas.ts';
-import { inBusiness } from './scope.ts';
+import { inBusiness } from '../server/scope.ts';
 
 const tags = ['lists'];
 const security = [{ bearer: [] }];

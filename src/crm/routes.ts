@@ -6,9 +6,9 @@ import type { Database } from '../db/index.ts';
 import type { RouteModule } from '../server/app.ts';
 import { activityRoutes } from './activity-routes.ts';
 import { contactRoutes } from './contact-routes.ts';
-import { conversationRoutes } from './conversation-routes.ts';
 import { dealRoutes } from './deal-routes.ts';
 import { listRoutes } from './list-routes.ts';
+import { searchRoutes } from './search-routes.ts';
 
 export function crmRoutes(deps: { db: Database }): RouteModule {
   return async (app: FastifyInstance) => {
@@ -16,6 +16,6 @@ export function crmRoutes(deps: { db: Database }): RouteModule {
     listRoutes(app, deps.db);
     dealRoutes(app, deps.db);
     activityRoutes(app, deps.db);
-    conversationRoutes(app, deps.db);
+    searchRoutes(app, deps.db);
   };
 }

@@ -1,7 +1,7 @@
 // `capto demo purge`: delete expired demo workspaces and their users now (the server
 // also does it hourly). Safe to run while servers are up: the same advisory lock
 // makes concurrent purges skip.
-import type { Command } from '../cli/commands.ts';
+import type { Command } from '../cli/command.ts';
 import { openEngine } from '../db/index.ts';
 import { createDatabase } from '../db/request.ts';
 import { purgeExpiredDemos } from './purge.ts';

@@ -3,9 +3,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { AuthServices } from '../auth/index.ts';
+import type { AuthServices } from '../auth/services.ts';
 import { assertSameOrigin, requestMeta, setRefreshCookie, tokenResponse } from '../auth/http.ts';
-import { tokenResponseSchema } from '../auth/routes.ts';
+import { tokenResponseSchema } from '../auth/schemas.ts';
 import type { RouteModule } from '../server/app.ts';
 import { DEMO_LIFETIME_HOURS } from './purge.ts';
 import { startDemo } from './start.ts';

@@ -1,7 +1,7 @@
 // `capto audit verify` and `capto keys rotate`: maintenance commands of the
 // integration audit log and the vault. They call the same code as the server.
 import { verifyAuditChains } from '../audit/verify.ts';
-import type { Command } from '../cli/commands.ts';
+import type { Command } from '../cli/command.ts';
 import { openEngine } from '../db/index.ts';
 import { asOwner } from '../db/engine.ts';
 import { createDatabase } from '../db/request.ts';

@@ -1,36 +1,31 @@
-// The integrations module's route modules, built by the composition root (src/main.ts)
-// from its shared dependencies: the vault (over the master key), the Twilio client
-// (over the operator's TWILIO_API_BASE), and the Google connection.
+// The integrations module's route modules (Settings → Integrations: Twilio
+// configurations, the integration audit log, the Google connection), built by the
+// composition root (src/main.ts) from the shared vault and Twilio client. Messaging
+// (src/messaging) uses this module's provider adapters; nothing here imports messaging.
 import type { Config } from '../config/index.ts';
 import type { Database } from '../db/index.ts';
-import type { Logger } from '../observability/logger.ts';
 import type { RouteModule } from '../server/app.ts';
-import type { MasterKey } from '../vault/master-key.ts';
-import { createVault } from '../vault/secrets.ts';
-import { messagingRoutes } from '../messaging/routes.ts';
+import type { Vault } from '../vault/secrets.ts';
 import { twilioIntegrationRoutes } from './routes.ts';
-import { createTwilioClient } from './twilio/client.ts';
+import type { TwilioClient } from './twilio/client.ts';
 import { createGoogleConnection } from './google/connection.ts';
 import { googleIntegrationRoutes } from './google/routes.ts';
 
 export function integrationModules(deps: {
   config: Config;
   db: Database;
-  logger: Logger;
-  masterKey: MasterKey;
+  vault: Vault;
+  twilio: TwilioClient;
 }): RouteModule[] {
-  const vault = createVault(deps.masterKey);
-  const twilio = createTwilioClient(deps.config.twilioApiBase);
-  const shared = { db: deps.db, vault, twilio, publicUrl: deps.config.publicUrl };
-  const google = createGoogleConnection({ config: deps.config, db: deps.db, vault });
+  const { config, db, vault, twilio } = deps;
+  const google = createGoogleConnection({ config, db, vault });
   return [
-    twilioIntegrationRoutes(shared),
-    messagingRoutes({ ...shared, logger: deps.logger }),
+    twilioIntegrationRoutes({ db, vault, twilio, publicUrl: config.publicUrl }),
     googleIntegrationRoutes({
-      db: deps.db,
+      db,
       google,
-      publicUrl: deps.config.publicUrl,
-      secureCookies: deps.config.publicUrl.startsWith('https://'),
+      publicUrl: config.publicUrl,
+      secureCookies: config.publicUrl.startsWith('https://'),
     }),
   ];
 }

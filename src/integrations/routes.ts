@@ -7,7 +7,8 @@ import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { z } from 'zod';
 import { listIntegrationEvents } from '../audit/integration-events.ts';
 import type { RouteModule } from '../server/app.ts';
-import { requireClaims, userTx } from '../server/auth-context.ts';
+import { requireClaims } from '../server/auth-context.ts';
+import { inBusiness } from '../server/scope.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Actor } from './permissions.ts';
 import {
@@ -17,7 +18,6 @@ import {
   setDefaultTwilioConfig,
   type TwilioDeps,
 } from './twilio/configs.ts';
-import type { Tx } from '../db/index.ts';
 
 const security = [{ bearer: [] }];
 const tags = ['integrations'];
@@ -93,20 +93,6 @@ export function actorOf(request: FastifyRequest): Actor {
   return { userId: requireClaims(request).sub, ip: request.ip, userAgent: typeof ua === 'string' ? ua : undefined };
 }
 
-/** Run fn as the caller after checking she belongs to the business (404 otherwise: no existence oracle). */
-export async function asMember<T>(
-  deps: Pick<TwilioDeps, 'db'>,
-  request: FastifyRequest,
-  bid: string,
-  fn: (tx: Tx) => Promise<T>,
-): Promise<T> {
-  return userTx(deps.db, request, async (tx) => {
-    const r = await tx.query<{ ok: boolean }>('SELECT app.is_member($1) AS ok', [bid]);
-    if (r.rows[0]?.ok !== true) throw new AppError('not_found', 'business not found');
-    return fn(tx);
-  });
-}
-
 export function twilioIntegrationRoutes(deps: TwilioDeps): RouteModule {
   return async (root: FastifyInstance) => {
     const app = root.withTypeProvider<ZodTypeProvider>();
@@ -124,7 +110,9 @@ export function twilioIntegrationRoutes(deps: TwilioDeps): RouteModule {
         },
       },
       async (req) => ({
-        items: await asMember(deps, req, req.params.bid, (tx) => listTwilioConfigs(tx, deps.publicUrl, req.params.bid)),
+        items: await inBusiness(deps.db, req, req.params.bid, ({ tx }) =>
+          listTwilioConfigs(tx, deps.publicUrl, req.params.bid),
+        ),
       }),
     );
 
@@ -198,7 +186,7 @@ export function twilioIntegrationRoutes(deps: TwilioDeps): RouteModule {
         },
       },
       async (req) =>
-        asMember(deps, req, req.params.bid, async (tx) => {
+        inBusiness(deps.db, req, req.params.bid, async ({ tx }) => {
           // RLS returns nothing to members; say so instead of showing an empty log.
           const admin = await tx.query<{ ok: boolean }>(`SELECT app.has_role($1, 'admin') AS ok`, [req.params.bid]);
           if (admin.rows[0]?.ok !== true)

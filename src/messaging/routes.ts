@@ -1,15 +1,15 @@
-// HTTP for messaging: open a conversation, send an SMS (any member), and the Twilio
-// webhooks. The webhooks live in their own encapsulated plugin, the only place that
+// HTTP for messaging: the inbox (conversation-routes.ts), open a conversation, send an
+// SMS (any member), and the Twilio webhooks. The webhooks live in their own encapsulated plugin, the only place that
 // parses application/x-www-form-urlencoded (Twilio's format); the rest of the API
 // stays JSON-only.
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { RouteModule } from '../server/app.ts';
-import { requireClaims, userTx } from '../server/auth-context.ts';
-import { AppError } from '../shared/errors.ts';
-import { getConversation } from '../crm/conversations.ts';
-import { asMember } from '../integrations/routes.ts';
+import { requireClaims } from '../server/auth-context.ts';
+import { inBusiness } from '../server/scope.ts';
+import { conversationRoutes } from './conversation-routes.ts';
+import { getConversation } from './conversations.ts';
 import type { FormParams } from '../integrations/twilio/signature.ts';
 import { receiveInboundSms, receiveStatusCallback } from './inbound.ts';
 import { openConversation, sendConversationMessage, type MessagingDeps } from './send.ts';
@@ -33,6 +33,7 @@ export function messagingRoutes(deps: MessagingDeps): RouteModule {
   return async (root: FastifyInstance) => {
     const app = root.withTypeProvider<ZodTypeProvider>();
     const base = '/api/businesses/:bid/conversations';
+    conversationRoutes(root, deps.db);
 
     app.post(
       base,
@@ -47,7 +48,7 @@ export function messagingRoutes(deps: MessagingDeps): RouteModule {
         },
       },
       async (req, reply) => {
-        const conv = await asMember(deps, req, req.params.bid, async (tx) => {
+        const conv = await inBusiness(deps.db, req, req.params.bid, async ({ tx }) => {
           const id = await openConversation(tx, req.params.bid, req.body);
           return getConversation(tx, req.params.bid, id);
         });
@@ -73,12 +74,7 @@ export function messagingRoutes(deps: MessagingDeps): RouteModule {
         const bid = req.params.bid;
         const message = await sendConversationMessage(
           deps,
-          (fn) =>
-            userTx(deps.db, req, async (tx) => {
-              const r = await tx.query<{ ok: boolean }>('SELECT app.is_member($1) AS ok', [bid]);
-              if (r.rows[0]?.ok !== true) throw new AppError('not_found', 'business not found');
-              return fn(tx);
-            }),
+          (fn) => inBusiness(deps.db, req, bid, ({ tx }) => fn(tx)),
           { userId: sub },
           bid,
           req.params.id,

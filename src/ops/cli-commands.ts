@@ -1,6 +1,6 @@
 // `capto backup`, `capto restore` and `capto doctor`: thin wrappers that print what
 // the ops services did. Messages never contain a key, passphrase or URL password.
-import type { Command } from '../cli/commands.ts';
+import type { Command } from '../cli/command.ts';
 import { BackupError } from './backup-format.ts';
 import { createBackup, restoreBackup } from './backup.ts';
 import { formatDoctorReport, runDoctor } from './doctor.ts';

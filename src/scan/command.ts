@@ -2,7 +2,7 @@
 // points at (embedded data dir or DATABASE_URL/CAPTO_MIGRATION_URL).
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { Command } from '../cli/commands.ts';
+import type { Command } from '../cli/command.ts';
 import { openEngine } from '../db/index.ts';
 import { acquireDataDirLock } from '../ops/data-dir-lock.ts';
 import { LINTS } from './registry.ts';

@@ -1,4 +1,5 @@
 // Workspaces: businesses, memberships, invitations, roles (issue 4).
-export { tenancyRoutes, type TenancyDeps } from './routes.ts';
+export { tenancyRoutes } from './routes.ts';
+export type { TenancyDeps } from './deps.ts';
 export { tenancyTx, translateRaised } from './db-errors.ts';
 export { atLeast, type Role, type BusinessView } from './businesses.ts';

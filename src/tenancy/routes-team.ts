@@ -6,7 +6,7 @@ import { requireClaims } from '../server/auth-context.ts';
 import { tenancyTx } from './db-errors.ts';
 import { createInvitation, listInvitations, revokeInvitation } from './invitations.ts';
 import { changeRole, listMembers, removeMember } from './members.ts';
-import type { TenancyDeps } from './routes.ts';
+import type { TenancyDeps } from './deps.ts';
 import {
   businessParams,
   changeRoleBody,

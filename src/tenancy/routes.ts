@@ -3,10 +3,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Config } from '../config/index.ts';
-import type { Database } from '../db/index.ts';
-import type { Mailer } from '../mail/mailer.ts';
-import type { Logger } from '../observability/logger.ts';
 import type { RouteModule } from '../server/app.ts';
 import { requireClaims } from '../server/auth-context.ts';
 import { recordAuthEvent } from '../auth/events.ts';
@@ -14,6 +10,7 @@ import { createBusiness, deleteBusiness, getBusiness, listMyBusinesses, updateBu
 import { tenancyTx } from './db-errors.ts';
 import { acceptInvitation } from './invitations.ts';
 import { getMe } from './me.ts';
+import type { TenancyDeps } from './deps.ts';
 import { teamRoutes } from './routes-team.ts';
 import {
   acceptBody,
@@ -24,13 +21,6 @@ import {
   meSchema,
   updateBusinessBody,
 } from './schemas.ts';
-
-export interface TenancyDeps {
-  config: Config;
-  db: Database;
-  logger: Logger;
-  mailer: Mailer;
-}
 
 export const SECURED = [{ bearer: [] }];
 

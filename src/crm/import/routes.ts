@@ -9,7 +9,7 @@ import type { Database } from '../../db/index.ts';
 import type { RouteModule } from '../../server/app.ts';
 import { requireClaims, userTx } from '../../server/auth-context.ts';
 import { AppError } from '../../shared/errors.ts';
-import { assertMember } from '../scope.ts';
+import { inBusiness } from '../../server/scope.ts';
 import { assertCanExport, exportContactsCsv } from './contact-export.ts';
 import { IMPORT_LIMITS, readCsvUpload } from './csv-reader.ts';
 import { importErrorReportCsv } from './error-report.ts';
@@ -147,7 +147,7 @@ export function importRoutes(deps: { db: Database; runner: ImportRunner }): Rout
           const declared = Number(request.headers['content-length'] ?? 0);
           if (declared > IMPORT_LIMITS.maxBytes)
             throw new AppError('import_too_large', 'the file is larger than 20 MB');
-          await userTx(db, request, (tx) => assertMember(tx, bid));
+          await inBusiness(db, request, bid, async () => undefined);
           const upload = await readCsvUpload(body);
           const job = await userTx(db, request, (tx) =>
             createImportJob(tx, bid, claims.sub, cleanFilename(request.query.filename), upload),
@@ -172,10 +172,7 @@ export function importRoutes(deps: { db: Database; runner: ImportRunner }): Rout
       },
       async (request) => {
         const { bid } = request.params;
-        const jobs = await userTx(db, request, async (tx) => {
-          await assertMember(tx, bid);
-          return listImportJobs(tx, bid);
-        });
+        const jobs = await inBusiness(db, request, bid, ({ tx }) => listImportJobs(tx, bid));
         return { jobs: jobs.map(jobView) };
       },
     );

@@ -8,7 +8,8 @@ import { z } from 'zod';
 import type { Database } from '../../db/index.ts';
 import type { RouteModule } from '../../server/app.ts';
 import { AppError } from '../../shared/errors.ts';
-import { actorOf, asMember } from '../routes.ts';
+import { inBusiness } from '../../server/scope.ts';
+import { actorOf } from '../routes.ts';
 import { CALLBACK_PATH, CONNECT_COOKIE, type GoogleConnection } from './connection.ts';
 
 const security = [{ bearer: [] }];
@@ -49,7 +50,7 @@ export function googleIntegrationRoutes(deps: {
       },
       async (req) => ({
         configured: deps.google.configured,
-        ...(await asMember(deps, req, req.params.bid, (tx) => deps.google.status(tx, req.params.bid))),
+        ...(await inBusiness(deps.db, req, req.params.bid, ({ tx }) => deps.google.status(tx, req.params.bid))),
       }),
     );
 

@@ -1,22 +1,12 @@
-// HTTP: reading conversations and messages, marking read, and global search.
-// Sending (POST …/conversations/:id/messages) belongs to the messaging module.
+// HTTP: reading conversations and messages, and marking a conversation read. Opening a
+// conversation and sending live in routes.ts beside the Twilio webhooks.
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Database } from '../db/index.ts';
 import { getConversation, listConversations, listMessages, markConversationRead } from './conversations.ts';
-import {
-  bidParams,
-  conversationQuery,
-  conversationSchema,
-  idParams,
-  messageSchema,
-  pageOf,
-  pageQuery,
-  searchQuery,
-  searchSchema,
-} from './schemas.ts';
-import { inBusiness } from './scope.ts';
-import { globalSearch } from './search.ts';
+import { bidParams, idParams, pageOf, pageQuery } from '../crm/schemas.ts';
+import { inBusiness } from '../server/scope.ts';
+import { conversationQuery, conversationSchema, messageSchema } from './schemas.ts';
 
 const security = [{ bearer: [] }];
 
@@ -81,23 +71,5 @@ export function conversationRoutes(root: FastifyInstance, db: Database): void {
     },
     async (req) =>
       inBusiness(db, req, req.params.bid, ({ tx, businessId }) => markConversationRead(tx, businessId, req.params.id)),
-  );
-
-  app.get(
-    '/api/businesses/:bid/search',
-    {
-      schema: {
-        tags: ['search'],
-        security,
-        summary: 'Search contacts, deals and conversations',
-        params: bidParams,
-        querystring: searchQuery,
-        response: { 200: searchSchema },
-      },
-    },
-    async (req) =>
-      inBusiness(db, req, req.params.bid, ({ tx, businessId }) =>
-        globalSearch(tx, businessId, req.query.q, req.query.limit),
-      ),
   );
 }

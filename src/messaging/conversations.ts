@@ -3,7 +3,7 @@
 // webhook and cleared here when a member opens the conversation.
 import type { Tx } from '../db/index.ts';
 import { notFound } from '../shared/errors.ts';
-import { decodeCursor, iso, page } from './cursor.ts';
+import { decodeCursor, iso, page } from '../crm/cursor.ts';
 
 export interface Conversation {
   id: string;
