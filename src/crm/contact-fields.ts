@@ -14,6 +14,9 @@ export const CONTACT_STATUSES = [
   'referral_partner',
   'do_not_contact',
 ] as const;
+/** Who a contact is to the loan officer: a borrower or lead ('person'), or a referral partner. */
+export const CONTACT_KINDS = ['person', 'realtor', 'partner'] as const;
+export type ContactKind = (typeof CONTACT_KINDS)[number];
 export type ContactSource = (typeof CONTACT_SOURCES)[number];
 export type ContactStatus = (typeof CONTACT_STATUSES)[number];
 

@@ -3,7 +3,7 @@
 // chosen from fixed sets below; user values only ever travel as parameters.
 import type { Tx } from '../db/index.ts';
 import { CONTACT_COLUMNS, toContact, type Contact } from './contacts.ts';
-import { digitsOf, type ContactSource, type ContactStatus } from './contact-fields.ts';
+import { digitsOf, type ContactKind, type ContactSource, type ContactStatus } from './contact-fields.ts';
 import { decodeCursor, likePattern, page } from './cursor.ts';
 
 export const CONTACT_SORTS = [
@@ -24,6 +24,9 @@ export interface ContactQuery {
   sort?: ContactSort;
   status?: ContactStatus;
   source?: ContactSource;
+  kind?: ContactKind[];
+  /** contacts created or updated by this CSV import */
+  import_job_id?: string;
   list_id?: string;
   /** a member's user id, or 'me' */
   owner_id?: string;
@@ -55,6 +58,14 @@ export async function listContacts(
   const where = ['c.business_id = $1', query.deleted ? 'c.deleted_at IS NOT NULL' : 'c.deleted_at IS NULL'];
   if (query.status) where.push(`c.status = ${p(query.status)}::app.contact_status`);
   if (query.source) where.push(`c.source = ${p(query.source)}::app.contact_source`);
+  if (query.kind?.length) where.push(`c.kind = ANY (${p(query.kind)}::app.contact_kind[])`);
+  if (query.import_job_id) {
+    // Created by the job (import_job_id, 0008), or an existing contact it updated (a
+    // stored 'imported' event naming the job).
+    const job = p(query.import_job_id);
+    where.push(`(c.import_job_id = ${job}::uuid OR c.id IN (SELECT e.contact_id FROM app.contact_events e
+      WHERE e.business_id = $1 AND e.kind = 'imported' AND e.details->>'job_id' = ${job}::text))`);
+  }
   if (query.owner_id)
     where.push(query.owner_id === 'me' ? 'c.owner_id = (select app.uid())' : `c.owner_id = ${p(query.owner_id)}::uuid`);
   if (query.list_id) {

@@ -5,7 +5,13 @@
 import type { Tx } from '../db/index.ts';
 import { AppError, notFound } from '../shared/errors.ts';
 import { recordContactEvent } from './contact-events.ts';
-import { normaliseEmail, normalisePhone, type ContactSource, type ContactStatus } from './contact-fields.ts';
+import {
+  normaliseEmail,
+  normalisePhone,
+  type ContactKind,
+  type ContactSource,
+  type ContactStatus,
+} from './contact-fields.ts';
 import { iso } from './cursor.ts';
 
 export const TRASH_DAYS = 30;
@@ -19,6 +25,7 @@ export interface Contact {
   email: string | null;
   source: ContactSource;
   status: ContactStatus;
+  kind: ContactKind;
   notes: string;
   owner_id: string | null;
   created_at: string;
@@ -33,12 +40,13 @@ export interface ContactInput {
   email?: string | null;
   source?: ContactSource;
   status?: ContactStatus;
+  kind?: ContactKind;
   notes?: string;
   owner_id?: string | null;
 }
 
 export const CONTACT_COLUMNS = `c.id, c.business_id, c.first_name, c.last_name, c.phone, c.email::text AS email, c.source,
-  c.status, c.notes, c.owner_id, c.created_at, c.updated_at, c.deleted_at`;
+  c.status, c.kind, c.notes, c.owner_id, c.created_at, c.updated_at, c.deleted_at`;
 
 type ContactRow = Omit<Contact, 'created_at' | 'updated_at' | 'deleted_at'> & {
   created_at: Date;
@@ -56,6 +64,7 @@ export function toContact(r: ContactRow): Contact {
     email: r.email,
     source: r.source,
     status: r.status,
+    kind: r.kind,
     notes: r.notes,
     owner_id: r.owner_id,
     created_at: iso(r.created_at)!,
@@ -119,9 +128,9 @@ export async function createContact(tx: Tx, businessId: string, input: ContactIn
   // ON CONFLICT: a concurrent create of the same email/phone loses to the unique index
   // instead of failing the transaction; we then report the winner as the duplicate.
   const r = await tx.query<ContactRow>(
-    `INSERT INTO app.contacts AS c (business_id, first_name, last_name, phone, email, source, status, notes, owner_id)
+    `INSERT INTO app.contacts AS c (business_id, first_name, last_name, phone, email, source, status, notes, owner_id, kind)
      VALUES ($1, $2, $3, $4, $5, coalesce($6::app.contact_source, 'manual'), coalesce($7::app.contact_status, 'lead'), $8,
-             CASE WHEN $10 THEN $9::uuid ELSE (select app.uid()) END)
+             CASE WHEN $10 THEN $9::uuid ELSE (select app.uid()) END, coalesce($11::app.contact_kind, 'person'))
      ON CONFLICT DO NOTHING
      RETURNING ${CONTACT_COLUMNS}`,
     [
@@ -135,6 +144,7 @@ export async function createContact(tx: Tx, businessId: string, input: ContactIn
       c.notes ?? '',
       c.owner_id ?? null,
       c.owner_id !== undefined,
+      c.kind ?? null,
     ],
   );
   const row = r.rows[0];
@@ -152,7 +162,17 @@ export async function getContact(tx: Tx, businessId: string, id: string): Promis
   return toContact(r.rows[0]);
 }
 
-const UPDATABLE = ['first_name', 'last_name', 'phone', 'email', 'source', 'status', 'notes', 'owner_id'] as const;
+const UPDATABLE = [
+  'first_name',
+  'last_name',
+  'phone',
+  'email',
+  'source',
+  'status',
+  'kind',
+  'notes',
+  'owner_id',
+] as const;
 
 export async function updateContact(tx: Tx, businessId: string, id: string, input: ContactInput): Promise<Contact> {
   const c = normalise(input);
@@ -181,7 +201,8 @@ export async function updateContact(tx: Tx, businessId: string, id: string, inpu
     if (dup) throw duplicate(dup);
   }
   const r = await tx.query<ContactRow>(
-    `UPDATE app.contacts c SET first_name = $3, last_name = $4, phone = $5, email = $6, source = $7, status = $8, notes = $9, owner_id = $10
+    `UPDATE app.contacts c SET first_name = $3, last_name = $4, phone = $5, email = $6, source = $7, status = $8, notes = $9, owner_id = $10,
+        kind = $11
       WHERE c.business_id = $1 AND c.id = $2 RETURNING ${CONTACT_COLUMNS}`,
     [
       businessId,
@@ -194,6 +215,7 @@ export async function updateContact(tx: Tx, businessId: string, id: string, inpu
       next.status,
       next.notes,
       next.owner_id,
+      next.kind,
     ],
   );
   if (fields.includes('status'))

@@ -1,10 +1,13 @@
-// The loan pipeline: deals with an amount in cents, a loan type and a stage, ordered
-// within their stage's kanban column by `position` (kept dense: 0..n-1). Stage changes
+// The loan pipeline: deals (loan files) with a borrower, co-borrower and referral
+// partner, an amount in cents, a loan type, purpose, rate, property and milestone
+// dates, and a stage, ordered within their stage's kanban column by `position` (kept
+// dense: 0..n-1). Stage changes
 // are recorded by a trigger in the database (app.record_deal_stage_change), whoever
 // makes them; moves take a per-stage advisory lock so two concurrent drags cannot
 // hand out the same position.
 import type { Tx } from '../db/index.ts';
 import { AppError, notFound } from '../shared/errors.ts';
+import { createContact } from './contacts.ts';
 import { decodeCursor, iso, page } from './cursor.ts';
 
 export const DEAL_STAGES = [
@@ -17,8 +20,22 @@ export const DEAL_STAGES = [
   'lost',
 ] as const;
 export const LOAN_TYPES = ['conventional', 'fha', 'va', 'usda', 'jumbo', 'refinance', 'heloc', 'other'] as const;
+export const LOAN_PURPOSES = ['purchase', 'refinance', 'cash_out'] as const;
+/** The milestones of a loan file, in the order they usually happen; each has a date column `<name>_on`. */
+export const MILESTONES = [
+  'application',
+  'disclosures',
+  'appraisal_ordered',
+  'appraisal_received',
+  'conditional_approval',
+  'clear_to_close',
+  'funded',
+] as const;
 export type DealStage = (typeof DEAL_STAGES)[number];
 export type LoanType = (typeof LOAN_TYPES)[number];
+export type LoanPurpose = (typeof LOAN_PURPOSES)[number];
+export type Milestone = (typeof MILESTONES)[number];
+export type Milestones = Record<Milestone, string | null>;
 export const MAX_AMOUNT_CENTS = 100_000_000_000_000;
 
 export interface Deal {
@@ -26,44 +43,91 @@ export interface Deal {
   business_id: string;
   title: string;
   contact_id: string | null;
+  contact_name: string | null;
+  co_borrower_id: string | null;
+  co_borrower_name: string | null;
+  partner_id: string | null;
+  partner_name: string | null;
   amount_cents: number;
   loan_type: LoanType;
+  loan_purpose: LoanPurpose | null;
+  rate_percent: number | null;
+  property_address: string;
   stage: DealStage;
   expected_close_date: string | null;
+  milestones: Milestones;
   position: number;
   owner_id: string | null;
   created_at: string;
   updated_at: string;
 }
 
+/** A borrower created together with the deal (instead of choosing one by contact_id). */
+export interface NewBorrower {
+  first_name?: string;
+  last_name?: string;
+  email?: string | null;
+  phone?: string | null;
+}
+
 export interface DealInput {
   title?: string;
   contact_id?: string | null;
+  co_borrower_id?: string | null;
+  partner_id?: string | null;
   amount_cents?: number;
   loan_type?: LoanType;
+  loan_purpose?: LoanPurpose | null;
+  rate_percent?: number | null;
+  property_address?: string;
   stage?: DealStage;
   expected_close_date?: string | null;
+  milestones?: Partial<Milestones>;
   owner_id?: string | null;
 }
 
-const DEAL_COLUMNS = `d.id, d.business_id, d.title, d.contact_id, d.amount_cents::text AS amount_cents, d.loan_type, d.stage,
-  to_char(d.expected_close_date, 'YYYY-MM-DD') AS expected_close_date, d.position, d.owner_id, d.created_at, d.updated_at`;
+// A person's display name: the name, else the email, else the phone (as the web app's fullName).
+const personName = (a: string) =>
+  `nullif(coalesce(nullif(btrim(${a}.first_name || ' ' || ${a}.last_name), ''), ${a}.email, ${a}.phone), '')`;
 
-type DealRow = Omit<Deal, 'amount_cents' | 'created_at' | 'updated_at'> & {
+const DEAL_COLUMNS = `d.id, d.business_id, d.title, d.contact_id, ${personName('pb')} AS contact_name,
+  d.co_borrower_id, ${personName('pc')} AS co_borrower_name, d.partner_id, ${personName('pp')} AS partner_name,
+  d.amount_cents::text AS amount_cents, d.loan_type, d.loan_purpose, d.rate_percent::text AS rate_percent,
+  d.property_address, d.stage, to_char(d.expected_close_date, 'YYYY-MM-DD') AS expected_close_date,
+  ${MILESTONES.map((m) => `to_char(d.${m}_on, 'YYYY-MM-DD') AS ${m}_on`).join(', ')},
+  d.position, d.owner_id, d.created_at, d.updated_at`;
+
+// The people of a loan file, joined inside the business (the composite keys guarantee it anyway).
+const DEAL_FROM = `app.deals d
+  LEFT JOIN app.contacts pb ON pb.business_id = d.business_id AND pb.id = d.contact_id
+  LEFT JOIN app.contacts pc ON pc.business_id = d.business_id AND pc.id = d.co_borrower_id
+  LEFT JOIN app.contacts pp ON pp.business_id = d.business_id AND pp.id = d.partner_id`;
+
+type DealRow = Omit<Deal, 'amount_cents' | 'rate_percent' | 'milestones' | 'created_at' | 'updated_at'> & {
   amount_cents: string;
+  rate_percent: string | null;
   created_at: Date;
   updated_at: Date;
-};
+} & Record<`${Milestone}_on`, string | null>;
 
 const toDeal = (r: DealRow): Deal => ({
   id: r.id,
   business_id: r.business_id,
   title: r.title,
   contact_id: r.contact_id,
+  contact_name: r.contact_name,
+  co_borrower_id: r.co_borrower_id,
+  co_borrower_name: r.co_borrower_name,
+  partner_id: r.partner_id,
+  partner_name: r.partner_name,
   amount_cents: Number(r.amount_cents),
   loan_type: r.loan_type,
+  loan_purpose: r.loan_purpose,
+  rate_percent: r.rate_percent === null ? null : Number(r.rate_percent),
+  property_address: r.property_address,
   stage: r.stage,
   expected_close_date: r.expected_close_date,
+  milestones: Object.fromEntries(MILESTONES.map((m) => [m, r[`${m}_on`]])) as Milestones,
   position: r.position,
   owner_id: r.owner_id,
   created_at: iso(r.created_at)!,
@@ -74,14 +138,30 @@ async function lockStage(tx: Tx, businessId: string, stage: DealStage): Promise<
   await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))`, [businessId, stage]);
 }
 
-async function assertRefs(tx: Tx, businessId: string, input: DealInput): Promise<void> {
-  if (input.contact_id) {
-    const r = await tx.query('SELECT 1 FROM app.contacts WHERE business_id = $1 AND id = $2 AND deleted_at IS NULL', [
-      businessId,
-      input.contact_id,
-    ]);
-    if (r.rowCount === 0) throw notFound('contact');
+async function assertContact(tx: Tx, businessId: string, id: string, what: string): Promise<{ kind: string }> {
+  const r = await tx.query<{ kind: string }>(
+    'SELECT kind FROM app.contacts WHERE business_id = $1 AND id = $2 AND deleted_at IS NULL',
+    [businessId, id],
+  );
+  if (!r.rows[0]) throw notFound(what);
+  return r.rows[0];
+}
+
+async function assertRefs(tx: Tx, businessId: string, input: DealInput, current?: Deal): Promise<void> {
+  if (input.contact_id) await assertContact(tx, businessId, input.contact_id, 'contact');
+  if (input.co_borrower_id) await assertContact(tx, businessId, input.co_borrower_id, 'co-borrower');
+  if (input.partner_id) {
+    const partner = await assertContact(tx, businessId, input.partner_id, 'referral partner');
+    if (partner.kind === 'person')
+      throw new AppError(
+        'validation_failed',
+        'The referral partner must be a contact marked as a realtor or partner. Change the contact’s kind first.',
+      );
   }
+  const borrower = input.contact_id !== undefined ? input.contact_id : (current?.contact_id ?? null);
+  const coBorrower = input.co_borrower_id !== undefined ? input.co_borrower_id : (current?.co_borrower_id ?? null);
+  if (borrower && borrower === coBorrower)
+    throw new AppError('validation_failed', 'The co-borrower must be someone other than the borrower.');
   if (input.owner_id) {
     const r = await tx.query('SELECT 1 FROM app.memberships WHERE business_id = $1 AND user_id = $2', [
       businessId,
@@ -92,7 +172,7 @@ async function assertRefs(tx: Tx, businessId: string, input: DealInput): Promise
 }
 
 export async function getDeal(tx: Tx, businessId: string, id: string): Promise<Deal> {
-  const r = await tx.query<DealRow>(`SELECT ${DEAL_COLUMNS} FROM app.deals d WHERE d.business_id = $1 AND d.id = $2`, [
+  const r = await tx.query<DealRow>(`SELECT ${DEAL_COLUMNS} FROM ${DEAL_FROM} WHERE d.business_id = $1 AND d.id = $2`, [
     businessId,
     id,
   ]);
@@ -100,60 +180,74 @@ export async function getDeal(tx: Tx, businessId: string, id: string): Promise<D
   return toDeal(r.rows[0]);
 }
 
-export async function createDeal(tx: Tx, businessId: string, input: DealInput & { title: string }): Promise<Deal> {
-  await assertRefs(tx, businessId, input);
-  const stage = input.stage ?? 'lead';
+export async function createDeal(
+  tx: Tx,
+  businessId: string,
+  input: DealInput & { title: string; borrower?: NewBorrower },
+): Promise<Deal> {
+  const { borrower, ...fields } = input;
+  // A new borrower is created in the deal's own transaction: both or neither.
+  if (borrower) fields.contact_id = (await createContact(tx, businessId, borrower)).id;
+  await assertRefs(tx, businessId, fields);
+  const stage = fields.stage ?? 'lead';
   await lockStage(tx, businessId, stage);
-  const r = await tx.query<DealRow>(
-    `INSERT INTO app.deals AS d (business_id, title, contact_id, amount_cents, loan_type, stage, expected_close_date, owner_id, position)
+  const ms = fields.milestones ?? {};
+  const r = await tx.query<{ id: string }>(
+    `INSERT INTO app.deals (business_id, title, contact_id, amount_cents, loan_type, stage, expected_close_date, owner_id, position,
+                            co_borrower_id, partner_id, property_address, rate_percent, loan_purpose,
+                            ${MILESTONES.map((m) => `${m}_on`).join(', ')})
      VALUES ($1, $2, $3, $4, coalesce($5::app.loan_type, 'conventional'), $6, $7::date,
              CASE WHEN $9 THEN $8::uuid ELSE (select app.uid()) END,
-             (SELECT count(*) FROM app.deals x WHERE x.business_id = $1 AND x.stage = $6::app.deal_stage))
-     RETURNING ${DEAL_COLUMNS}`,
+             (SELECT count(*) FROM app.deals x WHERE x.business_id = $1 AND x.stage = $6::app.deal_stage),
+             $10, $11, $12, $13::numeric, $14::app.loan_purpose,
+             ${MILESTONES.map((_, i) => `$${15 + i}::date`).join(', ')})
+     RETURNING id`,
     [
       businessId,
-      input.title.trim(),
-      input.contact_id ?? null,
-      input.amount_cents ?? 0,
-      input.loan_type ?? null,
+      fields.title.trim(),
+      fields.contact_id ?? null,
+      fields.amount_cents ?? 0,
+      fields.loan_type ?? null,
       stage,
-      input.expected_close_date ?? null,
-      input.owner_id ?? null,
-      input.owner_id !== undefined,
+      fields.expected_close_date ?? null,
+      fields.owner_id ?? null,
+      fields.owner_id !== undefined,
+      fields.co_borrower_id ?? null,
+      fields.partner_id ?? null,
+      fields.property_address?.trim() ?? '',
+      fields.rate_percent ?? null,
+      fields.loan_purpose ?? null,
+      ...MILESTONES.map((m) => ms[m] ?? null),
     ],
   );
-  return toDeal(r.rows[0]!);
+  return getDeal(tx, businessId, r.rows[0]!.id);
 }
 
 export async function updateDeal(tx: Tx, businessId: string, id: string, input: DealInput): Promise<Deal> {
   const current = await getDeal(tx, businessId, id);
-  await assertRefs(tx, businessId, input);
+  await assertRefs(tx, businessId, input, current);
   if (input.stage !== undefined && input.stage !== current.stage)
     await moveDeal(tx, businessId, id, { stage: input.stage });
-  const r = await tx.query(
-    `UPDATE app.deals SET
-       title = coalesce($3, title),
-       contact_id = CASE WHEN $4 THEN $5::uuid ELSE contact_id END,
-       amount_cents = coalesce($6, amount_cents),
-       loan_type = coalesce($7::app.loan_type, loan_type),
-       expected_close_date = CASE WHEN $8 THEN $9::date ELSE expected_close_date END,
-       owner_id = CASE WHEN $10 THEN $11::uuid ELSE owner_id END
-     WHERE business_id = $1 AND id = $2`,
-    [
-      businessId,
-      id,
-      input.title?.trim() ?? null,
-      input.contact_id !== undefined,
-      input.contact_id ?? null,
-      input.amount_cents ?? null,
-      input.loan_type ?? null,
-      input.expected_close_date !== undefined,
-      input.expected_close_date ?? null,
-      input.owner_id !== undefined,
-      input.owner_id ?? null,
-    ],
-  );
-  if (r.rowCount === 0) throw notFound('deal');
+  // Each column is set only when the input names it (null clears a nullable one).
+  const params: unknown[] = [businessId, id];
+  const sets: string[] = [];
+  const set = (column: string, value: unknown, cast = '') => sets.push(`${column} = $${params.push(value)}${cast}`);
+  if (input.title !== undefined) set('title', input.title.trim());
+  if (input.contact_id !== undefined) set('contact_id', input.contact_id, '::uuid');
+  if (input.co_borrower_id !== undefined) set('co_borrower_id', input.co_borrower_id, '::uuid');
+  if (input.partner_id !== undefined) set('partner_id', input.partner_id, '::uuid');
+  if (input.amount_cents !== undefined) set('amount_cents', input.amount_cents);
+  if (input.loan_type !== undefined) set('loan_type', input.loan_type, '::app.loan_type');
+  if (input.loan_purpose !== undefined) set('loan_purpose', input.loan_purpose, '::app.loan_purpose');
+  if (input.rate_percent !== undefined) set('rate_percent', input.rate_percent, '::numeric');
+  if (input.property_address !== undefined) set('property_address', input.property_address.trim());
+  if (input.expected_close_date !== undefined) set('expected_close_date', input.expected_close_date, '::date');
+  if (input.owner_id !== undefined) set('owner_id', input.owner_id, '::uuid');
+  for (const m of MILESTONES) if (input.milestones?.[m] !== undefined) set(`${m}_on`, input.milestones[m], '::date');
+  if (sets.length > 0) {
+    const r = await tx.query(`UPDATE app.deals SET ${sets.join(', ')} WHERE business_id = $1 AND id = $2`, params);
+    if (r.rowCount === 0) throw notFound('deal');
+  }
   return getDeal(tx, businessId, id);
 }
 
@@ -231,6 +325,8 @@ export interface DealQuery {
   cursor?: string;
   stage?: DealStage;
   contact_id?: string;
+  /** deals this contact is part of as borrower, co-borrower or referral partner */
+  party_id?: string;
   owner_id?: string;
 }
 
@@ -245,6 +341,10 @@ export async function listDeals(
   const where = ['d.business_id = $1'];
   if (query.stage) where.push(`d.stage = ${p(query.stage)}::app.deal_stage`);
   if (query.contact_id) where.push(`d.contact_id = ${p(query.contact_id)}::uuid`);
+  if (query.party_id) {
+    const party = p(query.party_id);
+    where.push(`(d.contact_id = ${party}::uuid OR d.co_borrower_id = ${party}::uuid OR d.partner_id = ${party}::uuid)`);
+  }
   if (query.owner_id)
     where.push(query.owner_id === 'me' ? 'd.owner_id = (select app.uid())' : `d.owner_id = ${p(query.owner_id)}::uuid`);
   const cursor = decodeCursor(query.cursor, 3);
@@ -253,7 +353,7 @@ export async function listDeals(
       `(d.stage, d.position, d.id) > (${p(cursor[0])}::app.deal_stage, ${p(cursor[1])}::int, ${p(cursor[2])}::uuid)`,
     );
   const r = await tx.query<DealRow>(
-    `SELECT ${DEAL_COLUMNS} FROM app.deals d WHERE ${where.join(' AND ')} ORDER BY d.stage, d.position, d.id LIMIT ${p(query.limit + 1)}`,
+    `SELECT ${DEAL_COLUMNS} FROM ${DEAL_FROM} WHERE ${where.join(' AND ')} ORDER BY d.stage, d.position, d.id LIMIT ${p(query.limit + 1)}`,
     params,
   );
   const out = page(r.rows, query.limit, (row) => [row.stage, row.position, row.id]);

@@ -3,10 +3,10 @@
 // Phone and email are length-bounded here but checked by the service, so a bad one
 // answers with its own stable code (invalid_phone / invalid_email).
 import { z } from 'zod';
-import { CONTACT_SOURCES, CONTACT_STATUSES, NAME_MAX, NOTES_MAX } from './contact-fields.ts';
+import { CONTACT_KINDS, CONTACT_SOURCES, CONTACT_STATUSES, NAME_MAX, NOTES_MAX } from './contact-fields.ts';
 import { CONTACT_SORTS } from './contact-list.ts';
 import { DEFAULT_PAGE, MAX_PAGE } from './cursor.ts';
-import { DEAL_STAGES, LOAN_TYPES, MAX_AMOUNT_CENTS } from './deals.ts';
+import { DEAL_STAGES, LOAN_PURPOSES, LOAN_TYPES, MAX_AMOUNT_CENTS, MILESTONES, type Milestone } from './deals.ts';
 import { BULK_MAX, LIST_NAME_MAX } from './lists.ts';
 import { NOTE_MAX } from './notes.ts';
 
@@ -35,6 +35,7 @@ export const contactSchema = z.object({
   email: z.string().nullable(),
   source: z.enum(CONTACT_SOURCES),
   status: z.enum(CONTACT_STATUSES),
+  kind: z.enum(CONTACT_KINDS).describe("'person' (a borrower or lead), 'realtor' or 'partner' (referral partners)"),
   notes: z.string(),
   owner_id: z.string().nullable(),
   created_at: ts,
@@ -48,6 +49,7 @@ export const contactFields = {
   email: z.string().max(320).nullable(),
   source: z.enum(CONTACT_SOURCES),
   status: z.enum(CONTACT_STATUSES),
+  kind: z.enum(CONTACT_KINDS),
   notes: z.string().max(NOTES_MAX),
   owner_id: uuid.nullable(),
 };
@@ -57,6 +59,16 @@ export const contactQuery = pageQuery.extend({
   sort: z.enum(CONTACT_SORTS).optional(),
   status: z.enum(CONTACT_STATUSES).optional(),
   source: z.enum(CONTACT_SOURCES).optional(),
+  kind: z
+    .string()
+    .regex(
+      new RegExp(`^(${CONTACT_KINDS.join('|')})(,(${CONTACT_KINDS.join('|')}))*$`),
+      'kinds are person, realtor or partner',
+    )
+    .transform((s) => [...new Set(s.split(','))] as (typeof CONTACT_KINDS)[number][])
+    .optional()
+    .describe('comma-separated kinds, e.g. realtor,partner for the referral partners'),
+  import_job_id: uuid.optional().describe('contacts created or updated by this CSV import'),
   list_id: uuid.optional(),
   owner_id: userRef.optional(),
   q: z.string().trim().max(200).optional(),
@@ -90,15 +102,26 @@ export const listUpdate = z
 export const memberIds = z.object({ contact_ids: z.array(uuid).min(1).max(BULK_MAX) }).strict();
 
 // --- deals ---------------------------------------------------------------------
+const milestoneDates = <T extends z.ZodType>(date: T) =>
+  z.object(Object.fromEntries(MILESTONES.map((m) => [m, date])) as Record<Milestone, T>);
 export const dealSchema = z.object({
   id: z.string(),
   business_id: z.string(),
   title: z.string(),
-  contact_id: z.string().nullable(),
-  amount_cents: z.number(),
+  contact_id: z.string().nullable().describe('the borrower'),
+  contact_name: z.string().nullable(),
+  co_borrower_id: z.string().nullable(),
+  co_borrower_name: z.string().nullable(),
+  partner_id: z.string().nullable().describe("the referral partner (a contact of kind 'realtor' or 'partner')"),
+  partner_name: z.string().nullable(),
+  amount_cents: z.number().describe('loan amount in cents'),
   loan_type: z.enum(LOAN_TYPES),
+  loan_purpose: z.enum(LOAN_PURPOSES).nullable(),
+  rate_percent: z.number().nullable().describe('interest rate in percent, three decimals (6.875)'),
+  property_address: z.string(),
   stage: z.enum(DEAL_STAGES),
   expected_close_date: z.string().nullable(),
+  milestones: milestoneDates(z.string().nullable()).describe('the day each milestone happened (YYYY-MM-DD), or null'),
   position: z.number(),
   owner_id: z.string().nullable(),
   created_at: ts,
@@ -107,20 +130,47 @@ export const dealSchema = z.object({
 const dealFields = {
   title: z.string().trim().min(1).max(200),
   contact_id: uuid.nullable(),
+  co_borrower_id: uuid.nullable(),
+  partner_id: uuid.nullable(),
   amount_cents: z.number().int().min(0).max(MAX_AMOUNT_CENTS),
   loan_type: z.enum(LOAN_TYPES),
+  loan_purpose: z.enum(LOAN_PURPOSES).nullable(),
+  rate_percent: z.number().min(0).max(99.999).multipleOf(0.001).nullable(),
+  property_address: z.string().max(300),
   stage: z.enum(DEAL_STAGES),
   expected_close_date: isoDate.nullable(),
+  milestones: milestoneDates(isoDate.nullable()).partial().strict(),
   owner_id: uuid.nullable(),
 };
-export const dealCreate = z.object(dealFields).partial().required({ title: true }).strict();
+export const newBorrower = z
+  .object({
+    first_name: z.string().max(NAME_MAX),
+    last_name: z.string().max(NAME_MAX),
+    phone: z.string().max(64).nullable(),
+    email: z.string().max(320).nullable(),
+  })
+  .partial()
+  .strict();
+export const dealCreate = z
+  .object({
+    ...dealFields,
+    borrower: newBorrower.describe('create the borrower with the deal (instead of contact_id), in one transaction'),
+  })
+  .partial()
+  .required({ title: true })
+  .strict()
+  .refine((d) => !(d.borrower && d.contact_id), {
+    message: 'Choose an existing borrower or create a new one, not both.',
+    path: ['borrower'],
+  });
 export const dealUpdate = z.object(dealFields).partial().strict();
 export const dealMove = z
   .object({ stage: z.enum(DEAL_STAGES).optional(), position: z.number().int().min(0).max(1_000_000).optional() })
   .strict();
 export const dealQuery = pageQuery.extend({
   stage: z.enum(DEAL_STAGES).optional(),
-  contact_id: uuid.optional(),
+  contact_id: uuid.optional().describe('deals whose borrower is this contact'),
+  party_id: uuid.optional().describe('deals this contact is part of: borrower, co-borrower or referral partner'),
   owner_id: userRef.optional(),
 });
 export const stageChangeSchema = z.object({

@@ -3,7 +3,7 @@
 // so a demo appears whole or not at all.
 import { randomUUID } from 'node:crypto';
 import type { Tx } from '../db/index.ts';
-import { DEMO_OUR_NUMBER, type DemoData } from './seed.ts';
+import { DEMO_OUR_NUMBER, MILESTONE_ORDER, type DemoData } from './seed.ts';
 
 const ids = (n: number) => Array.from({ length: n }, () => randomUUID());
 const ago = (col: string) => `now() - make_interval(mins => ${col})`;
@@ -12,9 +12,10 @@ export async function writeDemoData(tx: Tx, businessId: string, userId: string, 
   const contactIds = ids(data.contacts.length);
   const c = data.contacts;
   await tx.query(
-    `INSERT INTO app.contacts (id, business_id, first_name, last_name, phone, email, source, status, notes, owner_id, created_at, updated_at)
-     SELECT id, $1, f, l, p, e, s::app.contact_source, st::app.contact_status, n, $2, ${ago('a')}, ${ago('a')}
-       FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int[]) AS t(id, f, l, p, e, s, st, n, a)`,
+    `INSERT INTO app.contacts (id, business_id, first_name, last_name, phone, email, source, status, notes, owner_id, created_at, updated_at, kind)
+     SELECT id, $1, f, l, p, e, s::app.contact_source, st::app.contact_status, n, $2, ${ago('a')}, ${ago('a')}, k::app.contact_kind
+       FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int[], $12::text[])
+         AS t(id, f, l, p, e, s, st, n, a, k)`,
     [
       businessId,
       userId,
@@ -27,6 +28,7 @@ export async function writeDemoData(tx: Tx, businessId: string, userId: string, 
       c.map((x) => x.status),
       c.map((x) => x.notes),
       c.map((x) => x.age_min),
+      c.map((x) => x.kind),
     ],
   );
   await tx.query(
@@ -48,10 +50,20 @@ export async function writeDemoData(tx: Tx, businessId: string, userId: string, 
 
   const dealIds = ids(data.deals.length);
   const d = data.deals;
+  const ref = (i: number | null) => (i === null ? null : contactIds[i]);
+  // Milestone days as a text[] per milestone column (offsets from today, NULL = not reached).
+  const milestoneCols = MILESTONE_ORDER.map((m) => `${m}_on`).join(', ');
+  const milestoneVals = MILESTONE_ORDER.map((_, k) => `current_date + m${k}`).join(', ');
+  const milestoneArgs = MILESTONE_ORDER.map((_, k) => `$${17 + k}::int[]`).join(', ');
+  const milestoneNames = MILESTONE_ORDER.map((_, k) => `m${k}`).join(', ');
   await tx.query(
-    `INSERT INTO app.deals (id, business_id, title, contact_id, amount_cents, loan_type, stage, expected_close_date, position, owner_id, created_at, updated_at)
-     SELECT id, $1, ti, c, amt, lt::app.loan_type, st::app.deal_stage, current_date + cd, pos, $2, ${ago('a')}, ${ago('a')}
-       FROM unnest($3::uuid[], $4::text[], $5::uuid[], $6::bigint[], $7::text[], $8::text[], $9::int[], $10::int[], $11::int[]) AS t(id, ti, c, amt, lt, st, cd, pos, a)`,
+    `INSERT INTO app.deals (id, business_id, title, contact_id, amount_cents, loan_type, stage, expected_close_date, position, owner_id,
+                            created_at, updated_at, co_borrower_id, partner_id, property_address, rate_percent, loan_purpose, ${milestoneCols})
+     SELECT id, $1, ti, c, amt, lt::app.loan_type, st::app.deal_stage, current_date + cd, pos, $2, ${ago('a')}, ${ago('a')},
+            co, pa, addr, rate, lp::app.loan_purpose, ${milestoneVals}
+       FROM unnest($3::uuid[], $4::text[], $5::uuid[], $6::bigint[], $7::text[], $8::text[], $9::int[], $10::int[], $11::int[],
+                   $12::uuid[], $13::uuid[], $14::text[], $15::numeric[], $16::text[], ${milestoneArgs})
+         AS t(id, ti, c, amt, lt, st, cd, pos, a, co, pa, addr, rate, lp, ${milestoneNames})`,
     [
       businessId,
       userId,
@@ -64,6 +76,12 @@ export async function writeDemoData(tx: Tx, businessId: string, userId: string, 
       d.map((x) => x.close_in_days),
       d.map((x) => x.position),
       d.map((x) => x.age_min),
+      d.map((x) => ref(x.co_borrower)),
+      d.map((x) => ref(x.partner)),
+      d.map((x) => x.property_address),
+      d.map((x) => x.rate_percent),
+      d.map((x) => x.loan_purpose),
+      ...MILESTONE_ORDER.map((m) => d.map((x) => x.milestones[m] ?? null)),
     ],
   );
 

@@ -9,6 +9,28 @@ export type ContactStatus =
 export type ContactSource = 'web' | 'referral' | 'zillow' | 'sms' | 'import' | 'manual' | 'other';
 export type DealStage = 'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost';
 export type LoanType = 'conventional' | 'fha' | 'va' | 'usda' | 'jumbo' | 'refinance' | 'heloc' | 'other';
+export type ContactKind = 'person' | 'realtor' | 'partner';
+export type LoanPurpose = 'purchase' | 'refinance' | 'cash_out';
+export const MILESTONE_ORDER = [
+  'application',
+  'disclosures',
+  'appraisal_ordered',
+  'appraisal_received',
+  'conditional_approval',
+  'clear_to_close',
+  'funded',
+] as const;
+export type MilestoneName = (typeof MILESTONE_ORDER)[number];
+// How many milestones (in MILESTONE_ORDER) a loan in each stage has reached.
+const MILESTONES_REACHED: Record<DealStage, number> = {
+  lead: 0,
+  application: 2,
+  processing: 4,
+  underwriting: 4,
+  clear_to_close: 6,
+  funded: 7,
+  lost: 1,
+};
 
 export const DEAL_STAGES: DealStage[] = [
   'lead',
@@ -28,6 +50,7 @@ export interface DemoContact {
   email: string;
   source: ContactSource;
   status: ContactStatus;
+  kind: ContactKind;
   notes: string;
   age_min: number;
 }
@@ -39,6 +62,13 @@ export interface DemoList {
 export interface DemoDeal {
   title: string;
   contact: number;
+  co_borrower: number | null;
+  partner: number | null;
+  property_address: string;
+  rate_percent: number;
+  loan_purpose: LoanPurpose;
+  /** days from today (negative: in the past) for each milestone reached */
+  milestones: Partial<Record<MilestoneName, number>>;
   amount_cents: number;
   loan_type: LoanType;
   stage: DealStage;
@@ -179,6 +209,14 @@ const LOAN_WEIGHTS: [LoanType, number][] = [
   ['heloc', 6],
   ['other', 3],
 ];
+const CITIES: [string, string, string][] = [
+  ['Austin', 'TX', '78704'],
+  ['Seattle', 'WA', '98103'],
+  ['Chicago', 'IL', '60614'],
+  ['Boston', 'MA', '02130'],
+  ['Las Vegas', 'NV', '89117'],
+  ['Houston', 'TX', '77008'],
+];
 const STREETS = ['Maple Ave', 'Oak St', 'Cedar Ln', 'Lakeview Dr', 'Sunset Blvd', 'Pine Ct', 'Willow Way', 'Harbor Rd'];
 const CONTACT_NOTES = [
   'Prefers text over calls.',
@@ -247,10 +285,15 @@ export function generateDemoData(seed = 20_240_601): DemoData {
       email: `${first_name}.${last_name}.${i + 1}@example.com`.toLowerCase(),
       source: weighted(SOURCE_WEIGHTS),
       status: weighted(STATUS_WEIGHTS),
+      kind: 'person' as ContactKind,
       notes: pick(CONTACT_NOTES),
       age_min: int(60, 180 * 24 * 60),
     };
   });
+  // Referral partners by status are marked by kind too: every other one a realtor.
+  contacts
+    .filter((c) => c.status === 'referral_partner')
+    .forEach((c, k) => (c.kind = k % 2 === 0 ? 'realtor' : 'partner'));
   const withStatus = (...s: ContactStatus[]) =>
     contacts.map((c, i) => (s.includes(c.status) ? i : -1)).filter((i) => i >= 0);
 
@@ -262,6 +305,11 @@ export function generateDemoData(seed = 20_240_601): DemoData {
   ];
 
   const borrowers = withStatus('prospect', 'application', 'client', 'past_client');
+  const partners = contacts.map((c, i) => (c.kind === 'person' ? -1 : i)).filter((i) => i >= 0);
+  // Loan-file details come from their own sequence, so adding them left the rest of the
+  // generated book (contacts, threads, notes) exactly as it was.
+  const lrnd = prng(seed ^ 0x10a4f11e);
+  const lint = (min: number, max: number) => min + Math.floor(lrnd() * (max - min + 1));
   const positions = new Map<DealStage, number>();
   const deals: DemoDeal[] = Array.from({ length: 40 }, (_, i) => {
     // Every stage present: the first seven deals take one stage each.
@@ -271,14 +319,43 @@ export function generateDemoData(seed = 20_240_601): DemoData {
     const position = positions.get(stage) ?? 0;
     positions.set(stage, position + 1);
     const c = contacts[contact]!;
+    const street = `${int(100, 9999)} ${pick(STREETS)}`;
+    const [city, state, zip] = CITIES[lint(0, CITIES.length - 1)]!;
+    const loan_purpose: LoanPurpose =
+      loan_type === 'refinance'
+        ? lrnd() < 0.5
+          ? 'refinance'
+          : 'cash_out'
+        : loan_type === 'heloc'
+          ? 'cash_out'
+          : 'purchase';
+    const amount_cents = (loan_type === 'jumbo' ? int(800, 2_000) : int(150, 750)) * 1_000 * 100 + lint(0, 3) * 50_000;
+    const close_in_days = stage === 'funded' || stage === 'lost' ? -int(1, 120) : int(7, 90);
+    // Milestones reached so far, each a few days after the one before, the last one no later than today.
+    const reached = MILESTONES_REACHED[stage];
+    const end = stage === 'funded' ? close_in_days : -lint(0, 5);
+    const milestones: DemoDeal['milestones'] = {};
+    let day = end - reached * 4;
+    for (const m of MILESTONE_ORDER.slice(0, reached)) milestones[m] = day += lint(2, 6) - 1;
+    if (reached === MILESTONE_ORDER.length) milestones.funded = end;
+    const coCandidate = borrowers[(i * 13 + 5) % borrowers.length]!;
     return {
-      title: `${c.last_name} — ${int(100, 9999)} ${pick(STREETS)}`,
+      title: `${c.last_name} — ${street}`,
       contact,
-      amount_cents: (loan_type === 'jumbo' ? int(800, 2_000) : int(150, 750)) * 1_000 * 100,
+      co_borrower: lrnd() < 0.4 && coCandidate !== contact ? coCandidate : null,
+      partner:
+        loan_purpose === 'purchase' && partners.length > 0 && lrnd() < 0.75
+          ? partners[lint(0, partners.length - 1)]!
+          : null,
+      property_address: `${street}, ${city}, ${state} ${zip}`,
+      rate_percent: Math.round((5.5 + lrnd() * 2) * 8) / 8,
+      loan_purpose,
+      milestones,
+      amount_cents,
       loan_type,
       stage,
       position,
-      close_in_days: stage === 'funded' || stage === 'lost' ? -int(1, 120) : int(7, 90),
+      close_in_days,
       age_min: int(24 * 60, 120 * 24 * 60),
     };
   });
