@@ -5,6 +5,7 @@ import type { Tx } from '../db/index.ts';
 import { CONTACT_COLUMNS, toContact, type Contact } from './contacts.ts';
 import { digitsOf, type ContactKind, type ContactSource, type ContactStatus } from './contact-fields.ts';
 import { decodeCursor, likePattern, page } from './cursor.ts';
+import { customFilterSql, listCustomFields, parseCustomFilter } from './custom-fields.ts';
 
 export const CONTACT_SORTS = [
   'created_at',
@@ -33,6 +34,8 @@ export interface ContactQuery {
   q?: string;
   /** the trash instead of live contacts */
   deleted?: boolean;
+  /** custom-field filters, each "key:value" */
+  custom?: string | string[];
 }
 
 // Each sort: the key columns (matching an index led by business_id) and their SQL types.
@@ -71,6 +74,10 @@ export async function listContacts(
   if (query.list_id) {
     where.push(`EXISTS (SELECT 1 FROM app.list_members lm
       WHERE lm.business_id = c.business_id AND lm.list_id = ${p(query.list_id)}::uuid AND lm.contact_id = c.id)`);
+  }
+  if (query.custom !== undefined) {
+    const filters = (Array.isArray(query.custom) ? query.custom : [query.custom]).map(parseCustomFilter);
+    where.push(...customFilterSql(await listCustomFields(tx, businessId, 'contact'), filters, 'c', p));
   }
 
   const q = query.q?.trim().toLowerCase();

@@ -12,6 +12,7 @@ import {
   type ContactSource,
   type ContactStatus,
 } from './contact-fields.ts';
+import { listCustomFields, mergeCustomValues, type CustomValues } from './custom-fields.ts';
 import { iso } from './cursor.ts';
 
 export const TRASH_DAYS = 30;
@@ -28,6 +29,8 @@ export interface Contact {
   kind: ContactKind;
   notes: string;
   owner_id: string | null;
+  /** Custom field values by key (docs/ARCHITECTURE.md §Custom fields). */
+  custom: CustomValues;
   created_at: string;
   updated_at: string;
   deleted_at: string | null;
@@ -43,10 +46,12 @@ export interface ContactInput {
   kind?: ContactKind;
   notes?: string;
   owner_id?: string | null;
+  /** A patch of custom values: {key: value}, null removes the key. */
+  custom?: Record<string, unknown>;
 }
 
 export const CONTACT_COLUMNS = `c.id, c.business_id, c.first_name, c.last_name, c.phone, c.email::text AS email, c.source,
-  c.status, c.kind, c.notes, c.owner_id, c.created_at, c.updated_at, c.deleted_at`;
+  c.status, c.kind, c.notes, c.owner_id, c.custom, c.created_at, c.updated_at, c.deleted_at`;
 
 type ContactRow = Omit<Contact, 'created_at' | 'updated_at' | 'deleted_at'> & {
   created_at: Date;
@@ -67,6 +72,7 @@ export function toContact(r: ContactRow): Contact {
     kind: r.kind,
     notes: r.notes,
     owner_id: r.owner_id,
+    custom: r.custom ?? {},
     created_at: iso(r.created_at)!,
     updated_at: iso(r.updated_at)!,
     deleted_at: iso(r.deleted_at),
@@ -123,14 +129,18 @@ export async function createContact(tx: Tx, businessId: string, input: ContactIn
     throw new AppError('validation_failed', 'a contact needs a name, a phone or an email');
   }
   await assertOwnerIsMember(tx, businessId, c.owner_id);
+  const custom =
+    input.custom && Object.keys(input.custom).length > 0
+      ? mergeCustomValues(await listCustomFields(tx, businessId, 'contact'), {}, input.custom)
+      : {};
   const existing = await findDuplicate(tx, businessId, c.email, c.phone);
   if (existing) throw duplicate(existing);
   // ON CONFLICT: a concurrent create of the same email/phone loses to the unique index
   // instead of failing the transaction; we then report the winner as the duplicate.
   const r = await tx.query<ContactRow>(
-    `INSERT INTO app.contacts AS c (business_id, first_name, last_name, phone, email, source, status, notes, owner_id, kind)
+    `INSERT INTO app.contacts AS c (business_id, first_name, last_name, phone, email, source, status, notes, owner_id, kind, custom)
      VALUES ($1, $2, $3, $4, $5, coalesce($6::app.contact_source, 'manual'), coalesce($7::app.contact_status, 'lead'), $8,
-             CASE WHEN $10 THEN $9::uuid ELSE (select app.uid()) END, coalesce($11::app.contact_kind, 'person'))
+             CASE WHEN $10 THEN $9::uuid ELSE (select app.uid()) END, coalesce($11::app.contact_kind, 'person'), $12::jsonb)
      ON CONFLICT DO NOTHING
      RETURNING ${CONTACT_COLUMNS}`,
     [
@@ -145,6 +155,7 @@ export async function createContact(tx: Tx, businessId: string, input: ContactIn
       c.owner_id ?? null,
       c.owner_id !== undefined,
       c.kind ?? null,
+      JSON.stringify(custom),
     ],
   );
   const row = r.rows[0];
@@ -183,10 +194,18 @@ export async function updateContact(tx: Tx, businessId: string, id: string, inpu
   );
   const old = before.rows[0];
   if (!old) throw notFound('contact');
-  const fields = UPDATABLE.filter((f) => c[f] !== undefined && c[f] !== old[f]);
+  const fields: string[] = UPDATABLE.filter((f) => c[f] !== undefined && c[f] !== old[f]);
+  let custom = old.custom ?? {};
+  if (input.custom && Object.keys(input.custom).length > 0) {
+    custom = mergeCustomValues(await listCustomFields(tx, businessId, 'contact'), custom, input.custom);
+    if (JSON.stringify(custom) !== JSON.stringify(old.custom ?? {})) fields.push('custom');
+  }
   if (fields.length === 0) return toContact(old);
   if (fields.includes('owner_id')) await assertOwnerIsMember(tx, businessId, c.owner_id);
-  const next = { ...old, ...Object.fromEntries(fields.map((f) => [f, c[f]])) } as ContactRow;
+  const next = {
+    ...old,
+    ...Object.fromEntries(UPDATABLE.filter((f) => fields.includes(f)).map((f) => [f, c[f]])),
+  } as ContactRow;
   if (!next.first_name && !next.last_name && !next.phone && !next.email) {
     throw new AppError('validation_failed', 'a contact needs a name, a phone or an email');
   }
@@ -202,7 +221,7 @@ export async function updateContact(tx: Tx, businessId: string, id: string, inpu
   }
   const r = await tx.query<ContactRow>(
     `UPDATE app.contacts c SET first_name = $3, last_name = $4, phone = $5, email = $6, source = $7, status = $8, notes = $9, owner_id = $10,
-        kind = $11
+        kind = $11, custom = $12::jsonb
       WHERE c.business_id = $1 AND c.id = $2 RETURNING ${CONTACT_COLUMNS}`,
     [
       businessId,
@@ -216,6 +235,7 @@ export async function updateContact(tx: Tx, businessId: string, id: string, inpu
       next.notes,
       next.owner_id,
       next.kind,
+      JSON.stringify(custom),
     ],
   );
   if (fields.includes('status'))

@@ -9,6 +9,7 @@ import type { Tx } from '../db/index.ts';
 import { AppError, notFound } from '../shared/errors.ts';
 import { createContact } from './contacts.ts';
 import { decodeCursor, iso, page } from './cursor.ts';
+import { applyCustomPatch, type CustomValues } from './custom-fields.ts';
 
 export const DEAL_STAGES = [
   'lead',
@@ -58,6 +59,8 @@ export interface Deal {
   milestones: Milestones;
   position: number;
   owner_id: string | null;
+  /** Custom field values by key (docs/ARCHITECTURE.md §Custom fields). */
+  custom: CustomValues;
   created_at: string;
   updated_at: string;
 }
@@ -84,6 +87,8 @@ export interface DealInput {
   expected_close_date?: string | null;
   milestones?: Partial<Milestones>;
   owner_id?: string | null;
+  /** A patch of custom values: {key: value}, null removes the key. */
+  custom?: Record<string, unknown>;
 }
 
 // A person's display name: the name, else the email, else the phone (as the web app's fullName).
@@ -95,7 +100,7 @@ const DEAL_COLUMNS = `d.id, d.business_id, d.title, d.contact_id, ${personName('
   d.amount_cents::text AS amount_cents, d.loan_type, d.loan_purpose, d.rate_percent::text AS rate_percent,
   d.property_address, d.stage, to_char(d.expected_close_date, 'YYYY-MM-DD') AS expected_close_date,
   ${MILESTONES.map((m) => `to_char(d.${m}_on, 'YYYY-MM-DD') AS ${m}_on`).join(', ')},
-  d.position, d.owner_id, d.created_at, d.updated_at`;
+  d.position, d.owner_id, d.custom, d.created_at, d.updated_at`;
 
 // The people of a loan file, joined inside the business (the composite keys guarantee it anyway).
 const DEAL_FROM = `app.deals d
@@ -130,6 +135,7 @@ const toDeal = (r: DealRow): Deal => ({
   milestones: Object.fromEntries(MILESTONES.map((m) => [m, r[`${m}_on`]])) as Milestones,
   position: r.position,
   owner_id: r.owner_id,
+  custom: r.custom ?? {},
   created_at: iso(r.created_at)!,
   updated_at: iso(r.updated_at)!,
 });
@@ -220,6 +226,7 @@ export async function createDeal(
       ...MILESTONES.map((m) => ms[m] ?? null),
     ],
   );
+  await applyCustomPatch(tx, 'deal', businessId, r.rows[0]!.id, input.custom);
   return getDeal(tx, businessId, r.rows[0]!.id);
 }
 
@@ -248,6 +255,7 @@ export async function updateDeal(tx: Tx, businessId: string, id: string, input: 
     const r = await tx.query(`UPDATE app.deals SET ${sets.join(', ')} WHERE business_id = $1 AND id = $2`, params);
     if (r.rowCount === 0) throw notFound('deal');
   }
+  await applyCustomPatch(tx, 'deal', businessId, id, input.custom);
   return getDeal(tx, businessId, id);
 }
 

@@ -6,6 +6,7 @@ import type { Database } from '../db/index.ts';
 import type { RouteModule } from '../server/app.ts';
 import { activityRoutes } from './activity-routes.ts';
 import { contactRoutes } from './contact-routes.ts';
+import { customFieldRoutes } from './custom-field-routes.ts';
 import { dealRoutes } from './deal-routes.ts';
 import { listRoutes } from './list-routes.ts';
 import { searchRoutes } from './search-routes.ts';
@@ -17,5 +18,6 @@ export function crmRoutes(deps: { db: Database }): RouteModule {
     dealRoutes(app, deps.db);
     activityRoutes(app, deps.db);
     searchRoutes(app, deps.db);
+    customFieldRoutes(app, deps.db);
   };
 }

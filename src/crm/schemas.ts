@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { CONTACT_KINDS, CONTACT_SOURCES, CONTACT_STATUSES, NAME_MAX, NOTES_MAX } from './contact-fields.ts';
 import { CONTACT_SORTS } from './contact-list.ts';
 import { DEFAULT_PAGE, MAX_PAGE } from './cursor.ts';
+import { CUSTOM_ENTITIES, CUSTOM_FIELD_TYPES, KEY_PATTERN } from './custom-fields.ts';
 import { DEAL_STAGES, LOAN_PURPOSES, LOAN_TYPES, MAX_AMOUNT_CENTS, MILESTONES, type Milestone } from './deals.ts';
 import { BULK_MAX, LIST_NAME_MAX } from './lists.ts';
 import { NOTE_MAX } from './notes.ts';
@@ -25,6 +26,50 @@ const nullableTs = z.string().nullable();
 export const pageOf = <T extends z.ZodType>(item: T) =>
   z.object({ items: z.array(item), next_cursor: z.string().nullable() });
 
+// --- custom fields (docs/ARCHITECTURE.md §Custom fields) ---------------------------
+const customValue = z.union([z.string(), z.number(), z.boolean()]);
+/** Values on a record, by key: text, number, money (cents), date (YYYY-MM-DD), choice, checkbox. */
+export const customValues = z
+  .record(z.string(), customValue)
+  .describe('custom field values by key; money in cents, dates as YYYY-MM-DD');
+/** A patch of values: a key set to null is removed. Keys are checked against the definitions. */
+export const customPatch = z
+  .record(z.string().max(40), customValue.nullable())
+  .refine((o) => Object.keys(o).length <= 50, 'at most 50 custom values')
+  .describe('custom field values to set, by key; null removes a value');
+export const customFieldSchema = z.object({
+  id: z.string(),
+  business_id: z.string(),
+  entity: z.enum(CUSTOM_ENTITIES),
+  key: z.string().describe('stable; the merge field is {{ contact.custom.<key> }} or {{ deal.custom.<key> }}'),
+  label: z.string(),
+  type: z.enum(CUSTOM_FIELD_TYPES),
+  options: z.array(z.string()),
+  position: z.number(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+const optionList = z.array(z.string().trim().min(1).max(80)).max(50);
+export const customFieldCreate = z
+  .object({
+    entity: z.enum(CUSTOM_ENTITIES),
+    key: z.string().regex(KEY_PATTERN, 'Key must start with a letter and use only a–z, 0–9 and _').optional(),
+    label: z.string().trim().min(1).max(80),
+    type: z.enum(CUSTOM_FIELD_TYPES),
+    options: optionList.optional(),
+    position: z.number().int().min(0).max(1000).optional(),
+  })
+  .strict();
+export const customFieldUpdate = z
+  .object({
+    label: z.string().trim().min(1).max(80),
+    options: optionList,
+    position: z.number().int().min(0).max(1000),
+  })
+  .partial()
+  .strict();
+export const customFieldQuery = z.object({ entity: z.enum(CUSTOM_ENTITIES).optional() });
+
 // --- contacts ----------------------------------------------------------------
 export const contactSchema = z.object({
   id: z.string(),
@@ -38,6 +83,7 @@ export const contactSchema = z.object({
   kind: z.enum(CONTACT_KINDS).describe("'person' (a borrower or lead), 'realtor' or 'partner' (referral partners)"),
   notes: z.string(),
   owner_id: z.string().nullable(),
+  custom: customValues,
   created_at: ts,
   updated_at: ts,
   deleted_at: nullableTs,
@@ -52,6 +98,7 @@ export const contactFields = {
   kind: z.enum(CONTACT_KINDS),
   notes: z.string().max(NOTES_MAX),
   owner_id: uuid.nullable(),
+  custom: customPatch,
 };
 export const contactCreate = z.object(contactFields).partial().strict();
 export const contactUpdate = z.object(contactFields).partial().strict();
@@ -73,6 +120,10 @@ export const contactQuery = pageQuery.extend({
   owner_id: userRef.optional(),
   q: z.string().trim().max(200).optional(),
   deleted: boolQuery.optional(),
+  custom: z
+    .union([z.string().max(300), z.array(z.string().max(300)).max(5)])
+    .optional()
+    .describe('custom-field filter key:value (repeatable, up to 5); text matches case-insensitively'),
 });
 export const listRefSchema = z.object({ id: z.string(), name: z.string(), color: z.string() });
 export const optOutSchema = z.object({ our_number: z.string(), keyword: z.string(), opted_out_at: ts });
@@ -124,6 +175,7 @@ export const dealSchema = z.object({
   milestones: milestoneDates(z.string().nullable()).describe('the day each milestone happened (YYYY-MM-DD), or null'),
   position: z.number(),
   owner_id: z.string().nullable(),
+  custom: customValues,
   created_at: ts,
   updated_at: ts,
 });
@@ -141,6 +193,7 @@ const dealFields = {
   expected_close_date: isoDate.nullable(),
   milestones: milestoneDates(isoDate.nullable()).partial().strict(),
   owner_id: uuid.nullable(),
+  custom: customPatch,
 };
 export const newBorrower = z
   .object({
