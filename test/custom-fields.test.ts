@@ -23,11 +23,12 @@ const api = (bid: string, path = '') => `${server.url}/api/businesses/${bid}${pa
 
 beforeAll(async () => {
   server = await startTestServer();
-  [owner, admin, member, ownerB] = await Promise.all([1, 2, 3, 4].map(() => signUp(server, { verified: true })));
-  A = (await newBusiness(server.engine, owner!.userId, 'Alpha Lending')).id;
-  B = (await newBusiness(server.engine, ownerB!.userId, 'Beta Lending')).id;
-  await addMember(server.engine, A, admin!.userId, 'admin');
-  await addMember(server.engine, A, member!.userId, 'member');
+  const users = await Promise.all([1, 2, 3, 4].map(() => signUp(server, { verified: true })));
+  [owner, admin, member, ownerB] = users as [SignedUpUser, SignedUpUser, SignedUpUser, SignedUpUser];
+  A = (await newBusiness(server.engine, owner.userId, 'Alpha Lending')).id;
+  B = (await newBusiness(server.engine, ownerB.userId, 'Beta Lending')).id;
+  await addMember(server.engine, A, admin.userId, 'admin');
+  await addMember(server.engine, A, member.userId, 'member');
 });
 afterAll(async () => server?.stop());
 
@@ -269,6 +270,6 @@ describe('the database checks values against the definitions (trigger, RLS)', ()
     const seen = await as('SELECT key FROM app.custom_fields WHERE business_id = $1', [B]);
     expect(seen.rows).toEqual([]);
     const own = await as('SELECT count(*)::int AS n FROM app.custom_fields WHERE business_id = $1', [A]);
-    expect(own.rows[0].n).toBeGreaterThan(0);
+    expect((own.rows[0] as { n: number }).n).toBeGreaterThan(0);
   });
 });
