@@ -22,7 +22,6 @@ import { createLogger, type Logger } from './observability/logger.ts';
 import { scanOnStart } from './scan/gate.ts';
 import { buildApp, type RouteModule } from './server/app.ts';
 import { metricsModule } from './observability/metrics-routes.ts';
-import { acquireDataDirLock } from './ops/data-dir-lock.ts';
 import { startPeriodicJob } from './ops/exclusive.ts';
 import { purgeDeletedContacts } from './crm/contacts.ts';
 import { loadOrCreateTls } from './server/tls.ts';
@@ -49,12 +48,9 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
   const logger = options.logger ?? createLogger(config);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
 
-  // One process per embedded data dir: PGlite has no postmaster lock (src/ops/data-dir-lock.ts).
-  const releaseDataDir = config.databaseUrl ? () => undefined : acquireDataDirLock(config.dataDir, 'capto start');
-  const engine = await openEngine(config).catch((e: unknown) => {
-    releaseDataDir();
-    throw e;
-  });
+  // One process per embedded data dir (src/db/data-dir-lock.ts); while it runs, operator
+  // commands reach its database through the admin channel it serves (docs/ARCHITECTURE.md §Engines).
+  const engine = await openEngine(config, 'capto start', { serve: true });
   try {
     const result = await engine.withMaintenanceClient((client) => migrate(client));
     if (result.applied.length > 0) logger.info({ applied: result.applied }, 'migrations applied');
@@ -112,14 +108,12 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
           await demoPurge.stop();
           await trashPurge.stop();
           await engine.close();
-          releaseDataDir();
         })();
         return closing;
       },
     };
   } catch (e) {
     await engine.close().catch(() => undefined);
-    releaseDataDir();
     throw e;
   }
 }

@@ -104,7 +104,7 @@ describe('capto keys rotate', () => {
     expect(out.output).toMatch(/re-wrapped 1 data keys under master key version 2/);
     const { openEngine } = await import('../src/db/index.ts');
     const { createDatabase } = await import('../src/db/request.ts');
-    const engine = await openEngine(loadConfig({ CAPTO_ENV: 'test', ...t.env }));
+    const engine = await openEngine(loadConfig({ CAPTO_ENV: 'test', ...t.env }), 'test');
     try {
       const vault = createVault(parseMasterKey(`2:${newKey}`));
       const read = await createDatabase(engine.pool).asService('test.vault', (tx) =>

@@ -34,7 +34,7 @@ describe('capto keys rotate-jwt', () => {
     } finally {
       log.mockRestore();
     }
-    const engine = await openEngine(config);
+    const engine = await openEngine(config, 'test');
     try {
       const keys = await asOwner(engine, (c) =>
         c.query<{ active: boolean; published: boolean }>(

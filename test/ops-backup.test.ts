@@ -14,7 +14,7 @@ import { migrate } from '../src/db/migrator.ts';
 import { BackupError, HEADER_LENGTH, MAGIC } from '../src/ops/backup-format.ts';
 import { createBackup, restoreBackup } from '../src/ops/backup.ts';
 import { serverNonEmptyTables, withAdmin } from '../src/ops/backup-server.ts';
-import { acquireDataDirLock } from '../src/ops/data-dir-lock.ts';
+import { acquireDataDirLock } from '../src/db/data-dir-lock.ts';
 import { listTables, tableRowCounts, type Queryable } from '../src/ops/db-inventory.ts';
 import { createDatabase } from '../src/db/request.ts';
 import { parseMasterKey } from '../src/vault/master-key.ts';
@@ -47,7 +47,7 @@ const configFor = (env: Record<string, string>, extra: Record<string, string> = 
   });
 
 async function countsOf(config: Config): Promise<Record<string, number>> {
-  const engine = await openEngine(config);
+  const engine = await openEngine(config, 'test');
   try {
     return await asOwner(engine, (c) => tableRowCounts(c));
   } finally {
@@ -153,7 +153,7 @@ describe(`backup and restore (${ENGINE})`, () => {
       });
       const r = await restoreBackup(rotated, { in: backupFile });
       expect(r.replacedTables).toEqual([]);
-      const engine = await openEngine(target);
+      const engine = await openEngine(target, 'test');
       try {
         expect(await asOwner(engine, (c) => tableRowCounts(c))).toEqual(source.counts);
         expect(await asOwner(engine, (c) => tableDigests(c))).toEqual(sourceDigests);
@@ -243,7 +243,7 @@ describe(`backup and restore (${ENGINE})`, () => {
       expect(readFileSync(file).includes(Buffer.from(source.email))).toBe(false);
       const target = await blankTarget();
       await restoreBackup(target, { in: file });
-      const engine = await openEngine(target);
+      const engine = await openEngine(target, 'test');
       try {
         expect(await asOwner(engine, (c) => tableRowCounts(c))).toEqual(source.counts);
         expect((await engine.withMaintenanceClient((c) => migrate(c))).applied).toEqual([]);
@@ -261,16 +261,19 @@ describe(`backup and restore (${ENGINE})`, () => {
     SLOW,
   );
 
-  it.skipIf(ENGINE !== 'embedded')('embedded: refuses while the data dir is in use by a running server', async () => {
-    const release = acquireDataDirLock(source.config.dataDir, 'capto start');
-    try {
-      await expectRefused(
-        createBackup(source.config, { out: path.join(tmp, 'busy.captobk') }),
-        'in_use',
-        /in use by "capto start".*stop the server/,
-      );
-    } finally {
-      release();
-    }
-  });
+  it.skipIf(ENGINE !== 'embedded')(
+    'embedded: refuses while another command (no admin channel) holds the data dir',
+    async () => {
+      const lock = acquireDataDirLock(source.config.dataDir, 'capto restore');
+      try {
+        await expectRefused(
+          createBackup(source.config, { out: path.join(tmp, 'busy.captobk') }),
+          'in_use',
+          /in use by "capto restore".*serves no admin channel/,
+        );
+      } finally {
+        lock.release();
+      }
+    },
+  );
 });

@@ -18,7 +18,7 @@ key stay valid until they expire (CAPTO_JWT_TTL minutes); its public key is then
 dropped from /.well-known/jwks.json. Uses the same database settings as "capto start".`,
   options: {},
   async run(_values, config) {
-    const engine = await openEngine(config);
+    const engine = await openEngine(config, 'capto keys rotate-jwt');
     try {
       const keys = createSigningKeys(createDatabase(engine.pool), loadMasterKey(config), config.jwtTtlMinutes * 60);
       const before = (await keys.jwks()).keys.map((k) => k.kid);

@@ -44,10 +44,12 @@ const migrateCmd: Command = {
   help: `capto migrate — apply pending migrations in order, each in one transaction.
 
 Server mode uses CAPTO_MIGRATION_URL (or DATABASE_URL); the embedded engine uses
-CAPTO_DATA_DIR. An applied migration whose file changed stops the run.`,
+CAPTO_DATA_DIR (through the running server's admin channel when one holds it; the
+server applied its migrations when it started). An applied migration whose file
+changed stops the run.`,
   options: {},
   async run(_values, config) {
-    const engine = await openEngine(config);
+    const engine = await openEngine(config, 'capto migrate');
     try {
       const result = await engine.withMaintenanceClient((c) => migrate(c));
       console.log(

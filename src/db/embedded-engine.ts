@@ -1,61 +1,53 @@
-// Embedded mode: PGlite in a worker thread (see pglite-worker.ts), reached through a
-// `pg` pool over a Unix socket that only this OS user can open.
-import { mkdirSync, mkdtempSync, rmSync, chmodSync, existsSync } from 'node:fs';
+// Embedded mode: PGlite in a worker thread (see pglite-worker.mjs), reached through a
+// `pg` pool over a Unix socket that only this OS user can open. Opening it needs the
+// data dir lock (data-dir-lock.ts); a running server also serves the admin channel
+// (admin-channel.ts) so that operator commands can use its database instead of opening
+// PGlite a second time (docs/ARCHITECTURE.md §Engines).
+import { mkdirSync, mkdtempSync, rmSync, chmodSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import type { Engine } from './engine.ts';
 import { bootstrapSql, ROLE_NAMES } from './roles.ts';
+import { adminHello, assertPrivateSocket, serveAdminChannel, type AdminChannelServer } from './admin-channel.ts';
+import type { DataDirLock } from './data-dir-lock.ts';
 
 export interface EmbeddedEngineOptions {
   dataDir: string;
   poolSize: number;
+  /** Proof that this process holds the data dir: PGlite must never be opened twice. */
+  lock: DataDirLock;
+  /** `capto start`: serve the admin channel while open. */
+  serveAdminChannel?: boolean;
 }
 
 const SOCKET_PORT = 5432;
+export const SNAPSHOTS_DIR = 'snapshots';
 
-export async function openEmbeddedEngine(options: EmbeddedEngineOptions): Promise<Engine> {
-  const pgdata = path.join(options.dataDir, 'pgdata');
-  mkdirSync(pgdata, { recursive: true, mode: 0o700 });
+type WorkerMessage =
+  | { type: 'ready' | 'closed' }
+  | { type: 'error'; message: string }
+  | { type: 'snapshot-done'; id: number; pausedMs: number }
+  | { type: 'snapshot-failed'; id: number; message: string };
 
-  // Unix socket paths are limited to ~107 bytes; fall back to a private temp dir.
-  let socketDir = path.join(options.dataDir, 'run');
-  let tempSocketDir = false;
-  if (socketDir.length > 80) {
-    socketDir = mkdtempSync(path.join(os.tmpdir(), 'capto-sock-'));
-    tempSocketDir = true;
-  } else {
-    mkdirSync(socketDir, { recursive: true, mode: 0o700 });
-  }
-  chmodSync(socketDir, 0o700);
-  const socketPath = path.join(socketDir, `.s.PGSQL.${SOCKET_PORT}`);
-  if (existsSync(socketPath)) rmSync(socketPath); // stale socket from a crashed run
+function pgConnection(socketDir: string) {
+  return { host: socketDir, port: SOCKET_PORT, user: ROLE_NAMES.app, database: 'postgres' };
+}
 
-  const maxConnections = options.poolSize + 8;
-  const worker = new Worker(new URL('./pglite-worker.mjs', import.meta.url), {
-    workerData: { dataDir: pgdata, socketPath, bootstrapSql: bootstrapSql(), maxConnections },
-  });
-  await new Promise<void>((resolve, reject) => {
-    const onMessage = (msg: { type: string; message?: string }) => {
-      if (msg.type === 'ready') {
-        worker.off('message', onMessage);
-        resolve();
-      } else if (msg.type === 'error') {
-        reject(new Error(`embedded database failed to start: ${msg.message}`));
-      }
-    };
-    worker.on('message', onMessage);
-    worker.once('error', reject);
-  });
-
-  const connection = { host: socketDir, port: SOCKET_PORT, user: ROLE_NAMES.app, database: 'postgres' };
-  const pool = new pg.Pool({ ...connection, max: options.poolSize, idleTimeoutMillis: 0 });
+function engineOver(
+  socketDir: string,
+  poolSize: number,
+  close: () => Promise<void>,
+  via?: 'admin-channel',
+): Engine & { pool: pg.Pool } {
+  const connection = pgConnection(socketDir);
+  const pool = new pg.Pool({ ...connection, max: poolSize, idleTimeoutMillis: 0 });
   pool.on('error', () => undefined);
   let closed = false;
-
   return {
     kind: 'embedded',
+    via,
     pool,
     async withMaintenanceClient(fn) {
       const client = new pg.Client(connection);
@@ -70,18 +62,117 @@ export async function openEmbeddedEngine(options: EmbeddedEngineOptions): Promis
       if (closed) return;
       closed = true;
       await pool.end();
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => resolve(), 10_000);
-        worker.on('message', (msg: { type: string }) => {
-          if (msg.type === 'closed') {
-            clearTimeout(timer);
-            resolve();
-          }
-        });
-        worker.postMessage({ type: 'close' });
-      });
-      await worker.terminate();
-      if (tempSocketDir) rmSync(socketDir, { recursive: true, force: true });
+      await close();
     },
   };
+}
+
+export async function openEmbeddedEngine(options: EmbeddedEngineOptions): Promise<Engine> {
+  const dataDir = path.resolve(options.dataDir);
+  if (!options.lock.held || options.lock.dataDir !== dataDir) {
+    throw new Error(`opening the embedded database in ${dataDir} needs its data dir lock`);
+  }
+  const pgdata = path.join(dataDir, 'pgdata');
+  mkdirSync(pgdata, { recursive: true, mode: 0o700 });
+  // Snapshots of a server that died: nobody reads them any more (we hold the lock).
+  rmSync(path.join(dataDir, SNAPSHOTS_DIR), { recursive: true, force: true });
+
+  // Unix socket paths are limited to ~107 bytes; fall back to a private temp dir.
+  let socketDir = path.join(dataDir, 'run');
+  let tempSocketDir = false;
+  if (socketDir.length > 80) {
+    socketDir = mkdtempSync(path.join(os.tmpdir(), 'capto-sock-'));
+    tempSocketDir = true;
+  } else {
+    mkdirSync(socketDir, { recursive: true, mode: 0o700 });
+  }
+  chmodSync(socketDir, 0o700);
+  const socketPath = path.join(socketDir, `.s.PGSQL.${SOCKET_PORT}`);
+  // Stale from a crashed run: safe to remove only because the lock proves nobody serves it.
+  rmSync(socketPath, { force: true });
+
+  const maxConnections = options.poolSize + 8;
+  const worker = new Worker(new URL('./pglite-worker.mjs', import.meta.url), {
+    workerData: { dataDir: pgdata, socketPath, bootstrapSql: bootstrapSql(), maxConnections },
+  });
+  await new Promise<void>((resolve, reject) => {
+    const onMessage = (msg: WorkerMessage) => {
+      if (msg.type === 'ready') {
+        worker.off('message', onMessage);
+        resolve();
+      } else if (msg.type === 'error') {
+        reject(new Error(`embedded database failed to start: ${msg.message}`));
+      }
+    };
+    worker.on('message', onMessage);
+    worker.once('error', reject);
+  });
+
+  let nextSnapshot = 1;
+  const snapshot = async () => {
+    const root = path.join(dataDir, SNAPSHOTS_DIR);
+    mkdirSync(root, { recursive: true, mode: 0o700 });
+    const dir = mkdtempSync(path.join(root, 'snap-'));
+    chmodSync(dir, 0o700);
+    const dispose = () => rmSync(dir, { recursive: true, force: true });
+    const id = nextSnapshot++;
+    try {
+      const pausedMs = await new Promise<number>((resolve, reject) => {
+        const onMessage = (msg: WorkerMessage) => {
+          if (!('id' in msg) || msg.id !== id) return;
+          worker.off('message', onMessage);
+          if (msg.type === 'snapshot-done') resolve(msg.pausedMs);
+          else reject(new Error(`the snapshot failed: ${msg.message}`));
+        };
+        worker.on('message', onMessage);
+        worker.postMessage({ type: 'snapshot', id, dest: path.join(dir, 'pgdata') });
+      });
+      return { dir, pausedMs, dispose };
+    } catch (e) {
+      dispose();
+      throw e;
+    }
+  };
+
+  let admin: AdminChannelServer | undefined;
+  const stopWorker = async () => {
+    await admin?.close();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => resolve(), 10_000);
+      worker.on('message', (msg: WorkerMessage) => {
+        if (msg.type === 'closed') {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      worker.postMessage({ type: 'close' });
+    });
+    await worker.terminate();
+    if (tempSocketDir) rmSync(socketDir, { recursive: true, force: true });
+    rmSync(path.join(dataDir, SNAPSHOTS_DIR), { recursive: true, force: true });
+  };
+  const engine = engineOver(socketDir, options.poolSize, stopWorker);
+  if (options.serveAdminChannel) {
+    try {
+      admin = await serveAdminChannel(path.join(socketDir, 'admin.sock'), {
+        hello: () => ({ pid: process.pid, pgSocketDir: socketDir, pgPort: SOCKET_PORT }),
+        snapshot,
+      });
+      options.lock.publish(admin.socketPath);
+    } catch (e) {
+      await engine.close();
+      throw e;
+    }
+  }
+  return engine;
+}
+
+/**
+ * The database of the server that holds the data dir, reached through its admin channel:
+ * a pool on the server's own database socket. Closing it leaves the server running.
+ */
+export async function connectToRunningServer(adminSocket: string, poolSize: number): Promise<Engine> {
+  const hello = await adminHello(adminSocket);
+  assertPrivateSocket(path.join(hello.pgSocketDir, `.s.PGSQL.${hello.pgPort}`));
+  return engineOver(hello.pgSocketDir, poolSize, async () => undefined, 'admin-channel');
 }

@@ -14,7 +14,7 @@ of its rows) and the demo users left without a business. Real businesses and use
 are never touched. Prints what was deleted; exit 0.`,
   options: {},
   async run(_values, config) {
-    const engine = await openEngine(config);
+    const engine = await openEngine(config, 'capto demo purge');
     try {
       const r = await purgeExpiredDemos(createDatabase(engine.pool));
       console.log(

@@ -27,7 +27,7 @@ detect a truncated tail later. Exit code 0 when intact, 1 when broken.`,
       console.error('capto audit verify: --business must be a business id (uuid)');
       return 2;
     }
-    const engine = await openEngine(config);
+    const engine = await openEngine(config, 'capto audit verify');
     try {
       const report = await asOwner(engine, (c) => verifyAuditChains(c, business?.toLowerCase()));
       for (const b of report.broken) {
@@ -59,7 +59,7 @@ downtime. Afterwards the old entry can be removed from CAPTO_MASTER_KEY.`,
   options: {},
   async run(_values, config) {
     const master = loadMasterKey(config);
-    const engine = await openEngine(config);
+    const engine = await openEngine(config, 'capto keys rotate');
     try {
       const result = await rewrapDataKeys(createDatabase(engine.pool), master);
       console.log(`re-wrapped ${result.rewrapped} data keys under master key version ${result.masterKeyVersion}`);

@@ -1,11 +1,21 @@
 // `capto backup` and `capto restore` (issue 10 §1). A backup is a copy of the whole
 // database — the vault included, as the ciphertext it already is (nothing is
 // decrypted on the way) — compressed and sealed by backup-format.ts.
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { PassThrough, Readable, Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import type { Config } from '../config/index.ts';
-import { dumpEmbedded, embeddedNonEmptyTables, restoreEmbedded } from './backup-embedded.ts';
+import { accessDataDir } from '../db/data-dir-access.ts';
+import { adminSnapshot } from '../db/admin-channel.ts';
+import { DataDirInUseError } from '../db/data-dir-lock.ts';
+import {
+  embeddedNonEmptyTables,
+  extractTar,
+  hasDatabase,
+  installRestoredPgdata,
+  pgdataOf,
+  tarDirectory,
+} from './backup-embedded.ts';
 import {
   BackupError,
   readBackup,
@@ -18,13 +28,14 @@ import {
 import { masterBackupKey, readPassphraseFile } from './backup-key.ts';
 import { logicalExport, restoreLogical } from './backup-logical.ts';
 import { hasTool, restoreServer, serverNonEmptyTables, startPgDump } from './backup-server.ts';
-import { acquireDataDirLock } from './data-dir-lock.ts';
 
 export interface BackupResult {
   file: string;
   bytes: number;
   engine: 'embedded' | 'server';
   header: BackupHeader;
+  /** Embedded: taken from a running server (online), and how long it paused for the copy. */
+  online?: { pausedMs: number };
 }
 
 /** `--out` or, without it, a timestamped file in CAPTO_BACKUP_DIR. */
@@ -57,13 +68,27 @@ export async function createBackup(
     const header = await writeBackup(file, dump.stdout, 'pg-dump-sql', key, () => dump.done());
     return { file, bytes: statSync(file).size, engine: 'server', header };
   }
-  const release = acquireDataDirLock(config.dataDir, 'capto backup');
+  // Embedded: online through the running server's admin channel, or offline under the lock.
+  const access = await accessDataDir(config.dataDir, 'capto backup', { whenServing: 'share' }).catch((e: unknown) => {
+    throw e instanceof DataDirInUseError ? new BackupError('in_use', e.message) : e;
+  });
+  if (access.kind === 'server') {
+    const snap = await adminSnapshot(access.adminSocket);
+    try {
+      const header = await writeBackup(file, tarDirectory(path.join(snap.dir, 'pgdata')), 'pglite-datadir', key);
+      return { file, bytes: statSync(file).size, engine: 'embedded', header, online: { pausedMs: snap.pausedMs } };
+    } finally {
+      snap.done();
+    }
+  }
   try {
-    const { tar } = await dumpEmbedded(config.dataDir);
-    const header = await writeBackup(file, Readable.from([tar]), 'pglite-datadir', key);
+    const pgdata = pgdataOf(config.dataDir);
+    if (!hasDatabase(pgdata))
+      throw new BackupError('unavailable', `there is no embedded database in ${config.dataDir} to back up`);
+    const header = await writeBackup(file, tarDirectory(pgdata), 'pglite-datadir', key);
     return { file, bytes: statSync(file).size, engine: 'embedded', header };
   } finally {
-    release();
+    access.lock.release();
   }
 }
 
@@ -125,24 +150,34 @@ export async function restoreBackup(
     await restoreServer(url, (stdin) => readBackup(file, key, stdin, { end: false }).then(() => undefined));
     return { engine, header, replacedTables };
   }
-  const release = acquireDataDirLock(config.dataDir, 'capto restore');
+  const access = await accessDataDir(config.dataDir, 'capto restore', {
+    whenServing: 'refuse',
+    refuseHint: 'a restore replaces the database under it; stop the server, restore, start it again',
+  }).catch((e: unknown) => {
+    throw e instanceof DataDirInUseError ? new BackupError('in_use', e.message) : e;
+  });
+  if (access.kind !== 'exclusive') throw new BackupError('in_use', 'the data dir is in use');
+  const { lock } = access;
+  const incoming = `${pgdataOf(config.dataDir)}.incoming-${Date.now()}`;
   try {
-    const replacedTables = await refuseNonEmpty(await embeddedNonEmptyTables(config.dataDir), options.force);
-    const chunks: Buffer[] = [];
-    await readBackup(
-      file,
-      key,
-      new Writable({
-        write(c: Buffer, _e, cb) {
-          chunks.push(c);
-          cb();
-        },
+    const replacedTables = await refuseNonEmpty(await embeddedNonEmptyTables(lock), options.force);
+    // Streamed: decrypt → gunzip → untar straight to disk (memory stays flat).
+    const pass = new PassThrough();
+    await Promise.all([
+      readBackup(file, key, pass).catch((e: unknown) => {
+        pass.destroy(e as Error);
+        throw e;
       }),
-    );
-    await restoreEmbedded(config.dataDir, Buffer.concat(chunks));
+      extractTar(pass, incoming).catch((e: unknown) => {
+        pass.destroy(e as Error);
+        throw e;
+      }),
+    ]);
+    await installRestoredPgdata(lock, incoming);
     return { engine, header, replacedTables };
   } finally {
-    release();
+    rmSync(incoming, { recursive: true, force: true });
+    lock.release();
   }
 }
 

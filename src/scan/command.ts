@@ -4,7 +4,6 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from '../cli/command.ts';
 import { openEngine } from '../db/index.ts';
-import { acquireDataDirLock } from '../ops/data-dir-lock.ts';
 import { LINTS } from './registry.ts';
 import { renderJson, renderSarif, renderTable } from './report.ts';
 import { scanEngine } from './run.ts';
@@ -24,6 +23,10 @@ docs/SECURITY.md). --probe also creates two businesses with owner/admin/member
 personas, an outsider and one row in every tenant table, then tries to read and
 change the other business's rows as each persona, exactly as a request would —
 all rolled back.
+
+On the embedded engine it runs beside a running server through the server's admin
+channel (docs/OPERATIONS.md); the server's requests wait while the scan's
+transaction runs.
 
 Exit status: 1 when any ERROR (or probe leak) is not waived, 0 otherwise, 2 on
 bad usage. Waivers come only from ${'scan-waivers.json'} (lint, object, reason).`,
@@ -45,39 +48,26 @@ bad usage. Waivers come only from ${'scan-waivers.json'} (lint, object, reason).
       return 2;
     }
     const waivers = loadWaivers(typeof values.waivers === 'string' ? values.waivers : DEFAULT_WAIVERS_FILE);
-    // PGlite has no postmaster lock: never open an embedded data dir beside a running server.
-    let release = () => undefined as void;
-    if (!config.databaseUrl) {
-      if (!existsSync(path.join(config.dataDir, 'pgdata', 'PG_VERSION'))) {
-        console.error(
-          `capto scan: no embedded database in ${config.dataDir}; run "capto migrate" first or set DATABASE_URL`,
-        );
-        return 2;
-      }
-      try {
-        release = acquireDataDirLock(config.dataDir, 'capto scan');
-      } catch (e) {
-        console.error(`capto scan: ${(e as Error).message}`);
-        return 2;
-      }
+    if (!config.databaseUrl && !existsSync(path.join(config.dataDir, 'pgdata', 'PG_VERSION'))) {
+      console.error(
+        `capto scan: no embedded database in ${config.dataDir}; run "capto migrate" first or set DATABASE_URL`,
+      );
+      return 2;
     }
+    // Embedded: under the data dir lock, or through a running server's admin channel.
+    const engine = await openEngine(config, 'capto scan');
     try {
-      const engine = await openEngine(config);
-      try {
-        const report = await scanEngine(engine, { probe: values.probe === true, waivers });
-        console.log(
-          values.json
-            ? renderJson(report, level)
-            : values.sarif
-              ? renderSarif(report, level)
-              : renderTable(report, level),
-        );
-        return report.blocking > 0 ? 1 : 0;
-      } finally {
-        await engine.close();
-      }
+      const report = await scanEngine(engine, { probe: values.probe === true, waivers });
+      console.log(
+        values.json
+          ? renderJson(report, level)
+          : values.sarif
+            ? renderSarif(report, level)
+            : renderTable(report, level),
+      );
+      return report.blocking > 0 ? 1 : 0;
     } finally {
-      release();
+      await engine.close();
     }
   },
 };

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { Database, Engine } from '../../src/db/index.ts';
+import { acquireDataDirLock } from '../../src/db/data-dir-lock.ts';
 import { openEmbeddedEngine } from '../../src/db/embedded-engine.ts';
 import { openServerEngine } from '../../src/db/server-engine.ts';
 import { migrate } from '../../src/db/migrator.ts';
@@ -60,6 +61,27 @@ export async function createBlankDatabase(): Promise<{
   };
 }
 
+/** The embedded engine under its data dir lock, released when the engine closes. */
+async function openLockedEmbedded(dataDir: string, poolSize: number): Promise<Engine> {
+  const lock = acquireDataDirLock(dataDir, 'test');
+  try {
+    const engine = await openEmbeddedEngine({ dataDir, poolSize, lock });
+    return {
+      ...engine,
+      async close() {
+        try {
+          await engine.close();
+        } finally {
+          lock.release();
+        }
+      },
+    };
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
 export async function createTestDatabase(
   options: { poolSize?: number; migrate?: boolean } = {},
 ): Promise<TestDatabase> {
@@ -67,7 +89,7 @@ export async function createTestDatabase(
   const poolSize = options.poolSize ?? 4;
   const engine = blank.env.DATABASE_URL
     ? await openServerEngine({ databaseUrl: blank.env.DATABASE_URL, poolSize })
-    : await openEmbeddedEngine({ dataDir: blank.env.CAPTO_DATA_DIR!, poolSize });
+    : await openLockedEmbedded(blank.env.CAPTO_DATA_DIR!, poolSize);
   if (options.migrate !== false) await engine.withMaintenanceClient((c) => migrate(c));
   return {
     engine,
