@@ -17,7 +17,11 @@ export type IntegrationAuditAction =
   | 'twilio.config.removed'
   | 'twilio.config.default_set'
   | 'google.connected'
-  | 'google.disconnected';
+  | 'google.disconnected'
+  | 'email.sender.added'
+  | 'email.sender.removed'
+  | 'email.sender.default_set'
+  | 'email.sender.updated';
 
 /** What a row may say about its subject: display data only, never a credential. */
 export type AuditDetails = {
@@ -27,6 +31,15 @@ export type AuditDetails = {
   google_email?: string;
   is_default?: boolean;
   reason?: string;
+  // email senders: where mail goes and as whom — never the password
+  kind?: string;
+  from_name?: string;
+  from_email?: string;
+  host?: string;
+  port?: number;
+  security?: string;
+  username?: string;
+  changed?: string[];
 };
 
 export interface IntegrationChange {

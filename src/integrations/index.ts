@@ -10,6 +10,7 @@ import { twilioIntegrationRoutes } from './routes.ts';
 import type { TwilioClient } from './twilio/client.ts';
 import { createGoogleConnection } from './google/connection.ts';
 import { googleIntegrationRoutes } from './google/routes.ts';
+import { emailSenderRoutes } from './email/routes.ts';
 
 export function integrationModules(deps: {
   config: Config;
@@ -21,6 +22,7 @@ export function integrationModules(deps: {
   const google = createGoogleConnection({ config, db, vault });
   return [
     twilioIntegrationRoutes({ db, vault, twilio, publicUrl: config.publicUrl }),
+    emailSenderRoutes({ db, vault, smtpPolicy: { allowPrivateHosts: config.allowPrivateHosts } }),
     googleIntegrationRoutes({
       db,
       google,

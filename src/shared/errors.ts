@@ -64,6 +64,13 @@ export const ERROR_STATUS = {
   invalid_host: 400,
   host_not_allowed: 400,
   host_unresolvable: 400,
+  // email senders
+  smtp_auth_failed: 400,
+  smtp_connection_failed: 400,
+  smtp_plaintext_refused: 400,
+  password_required: 400,
+  google_not_connected: 409,
+  no_email_sender: 409,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

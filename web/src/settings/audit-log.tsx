@@ -23,6 +23,10 @@ const ACTIONS: Record<string, string> = {
   'twilio.config.default_set': 'Default Twilio number set',
   'google.connected': 'Google connected',
   'google.disconnected': 'Google disconnected',
+  'email.sender.added': 'Email sender added',
+  'email.sender.removed': 'Email sender removed',
+  'email.sender.default_set': 'Default email sender set',
+  'email.sender.updated': 'Email sender changed',
 };
 
 function describeDetails(details: Record<string, unknown> | undefined): string {

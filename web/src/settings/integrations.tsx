@@ -12,6 +12,7 @@ import { formatDateTime } from '../components/format.ts';
 import { Alert, Empty, QueryView } from '../components/states.tsx';
 import { toPage } from '../crm/types.ts';
 import { AuditLog } from './audit-log.tsx';
+import { EmailSenders } from './email-senders.tsx';
 import { GoogleIntegration } from './google-integration.tsx';
 
 export interface TwilioConfig {
@@ -229,6 +230,8 @@ export function IntegrationsSettings() {
       </section>
 
       <GoogleIntegration bid={bid} canManage={canManage} />
+
+      <EmailSenders bid={bid} canManage={canManage} />
 
       {canManage ? (
         <AuditLog bid={bid} />
