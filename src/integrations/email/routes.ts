@@ -6,7 +6,8 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { RouteModule } from '../../server/app.ts';
-import { actorOf, asMember } from '../routes.ts';
+import { inBusiness } from '../../server/scope.ts';
+import { actorOf } from '../routes.ts';
 import {
   addEmailSender,
   listEmailSenders,
@@ -101,7 +102,7 @@ export function emailSenderRoutes(deps: EmailSenderDeps): RouteModule {
         },
       },
       async (req) => ({
-        items: await asMember(deps, req, req.params.bid, (tx) => listEmailSenders(tx, req.params.bid)),
+        items: await inBusiness(deps.db, req, req.params.bid, ({ tx }) => listEmailSenders(tx, req.params.bid)),
       }),
     );
 
