@@ -13,6 +13,7 @@ import { crmRoutes } from './crm/routes.ts';
 import { integrationModules } from './integrations/index.ts';
 import { createTwilioClient } from './integrations/twilio/client.ts';
 import { messagingRoutes } from './messaging/routes.ts';
+import { aiModule } from './ai/index.ts';
 import { createVault } from './vault/secrets.ts';
 import { contactImportRoutes } from './crm/import/index.ts';
 import { authRoutes, createAuthServices } from './auth/index.ts';
@@ -68,9 +69,11 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
     ];
     const vault = createVault(auth.masterKey);
     const twilio = createTwilioClient(config.twilioApiBase);
+    const messaging = { db, logger, vault, twilio, publicUrl: config.publicUrl };
     modules.push(
       ...integrationModules({ config, db, vault, twilio }),
-      messagingRoutes({ db, logger, vault, twilio, publicUrl: config.publicUrl }),
+      messagingRoutes(messaging),
+      aiModule({ config, db, vault, messaging }),
     );
 
     // First: its hook takes the metrics bearer token before the auth hook reads bearers as JWTs.

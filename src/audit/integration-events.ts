@@ -21,7 +21,9 @@ export type IntegrationAuditAction =
   | 'email.sender.added'
   | 'email.sender.removed'
   | 'email.sender.default_set'
-  | 'email.sender.updated';
+  | 'email.sender.updated'
+  | 'ai.provider.set'
+  | 'ai.provider.removed';
 
 /** What a row may say about its subject: display data only, never a credential. */
 export type AuditDetails = {
@@ -40,6 +42,10 @@ export type AuditDetails = {
   security?: string;
   username?: string;
   changed?: string[];
+  /** AI provider changes: the kind, the model and the base URL's host (never the key). */
+  provider?: string;
+  model?: string;
+  base_url_host?: string;
 };
 
 export interface IntegrationChange {

@@ -43,6 +43,9 @@ const schema = z.object({
   HIBP_FAILURE_MODE: z.enum(['offline-list', 'reject']).default('offline-list'),
   TWILIO_API_BASE: url.default('https://api.twilio.com'),
   CAPTO_ALLOW_PRIVATE_HOSTS: bool.default(false),
+  OPENAI_BASE_URL: url.default('https://api.openai.com/v1'),
+  CAPTO_AI_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  CAPTO_AI_RATE_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(10),
   REDIS_URL: url.optional(),
   SMTP_URL: z.string().optional(),
   SMTP_FROM: z.string().default('Capto <no-reply@capto.example>'),
@@ -97,6 +100,8 @@ export interface Config {
   readonly twilioApiBase: string;
   /** CAPTO_ALLOW_PRIVATE_HOSTS: tenant-entered hosts may resolve to loopback/private space (src/shared/outbound-host.ts). */
   readonly allowPrivateHosts: boolean;
+  /** AI: the `openai` provider's base (operator-level, for test fakes), the model call timeout and calls per user per minute. */
+  readonly ai: { readonly openaiBaseUrl: string; readonly timeoutMs: number; readonly ratePerMinute: number };
   readonly redisUrl: string | undefined;
   readonly smtp: { readonly url?: string; readonly from: string };
   readonly logLevel: Env['LOG_LEVEL'];
@@ -156,6 +161,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     hibp: { rangeUrl: e.HIBP_RANGE_URL, failureMode: e.HIBP_FAILURE_MODE },
     twilioApiBase: e.TWILIO_API_BASE.replace(/\/+$/, ''),
     allowPrivateHosts: e.CAPTO_ALLOW_PRIVATE_HOSTS,
+    ai: {
+      openaiBaseUrl: e.OPENAI_BASE_URL.replace(/\/+$/, ''),
+      timeoutMs: e.CAPTO_AI_TIMEOUT_MS,
+      ratePerMinute: e.CAPTO_AI_RATE_PER_MINUTE,
+    },
     redisUrl: e.REDIS_URL,
     smtp: { url: e.SMTP_URL, from: e.SMTP_FROM },
     logLevel: e.LOG_LEVEL,

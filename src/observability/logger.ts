@@ -24,10 +24,14 @@ export const REDACT_PATHS = [
   '*.token',
   '*.secret',
   '*.client_secret',
+  '*.api_key',
+  '*.apiKey',
   'password',
   'auth_token',
   'token',
   'secret',
+  'api_key',
+  'apiKey',
 ];
 
 export function createLogger(config: Pick<Config, 'logLevel'>, destination?: pino.DestinationStream): Logger {

@@ -66,6 +66,9 @@ export function installErrorHandling(app: FastifyInstance): void {
     } else {
       request.log.info({ code: appError.code, status: appError.status }, 'request refused');
     }
+    // A limit that knows when it lifts says so (RFC 9110 §10.2.3); the body carries the same retry_after.
+    const retryAfter = appError.details?.retry_after;
+    if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
     if (appError.code === 'rate_limited' && !reply.getHeader('retry-after')) reply.header('retry-after', '60');
     return sendError(reply, appError);
   });

@@ -71,6 +71,17 @@ export const ERROR_STATUS = {
   password_required: 400,
   google_not_connected: 409,
   no_email_sender: 409,
+  // AI assistance (src/ai): the business's provider, its limits, and the provider's failures (never a 500)
+  ai_not_configured: 409,
+  ai_disabled: 409,
+  ai_budget_exhausted: 429,
+  ai_key_invalid: 400,
+  ai_key_required: 400,
+  ai_provider_rejected_key: 502,
+  ai_provider_rate_limited: 429,
+  ai_provider_error: 502,
+  ai_provider_unreachable: 502,
+  ai_provider_timeout: 504,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

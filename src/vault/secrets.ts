@@ -12,7 +12,7 @@ import type { Tx } from '../db/index.ts';
 import { open, seal, VaultError, type Envelope, type VaultKey } from './envelope.ts';
 import type { MasterKey } from './master-key.ts';
 
-export type SecretKind = 'twilio.auth_token' | 'google.oauth_tokens' | 'smtp.password';
+export type SecretKind = 'twilio.auth_token' | 'google.oauth_tokens' | 'smtp.password' | 'ai.api_key';
 
 export interface SecretRef {
   businessId: string;
