@@ -52,16 +52,21 @@ export function mapDatabaseError(e: unknown): AppError | undefined {
       return new AppError('conflict', 'that refers to a record that does not exist or is still in use', { cause: e });
     case '23514':
     case '23502':
-    case '22001':
-    case '22P02':
-    case '22007':
-    case '22008':
-    case '22003':
       return new AppError('validation_failed', 'a value is out of range or malformed', { cause: e });
+    case '54000': // program_limit_exceeded: e.g. an index row too large for a huge value
+      return new AppError('validation_failed', 'a value is too large', { cause: e });
     case '40001':
     case '40P01':
       return new AppError('conflict', 'a concurrent change got in the way; try again', { cause: e });
     default:
-      return undefined;
+      break;
   }
+  // Class 22 "data exception" is the database refusing a value it was handed: U+0000 in
+  // text (22021 character_not_in_repertoire, 22P05 untranslatable_character), a string
+  // too long (22001), a malformed number, date or uuid (22P02, 22007, 22008), a value
+  // out of range (22003) … Every one of them is the request's data, so a 400; the edge
+  // refuses most of them earlier (docs/SECURITY.md "Hostile text").
+  if (typeof code === 'string' && code.startsWith('22'))
+    return new AppError('validation_failed', 'a value is out of range or malformed', { cause: e });
+  return undefined;
 }

@@ -5,6 +5,7 @@
 // endpoint is no oracle for which configuration ids exist.
 import type { Tx } from '../db/index.ts';
 import { AppError } from '../shared/errors.ts';
+import { toStorableText } from '../shared/text.ts';
 import { loadTwilioCredentials, type TwilioCredentials } from '../integrations/twilio/configs.ts';
 import { isValidTwilioSignature, type FormParams } from '../integrations/twilio/signature.ts';
 import type { MessagingDeps } from './send.ts';
@@ -47,7 +48,9 @@ export async function receiveInboundSms(deps: MessagingDeps, hook: SignedWebhook
     const creds = await authenticate(tx, deps, hook);
     const sid = single(hook.params.MessageSid);
     const from = single(hook.params.From);
-    const body = (single(hook.params.Body) ?? '').slice(0, 1600);
+    // Twilio retries on any 5xx, so text the database cannot store (U+0000, lone
+    // surrogates) is stripped here, after the signature was checked over the raw form.
+    const body = toStorableText((single(hook.params.Body) ?? '').slice(0, 1600));
     if (!sid || !MESSAGE_SID.test(sid) || !from || !E164.test(from)) {
       throw new AppError('validation_failed', 'MessageSid and an E.164 From are required');
     }
@@ -114,7 +117,8 @@ export async function receiveStatusCallback(
     const sid = single(hook.params.MessageSid);
     const status = fromTwilioStatus(single(hook.params.MessageStatus) ?? single(hook.params.SmsStatus));
     if (!sid || !MESSAGE_SID.test(sid) || !status) return 'ignored';
-    const errorCode = single(hook.params.ErrorCode)?.slice(0, 40) ?? null;
+    const rawErrorCode = single(hook.params.ErrorCode);
+    const errorCode = rawErrorCode === undefined ? null : toStorableText(rawErrorCode.slice(0, 40));
     // Find the message by Twilio's SID, or by our id from the StatusCallback URL when
     // the callback overtook the send's own bookkeeping (its SID is not stored yet).
     const found = await tx.query<{ id: string }>(

@@ -102,18 +102,26 @@ export function messagingRoutes(deps: MessagingDeps): RouteModule {
         params: (req.body && typeof req.body === 'object' ? req.body : {}) as FormParams,
       });
 
-      hooks.post('/webhooks/twilio/:configId/sms', { schema: { hide: true } }, async (req, reply) => {
-        const outcome = await receiveInboundSms(deps, hookOf(req));
-        req.log.info({ config_id: (req.params as { configId: string }).configId, outcome }, 'twilio inbound sms');
-        return reply.type('text/xml; charset=utf-8').send(EMPTY_TWIML);
-      });
+      hooks.post(
+        '/webhooks/twilio/:configId/sms',
+        { schema: { hide: true }, config: { rawText: true } },
+        async (req, reply) => {
+          const outcome = await receiveInboundSms(deps, hookOf(req));
+          req.log.info({ config_id: (req.params as { configId: string }).configId, outcome }, 'twilio inbound sms');
+          return reply.type('text/xml; charset=utf-8').send(EMPTY_TWIML);
+        },
+      );
 
-      hooks.post('/webhooks/twilio/:configId/status', { schema: { hide: true } }, async (req, reply) => {
-        const m = (req.query as Record<string, unknown>).m;
-        const outcome = await receiveStatusCallback(deps, hookOf(req), typeof m === 'string' ? m : undefined);
-        req.log.info({ config_id: (req.params as { configId: string }).configId, outcome }, 'twilio status callback');
-        return reply.type('text/xml; charset=utf-8').send(EMPTY_TWIML);
-      });
+      hooks.post(
+        '/webhooks/twilio/:configId/status',
+        { schema: { hide: true }, config: { rawText: true } },
+        async (req, reply) => {
+          const m = (req.query as Record<string, unknown>).m;
+          const outcome = await receiveStatusCallback(deps, hookOf(req), typeof m === 'string' ? m : undefined);
+          req.log.info({ config_id: (req.params as { configId: string }).configId, outcome }, 'twilio status callback');
+          return reply.type('text/xml; charset=utf-8').send(EMPTY_TWIML);
+        },
+      );
     });
   };
 }

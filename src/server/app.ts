@@ -12,9 +12,17 @@ import type { Config } from '../config/index.ts';
 import type { Database } from '../db/index.ts';
 import type { Logger } from '../observability/logger.ts';
 import { AppError } from '../shared/errors.ts';
+import { findUnstorableText, hasWellFormedEscapes } from '../shared/text.ts';
 import { installErrorHandling, sendError } from './error-handler.ts';
 import { publicRoutes } from './public-routes.ts';
 import './auth-context.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route reads raw text and cleans it itself (webhooks): skip the edge's text check. */
+    rawText?: boolean;
+  }
+}
 
 export interface TlsMaterial {
   key: string | Buffer;
@@ -62,6 +70,15 @@ export async function buildApp(options: AppOptions): Promise<CaptoApp> {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true },
+    // The router refuses a path whose escapes are not UTF-8 (a lone surrogate, %C0…)
+    // before any hook runs: answer in the API's error shape, like every other refusal.
+    frameworkErrors: (error, _request, reply) => {
+      const appError =
+        error.code === 'FST_ERR_BAD_URL'
+          ? new AppError('validation_failed', 'the URL holds percent-escapes that are not UTF-8 text')
+          : new AppError('bad_request', 'the request could not be understood');
+      return sendError(reply, appError);
+    },
   };
   if (options.tls) {
     // P1: TLS 1.2 is the floor, and TLS 1.2 offers only forward-secret AEAD suites
@@ -95,6 +112,29 @@ export async function buildApp(options: AppOptions): Promise<CaptoApp> {
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+
+  // One check for every route, present and future (docs/SECURITY.md "Hostile text"):
+  // a NUL or a lone surrogate anywhere in the path parameters, the query or a parsed
+  // body is a 400 before any handler or query runs. Webhook routes opt out with
+  // `config: { rawText: true }` and strip such characters after checking the signature.
+  app.addHook('preValidation', async (request) => {
+    if (request.routeOptions.config.rawText === true) return;
+    if (!hasWellFormedEscapes(request.url))
+      throw new AppError('validation_failed', 'the URL holds percent-escapes that are not UTF-8 text');
+    for (const [part, value] of [
+      ['path', request.params],
+      ['query', request.query],
+      ['body', request.body],
+    ] as const) {
+      const at = findUnstorableText(value);
+      if (at !== undefined) {
+        throw new AppError(
+          'validation_failed',
+          `${part}${at === '(value)' ? '' : `${at.startsWith('[') ? '' : '.'}${at.slice(0, 100)}`}: text must not contain U+0000 or unpaired surrogates`,
+        );
+      }
+    }
   });
 
   await app.register(helmet, {

@@ -64,7 +64,13 @@ export function installErrorHandling(app: FastifyInstance): void {
     } else if (appError.status >= 500) {
       request.log.error({ err, code: appError.code }, appError.message);
     } else {
-      request.log.info({ code: appError.code, status: appError.status }, 'request refused');
+      // A database error mapped to a 4xx keeps its SQLSTATE in the log, so a bug that
+      // surfaces as a data exception stays visible to the operator.
+      const dbCode = (appError.cause as { code?: unknown } | undefined)?.code;
+      request.log.info(
+        { code: appError.code, status: appError.status, ...(typeof dbCode === 'string' ? { db_code: dbCode } : {}) },
+        'request refused',
+      );
     }
     // A limit that knows when it lifts says so (RFC 9110 §10.2.3); the body carries the same retry_after.
     const retryAfter = appError.details?.retry_after;
