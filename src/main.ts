@@ -11,6 +11,7 @@ import { migrate } from './db/migrator.ts';
 import { createDatabase } from './db/request.ts';
 import { crmRoutes } from './crm/routes.ts';
 import { integrationModules } from './integrations/index.ts';
+import { outreachRoutes } from './outreach/index.ts';
 import { createTwilioClient } from './integrations/twilio/client.ts';
 import { messagingRoutes } from './messaging/routes.ts';
 import { aiModule } from './ai/index.ts';
@@ -65,6 +66,7 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
       tenancyRoutes({ config, db, logger, mailer: auth.mailer }),
       demoRoutes(auth),
       crmRoutes({ db }),
+      outreachRoutes({ db }),
       contactImportRoutes({ db, logger, engineKind: engine.kind }),
     ];
     const vault = createVault(auth.masterKey);

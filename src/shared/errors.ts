@@ -82,6 +82,8 @@ export const ERROR_STATUS = {
   ai_provider_error: 502,
   ai_provider_unreachable: 502,
   ai_provider_timeout: 504,
+  // outreach
+  invalid_template: 400,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
