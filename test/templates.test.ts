@@ -28,9 +28,14 @@ const call = (user: SignedUpUser, method: string, path: string, body?: unknown, 
 
 beforeAll(async () => {
   s = await startTestServer({ CAPTO_SCAN_ON_START: 'off' });
-  [owner, admin, member, member2, outsider] = await Promise.all(
-    Array.from({ length: 5 }, () => signUp(s, { verified: true })),
-  );
+  const users = await Promise.all(Array.from({ length: 5 }, () => signUp(s, { verified: true })));
+  [owner, admin, member, member2, outsider] = users as [
+    SignedUpUser,
+    SignedUpUser,
+    SignedUpUser,
+    SignedUpUser,
+    SignedUpUser,
+  ];
   bid = (await newBusiness(s.engine, owner.userId, 'Keystone Mortgage')).id;
   await addMember(s.engine, bid, admin.userId, 'admin');
   await addMember(s.engine, bid, member.userId, 'member');
