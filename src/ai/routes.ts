@@ -358,7 +358,7 @@ export function aiRoutes(deps: AiRouteDeps): RouteModule {
           body: z
             .object({ body: z.string().trim().min(1, 'body must not be empty').max(1600).optional() })
             .strict()
-            .optional(),
+            .nullish(),
           response: { 200: z.object({ draft: draftView, message_id: z.string() }) },
         },
       },
@@ -368,7 +368,7 @@ export function aiRoutes(deps: AiRouteDeps): RouteModule {
           asCaller(req, req.params.bid),
           who(req, req.params.bid),
           req.params.id,
-          req.body?.body,
+          req.body?.body ?? undefined,
         );
         return { draft, message_id: message.id };
       },
