@@ -60,7 +60,6 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
 
     const db = createDatabase(engine.pool);
     const auth = createAuthServices({ config, db, logger });
-    // authRoutes first: its onRequest hook sets request.claims for every later module.
     const modules: RouteModule[] = [
       authRoutes(auth),
       tenancyRoutes({ config, db, logger, mailer: auth.mailer }),
@@ -88,6 +87,7 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
       logger,
       tls,
       modules,
+      tokens: auth.tokens,
       spaRoot: existsSync(WEB_DIST) ? WEB_DIST : undefined,
     });
     await app.listen({ host: config.host, port: config.port });

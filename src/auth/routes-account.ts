@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Claims } from '../db/index.ts';
-import { requireClaims } from '../server/auth-context.ts';
+import { BEARER_SECURITY, callerOf } from '../server/authenticate.ts';
 import { AppError } from '../shared/errors.ts';
 import { createAccountService } from './account.ts';
 import { clearRefreshCookie, requestMeta } from './http.ts';
@@ -15,7 +15,7 @@ import { emailSchema, passwordSchema } from './schemas.ts';
 const tokenSchema = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'not a valid link token');
 
 function sessionClaims(request: FastifyRequest): Required<Claims> {
-  const c = requireClaims(request);
+  const c = callerOf(request);
   if (!c.sid) throw new AppError('invalid_token', 'the access token is not valid');
   return { sub: c.sub, sid: c.sid };
 }
@@ -37,6 +37,7 @@ export async function accountRoutes(root: FastifyInstance, auth: AuthServices, l
       config: limits.perIp('password'),
       schema: {
         tags: ['auth'],
+        security: BEARER_SECURITY,
         body: z.object({
           current_password: passwordSchema,
           new_password: passwordSchema,
@@ -101,7 +102,7 @@ export async function accountRoutes(root: FastifyInstance, auth: AuthServices, l
 
   app.post(
     '/auth/verify/resend',
-    { config: limits.perIp('verify'), schema: { tags: ['auth'] } },
+    { config: limits.perIp('verify'), schema: { tags: ['auth'], security: BEARER_SECURITY } },
     async (request, reply) => {
       const claims = sessionClaims(request);
       await limits.perAccount(request, reply, 'verify', claims.sub);
@@ -110,14 +111,14 @@ export async function accountRoutes(root: FastifyInstance, auth: AuthServices, l
     },
   );
 
-  app.get('/auth/sessions', { schema: { tags: ['auth'] } }, async (request) => ({
+  app.get('/auth/sessions', { schema: { tags: ['auth'], security: BEARER_SECURITY } }, async (request) => ({
     sessions: await account.listSessions(sessionClaims(request)),
   }));
 
   app.delete(
     '/auth/sessions/:id',
     {
-      schema: { tags: ['auth'], params: z.object({ id: z.uuid() }) },
+      schema: { tags: ['auth'], security: BEARER_SECURITY, params: z.object({ id: z.uuid() }) },
     },
     async (request, reply) => {
       await account.revokeSession(sessionClaims(request), request.params.id, requestMeta(request));
@@ -128,7 +129,11 @@ export async function accountRoutes(root: FastifyInstance, auth: AuthServices, l
   app.get(
     '/auth/events',
     {
-      schema: { tags: ['auth'], querystring: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) }) },
+      schema: {
+        tags: ['auth'],
+        security: BEARER_SECURITY,
+        querystring: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) }),
+      },
     },
     async (request) => ({ events: await account.listEvents(sessionClaims(request), request.query.limit) }),
   );

@@ -1,10 +1,12 @@
-// The auth HTTP surface (DESIGN §6). Its onRequest hook verifies `Authorization:
-// Bearer` on EVERY route of the app (the module is registered without encapsulation,
-// first in `modules`) and sets `request.claims`; a bad token is a 401, never anonymous.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+// The auth HTTP surface: sign-up, sign-in, refresh, sign-out, the JWKS, and (from
+// routes-account.ts / routes-google.ts) the account and Google sign-in endpoints. Access
+// tokens are checked by the authentication step (src/server/authenticate.ts) on every
+// route that declares bearer security, not here.
+import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { RouteModule } from '../server/app.ts';
+import { OPTIONAL_BEARER_SECURITY, optionalCallerOf } from '../server/authenticate.ts';
 import { AppError } from '../shared/errors.ts';
 import type { AuthServices } from './services.ts';
 import {
@@ -20,27 +22,12 @@ import { accountRoutes } from './routes-account.ts';
 import { emailSchema, passwordSchema, tokenResponseSchema } from './schemas.ts';
 import { googleRoutes } from './routes-google.ts';
 
-const BEARER = /^Bearer ([A-Za-z0-9_=-]+\.[A-Za-z0-9_=-]*\.[A-Za-z0-9_=-]*)$/;
-
 export function authRoutes(auth: AuthServices): RouteModule {
   const module: RouteModule = async (root: FastifyInstance) => {
-    const { config, service, tokens, signingKeys } = auth;
+    const { config, service, signingKeys } = auth;
     const app = root.withTypeProvider<ZodTypeProvider>();
     const limits = await installAuthRateLimits(root, config, auth.db);
     root.addHook('onClose', async () => limits.close());
-
-    root.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-      const header = request.headers.authorization;
-      if (header === undefined) return;
-      const m = BEARER.exec(header);
-      try {
-        if (!m) throw new AppError('invalid_token', 'the access token is not valid');
-        request.claims = await tokens.verify(m[1]!);
-      } catch (e) {
-        reply.header('www-authenticate', 'Bearer error="invalid_token"');
-        throw e;
-      }
-    });
 
     // RFC 6749 §5.1: responses carrying tokens (and everything else under /auth) must not be cached.
     root.addHook('onSend', async (request, reply) => {
@@ -109,14 +96,17 @@ export function authRoutes(auth: AuthServices): RouteModule {
       {
         schema: {
           tags: ['auth'],
+          // By access token or refresh cookie: a token sent must be live (OPTIONAL_BEARER_SECURITY).
+          security: OPTIONAL_BEARER_SECURITY,
           querystring: z.object({ scope: z.enum(['local', 'global', 'others']).default('local') }),
         },
       },
       async (request, reply) => {
         const refreshToken = refreshCookieOf(request);
-        if (!request.claims && refreshToken) assertSameOrigin(request, config.publicUrl);
-        if (!request.claims && !refreshToken) throw new AppError('unauthorized', 'sign in to continue');
-        await service.signOut({ claims: request.claims, refreshToken }, request.query.scope, requestMeta(request));
+        const claims = optionalCallerOf(request) ?? null;
+        if (!claims && refreshToken) assertSameOrigin(request, config.publicUrl);
+        if (!claims && !refreshToken) throw new AppError('unauthorized', 'sign in to continue');
+        await service.signOut({ claims, refreshToken }, request.query.scope, requestMeta(request));
         if (request.query.scope !== 'others') clearRefreshCookie(reply);
         return reply.status(204).send();
       },
@@ -125,7 +115,7 @@ export function authRoutes(auth: AuthServices): RouteModule {
     await accountRoutes(root, auth, limits);
     await googleRoutes(root, auth);
   };
-  // Like fastify-plugin: no encapsulation, so the bearer hook covers every later module.
+  // Like fastify-plugin: no encapsulation, so the no-store hook sees every /auth/ route.
   (module as unknown as Record<symbol, boolean>)[Symbol.for('skip-override')] = true;
   return module;
 }

@@ -18,8 +18,9 @@ import {
 } from './schemas.ts';
 import { inBusiness } from '../server/scope.ts';
 import { createTask, deleteTask, getTask, listTasks, updateTask } from './tasks.ts';
+import { BEARER_SECURITY } from '../server/authenticate.ts';
 
-const security = [{ bearer: [] }];
+const security = BEARER_SECURITY;
 
 export function activityRoutes(root: FastifyInstance, db: Database): void {
   const app = root.withTypeProvider<ZodTypeProvider>();

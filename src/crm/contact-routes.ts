@@ -26,9 +26,10 @@ import {
 } from './schemas.ts';
 import { inBusiness } from '../server/scope.ts';
 import { contactTimeline } from './timeline.ts';
+import { BEARER_SECURITY } from '../server/authenticate.ts';
 
 const tags = ['contacts'];
-const security = [{ bearer: [] }];
+const security = BEARER_SECURITY;
 
 export function contactRoutes(root: FastifyInstance, db: Database): void {
   const app = root.withTypeProvider<ZodTypeProvider>();

@@ -20,9 +20,10 @@ import {
   stageChangeSchema,
 } from './schemas.ts';
 import { inBusiness } from '../server/scope.ts';
+import { BEARER_SECURITY } from '../server/authenticate.ts';
 
 const tags = ['pipeline'];
-const security = [{ bearer: [] }];
+const security = BEARER_SECURITY;
 
 export function dealRoutes(root: FastifyInstance, db: Database): void {
   const app = root.withTypeProvider<ZodTypeProvider>();

@@ -17,9 +17,10 @@ import {
   pageOf,
 } from './schemas.ts';
 import { inBusiness } from '../server/scope.ts';
+import { BEARER_SECURITY } from '../server/authenticate.ts';
 
 const tags = ['lists'];
-const security = [{ bearer: [] }];
+const security = BEARER_SECURITY;
 
 export function listRoutes(root: FastifyInstance, db: Database): void {
   const app = root.withTypeProvider<ZodTypeProvider>();

@@ -5,8 +5,9 @@ import type { Database } from '../db/index.ts';
 import { bidParams, searchQuery, searchSchema } from './schemas.ts';
 import { inBusiness } from '../server/scope.ts';
 import { globalSearch } from './search.ts';
+import { BEARER_SECURITY } from '../server/authenticate.ts';
 
-const security = [{ bearer: [] }];
+const security = BEARER_SECURITY;
 
 export function searchRoutes(root: FastifyInstance, db: Database): void {
   const app = root.withTypeProvider<ZodTypeProvider>();

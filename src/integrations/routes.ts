@@ -7,7 +7,7 @@ import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { z } from 'zod';
 import { listIntegrationEvents } from '../audit/integration-events.ts';
 import type { RouteModule } from '../server/app.ts';
-import { requireClaims } from '../server/auth-context.ts';
+import { BEARER_SECURITY, callerOf } from '../server/authenticate.ts';
 import { inBusiness } from '../server/scope.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Actor } from './permissions.ts';
@@ -19,7 +19,7 @@ import {
   type TwilioDeps,
 } from './twilio/configs.ts';
 
-const security = [{ bearer: [] }];
+const security = BEARER_SECURITY;
 const tags = ['integrations'];
 const bidParams = z.object({ bid: z.string().uuid() });
 const configParams = bidParams.extend({ id: z.string().uuid() });
@@ -90,7 +90,7 @@ const auditItem = z.object({
 
 export function actorOf(request: FastifyRequest): Actor {
   const ua = request.headers['user-agent'];
-  return { userId: requireClaims(request).sub, ip: request.ip, userAgent: typeof ua === 'string' ? ua : undefined };
+  return { userId: callerOf(request).sub, ip: request.ip, userAgent: typeof ua === 'string' ? ua : undefined };
 }
 
 export function twilioIntegrationRoutes(deps: TwilioDeps): RouteModule {

@@ -7,8 +7,9 @@ import { getConversation, listConversations, listMessages, markConversationRead 
 import { bidParams, idParams, pageOf, pageQuery } from '../crm/schemas.ts';
 import { inBusiness } from '../server/scope.ts';
 import { conversationQuery, conversationSchema, messageSchema } from './schemas.ts';
+import { BEARER_SECURITY } from '../server/authenticate.ts';
 
-const security = [{ bearer: [] }];
+const security = BEARER_SECURITY;
 
 export function conversationRoutes(root: FastifyInstance, db: Database): void {
   const app = root.withTypeProvider<ZodTypeProvider>();

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { RouteModule } from '../server/app.ts';
-import { requireClaims } from '../server/auth-context.ts';
+import { BEARER_SECURITY, callerOf } from '../server/authenticate.ts';
 import { inBusiness } from '../server/scope.ts';
 import { conversationRoutes } from './conversation-routes.ts';
 import { getConversation } from './conversations.ts';
@@ -14,7 +14,7 @@ import type { FormParams } from '../integrations/twilio/signature.ts';
 import { receiveInboundSms, receiveStatusCallback } from './inbound.ts';
 import { openConversation, sendConversationMessage, type MessagingDeps } from './send.ts';
 
-const security = [{ bearer: [] }];
+const security = BEARER_SECURITY;
 const tags = ['conversations'];
 const WEBHOOK_BODY_LIMIT = 64 * 1024;
 const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>';
@@ -70,7 +70,7 @@ export function messagingRoutes(deps: MessagingDeps): RouteModule {
         },
       },
       async (req, reply) => {
-        const { sub } = requireClaims(req);
+        const { sub } = callerOf(req);
         const bid = req.params.bid;
         const message = await sendConversationMessage(
           deps,

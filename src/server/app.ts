@@ -15,7 +15,7 @@ import { AppError } from '../shared/errors.ts';
 import { findUnstorableText, hasWellFormedEscapes } from '../shared/text.ts';
 import { installErrorHandling, sendError } from './error-handler.ts';
 import { publicRoutes } from './public-routes.ts';
-import './auth-context.ts';
+import { installAuthentication, type TokenVerifier } from './authenticate.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -38,6 +38,8 @@ export interface AppOptions {
   logger: Logger;
   tls?: TlsMaterial;
   modules?: RouteModule[];
+  /** Verifies access tokens for the authentication step (authenticate.ts). */
+  tokens?: TokenVerifier;
   /** Fallback for GET requests that accept HTML and match no route (the SPA). */
   spaRoot?: string;
 }
@@ -92,7 +94,6 @@ export async function buildApp(options: AppOptions): Promise<CaptoApp> {
     };
   }
   const app = Fastify(serverOptions as FastifyServerOptions) as unknown as FastifyInstance;
-  app.decorateRequest('claims', null);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
@@ -178,6 +179,8 @@ export async function buildApp(options: AppOptions): Promise<CaptoApp> {
   }
 
   installErrorHandling(app);
+  // Before any route: the step attaches itself to every route declaring bearer security.
+  installAuthentication(app, { db: options.db, tokens: options.tokens });
   app.setNotFoundHandler(async (request, reply) => {
     const path = request.url.split('?')[0] ?? '/';
     const others = (['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const).filter(

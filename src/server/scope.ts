@@ -1,17 +1,31 @@
-// Who is calling, in which business: the one helper every business route uses. It runs
-// the handler in the caller's transaction (userTx: live session, RLS as the caller) AND
-// inside one business. RLS already hides other businesses' rows; the membership check
-// turns "a business you are not in" into the same 404 as "no such business", before any
-// service runs, so list endpoints never answer a foreign business id with an empty 200
-// (which would confirm it exists). The check rides in the transaction's set-up round trip.
+// Who is calling, in which business: the transactions a route opens for its caller (who
+// went through the authentication step, authenticate.ts). `userTx` runs the handler as
+// the caller (RLS applies; the session's liveness is re-checked in the transaction's
+// set-up round trip, so even a sign-out between the step and the transaction wins).
+// `inBusiness` also confines it to one business: RLS already hides other businesses'
+// rows; the membership check turns "a business you are not in" into the same 404 as "no
+// such business", before any service runs, so list endpoints never answer a foreign
+// business id with an empty 200 (which would confirm it exists). It rides in the same
+// set-up round trip. GET and HEAD run READ ONLY.
 import type { FastifyRequest } from 'fastify';
 import type { Database, Tx } from '../db/index.ts';
-import { requireClaims, userTx } from './auth-context.ts';
+import { callerOf } from './authenticate.ts';
 
 export interface BusinessTx {
   tx: Tx;
   businessId: string;
   userId: string;
+}
+
+export function userTx<T>(
+  db: Database,
+  request: FastifyRequest,
+  fn: (tx: Tx) => Promise<T>,
+  options: { memberOf?: string } = {},
+): Promise<T> {
+  // GET and HEAD never change anything (RFC 9110 §9.2.1): their transactions are READ ONLY.
+  const readOnly = request.method === 'GET' || request.method === 'HEAD';
+  return db.asUser(callerOf(request), fn, { requireLiveSession: true, memberOf: options.memberOf, readOnly });
 }
 
 export function inBusiness<T>(
@@ -20,6 +34,6 @@ export function inBusiness<T>(
   businessId: string,
   fn: (s: BusinessTx) => Promise<T>,
 ): Promise<T> {
-  const claims = requireClaims(request);
-  return userTx(db, request, (tx) => fn({ tx, businessId, userId: claims.sub }), { memberOf: businessId });
+  const { sub } = callerOf(request);
+  return userTx(db, request, (tx) => fn({ tx, businessId, userId: sub }), { memberOf: businessId });
 }

@@ -3,7 +3,7 @@
 // enforced by the database reaches the client as the same clear 4xx code.
 import type { Database, Tx } from '../db/index.ts';
 import type { FastifyRequest } from 'fastify';
-import { userTx } from '../server/auth-context.ts';
+import { userTx } from '../server/scope.ts';
 import { AppError, ERROR_STATUS, type ErrorCode } from '../shared/errors.ts';
 
 const RAISED_CODES = new Set<ErrorCode>([

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { requireClaims } from '../server/auth-context.ts';
+import { BEARER_SECURITY, callerOf } from '../server/authenticate.ts';
 import { tenancyTx } from './db-errors.ts';
 import { createInvitation, listInvitations, revokeInvitation } from './invitations.ts';
 import { changeRole, listMembers, removeMember } from './members.ts';
@@ -18,7 +18,7 @@ import {
   memberSchema,
 } from './schemas.ts';
 
-const SECURED = [{ bearer: [] }];
+const SECURED = BEARER_SECURITY;
 const TAGS = ['workspaces'];
 
 // Mail headers and bodies carry user-chosen names: no control characters.
@@ -55,7 +55,7 @@ export async function teamRoutes(root: FastifyInstance, deps: TenancyDeps): Prom
       },
     },
     async (request) => {
-      const { sub } = requireClaims(request);
+      const { sub } = callerOf(request);
       const { bid, uid } = request.params;
       const member = await tenancyTx(db, request, (tx) => changeRole(tx, bid, uid, request.body.role));
       logger.info({ business_id: bid, user_id: sub, target_user_id: uid, role: member.role }, 'member role changed');
@@ -76,7 +76,7 @@ export async function teamRoutes(root: FastifyInstance, deps: TenancyDeps): Prom
       },
     },
     async (request, reply) => {
-      const { sub } = requireClaims(request);
+      const { sub } = callerOf(request);
       const { bid, uid } = request.params;
       await tenancyTx(db, request, (tx) => removeMember(tx, bid, sub, uid));
       logger.info(
@@ -100,7 +100,7 @@ export async function teamRoutes(root: FastifyInstance, deps: TenancyDeps): Prom
       },
     },
     async (request, reply) => {
-      const { sub } = requireClaims(request);
+      const { sub } = callerOf(request);
       const { bid } = request.params;
       const created = await tenancyTx(db, request, async (tx) => {
         const c = await createInvitation(tx, bid, sub, request.body.email, request.body.role);
@@ -173,7 +173,7 @@ export async function teamRoutes(root: FastifyInstance, deps: TenancyDeps): Prom
     async (request, reply) => {
       const { bid, id } = request.params;
       await tenancyTx(db, request, (tx) => revokeInvitation(tx, bid, id));
-      logger.info({ business_id: bid, user_id: request.claims?.sub, invitation_id: id }, 'invitation revoked');
+      logger.info({ business_id: bid, user_id: callerOf(request).sub, invitation_id: id }, 'invitation revoked');
       return reply.status(204).send(null);
     },
   );

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { RouteModule } from '../server/app.ts';
-import { requireClaims } from '../server/auth-context.ts';
+import { BEARER_SECURITY, callerOf } from '../server/authenticate.ts';
 import { recordAuthEvent } from '../auth/events.ts';
 import { createBusiness, deleteBusiness, getBusiness, listMyBusinesses, updateBusiness } from './businesses.ts';
 import { tenancyTx } from './db-errors.ts';
@@ -22,7 +22,7 @@ import {
   updateBusinessBody,
 } from './schemas.ts';
 
-export const SECURED = [{ bearer: [] }];
+const SECURED = BEARER_SECURITY;
 
 export function tenancyRoutes(deps: TenancyDeps): RouteModule {
   return async (root: FastifyInstance) => {
@@ -67,7 +67,7 @@ export function tenancyRoutes(deps: TenancyDeps): RouteModule {
         },
       },
       async (request, reply) => {
-        const { sub } = requireClaims(request);
+        const { sub } = callerOf(request);
         const business = await tenancyTx(db, request, (tx) => createBusiness(tx, sub, request.body));
         logger.info({ business_id: business.id, user_id: sub }, 'business created');
         return reply.status(201).send(business);
@@ -116,7 +116,7 @@ export function tenancyRoutes(deps: TenancyDeps): RouteModule {
         },
       },
       async (request, reply) => {
-        const { sub, sid } = requireClaims(request);
+        const { sub, sid } = callerOf(request);
         const deleted = await tenancyTx(db, request, (tx) =>
           deleteBusiness(tx, request.params.bid, request.body.confirm_name),
         );
@@ -157,7 +157,7 @@ export function tenancyRoutes(deps: TenancyDeps): RouteModule {
       async (request) => {
         const business = await tenancyTx(db, request, (tx) => acceptInvitation(tx, request.body.token));
         logger.info(
-          { business_id: business.id, user_id: request.claims?.sub, role: business.role },
+          { business_id: business.id, user_id: callerOf(request).sub, role: business.role },
           'invitation accepted',
         );
         return { business };

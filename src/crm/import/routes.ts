@@ -7,9 +7,9 @@ import { z } from 'zod';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Database } from '../../db/index.ts';
 import type { RouteModule } from '../../server/app.ts';
-import { requireClaims, userTx } from '../../server/auth-context.ts';
+import { BEARER_SECURITY, callerOf } from '../../server/authenticate.ts';
+import { inBusiness, userTx } from '../../server/scope.ts';
 import { AppError } from '../../shared/errors.ts';
-import { inBusiness } from '../../server/scope.ts';
 import { assertCanExport, exportContactsCsv } from './contact-export.ts';
 import { IMPORT_LIMITS, readCsvUpload } from './csv-reader.ts';
 import { importErrorReportCsv } from './error-report.ts';
@@ -129,6 +129,7 @@ export function importRoutes(deps: { db: Database; runner: ImportRunner }): Rout
         bodyLimit: IMPORT_LIMITS.maxBytes,
         schema: {
           tags,
+          security: BEARER_SECURITY,
           summary:
             'Upload a CSV file (text/csv body, UTF-8, up to 20 MB / 100,000 rows); returns the job with a guessed mapping',
           params,
@@ -137,7 +138,7 @@ export function importRoutes(deps: { db: Database; runner: ImportRunner }): Rout
         },
       },
       async (request, reply) => {
-        const claims = requireClaims(request);
+        const claims = callerOf(request);
         const body = request.body as Readable | undefined;
         if (!body || typeof (body as Readable).pipe !== 'function') {
           throw new AppError('unsupported_media_type', 'send the file as the request body with Content-Type: text/csv');
@@ -165,6 +166,7 @@ export function importRoutes(deps: { db: Database; runner: ImportRunner }): Rout
       {
         schema: {
           tags,
+          security: BEARER_SECURITY,
           summary: 'Recent import jobs (yours; all of them for admins and owners)',
           params,
           response: { 200: z.object({ jobs: z.array(jobSchema) }) },
@@ -182,6 +184,7 @@ export function importRoutes(deps: { db: Database; runner: ImportRunner }): Rout
       {
         schema: {
           tags,
+          security: BEARER_SECURITY,
           summary: 'An import job with its progress (rows_done / total_rows) and counts',
           params: jobParams,
           response: { 200: jobSchema },
@@ -198,6 +201,7 @@ export function importRoutes(deps: { db: Database; runner: ImportRunner }): Rout
       {
         schema: {
           tags,
+          security: BEARER_SECURITY,
           summary: 'Edit the header mapping or the dedupe mode before starting',
           params: jobParams,
           body: settings,
@@ -206,7 +210,7 @@ export function importRoutes(deps: { db: Database; runner: ImportRunner }): Rout
       },
       async (request) => {
         const { bid, jobId } = request.params;
-        const claims = requireClaims(request);
+        const claims = callerOf(request);
         return jobView(await userTx(db, request, (tx) => updateImportJob(tx, bid, claims.sub, jobId, request.body)));
       },
     );
@@ -216,6 +220,7 @@ export function importRoutes(deps: { db: Database; runner: ImportRunner }): Rout
       {
         schema: {
           tags,
+          security: BEARER_SECURITY,
           summary:
             'Delete a job that is not running, with its staged rows and error report (its uploader, admins and owners); the contacts it created stay',
           params: jobParams,
@@ -234,6 +239,7 @@ export function importRoutes(deps: { db: Database; runner: ImportRunner }): Rout
       {
         schema: {
           tags,
+          security: BEARER_SECURITY,
           summary: 'The first rows as the import would treat them, with per-row validation',
           params: jobParams,
           querystring: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }),
@@ -255,7 +261,7 @@ export function importRoutes(deps: { db: Database; runner: ImportRunner }): Rout
       },
       async (request) => {
         const { bid, jobId } = request.params;
-        const claims = requireClaims(request);
+        const claims = callerOf(request);
         const r = await userTx(db, request, (tx) => previewImport(tx, bid, claims.sub, jobId, request.query.limit));
         return { job: jobView(r.job), rows: r.rows };
       },
@@ -266,6 +272,7 @@ export function importRoutes(deps: { db: Database; runner: ImportRunner }): Rout
       {
         schema: {
           tags,
+          security: BEARER_SECURITY,
           summary: 'Start the import (or resume an interrupted one); poll the job for progress',
           params: jobParams,
           body: settings.optional(),
@@ -274,7 +281,7 @@ export function importRoutes(deps: { db: Database; runner: ImportRunner }): Rout
       },
       async (request, reply) => {
         const { bid, jobId } = request.params;
-        const claims = requireClaims(request);
+        const claims = callerOf(request);
         const { job } = await userTx(db, request, (tx) =>
           beginImportJob(tx, bid, claims.sub, jobId, request.body ?? {}),
         );
@@ -286,11 +293,17 @@ export function importRoutes(deps: { db: Database; runner: ImportRunner }): Rout
     app.get(
       `${base}/import/:jobId/errors.csv`,
       {
-        schema: { tags, summary: 'The per-row error report as CSV', params: jobParams, produces: ['text/csv'] },
+        schema: {
+          tags,
+          security: BEARER_SECURITY,
+          summary: 'The per-row error report as CSV',
+          params: jobParams,
+          produces: ['text/csv'],
+        },
       },
       async (request, reply) => {
         const { bid, jobId } = request.params;
-        const claims = requireClaims(request);
+        const claims = callerOf(request);
         const job = await userTx(db, request, (tx) => getImportJob(tx, bid, jobId));
         const name = `${
           job.filename
@@ -311,6 +324,7 @@ export function importRoutes(deps: { db: Database; runner: ImportRunner }): Rout
       {
         schema: {
           tags,
+          security: BEARER_SECURITY,
           summary: "Export the business's contacts as CSV (owners and admins)",
           params,
           produces: ['text/csv'],
@@ -318,7 +332,7 @@ export function importRoutes(deps: { db: Database; runner: ImportRunner }): Rout
       },
       async (request, reply) => {
         const { bid } = request.params;
-        const claims = requireClaims(request);
+        const claims = callerOf(request);
         await userTx(db, request, (tx) => assertCanExport(tx, bid));
         reply
           .header('content-disposition', 'attachment; filename="contacts.csv"')

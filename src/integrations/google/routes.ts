@@ -11,8 +11,9 @@ import { AppError } from '../../shared/errors.ts';
 import { inBusiness } from '../../server/scope.ts';
 import { actorOf } from '../routes.ts';
 import { CALLBACK_PATH, CONNECT_COOKIE, type GoogleConnection } from './connection.ts';
+import { BEARER_SECURITY } from '../../server/authenticate.ts';
 
-const security = [{ bearer: [] }];
+const security = BEARER_SECURITY;
 const tags = ['integrations'];
 const bidParams = z.object({ bid: z.string().uuid() });
 const statusSchema = z.object({
