@@ -14,7 +14,7 @@ import { inBusiness } from '../server/scope.ts';
 import { actorOf } from '../integrations/routes.ts';
 import type { MessagingDeps } from '../messaging/send.ts';
 import type { RouteModule } from '../server/app.ts';
-import { requireClaims } from '../server/auth-context.ts';
+import { callerOf } from '../server/authenticate.ts';
 import { AppError, isAppError } from '../shared/errors.ts';
 import type { AssistDeps, RunTx } from './assist.ts';
 import { usageSummary } from './calls.ts';
@@ -137,7 +137,7 @@ export function aiRoutes(deps: AiRouteDeps): RouteModule {
       (req: FastifyRequest, bid: string): RunTx =>
       (fn) =>
         inBusiness(deps.db, req, bid, ({ tx }) => fn(tx));
-    const who = (req: FastifyRequest, bid: string) => ({ businessId: bid, userId: requireClaims(req).sub });
+    const who = (req: FastifyRequest, bid: string) => ({ businessId: bid, userId: callerOf(req).sub });
 
     app.get(
       `${base}/integrations/ai`,
