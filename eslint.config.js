@@ -1,5 +1,5 @@
 // Lint: typescript-eslint's recommended rules, plus the import boundary that keeps
-// drivers out of route and domain code (DESIGN §4: only src/db hands out connections).
+// drivers out of route and domain code (docs/ARCHITECTURE.md §2: only src/db hands out connections).
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(

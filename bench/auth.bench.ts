@@ -1,4 +1,4 @@
-// Authentication figures (issue 3 Bench): argon2id verify time at the OWASP parameters
+// Authentication figures: argon2id verify time at the OWASP parameters
 // (goal ≤ 10 ms), and the sign-in timing of an unknown email against a known email
 // with a wrong password — the dummy verify must make them indistinguishable (ratio of
 // the slower to the faster, goal ≤ 1.25). Timing lives here, never in a test.

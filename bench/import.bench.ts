@@ -1,4 +1,4 @@
-// CSV import throughput on server PostgreSQL (issue 7 bench): rows/s of the real
+// CSV import throughput on server PostgreSQL: rows/s of the real
 // import — the same runner, SQL and batch size (1000) the server uses — as the
 // importing user through RLS (capto_authenticated) vs the very same code with the
 // transaction's role switched to capto_owner (BYPASSRLS), measured in the same run,

@@ -1,4 +1,4 @@
-// Row-level security cost on server PostgreSQL (issues 2, 7, 9):
+// Row-level security cost on server PostgreSQL:
 // - list-50 contacts through the real service (`listContacts`) as capto_authenticated
 //   vs the very same transaction as a bypass role (capto_owner, BYPASSRLS) — goal ≤ 1.10;
 // - list and trigram search p50 at scale (BENCH_CONTACTS, default 1M over 1000

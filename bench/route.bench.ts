@@ -1,4 +1,4 @@
-// The full authenticated route against bare Fastify + pg (issue 9):
+// The full authenticated route against bare Fastify + pg:
 // - GET /api/businesses/:bid/contacts?limit=50 through Capto (TLS, JWT verification,
 //   live-session check, scoped transaction, RLS, serialisation) vs a bare Fastify
 //   HTTPS route running the same listing SQL on a plain pg pool — goal ≥ 0.65;

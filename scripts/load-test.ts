@@ -1,4 +1,4 @@
-// `npm run test:load` (issue 9 §2): LOAD_CLIENTS (200) concurrent clients for
+// `npm run test:load`: LOAD_CLIENTS (200) concurrent clients for
 // LOAD_SECONDS (60) against a Capto server process on loopback, mixing sign-in, refresh,
 // list, search, create contact and send SMS (to the local Twilio fake). Reports p50/p99
 // per operation, errors (goal 0) and the server's RSS before/after (goal ≤ +20%).

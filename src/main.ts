@@ -1,4 +1,4 @@
-// The composition root (DESIGN §3): config → engine → migrations → database helpers →
+// The composition root (docs/ARCHITECTURE.md §2): config → engine → migrations → database helpers →
 // services → app → listen. Nothing else wires modules together.
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';

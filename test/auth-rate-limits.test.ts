@@ -1,4 +1,4 @@
-// Rate limits (issue 3 §9) on the shared Redis store: per account and per IP, 429 with
+// Rate limits on the shared Redis store: per account and per IP, 429 with
 // Retry-After, an event, and recovery once the window has passed (no lockout).
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-// Concurrency (issue 9 §6): the database decides races, not the application's timing.
+// Concurrency: the database decides races, not the application's timing.
 // - 100 parallel refreshes of one token → one live successor at most;
 // - 100 parallel "set default" calls → exactly one default configuration;
 // - two admins adding the same number at once → one configuration, one audit row.

@@ -1,4 +1,4 @@
-// Faults (issue 9 §3): backends killed in the middle of requests and the database
+// Faults: backends killed in the middle of requests and the database
 // refusing connections → 503 `database_unavailable` with the stable shape, nothing
 // half-applied, and recovery without a restart. Server PostgreSQL only: the embedded
 // engine has no backends to kill.

@@ -1,4 +1,4 @@
-// The Google connection (issue 5 §6) against a local OpenID provider: consent with
+// The Google connection against a local OpenID provider: consent with
 // PKCE + state + nonce bound to the starting browser, tokens only in the vault,
 // server-side refresh, revocation at disconnect, audit rows for both changes, and no
 // token in any response or log line.

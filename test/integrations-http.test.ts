@@ -1,4 +1,4 @@
-// Issue 5 over real HTTP(S), with the local Twilio fake: owner/admin/member add, list,
+// Integrations and messaging over real HTTP(S), with the local Twilio fake: owner/admin/member add, list,
 // default, send with and remove configurations — and no response body, header, log
 // line or error message ever contains a token (P5); every change has exactly one
 // audit row (P6); members cannot change anything; webhooks are authenticated.

@@ -1,4 +1,4 @@
-// Issue 10 §1 / P2: encrypted backups. Round trip on the engine under test gives the
+// Promise P2: encrypted backups. Round trip on the engine under test gives the
 // same rows; a wrong key, a wrong passphrase and a flipped byte are refused with clear
 // errors and restore nothing; a non-empty target needs --force; the file holds no
 // plaintext; an embedded data dir in use by a server is refused.

@@ -1,4 +1,4 @@
-// Issue 10 §4: `capto doctor` fails on a development config, passes on a complete
+// `capto doctor` fails on a development config, passes on a complete
 // production one, and `CAPTO_ENV=production` start refuses on the same required items.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

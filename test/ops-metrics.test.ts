@@ -1,4 +1,4 @@
-// Issue 10 §3: /metrics in Prometheus format, labelled by route PATTERN and status,
+// /metrics in Prometheus format, labelled by route PATTERN and status,
 // served to a direct loopback caller or a bearer-token holder only — never to a
 // remote caller, a proxied caller, or one spoofing X-Forwarded-For: 127.0.0.1.
 import { randomBytes, randomUUID } from 'node:crypto';

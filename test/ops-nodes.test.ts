@@ -1,4 +1,4 @@
-// Issue 10 §2: two `capto start` processes' worth of app (two nodes on different
+// Two `capto start` processes' worth of app (two nodes on different
 // ports, each with its own pool) sharing one PostgreSQL and one Redis behave as one
 // system. Server engine only: an embedded data dir serves exactly one process.
 import { spawn } from 'node:child_process';

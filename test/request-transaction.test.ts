@@ -1,4 +1,4 @@
-// The request transaction (DESIGN §4): role and claims are transaction-local, so a
+// The request transaction (docs/ARCHITECTURE.md §7): role and claims are transaction-local, so a
 // pooled connection never carries one user's context into another's request.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, ENGINE, type TestDatabase } from './support/engine.ts';

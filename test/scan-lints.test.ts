@@ -1,4 +1,4 @@
-// Issue 6 §5: every lint has a fixture (test/fixtures/scan/<lint>.sql) that breaks
+// Every lint has a fixture (test/fixtures/scan/<lint>.sql) that breaks
 // exactly that rule on a scratch schema. Each fixture runs in a transaction that is
 // rolled back, so one database serves them all; the scan of the unchanged schema is
 // the baseline, and a fixture must add findings of its own lint name and no other.

@@ -1,4 +1,4 @@
-// The CI gate (issue 6 §4, DESIGN P11): the full scan — static lints and the
+// The CI gate (promise P11): the full scan — static lints and the
 // cross-tenant probe — against the migrated database, on the engine under test. It
 // fails on any ERROR or probe leak, and it sees every table other modules add,
 // because lints and probe discover tables from pg_catalog.
@@ -87,7 +87,7 @@ describe(`capto scan on the migrated schema (${ENGINE})`, () => {
   });
 });
 
-// A migration that forgets FORCE ROW LEVEL SECURITY on a new table (issue 6, "Checked by").
+// A migration that forgets FORCE ROW LEVEL SECURITY on a new table.
 describe('the gates, given a table that forgot FORCE ROW LEVEL SECURITY', () => {
   const table = 'app.scan_gate_forgot_force';
   beforeAll(async () => {

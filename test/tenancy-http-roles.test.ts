@@ -1,5 +1,5 @@
 // The workspace role matrix through HTTP: owner/admin/member/outsider × every action
-// of issue 4. Allowed cases succeed (positive controls) and are undone; forbidden
+// of docs/ARCHITECTURE.md §13. Allowed cases succeed (positive controls) and are undone; forbidden
 // ones answer 403 `forbidden` (404 for an outsider, who may not even learn the
 // business exists) and change nothing — checked against the database at the end.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

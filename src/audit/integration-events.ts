@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import type { Tx } from '../db/index.ts';
 
-/** The closed set of audited actions (STYLE: supabase/auth audit_log_entry). */
+/** The closed set of audited actions. */
 export type IntegrationAuditAction =
   | 'twilio.config.added'
   | 'twilio.config.removed'

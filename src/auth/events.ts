@@ -20,7 +20,7 @@ export const AUTH_EVENT_TYPES = [
   'identity_linked',
   'password_check_pending',
   'rate_limited',
-  // Workspaces (issue 4): an owner deleted a business; migration 0003 allows it in the table.
+  // Workspaces: an owner deleted a business; migration 0003 allows it in the table.
   'business_deleted',
 ] as const;
 

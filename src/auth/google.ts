@@ -1,4 +1,4 @@
-// Google sign-in (issue 3 §8) with openid-client: authorization code + PKCE (S256) +
+// Google sign-in with openid-client: authorization code + PKCE (S256) +
 // state + nonce. The three secrets of one attempt travel in a short-lived HttpOnly
 // cookie sealed with a vault subkey (AES-256-GCM: the browser can neither read the
 // PKCE verifier nor forge the state). The ID token is checked for iss, aud, exp and

@@ -48,7 +48,7 @@ export function refreshCookieOf(request: FastifyRequest): string | undefined {
   return typeof v === 'string' && /^[A-Za-z0-9_-]{43}$/.test(v) ? v : undefined;
 }
 
-/** The body of sign-in, sign-up and refresh responses (DESIGN §6). The refresh token goes only in the cookie. */
+/** The body of sign-in, sign-up and refresh responses (docs/ARCHITECTURE.md §15). The refresh token goes only in the cookie. */
 export function tokenResponse(s: SignedIn) {
   return { access_token: s.accessToken, token_type: 'bearer' as const, expires_in: s.expiresIn, user: s.user };
 }

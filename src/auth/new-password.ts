@@ -1,7 +1,7 @@
 // The checks every NEW password passes (sign-up, change, reset): local rules first
 // (cheap, no network), then Have I Been Pwned. On an outage the offline list still
 // rejects the most common breached passwords; anything else is accepted with
-// `pending` so the next sign-in re-checks it (issue 3 §4), unless HIBP_FAILURE_MODE=reject.
+// `pending` so the next sign-in re-checks it, unless HIBP_FAILURE_MODE=reject.
 import type { Config } from '../config/index.ts';
 import { AppError } from '../shared/errors.ts';
 import type { BreachChecker } from './hibp.ts';

@@ -8,7 +8,7 @@ export type OneTimePurpose = 'email_verify' | 'password_reset';
 
 export const ONE_TIME_TTL_MINUTES: Record<OneTimePurpose, number> = {
   email_verify: 24 * 60,
-  password_reset: 30, // issue 3 §7
+  password_reset: 30, // minutes, as the reset mail says
 };
 
 export async function issueOneTimeToken(

@@ -1,4 +1,4 @@
-// Rate limits on the credential endpoints (issue 3 §9, ASVS 6.3.1): per client IP
+// Rate limits on the credential endpoints (ASVS 6.3.1): per client IP
 // (a route hook of @fastify/rate-limit) and per account (the email, or the session,
 // checked once the body is parsed). Fixed windows, no permanent lockout: an attacker
 // can slow a victim's sign-in for one window, never lock her out. Counters live in

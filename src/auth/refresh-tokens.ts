@@ -1,6 +1,6 @@
 // Sessions and their opaque refresh tokens (P8, ASVS V7). A token is 256 random bits;
 // only its SHA-256 is stored. Rotation runs in ONE transaction with the presented
-// token's row locked FOR UPDATE (STYLE: supabase/auth tokens service), so racing
+// token's row locked FOR UPDATE, so racing
 // refreshes serialise on the lock and cannot both mint a successor.
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { Tx } from '../db/index.ts';

@@ -1,4 +1,4 @@
-// The only reader of process.env (DESIGN §3). Every setting is declared once here,
+// The only reader of process.env (docs/ARCHITECTURE.md §2). Every setting is declared once here,
 // validated with zod, and frozen. Settings flagged `sensitive` feed the log
 // redaction list and are never printed by `capto doctor` or error messages.
 import path from 'node:path';
@@ -174,7 +174,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
 }
 
 /**
- * What production refuses to start without (issue 2 §7). Returns human-readable
+ * What production refuses to start without. Returns human-readable
  * problems naming the setting to fix; an empty list means the config may start.
  */
 export function productionProblems(config: Config): string[] {

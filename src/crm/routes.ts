@@ -1,4 +1,4 @@
-// The CRM module's routes (issue 7), all under /api/businesses/:bid and all run as the
+// The CRM module's routes (docs/ARCHITECTURE.md §11), all under /api/businesses/:bid and all run as the
 // signed-in caller inside that business (scope.ts). CSV import/export registers its
 // own routes from src/crm/import.
 import type { FastifyInstance } from 'fastify';

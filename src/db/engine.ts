@@ -1,4 +1,4 @@
-// Two engines behind one interface (issue 2 §2). Both hand the app a `pg` pool that
+// Two engines behind one interface (docs/ARCHITECTURE.md §5). Both hand the app a `pg` pool that
 // logs in as capto_app, and a maintenance client for migrations and the CLI.
 import type pg from 'pg';
 import { OWNER_TX } from './migrator.ts';

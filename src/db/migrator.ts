@@ -1,4 +1,4 @@
-// Forward-only SQL migrations (issue 2 §3): migrations/NNNN_verb_noun.sql applied in
+// Forward-only SQL migrations (docs/ARCHITECTURE.md §10): migrations/NNNN_verb_noun.sql applied in
 // order, each in its own transaction as capto_owner, recorded with a SHA-256 checksum.
 // Re-running is a no-op; an edited migration that was already applied stops everything.
 import { createHash } from 'node:crypto';

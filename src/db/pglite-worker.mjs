@@ -1,4 +1,4 @@
-// The embedded database, off the main thread (issue 2 §2). PGlite's WASM runs
+// The embedded database, off the main thread (docs/ARCHITECTURE.md §5). PGlite's WASM runs
 // synchronously, so it lives in this worker and speaks the PostgreSQL wire protocol
 // on a Unix socket in a 0700 directory; the main thread talks to it with `pg`.
 //

@@ -1,4 +1,4 @@
-// The request transaction (DESIGN §4): asUser / asAnon / asService are the only way
+// The request transaction (docs/ARCHITECTURE.md §7): asUser / asAnon / asService are the only way
 // application code gets a query handle. Role and claims are set with set_config(…,
 // true) — transaction-local — in the same round trip as BEGIN, so nothing survives
 // on a pooled connection and the context costs one network round trip.

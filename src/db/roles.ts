@@ -1,4 +1,4 @@
-// Cluster-wide roles (DESIGN §4) and per-database grants, created idempotently by
+// Cluster-wide roles (docs/ARCHITECTURE.md §6) and per-database grants, created idempotently by
 // whoever may create roles: `capto db setup`, the embedded worker, the test harness.
 // Several databases on one cluster share these roles; concurrent creators race on
 // CREATE ROLE, so each statement tolerates "already exists".

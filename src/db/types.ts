@@ -40,7 +40,7 @@ export interface UserTxOptions {
 }
 
 /**
- * The only way application code reaches the database (DESIGN §4). Each call runs
+ * The only way application code reaches the database (docs/ARCHITECTURE.md §7). Each call runs
  * `fn` inside BEGIN … COMMIT as one of the request roles; nothing of the role or
  * the claims survives on the pooled connection afterwards.
  */

@@ -1,4 +1,4 @@
-// Settings → Integrations (DESIGN §6): Twilio configurations and the audit log, under
+// Settings → Integrations (docs/ARCHITECTURE.md §16): Twilio configurations and the audit log, under
 // /api/businesses/:bid/integrations. Responses show the Account SID masked and never
 // any token; the request body's auth_token is redacted from logs by the logger.
 import type { FastifyInstance, FastifyRequest } from 'fastify';

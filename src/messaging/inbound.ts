@@ -1,4 +1,4 @@
-// Twilio webhooks (issue 5 §5): inbound SMS and delivery status callbacks. Each
+// Twilio webhooks: inbound SMS and delivery status callbacks. Each
 // configuration has its own URL, and the request must carry a valid X-Twilio-Signature
 // under THAT configuration's token — checked before anything is stored. Everything
 // else (unknown configuration, bad signature, missing header) is the same 403, so the

@@ -1,4 +1,4 @@
-// Sending an SMS (issue 5 §4). Three short transactions around one network call, so
+// Sending an SMS. Three short transactions around one network call, so
 // no database lock is held while Twilio answers:
 //   1. as the caller (RLS): check the conversation, opt-out and demo flag, pick the
 //      configuration, and queue the message in her name;

@@ -1,4 +1,4 @@
-// Message status only moves forward (issue 5 §5): queued → sending → sent →
+// Message status only moves forward: queued → sending → sent →
 // delivered | undelivered | failed. Twilio's callbacks can arrive out of order or
 // twice (retries, parallel delivery receipts), so each update is conditional on the
 // stored status ranking lower — in the UPDATE itself, so two concurrent callbacks

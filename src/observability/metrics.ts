@@ -1,4 +1,4 @@
-// Prometheus metrics (issue 10 §3) in one registry per process. Other modules count
+// Prometheus metrics (docs/ARCHITECTURE.md §19) in one registry per process. Other modules count
 // their events through the exported `metrics` object, e.g.
 //   metrics.authEvents.inc({ type: 'signin.failed' })
 //   metrics.webhookSignatureFailures.inc({ provider: 'twilio' })

@@ -1,4 +1,4 @@
-// The encrypted backup file (DESIGN P2: every copy Capto writes is AES-256-GCM).
+// The encrypted backup file (promise P2, docs/ARCHITECTURE.md §1: every copy Capto writes is AES-256-GCM).
 //
 //   header (78 bytes, authenticated as AAD) | AES-256-GCM( gzip(payload) ) | 16-byte tag
 //

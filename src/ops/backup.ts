@@ -1,4 +1,4 @@
-// `capto backup` and `capto restore` (issue 10 §1). A backup is a copy of the whole
+// `capto backup` and `capto restore` (docs/ARCHITECTURE.md §19). A backup is a copy of the whole
 // database — the vault included, as the ciphertext it already is (nothing is
 // decrypted on the way) — compressed and sealed by backup-format.ts.
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// "A real certificate" (issue 10 §4): the files parse, the key belongs to the
+// "A real certificate": the files parse, the key belongs to the
 // certificate, it is not self-signed (browsers would warn, and HSTS then pins users
 // to that warning for a year), and it does not expire within the renewal margin.
 import { X509Certificate, createPrivateKey } from 'node:crypto';

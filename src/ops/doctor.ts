@@ -1,4 +1,4 @@
-// `capto doctor` (issue 10 §4): what a production deployment still lacks. The
+// `capto doctor` (docs/ARCHITECTURE.md §19): what a production deployment still lacks. The
 // configuration part is config/productionProblems — the very list `CAPTO_ENV=production`
 // start refuses on — evaluated as if in production; the rest needs the live database
 // or Redis and is checked here.

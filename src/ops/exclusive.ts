@@ -1,4 +1,4 @@
-// One runner at a time across every app node (issue 10 §2). Background work — demo
+// One runner at a time across every app node (docs/ARCHITECTURE.md §19). Background work — demo
 // purge, Google token refresh, import jobs — is started by a timer on EVERY node; the
 // first node to take the PostgreSQL advisory lock does it, the others skip that tick.
 //

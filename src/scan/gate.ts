@@ -1,4 +1,4 @@
-// The start-up gate (DESIGN P11): after migrating, `capto start` runs the static scan.
+// The start-up gate (promise P11): after migrating, `capto start` runs the static scan.
 // Production refuses to start on any unwaived ERROR; development starts but says so
 // loudly, once per finding, so a broken migration is never quiet.
 import { ConfigError, type Config } from '../config/index.ts';

@@ -1,4 +1,4 @@
-// The dynamic cross-tenant probe (issue 6 §2). Inside the caller's transaction —
+// The dynamic cross-tenant probe (docs/SECURITY.md). Inside the caller's transaction —
 // which is ALWAYS rolled back — it creates two businesses with an owner, an admin
 // and a member each, an outsider and a member of both, one row per tenant table per
 // business, and then acts as each persona exactly as a request does

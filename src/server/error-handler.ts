@@ -1,5 +1,5 @@
 // One place maps every failure to the stable error shape {"error":{"code","message"}}
-// (DESIGN §6). Causes and stacks go to the log, never to the client.
+// (docs/ARCHITECTURE.md §3). Causes and stacks go to the log, never to the client.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { mapDatabaseError } from '../db/errors.ts';

@@ -1,4 +1,4 @@
-// Stable error codes in one place (STYLE: supabase/auth apierrors). The HTTP status
+// Stable error codes in one place (docs/ARCHITECTURE.md §3). The HTTP status
 // of each code is declared beside it; the server's one error handler maps an
 // AppError to `{"error":{"code","message"}}` and never serialises the cause.
 

@@ -1,4 +1,4 @@
-// Businesses (issue 4 §1). Services take the caller's transaction first (asUser):
+// Businesses. Services take the caller's transaction first (asUser):
 // every statement is already confined by the policies of migrations 0001/0003, and
 // the checks here only turn "no row" into the right answer (404 for a business the
 // caller cannot see, 403 for one she may see but not change).

@@ -1,4 +1,4 @@
-// Workspaces: businesses, memberships, invitations, roles (issue 4).
+// Workspaces: businesses, memberships, invitations, roles (docs/ARCHITECTURE.md §13).
 export { tenancyRoutes } from './routes.ts';
 export type { TenancyDeps } from './deps.ts';
 export { tenancyTx, translateRaised } from './db-errors.ts';

@@ -1,4 +1,4 @@
-// Invitations (issue 4 §3). The token is 256 random bits, shown to the inviter once
+// Invitations. The token is 256 random bits, shown to the inviter once
 // and mailed; only its SHA-256 is stored, so a database leak yields no usable link.
 // Acceptance goes through app.accept_invitation (migration 0003), which holds every
 // rule of the issue in the database.

@@ -1,4 +1,4 @@
-// Memberships (issue 4 §2): list, change a role, remove a member or leave. The
+// Memberships: list, change a role, remove a member or leave. The
 // database decides (policies of 0001 and the last-owner trigger); the checks here
 // exist to answer with the precise reason: 404 outside the business, 403 for a rule,
 // 409 last_owner when the business would lose its last owner.

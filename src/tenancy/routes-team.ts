@@ -1,4 +1,4 @@
-// Members and invitations of one business (DESIGN §6, Tenancy).
+// Members and invitations of one business (docs/ARCHITECTURE.md §13).
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';

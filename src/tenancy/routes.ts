@@ -1,4 +1,4 @@
-// The workspace HTTP API (DESIGN §6, Tenancy). Handlers parse, call a service inside
+// The workspace HTTP API (docs/ARCHITECTURE.md §13). Handlers parse, call a service inside
 // the caller's transaction (tenancyTx: asUser + live session), and shape the answer.
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';

@@ -1,7 +1,7 @@
-// The envelope every secret is stored in (DESIGN §5, P2): AES-256-GCM with a fresh
+// The envelope every secret is stored in (docs/ARCHITECTURE.md §17; promise P2): AES-256-GCM with a fresh
 // 96-bit nonce per seal and Additional Authenticated Data naming where the secret
 // belongs, so a ciphertext copied to another row, tenant or purpose fails to open.
-// Only src/vault touches key material (STYLE: supabase/auth internal/crypto).
+// Only src/vault touches key material.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
 export interface VaultKey {

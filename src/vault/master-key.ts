@@ -1,4 +1,4 @@
-// The master key (DESIGN §5): CAPTO_MASTER_KEY (base64 of 32 bytes), or — outside
+// The master key (docs/ARCHITECTURE.md §17): CAPTO_MASTER_KEY (base64 of 32 bytes), or — outside
 // production only — generated once into the data dir with mode 0600. Versioned so
 // rotation can keep opening old envelopes: CAPTO_MASTER_KEY may list
 // "3:<base64>,2:<base64>" (the first is current); a bare base64 value is version 1.

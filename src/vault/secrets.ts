@@ -1,4 +1,4 @@
-// Tenant secrets (DESIGN §5, P2, P5): Twilio auth tokens and Google OAuth tokens,
+// Tenant secrets (docs/ARCHITECTURE.md §17; promises P2, P5): Twilio auth tokens and Google OAuth tokens,
 // sealed with AES-256-GCM under a per-business data key, which is itself sealed by
 // the master key. Only this module sees plaintext, and only inside a capto_service
 // transaction: the request roles have no USAGE on schema vault, so every function

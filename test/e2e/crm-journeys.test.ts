@@ -1,4 +1,4 @@
-// The main journeys of issue 8 §7 in Chromium against a real server: sign-up refused
+// The main journeys in Chromium against a real server: sign-up refused
 // with a breached password then accepted; onboarding; add, search and open a contact;
 // CSV import with progress and an error row; a deal dragged across stages; demo data
 // vs. a fresh account; sign-out in one tab signing out the other.

@@ -1,4 +1,4 @@
-// Settings → Integrations and the inbox in Chromium (issue 8 §7): add a Twilio number,
+// Settings → Integrations and the inbox in Chromium: add a Twilio number,
 // make it the default, remove it and read the audit rows; send an SMS through the local
 // Twilio fake and watch the signed inbound reply (and a STOP) arrive; a member sees the
 // numbers but none of the controls.

@@ -1,4 +1,4 @@
-// A local OpenAI-compatible API (DESIGN §8: real protocols on loopback): the same paths,
+// A local OpenAI-compatible API (docs/ARCHITECTURE.md §4: real protocols on loopback): the same paths,
 // bearer-key check, JSON bodies, error bodies and server-sent-event stream as
 // api.openai.com/v1, so the AI features are tested through the official `openai` SDK
 // and not against a mock object. Usable in development too:

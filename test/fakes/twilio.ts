@@ -1,4 +1,4 @@
-// A local Twilio REST API and webhook sender (DESIGN §8): real HTTP on loopback, the
+// A local Twilio REST API and webhook sender (docs/ARCHITECTURE.md §4): real HTTP on loopback, the
 // same paths, auth, error bodies and webhook signatures as api.twilio.com, so the
 // integration is tested over the protocol and not against a mock object. Usable in
 // development too: `TWILIO_API_BASE=<fake.url>`.

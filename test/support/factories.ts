@@ -1,4 +1,4 @@
-// Fresh rows per test (STYLE: immich medium tests): tests never truncate, so they can
+// Fresh rows per test (docs/ARCHITECTURE.md §4): tests never truncate, so they can
 // share a database and run in parallel. Fixtures are written as capto_owner.
 import { randomUUID } from 'node:crypto';
 import type { Engine } from '../../src/db/index.ts';

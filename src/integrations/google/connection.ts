@@ -1,4 +1,4 @@
-// The business's Google connection (issue 5 §6): OAuth consent by an owner/admin with
+// The business's Google connection: OAuth consent by an owner/admin with
 // offline access (Gmail send + Business Profile), authorization code + PKCE (S256) +
 // state + nonce via openid-client. Access and refresh tokens exist only sealed in the
 // vault; the refresh happens here, server-side; disconnect revokes the grant at

@@ -1,4 +1,4 @@
-// Bring-your-own Twilio configurations (issue 5 §2). Reads run as the caller (RLS:
+// Bring-your-own Twilio configurations. Reads run as the caller (RLS:
 // members see the list, masked). Every change runs in ONE capto_service transaction
 // that re-checks the caller's role under a row lock, writes the audit row, makes the
 // change and seals/deletes the token — and the database refuses the change unless
