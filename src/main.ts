@@ -16,16 +16,20 @@ import { createTwilioClient } from './integrations/twilio/client.ts';
 import { messagingRoutes } from './messaging/routes.ts';
 import { aiModule } from './ai/index.ts';
 import { createVault } from './vault/secrets.ts';
-import { contactImportRoutes } from './crm/import/index.ts';
+import { contactImport } from './crm/import/index.ts';
 import { authRoutes, createAuthServices } from './auth/index.ts';
-import { demoRoutes, startDemoPurgeTimer } from './demo/index.ts';
+import { demoRoutes } from './demo/index.ts';
 import { tenancyRoutes } from './tenancy/index.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { scanOnStart } from './scan/gate.ts';
 import { buildApp, type RouteModule } from './server/app.ts';
 import { metricsModule } from './observability/metrics-routes.ts';
-import { startPeriodicJob } from './ops/exclusive.ts';
-import { purgeDeletedContacts } from './crm/contacts.ts';
+import { createJobEngine, type JobEngine } from './jobs/engine.ts';
+import { openJobDatabase } from './db/job-database.ts';
+import { demoPurgeHandler, demoPurgeQueue } from './jobs/demo-purge.ts';
+import { trashPurgeHandler, trashPurgeQueue } from './jobs/trash-purge.ts';
+import { importResumeHandler, importResumeQueue } from './jobs/import-resume.ts';
+import { observeJobs } from './observability/metrics.ts';
 import { loadOrCreateTls } from './server/tls.ts';
 
 export interface StartOptions {
@@ -38,6 +42,7 @@ export interface RunningCapto {
   app: FastifyInstance;
   engine: Engine;
   db: Database;
+  jobs: JobEngine;
   config: Config;
   close(): Promise<void>;
 }
@@ -53,20 +58,34 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
   // One process per embedded data dir (src/db/data-dir-lock.ts); while it runs, operator
   // commands reach its database through the admin channel it serves (docs/ARCHITECTURE.md §Engines).
   const engine = await openEngine(config, 'capto start', { serve: true });
+  let jobs: JobEngine | undefined;
   try {
     const result = await engine.withMaintenanceClient((client) => migrate(client));
     if (result.applied.length > 0) logger.info({ applied: result.applied }, 'migrations applied');
     if (config.scanOnStart) await scanOnStart(engine, config, logger);
 
     const db = createDatabase(engine.pool);
+    const jobEngine = createJobEngine({
+      database: openJobDatabase(engine, { onError: (err) => logger.error({ err }, 'job engine connection lost') }),
+      logger,
+      workers: config.jobs.enabled,
+      pollSeconds: config.jobs.pollSeconds,
+      superviseSeconds: config.jobs.superviseSeconds,
+      concurrency: config.jobs.concurrency,
+    });
+    jobs = jobEngine;
     const auth = createAuthServices({ config, db, logger });
+    const imports = contactImport({ db, logger, engineKind: engine.kind });
+    jobEngine.register(demoPurgeQueue, demoPurgeHandler(db, logger));
+    jobEngine.register(trashPurgeQueue, trashPurgeHandler(db, logger));
+    jobEngine.register(importResumeQueue, importResumeHandler(imports.runner));
     const modules: RouteModule[] = [
       authRoutes(auth),
       tenancyRoutes({ config, db, logger, mailer: auth.mailer }),
       demoRoutes(auth),
       crmRoutes({ db }),
       outreachRoutes({ db }),
-      contactImportRoutes({ db, logger, engineKind: engine.kind }),
+      imports.routes,
     ];
     const vault = createVault(auth.masterKey);
     const twilio = createTwilioClient(config.twilioApiBase);
@@ -90,13 +109,14 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
       tokens: auth.tokens,
       spaRoot: existsSync(WEB_DIST) ? WEB_DIST : undefined,
     });
+    // Before listening: a request may enqueue as soon as it is served.
+    await jobEngine.start();
+    const stopJobMetrics = observeJobs(() => jobEngine.stats());
     await app.listen({ host: config.host, port: config.port });
     const port = (app.server.address() as AddressInfo).port;
     const url = config.port === 0 ? config.publicUrl.replace(/:\d+$/, `:${port}`) : config.publicUrl;
-    const demoPurge = startDemoPurgeTimer(db, logger);
-    // Contacts in the trash for 30 days are purged hourly, by one node at a time, in
-    // batches: one transaction per tick keeps the purge from holding locks for long.
-    const trashPurge = startPeriodicJob(db, logger, 'crm.trash-purge', 3_600_000, (tx) => purgeDeletedContacts(tx));
+    // Imports interrupted by this node's previous life resume once idle (src/jobs/import-resume.ts).
+    if (config.jobs.enabled) await jobEngine.send(importResumeQueue, {});
 
     let closing: Promise<void> | undefined;
     return {
@@ -105,19 +125,21 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
       app,
       engine,
       db,
+      jobs: jobEngine,
       config,
       close() {
         closing ??= (async () => {
           startDraining();
           await app.close(); // stops accepting, waits for in-flight requests
-          await demoPurge.stop();
-          await trashPurge.stop();
+          stopJobMetrics();
+          await jobEngine.stop(); // waits for handlers in flight
           await engine.close();
         })();
         return closing;
       },
     };
   } catch (e) {
+    await jobs?.stop().catch(() => undefined);
     await engine.close().catch(() => undefined);
     throw e;
   }

@@ -7,7 +7,9 @@ import { demoPurgeCommand } from '../src/demo/command.ts';
 import type { Logger } from '../src/observability/logger.ts';
 import { asOwner } from '../src/db/engine.ts';
 import { assertNotDemo } from '../src/demo/guard.ts';
-import { DEMO_EMAIL_DOMAIN, purgeExpiredDemos, startDemoPurgeTimer } from '../src/demo/purge.ts';
+import { DEMO_EMAIL_DOMAIN, purgeExpiredDemos } from '../src/demo/purge.ts';
+import { demoPurgeHandler, demoPurgeQueue } from '../src/jobs/demo-purge.ts';
+import { testJobEngine } from './support/jobs.ts';
 import { DEAL_STAGES, generateDemoData } from '../src/demo/seed.ts';
 import { writeDemoData } from '../src/demo/seed-writer.ts';
 import { createTestDatabase, ENGINE, type TestDatabase } from './support/engine.ts';
@@ -144,23 +146,25 @@ describe('demo writer and purge', () => {
     await expect(t.db.asUser({ sub: owner.id }, (tx) => assertNotDemo(tx, real.id))).resolves.toBeUndefined();
   });
 
-  it('the server timer purges on its own and stops cleanly', async () => {
+  it('the demo.purge job purges through the job engine', async () => {
     const expired = await demoWorkspace(true);
     const logger = { info: vi.fn(), error: vi.fn() } as unknown as Logger;
-    const timer = startDemoPurgeTimer(t.db, logger, 50);
+    const jobs = testJobEngine(t);
+    jobs.register(demoPurgeQueue, demoPurgeHandler(t.db, logger));
+    await jobs.start();
     try {
+      expect(await jobs.send(demoPurgeQueue, {})).toEqual(expect.any(String));
       await vi.waitFor(async () => expect(await countWhere('app.contacts', expired.businessId)).toBe(0), {
-        timeout: 10_000,
+        timeout: 15_000,
         interval: 100,
       });
     } finally {
-      await timer.stop();
+      await jobs.stop();
     }
     expect(logger.info).toHaveBeenCalledWith(
       expect.objectContaining({ demo_businesses: expect.any(Number) }),
       'expired demo workspaces purged',
     );
-    expect(logger.error).not.toHaveBeenCalled();
   });
 
   it.runIf(ENGINE === 'server')('capto demo purge does the same from the command line', async () => {

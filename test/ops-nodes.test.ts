@@ -10,7 +10,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/index.ts';
 import { startCapto, type RunningCapto } from '../src/main.ts';
-import { runExclusive } from '../src/ops/exclusive.ts';
+import { demoPurgeQueue } from '../src/jobs/demo-purge.ts';
 import { sharedFakeHibp } from './fakes/hibp.ts';
 import { randomSid, startTwilioFake, type TwilioFake } from './fakes/twilio.ts';
 import { freshEmail, signIn, signUp } from './support/auth.ts';
@@ -47,6 +47,7 @@ async function node(env: Record<string, string>): Promise<RunningCapto> {
       CAPTO_AUTH_RATE_IP: '100000',
       CAPTO_AUTH_RATE_ACCOUNT: '3',
       CAPTO_DATA_DIR: path.join(scratch, String(port)),
+      CAPTO_JOBS_POLL_SECONDS: '0.5',
       REDIS_URL,
       ...env,
     }),
@@ -158,19 +159,21 @@ describe.skipIf(SKIP)('two nodes, one PostgreSQL + Redis', () => {
     expect(stored.rows[0]!.n).toBe('1');
   });
 
-  it('a background job started on both nodes at once runs on exactly one', async () => {
-    const ran: string[] = [];
-    const job = (name: string) =>
-      runExclusive(name === 'a' ? a.db : b.db, 'test.once', async (tx) => {
-        ran.push(name);
-        await tx.query('SELECT pg_sleep(0.3)');
-        return name;
-      });
-    const results = await Promise.all([job('a'), job('b')]);
-    expect(results.filter((r) => r.ran)).toHaveLength(1);
-    expect(ran).toHaveLength(1);
-    // The lock went with the transaction: the next tick runs again.
-    expect((await job('b')).ran).toBe(true);
+  it('a periodic job sent by both nodes at once is queued once and run by one node (exclusive queue)', async () => {
+    const ids = await Promise.all([a.jobs.send(demoPurgeQueue, {}), b.jobs.send(demoPurgeQueue, {})]);
+    const sent = ids.filter((id): id is string => typeof id === 'string');
+    expect(sent).toHaveLength(1);
+    const state = async () =>
+      (
+        await asOwner(a.engine, (c) =>
+          c.query<{ state: string }>(`SELECT state::text FROM pgboss.job WHERE name = 'demo.purge' AND id = $1`, [
+            sent[0],
+          ]),
+        )
+      ).rows[0]?.state;
+    const deadline = Date.now() + 20_000;
+    while ((await state()) !== 'completed' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(await state()).toBe('completed');
   });
 
   it('/readyz says database_unavailable while the database refuses connections, and recovers', async () => {

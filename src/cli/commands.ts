@@ -11,6 +11,7 @@ import { integrationCommands } from '../integrations/cli-commands.ts';
 import { scanCommand } from '../scan/command.ts';
 import { demoPurgeCommand } from '../demo/command.ts';
 import { opsCommands } from '../ops/cli-commands.ts';
+import { jobsCommands } from '../jobs/cli-commands.ts';
 
 const start: Command = {
   name: 'start',
@@ -132,6 +133,7 @@ export const commands: Command[] = [
   scanCommand,
   demoPurgeCommand,
   ...opsCommands,
+  ...jobsCommands,
   ...integrationCommands,
   rotateJwtCommand,
 ];

@@ -50,6 +50,11 @@ const schema = z.object({
   SMTP_URL: z.string().optional(),
   SMTP_FROM: z.string().default('Capto <no-reply@capto.example>'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  CAPTO_JOBS: z.enum(['on', 'off']).default('on'),
+  CAPTO_JOBS_POLL_SECONDS: z.coerce.number().min(0.5).max(60).default(2),
+  CAPTO_JOBS_SUPERVISE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  CAPTO_JOBS_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  CAPTO_OUTBOX_LEASE_SECONDS: z.coerce.number().int().min(2).max(600).default(30),
 });
 
 /** Settings whose values must never reach a log line, a response or an error message. */
@@ -105,6 +110,18 @@ export interface Config {
   readonly redisUrl: string | undefined;
   readonly smtp: { readonly url?: string; readonly from: string };
   readonly logLevel: Env['LOG_LEVEL'];
+  /** The job engine (docs/ARCHITECTURE.md §Job engine). */
+  readonly jobs: {
+    /** Run workers and schedules in this process (off: the node only enqueues). */
+    readonly enabled: boolean;
+    readonly pollSeconds: number;
+    /** How often expired (crashed) jobs are found and retried, and old ones deleted. */
+    readonly superviseSeconds: number;
+    /** Handlers per queue per node. */
+    readonly concurrency: number;
+    /** How long a delivery attempt owns an outbox message before it may be reconciled. */
+    readonly outboxLeaseSeconds: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -169,6 +186,13 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     redisUrl: e.REDIS_URL,
     smtp: { url: e.SMTP_URL, from: e.SMTP_FROM },
     logLevel: e.LOG_LEVEL,
+    jobs: {
+      enabled: e.CAPTO_JOBS === 'on',
+      pollSeconds: e.CAPTO_JOBS_POLL_SECONDS,
+      superviseSeconds: e.CAPTO_JOBS_SUPERVISE_SECONDS,
+      concurrency: e.CAPTO_JOBS_CONCURRENCY,
+      outboxLeaseSeconds: e.CAPTO_OUTBOX_LEASE_SECONDS,
+    },
   };
   return deepFreeze(config);
 }

@@ -24,6 +24,8 @@ export interface EmbeddedEngineOptions {
 
 const SOCKET_PORT = 5432;
 export const SNAPSHOTS_DIR = 'snapshots';
+/** Connections of the job engine's pool (src/db/job-database.ts), on top of the app pool. */
+export const EMBEDDED_JOB_POOL_SIZE = 3;
 
 type WorkerMessage =
   | { type: 'ready' | 'closed' }
@@ -49,6 +51,7 @@ function engineOver(
     kind: 'embedded',
     via,
     pool,
+    jobConnection: { ...connection, max: EMBEDDED_JOB_POOL_SIZE },
     async withMaintenanceClient(fn) {
       const client = new pg.Client(connection);
       await client.connect();
@@ -91,7 +94,7 @@ export async function openEmbeddedEngine(options: EmbeddedEngineOptions): Promis
   // Stale from a crashed run: safe to remove only because the lock proves nobody serves it.
   rmSync(socketPath, { force: true });
 
-  const maxConnections = options.poolSize + 8;
+  const maxConnections = options.poolSize + EMBEDDED_JOB_POOL_SIZE + 8;
   const worker = new Worker(new URL('./pglite-worker.mjs', import.meta.url), {
     workerData: { dataDir: pgdata, socketPath, bootstrapSql: bootstrapSql(), maxConnections },
   });

@@ -9,6 +9,11 @@ export interface Engine {
   readonly via?: 'admin-channel';
   /** Pool of capto_app connections. Only src/db/request.ts turns it into transactions. */
   readonly pool: pg.Pool;
+  /**
+   * How the job engine's own pool reaches the database: the same login (capto_app) as
+   * `pool`, on connections of its own (docs/ARCHITECTURE.md §Job engine).
+   */
+  readonly jobConnection: pg.PoolConfig;
   /** A dedicated connection that may act as capto_owner (migrations, CLI, fixtures). */
   withMaintenanceClient<T>(fn: (client: pg.ClientBase) => Promise<T>): Promise<T>;
   close(): Promise<void>;

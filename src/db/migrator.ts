@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
+import { installJobSchema, type JobSchemaOutcome } from './job-schema.ts';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
 const FILE = /^(\d{4})_([a-z0-9_]+)\.sql$/;
@@ -45,6 +46,8 @@ export const OWNER_TX = `SET LOCAL ROLE capto_owner; SET LOCAL search_path = pg_
 export interface MigrateResult {
   applied: string[];
   skipped: number;
+  /** What happened to the job engine's schema (pg-boss), installed after the SQL migrations. */
+  jobSchema?: JobSchemaOutcome;
 }
 
 export async function migrate(
@@ -104,6 +107,11 @@ export async function migrate(
       const reason = e instanceof Error ? e.message : String(e);
       throw new MigrationError(`migration ${m.version}_${m.name} failed: ${reason}`);
     }
+  }
+  try {
+    result.jobSchema = await installJobSchema(client, OWNER_TX);
+  } catch (e) {
+    throw new MigrationError(`the job schema could not be installed: ${e instanceof Error ? e.message : String(e)}`);
   }
   return result;
 }

@@ -60,6 +60,7 @@ export async function openServerEngine(options: ServerEngineOptions): Promise<En
   return {
     kind: 'server',
     pool,
+    jobConnection: { connectionString: appUrl, max: 4, connectionTimeoutMillis: 5_000 },
     withMaintenanceClient: (fn) => withClient(migrationUrl, fn),
     async close() {
       await pool.end();

@@ -1,9 +1,9 @@
 // Demo workspaces live 24 hours (P9). The purge deletes expired demo businesses (every
 // tenant row goes with them through ON DELETE CASCADE) and then the demo users left
-// without any membership. It runs as `capto demo purge` and on an hourly server timer;
-// a transaction-scoped advisory lock makes one node do it when several run the timer.
+// without any membership. It runs as `capto demo purge` and hourly as the job engine's
+// `demo.purge` queue (src/jobs/demo-purge.ts); a transaction-scoped advisory lock makes
+// the two never run at once.
 import type { Database } from '../db/index.ts';
-import type { Logger } from '../observability/logger.ts';
 
 export const DEMO_EMAIL_DOMAIN = 'demo.capto.invalid';
 export const DEMO_LIFETIME_HOURS = 24;
@@ -32,39 +32,4 @@ export async function purgeExpiredDemos(db: Database): Promise<PurgeResult> {
     );
     return { ran: true, businesses: b.rowCount, users: u.rowCount };
   });
-}
-
-export interface DemoPurgeTimer {
-  /** Stop the timer and wait for a purge in flight (so the pool can close under it). */
-  stop(): Promise<void>;
-}
-
-/** Purge every `intervalMs` (hourly by default); failures are logged, never thrown. */
-export function startDemoPurgeTimer(db: Database, logger: Logger, intervalMs = 3_600_000): DemoPurgeTimer {
-  let running: Promise<void> | undefined;
-  const tick = () => {
-    if (running) return;
-    running = purgeExpiredDemos(db)
-      .then((r) => {
-        if (r.businesses || r.users)
-          logger.info({ demo_businesses: r.businesses, demo_users: r.users }, 'expired demo workspaces purged');
-      })
-      .catch((e: unknown) => logger.error({ err: e }, 'demo purge failed'))
-      .finally(() => {
-        running = undefined;
-      });
-  };
-  // A first run soon after start: servers restarted more often than hourly must
-  // still purge. Both timers are unref'd so they never keep a process alive.
-  const first = setTimeout(tick, Math.min(60_000, intervalMs));
-  const timer = setInterval(tick, intervalMs);
-  first.unref();
-  timer.unref();
-  return {
-    async stop() {
-      clearTimeout(first);
-      clearInterval(timer);
-      await running;
-    },
-  };
 }

@@ -70,13 +70,79 @@ export const metrics = {
     labelNames: ['level'] as const,
     registers: [registry],
   }),
-  backgroundJobs: new client.Counter({
-    name: 'capto_background_job_runs_total',
-    help: 'Background job attempts by job and outcome (ran, skipped: another node held the lock, failed)',
-    labelNames: ['job', 'outcome'] as const,
+  jobRuns: new client.Counter({
+    name: 'capto_job_runs_total',
+    help: 'Job attempts run on this node by queue and outcome (completed, failed: retried or dead)',
+    labelNames: ['queue', 'outcome'] as const,
+    registers: [registry],
+  }),
+  jobDuration: new client.Histogram({
+    name: 'capto_job_duration_seconds',
+    help: 'Job handler run time on this node by queue',
+    labelNames: ['queue'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300],
+    registers: [registry],
+  }),
+  jobQueue: new client.Gauge({
+    name: 'capto_job_queue_jobs',
+    help: 'Jobs in the database by queue and state (queued: waiting, active, failed: kept after their last retry)',
+    labelNames: ['queue', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const s of await readJobStats()) {
+        this.set({ queue: s.queue, state: 'queued' }, s.queued);
+        this.set({ queue: s.queue, state: 'active' }, s.active);
+        this.set({ queue: s.queue, state: 'failed' }, s.failed);
+      }
+    },
+  }),
+  jobOldest: new client.Gauge({
+    name: 'capto_job_queue_oldest_seconds',
+    help: 'Age of the oldest job that is due and still waiting, by queue (0: none waiting)',
+    labelNames: ['queue'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const s of await readJobStats()) this.set({ queue: s.queue }, s.oldestSeconds);
+    },
+  }),
+  outboxMessages: new client.Counter({
+    name: 'capto_outbox_deliveries_total',
+    help: 'Outbox delivery attempts by channel and outcome (sent, reconciled, failed, deferred)',
+    labelNames: ['channel', 'outcome'] as const,
     registers: [registry],
   }),
 };
+
+/** Per-queue figures the job gauges read at scrape time. */
+export interface JobQueueStats {
+  queue: string;
+  queued: number;
+  active: number;
+  failed: number;
+  oldestSeconds: number;
+}
+
+let jobStatsSource: (() => Promise<JobQueueStats[]>) | undefined;
+let jobStatsRead: Promise<JobQueueStats[]> | undefined;
+
+/** One database read per scrape, shared by both job gauges; a failure shows no queues. */
+function readJobStats(): Promise<JobQueueStats[]> {
+  if (!jobStatsSource) return Promise.resolve([]);
+  jobStatsRead ??= jobStatsSource()
+    .catch(() => [])
+    .finally(() => setTimeout(() => (jobStatsRead = undefined), 100).unref());
+  return jobStatsRead;
+}
+
+/** Report the job queues in the job gauges until the returned function is called. */
+export function observeJobs(source: () => Promise<JobQueueStats[]>): () => void {
+  jobStatsSource = source;
+  return () => {
+    if (jobStatsSource === source) jobStatsSource = undefined;
+  };
+}
 
 /** Report a pool in capto_db_pool_connections until the returned function is called. */
 export function observePool(pool: PoolStats): () => void {

@@ -87,6 +87,8 @@ export interface Catalog {
   functions: Fn[];
   reach: RoleReach[];
   defaultAcls: { owner: string; schema: string | null; objtype: string; grantee: string; privilege: string }[];
+  /** Objects of the job schema on which a runtime role (directly, or through PUBLIC) holds any privilege. */
+  jobGrants: { object: string; role: string }[];
 }
 
 const KIND: Record<string, Relation['kind']> = { r: 'table', p: 'partitioned', v: 'view', m: 'matview', f: 'foreign' };
@@ -343,7 +345,24 @@ export async function loadCatalog(client: pg.ClientBase, config: ScanConfig): Pr
        CROSS JOIN LATERAL pg_catalog.aclexplode(d.defaclacl) AS a`,
   );
 
-  return { schemas: [...schemas.values()], relations, byOid, functions, reach, defaultAcls };
+  const jobGrants = await q<{ object: string; role: string }>(
+    `SELECT format('%s %I.%I', CASE c.relkind WHEN 'S' THEN 'sequence' ELSE 'table' END, n.nspname, c.relname) AS object,
+            r.rn AS role
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       CROSS JOIN pg_catalog.unnest($2::text[]) AS r(rn)
+      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+        AND CASE WHEN c.relkind = 'S' THEN pg_catalog.has_sequence_privilege(r.rn, c.oid, 'USAGE, SELECT, UPDATE')
+                 ELSE pg_catalog.has_table_privilege(r.rn, c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER') END
+     UNION ALL
+     SELECT format('function %I.%I(%s)', n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid)) AS object,
+            r.rn AS role
+       FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+       CROSS JOIN pg_catalog.unnest($2::text[]) AS r(rn)
+      WHERE n.nspname = $1 AND pg_catalog.has_function_privilege(r.rn, p.oid, 'EXECUTE')
+      ORDER BY 1, 2`,
+    [config.jobSchema, present],
+  );
+  return { schemas: [...schemas.values()], relations, byOid, functions, reach, defaultAcls, jobGrants };
 }
 
 /** The tenant key column of a table (business_id, or an override such as app.businesses.id), if any. */

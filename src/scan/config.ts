@@ -17,6 +17,8 @@ export const defaultScanConfig: ScanConfig = Object.freeze({
   // Migration bookkeeping only, owned by capto_owner with no grants: excluded on purpose
   // and reported as such, with an ERROR if any runtime role can reach it.
   excludedSchemas: ['capto_meta'],
+  // pg-boss's tables (src/db/job-schema.ts): ids of jobs only, reachable by capto_app alone.
+  jobSchema: 'pgboss',
   ignoredSchemas: ['pg_catalog', 'information_schema', 'pg_toast', 'extensions', 'public'],
   vaultSchema: 'vault',
   auditSchema: 'audit',

@@ -20,6 +20,7 @@ export function roleLints(cat: Catalog, config: ScanConfig, session: SessionFact
   const out: Finding[] = [];
   const runtime = runtimeRoles(config);
   const browserFacing = [...config.roles.request, config.roles.app];
+  const jobRoles = [...config.roles.request, config.roles.service];
 
   // Every role a runtime role can reach through memberships (SET ROLE works even under NOINHERIT).
   const byRole = new Map<string, { froms: Set<string>; superuser: boolean; bypassrls: boolean }>();
@@ -114,6 +115,12 @@ export function roleLints(cat: Catalog, config: ScanConfig, session: SessionFact
             'excluded by configuration (migration bookkeeping, no runtime grants)',
           ),
         );
+    } else if (s.name === config.jobSchema) {
+      const reachers = jobRoles.filter((r) => s.privs[r]?.usage || s.privs[r]?.create);
+      if (reachers.length)
+        out.push(
+          finding('job_schema_exposed', `schema ${s.name}`, `${reachers.join(', ')} hold USAGE or CREATE on it`),
+        );
     } else if (
       !config.appSchemas.includes(s.name) &&
       !config.ignoredSchemas.includes(s.name) &&
@@ -161,6 +168,15 @@ export function roleLints(cat: Catalog, config: ScanConfig, session: SessionFact
           object,
           'marked LEAKPROOF: the planner may evaluate it on rows RLS would hide',
         ),
+      );
+  }
+
+  // The job engine's rows are reached only by the server's login role; a grant on an
+  // object inside the schema is reported even while USAGE is withheld (it is one GRANT away).
+  for (const g of cat.jobGrants) {
+    if (jobRoles.includes(g.role))
+      out.push(
+        finding('job_schema_exposed', g.object, `${g.role} holds a privilege on it (directly or through PUBLIC)`),
       );
   }
 

@@ -103,6 +103,14 @@ export const LINTS = {
     remedy:
       'REVOKE UPDATE, DELETE, TRUNCATE; add BEFORE UPDATE/DELETE and BEFORE TRUNCATE triggers that raise, ALTER TABLE … ENABLE ALWAYS TRIGGER …',
   },
+  job_schema_exposed: {
+    level: 'ERROR',
+    category: S,
+    title:
+      'A request role (capto_authenticated, capto_anon, capto_service) holds a privilege on the job schema (pgboss)',
+    remedy:
+      'REVOKE ALL ON SCHEMA pgboss and its tables, sequences and functions FROM the role (and FROM PUBLIC); only capto_app uses the job engine',
+  },
   excluded_schema_exposed: {
     level: 'ERROR',
     category: S,

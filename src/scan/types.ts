@@ -35,6 +35,11 @@ export interface ScanConfig {
   appSchemas: readonly string[];
   /** Schemas deliberately not scanned (each reported as INFO, and an ERROR if a runtime role can reach it). */
   excludedSchemas: readonly string[];
+  /**
+   * The job engine's schema (pg-boss): used by the server's login role only; no request
+   * role may hold any privilege in it (`job_schema_exposed`).
+   */
+  jobSchema: string;
   /** Schemas that are neither app schemas nor ours to judge (extensions, system). */
   ignoredSchemas: readonly string[];
   vaultSchema: string;

@@ -51,8 +51,12 @@ export interface ImportRunnerOptions {
 export interface ImportRunner {
   /** Start (or resume) a running job in the background; a no-op if this node already runs it. */
   start(job: JobRef): void;
-  /** Resume every job left `running` (after a restart); returns how many were picked up. */
-  resumeInterrupted(): Promise<number>;
+  /**
+   * Resume every job left `running` (after a restart); returns how many were picked up.
+   * With `idleSeconds`, only jobs without a committed batch for that long (their runner
+   * stopped): the job engine's `import.resume` queue calls it so (src/jobs/import-resume.ts).
+   */
+  resumeInterrupted(options?: { idleSeconds?: number }): Promise<number>;
   /** Resolves when this node is no longer working on the job. */
   settled(jobId: string): Promise<void>;
   /** Finish the batch in flight, then stop; jobs stay `running` for the next start. */
@@ -331,13 +335,16 @@ export function createImportRunner(options: ImportRunnerOptions): ImportRunner {
 
   return {
     start,
-    async resumeInterrupted() {
+    async resumeInterrupted({ idleSeconds = 0 } = {}) {
       const jobs = await db.asService('import.resume', (tx) =>
         tx.query<{ id: string; business_id: string; created_by: string | null }>(
-          `SELECT id, business_id, created_by FROM app.import_jobs WHERE status = 'running' ORDER BY created_at`,
+          `SELECT id, business_id, created_by FROM app.import_jobs
+            WHERE status = 'running' AND updated_at <= now() - make_interval(secs => $1) ORDER BY created_at`,
+          [idleSeconds],
         ),
       );
       for (const j of jobs.rows) {
+        if (active.has(j.id)) continue;
         if (j.created_by) start({ id: j.id, businessId: j.business_id, userId: j.created_by });
         else
           await fail(

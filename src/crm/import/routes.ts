@@ -113,11 +113,6 @@ export function importRoutes(deps: { db: Database; runner: ImportRunner }): Rout
       (_request: FastifyRequest, payload: Readable, done: (e: Error | null, body?: unknown) => void) =>
         done(null, payload),
     );
-    root.addHook('onReady', async () => {
-      await runner
-        .resumeInterrupted()
-        .catch((err: unknown) => root.log.error({ err }, 'could not resume interrupted imports'));
-    });
     root.addHook('onClose', async () => runner.stop());
 
     const base = '/api/businesses/:bid/contacts';
