@@ -1,4 +1,4 @@
-// The job engine (docs/ARCHITECTURE.md §Job engine) on the engine under test: pg-boss
+// The job engine (docs/ARCHITECTURE.md §22) on the engine under test: pg-boss
 // through capto_app's own pool — over the embedded worker's socket on PGlite — with
 // the job schema closed to every request role, failures stored as codes only, a
 // crashed node's job retried by another, polling measured, and `capto jobs`.

@@ -110,7 +110,7 @@ export interface Config {
   readonly redisUrl: string | undefined;
   readonly smtp: { readonly url?: string; readonly from: string };
   readonly logLevel: Env['LOG_LEVEL'];
-  /** The job engine (docs/ARCHITECTURE.md §Job engine). */
+  /** The job engine (docs/ARCHITECTURE.md §22). */
   readonly jobs: {
     /** Run workers and schedules in this process (off: the node only enqueues). */
     readonly enabled: boolean;

@@ -11,7 +11,7 @@ export interface Engine {
   readonly pool: pg.Pool;
   /**
    * How the job engine's own pool reaches the database: the same login (capto_app) as
-   * `pool`, on connections of its own (docs/ARCHITECTURE.md §Job engine).
+   * `pool`, on connections of its own (docs/ARCHITECTURE.md §22).
    */
   readonly jobConnection: pg.PoolConfig;
   /** A dedicated connection that may act as capto_owner (migrations, CLI, fixtures). */

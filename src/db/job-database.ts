@@ -1,4 +1,4 @@
-// The job engine's connections (docs/ARCHITECTURE.md §Job engine): a small pool of its
+// The job engine's connections (docs/ARCHITECTURE.md §22): a small pool of its
 // own, logging in as the server's role (capto_app), which holds DML on the job schema
 // and nothing else there. pg-boss runs every statement through `executeSql`.
 //

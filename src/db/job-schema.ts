@@ -1,4 +1,4 @@
-// The job engine's tables (docs/ARCHITECTURE.md §Job engine): pg-boss's own schema,
+// The job engine's tables (docs/ARCHITECTURE.md §22): pg-boss's own schema,
 // installed and upgraded here by the migration owner — never by the running server,
 // which only reads and writes job rows. The server's login role (capto_app) gets
 // DML on these tables and EXECUTE on their functions, nothing else; the request roles

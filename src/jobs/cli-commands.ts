@@ -1,5 +1,5 @@
 // `capto jobs`: what the job engine holds — queues with their depth and failures,
-// failed jobs, and putting one back (docs/OPERATIONS.md §Jobs). Reads and writes the
+// failed jobs, and putting one back (docs/OPERATIONS.md §8). Reads and writes the
 // job tables as the server's login role, like a node does; runs no handler.
 import type { Command } from '../cli/command.ts';
 import type { Config } from '../config/index.ts';

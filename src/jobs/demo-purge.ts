@@ -1,4 +1,4 @@
-// Expired demo workspaces and their users (docs/ARCHITECTURE.md §Workspaces), hourly.
+// Expired demo workspaces and their users (docs/ARCHITECTURE.md §13), hourly.
 // The queue is exclusive: one purge queued or running at a time across all nodes.
 import type { Database } from '../db/index.ts';
 import { purgeExpiredDemos } from '../demo/purge.ts';

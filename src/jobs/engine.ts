@@ -1,4 +1,4 @@
-// The durable job engine (docs/ARCHITECTURE.md §Job engine): pg-boss 12 on the same
+// The durable job engine (docs/ARCHITECTURE.md §22): pg-boss 12 on the same
 // PostgreSQL as the data, on both engines. Jobs are rows in schema `pgboss`; workers
 // claim them with SELECT … FOR UPDATE SKIP LOCKED, so any number of nodes share a
 // queue, and a job whose node died is retried once its claim expires.
@@ -126,7 +126,7 @@ export function createJobEngine(options: JobEngineOptions): JobEngine {
     // login may not run DDL, so pg-boss only checks the version.
     migrate: false,
     // REINDEX needs ownership of the indexes (capto_owner's), and rebuilds are
-    // an operator's decision here (docs/OPERATIONS.md §Jobs).
+    // an operator's decision here (docs/OPERATIONS.md §8).
     reindex: false,
     // The instance registry would store host names and process details: not needed.
     registerInstance: false,

@@ -1,5 +1,5 @@
 // CSV imports whose runner stopped (its node crashed or shut down mid-job) resume on any
-// node (docs/ARCHITECTURE.md §CSV import). A job counts as stopped when no batch has
+// node (docs/ARCHITECTURE.md §14). A job counts as stopped when no batch has
 // committed for IDLE_SECONDS — a live runner commits one every few seconds — so a
 // node never takes over an import another node is still running; and even if it did,
 // the runner's per-batch lock and cursor check keep the two from importing a row twice.

@@ -1,4 +1,4 @@
-// What a queue is (docs/ARCHITECTURE.md §Job engine): a name, a payload schema that
+// What a queue is (docs/ARCHITECTURE.md §22): a name, a payload schema that
 // admits ids only, and pg-boss's retry/expiry policy. Each queue lives in its own file
 // beside its handler; the composition root (src/main.ts) registers them.
 import { z } from 'zod';

@@ -1,4 +1,4 @@
-// Contacts in the trash for 30 days (docs/ARCHITECTURE.md §CRM), hourly, in batches of
+// Contacts in the trash for 30 days (docs/ARCHITECTURE.md §11), hourly, in batches of
 // 5000 — one short service transaction each, so the purge never holds locks for long.
 import type { Database } from '../db/index.ts';
 import { purgeDeletedContacts } from '../crm/contacts.ts';
