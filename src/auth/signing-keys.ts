@@ -8,6 +8,7 @@ import { exportJWK, generateKeyPair, importJWK, type CryptoKey as JoseCryptoKey,
 import type { Database, Tx } from '../db/index.ts';
 import { open, seal, type Envelope } from '../vault/envelope.ts';
 import type { MasterKey } from '../vault/master-key.ts';
+import { JWT_SIGNING_KEY_AAD } from '../vault/sealed-kinds.ts';
 
 type Key = JoseCryptoKey;
 
@@ -35,7 +36,7 @@ const UNKNOWN_KID_RELOAD_MS = 5_000;
 // One number for the cluster: nodes starting together create only one first key.
 const KEY_CREATION_LOCK = 7_270_003;
 
-const aadFor = (kid: string) => `vault.jwt_signing_keys|${kid}|private_key`;
+const aadFor = JWT_SIGNING_KEY_AAD;
 
 export function createSigningKeys(db: Database, master: MasterKey, tokenTtlSeconds: number): SigningKeys {
   let keys: LoadedKey[] = [];

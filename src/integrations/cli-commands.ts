@@ -6,7 +6,7 @@ import { openEngine } from '../db/index.ts';
 import { asOwner } from '../db/engine.ts';
 import { createDatabase } from '../db/request.ts';
 import { loadMasterKey } from '../vault/master-key.ts';
-import { rewrapDataKeys } from '../vault/rotate.ts';
+import { formatRotation, rotateMasterKey } from '../vault/rotate.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -48,24 +48,27 @@ detect a truncated tail later. Exit code 0 when intact, 1 when broken.`,
 
 const keysRotate: Command = {
   name: 'keys rotate',
-  summary: 're-wrap every per-business data key under the current master key version',
+  summary: 're-wrap everything sealed by the master key under its current version; refuse to finish otherwise',
   help: `capto keys rotate
 
-Re-wraps every data key in vault.data_keys with the CURRENT master key, i.e. the first
-entry of CAPTO_MASTER_KEY ("<version>:<base64>,<old version>:<base64>"). Secrets are
-not re-encrypted (their data keys do not change), each key is re-wrapped in its own
-short transaction, and nodes that know both versions keep working throughout: no
-downtime. Afterwards the old entry can be removed from CAPTO_MASTER_KEY.`,
+Re-wraps EVERY item sealed by the master key — per-business data keys, JWT signing
+keys, and any kind added later (src/vault/sealed-kinds.ts) — with the CURRENT master
+key, i.e. the first entry of CAPTO_MASTER_KEY ("<version>:<base64>,<old version>:<base64>").
+Tenant secrets are not re-encrypted (their data keys do not change). Each item is
+re-wrapped in its own short transaction, and nodes that know both versions keep
+working throughout: no downtime.
+
+Prints what it re-wrapped per kind, then counts what is still sealed under an old
+version. Exit 0 and "complete" only when nothing is: then, and only then, the old
+entry may be removed from CAPTO_MASTER_KEY (docs/OPERATIONS.md §4). Exit 1 otherwise.`,
   options: {},
   async run(_values, config) {
     const master = loadMasterKey(config);
     const engine = await openEngine(config, 'capto keys rotate');
     try {
-      const result = await rewrapDataKeys(createDatabase(engine.pool), master);
-      console.log(`re-wrapped ${result.rewrapped} data keys under master key version ${result.masterKeyVersion}`);
-      for (const f of result.failed)
-        console.error(`could not re-wrap data key ${f.version} of business ${f.businessId}: ${f.reason}`);
-      return result.failed.length === 0 ? 0 : 1;
+      const result = await rotateMasterKey(createDatabase(engine.pool), master);
+      for (const line of formatRotation(result)) (result.complete ? console.log : console.error)(line);
+      return result.complete ? 0 : 1;
     } finally {
       await engine.close();
     }
