@@ -30,7 +30,10 @@ Writes a consistent snapshot of the database, gzip-compressed and encrypted with
 AES-256-GCM (format CAPTOBK1). Without --out it goes to CAPTO_BACKUP_DIR.
 The key is derived from CAPTO_MASTER_KEY (HKDF-SHA256), or from the passphrase in
 --passphrase-file (scrypt); keep that key apart from the backup.
-Embedded engine: stop the server first (the data dir is locked while it runs).
+Embedded engine: online while the server runs — it copies its data files while no
+statement runs (requests wait only for that copy) and the copy is streamed through
+the server's admin channel; offline, under the data dir lock, when it is stopped.
+Either way memory stays flat whatever the data size.
 Server engine: uses pg_dump through CAPTO_MIGRATION_URL; the app keeps serving.
 Without pg_dump (or with --logical) it exports every row in one REPEATABLE READ
 snapshot instead; such a backup restores into an empty database only.`,
@@ -43,7 +46,8 @@ snapshot instead; such a backup restores into an empty database only.`,
         logical: values.logical === true,
       });
       console.log(
-        `backup written: ${r.file} (${r.bytes} bytes, ${r.engine} engine, key: ${r.header.kdf === 'passphrase' ? 'passphrase' : `master key v${r.header.keyVersion}`})`,
+        `backup written: ${r.file} (${r.bytes} bytes, ${r.engine} engine, key: ${r.header.kdf === 'passphrase' ? 'passphrase' : `master key v${r.header.keyVersion}`})` +
+          (r.online ? `; online: the running server paused ${Math.round(r.online.pausedMs)} ms for the snapshot` : ''),
       );
       return 0;
     }),
@@ -57,7 +61,8 @@ const restore: Command = {
 Checks the whole file (key and integrity) before touching anything, then restores
 it into the configured database. A database that already holds rows is refused
 unless --force, which replaces ALL of its contents. A wrong key or a modified
-file restores nothing. Stop every app node before restoring.`,
+file restores nothing. Stop every app node before restoring (on the embedded engine
+restore refuses while a server holds the data dir).`,
   options: { in: { type: 'string' }, 'passphrase-file': { type: 'string' }, force: { type: 'boolean' } },
   run: (values, config) =>
     reportBackupErrors('restore', async () => {
