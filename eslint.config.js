@@ -23,6 +23,34 @@ export default tseslint.config(
             { name: '@electric-sql/pglite', message: 'Use the request helpers from src/db.' },
             { name: '@electric-sql/pglite-socket', message: 'Use the request helpers from src/db.' },
           ],
+          patterns: [
+            { group: ['**/db/embedded-engine.ts'], message: 'Open databases with openEngine (src/db/index.ts).' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The embedded data dir has one door (docs/ARCHITECTURE.md §Database engines): maintenance
+    // code opens databases with openEngine / accessDataDir, never PGlite or the engine directly.
+    files: ['src/cli/**/*.ts', 'src/scan/**/*.ts', 'src/ops/**/*.ts', 'src/main.ts'],
+    ignores: ['src/ops/backup-embedded.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                '@electric-sql/pglite',
+                '@electric-sql/pglite/*',
+                '@electric-sql/pglite-socket',
+                '**/db/embedded-engine.ts',
+              ],
+              message:
+                'Open the embedded database with openEngine (src/db/index.ts) or accessDataDir: they take the data dir lock or use the running server.',
+            },
+          ],
         },
       ],
     },
