@@ -31,7 +31,7 @@ export default tseslint.config(
     },
   },
   {
-    // The embedded data dir has one door (docs/ARCHITECTURE.md §Database engines): maintenance
+    // The embedded data dir has one door (docs/ARCHITECTURE.md §5): maintenance
     // code opens databases with openEngine / accessDataDir, never PGlite or the engine directly.
     files: ['src/cli/**/*.ts', 'src/scan/**/*.ts', 'src/ops/**/*.ts', 'src/main.ts'],
     ignores: ['src/ops/backup-embedded.ts'],

@@ -56,7 +56,7 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
 
   // One process per embedded data dir (src/db/data-dir-lock.ts); while it runs, operator
-  // commands reach its database through the admin channel it serves (docs/ARCHITECTURE.md §Engines).
+  // commands reach its database through the admin channel it serves (docs/ARCHITECTURE.md §5).
   const engine = await openEngine(config, 'capto start', { serve: true });
   let jobs: JobEngine | undefined;
   try {

@@ -1,4 +1,4 @@
-// Embedded backups stream (docs/OPERATIONS.md §Backups): the backup process's peak memory
+// Embedded backups stream (docs/OPERATIONS.md §5): the backup process's peak memory
 // grows by a fixed amount of buffers, not with the data. The previous implementation
 // held PGlite's whole data-dir tarball in memory: ~1 GB of growth for 62 MB of data and
 // ~1.04 GB for 174 MB (bench/README.md). Size: CAPTO_TEST_BACKUP_MB (default 48); the

@@ -1,4 +1,4 @@
-// The embedded data dir lock is an OS lock (docs/ARCHITECTURE.md §Engines): the kernel
+// The embedded data dir lock is an OS lock (docs/ARCHITECTURE.md §5): the kernel
 // drops it when the holder dies, so a server killed with kill -9 starts again at once,
 // and no PID — reused or not — in a lock file ever makes a data dir look held.
 import { spawn } from 'node:child_process';

@@ -1,5 +1,5 @@
 // Operator commands on the embedded engine while a real `capto start` process holds the
-// data dir (through its admin channel, docs/ARCHITECTURE.md §Engines) and after it
+// data dir (through its admin channel, docs/ARCHITECTURE.md §5) and after it
 // stopped (under the data dir lock). Every command that opens the embedded database is
 // exercised both ways; restore refuses clearly while the server runs. The server keeps
 // answering — and its database socket keeps accepting new connections — throughout.

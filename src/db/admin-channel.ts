@@ -1,5 +1,5 @@
 // The admin channel of a running embedded server (docs/SECURITY.md §Admin channel,
-// docs/ARCHITECTURE.md §Engines). `capto start` on the embedded engine listens on a Unix
+// docs/ARCHITECTURE.md §5). `capto start` on the embedded engine listens on a Unix
 // socket, admin.sock (mode 0600), in the same 0700 directory as the engine's own database
 // socket. Operator commands run while the server holds the data dir reach the database
 // through the server instead of opening PGlite a second time.

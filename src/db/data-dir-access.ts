@@ -1,4 +1,4 @@
-// The one door to an embedded data dir (docs/ARCHITECTURE.md §Engines). Every process that
+// The one door to an embedded data dir (docs/ARCHITECTURE.md §5). Every process that
 // reads or writes an embedded database — `capto start`, each CLI command, backup and
 // restore — comes through accessDataDir (openEngine uses it), and gets either
 //   - the data dir lock: nobody else has it, open PGlite yourself (the offline path), or

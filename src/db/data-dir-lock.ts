@@ -1,4 +1,4 @@
-// One process at a time on an embedded data dir (docs/ARCHITECTURE.md §Engines). PGlite has
+// One process at a time on an embedded data dir (docs/ARCHITECTURE.md §5). PGlite has
 // no postmaster lock: two processes opening the same pgdata would corrupt it.
 //
 // The lock is an OS lock: an exclusive SQLite transaction on <dataDir>/capto.lock.db, i.e.

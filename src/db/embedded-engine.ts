@@ -2,7 +2,7 @@
 // `pg` pool over a Unix socket that only this OS user can open. Opening it needs the
 // data dir lock (data-dir-lock.ts); a running server also serves the admin channel
 // (admin-channel.ts) so that operator commands can use its database instead of opening
-// PGlite a second time (docs/ARCHITECTURE.md §Engines).
+// PGlite a second time (docs/ARCHITECTURE.md §5).
 import { mkdirSync, mkdtempSync, rmSync, chmodSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

@@ -5,7 +5,7 @@ import { OWNER_TX } from './migrator.ts';
 
 export interface Engine {
   readonly kind: 'embedded' | 'server';
-  /** 'admin-channel': the embedded database of a running server, reached through it (docs/ARCHITECTURE.md §Engines). */
+  /** 'admin-channel': the embedded database of a running server, reached through it (docs/ARCHITECTURE.md §5). */
   readonly via?: 'admin-channel';
   /** Pool of capto_app connections. Only src/db/request.ts turns it into transactions. */
   readonly pool: pg.Pool;

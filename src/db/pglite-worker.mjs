@@ -41,7 +41,7 @@ async function main() {
       // copy opens like a database after a crash, with nothing committed missing. The
       // copy is made by the kernel (reflink or copy_file_range), without passing the
       // data through this process's memory. Requests wait only for the copy, not for the
-      // backup's compression and encryption (docs/OPERATIONS.md §Backups).
+      // backup's compression and encryption (docs/OPERATIONS.md §5).
       try {
         let pausedMs = 0;
         await db.runExclusive(async () => {

@@ -1,7 +1,7 @@
 // Embedded engine: the backup payload is a tar of pgdata (the layout PGlite's
 // dumpDataDir writes; backups made with it restore unchanged). Both directions stream:
 // files pass through in 64 KiB chunks, so memory stays flat whatever the data size
-// (docs/OPERATIONS.md §Backups).
+// (docs/OPERATIONS.md §5).
 // - Server running: it copies pgdata while no statement runs (the admin channel's
 //   snapshot) and the copy is streamed from disk — the server is paused only for the copy.
 // - Server stopped: pgdata itself is streamed, under the data dir lock.
