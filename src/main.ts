@@ -11,7 +11,7 @@ import { migrate } from './db/migrator.ts';
 import { createDatabase } from './db/request.ts';
 import { crmRoutes } from './crm/routes.ts';
 import { integrationModules } from './integrations/index.ts';
-import { outreachRoutes } from './outreach/index.ts';
+import { createOutreach } from './outreach/index.ts';
 import { createTwilioClient } from './integrations/twilio/client.ts';
 import { messagingRoutes } from './messaging/routes.ts';
 import { aiModule } from './ai/index.ts';
@@ -84,14 +84,15 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
       tenancyRoutes({ config, db, logger, mailer: auth.mailer }),
       demoRoutes(auth),
       crmRoutes({ db }),
-      outreachRoutes({ db }),
       imports.routes,
     ];
     const vault = createVault(auth.masterKey);
     const twilio = createTwilioClient(config.twilioApiBase);
     const messaging = { db, logger, vault, twilio, publicUrl: config.publicUrl };
+    const outreach = createOutreach({ config, db, vault, twilio, masterKey: auth.masterKey, logger });
     modules.push(
       ...integrationModules({ config, db, vault, twilio }),
+      ...outreach.modules,
       messagingRoutes(messaging),
       aiModule({ config, db, vault, messaging }),
     );
@@ -117,6 +118,8 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
     const url = config.port === 0 ? config.publicUrl.replace(/:\d+$/, `:${port}`) : config.publicUrl;
     // Imports interrupted by this node's previous life resume once idle (src/jobs/import-resume.ts).
     if (config.jobs.enabled) await jobEngine.send(importResumeQueue, {});
+    // Campaign delivery runs on every node; recipients are claimed row by row (SKIP LOCKED).
+    outreach.dispatcher.start();
 
     let closing: Promise<void> | undefined;
     return {
@@ -131,6 +134,7 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
         closing ??= (async () => {
           startDraining();
           await app.close(); // stops accepting, waits for in-flight requests
+          await outreach.close();
           stopJobMetrics();
           await jobEngine.stop(); // waits for handlers in flight
           await engine.close();

@@ -43,6 +43,14 @@ const schema = z.object({
   HIBP_FAILURE_MODE: z.enum(['offline-list', 'reject']).default('offline-list'),
   TWILIO_API_BASE: url.default('https://api.twilio.com'),
   CAPTO_ALLOW_PRIVATE_HOSTS: bool.default(false),
+  CAPTO_CAMPAIGN_THROTTLE: bool.default(true),
+  CAPTO_SMS_QUIET_HOURS: z
+    .string()
+    .regex(/^(off|([01]?\d|2[0-3])-([01]?\d|2[0-4]))$/, 'a window such as 8-21 (hours), or off')
+    .default('8-21'),
+  CAPTO_CAMPAIGN_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
+  CAPTO_CAMPAIGN_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(120),
+  CAPTO_CAMPAIGN_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   OPENAI_BASE_URL: url.default('https://api.openai.com/v1'),
   CAPTO_AI_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
   CAPTO_AI_RATE_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(10),
@@ -105,6 +113,15 @@ export interface Config {
   readonly twilioApiBase: string;
   /** CAPTO_ALLOW_PRIVATE_HOSTS: tenant-entered hosts may resolve to loopback/private space (src/shared/outbound-host.ts). */
   readonly allowPrivateHosts: boolean;
+  /** Campaign delivery (src/outreach/dispatcher.ts). */
+  readonly campaigns: {
+    readonly throttle: boolean;
+    /** [start, end) hour of the SMS window in the business's time zone; null = no quiet hours. */
+    readonly smsWindow: readonly [number, number] | null;
+    readonly pollMs: number;
+    readonly leaseSeconds: number;
+    readonly concurrency: number;
+  };
   /** AI: the `openai` provider's base (operator-level, for test fakes), the model call timeout and calls per user per minute. */
   readonly ai: { readonly openaiBaseUrl: string; readonly timeoutMs: number; readonly ratePerMinute: number };
   readonly redisUrl: string | undefined;
@@ -178,6 +195,14 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     hibp: { rangeUrl: e.HIBP_RANGE_URL, failureMode: e.HIBP_FAILURE_MODE },
     twilioApiBase: e.TWILIO_API_BASE.replace(/\/+$/, ''),
     allowPrivateHosts: e.CAPTO_ALLOW_PRIVATE_HOSTS,
+    campaigns: {
+      throttle: e.CAPTO_CAMPAIGN_THROTTLE,
+      smsWindow:
+        e.CAPTO_SMS_QUIET_HOURS === 'off' ? null : (e.CAPTO_SMS_QUIET_HOURS.split('-').map(Number) as [number, number]),
+      pollMs: e.CAPTO_CAMPAIGN_POLL_MS,
+      leaseSeconds: e.CAPTO_CAMPAIGN_LEASE_SECONDS,
+      concurrency: e.CAPTO_CAMPAIGN_CONCURRENCY,
+    },
     ai: {
       openaiBaseUrl: e.OPENAI_BASE_URL.replace(/\/+$/, ''),
       timeoutMs: e.CAPTO_AI_TIMEOUT_MS,

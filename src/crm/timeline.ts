@@ -11,7 +11,7 @@ import { decodeCursor, iso, page } from './cursor.ts';
 
 export interface TimelineItem {
   id: string;
-  /** a contact event kind, or 'note', 'message', 'stage_changed' */
+  /** a contact event kind, or 'note', 'message', 'campaign_message', 'stage_changed' */
   kind: string;
   at: string;
   actor_id: string | null;
@@ -71,6 +71,16 @@ export async function contactTimeline(
       'm.business_id = $1 AND v.contact_id = $2',
       'm.created_at',
       'm.id',
+    )}
+    UNION ALL
+    ${branch(
+      `r.id, 'campaign_message', coalesce(r.sent_at, r.updated_at), k.started_by,
+        jsonb_build_object('campaign_id', k.id, 'campaign_name', k.name, 'channel', k.channel, 'status', r.status,
+          'reason', r.reason, 'subject', k.subject)`,
+      'app.campaign_recipients r JOIN app.campaigns k ON k.business_id = r.business_id AND k.id = r.campaign_id',
+      "r.business_id = $1 AND r.contact_id = $2 AND r.status NOT IN ('queued', 'sending')",
+      'coalesce(r.sent_at, r.updated_at)',
+      'r.id',
     )}
     UNION ALL
     ${branch(

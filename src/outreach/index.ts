@@ -1,12 +1,63 @@
-// Outreach (docs/ARCHITECTURE.md "Outreach"): templates, 1:1 email and campaigns,
-// registered by the composition root (src/main.ts).
+// Outreach (docs/ARCHITECTURE.md "Outreach"): templates, campaigns and their dispatcher,
+// and the public unsubscribe page, built by the composition root (src/main.ts).
 import type { FastifyInstance } from 'fastify';
+import type { Config } from '../config/index.ts';
 import type { Database } from '../db/index.ts';
+import { createEmailDelivery } from '../integrations/email/deliver.ts';
+import { createGoogleConnection } from '../integrations/google/connection.ts';
+import type { TwilioClient } from '../integrations/twilio/client.ts';
+import type { Logger } from '../observability/logger.ts';
 import type { RouteModule } from '../server/app.ts';
+import type { MasterKey } from '../vault/master-key.ts';
+import type { Vault } from '../vault/secrets.ts';
+import { campaignRoutes } from './campaign-routes.ts';
+import { createCampaignDispatcher, type CampaignDispatcher } from './dispatcher.ts';
 import { templateRoutes } from './template-routes.ts';
+import { createUnsubscribeTokens } from './unsubscribe.ts';
+import { unsubscribeRoutes } from './unsubscribe-routes.ts';
 
-export function outreachRoutes(deps: { db: Database }): RouteModule {
-  return async (app: FastifyInstance) => {
-    templateRoutes(app, deps.db);
+export function createOutreach(deps: {
+  config: Config;
+  db: Database;
+  vault: Vault;
+  twilio: TwilioClient;
+  masterKey: MasterKey;
+  logger: Logger;
+}): { modules: RouteModule[]; dispatcher: CampaignDispatcher; close(): Promise<void> } {
+  const { config, db, vault } = deps;
+  const tokens = createUnsubscribeTokens(deps.masterKey);
+  const email = createEmailDelivery({
+    db,
+    vault,
+    google: createGoogleConnection({ config, db, vault }),
+    googleApiBase: config.google.apiBase,
+    smtpPolicy: { allowPrivateHosts: config.allowPrivateHosts },
+    messageIdDomain: new URL(config.publicUrl).hostname,
+  });
+  const dispatcher = createCampaignDispatcher({
+    db,
+    vault,
+    email,
+    twilio: deps.twilio,
+    tokens,
+    logger: deps.logger,
+    publicUrl: config.publicUrl,
+    throttle: config.campaigns.throttle,
+    smsWindow: config.campaigns.smsWindow ? [...config.campaigns.smsWindow] : null,
+    pollMs: config.campaigns.pollMs,
+    leaseSeconds: config.campaigns.leaseSeconds,
+    concurrency: config.campaigns.concurrency,
+  });
+  const routes: RouteModule = async (app: FastifyInstance) => {
+    templateRoutes(app, db);
+    campaignRoutes(app, db);
+  };
+  return {
+    modules: [routes, unsubscribeRoutes({ db, tokens })],
+    dispatcher,
+    async close() {
+      await dispatcher.stop();
+      email.close();
+    },
   };
 }

@@ -84,6 +84,10 @@ export const ERROR_STATUS = {
   ai_provider_timeout: 504,
   // outreach
   invalid_template: 400,
+  invalid_transition: 409,
+  campaign_not_draft: 409,
+  postal_address_required: 409,
+  unsubscribe_link_invalid: 404,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
