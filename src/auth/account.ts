@@ -228,7 +228,7 @@ export function createAccountService(deps: AccountDeps) {
       });
     },
 
-    async listEvents(claims: Required<Claims>, limit: number) {
+    async listEvents(claims: Required<Claims>, limit: number, includeRefreshes = false) {
       return db.asUser(
         claims,
         async (tx) =>
@@ -241,8 +241,9 @@ export function createAccountService(deps: AccountDeps) {
               details: unknown;
               created_at: Date;
             }>(
-              'SELECT id, type, ip, user_agent, details, created_at FROM auth.audit_events ORDER BY created_at DESC LIMIT $1',
-              [limit],
+              `SELECT id, type, ip, user_agent, details, created_at FROM auth.audit_events
+                WHERE $2 OR type <> 'token_refreshed' ORDER BY created_at DESC LIMIT $1`,
+              [limit, includeRefreshes],
             )
           ).rows,
         { requireLiveSession: true },

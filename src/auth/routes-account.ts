@@ -132,9 +132,21 @@ export async function accountRoutes(root: FastifyInstance, auth: AuthServices, l
       schema: {
         tags: ['auth'],
         security: BEARER_SECURITY,
-        querystring: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) }),
+        summary: 'My recent authentication events (token refreshes only with include_refreshes=true)',
+        querystring: z.object({
+          limit: z.coerce.number().int().min(1).max(200).default(50),
+          // A signed-in tab refreshes its token every ~9 minutes: those entries would bury
+          // the sign-ins a person checks this list for.
+          include_refreshes: z.enum(['true', 'false']).default('false'),
+        }),
       },
     },
-    async (request) => ({ events: await account.listEvents(sessionClaims(request), request.query.limit) }),
+    async (request) => ({
+      events: await account.listEvents(
+        sessionClaims(request),
+        request.query.limit,
+        request.query.include_refreshes === 'true',
+      ),
+    }),
   );
 }

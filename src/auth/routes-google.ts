@@ -22,6 +22,20 @@ export async function googleRoutes(root: FastifyInstance, auth: AuthServices): P
   // SameSite=Lax, not Strict: the callback is a top-level navigation coming from Google.
   const cookieOptions = { httpOnly: true, secure: true, sameSite: 'lax' as const, path: OIDC_COOKIE_PATH };
 
+  // Signed-out pages ask which sign-in methods this server offers, so the Google button
+  // shows only when an operator configured a Google client (README: GOOGLE_CLIENT_ID).
+  app.get(
+    '/auth/providers',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign-in methods this server offers',
+        response: { 200: z.object({ password: z.literal(true), google: z.boolean() }) },
+      },
+    },
+    async () => ({ password: true as const, google: Boolean(config.google.clientId && config.google.clientSecret) }),
+  );
+
   app.get('/auth/google/start', { schema: { tags: ['auth'], hide: false } }, async (request, reply) => {
     let started: Awaited<ReturnType<typeof google.start>>;
     try {

@@ -74,11 +74,26 @@ export function authRoutes(auth: AuthServices): RouteModule {
       '/auth/token',
       {
         config: limits.perIp('refresh'),
-        schema: { tags: ['auth'], response: { 200: tokenResponseSchema } },
+        schema: {
+          tags: ['auth'],
+          querystring: z.object({
+            optional: z
+              .literal('1')
+              .optional()
+              .describe('answer 204 instead of 401 when the request carries no refresh cookie at all'),
+          }),
+          response: {
+            200: tokenResponseSchema,
+            204: z.null().describe('optional=1 and no refresh cookie: signed out'),
+          },
+        },
       },
       async (request, reply) => {
         assertSameOrigin(request, config.publicUrl);
         const token = refreshCookieOf(request);
+        // The web app's load probe: a browser without the cookie is simply signed out, not
+        // an error (docs/ARCHITECTURE.md §Web app "Tokens"); a bad cookie is still a 401.
+        if (!token && request.query.optional === '1') return reply.status(204).send(null);
         if (!token) throw new AppError('refresh_token_invalid', 'sign in again');
         try {
           const s = await service.refresh(token, requestMeta(request));

@@ -41,13 +41,124 @@ function fromFastifyError(err: FastifyError): AppError | undefined {
   return undefined;
 }
 
+// Field names as people say them (docs/ARCHITECTURE.md §Web app "Errors for people").
+const ACRONYMS: Record<string, string> = {
+  nmls: 'NMLS',
+  id: 'ID',
+  ids: 'IDs',
+  url: 'URL',
+  sms: 'SMS',
+  sid: 'SID',
+  csv: 'CSV',
+};
+const LABELS: Record<string, string> = {
+  amount_cents: 'Amount',
+  rate_percent: 'Rate',
+  contact_id: 'Contact',
+  co_borrower_id: 'Co-borrower',
+  partner_id: 'Referral partner',
+  owner_id: 'Owner',
+  assignee_id: 'Assignee',
+  expected_close_date: 'Expected close date',
+  due_date: 'Due date',
+};
+
+export function fieldLabel(path: readonly PropertyKey[]): string {
+  const key = [...path].reverse().find((p): p is string => typeof p === 'string' && !/^\d+$/.test(p));
+  if (!key) return 'The request';
+  if (LABELS[key]) return LABELS[key];
+  const words = key.split('_').map((w) => ACRONYMS[w] ?? w);
+  const text = words.join(' ');
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+// zod's own messages start like these; a schema's custom message is used as written.
+const ZOD_DEFAULT = /^(Too (small|big)|Invalid|Unrecognized|Expected)/;
+
+interface Issue {
+  code?: string;
+  path: PropertyKey[];
+  message: string;
+  params: Record<string, unknown>;
+}
+
+/** One validation issue as a sentence a person can act on ("NMLS number must be 1–12 digits."). */
+export function issueSentence(issue: Issue): string {
+  const p = issue.params;
+  const label = fieldLabel(issue.path);
+  const end = (t: string) => (/[.!?]$/.test(t) ? t : `${t}.`);
+  if (!ZOD_DEFAULT.test(issue.message)) {
+    const m = issue.message.trim();
+    return end(m.charAt(0).toUpperCase() + m.slice(1));
+  }
+  const n = (v: unknown) => (typeof v === 'bigint' ? v.toString() : String(v));
+  switch (issue.code) {
+    case 'too_small':
+      if (p.origin === 'string')
+        return Number(p.minimum) <= 1
+          ? `${label} is required.`
+          : `${label} must be at least ${n(p.minimum)} characters.`;
+      if (p.origin === 'array' || p.origin === 'set') return `${label} needs at least ${n(p.minimum)}.`;
+      return `${label} must be at least ${n(p.minimum)}.`;
+    case 'too_big':
+      if (p.origin === 'string') return `${label} must be at most ${n(p.maximum)} characters.`;
+      if (p.origin === 'array' || p.origin === 'set') return `${label} can have at most ${n(p.maximum)}.`;
+      return `${label} must be at most ${n(p.maximum)}.`;
+    case 'invalid_type': {
+      // zod does not report the input itself; its default message says what it received.
+      if (/received undefined/.test(issue.message)) return `${label} is required.`;
+      const expected: Record<string, string> = {
+        string: 'text',
+        number: 'a number',
+        int: 'a whole number',
+        boolean: 'yes or no',
+        array: 'a list',
+        object: 'an object',
+        null: 'empty',
+      };
+      return `${label} must be ${expected[n(p.expected)] ?? n(p.expected)}.`;
+    }
+    case 'invalid_format': {
+      const formats: Record<string, string> = {
+        email: 'an email address',
+        uuid: 'a valid ID',
+        date: 'a date (YYYY-MM-DD)',
+        datetime: 'a date and time',
+        url: 'a web address',
+      };
+      const f = formats[n(p.format)];
+      return f ? `${label} must be ${f}.` : `${label} is not in the expected format.`;
+    }
+    case 'invalid_value': {
+      const values = Array.isArray(p.values) ? p.values.map((v) => n(v).replace(/_/g, ' ')) : [];
+      return values.length
+        ? `${label} must be one of: ${values.join(', ')}.`
+        : `${label} has a value that is not allowed.`;
+    }
+    case 'not_multiple_of':
+      return `${label} must be a multiple of ${n(p.divisor)}.`;
+    case 'unrecognized_keys': {
+      const keys = Array.isArray(p.keys) ? p.keys.map(n) : [];
+      return `${keys.join(', ')} ${keys.length === 1 ? 'is not a field' : 'are not fields'} this request accepts.`;
+    }
+    default:
+      return `${label} is not valid.`;
+  }
+}
+
 function validationMessage(err: FastifyError): string {
   if (!hasZodFastifySchemaValidationErrors(err)) return 'the request is not valid';
-  const parts = err.validation.slice(0, 5).map((v) => {
-    const where = `${err.validationContext ?? 'body'}${v.instancePath ? v.instancePath.replace(/\//g, '.') : ''}`;
-    return `${where}: ${v.message ?? 'invalid'}`;
-  });
-  return parts.join('; ');
+  return err.validation
+    .slice(0, 5)
+    .map((v) =>
+      issueSentence({
+        code: v.keyword,
+        path: v.instancePath.split('/').filter(Boolean),
+        message: v.message ?? 'Invalid',
+        params: (v.params ?? {}) as Record<string, unknown>,
+      }),
+    )
+    .join(' ');
 }
 
 export function installErrorHandling(app: FastifyInstance): void {

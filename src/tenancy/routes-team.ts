@@ -110,8 +110,9 @@ export async function teamRoutes(root: FastifyInstance, deps: TenancyDeps): Prom
         return { ...c, inviter: inviter.rows[0]?.email ?? 'A teammate' };
       });
       // The token rides in the fragment: a fragment never reaches a server log or a
-      // Referer header (the web app reads #token= and ?token= alike).
-      const link = `${config.publicUrl}/invite/accept#token=${created.token}`;
+      // Referer header (the web app reads #token= and ?token= alike). The invited address
+      // rides along so the sign-up form can be pre-filled with it.
+      const link = `${config.publicUrl}/invite/accept#token=${created.token}&email=${encodeURIComponent(created.invitation.email)}`;
       // Mail after the commit: never a link to an invitation that was rolled back. If
       // sending fails the invitation stands and the inviter still has the link.
       let mailSent = true;

@@ -11,7 +11,7 @@ const name = z.string().trim().min(1).max(200);
 const nmls = z
   .string()
   .trim()
-  .regex(/^[0-9]{1,12}$/, 'an NMLS number is 1–12 digits')
+  .regex(/^[0-9]{1,12}$/, 'NMLS number must be 1–12 digits')
   .nullable();
 
 // IANA time zone names as the runtime's ICU knows them (plus UTC); the database checks

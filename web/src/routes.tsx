@@ -7,6 +7,8 @@ import { SearchPage } from './app/search.tsx';
 import { SettingsIntegrationsRedirect } from './app/settings-redirect.tsx';
 import { AppShell } from './app/shell.tsx';
 import { ContactDetail } from './crm/contact-detail.tsx';
+import { ContactTrashPage } from './crm/contact-trash.tsx';
+import { DealDetail } from './crm/deal-detail.tsx';
 import { ContactsPage } from './crm/contacts.tsx';
 import { ImportWizard } from './crm/import-wizard.tsx';
 import { InboxPage } from './crm/inbox.tsx';
@@ -119,11 +121,13 @@ export function createRouter() {
         { index: true, element: <Dashboard /> },
         { path: 'search', element: <SearchPage /> },
         { path: 'contacts', element: <ContactsPage /> },
+        { path: 'contacts/trash', element: <ContactTrashPage /> },
         { path: 'contacts/:cid', element: <ContactDetail /> },
         { path: 'lists', element: <ListsPage /> },
         { path: 'lists/:lid', element: <ListDetail /> },
         { path: 'import', element: <ImportWizard /> },
         { path: 'pipeline', element: <PipelinePage /> },
+        { path: 'deals/:did', element: <DealDetail /> },
         { path: 'inbox', element: <InboxPage /> },
         { path: 'inbox/:convId', element: <InboxPage /> },
         {

@@ -56,7 +56,8 @@ export async function toApiError(res: Response): Promise<ApiError> {
     const json = (await res.json()) as { error?: { code?: string; message?: string; details?: unknown } };
     if (json.error?.code) code = json.error.code;
     if (json.error?.message) message = json.error.message;
-    details = json.error?.details;
+    // The server spreads safe extras (e.g. existing_id of a duplicate) into the error object.
+    details = json.error?.details ?? json.error;
   } catch {
     /* not JSON: keep the status text */
   }
@@ -92,8 +93,28 @@ export function qs(params: Record<string, string | number | boolean | undefined 
   return s ? `?${s}` : '';
 }
 
+// Sentences for people: the server phrases validation failures itself (docs/ARCHITECTURE.md
+// §Web app "Errors for people"); a few stable codes get a sentence that says what to do next.
+const BY_CODE: Record<string, string> = {
+  invalid_phone: 'That phone number does not look right. Type it as (202) 456-1111, or +44 20 7946 0958 abroad.',
+  invalid_email: 'That email address does not look right. Check it for typos, like name@example.com.',
+  duplicate_contact: 'A contact with this email or phone already exists.',
+  no_twilio_config: 'Connect a Twilio number in Settings → Integrations before texting.',
+  contact_opted_out: 'This contact replied STOP to your number, so texts to them are blocked until they reply START.',
+  demo_restricted: 'The demo workspace cannot do this. Create your own account to try it for real.',
+  rate_limited: 'Too many attempts in a short time. Wait a minute and try again.',
+  session_expired: 'Your session ended. Sign in again to continue.',
+};
+
 export function errorMessage(error: unknown): string {
-  if (error instanceof ApiError) return error.message;
+  if (error instanceof ApiError) {
+    const sentence = BY_CODE[error.code];
+    if (sentence) return sentence;
+    if (error.status >= 500) return 'Something went wrong on our side. Try again in a moment.';
+    const m = error.message.trim();
+    if (!m) return 'That did not work.';
+    return m.charAt(0).toUpperCase() + m.slice(1) + (/[.!?]$/.test(m) ? '' : '.');
+  }
   if (error instanceof Error) return error.message;
   return 'Something went wrong.';
 }

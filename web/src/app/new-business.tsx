@@ -4,7 +4,9 @@ import { useQueryClient } from '@tanstack/react-query';
 import { api, errorMessage } from '../api/client.ts';
 import { TextField } from '../components/field.tsx';
 import { Alert } from '../components/states.tsx';
+import { signOut } from '../auth/session.ts';
 import { useMe } from './me.ts';
+import { usePathTitle } from './title.ts';
 
 export function NewBusinessPage({ first = false }: { first?: boolean }) {
   const navigate = useNavigate();
@@ -13,6 +15,7 @@ export function NewBusinessPage({ first = false }: { first?: boolean }) {
   const [name, setName] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  usePathTitle();
   async function submit(e: FormEvent) {
     e.preventDefault();
     if (!name.trim()) {
@@ -35,6 +38,22 @@ export function NewBusinessPage({ first = false }: { first?: boolean }) {
   }
   return (
     <div className="public">
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="public-header">
+        <Link to="/app" className="brand">
+          Capto
+        </Link>
+        <nav aria-label="Account">
+          <span className="small" data-testid="signed-in-as">
+            {me.data?.user.email ?? ''}
+          </span>
+          <button type="button" onClick={() => void signOut()}>
+            Sign out
+          </button>
+        </nav>
+      </header>
       <main id="main" className="public-main">
         <div className="card auth-card">
           <h1>{first ? 'Welcome to Capto' : 'New business'}</h1>

@@ -6,6 +6,7 @@ import { signOut } from '../auth/session.ts';
 import { ErrorState, Loading } from '../components/states.tsx';
 import { LAST_BUSINESS_KEY } from './app-home.tsx';
 import { formatDateTime } from '../components/format.ts';
+import { usePathTitle } from './title.ts';
 import { VerifyEmailBanner } from './verify-banner.tsx';
 import { useBusiness, useMe, type BusinessSummary } from './me.ts';
 
@@ -44,6 +45,7 @@ export function AppShell() {
   const location = useLocation();
   const [q, setQ] = useState('');
   const [menuOpen, setMenuOpen] = useState(false);
+  usePathTitle();
 
   useEffect(() => setMenuOpen(false), [location.pathname]);
   useEffect(() => {

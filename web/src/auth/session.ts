@@ -105,7 +105,9 @@ async function doRefresh(): Promise<boolean> {
   return withRefreshLock(async () => {
     let res: Response;
     try {
-      res = await fetch('/auth/token', {
+      // optional=1: without a refresh cookie the answer is 204 (signed out), not a 401
+      // that the browser would log as an error on every signed-out page load.
+      res = await fetch('/auth/token?optional=1', {
         method: 'POST',
         credentials: 'same-origin',
         headers: { accept: 'application/json', 'content-type': 'application/json' },
@@ -121,7 +123,7 @@ async function doRefresh(): Promise<boolean> {
       }
       return false;
     }
-    if (res.ok) {
+    if (res.ok && res.status !== 204) {
       acceptTokens((await res.json()) as TokenResponse, { announce: false });
       return true;
     }

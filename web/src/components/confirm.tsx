@@ -1,5 +1,7 @@
 // A confirmation dialog on the native <dialog> element: showModal() traps focus, Escape
 // cancels, and focus returns to the opener — keyboard users get all of it for free.
+// Focus starts on Cancel, never on the destructive button: an Enter pressed out of
+// habit must not delete anything.
 import { useEffect, useId, useRef, type ReactNode } from 'react';
 
 export function ConfirmDialog({
@@ -22,11 +24,15 @@ export function ConfirmDialog({
   onCancel: () => void;
 }) {
   const ref = useRef<HTMLDialogElement>(null);
+  const cancelRef = useRef<HTMLButtonElement>(null);
   const titleId = useId();
   useEffect(() => {
     const dialog = ref.current;
     if (!dialog) return;
-    if (open && !dialog.open) dialog.showModal();
+    if (open && !dialog.open) {
+      dialog.showModal();
+      cancelRef.current?.focus();
+    }
     if (!open && dialog.open) dialog.close();
   }, [open]);
   return (
@@ -44,7 +50,7 @@ export function ConfirmDialog({
         <button type="button" className={danger ? 'danger' : 'primary'} disabled={busy} onClick={onConfirm}>
           {busy ? 'Working…' : confirmLabel}
         </button>
-        <button type="button" onClick={onCancel} autoFocus>
+        <button type="button" onClick={onCancel} ref={cancelRef}>
           Cancel
         </button>
       </div>

@@ -1,7 +1,15 @@
 // Loading, empty and error states: every query-backed screen renders one of these
 // instead of a blank area, so a slow or failing API is always visible to the user.
 import type { ReactNode } from 'react';
+import { Link } from 'react-router';
 import { ApiError, errorMessage } from '../api/client.ts';
+
+/** What a 404 means on a screen that shows one record, and the way back from it. */
+export interface NotFoundInfo {
+  what: string;
+  back: string;
+  backLabel: string;
+}
 
 export function Loading({ label = 'Loading…' }: { label?: string }) {
   return (
@@ -15,9 +23,27 @@ export function Empty({ children }: { children: ReactNode }) {
   return <div className="state">{children}</div>;
 }
 
-export function ErrorState({ error, retry }: { error: unknown; retry?: () => void }) {
-  const notAvailable =
-    error instanceof ApiError && (error.status === 404 || error.status === 405) && error.code !== 'not_found_resource';
+export function ErrorState({
+  error,
+  retry,
+  notFound,
+}: {
+  error: unknown;
+  retry?: () => void;
+  notFound?: NotFoundInfo;
+}) {
+  if (error instanceof ApiError && error.status === 404 && (notFound || error.code === 'not_found')) {
+    return (
+      <div className="card" role="alert" data-testid="not-found">
+        <h1>{notFound ? `This ${notFound.what} was not found` : 'Not found'}</h1>
+        <p>
+          It may have been deleted, or the link is wrong.{' '}
+          {notFound ? <Link to={notFound.back}>{notFound.backLabel}</Link> : <Link to="/app">Back to Capto</Link>}
+        </p>
+      </div>
+    );
+  }
+  const notAvailable = error instanceof ApiError && (error.status === 404 || error.status === 405);
   return (
     <div className="alert alert-error" role="alert">
       <p>{notAvailable ? 'This feature is not available on this server yet.' : errorMessage(error)}</p>
@@ -43,12 +69,14 @@ export function QueryView<T>({
   query,
   children,
   loadingLabel,
+  notFound,
 }: {
   query: { isPending: boolean; isError: boolean; error: unknown; data: T | undefined; refetch: () => unknown };
   children: (data: T) => ReactNode;
   loadingLabel?: string;
+  notFound?: NotFoundInfo;
 }) {
   if (query.isPending) return <Loading label={loadingLabel} />;
-  if (query.isError) return <ErrorState error={query.error} retry={() => void query.refetch()} />;
+  if (query.isError) return <ErrorState error={query.error} retry={() => void query.refetch()} notFound={notFound} />;
   return <>{children(query.data as T)}</>;
 }

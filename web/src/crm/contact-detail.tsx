@@ -4,16 +4,22 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useNavigate, useParams } from 'react-router';
 import { api, bpath, errorMessage, qs } from '../api/client.ts';
 import { useBusiness } from '../app/me.ts';
+import { usePageTitle } from '../app/title.ts';
+import { PhoneLinks } from '../components/phone.tsx';
 import { ConfirmDialog } from '../components/confirm.tsx';
-import { SelectField, TextField } from '../components/field.tsx';
+import { SelectField, TextArea, TextField } from '../components/field.tsx';
 import { formatDate, formatDateTime, formatMoney, fullName } from '../components/format.ts';
 import { Alert, Empty, QueryView } from '../components/states.tsx';
 import { ContactActivity } from './contact-activity.tsx';
+import { duplicateOf } from './contacts.tsx';
 import {
+  CONTACT_KINDS,
   CONTACT_SOURCES,
   CONTACT_STATUSES,
+  contactKindLabel,
   dealAmount,
   humanize,
+  loanTypeLabel,
   toPage,
   type Contact,
   type ContactDetailView,
@@ -31,6 +37,8 @@ function ContactForm({ bid, contact }: { bid: string; contact: Contact }) {
     phone: contact.phone ?? '',
     status: contact.status,
     source: contact.source,
+    kind: contact.kind ?? 'person',
+    notes: contact.notes ?? '',
   });
   const [saved, setSaved] = useState(false);
   const save = useMutation({
@@ -59,7 +67,14 @@ function ContactForm({ bid, contact }: { bid: string; contact: Contact }) {
       }}
     >
       <h2>Details</h2>
-      {save.isError && <Alert kind="error">{errorMessage(save.error)}</Alert>}
+      {save.isError && (
+        <Alert kind="error">
+          {errorMessage(save.error)}{' '}
+          {duplicateOf(save.error) && (
+            <Link to={`/b/${bid}/contacts/${duplicateOf(save.error)}`}>Open the existing contact</Link>
+          )}
+        </Alert>
+      )}
       {saved && <Alert kind="ok">Saved.</Alert>}
       <div className="grid-2">
         <TextField label="First name" value={form.first_name} onChange={set('first_name')} />
@@ -80,7 +95,27 @@ function ContactForm({ bid, contact }: { bid: string; contact: Contact }) {
             </option>
           ))}
         </SelectField>
+        <SelectField
+          label="Kind"
+          value={form.kind}
+          onChange={set('kind')}
+          hint="Realtors and referral partners can be chosen as a deal's referral partner."
+        >
+          {CONTACT_KINDS.map((k) => (
+            <option key={k} value={k}>
+              {contactKindLabel(k)}
+            </option>
+          ))}
+        </SelectField>
       </div>
+      <TextArea
+        label="Background notes"
+        value={form.notes}
+        onChange={set('notes')}
+        rows={4}
+        maxLength={10000}
+        hint="Free text kept on the contact, including the notes column of an import."
+      />
       <button type="submit" className="primary" disabled={save.isPending}>
         {save.isPending ? 'Saving…' : 'Save changes'}
       </button>
@@ -121,6 +156,10 @@ function Timeline({ bid, cid }: { bid: string; cid: string }) {
 function describeEvent(ev: TimelineEvent): string {
   const d = ev.data ?? {};
   const pick = (k: string) => (typeof d[k] === 'string' || typeof d[k] === 'number' ? String(d[k]) : null);
+  // A status change shows where it came from and where it went.
+  if (ev.kind === 'status_changed' && pick('to')) return ` — ${humanize(pick('from'))} → ${humanize(pick('to'))}`;
+  if (ev.kind === 'stage_changed' && pick('to_stage'))
+    return ` — ${pick('deal_title') ? `${pick('deal_title')}: ` : ''}${pick('from_stage') ? `${humanize(pick('from_stage'))} → ` : ''}${humanize(pick('to_stage'))}`;
   const parts = [
     pick('title'),
     pick('name'),
@@ -135,27 +174,32 @@ function describeEvent(ev: TimelineEvent): string {
 
 function ContactDeals({ bid, cid }: { bid: string; cid: string }) {
   const deals = useQuery({
-    queryKey: ['deals', bid, { contact: cid }],
-    queryFn: async () =>
-      toPage<Deal>(await api(bpath(bid, 'deals') + qs({ contact_id: cid })), 'deals').items.filter(
-        (d) => !d.contact_id || d.contact_id === cid,
-      ),
+    queryKey: ['deals', bid, { party: cid }],
+    queryFn: async () => toPage<Deal>(await api(bpath(bid, 'deals') + qs({ party_id: cid, limit: 100 }))).items,
   });
+  const role = (d: Deal) =>
+    d.contact_id === cid ? 'Borrower' : d.co_borrower_id === cid ? 'Co-borrower' : 'Referral partner';
   return (
     <section className="card" aria-labelledby="deals-h">
-      <h2 id="deals-h">Deals</h2>
+      <div className="row-between">
+        <h2 id="deals-h">Deals</h2>
+        <Link className="button" to={`/b/${bid}/pipeline?contact=${cid}`}>
+          New deal
+        </Link>
+      </div>
       <QueryView query={deals}>
         {(items) =>
           items.length === 0 ? (
-            <Empty>
-              No deals. <Link to={`/b/${bid}/pipeline?contact=${cid}`}>Open the pipeline</Link> to add one.
-            </Empty>
+            <Empty>No deals yet.</Empty>
           ) : (
-            <ul className="list-plain">
+            <ul className="list-plain" data-testid="contact-deals">
               {items.map((d) => (
                 <li key={d.id}>
-                  <Link to={`/b/${bid}/pipeline`}>{d.title}</Link> — {humanize(d.stage)} · {formatMoney(dealAmount(d))}
-                  <div className="small muted">Expected close {formatDate(d.expected_close_date)}</div>
+                  <Link to={`/b/${bid}/deals/${d.id}`}>{d.title}</Link> — {humanize(d.stage)} ·{' '}
+                  {formatMoney(dealAmount(d))} · {loanTypeLabel(d.loan_type)}
+                  <div className="small muted">
+                    {role(d)} · expected close {formatDate(d.expected_close_date)}
+                  </div>
                 </li>
               ))}
             </ul>
@@ -232,8 +276,60 @@ function ContactConversation({ bid, cid }: { bid: string; cid: string }) {
   );
 }
 
+function TrashNotice({ bid, c, canManage }: { bid: string; c: Contact; canManage: boolean }) {
+  const queryClient = useQueryClient();
+  const navigate = useNavigate();
+  const [confirm, setConfirm] = useState(false);
+  const refresh = async () => {
+    await queryClient.invalidateQueries({ queryKey: ['contacts', bid] });
+    await queryClient.invalidateQueries({ queryKey: ['contact', bid, c.id] });
+  };
+  const restore = useMutation({
+    mutationFn: () => api(bpath(bid, 'contacts', c.id, 'restore'), { method: 'POST', body: {} }),
+    onSuccess: refresh,
+  });
+  const purge = useMutation({
+    mutationFn: () => api(bpath(bid, 'contacts', c.id, 'permanent'), { method: 'DELETE' }),
+    onSuccess: async () => {
+      await refresh();
+      navigate(`/b/${bid}/contacts/trash`);
+    },
+  });
+  const purgeOn = c.deleted_at ? new Date(new Date(c.deleted_at).getTime() + 30 * 86_400_000) : null;
+  return (
+    <div className="alert alert-warn" role="status" data-testid="in-trash">
+      <p>
+        <strong>This contact is in the trash.</strong> It was deleted on {formatDateTime(c.deleted_at)} and will be
+        deleted for good on {purgeOn ? purgeOn.toLocaleDateString() : '—'} unless you restore it.
+      </p>
+      {(restore.isError || purge.isError) && <p>{errorMessage(restore.error ?? purge.error)}</p>}
+      <div className="row">
+        <button type="button" className="primary" disabled={restore.isPending} onClick={() => restore.mutate()}>
+          Restore contact
+        </button>
+        {canManage && (
+          <button type="button" className="danger" onClick={() => setConfirm(true)}>
+            Delete for good
+          </button>
+        )}
+        <Link to={`/b/${bid}/contacts/trash`}>Open the trash</Link>
+      </div>
+      <ConfirmDialog
+        open={confirm}
+        title="Delete this contact for good?"
+        confirmLabel="Delete for good"
+        busy={purge.isPending}
+        onConfirm={() => purge.mutate()}
+        onCancel={() => setConfirm(false)}
+      >
+        <p>{fullName(c)}, their notes, tasks and messages are deleted and cannot be restored.</p>
+      </ConfirmDialog>
+    </div>
+  );
+}
+
 export function ContactDetail() {
-  const { bid } = useBusiness();
+  const { bid, canManage } = useBusiness();
   const { cid = '' } = useParams();
   const navigate = useNavigate();
   const queryClient = useQueryClient();
@@ -245,6 +341,7 @@ export function ContactDetail() {
       return { contact: raw, lists: raw.lists };
     },
   });
+  usePageTitle(contact.data ? fullName(contact.data.contact) : contact.isError ? 'Contact not found' : 'Contact');
   const remove = useMutation({
     mutationFn: () => api(bpath(bid, 'contacts', cid), { method: 'DELETE' }),
     onSuccess: async () => {
@@ -253,7 +350,11 @@ export function ContactDetail() {
     },
   });
   return (
-    <QueryView query={contact} loadingLabel="Loading contact…">
+    <QueryView
+      query={contact}
+      loadingLabel="Loading contact…"
+      notFound={{ what: 'contact', back: `/b/${bid}/contacts`, backLabel: 'Back to contacts' }}
+    >
       {({ contact: c, lists }) => (
         <>
           <div className="row-between">
@@ -263,7 +364,9 @@ export function ContactDetail() {
               </p>
               <h1>{fullName(c)}</h1>
               <p className="muted">
-                {humanize(c.status)} · added {formatDate(c.created_at)}
+                {humanize(c.status)}
+                {c.kind && c.kind !== 'person' ? ` · ${contactKindLabel(c.kind)}` : ''} · added{' '}
+                {formatDate(c.created_at)}
                 {c.sms_opt_outs?.length > 0 && (
                   <span className="badge badge-danger" data-testid="contact-opted-out">
                     {' '}
@@ -271,15 +374,23 @@ export function ContactDetail() {
                   </span>
                 )}
               </p>
+              {c.phone && (
+                <p data-testid="contact-phone">
+                  <PhoneLinks phone={c.phone} name={fullName(c)} />
+                </p>
+              )}
             </div>
-            <button type="button" onClick={() => setConfirmDelete(true)}>
-              Delete contact
-            </button>
+            {!c.deleted_at && (
+              <button type="button" onClick={() => setConfirmDelete(true)}>
+                Delete contact
+              </button>
+            )}
           </div>
+          {c.deleted_at && <TrashNotice bid={bid} c={c} canManage={canManage} />}
           {remove.isError && <Alert kind="error">{errorMessage(remove.error)}</Alert>}
           <div className="grid-2">
             <div className="stack">
-              <ContactForm key={c.updated_at} bid={bid} contact={c} />
+              {!c.deleted_at && <ContactForm key={c.updated_at} bid={bid} contact={c} />}
               <ContactConversation bid={bid} cid={cid} />
               <ContactDeals bid={bid} cid={cid} />
               <ContactLists bid={bid} cid={cid} lists={lists} />
@@ -297,7 +408,7 @@ export function ContactDetail() {
             onConfirm={() => remove.mutate()}
             onCancel={() => setConfirmDelete(false)}
           >
-            <p>{fullName(c)} will be removed from lists and the pipeline views.</p>
+            <p>{fullName(c)} moves to the trash. You can restore them there for 30 days.</p>
           </ConfirmDialog>
         </>
       )}

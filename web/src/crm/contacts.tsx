@@ -2,14 +2,24 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useSearchParams } from 'react-router';
-import { api, bpath, errorMessage, qs } from '../api/client.ts';
+import { ApiError, api, bpath, errorMessage, qs } from '../api/client.ts';
 import { useBusiness } from '../app/me.ts';
 import { SelectField, TextField } from '../components/field.tsx';
 import { fullName } from '../components/format.ts';
 import { Pager } from '../components/pager.tsx';
+import { PhoneLinks } from '../components/phone.tsx';
 import { Alert, Empty, ErrorState, Loading } from '../components/states.tsx';
 import { ExportContactsButton } from './export-button.tsx';
-import { CONTACT_SOURCES, CONTACT_STATUSES, humanize, toPage, type Contact, type List } from './types.ts';
+import {
+  CONTACT_KINDS,
+  CONTACT_SOURCES,
+  CONTACT_STATUSES,
+  contactKindLabel,
+  humanize,
+  toPage,
+  type Contact,
+  type List,
+} from './types.ts';
 
 const PAGE_SIZE = 25;
 
@@ -20,9 +30,23 @@ export function useLists(bid: string) {
   });
 }
 
+/** The existing contact's id when a create or edit collided with it (409 duplicate_contact). */
+export function duplicateOf(error: unknown): string | undefined {
+  return error instanceof ApiError && error.code === 'duplicate_contact'
+    ? (error.details as { existing_id?: string } | undefined)?.existing_id
+    : undefined;
+}
+
 function NewContactForm({ bid, onDone }: { bid: string; onDone: () => void }) {
   const queryClient = useQueryClient();
-  const [form, setForm] = useState({ first_name: '', last_name: '', email: '', phone: '', status: 'lead' });
+  const [form, setForm] = useState({
+    first_name: '',
+    last_name: '',
+    email: '',
+    phone: '',
+    status: 'lead',
+    kind: 'person',
+  });
   const create = useMutation({
     mutationFn: () =>
       api<Contact>(bpath(bid, 'contacts'), {
@@ -45,7 +69,14 @@ function NewContactForm({ bid, onDone }: { bid: string; onDone: () => void }) {
       }}
     >
       <h2>New contact</h2>
-      {create.isError && <Alert kind="error">{errorMessage(create.error)}</Alert>}
+      {create.isError && (
+        <Alert kind="error">
+          {errorMessage(create.error)}{' '}
+          {duplicateOf(create.error) && (
+            <Link to={`/b/${bid}/contacts/${duplicateOf(create.error)}`}>Open the existing contact</Link>
+          )}
+        </Alert>
+      )}
       <div className="grid-2">
         <TextField label="First name" value={form.first_name} onChange={set('first_name')} autoFocus />
         <TextField label="Last name" value={form.last_name} onChange={set('last_name')} />
@@ -55,12 +86,19 @@ function NewContactForm({ bid, onDone }: { bid: string; onDone: () => void }) {
           type="tel"
           value={form.phone}
           onChange={set('phone')}
-          hint="International format, e.g. +1 415 555 0100"
+          hint="e.g. (415) 555-0100, or +44 20 7946 0958 abroad"
         />
         <SelectField label="Status" value={form.status} onChange={set('status')}>
           {CONTACT_STATUSES.map((s) => (
             <option key={s} value={s}>
               {humanize(s)}
+            </option>
+          ))}
+        </SelectField>
+        <SelectField label="Kind" value={form.kind} onChange={set('kind')}>
+          {CONTACT_KINDS.map((k) => (
+            <option key={k} value={k}>
+              {contactKindLabel(k)}
             </option>
           ))}
         </SelectField>
@@ -85,6 +123,7 @@ export function ContactsPage() {
   const status = params.get('status') ?? '';
   const source = params.get('source') ?? '';
   const listId = params.get('list') ?? '';
+  const importJob = params.get('import') ?? '';
   const [draft, setDraft] = useState(q);
   const [adding, setAdding] = useState(false);
   const [selected, setSelected] = useState<Set<string>>(new Set());
@@ -95,7 +134,7 @@ export function ContactsPage() {
   const cursor = cursors[cursors.length - 1] ?? null;
   const page = cursors.length - 1;
   useEffect(() => setDraft(q), [q]);
-  useEffect(() => setCursors([null]), [q, status, source, listId]);
+  useEffect(() => setCursors([null]), [q, status, source, listId, importJob]);
 
   const update = (changes: Record<string, string>) => {
     const next = new URLSearchParams(params);
@@ -108,10 +147,13 @@ export function ContactsPage() {
   };
 
   const contacts = useQuery({
-    queryKey: ['contacts', bid, { q, status, source, listId, cursor }],
+    queryKey: ['contacts', bid, { q, status, source, listId, importJob, cursor }],
     queryFn: async () =>
       toPage<Contact>(
-        await api(bpath(bid, 'contacts') + qs({ q, status, source, list_id: listId, limit: PAGE_SIZE, cursor })),
+        await api(
+          bpath(bid, 'contacts') +
+            qs({ q, status, source, list_id: listId, import_job_id: importJob, limit: PAGE_SIZE, cursor }),
+        ),
         'contacts',
       ),
     placeholderData: keepPreviousData,
@@ -146,6 +188,9 @@ export function ContactsPage() {
           {canManage && <ExportContactsButton bid={bid} />}
           <Link className="button" to={`/b/${bid}/import`}>
             Import CSV
+          </Link>
+          <Link className="button" to={`/b/${bid}/contacts/trash`}>
+            Trash
           </Link>
           <button type="button" className="primary" onClick={() => setAdding(true)}>
             New contact
@@ -195,6 +240,14 @@ export function ContactsPage() {
         <button type="submit">Search</button>
       </form>
 
+      {importJob && (
+        <Alert kind="info">
+          Showing the contacts of one CSV import.{' '}
+          <button type="button" className="link-button" onClick={() => update({ import: '' })}>
+            Show all contacts
+          </button>
+        </Alert>
+      )}
       {notice && <Alert kind="ok">{notice}</Alert>}
       {addToList.isError && <Alert kind="error">{errorMessage(addToList.error)}</Alert>}
       {selected.size > 0 && (
@@ -231,7 +284,7 @@ export function ContactsPage() {
         <ErrorState error={contacts.error} retry={() => void contacts.refetch()} />
       ) : items.length === 0 ? (
         <Empty>
-          {q || status || source || listId
+          {q || status || source || listId || importJob
             ? 'No contacts match these filters.'
             : 'No contacts yet. Add one or import a CSV.'}
         </Empty>
@@ -272,7 +325,9 @@ export function ContactsPage() {
                       <Link to={`/b/${bid}/contacts/${c.id}`}>{fullName(c)}</Link>
                     </td>
                     <td>{c.email ?? '—'}</td>
-                    <td>{c.phone ?? '—'}</td>
+                    <td>
+                      <PhoneLinks phone={c.phone} name={fullName(c)} />
+                    </td>
                     <td>{humanize(c.status)}</td>
                     <td>{humanize(c.source)}</td>
                   </tr>

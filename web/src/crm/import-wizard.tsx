@@ -383,7 +383,7 @@ export function ImportWizard() {
           {live.error && <Alert kind="error">{live.error}</Alert>}
           {finished && (
             <div className="row">
-              <Link className="button primary" to={`/b/${bid}/contacts?source=import`}>
+              <Link className="button primary" to={`/b/${bid}/contacts?import=${live.id}`}>
                 See imported contacts
               </Link>
               <button type="button" onClick={reset}>

@@ -1,86 +1,55 @@
 // Pipeline kanban. Drag a card to another column (HTML5 drag and drop) or, from the
-// keyboard, pick the stage in the card's "Move to" select — both send one PATCH with
-// the new stage; the server records the stage change.
-import { useState, type DragEvent, type FormEvent } from 'react';
+// keyboard, choose the stage in the card's "Move to" select and press Move — both send
+// one move; the server records the stage change. The board scrolls sideways inside
+// itself, never the page; on a phone it shows one stage at a time with a stage picker.
+// A card's title opens the loan file.
+import { useState, type DragEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { Link, useNavigate, useSearchParams } from 'react-router';
 import { api, bpath, errorMessage, qs } from '../api/client.ts';
 import { useBusiness } from '../app/me.ts';
-import { SelectField, TextField } from '../components/field.tsx';
-import { formatMoney } from '../components/format.ts';
+import { usePageTitle } from '../app/title.ts';
+import { formatMoney, fullName } from '../components/format.ts';
 import { Alert, ErrorState, Loading } from '../components/states.tsx';
-import { DEAL_STAGES, LOAN_TYPES, dealAmount, fetchAll, humanize, type Deal, type DealStage } from './types.ts';
+import { DealForm } from './deal-form.tsx';
+import { MoveControl } from './move-control.tsx';
+import {
+  DEAL_STAGES,
+  dealAmount,
+  fetchAll,
+  humanize,
+  loanTypeLabel,
+  type Contact,
+  type Deal,
+  type DealStage,
+} from './types.ts';
 
-function NewDealForm({ bid, onDone }: { bid: string; onDone: () => void }) {
-  const queryClient = useQueryClient();
-  const [form, setForm] = useState({ title: '', amount: '', loan_type: 'conventional', stage: 'lead' });
-  const create = useMutation({
-    mutationFn: () =>
-      api(bpath(bid, 'deals'), {
-        body: {
-          title: form.title,
-          loan_type: form.loan_type,
-          stage: form.stage,
-          amount_cents: Math.round(Number(form.amount || '0') * 100),
-        },
-      }),
-    onSuccess: async () => {
-      await queryClient.invalidateQueries({ queryKey: ['deals', bid] });
-      onDone();
-    },
+/** "New deal" from a contact (`?contact=<id>`): the borrower is pre-filled. */
+function NewDeal({ bid, contactId, onDone }: { bid: string; contactId: string | null; onDone: () => void }) {
+  const navigate = useNavigate();
+  const contact = useQuery({
+    queryKey: ['contact-basic', bid, contactId],
+    queryFn: () => api<Contact>(bpath(bid, 'contacts', contactId!)),
+    enabled: Boolean(contactId),
   });
-  const set = (k: keyof typeof form) => (e: { target: { value: string } }) =>
-    setForm((f) => ({ ...f, [k]: e.target.value }));
+  if (contactId && contact.isPending) return <Loading label="Loading the borrower…" />;
+  const borrower = contact.data ? { id: contact.data.id, name: fullName(contact.data) } : null;
   return (
-    <form
-      className="card"
-      aria-label="New deal"
-      onSubmit={(e: FormEvent) => {
-        e.preventDefault();
-        create.mutate();
-      }}
-    >
-      <h2>New deal</h2>
-      {create.isError && <Alert kind="error">{errorMessage(create.error)}</Alert>}
-      <div className="grid-2">
-        <TextField label="Title" required value={form.title} onChange={set('title')} autoFocus />
-        <TextField
-          label="Loan amount (USD)"
-          type="number"
-          min="0"
-          step="1000"
-          value={form.amount}
-          onChange={set('amount')}
-        />
-        <SelectField label="Loan type" value={form.loan_type} onChange={set('loan_type')}>
-          {LOAN_TYPES.map((t) => (
-            <option key={t} value={t}>
-              {humanize(t)}
-            </option>
-          ))}
-        </SelectField>
-        <SelectField label="Stage" value={form.stage} onChange={set('stage')}>
-          {DEAL_STAGES.map((s) => (
-            <option key={s} value={s}>
-              {humanize(s)}
-            </option>
-          ))}
-        </SelectField>
-      </div>
-      <div className="row">
-        <button type="submit" className="primary" disabled={create.isPending || !form.title.trim()}>
-          Save deal
-        </button>
-        <button type="button" onClick={onDone}>
-          Cancel
-        </button>
-      </div>
-    </form>
+    <DealForm
+      bid={bid}
+      borrower={borrower}
+      onSaved={(deal) => (contactId ? navigate(`/b/${bid}/deals/${deal.id}`) : onDone())}
+      onCancel={onDone}
+    />
   );
 }
 
 export function PipelinePage() {
   const { bid } = useBusiness();
+  usePageTitle('Pipeline');
   const queryClient = useQueryClient();
+  const [params, setParams] = useSearchParams();
+  const contactId = params.get('contact');
   const key = ['deals', bid];
   const deals = useQuery({
     queryKey: key,
@@ -88,8 +57,9 @@ export function PipelinePage() {
   });
   const [dragging, setDragging] = useState<string | null>(null);
   const [over, setOver] = useState<DealStage | null>(null);
-  const [adding, setAdding] = useState(false);
+  const [adding, setAdding] = useState(Boolean(contactId) || params.get('new') === '1');
   const [announce, setAnnounce] = useState('');
+  const [shown, setShown] = useState<DealStage>('lead');
 
   const move = useMutation({
     mutationFn: ({ deal, stage }: { deal: Deal; stage: DealStage }) =>
@@ -120,6 +90,11 @@ export function PipelinePage() {
     setDragging(null);
   }
 
+  const closeForm = () => {
+    setAdding(false);
+    if (contactId || params.get('new')) setParams({}, { replace: true });
+  };
+
   return (
     <>
       <div className="row-between">
@@ -128,7 +103,7 @@ export function PipelinePage() {
           New deal
         </button>
       </div>
-      {adding && <NewDealForm bid={bid} onDone={() => setAdding(false)} />}
+      {adding && <NewDeal bid={bid} contactId={contactId} onDone={closeForm} />}
       <p className="sr-only" aria-live="polite">
         {announce}
       </p>
@@ -138,72 +113,73 @@ export function PipelinePage() {
       ) : deals.isError ? (
         <ErrorState error={deals.error} retry={() => void deals.refetch()} />
       ) : (
-        <div className="kanban">
-          {DEAL_STAGES.map((stage) => {
-            const cards = deals.data.items.filter((d) => d.stage === stage);
-            const total = cards.reduce((s, d) => s + dealAmount(d), 0);
-            return (
-              <section
-                key={stage}
-                className={`kanban-col${over === stage ? ' drop-target' : ''}`}
-                aria-label={`${humanize(stage)} stage`}
-                data-stage={stage}
-                onDragOver={(e) => {
-                  e.preventDefault();
-                  e.dataTransfer.dropEffect = 'move';
-                  setOver(stage);
-                }}
-                onDragLeave={() => setOver((o) => (o === stage ? null : o))}
-                onDrop={(e) => onDrop(e, stage)}
-              >
-                <h2>
-                  <span>{humanize(stage)}</span>
-                  <span className="muted small">
-                    {cards.length} · {formatMoney(total)}
-                  </span>
-                </h2>
-                {cards.length === 0 && <p className="small muted">No deals</p>}
-                {cards.map((d) => (
-                  <article
-                    key={d.id}
-                    className={`deal-card${dragging === d.id ? ' dragging' : ''}`}
-                    draggable
-                    data-deal-id={d.id}
-                    onDragStart={(e) => {
-                      e.dataTransfer.setData('text/plain', d.id);
-                      e.dataTransfer.effectAllowed = 'move';
-                      setDragging(d.id);
-                    }}
-                    onDragEnd={() => {
-                      setDragging(null);
-                      setOver(null);
-                    }}
-                  >
-                    <strong>{d.title}</strong>
-                    <div className="small muted">
-                      {humanize(d.loan_type)} · {formatMoney(dealAmount(d))}
-                    </div>
-                    {d.contact_name && <div className="small">{d.contact_name}</div>}
-                    <label className="sr-only" htmlFor={`move-${d.id}`}>
-                      Move {d.title} to stage
-                    </label>
-                    <select
-                      id={`move-${d.id}`}
-                      value={d.stage}
-                      onChange={(e) => move.mutate({ deal: d, stage: e.target.value as DealStage })}
+        <>
+          <div className="stage-picker">
+            <label htmlFor="stage-picker">Stage</label>
+            <select id="stage-picker" value={shown} onChange={(e) => setShown(e.target.value as DealStage)}>
+              {DEAL_STAGES.map((s) => (
+                <option key={s} value={s}>
+                  {humanize(s)} ({deals.data.items.filter((d) => d.stage === s).length})
+                </option>
+              ))}
+            </select>
+          </div>
+          <div className="kanban" data-testid="kanban">
+            {DEAL_STAGES.map((stage) => {
+              const cards = deals.data.items.filter((d) => d.stage === stage);
+              const total = cards.reduce((s, d) => s + dealAmount(d), 0);
+              return (
+                <section
+                  key={stage}
+                  className={`kanban-col${over === stage ? ' drop-target' : ''}${shown === stage ? ' shown' : ''}`}
+                  aria-labelledby={`stage-${stage}-h`}
+                  data-stage={stage}
+                  onDragOver={(e) => {
+                    e.preventDefault();
+                    e.dataTransfer.dropEffect = 'move';
+                    setOver(stage);
+                  }}
+                  onDragLeave={() => setOver((o) => (o === stage ? null : o))}
+                  onDrop={(e) => onDrop(e, stage)}
+                >
+                  <h2 id={`stage-${stage}-h`}>
+                    <span>{humanize(stage)}</span>
+                    <span className="stage-sum">
+                      {cards.length} · {formatMoney(total)}
+                    </span>
+                  </h2>
+                  {cards.length === 0 && <p className="small muted">No deals</p>}
+                  {cards.map((d) => (
+                    <article
+                      key={d.id}
+                      className={`deal-card${dragging === d.id ? ' dragging' : ''}`}
+                      draggable
+                      data-deal-id={d.id}
+                      onDragStart={(e) => {
+                        e.dataTransfer.setData('text/plain', d.id);
+                        e.dataTransfer.effectAllowed = 'move';
+                        setDragging(d.id);
+                      }}
+                      onDragEnd={() => {
+                        setDragging(null);
+                        setOver(null);
+                      }}
                     >
-                      {DEAL_STAGES.map((s) => (
-                        <option key={s} value={s}>
-                          {s === d.stage ? `In ${humanize(s)}` : `Move to ${humanize(s)}`}
-                        </option>
-                      ))}
-                    </select>
-                  </article>
-                ))}
-              </section>
-            );
-          })}
-        </div>
+                      <Link to={`/b/${bid}/deals/${d.id}`} className="deal-title">
+                        {d.title}
+                      </Link>
+                      <div className="small muted">
+                        {loanTypeLabel(d.loan_type)} · {formatMoney(dealAmount(d))}
+                      </div>
+                      {d.contact_name && <div className="small">{d.contact_name}</div>}
+                      <MoveControl bid={bid} deal={d} onMove={(stage) => move.mutate({ deal: d, stage })} />
+                    </article>
+                  ))}
+                </section>
+              );
+            })}
+          </div>
+        </>
       )}
     </>
   );

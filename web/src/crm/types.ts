@@ -19,6 +19,52 @@ export const DEAL_STAGES = [
   'lost',
 ] as const;
 export const LOAN_TYPES = ['conventional', 'fha', 'va', 'usda', 'jumbo', 'refinance', 'heloc', 'other'] as const;
+/** Offered when creating a deal ('refinance' as a loan type predates loan_purpose; it is still shown). */
+export const NEW_LOAN_TYPES = ['conventional', 'fha', 'va', 'usda', 'jumbo', 'heloc', 'other'] as const;
+const LOAN_TYPE_LABELS: Record<string, string> = {
+  conventional: 'Conventional',
+  fha: 'FHA',
+  va: 'VA',
+  usda: 'USDA',
+  jumbo: 'Jumbo',
+  refinance: 'Refinance',
+  heloc: 'HELOC',
+  other: 'Other',
+};
+export const loanTypeLabel = (t: string | null | undefined) => (t ? (LOAN_TYPE_LABELS[t] ?? humanize(t)) : '—');
+export const LOAN_PURPOSES = ['purchase', 'refinance', 'cash_out'] as const;
+const PURPOSE_LABELS: Record<string, string> = {
+  purchase: 'Purchase',
+  refinance: 'Refinance',
+  cash_out: 'Cash-out refinance',
+};
+export const loanPurposeLabel = (p: string | null | undefined) => (p ? (PURPOSE_LABELS[p] ?? humanize(p)) : '—');
+export const MILESTONES = [
+  'application',
+  'disclosures',
+  'appraisal_ordered',
+  'appraisal_received',
+  'conditional_approval',
+  'clear_to_close',
+  'funded',
+] as const;
+export type Milestone = (typeof MILESTONES)[number];
+export const MILESTONE_LABELS: Record<Milestone, string> = {
+  application: 'Application',
+  disclosures: 'Disclosures sent',
+  appraisal_ordered: 'Appraisal ordered',
+  appraisal_received: 'Appraisal received',
+  conditional_approval: 'Conditional approval',
+  clear_to_close: 'Clear to close',
+  funded: 'Funded',
+};
+export const CONTACT_KINDS = ['person', 'realtor', 'partner'] as const;
+const KIND_LABELS: Record<string, string> = {
+  person: 'Borrower or lead',
+  realtor: 'Realtor',
+  partner: 'Referral partner',
+};
+export const contactKindLabel = (k: string | null | undefined) => (k ? (KIND_LABELS[k] ?? humanize(k)) : '—');
 export type DealStage = (typeof DEAL_STAGES)[number];
 
 export function humanize(value: string | null | undefined): string {
@@ -35,10 +81,12 @@ export interface Contact {
   email: string | null;
   source: string;
   status: string;
+  kind?: string;
   notes: string;
   owner_id: string | null;
   created_at: string;
   updated_at: string;
+  deleted_at?: string | null;
   opted_out?: boolean;
 }
 
@@ -55,12 +103,29 @@ export interface Deal {
   title: string;
   contact_id: string | null;
   contact_name?: string | null;
+  co_borrower_id?: string | null;
+  co_borrower_name?: string | null;
+  partner_id?: string | null;
+  partner_name?: string | null;
   amount_cents: number | string;
   loan_type: string;
+  loan_purpose?: string | null;
+  rate_percent?: number | null;
+  property_address?: string;
   stage: DealStage;
   expected_close_date: string | null;
+  milestones?: Record<Milestone, string | null>;
   position?: number;
+  created_at?: string;
   updated_at?: string;
+}
+
+export interface StageChange {
+  id: string;
+  from_stage: DealStage | null;
+  to_stage: DealStage;
+  changed_by: string | null;
+  changed_at: string;
 }
 
 export interface Note {

@@ -1,8 +1,10 @@
 import { Link, Outlet } from 'react-router';
+import { usePathTitle } from '../app/title.ts';
 import { useSession } from '../auth/use-session.ts';
 
 export function PublicLayout() {
   const { status } = useSession();
+  usePathTitle();
   return (
     <div className="public">
       <a className="skip-link" href="#main">

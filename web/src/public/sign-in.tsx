@@ -1,4 +1,5 @@
 import { useState, type FormEvent } from 'react';
+import { useQuery } from '@tanstack/react-query';
 import { Link, useNavigate, useSearchParams } from 'react-router';
 import { api, ApiError } from '../api/client.ts';
 import { acceptTokens, type TokenResponse } from '../auth/session.ts';
@@ -11,7 +12,14 @@ export function safeNext(next: string | null): string {
   return next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : '/app';
 }
 
+/** The Google button, shown only when the server has a Google client configured. */
 export function GoogleButton() {
+  const providers = useQuery({
+    queryKey: ['auth-providers'],
+    queryFn: () => api<{ google: boolean }>('/auth/providers', { auth: false }),
+    staleTime: Infinity,
+  });
+  if (!providers.data?.google) return null;
   return (
     <a className="button" href="/auth/google/start">
       <span aria-hidden="true">G</span> Continue with Google

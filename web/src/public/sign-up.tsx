@@ -95,7 +95,6 @@ export function SignUpPage() {
           {busy ? 'Creating account…' : 'Create account'}
         </button>
       </form>
-      <div className="divider">or</div>
       <GoogleButton />
       <p className="small muted">
         Already have an account? <Link to="/signin">Sign in</Link>. By creating an account you accept the{' '}

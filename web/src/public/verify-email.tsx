@@ -1,8 +1,9 @@
 import { useEffect, useRef, useState } from 'react';
-import { Link, useSearchParams } from 'react-router';
+import { Link, useNavigate, useSearchParams } from 'react-router';
 import { api, errorMessage } from '../api/client.ts';
 import { refreshSession } from '../auth/session.ts';
 import { Alert, Loading } from '../components/states.tsx';
+import { takeReturnAfterVerify } from './accept-invitation.tsx';
 import { linkToken } from './password-reset.tsx';
 
 export function VerifyEmailPage() {
@@ -11,6 +12,8 @@ export function VerifyEmailPage() {
   const [state, setState] = useState<'working' | 'ok' | 'error'>(token ? 'working' : 'error');
   const [message, setMessage] = useState<string>(token ? '' : 'This link has no verification token.');
   const started = useRef(false);
+  const navigate = useNavigate();
+  const [returnTo, setReturnTo] = useState<string | null>(null);
   useEffect(() => {
     // StrictMode runs effects twice in development: a token is single-use, send it once.
     if (!token || started.current) return;
@@ -19,6 +22,12 @@ export function VerifyEmailPage() {
       .then(async () => {
         setState('ok');
         await refreshSession().catch(() => false);
+        // Verified for an invitation: back to it, where "Accept invitation" now works.
+        const back = takeReturnAfterVerify();
+        if (back) {
+          setReturnTo(back);
+          navigate(back, { replace: true });
+        }
       })
       .catch((e: unknown) => {
         setState('error');
@@ -31,7 +40,8 @@ export function VerifyEmailPage() {
       {state === 'working' && <Loading label="Verifying…" />}
       {state === 'ok' && (
         <Alert kind="ok">
-          Your email is verified. <Link to="/app">Continue to Capto</Link>
+          Your email is verified.{' '}
+          {returnTo ? <Link to={returnTo}>Back to your invitation</Link> : <Link to="/app">Continue to Capto</Link>}
         </Alert>
       )}
       {state === 'error' && <Alert kind="error">{message || 'This link is invalid or has expired.'}</Alert>}
