@@ -115,12 +115,12 @@ describe('Twilio configurations, SMS and the audit log as owner, admin and membe
     });
     expect(bad.status).toBe(400);
     expect(bad.json.error).toMatchObject({ code: 'validation_failed' });
-    expect(bad.json.error.message).toMatch(/auth_token must be 32 hex digits/);
+    expect(bad.json.error.message).toMatch(/Auth token must be 32 hex digits/);
     const sid = await call(`${base()}/twilio`, {
       token: admin.accessToken,
       body: { ...configBody(acct1, NUMBER1), account_sid: 'AC123' },
     });
-    expect(sid.json.error.message).toMatch(/account_sid must be AC followed by 32 hex digits/);
+    expect(sid.json.error.message).toMatch(/Account SID must be AC followed by 32 hex digits/);
     const phone = await call(`${base()}/twilio`, {
       token: admin.accessToken,
       body: { ...configBody(acct1, NUMBER1), phone_number: '12' },

@@ -51,7 +51,10 @@ describe('invitation tokens', () => {
       invitation: { email: invitee.email, role: 'member', expired: false },
       mail_sent: true,
     });
-    expect(res.json.link).toBe(`${s.config.publicUrl}/invite/accept#token=${res.json.token}`);
+    // The invited address rides in the fragment too, to pre-fill the sign-up form.
+    expect(res.json.link).toBe(
+      `${s.config.publicUrl}/invite/accept#token=${res.json.token}&email=${encodeURIComponent(invitee.email)}`,
+    );
     const days = (Date.parse(res.json.invitation.expires_at) - Date.now()) / 86_400_000;
     expect(days).toBeGreaterThan(6.9);
     expect(days).toBeLessThanOrEqual(7);

@@ -27,28 +27,24 @@ const configParams = bidParams.extend({ id: z.string().uuid() });
 // Messages name the rule, never the value: a mistyped token must not be echoed back.
 const newConfigBody = z
   .object({
-    friendly_name: z
-      .string()
-      .trim()
-      .min(1, 'friendly_name is required')
-      .max(100, 'friendly_name is at most 100 characters'),
+    friendly_name: z.string().trim().min(1, 'Name is required').max(100, 'Name must be at most 100 characters'),
     account_sid: z
       .string()
       .trim()
-      .regex(/^AC[0-9a-fA-F]{32}$/, 'account_sid must be AC followed by 32 hex digits')
+      .regex(/^AC[0-9a-fA-F]{32}$/, 'Account SID must be AC followed by 32 hex digits')
       .transform((s) => `AC${s.slice(2).toLowerCase()}`),
     auth_token: z
       .string()
       .trim()
-      .regex(/^[0-9a-fA-F]{32}$/, 'auth_token must be 32 hex digits'),
+      .regex(/^[0-9a-fA-F]{32}$/, 'Auth token must be 32 hex digits'),
     phone_number: z
       .string()
       .trim()
-      .max(32, 'phone_number must be an E.164 number such as +15551234567')
+      .max(32, 'Phone number must be an E.164 number such as +15551234567')
       .transform((s, ctx) => {
         const p = parsePhoneNumberFromString(s, 'US');
         if (!p || !p.isValid()) {
-          ctx.addIssue({ code: 'custom', message: 'phone_number must be an E.164 number such as +15551234567' });
+          ctx.addIssue({ code: 'custom', message: 'Phone number must be an E.164 number such as +15551234567' });
           return z.NEVER;
         }
         return p.number;

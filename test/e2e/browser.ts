@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 // Browser-test harness: Debian's Chromium driven by playwright-core against a real
 // Capto server (embedded engine) serving the built SPA under its production CSP.
 // Every page records console errors and uncaught exceptions; a CSP violation shows up
@@ -93,3 +94,35 @@ export function expectNoConsoleErrors(tracked: TrackedPage): void {
 
 /** Server settings for browser tests: the policy scan has its own tests; skip it at start for speed. */
 export const E2E_ENV: Record<string, string> = { CAPTO_SCAN_ON_START: 'off' };
+
+/**
+ * axe-core on the page as it is now (WCAG 2.x A/AA rules and best practices): no
+ * violation of serious or critical impact. Returns the minor/moderate ones' ids.
+ */
+export async function expectAccessible(page: Page, screen: string): Promise<string[]> {
+  const { AxeBuilder } = await import('@axe-core/playwright');
+  // @axe-core/playwright is typed against `playwright`; playwright-core's Page is the same object.
+  const result = await new AxeBuilder({ page: page as never }).analyze();
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  if (bad.length > 0) {
+    const lines = bad.map(
+      (v) =>
+        `${v.impact} ${v.id}: ${v.help}\n      ${v.nodes
+          .slice(0, 4)
+          .map((n) => `${n.target.join(' ')} — ${n.failureSummary?.replace(/\s+/g, ' ').slice(0, 200)}`)
+          .join('\n      ')}`,
+    );
+    throw new Error(`accessibility violations on ${screen} (${page.url()}):\n  ${lines.join('\n  ')}`);
+  }
+  return result.violations.map((v) => v.id);
+}
+
+/** Press Tab (at most `max` times) until the focused element matches `selector`. Keyboard only. */
+export async function tabTo(page: Page, selector: string, max = 80): Promise<void> {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    const hit = await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector);
+    if (hit) return;
+  }
+  throw new Error(`Tab never reached ${selector}`);
+}

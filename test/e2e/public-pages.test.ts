@@ -116,7 +116,10 @@ describe.skipIf(e2eSkipReason !== null)(
       for (const o of all) {
         o.page.on(
           'request',
-          (r) => void (r.url().endsWith('/auth/token') && spans.set(r, { start: performance.now(), end: Infinity })),
+          (r) =>
+            void (
+              new URL(r.url()).pathname === '/auth/token' && spans.set(r, { start: performance.now(), end: Infinity })
+            ),
         );
         const ended = (r: object) => {
           const span = spans.get(r);

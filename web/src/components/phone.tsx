@@ -11,15 +11,16 @@ export function formatPhone(e164: string | null | undefined): string {
 }
 
 /** The number with tap-to-call and tap-to-text links (tel:, sms: — RFC 3966 / RFC 5724). */
-export function PhoneLinks({ phone, name }: { phone: string | null | undefined; name?: string }) {
+export function PhoneLinks({ phone }: { phone: string | null | undefined }) {
   if (!phone) return <span>—</span>;
   const shown = formatPhone(phone);
+  // Accessible names start with the visible text (WCAG 2.5.3 label in name).
   return (
     <span className="phone-links">
-      <a href={`tel:${phone}`} aria-label={`Call ${name ?? shown}`}>
+      <a href={`tel:${phone}`} aria-label={`${shown}, call`}>
         {shown}
       </a>{' '}
-      <a className="small" href={`sms:${phone}`} aria-label={`Text ${name ?? shown}`}>
+      <a className="small" href={`sms:${phone}`} aria-label={`Text ${shown}`}>
         Text
       </a>
     </span>

@@ -51,6 +51,7 @@ function ContactForm({ bid, contact }: { bid: string; contact: Contact }) {
       setSaved(true);
       await queryClient.invalidateQueries({ queryKey: ['contacts', bid] });
       await queryClient.invalidateQueries({ queryKey: ['contact', bid, contact.id] });
+      await queryClient.invalidateQueries({ queryKey: ['timeline', bid, contact.id] });
     },
   });
   const set = (k: keyof typeof form) => (e: { target: { value: string } }) => {
@@ -283,6 +284,7 @@ function TrashNotice({ bid, c, canManage }: { bid: string; c: Contact; canManage
   const refresh = async () => {
     await queryClient.invalidateQueries({ queryKey: ['contacts', bid] });
     await queryClient.invalidateQueries({ queryKey: ['contact', bid, c.id] });
+    await queryClient.invalidateQueries({ queryKey: ['timeline', bid, c.id] });
   };
   const restore = useMutation({
     mutationFn: () => api(bpath(bid, 'contacts', c.id, 'restore'), { method: 'POST', body: {} }),
@@ -346,6 +348,8 @@ export function ContactDetail() {
     mutationFn: () => api(bpath(bid, 'contacts', cid), { method: 'DELETE' }),
     onSuccess: async () => {
       await queryClient.invalidateQueries({ queryKey: ['contacts', bid] });
+      await queryClient.invalidateQueries({ queryKey: ['contact', bid, cid] });
+      await queryClient.invalidateQueries({ queryKey: ['timeline', bid, cid] });
       navigate(`/b/${bid}/contacts`);
     },
   });
@@ -376,7 +380,7 @@ export function ContactDetail() {
               </p>
               {c.phone && (
                 <p data-testid="contact-phone">
-                  <PhoneLinks phone={c.phone} name={fullName(c)} />
+                  <PhoneLinks phone={c.phone} />
                 </p>
               )}
             </div>

@@ -23,7 +23,11 @@ export function ContactTrashPage() {
     queryKey: ['contacts', bid, 'trash'],
     queryFn: async () => toPage<Contact>(await api(bpath(bid, 'contacts') + qs({ deleted: true, limit: 100 }))).items,
   });
-  const refresh = () => queryClient.invalidateQueries({ queryKey: ['contacts', bid] });
+  const refresh = async () => {
+    await queryClient.invalidateQueries({ queryKey: ['contacts', bid] });
+    await queryClient.invalidateQueries({ queryKey: ['contact', bid] });
+    await queryClient.invalidateQueries({ queryKey: ['timeline', bid] });
+  };
   const restore = useMutation({
     mutationFn: (c: Contact) => api(bpath(bid, 'contacts', c.id, 'restore'), { method: 'POST', body: {} }),
     onSuccess: async (_r, c) => {

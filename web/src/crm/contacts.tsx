@@ -326,7 +326,7 @@ export function ContactsPage() {
                     </td>
                     <td>{c.email ?? '—'}</td>
                     <td>
-                      <PhoneLinks phone={c.phone} name={fullName(c)} />
+                      <PhoneLinks phone={c.phone} />
                     </td>
                     <td>{humanize(c.status)}</td>
                     <td>{humanize(c.source)}</td>

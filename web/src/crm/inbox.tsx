@@ -6,9 +6,10 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useNavigate, useParams, useSearchParams } from 'react-router';
 import { api, ApiError, bpath, errorMessage, qs } from '../api/client.ts';
 import { useBusiness } from '../app/me.ts';
-import { formatDateTime } from '../components/format.ts';
+import { formatDateTime, fullName } from '../components/format.ts';
+import { formatPhone } from '../components/phone.tsx';
 import { Alert, Empty, ErrorState, Loading, QueryView } from '../components/states.tsx';
-import { humanize, toPage, type ContactDetailView, type Conversation, type Message } from './types.ts';
+import { humanize, toPage, type Contact, type ContactDetailView, type Conversation, type Message } from './types.ts';
 
 const POLL_MS = 3_000;
 
@@ -86,7 +87,14 @@ function Thread({ bid, conversation }: { bid: string; conversation: Conversation
           </span>
         )}
       </div>
-      <div className="messages" aria-live="polite" aria-relevant="additions">
+      <div
+        className="messages"
+        role="log"
+        aria-label="Conversation thread"
+        tabIndex={0}
+        aria-live="polite"
+        aria-relevant="additions"
+      >
         {messages.isPending && <Loading label="Loading messages…" />}
         {messages.isError && <ErrorState error={messages.error} retry={() => void messages.refetch()} />}
         {messages.data && ordered.length === 0 && <Empty>No messages yet. Say hello.</Empty>}
@@ -140,6 +148,15 @@ function StartConversation({ bid, contactId }: { bid: string; contactId: string 
   const navigate = useNavigate();
   const queryClient = useQueryClient();
   const [body, setBody] = useState('');
+  // What texting needs, said before anyone types: a Twilio number, and a mobile phone.
+  const numbers = useQuery({
+    queryKey: ['twilio', bid],
+    queryFn: async () => toPage<{ id: string }>(await api(bpath(bid, 'integrations', 'twilio'))).items,
+  });
+  const contact = useQuery({
+    queryKey: ['contact-basic', bid, contactId],
+    queryFn: () => api<Contact>(bpath(bid, 'contacts', contactId)),
+  });
   const start = useMutation({
     mutationFn: async () => {
       // Opens (or finds) the conversation on the default Twilio number, then sends.
@@ -152,19 +169,41 @@ function StartConversation({ bid, contactId }: { bid: string; contactId: string 
       navigate(`/b/${bid}/inbox/${c.id}`);
     },
   });
+  const noNumber = numbers.isSuccess && numbers.data.length === 0;
+  const noPhone = contact.isSuccess && !contact.data.phone;
+  const blocked = noNumber || noPhone || !numbers.isSuccess || !contact.isSuccess;
   return (
     <form
       className="card"
+      aria-labelledby="new-conv-h"
       onSubmit={(e: FormEvent) => {
         e.preventDefault();
-        if (body.trim()) start.mutate();
+        if (body.trim() && !blocked) start.mutate();
       }}
     >
-      <h2>New conversation</h2>
+      <h2 id="new-conv-h">New conversation</h2>
+      {contact.isSuccess && (
+        <p>
+          To <Link to={`/b/${bid}/contacts/${contactId}`}>{fullName(contact.data)}</Link>
+          {contact.data.phone ? ` at ${formatPhone(contact.data.phone)}` : ''}
+        </p>
+      )}
+      {noNumber && (
+        <Alert kind="warn">
+          Texting needs a Twilio number, and this business has none yet. An owner or admin can connect one in{' '}
+          <Link to={`/b/${bid}/settings/integrations`}>Settings → Integrations</Link>.
+        </Alert>
+      )}
+      {noPhone && (
+        <Alert kind="warn">
+          This contact has no mobile phone. Add one on <Link to={`/b/${bid}/contacts/${contactId}`}>their page</Link>{' '}
+          first.
+        </Alert>
+      )}
       {start.isError && <Alert kind="error">{errorMessage(start.error)}</Alert>}
       <label htmlFor="first-message">First message</label>
-      <textarea id="first-message" value={body} onChange={(e) => setBody(e.target.value)} />
-      <button type="submit" className="primary" disabled={!body.trim() || start.isPending}>
+      <textarea id="first-message" value={body} disabled={blocked} onChange={(e) => setBody(e.target.value)} />
+      <button type="submit" className="primary" disabled={blocked || !body.trim() || start.isPending}>
         Send
       </button>
     </form>

@@ -124,7 +124,7 @@ export function PipelinePage() {
               ))}
             </select>
           </div>
-          <div className="kanban" data-testid="kanban">
+          <div className="kanban" data-testid="kanban" role="region" aria-label="Pipeline board" tabIndex={0}>
             {DEAL_STAGES.map((stage) => {
               const cards = deals.data.items.filter((d) => d.stage === stage);
               const total = cards.reduce((s, d) => s + dealAmount(d), 0);
