@@ -1,4 +1,4 @@
-// Loan files over HTTP (docs/ARCHITECTURE.md §CRM "Loan files"): a deal with its
+// Loan files over HTTP (docs/ARCHITECTURE.md §11 "Loan files"): a deal with its
 // borrower (chosen, or created in the same transaction), co-borrower, referral partner,
 // property, rate, purpose and milestone dates; the contact's deals in every role; the
 // contact kind and the import-job filter. Every role of the business may do it, nobody

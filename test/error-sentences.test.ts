@@ -1,4 +1,4 @@
-// Validation errors read as sentences for people (docs/ARCHITECTURE.md §Web app "Errors
+// Validation errors read as sentences for people (docs/ARCHITECTURE.md §20 "Errors
 // for people"): the field's name as a person says it, what is wrong, and a schema's own
 // message as written. The issues come from real zod schemas of the API.
 import { describe, expect, it } from 'vitest';

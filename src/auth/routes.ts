@@ -92,7 +92,7 @@ export function authRoutes(auth: AuthServices): RouteModule {
         assertSameOrigin(request, config.publicUrl);
         const token = refreshCookieOf(request);
         // The web app's load probe: a browser without the cookie is simply signed out, not
-        // an error (docs/ARCHITECTURE.md §Web app "Tokens"); a bad cookie is still a 401.
+        // an error (docs/ARCHITECTURE.md §20 "Tokens"); a bad cookie is still a 401.
         if (!token && request.query.optional === '1') return reply.status(204).send(null);
         if (!token) throw new AppError('refresh_token_invalid', 'sign in again');
         try {

@@ -41,7 +41,7 @@ function fromFastifyError(err: FastifyError): AppError | undefined {
   return undefined;
 }
 
-// Field names as people say them (docs/ARCHITECTURE.md §Web app "Errors for people").
+// Field names as people say them (docs/ARCHITECTURE.md §20 "Errors for people").
 const ACRONYMS: Record<string, string> = {
   nmls: 'NMLS',
   id: 'ID',

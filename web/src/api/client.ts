@@ -94,7 +94,7 @@ export function qs(params: Record<string, string | number | boolean | undefined 
 }
 
 // Sentences for people: the server phrases validation failures itself (docs/ARCHITECTURE.md
-// §Web app "Errors for people"); a few stable codes get a sentence that says what to do next.
+// §20 "Errors for people"); a few stable codes get a sentence that says what to do next.
 const BY_CODE: Record<string, string> = {
   invalid_phone: 'That phone number does not look right. Type it as (202) 456-1111, or +44 20 7946 0958 abroad.',
   invalid_email: 'That email address does not look right. Check it for typos, like name@example.com.',

@@ -1,5 +1,5 @@
 // The contact trash: deleted contacts stay restorable for 30 days, then they are purged
-// (docs/ARCHITECTURE.md §CRM "Trash"). Owners and admins may delete one for good sooner.
+// (docs/ARCHITECTURE.md §11 "Trash"). Owners and admins may delete one for good sooner.
 import { useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link } from 'react-router';
