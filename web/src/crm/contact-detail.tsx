@@ -28,7 +28,19 @@ import {
   type TimelineEvent,
 } from './types.ts';
 
-function ContactForm({ bid, contact }: { bid: string; contact: Contact }) {
+// `saved` lives in the page: the form is re-keyed by updated_at after a save (fresh
+// values from the server), which would otherwise drop the "Saved." notice at once.
+function ContactForm({
+  bid,
+  contact,
+  saved,
+  setSaved,
+}: {
+  bid: string;
+  contact: Contact;
+  saved: boolean;
+  setSaved: (saved: boolean) => void;
+}) {
   const queryClient = useQueryClient();
   const [form, setForm] = useState({
     first_name: contact.first_name ?? '',
@@ -40,7 +52,6 @@ function ContactForm({ bid, contact }: { bid: string; contact: Contact }) {
     kind: contact.kind ?? 'person',
     notes: contact.notes ?? '',
   });
-  const [saved, setSaved] = useState(false);
   const save = useMutation({
     mutationFn: () =>
       api<Contact>(bpath(bid, 'contacts', contact.id), {
@@ -336,6 +347,7 @@ export function ContactDetail() {
   const navigate = useNavigate();
   const queryClient = useQueryClient();
   const [confirmDelete, setConfirmDelete] = useState(false);
+  const [saved, setSaved] = useState(false);
   const contact = useQuery({
     queryKey: ['contact', bid, cid],
     queryFn: async () => {
@@ -394,7 +406,9 @@ export function ContactDetail() {
           {remove.isError && <Alert kind="error">{errorMessage(remove.error)}</Alert>}
           <div className="grid-2">
             <div className="stack">
-              {!c.deleted_at && <ContactForm key={c.updated_at} bid={bid} contact={c} />}
+              {!c.deleted_at && (
+                <ContactForm key={c.updated_at} bid={bid} contact={c} saved={saved} setSaved={setSaved} />
+              )}
               <ContactConversation bid={bid} cid={cid} />
               <ContactDeals bid={bid} cid={cid} />
               <ContactLists bid={bid} cid={cid} lists={lists} />
