@@ -3,7 +3,7 @@
 // stopped (under the data dir lock). Every command that opens the embedded database is
 // exercised both ways; restore refuses clearly while the server runs. The server keeps
 // answering — and its database socket keeps accepting new connections — throughout.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -151,13 +151,25 @@ describe.skipIf(ENGINE !== 'embedded')('embedded operator commands while the ser
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
   });
 
+  it('capto jobs, jobs failed and jobs retry read the job tables through the channel', async () => {
+    const list = await run('jobs');
+    expect(list.code, list.out).toBe(0);
+    const failed = await run('jobs failed');
+    expect(failed.code, failed.out).toBe(0);
+    expect(failed.out).toMatch(/no failed jobs/);
+    const retry = await run('jobs retry', { queue: 'crm.trash-purge', id: randomUUID() });
+    expect(retry.code, retry.out).toBe(1);
+    expect(retry.out).toMatch(/no failed job .* in crm\.trash-purge/);
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+  }, 120_000);
+
   it('capto migrate, keys rotate, keys rotate-jwt and demo purge go through the channel', async () => {
     const migrate = await run('migrate');
     expect(migrate.code, migrate.out).toBe(0);
     expect(migrate.out).toMatch(/up to date/);
     const rotate = await run('keys rotate');
     expect(rotate.code, rotate.out).toBe(0);
-    expect(rotate.out).toMatch(/re-wrapped \d+ data keys under master key version 1/);
+    expect(rotate.out).toMatch(/complete: everything sealed by the master key is under version 1/);
     const jwt = await run('keys rotate-jwt');
     expect(jwt.code, jwt.out).toBe(0);
     expect(jwt.out).toMatch(/new signing key/);
@@ -178,14 +190,16 @@ describe.skipIf(ENGINE !== 'embedded')(
       expect(readLockHolder(dataDir)).toBeUndefined();
     }, 60_000);
 
-    it('audit verify, scan, doctor, migrate, keys rotate, keys rotate-jwt and demo purge open the data dir themselves', async () => {
+    it('audit verify, scan, doctor, migrate, keys rotate, keys rotate-jwt, demo purge and jobs open the data dir themselves', async () => {
       for (const [name, values, expected] of [
         ['audit verify', {}, /all intact/],
         ['scan', { level: 'ERROR' }, /./],
         ['migrate', {}, /up to date/],
-        ['keys rotate', {}, /re-wrapped \d+ data keys/],
+        ['keys rotate', {}, /complete: everything sealed/],
         ['keys rotate-jwt', {}, /new signing key/],
         ['demo purge', {}, /purged 0 demo business/],
+        ['jobs', {}, /./],
+        ['jobs failed', {}, /no failed jobs/],
       ] as const) {
         const r = await run(name, values);
         expect(r.code, `${name}: ${r.out}`).toBe(0);
@@ -197,6 +211,8 @@ describe.skipIf(ENGINE !== 'embedded')(
       ).checks.find((c) => c.id === 'scan')!;
       expect(scan.ok, scan.detail).toBe(true);
       expect(scan.detail).not.toMatch(/admin channel/);
+      const retry = await run('jobs retry', { queue: 'crm.trash-purge', id: randomUUID() });
+      expect(retry.out).toMatch(/no failed job/);
       expect(readLockHolder(dataDir)).toBeUndefined(); // each released the lock
     }, 240_000);
 
