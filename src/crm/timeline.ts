@@ -11,7 +11,7 @@ import { decodeCursor, iso, page } from './cursor.ts';
 
 export interface TimelineItem {
   id: string;
-  /** a contact event kind, or 'note', 'message', 'campaign_message', 'stage_changed' */
+  /** a contact event kind, or 'note', 'message', 'email', 'campaign_message', 'stage_changed' */
   kind: string;
   at: string;
   actor_id: string | null;
@@ -81,6 +81,17 @@ export async function contactTimeline(
       "r.business_id = $1 AND r.contact_id = $2 AND r.status NOT IN ('queued', 'sending')",
       'coalesce(r.sent_at, r.updated_at)',
       'r.id',
+    )}
+    UNION ALL
+    ${branch(
+      `x.id, 'email', x.created_at, x.sent_by,
+        jsonb_build_object('subject', x.subject, 'snippet', left(x.body, 160), 'to', x.to_address,
+          'from', (SELECT e.from_email FROM app.email_senders e WHERE e.business_id = x.business_id AND e.id = x.sender_id),
+          'status', x.status, 'reason', x.reason, 'sent_at', x.sent_at)`,
+      'app.contact_emails x',
+      'x.business_id = $1 AND x.contact_id = $2',
+      'x.created_at',
+      'x.id',
     )}
     UNION ALL
     ${branch(

@@ -107,6 +107,12 @@ export function createCampaignDispatcher(o: DispatcherOptions) {
         [o.leaseSeconds],
       );
       await tx.query(
+        `UPDATE app.contact_emails SET status = 'failed', updated_at = now(),
+                reason = 'outcome unknown: the sending node stopped during this send; not retried, so it is never sent twice'
+          WHERE status = 'sending' AND claimed_at < now() - make_interval(secs => $1)`,
+        [o.leaseSeconds],
+      );
+      await tx.query(
         `UPDATE app.campaign_recipients r SET status = 'skipped', reason = 'campaign cancelled', updated_at = now()
            FROM app.campaigns c
           WHERE c.business_id = r.business_id AND c.id = r.campaign_id AND c.status = 'cancelled' AND r.status = 'queued'`,
@@ -349,10 +355,98 @@ export function createCampaignDispatcher(o: DispatcherOptions) {
     await Promise.all(Array.from({ length: Math.max(1, o.concurrency) }, worker));
   }
 
+  // 1:1 emails: the same protocol on app.contact_emails (claim committed before the send).
+  let directRunning: Promise<void> | undefined;
+  async function drainDirect(): Promise<void> {
+    const worker = async () => {
+      while (!stopped) {
+        const m = await service('direct.claim', async (tx) => {
+          const r = await tx.query<{
+            id: string;
+            business_id: string;
+            sender_id: string | null;
+            to_address: string;
+            subject: string;
+            body: string;
+            attempts: number;
+          }>(
+            `WITH next AS (SELECT id FROM app.contact_emails WHERE status = 'queued' ORDER BY created_at, id
+                            LIMIT 1 FOR UPDATE SKIP LOCKED)
+             UPDATE app.contact_emails x SET status = 'sending', claimed_by = $1, claimed_at = now(), updated_at = now(),
+                    attempts = x.attempts + 1
+               FROM next WHERE x.id = next.id
+             RETURNING x.id, x.business_id, x.sender_id, x.to_address, x.subject, x.body, x.attempts`,
+            [nodeId],
+          );
+          const got = r.rows[0];
+          if (!got) return undefined;
+          const sup = await tx.query('SELECT 1 FROM app.email_suppressions WHERE business_id = $1 AND email = $2', [
+            got.business_id,
+            got.to_address,
+          ]);
+          if (sup.rowCount || !got.sender_id) {
+            await tx.query(
+              `UPDATE app.contact_emails SET status = 'failed', reason = $2, updated_at = now() WHERE id = $1`,
+              [
+                got.id,
+                got.sender_id ? 'the address is suppressed (unsubscribed or bounced)' : 'the email sender was removed',
+              ],
+            );
+            return 'skip' as const;
+          }
+          return got;
+        });
+        if (!m) return;
+        if (m === 'skip') continue;
+        const finish = (status: 'sent' | 'failed' | 'queued', reason: string | null, providerId: string | null) =>
+          service('direct.record', (tx) =>
+            tx.query(
+              `UPDATE app.contact_emails SET status = $3, reason = $4, provider_id = $5,
+                      sent_at = CASE WHEN $3 = 'sent' THEN now() END, updated_at = now()
+                WHERE id = $1 AND status = 'sending' AND claimed_by = $2`,
+              [m.id, nodeId, status, reason?.slice(0, 300) ?? null, providerId?.slice(0, 200) ?? null],
+            ),
+          );
+        try {
+          const html = markdownToHtml(m.body);
+          const out = await o.email.send(m.business_id, m.sender_id!, {
+            id: m.id,
+            to: m.to_address,
+            subject: m.subject,
+            text: m.body,
+            html,
+          });
+          await finish('sent', null, out.providerId);
+        } catch (e) {
+          const err = e instanceof EmailDeliveryError ? e : undefined;
+          if (err?.permanent) {
+            await finish('failed', err.message, null);
+            if (/^smtp_5\d\d$|^rejected$/.test(err.code)) {
+              await service('direct.bounce', (tx) =>
+                tx.query(
+                  `INSERT INTO app.email_suppressions (business_id, email, reason, detail) VALUES ($1, $2, 'hard_bounce', $3)
+                   ON CONFLICT DO NOTHING`,
+                  [m.business_id, m.to_address, err.message.slice(0, 300)],
+                ),
+              );
+            }
+          } else {
+            const reason = err?.message ?? 'could not send';
+            await finish(m.attempts >= MAX_ATTEMPTS || !err ? 'failed' : 'queued', reason, null);
+          }
+        }
+      }
+    };
+    await Promise.all([worker(), worker()]);
+  }
+
   async function tick(): Promise<void> {
     if (stopped) return;
     try {
       await housekeeping();
+      directRunning ??= drainDirect()
+        .catch((e: unknown) => o.logger.error({ err: e }, '1:1 email dispatch failed'))
+        .finally(() => (directRunning = undefined));
       for (const c of await activeCampaigns()) {
         if (running.has(c.id)) continue;
         const p = drain(c)
@@ -380,13 +474,13 @@ export function createCampaignDispatcher(o: DispatcherOptions) {
     /** Wait until every campaign this node is draining has no more work. */
     async idle(): Promise<void> {
       await ticking;
-      await Promise.all(running.values());
+      await Promise.all([...running.values(), directRunning]);
     },
     async stop(): Promise<void> {
       stopped = true;
       if (timer) clearTimeout(timer);
       await ticking;
-      await Promise.all(running.values());
+      await Promise.all([...running.values(), directRunning]);
     },
   };
 }

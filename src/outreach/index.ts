@@ -11,6 +11,7 @@ import type { RouteModule } from '../server/app.ts';
 import type { MasterKey } from '../vault/master-key.ts';
 import type { Vault } from '../vault/secrets.ts';
 import { campaignRoutes } from './campaign-routes.ts';
+import { contactEmailRoutes } from './contact-email-routes.ts';
 import { createCampaignDispatcher, type CampaignDispatcher } from './dispatcher.ts';
 import { templateRoutes } from './template-routes.ts';
 import { createUnsubscribeTokens } from './unsubscribe.ts';
@@ -51,6 +52,7 @@ export function createOutreach(deps: {
   const routes: RouteModule = async (app: FastifyInstance) => {
     templateRoutes(app, db);
     campaignRoutes(app, db);
+    contactEmailRoutes(app, db);
   };
   return {
     modules: [routes, unsubscribeRoutes({ db, tokens })],

@@ -88,6 +88,7 @@ export const ERROR_STATUS = {
   campaign_not_draft: 409,
   postal_address_required: 409,
   unsubscribe_link_invalid: 404,
+  email_suppressed: 409,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

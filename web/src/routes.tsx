@@ -14,6 +14,8 @@ import { ImportWizard } from './crm/import-wizard.tsx';
 import { InboxPage } from './crm/inbox.tsx';
 import { ListDetail, ListsPage } from './crm/lists.tsx';
 import { PipelinePage } from './crm/pipeline.tsx';
+import { CampaignDetail, CampaignsPage } from './outreach/campaigns.tsx';
+import { TemplatesPage } from './outreach/templates.tsx';
 import { AcceptInvitationPage } from './public/accept-invitation.tsx';
 import { LandingPage } from './public/landing.tsx';
 import { PublicLayout } from './public/layout.tsx';
@@ -130,6 +132,9 @@ export function createRouter() {
         { path: 'deals/:did', element: <DealDetail /> },
         { path: 'inbox', element: <InboxPage /> },
         { path: 'inbox/:convId', element: <InboxPage /> },
+        { path: 'templates', element: <TemplatesPage /> },
+        { path: 'campaigns', element: <CampaignsPage /> },
+        { path: 'campaigns/:campaignId', element: <CampaignDetail /> },
         {
           path: 'settings',
           element: <SettingsLayout />,

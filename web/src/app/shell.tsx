@@ -101,6 +101,8 @@ export function AppShell() {
           <NavLink to={`${base}/lists`}>Lists</NavLink>
           <NavLink to={`${base}/pipeline`}>Pipeline</NavLink>
           <NavLink to={`${base}/inbox`}>Inbox</NavLink>
+          <NavLink to={`${base}/campaigns`}>Campaigns</NavLink>
+          <NavLink to={`${base}/templates`}>Templates</NavLink>
           <NavLink to={`${base}/import`}>Import CSV</NavLink>
           <NavLink to={`${base}/settings`}>Settings</NavLink>
         </nav>

@@ -1,5 +1,6 @@
 // One contact: editable fields, timeline, SMS conversation, deals, lists, notes, tasks.
 import { useState, type FormEvent } from 'react';
+import { SendEmail } from '../outreach/send-email.tsx';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useNavigate, useParams } from 'react-router';
 import { api, bpath, errorMessage, qs } from '../api/client.ts';
@@ -173,6 +174,8 @@ function describeEvent(ev: TimelineEvent): string {
   if (ev.kind === 'stage_changed' && pick('to_stage'))
     return ` — ${pick('deal_title') ? `${pick('deal_title')}: ` : ''}${pick('from_stage') ? `${humanize(pick('from_stage'))} → ` : ''}${humanize(pick('to_stage'))}`;
   const parts = [
+    pick('campaign_name'),
+    pick('subject'),
     pick('title'),
     pick('name'),
     pick('list_name'),
@@ -409,6 +412,7 @@ export function ContactDetail() {
               {!c.deleted_at && (
                 <ContactForm key={c.updated_at} bid={bid} contact={c} saved={saved} setSaved={setSaved} />
               )}
+              {!c.deleted_at && <SendEmail bid={bid} cid={cid} email={c.email} />}
               <ContactConversation bid={bid} cid={cid} />
               <ContactDeals bid={bid} cid={cid} />
               <ContactLists bid={bid} cid={cid} lists={lists} />
