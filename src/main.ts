@@ -22,6 +22,7 @@ import { demoRoutes } from './demo/index.ts';
 import { tenancyRoutes } from './tenancy/index.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { scanOnStart } from './scan/gate.ts';
+import { createReadiness } from './ops/readiness.ts';
 import { buildApp, type RouteModule } from './server/app.ts';
 import { metricsModule } from './observability/metrics-routes.ts';
 import { createJobEngine, type JobEngine } from './jobs/engine.ts';
@@ -34,6 +35,8 @@ import { loadOrCreateTls } from './server/tls.ts';
 
 export interface StartOptions {
   logger?: Logger;
+  /** How long /readyz trusts a passing check (tests set 0). */
+  readinessRecheckMs?: number;
 }
 
 export interface RunningCapto {
@@ -62,7 +65,7 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
   try {
     const result = await engine.withMaintenanceClient((client) => migrate(client));
     if (result.applied.length > 0) logger.info({ applied: result.applied }, 'migrations applied');
-    if (config.scanOnStart) await scanOnStart(engine, config, logger);
+    const scanErrors = config.scanOnStart ? await scanOnStart(engine, config, logger) : undefined;
 
     const db = createDatabase(engine.pool);
     const jobEngine = createJobEngine({
@@ -100,6 +103,14 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
     // First: its hook takes the metrics bearer token before the auth hook reads bearers as JWTs.
     modules.unshift(metricsModule({ config, pool: engine.pool }));
 
+    const readiness = createReadiness({
+      db,
+      engine,
+      masterKey: auth.masterKey,
+      logger,
+      scanErrors,
+      recheckMs: options.readinessRecheckMs,
+    });
     const tls = await loadOrCreateTls(config);
     const { app, startDraining } = await buildApp({
       config,
@@ -108,6 +119,7 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
       tls,
       modules,
       tokens: auth.tokens,
+      readiness,
       spaRoot: existsSync(WEB_DIST) ? WEB_DIST : undefined,
     });
     // Before listening: a request may enqueue as soon as it is served.
@@ -115,6 +127,8 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
     const stopJobMetrics = observeJobs(() => jobEngine.stats());
     await app.listen({ host: config.host, port: config.port });
     const port = (app.server.address() as AddressInfo).port;
+    // Say at once, in the log, when this node cannot serve (a wrong master key …): /readyz stays 503.
+    await readiness.problems().catch((err: unknown) => logger.warn({ err }, 'readiness check failed to run'));
     const url = config.port === 0 ? config.publicUrl.replace(/:\d+$/, `:${port}`) : config.publicUrl;
     // Imports interrupted by this node's previous life resume once idle (src/jobs/import-resume.ts).
     if (config.jobs.enabled) await jobEngine.send(importResumeQueue, {});

@@ -5,6 +5,7 @@ import { BackupError } from './backup-format.ts';
 import { createBackup, restoreBackup } from './backup.ts';
 import { formatDoctorReport, runDoctor } from './doctor.ts';
 import { scanForDoctor } from './doctor-scan.ts';
+import { databaseFactsForDoctor } from './doctor-vault.ts';
 
 const str = (v: string | boolean | undefined) => (typeof v === 'string' ? v : undefined);
 
@@ -89,8 +90,9 @@ const doctor: Command = {
   help: `capto doctor [--nodes N] [--json]
 
 Checks the configuration and the database for what a production deployment needs:
-master key, TLS, https public URL, SMTP, Redis when N > 1 nodes, a clean scan, a
-login role without superuser/BYPASSRLS, backups. Exits 1 when a REQUIRED item is
+master key (and that it opens the vault: the current JWT signing key and a data key),
+every migration applied, TLS, https public URL, SMTP, Redis when N > 1 nodes, a clean
+scan, a login role without superuser/BYPASSRLS, backups. Exits 1 when a REQUIRED item is
 missing, 0 otherwise (recommended items are printed but do not fail).`,
   options: { nodes: { type: 'string' }, json: { type: 'boolean' } },
   async run(values, config) {
@@ -99,7 +101,7 @@ missing, 0 otherwise (recommended items are printed but do not fail).`,
       console.error('capto doctor: --nodes must be a positive integer');
       return 2;
     }
-    const report = await runDoctor(config, { nodes, scan: scanForDoctor });
+    const report = await runDoctor(config, { nodes, scan: scanForDoctor, database: databaseFactsForDoctor });
     console.log(values.json ? JSON.stringify(report, null, 2) : formatDoctorReport(report));
     return report.ok ? 0 : 1;
   },

@@ -28,6 +28,8 @@ export interface DoctorOptions {
   nodes?: number;
   /** The scanner's verdict; injected so doctor works before/without the scan module. */
   scan?: (config: Config) => Promise<{ errors: number; summary: string }>;
+  /** The vault and migration proofs of the live database (src/ops/doctor-vault.ts). */
+  database?: (config: Config) => Promise<{ vault: string[]; migrations: string[] }>;
 }
 
 const BACKUP_MAX_AGE_HOURS = 26; // a daily schedule plus slack
@@ -99,6 +101,30 @@ export async function runDoctor(config: Config, options: DoctorOptions = {}): Pr
       false,
       'the embedded database suits one machine; production with several nodes or large data should set DATABASE_URL',
     );
+  }
+
+  if (options.database) {
+    try {
+      const facts = await options.database(config);
+      add(
+        'migrations',
+        'required',
+        facts.migrations.length === 0,
+        facts.migrations.length === 0
+          ? 'every migration is applied'
+          : `not applied: ${facts.migrations.join(', ')} — run "capto migrate"`,
+      );
+      add(
+        'vault',
+        'required',
+        facts.vault.length === 0,
+        facts.vault.length === 0
+          ? 'CAPTO_MASTER_KEY opens the vault (current JWT signing key and a data key)'
+          : facts.vault.join('; '),
+      );
+    } catch (e) {
+      add('vault', 'required', false, `the vault could not be checked: ${(e as Error).message}`);
+    }
   }
 
   if (options.scan) {

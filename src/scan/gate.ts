@@ -8,13 +8,14 @@ import { metrics } from '../observability/metrics.ts';
 import { scanEngine } from './run.ts';
 import { loadWaivers } from './waivers.ts';
 
-export async function scanOnStart(engine: Engine, config: Config, logger: Logger): Promise<void> {
+/** Returns the number of unwaived ERRORs (only ever non-zero outside production, which refuses to start). */
+export async function scanOnStart(engine: Engine, config: Config, logger: Logger): Promise<number> {
   const report = await scanEngine(engine, { waivers: loadWaivers() });
   for (const [level, n] of Object.entries(report.counts)) metrics.scanFindings.set({ level }, n);
   const errors = report.findings.filter((f) => f.level === 'ERROR' && !f.waived);
   if (errors.length === 0) {
     logger.info({ counts: report.counts }, 'database security scan passed');
-    return;
+    return 0;
   }
   const list = errors.map((f) => `${f.name} ${f.object}: ${f.reason}`);
   if (config.isProduction) {
@@ -28,4 +29,5 @@ export async function scanOnStart(engine: Engine, config: Config, logger: Logger
     { errors: errors.length },
     `DATABASE SECURITY SCAN FAILED (${errors.length} error(s)) — production would refuse to start; run "capto scan"`,
   );
+  return errors.length;
 }

@@ -15,6 +15,7 @@ import { AppError } from '../shared/errors.ts';
 import { findUnstorableText, hasWellFormedEscapes } from '../shared/text.ts';
 import { installErrorHandling, sendError } from './error-handler.ts';
 import { publicRoutes } from './public-routes.ts';
+import type { Readiness } from '../ops/readiness.ts';
 import { installAuthentication, type TokenVerifier } from './authenticate.ts';
 
 declare module 'fastify' {
@@ -40,6 +41,8 @@ export interface AppOptions {
   modules?: RouteModule[];
   /** Verifies access tokens for the authentication step (authenticate.ts). */
   tokens?: TokenVerifier;
+  /** What /readyz proves beyond "the database answers" (src/ops/readiness.ts). */
+  readiness?: Readiness;
   /** Fallback for GET requests that accept HTML and match no route (the SPA). */
   spaRoot?: string;
 }
@@ -204,7 +207,12 @@ export async function buildApp(options: AppOptions): Promise<CaptoApp> {
     return sendError(reply, new AppError('not_found', `no route for ${request.method} ${path}`));
   });
 
-  await app.register(publicRoutes, { config, db: options.db, isDraining: () => draining });
+  await app.register(publicRoutes, {
+    config,
+    db: options.db,
+    isDraining: () => draining,
+    readiness: options.readiness,
+  });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   for (const module of options.modules ?? []) await app.register(module);
 

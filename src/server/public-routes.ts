@@ -4,11 +4,13 @@ import type { Config } from '../config/index.ts';
 import type { Database } from '../db/index.ts';
 import { AppError } from '../shared/errors.ts';
 import { sendError } from './error-handler.ts';
+import type { Readiness } from '../ops/readiness.ts';
 
 export interface PublicRouteDeps {
   config: Config;
   db: Database;
   isDraining: () => boolean;
+  readiness?: Readiness;
 }
 
 /** RFC 9116: Contact and Expires are required; Expires must be less than a year ahead. */
@@ -26,11 +28,23 @@ export function securityTxt(config: Pick<Config, 'publicUrl' | 'securityContact'
 }
 
 export async function publicRoutes(app: FastifyInstance, deps: PublicRouteDeps): Promise<void> {
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  // Probes arrive every few seconds: their request lines are logged at debug, not info.
+  app.get('/healthz', { schema: { hide: true }, logLevel: 'debug' }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
+  app.get('/readyz', { schema: { hide: true }, logLevel: 'debug' }, async (_request, reply) => {
     if (deps.isDraining()) return sendError(reply, new AppError('service_unavailable', 'the server is shutting down'));
     await deps.db.asAnon((tx) => tx.query('SELECT 1'));
+    // The details (which key, which migration) go to the log; the answer names the checks only.
+    const problems = (await deps.readiness?.problems()) ?? [];
+    if (problems.length > 0) {
+      const checks = [...new Set(problems.map((p) => p.check))].join(', ');
+      return sendError(
+        reply,
+        new AppError('service_unavailable', `not ready: ${checks} (the server log says why)`, {
+          details: { checks: [...new Set(problems.map((p) => p.check))] },
+        }),
+      );
+    }
     return { status: 'ready' };
   });
 
