@@ -1,4 +1,4 @@
-// One AI call, end to end (docs/ARCHITECTURE.md "AI"). Like sending an SMS, it is a few
+// One AI call, end to end (docs/ARCHITECTURE.md §23). Like sending an SMS, it is a few
 // short transactions around one network call, so no database lock is held while a
 // model thinks (on the embedded engine an open transaction would stall every request):
 //   1. as the caller (RLS): the provider and switch are checked, the context is

@@ -1,4 +1,4 @@
-// Limits and records of model calls (docs/ARCHITECTURE.md "AI"). Each call is admitted
+// Limits and records of model calls (docs/ARCHITECTURE.md §23). Each call is admitted
 // in a capto_service transaction holding the business's advisory lock, so concurrent
 // requests are admitted one at a time against the same numbers:
 //   * the AI switch is on and a provider is configured;

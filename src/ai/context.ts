@@ -1,4 +1,4 @@
-// What a model may see (docs/SECURITY.md "AI"), assembled inside the caller's own
+// What a model may see (docs/SECURITY.md "AI assistance"), assembled inside the caller's own
 // request transaction — `tx` is an asUser transaction, so row-level security decides
 // what exists, and every query names the one business and the one contact besides.
 // Nothing here reads another contact, another business, a secret or a user other than

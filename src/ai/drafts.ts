@@ -1,4 +1,4 @@
-// The AI drafts review queue (docs/ARCHITECTURE.md "AI"). A draft is a model's reply to
+// The AI drafts review queue (docs/ARCHITECTURE.md §23). A draft is a model's reply to
 // one conversation, waiting for a person: approving it (with or without edits) is that
 // person pressing Send — the message is sent in her name through the messaging module —
 // and discarding it ends it. Nothing here sends on its own.

@@ -1,4 +1,4 @@
-// The AI module (docs/ARCHITECTURE.md "AI"): one client for every business's provider
+// The AI module (docs/ARCHITECTURE.md §23): one client for every business's provider
 // (over the operator's OPENAI_BASE_URL and CAPTO_ALLOW_PRIVATE_HOSTS), and its routes.
 import type { Config } from '../config/index.ts';
 import type { Database } from '../db/index.ts';

@@ -1,4 +1,4 @@
-// Model output is text (docs/SECURITY.md "AI"): the web app renders it escaped, never
+// Model output is text (docs/SECURITY.md "AI assistance"): the web app renders it escaped, never
 // as HTML or Markdown. Before a person sees it, every phone number and email address
 // in it is compared with the ones this context may mention — the contact's own and
 // the business's (its Twilio numbers and what its FAQ states) — and any other is

@@ -1,4 +1,4 @@
-// Prompts (docs/SECURITY.md "AI"). The instructions are ours; everything that came from
+// Prompts (docs/SECURITY.md "AI assistance"). The instructions are ours; everything that came from
 // outside — the contact's texts above all, but also notes, names and the FAQ — is data,
 // fenced between markers that carry a random nonce per call, so text inside cannot
 // close the fence ("ignore previous instructions" stays a quoted string). Fencing lowers

@@ -1,9 +1,9 @@
-// The one caller of a business's model provider (docs/ARCHITECTURE.md "AI"), through
+// The one caller of a business's model provider (docs/ARCHITECTURE.md §23), through
 // the official `openai` SDK. Every provider failure becomes an AppError with a stable
 // code and a 4xx/502/504 status — never a 500, and never the provider's own message
 // (it can quote the key: "Incorrect API key provided: sk-…").
 //
-// Where a key may go (docs/SECURITY.md "AI"): provider `openai` talks to the operator's
+// Where a key may go (docs/SECURITY.md "AI assistance"): provider `openai` talks to the operator's
 // OPENAI_BASE_URL; `openai_compatible` to the base URL the admin entered with the key.
 // That host is checked when saved, and again at every connection by the socket's DNS
 // lookup (src/shared/outbound-host.ts), so a DNS answer that later turns private

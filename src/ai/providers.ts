@@ -1,4 +1,4 @@
-// A business's AI provider (docs/ARCHITECTURE.md "AI"): bring-your-own, like Twilio.
+// A business's AI provider (docs/ARCHITECTURE.md §23): bring-your-own, like Twilio.
 // Reads run as the caller (members see provider, model and base URL — never the key).
 // Changes run in ONE capto_service transaction that re-checks the caller's role under
 // a row lock, writes the audit row, seals/deletes the key and changes the row; the
@@ -113,7 +113,7 @@ export async function putAiProvider(
     input.provider === 'openai_compatible' ? await normaliseBaseUrl(input.base_url!, deps.allowPrivateHosts) : null;
 
   // A stored key only ever goes to the address it was entered for: a new provider kind
-  // or base URL needs the key again (docs/SECURITY.md "AI").
+  // or base URL needs the key again (docs/SECURITY.md "AI assistance").
   let apiKey = input.api_key;
   if (apiKey === undefined) {
     const current = await deps.db.asService('ai.provider.read', async (tx) => {

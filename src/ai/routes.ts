@@ -1,4 +1,4 @@
-// HTTP for AI assistance (docs/ARCHITECTURE.md "AI"), all under /api/businesses/:bid:
+// HTTP for AI assistance (docs/ARCHITECTURE.md §23), all under /api/businesses/:bid:
 //   integrations/ai            GET (members), PUT, DELETE (owners/admins) — the provider; the key is never returned
 //   ai/settings                GET (members), PATCH (owners/admins) — switch, about/FAQ text, monthly budget
 //   conversations/:id/suggest-reply   POST — JSON, or server-sent events with Accept: text/event-stream

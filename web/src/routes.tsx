@@ -12,6 +12,7 @@ import { DealDetail } from './crm/deal-detail.tsx';
 import { ContactsPage } from './crm/contacts.tsx';
 import { ImportWizard } from './crm/import-wizard.tsx';
 import { InboxPage } from './crm/inbox.tsx';
+import { DraftsPage } from './ai/drafts.tsx';
 import { ListDetail, ListsPage } from './crm/lists.tsx';
 import { PipelinePage } from './crm/pipeline.tsx';
 import { CampaignDetail, CampaignsPage } from './outreach/campaigns.tsx';
@@ -135,6 +136,7 @@ export function createRouter() {
         { path: 'templates', element: <TemplatesPage /> },
         { path: 'campaigns', element: <CampaignsPage /> },
         { path: 'campaigns/:campaignId', element: <CampaignDetail /> },
+        { path: 'ai-drafts', element: <DraftsPage /> },
         {
           path: 'settings',
           element: <SettingsLayout />,

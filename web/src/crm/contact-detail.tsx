@@ -13,6 +13,7 @@ import { formatDate, formatDateTime, formatMoney, fullName } from '../components
 import { Alert, Empty, QueryView } from '../components/states.tsx';
 import { ContactActivity } from './contact-activity.tsx';
 import { duplicateOf } from './contacts.tsx';
+import { ContactSummary } from '../ai/contact-summary.tsx';
 import {
   CONTACT_KINDS,
   CONTACT_SOURCES,
@@ -418,6 +419,7 @@ export function ContactDetail() {
               <ContactLists bid={bid} cid={cid} lists={lists} />
             </div>
             <div className="stack">
+              <ContactSummary cid={cid} />
               <ContactActivity bid={bid} cid={cid} />
               <Timeline bid={bid} cid={cid} />
             </div>

@@ -9,6 +9,7 @@ import { useBusiness } from '../app/me.ts';
 import { formatDateTime, fullName } from '../components/format.ts';
 import { formatPhone } from '../components/phone.tsx';
 import { Alert, Empty, ErrorState, Loading, QueryView } from '../components/states.tsx';
+import { SuggestReply } from '../ai/suggest-reply.tsx';
 import { humanize, toPage, type Contact, type ContactDetailView, type Conversation, type Message } from './types.ts';
 
 const POLL_MS = 3_000;
@@ -115,6 +116,7 @@ function Thread({ bid, conversation }: { bid: string; conversation: Conversation
         <div ref={bottom} />
       </div>
       {sendError && <Alert kind="error">{sendError}</Alert>}
+      <SuggestReply conversationId={conversation.id} disabled={optedOut || send.isPending} onText={setBody} />
       <form
         className="composer"
         onSubmit={(e: FormEvent) => {

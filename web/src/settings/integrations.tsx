@@ -13,6 +13,7 @@ import { Alert, Empty, QueryView } from '../components/states.tsx';
 import { toPage } from '../crm/types.ts';
 import { AuditLog } from './audit-log.tsx';
 import { EmailSenders } from './email-senders.tsx';
+import { AiIntegration } from '../ai/settings.tsx';
 import { GoogleIntegration } from './google-integration.tsx';
 
 export interface TwilioConfig {
@@ -232,6 +233,7 @@ export function IntegrationsSettings() {
       <GoogleIntegration bid={bid} canManage={canManage} />
 
       <EmailSenders bid={bid} canManage={canManage} />
+      <AiIntegration />
 
       {canManage ? (
         <AuditLog bid={bid} />
