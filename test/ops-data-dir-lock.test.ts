@@ -12,7 +12,10 @@ import {
   readLockHolder,
   tryAcquireDataDirLock,
 } from '../src/db/data-dir-lock.ts';
+import { loadConfig } from '../src/config/index.ts';
+import { openEngine } from '../src/db/index.ts';
 import { ENGINE } from './support/engine.ts';
+import { startTestServer } from './support/server.ts';
 import { spawnCapto } from './support/capto-process.ts';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'capto-lock-'));
@@ -121,4 +124,29 @@ describe.skipIf(ENGINE !== 'embedded')('capto start after kill -9 (a real server
     expect((await restarted.exited).code).toBe(0);
     expect(readLockHolder(dataDir)).toBeUndefined();
   }, 400_000);
+});
+
+describe.skipIf(ENGINE !== 'embedded')('a data dir whose path is too long for a Unix socket', () => {
+  it('the server serves its sockets from a private temp dir, and commands still find it', async () => {
+    const dataDir = path.join(tmp, 'a'.repeat(60), 'b'.repeat(40));
+    const server = await startTestServer({ CAPTO_DATA_DIR: dataDir, CAPTO_SCAN_ON_START: 'off' });
+    const socketDir = path.dirname(readLockHolder(dataDir)!.adminSocket!);
+    try {
+      const holder = readLockHolder(dataDir)!;
+      expect(holder.adminSocket!.startsWith(path.join(os.tmpdir(), 'capto-sock-'))).toBe(true);
+      const engine = await openEngine(
+        loadConfig({ CAPTO_ENV: 'test', CAPTO_DATA_DIR: dataDir, LOG_LEVEL: 'silent' }),
+        'test long path',
+      );
+      try {
+        expect(engine.via).toBe('admin-channel');
+        expect((await engine.pool.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one).toBe(1);
+      } finally {
+        await engine.close();
+      }
+    } finally {
+      await server.stop();
+    }
+    expect(existsSync(socketDir)).toBe(false); // the temp socket dir goes with the server
+  }, 120_000);
 });

@@ -166,7 +166,13 @@ async function request<T>(socketPath: string, op: string): Promise<{ reply: T; s
   const socket = net.connect(socketPath);
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());
-    socket.once('error', reject);
+    socket.once('error', (e: NodeJS.ErrnoException) =>
+      reject(
+        new AdminChannelError(
+          `the server holding the data dir does not answer on its admin channel ${socketPath} (${e.code ?? e.message}); is it still starting or stopping?`,
+        ),
+      ),
+    );
   });
   socket.on('error', () => undefined);
   socket.write(`${JSON.stringify({ op })}\n`);
