@@ -101,7 +101,8 @@ describe('capto keys rotate', () => {
   it('re-wraps every data key under the new master key; the secret stays readable with the new key alone', async () => {
     const out = await run('keys rotate', {}, { CAPTO_MASTER_KEY: `2:${newKey},1:${oldKey}` });
     expect(out.code).toBe(0);
-    expect(out.output).toMatch(/re-wrapped 1 data keys under master key version 2/);
+    expect(out.output).toMatch(/per-business data keys \(vault\.data_keys\): re-wrapped 1,/);
+    expect(out.output).toMatch(/complete: everything sealed by the master key is under version 2/);
     const { openEngine } = await import('../src/db/index.ts');
     const { createDatabase } = await import('../src/db/request.ts');
     const engine = await openEngine(loadConfig({ CAPTO_ENV: 'test', ...t.env }), 'test');
