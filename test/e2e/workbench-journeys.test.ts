@@ -265,6 +265,15 @@ describe.skipIf(e2eSkipReason !== null)(
         await page.getByRole('form', { name: 'Contact details' }).getByLabel('Status').selectOption('prospect');
         await page.getByRole('button', { name: 'Save changes' }).click();
         await page.getByText('— Lead → Prospect').waitFor();
+        // Notes are shown and the author edits hers in place.
+        await page.getByLabel('Add a note').fill('Call back Monday');
+        await page.getByRole('button', { name: 'Add note' }).click();
+        await page.getByText('Call back Monday', { exact: true }).waitFor();
+        await page.getByRole('button', { name: 'Edit note' }).click();
+        await page.getByLabel('Edit note').fill('Call back Tuesday after 5pm');
+        await page.getByRole('button', { name: 'Save note' }).click();
+        await page.getByText('Call back Tuesday after 5pm', { exact: true }).waitFor();
+        expect(await page.getByText('Call back Monday', { exact: true }).count()).toBe(0);
         await expectAccessible(page, 'contact page');
         await screenshot(page, 'workbench-contact-1366');
       });
@@ -507,6 +516,53 @@ describe.skipIf(e2eSkipReason !== null)(
         await m.page.waitForURL(/\/signin/);
       });
       expectNoConsoleErrors(m);
+      await ctx.close();
+    });
+
+    it('the demo workspace has loan files with borrowers, partners and milestones', async () => {
+      const ctx = await newContext(browser, DESKTOP);
+      const d = await openPage(ctx);
+      await step(d.page, 'demo-loan-files', async () => {
+        await d.page.goto(`${server.url}/`);
+        await d.page.getByRole('button', { name: 'Try the demo' }).click();
+        await d.page.getByTestId('demo-banner').waitFor({ timeout: 30_000 });
+        await d.page.getByRole('link', { name: 'Pipeline', exact: true }).click();
+        const funded = d.page.locator('[data-stage="funded"] .deal-card a.deal-title').first();
+        await funded.waitFor();
+        // A full board still scrolls only inside itself.
+        const wide = await d.page.evaluate(() => ({
+          page: document.documentElement.scrollWidth,
+          window: window.innerWidth,
+          culprits: Array.from(document.querySelectorAll('body *'))
+            .filter(
+              (e) =>
+                !e.closest('.kanban') &&
+                getComputedStyle(e).position !== 'absolute' &&
+                e.getBoundingClientRect().right > window.innerWidth + 1,
+            )
+            .slice(0, 5)
+            .map((e) => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`),
+        }));
+        expect(wide).toMatchObject({ culprits: [] });
+        expect(wide.page).toBeLessThanOrEqual(wide.window);
+        await screenshot(d.page, 'workbench-demo-pipeline-1366');
+        await funded.click();
+        await d.page.getByTestId('milestones-progress').getByText('7 of 7 reached').waitFor();
+        const facts = d.page.getByTestId('loan-file');
+        expect(await facts.locator('dd').first().getByRole('link').count()).toBe(1);
+        await screenshot(d.page, 'workbench-demo-deal-1366');
+      });
+      const counts = await asOwner(server.engine, (c) =>
+        c.query<{ partners: number; co: number; addresses: number }>(
+          `SELECT count(partner_id)::int AS partners, count(co_borrower_id)::int AS co,
+                  count(*) FILTER (WHERE property_address <> '')::int AS addresses
+             FROM app.deals d JOIN app.businesses b ON b.id = d.business_id WHERE b.is_demo`,
+        ),
+      );
+      expect(counts.rows[0]!.partners).toBeGreaterThan(0);
+      expect(counts.rows[0]!.co).toBeGreaterThan(0);
+      expect(counts.rows[0]!.addresses).toBe(40);
+      expectNoConsoleErrors(d);
       await ctx.close();
     });
   },

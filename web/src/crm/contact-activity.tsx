@@ -5,9 +5,73 @@ import { api, bpath, errorMessage, qs } from '../api/client.ts';
 import { TextArea, TextField } from '../components/field.tsx';
 import { formatDate, formatDateTime } from '../components/format.ts';
 import { Alert, Empty, QueryView } from '../components/states.tsx';
+import { useMe } from '../app/me.ts';
 import { toPage, type Note, type Task } from './types.ts';
 
+/** One note; its author can edit it in place (the notes policy allows only the author). */
+function NoteItem({
+  bid,
+  note,
+  mine,
+  onSaved,
+}: {
+  bid: string;
+  note: Note;
+  mine: boolean;
+  onSaved: () => Promise<void>;
+}) {
+  const [editing, setEditing] = useState(false);
+  const [text, setText] = useState(note.body);
+  const save = useMutation({
+    mutationFn: () => api(bpath(bid, 'notes', note.id), { method: 'PATCH', body: { body: text } }),
+    onSuccess: async () => {
+      setEditing(false);
+      await onSaved();
+    },
+  });
+  if (editing) {
+    return (
+      <li>
+        <form
+          onSubmit={(e: FormEvent) => {
+            e.preventDefault();
+            if (text.trim()) save.mutate();
+          }}
+        >
+          {save.isError && <Alert kind="error">{errorMessage(save.error)}</Alert>}
+          <TextArea label="Edit note" value={text} onChange={(e) => setText(e.target.value)} />
+          <div className="row">
+            <button type="submit" className="primary" disabled={save.isPending || !text.trim()}>
+              Save note
+            </button>
+            <button type="button" onClick={() => setEditing(false)}>
+              Cancel
+            </button>
+          </div>
+        </form>
+      </li>
+    );
+  }
+  return (
+    <li>
+      <div className="pre-wrap">{note.body}</div>
+      <div className="small muted">
+        {formatDateTime(note.created_at)}
+        {mine && (
+          <>
+            {' · '}
+            <button type="button" className="link-button" onClick={() => setEditing(true)}>
+              Edit note
+            </button>
+          </>
+        )}
+      </div>
+    </li>
+  );
+}
+
 function Notes({ bid, cid }: { bid: string; cid: string }) {
+  const me = useMe();
   const queryClient = useQueryClient();
   const [body, setBody] = useState('');
   const key = ['notes', bid, cid];
@@ -45,10 +109,16 @@ function Notes({ bid, cid }: { bid: string; cid: string }) {
           ) : (
             <ul className="list-plain">
               {items.map((n) => (
-                <li key={n.id}>
-                  <div>{n.body}</div>
-                  <div className="small muted">{formatDateTime(n.created_at)}</div>
-                </li>
+                <NoteItem
+                  key={`${n.id}-${n.body}`}
+                  bid={bid}
+                  note={n}
+                  mine={Boolean(me.data && n.author_id === me.data.user.id)}
+                  onSaved={async () => {
+                    await queryClient.invalidateQueries({ queryKey: key });
+                    await queryClient.invalidateQueries({ queryKey: ['timeline', bid, cid] });
+                  }}
+                />
               ))}
             </ul>
           )
