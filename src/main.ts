@@ -31,6 +31,10 @@ import { demoPurgeHandler, demoPurgeQueue } from './jobs/demo-purge.ts';
 import { trashPurgeHandler, trashPurgeQueue } from './jobs/trash-purge.ts';
 import { importResumeHandler, importResumeQueue } from './jobs/import-resume.ts';
 import { observeJobs } from './observability/metrics.ts';
+import { outboxDeliverHandler, outboxDeliverQueue, outboxNotifier } from './jobs/outbox-deliver.ts';
+import { outboxSweepHandler, outboxSweepQueue } from './jobs/outbox-sweep.ts';
+import { createOutboxDelivery } from './messaging/outbox.ts';
+import { createSmsDriver } from './messaging/sms-driver.ts';
 import { loadOrCreateTls } from './server/tls.ts';
 
 export interface StartOptions {
@@ -91,7 +95,20 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
     ];
     const vault = createVault(auth.masterKey);
     const twilio = createTwilioClient(config.twilioApiBase);
-    const messaging = { db, logger, vault, twilio, publicUrl: config.publicUrl };
+    const messaging = { db, logger, vault, twilio, publicUrl: config.publicUrl, outbox: outboxNotifier(jobEngine) };
+    // Every outgoing message goes through the outbox (docs/ARCHITECTURE.md §23).
+    const lease = config.jobs.outboxLeaseSeconds;
+    const delivery = createOutboxDelivery({
+      db,
+      logger,
+      leaseSeconds: lease,
+      drivers: [createSmsDriver({ db, vault, twilio, publicUrl: config.publicUrl })],
+    });
+    jobEngine.register(outboxDeliverQueue, outboxDeliverHandler(delivery), {
+      expireInSeconds: 2 * lease + 5,
+      retryDelayMax: Math.max(lease, 5),
+    });
+    jobEngine.register(outboxSweepQueue, outboxSweepHandler(db, jobEngine));
     const outreach = createOutreach({ config, db, vault, twilio, masterKey: auth.masterKey, logger });
     modules.push(
       ...integrationModules({ config, db, vault, twilio }),
@@ -131,7 +148,11 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
     await readiness.problems().catch((err: unknown) => logger.warn({ err }, 'readiness check failed to run'));
     const url = config.port === 0 ? config.publicUrl.replace(/:\d+$/, `:${port}`) : config.publicUrl;
     // Imports interrupted by this node's previous life resume once idle (src/jobs/import-resume.ts).
-    if (config.jobs.enabled) await jobEngine.send(importResumeQueue, {});
+    if (config.jobs.enabled) {
+      await jobEngine.send(importResumeQueue, {});
+      // Outbox rows whose nudge was lost when this node (or another) stopped.
+      await jobEngine.send(outboxSweepQueue, {});
+    }
     // Campaign delivery runs on every node; recipients are claimed row by row (SKIP LOCKED).
     outreach.dispatcher.start();
 

@@ -10,7 +10,7 @@
 // cross-business / role boundaries of every endpoint. Runs on both engines.
 import { randomUUID } from 'node:crypto';
 import https from 'node:https';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { asOwner } from '../src/db/engine.ts';
 import { addMember, newBusiness } from './support/factories.ts';
 import { signUp, type SignedUpUser } from './support/auth.ts';
@@ -469,11 +469,16 @@ describe('the drafts review queue', () => {
       decided_by: ownerA.userId,
       body: 'Yes — we can lock at 6.1 today. Call me at 6?',
     });
-    expect(twilio.messages.at(-1)).toMatchObject({
-      to: A1.phone,
-      from: OUR_NUMBER,
-      body: 'Yes — we can lock at 6.1 today. Call me at 6?',
-    });
+    // Queued with the approval, delivered by the outbox job (docs/ARCHITECTURE.md §23).
+    await vi.waitFor(
+      () =>
+        expect(twilio.messages.at(-1)).toMatchObject({
+          to: A1.phone,
+          from: OUR_NUMBER,
+          body: 'Yes — we can lock at 6.1 today. Call me at 6?',
+        }),
+      { timeout: 15_000, interval: 50 },
+    );
     const msg = await asOwner(s.engine, (c) =>
       c.query<{ sender_user_id: string }>('SELECT sender_user_id FROM app.messages WHERE id = $1', [
         res.json.message_id,

@@ -3,7 +3,7 @@
 // line or error message ever contains a token (P5); every change has exactly one
 // audit row (P6); members cannot change anything; webhooks are authenticated.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { asOwner } from '../src/db/engine.ts';
 import { addMember, newBusiness } from './support/factories.ts';
 import { signUp, type SignedUpUser } from './support/auth.ts';
@@ -203,8 +203,13 @@ describe('Twilio configurations, SMS and the audit log as owner, admin and membe
       token: member.accessToken,
       body: { body: 'Your rate lock is confirmed.' },
     });
-    expect(sent.status).toBe(201);
+    // Queued in the request, delivered by the outbox job.
+    expect(sent.status).toBe(202);
     expect(sent.json).toMatchObject({ direction: 'outbound', status: 'queued', sender_user_id: member.userId });
+    await vi.waitFor(() => expect(fake.messages.at(-1)?.statusCallback).toContain(sent.json.id), {
+      timeout: 15_000,
+      interval: 50,
+    });
     const twilioMsg = fake.messages.at(-1)!;
     expect(twilioMsg).toMatchObject({
       accountSid: acct2.sid,
@@ -213,10 +218,17 @@ describe('Twilio configurations, SMS and the audit log as owner, admin and membe
       body: 'Your rate lock is confirmed.',
     });
     expect(twilioMsg.statusCallback).toBe(`${cfg2.webhooks.status}?m=${sent.json.id}`);
-    const stored = await asOwner(s.engine, (c) =>
-      c.query('SELECT twilio_sid, status FROM app.messages WHERE id = $1', [sent.json.id]),
-    );
-    expect(stored.rows[0]).toEqual({ twilio_sid: twilioMsg.sid, status: 'queued' });
+    const stored = async () =>
+      (
+        await asOwner(s.engine, (c) =>
+          c.query(
+            'SELECT m.twilio_sid, m.status, o.state FROM app.messages m JOIN app.outbox o ON o.id = m.id WHERE m.id = $1',
+            [sent.json.id],
+          ),
+        )
+      ).rows[0];
+    await vi.waitFor(async () => expect((await stored())?.state).toBe('sent'), { timeout: 10_000, interval: 50 });
+    expect(await stored()).toEqual({ twilio_sid: twilioMsg.sid, status: 'sending', state: 'sent' });
   });
 
   it('status callbacks move forward only, even out of order', async () => {
@@ -241,12 +253,27 @@ describe('Twilio configurations, SMS and the audit log as owner, admin and membe
       token: member.accessToken,
       body: { body: 'Checking in' },
     });
-    expect(refused.status).toBe(409);
-    expect(refused.json.error.code).toBe('contact_opted_out');
-    const optOut = await asOwner(s.engine, (c) =>
-      c.query('SELECT our_number FROM app.sms_opt_outs WHERE business_id = $1 AND contact_id = $2', [bid, contactId]),
+    expect(refused.status).toBe(202); // queued; Twilio refuses at delivery
+    const optOut = async () =>
+      (
+        await asOwner(s.engine, (c) =>
+          c.query('SELECT our_number FROM app.sms_opt_outs WHERE business_id = $1 AND contact_id = $2', [
+            bid,
+            contactId,
+          ]),
+        )
+      ).rows;
+    await vi.waitFor(async () => expect(await optOut()).toEqual([{ our_number: NUMBER2 }]), {
+      timeout: 15_000,
+      interval: 50,
+    });
+    const failed = await asOwner(s.engine, (c) =>
+      c.query(
+        'SELECT m.status, m.error_code, o.state FROM app.messages m JOIN app.outbox o ON o.id = m.id WHERE m.id = $1',
+        [refused.json.id],
+      ),
     );
-    expect(optOut.rows).toEqual([{ our_number: NUMBER2 }]);
+    expect(failed.rows[0]).toEqual({ status: 'failed', error_code: 'twilio_21610', state: 'failed' });
     const before = fake.requests.length;
     const again = await call(`/api/businesses/${bid}/conversations/${conversationId}/messages`, {
       token: admin.accessToken,

@@ -19,7 +19,7 @@ import type { Logger } from '../observability/logger.ts';
 import { metrics } from '../observability/metrics.ts';
 import { AppError } from '../shared/errors.ts';
 import { JOB_SCHEMA } from '../db/job-schema.ts';
-import type { QueueDefinition } from './queue.ts';
+import type { QueueDefinition, QueuePolicy } from './queue.ts';
 
 export interface JobContext {
   /** The pg-boss job id (stable across retries). */
@@ -70,8 +70,11 @@ export interface FailedJob {
 }
 
 export interface JobEngine extends JobSender {
-  /** Declare a queue and, optionally, its handler on this node. Before start(). */
-  register<P>(queue: QueueDefinition<P>, handler?: JobHandler<P>): void;
+  /**
+   * Declare a queue and, optionally, its handler on this node. Before start(). `policy`
+   * overrides the queue's (settings that depend on configuration, e.g. an expiry).
+   */
+  register<P>(queue: QueueDefinition<P>, handler?: JobHandler<P>, policy?: QueuePolicy): void;
   start(): Promise<void>;
   /** Stop fetching, wait for handlers in flight (up to the timeout), close the pool. */
   stop(): Promise<void>;
@@ -178,11 +181,11 @@ export function createJobEngine(options: JobEngineOptions): JobEngine {
   const sql = <R>(text: string, values?: unknown[]) => database.executeSql(text, values) as Promise<{ rows: R[] }>;
 
   const engine: JobEngine = {
-    register(queue, handler) {
+    register(queue, handler, policy) {
       if (started) throw new Error(`queue ${queue.name} registered after the job engine started`);
       if (queues.has(queue.name)) throw new Error(`queue ${queue.name} registered twice`);
       queues.set(queue.name, {
-        queue: queue as QueueDefinition<unknown>,
+        queue: { ...queue, policy: { ...queue.policy, ...policy } } as QueueDefinition<unknown>,
         handler: handler as JobHandler<unknown> | undefined,
       });
     },

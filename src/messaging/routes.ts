@@ -62,7 +62,8 @@ export function messagingRoutes(deps: MessagingDeps): RouteModule {
         schema: {
           tags,
           security,
-          summary: 'Send an SMS in a conversation (any member) through its Twilio configuration',
+          summary:
+            'Send an SMS in a conversation (any member): 202 with the message `queued`; it is delivered through the outbox, and its status moves sending → sent → delivered | failed',
           params: z.object({ bid: z.string().uuid(), id: z.string().uuid() }),
           body: z
             .object({ body: z.string().trim().min(1, 'body is required').max(1600, 'body is at most 1600 characters') })
@@ -80,8 +81,8 @@ export function messagingRoutes(deps: MessagingDeps): RouteModule {
           req.params.id,
           req.body.body,
         );
-        req.log.info({ business_id: bid, message_id: message.id, status: message.status }, 'sms sent');
-        return reply.status(201).send(message);
+        req.log.info({ business_id: bid, message_id: message.id, status: message.status }, 'sms queued');
+        return reply.status(202).send(message);
       },
     );
 

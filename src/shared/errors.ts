@@ -58,6 +58,8 @@ export const ERROR_STATUS = {
   twilio_unreachable: 502,
   twilio_error: 502,
   contact_opted_out: 409,
+  // An outbox delivery that must run again later (never an HTTP answer: a job's retry).
+  delivery_deferred: 503,
   no_twilio_config: 409,
   invalid_signature: 403,
   // outbound connections to tenant-entered hosts (src/shared/outbound-host.ts)

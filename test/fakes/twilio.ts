@@ -24,6 +24,10 @@ export interface FakeMessage {
   body: string;
   status: string;
   statusCallback: string | undefined;
+  /** When the fake accepted it (Twilio's date_created; the fake "sends" at once, so also date_sent). */
+  createdAt: Date;
+  /** The path label of the node that sent it (TWILIO_API_BASE = <fake url>/_node/<label>), if any. */
+  node: string | undefined;
 }
 
 export interface WebhookResult {
@@ -90,7 +94,13 @@ const ERROR_MESSAGES: Record<number, string> = {
   30007: 'Message filtered',
 };
 
-export async function startTwilioFake(options: { autoStatusCallbacks?: boolean } = {}): Promise<TwilioFake> {
+export interface TwilioFakeOptions {
+  autoStatusCallbacks?: boolean;
+  /** Called for each accepted message; 'drop-response' cuts the connection instead of answering. */
+  onAccept?: (msg: FakeMessage) => 'drop-response' | void;
+}
+
+export async function startTwilioFake(options: TwilioFakeOptions = {}): Promise<TwilioFake> {
   const accounts = new Map<string, FakeAccount>();
   const messages: FakeMessage[] = [];
   const requests: TwilioFake['requests'] = [];
@@ -126,11 +136,15 @@ export async function startTwilioFake(options: { autoStatusCallbacks?: boolean }
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'http://fake');
-      const account = /^\/2010-04-01\/Accounts\/([^/]+?)(\.json|\/Messages\.json)$/.exec(url.pathname);
+      // Tests give each app node its own base (<fake>/_node/<label>) to see which node sent what.
+      const labelled = /^\/_node\/([a-z0-9-]{1,20})(\/.*)$/.exec(url.pathname);
+      const node = labelled?.[1];
+      const pathname = labelled ? labelled[2]! : url.pathname;
+      const account = /^\/2010-04-01\/Accounts\/([^/]+?)(\.json|\/Messages\.json)$/.exec(pathname);
       if (!account) return sendError(res, 404, 20404);
       const sid = decodeURIComponent(account[1]!);
       const acct = authorize(req, sid);
-      requests.push({ method: req.method ?? '', path: url.pathname, authorized: Boolean(acct) });
+      requests.push({ method: req.method ?? '', path: pathname, authorized: Boolean(acct) });
       // Twilio answers 401 with code 20003 for a wrong SID or token alike.
       if (!acct) {
         res.setHeader('www-authenticate', 'Basic realm="Twilio API"');
@@ -167,8 +181,15 @@ export async function startTwilioFake(options: { autoStatusCallbacks?: boolean }
           body,
           status: 'queued',
           statusCallback: form.get('StatusCallback') ?? undefined,
+          createdAt: new Date(),
+          node,
         };
         messages.push(msg);
+        if (options.onAccept?.(msg) === 'drop-response') {
+          // Accepted, but the answer is lost on the way back (a crash or a cut connection).
+          req.socket.destroy();
+          return;
+        }
         sendJson(res, 201, {
           sid: msg.sid,
           account_sid: acct.sid,
@@ -192,6 +213,69 @@ export async function startTwilioFake(options: { autoStatusCallbacks?: boolean }
           }, 10);
         }
         return;
+      }
+      if (account[2] === '/Messages.json' && req.method === 'GET') {
+        // Read multiple Message resources, with Twilio's filters (To, From, DateSent,
+        // DateSent<, DateSent> — an ISO 8601 date or date-time) and paging (PageSize,
+        // Page, PageToken), newest first, in Twilio's list envelope.
+        const q = url.searchParams;
+        const day = (d: Date) => d.toISOString().slice(0, 10);
+        const bound = (v: string | null) => (v ? new Date(/^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : v) : null);
+        const after = bound(q.get('DateSent>'));
+        const before = bound(q.get('DateSent<'));
+        const on = q.get('DateSent');
+        const matching = messages
+          .filter(
+            (m) =>
+              m.accountSid === acct.sid &&
+              (!q.get('To') || m.to === q.get('To')) &&
+              (!q.get('From') || m.from === q.get('From')) &&
+              (!after || m.createdAt >= after) &&
+              (!before || m.createdAt <= before) &&
+              (!on || day(m.createdAt) === on.slice(0, 10)),
+          )
+          .reverse();
+        const pageSize = Math.min(Math.max(Number(q.get('PageSize') ?? 50) || 50, 1), 1000);
+        const page = Math.max(Number(q.get('Page') ?? 0) || 0, 0);
+        const slice = matching.slice(page * pageSize, (page + 1) * pageSize);
+        const base = `/2010-04-01/Accounts/${acct.sid}/Messages.json`;
+        const pageUri = (p: number) => {
+          const next = new URLSearchParams(q);
+          next.set('PageSize', String(pageSize));
+          next.set('Page', String(p));
+          next.set('PageToken', `PA${p}`);
+          return `${base}?${next}`;
+        };
+        return sendJson(res, 200, {
+          messages: slice.map((m) => ({
+            account_sid: m.accountSid,
+            api_version: '2010-04-01',
+            body: m.body,
+            date_created: m.createdAt.toUTCString(),
+            date_sent: m.createdAt.toUTCString(),
+            date_updated: m.createdAt.toUTCString(),
+            direction: 'outbound-api',
+            error_code: null,
+            error_message: null,
+            from: m.from,
+            num_media: '0',
+            num_segments: '1',
+            price: null,
+            price_unit: 'USD',
+            sid: m.sid,
+            status: m.status,
+            to: m.to,
+            uri: `/2010-04-01/Accounts/${m.accountSid}/Messages/${m.sid}.json`,
+          })),
+          end: page * pageSize + Math.max(slice.length - 1, 0),
+          first_page_uri: pageUri(0),
+          next_page_uri: (page + 1) * pageSize < matching.length ? pageUri(page + 1) : null,
+          page,
+          page_size: pageSize,
+          previous_page_uri: page > 0 ? pageUri(page - 1) : null,
+          start: page * pageSize,
+          uri: `${base}?${q}`,
+        });
       }
       return sendError(res, 405, 20004, 'Method not allowed');
     });

@@ -38,6 +38,8 @@ export async function startTestServer(
     // Every test signs in from 127.0.0.1; the rate-limit tests set their own low limits.
     CAPTO_AUTH_RATE_IP: '100000',
     CAPTO_AUTH_RATE_ACCOUNT: '100000',
+    // The outbox delivers through the job engine: poll often so tests see it soon.
+    CAPTO_JOBS_POLL_SECONDS: '0.5',
     ...(scratch ? { CAPTO_DATA_DIR: scratch } : {}),
     ...blank.env,
     ...env,
