@@ -115,7 +115,7 @@ export function createOutboxDelivery(options: {
   const { db, logger } = options;
   const drivers = new Map(options.drivers.map((d) => [d.channel, d]));
   const lease = options.leaseSeconds;
-  const callTimeoutMs = Math.max(500, (lease * 1000) / 3);
+  const callTimeoutMs = Math.max(500, Math.round((lease * 1000) / 3));
 
   const finish = (row: OutboxRow, driver: OutboxDriver, outcome: SendOutcome & { kind: 'accepted' | 'refused' }) =>
     db.asService('outbox.record', async (tx) => {
