@@ -145,7 +145,16 @@ describe.skipIf(e2eSkipReason !== null)(
         await page.getByRole('button', { name: 'Send' }).click();
         await page.waitForURL(/\/inbox\/[0-9a-f-]{36}$/);
         await page.locator('.msg[data-direction="outbound"]', { hasText: 'your rate lock is ready' }).waitFor();
-        expect(twilio.messages.some((m) => m.to === BORROWER_PHONE && m.body.includes('rate lock'))).toBe(true);
+        // The outbox delivers it in the background; the inbox follows its status to delivered.
+        await page
+          .locator('.msg[data-direction="outbound"][data-status="sending"]', { hasText: 'your rate lock is ready' })
+          .waitFor({ timeout: 15_000 });
+        const sent = twilio.messages.find((m) => m.to === BORROWER_PHONE && m.body.includes('rate lock'));
+        expect(sent).toBeDefined();
+        expect((await twilio.deliverStatus(sent!.sid, 'delivered')).status).toBe(200);
+        await page
+          .locator('.msg[data-direction="outbound"][data-status="delivered"]', { hasText: 'your rate lock is ready' })
+          .waitFor({ timeout: 15_000 });
 
         const configs = await request(`${server.url}/api/businesses/${bid}/integrations/twilio`, {
           token: owner.accessToken,

@@ -41,7 +41,14 @@ function Thread({ bid, conversation }: { bid: string; conversation: Conversation
         await api(bpath(bid, 'conversations', conversation.id, 'messages') + qs({ limit: 100 })),
         'messages',
       ).items,
-    refetchInterval: POLL_MS,
+    // A message just sent is delivered by the outbox in the background: follow its status
+    // (queued → sending → sent → delivered | failed) closely until it settles.
+    refetchInterval: (query) =>
+      (query.state.data ?? []).some(
+        (m) => m.direction === 'outbound' && (m.status === 'queued' || m.status === 'sending'),
+      )
+        ? 1_000
+        : POLL_MS,
   });
   const ordered = [...(messages.data ?? [])].sort((a, b) => a.created_at.localeCompare(b.created_at));
   const count = ordered.length;
@@ -104,6 +111,7 @@ function Thread({ bid, conversation }: { bid: string; conversation: Conversation
             key={m.id}
             className={`msg ${m.direction === 'inbound' ? 'msg-in' : 'msg-out'}`}
             data-direction={m.direction}
+            data-status={m.status}
           >
             {m.body}
             <div className="msg-meta">
