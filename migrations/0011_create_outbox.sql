@@ -46,12 +46,3 @@ GRANT SELECT, INSERT ON app.outbox TO capto_service;
 GRANT UPDATE (state, attempts, first_attempt_at, lease_until, provider_id, error_code, updated_at, sent_at)
   ON app.outbox TO capto_service;
 CREATE POLICY outbox_all_service ON app.outbox FOR ALL TO capto_service USING (true) WITH CHECK (true);
-
--- Per-number throughput (docs/ARCHITECTURE.md §23): at most sends_per_second messages
--- from one Twilio number (default 1/s, a long code's limit; NULL = no cap). Delivery
--- reserves the next slot in next_send_at under the row lock.
-ALTER TABLE app.twilio_configs
-  ADD COLUMN sends_per_second real DEFAULT 1 CHECK (sends_per_second IS NULL OR sends_per_second > 0),
-  ADD COLUMN next_send_at timestamptz;
-GRANT UPDATE (next_send_at) ON app.twilio_configs TO capto_service;
-GRANT SELECT (sends_per_second) ON app.twilio_configs TO capto_authenticated;

@@ -102,7 +102,7 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
       db,
       logger,
       leaseSeconds: lease,
-      drivers: [createSmsDriver({ db, vault, twilio, publicUrl: config.publicUrl })],
+      drivers: [createSmsDriver({ db, vault, twilio, publicUrl: config.publicUrl, cap: config.jobs.outboxCap })],
     });
     jobEngine.register(outboxDeliverQueue, outboxDeliverHandler(delivery), {
       expireInSeconds: 2 * lease + 5,

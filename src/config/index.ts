@@ -63,6 +63,7 @@ const schema = z.object({
   CAPTO_JOBS_SUPERVISE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   CAPTO_JOBS_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   CAPTO_OUTBOX_LEASE_SECONDS: z.coerce.number().int().min(2).max(600).default(30),
+  CAPTO_OUTBOX_CAP: z.enum(['on', 'off']).default('on'),
 });
 
 /** Settings whose values must never reach a log line, a response or an error message. */
@@ -138,6 +139,8 @@ export interface Config {
     readonly concurrency: number;
     /** How long a delivery attempt owns an outbox message before it may be reconciled. */
     readonly outboxLeaseSeconds: number;
+    /** Per-number throughput caps (off: benchmarks and tests against a fake provider). */
+    readonly outboxCap: boolean;
   };
 }
 
@@ -217,6 +220,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       superviseSeconds: e.CAPTO_JOBS_SUPERVISE_SECONDS,
       concurrency: e.CAPTO_JOBS_CONCURRENCY,
       outboxLeaseSeconds: e.CAPTO_OUTBOX_LEASE_SECONDS,
+      outboxCap: e.CAPTO_OUTBOX_CAP === 'on',
     },
   };
   return deepFreeze(config);

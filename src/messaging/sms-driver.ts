@@ -60,6 +60,8 @@ export function createSmsDriver(deps: {
   vault: Vault;
   twilio: TwilioClient;
   publicUrl: string;
+  /** Honour each number's messages_per_second (CAPTO_OUTBOX_CAP=off: benchmarks and tests only). */
+  cap?: boolean;
 }): OutboxDriver {
   const { db } = deps;
   const load = (row: OutboxRow) =>
@@ -72,15 +74,24 @@ export function createSmsDriver(deps: {
     channel: 'sms',
 
     async reserveSlot(tx, row) {
-      // The number's next free slot, moved on by one interval under the row lock.
-      const r = await tx.query<{ wait_ms: number }>(
-        `UPDATE app.twilio_configs c
-            SET next_send_at = greatest(coalesce(c.next_send_at, now()), now()) + make_interval(secs => 1.0 / c.sends_per_second)
-          WHERE c.business_id = $1 AND c.id = $2 AND c.sends_per_second IS NOT NULL
-        RETURNING (extract(epoch FROM c.next_send_at - now()) * 1000 - 1000.0 / c.sends_per_second)::float8 AS wait_ms`,
+      if (deps.cap === false) return 0;
+      // The number's next free slot in app.send_throttles (key sms:<configuration>), shared
+      // with campaign delivery, so 1:1 texts and a campaign on one number share its rate.
+      const cfg = await tx.query<{ rate: number }>(
+        'SELECT messages_per_second AS rate FROM app.twilio_configs WHERE business_id = $1 AND id = $2',
         [row.business_id, row.sender_id],
       );
-      return Math.max(0, r.rows[0]?.wait_ms ?? 0);
+      const rate = cfg.rows[0]?.rate;
+      if (!rate) return 0; // the configuration is gone: send() fails the message
+      const r = await tx.query<{ wait_ms: number }>(
+        `INSERT INTO app.send_throttles AS t (business_id, key, next_at)
+         VALUES ($1, $2, clock_timestamp() + make_interval(secs => 1.0 / $3))
+         ON CONFLICT (business_id, key) DO UPDATE
+           SET next_at = greatest(t.next_at, clock_timestamp()) + make_interval(secs => 1.0 / $3)
+         RETURNING greatest(0, extract(epoch FROM (t.next_at - make_interval(secs => 1.0 / $3) - clock_timestamp())) * 1000)::float8 AS wait_ms`,
+        [row.business_id, `sms:${row.sender_id}`, rate],
+      );
+      return Number(r.rows[0]?.wait_ms ?? 0);
     },
 
     async markSending(tx, row) {

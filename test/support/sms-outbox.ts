@@ -21,12 +21,12 @@ export interface SmsWorld {
 
 let numbers = 0;
 
-/** Owner, business and a Twilio configuration on the fake; `sendsPerSecond: null` = no cap. */
+/** Owner, business and a Twilio configuration on the fake (its messages_per_second if given). */
 export async function smsWorld(
   engine: Engine,
   db: Database,
   fake: TwilioFake,
-  options: { masterKey: string; publicUrl?: string; sendsPerSecond?: number | null },
+  options: { masterKey: string; publicUrl?: string; messagesPerSecond?: number },
 ): Promise<SmsWorld> {
   const vault = createVault(parseMasterKey(options.masterKey));
   const owner = await newUser(engine);
@@ -39,9 +39,12 @@ export async function smsWorld(
     business.id,
     { friendly_name: 'Main line', account_sid: account.sid, auth_token: account.authToken, phone_number: number },
   );
-  if (options.sendsPerSecond !== undefined)
+  if (options.messagesPerSecond !== undefined)
     await asOwner(engine, (c) =>
-      c.query('UPDATE app.twilio_configs SET sends_per_second = $2 WHERE id = $1', [cfg.id, options.sendsPerSecond]),
+      c.query('UPDATE app.twilio_configs SET messages_per_second = $2 WHERE id = $1', [
+        cfg.id,
+        options.messagesPerSecond,
+      ]),
     );
   return { businessId: business.id, ownerId: owner.id, configId: cfg.id, number, vault };
 }
