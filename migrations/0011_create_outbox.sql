@@ -1,4 +1,4 @@
--- The transactional outbox (docs/ARCHITECTURE.md §23): every outgoing message is a row
+-- The transactional outbox (docs/ARCHITECTURE.md §24): every outgoing message is a row
 -- written in the same transaction as the action that caused it; a job (`outbox.deliver`)
 -- delivers it through the driver of its channel. The row holds ids and delivery state
 -- only — the message itself lives in its channel's table (SMS: app.messages, whose id

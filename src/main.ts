@@ -96,7 +96,7 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
     const vault = createVault(auth.masterKey);
     const twilio = createTwilioClient(config.twilioApiBase);
     const messaging = { db, logger, vault, twilio, publicUrl: config.publicUrl, outbox: outboxNotifier(jobEngine) };
-    // Every outgoing message goes through the outbox (docs/ARCHITECTURE.md §23).
+    // Every outgoing message goes through the outbox (docs/ARCHITECTURE.md §24).
     const lease = config.jobs.outboxLeaseSeconds;
     const delivery = createOutboxDelivery({
       db,

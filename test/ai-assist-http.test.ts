@@ -469,7 +469,7 @@ describe('the drafts review queue', () => {
       decided_by: ownerA.userId,
       body: 'Yes — we can lock at 6.1 today. Call me at 6?',
     });
-    // Queued with the approval, delivered by the outbox job (docs/ARCHITECTURE.md §23).
+    // Queued with the approval, delivered by the outbox job (docs/ARCHITECTURE.md §24).
     await vi.waitFor(
       () =>
         expect(twilio.messages.at(-1)).toMatchObject({

@@ -1,4 +1,4 @@
-// The outbox (docs/ARCHITECTURE.md §23) on the engine under test: who may write and read
+// The outbox (docs/ARCHITECTURE.md §24) on the engine under test: who may write and read
 // app.outbox, and the delivery state machine against the Twilio fake — idempotent per
 // message, an unknown send reconciled with Twilio's message list before any retry, a
 // certain refusal never retried, the per-number cap, and the sweep.

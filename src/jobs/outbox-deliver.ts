@@ -1,4 +1,4 @@
-// Delivering the outbox (docs/ARCHITECTURE.md §23): one job per outgoing message, whose
+// Delivering the outbox (docs/ARCHITECTURE.md §24): one job per outgoing message, whose
 // job id IS the message id, so a second nudge (a retry, the sweep, another node) for the
 // same message is ignored while its job is kept. The handler is the outbox's state
 // machine (src/messaging/outbox.ts): idempotent, reconciling an unknown send before

@@ -1,4 +1,4 @@
-// The outbox's safety net (docs/ARCHITECTURE.md §23): every minute, and when a node
+// The outbox's safety net (docs/ARCHITECTURE.md §24): every minute, and when a node
 // starts, give every undelivered outbox row a delivery job. The request's nudge after
 // its commit is the fast path; this finds rows whose nudge was lost (a crash between
 // the commit and the nudge, the job database briefly down). A row that already has a

@@ -1,4 +1,4 @@
-// The transactional outbox (docs/ARCHITECTURE.md §23). An action that sends writes its
+// The transactional outbox (docs/ARCHITECTURE.md §24). An action that sends writes its
 // message and an outbox row in ONE transaction (`withOutbox`); after the commit it nudges
 // the job engine, and a job delivers the row through its channel's driver. If the nudge
 // is lost (a crash right after the commit), the `outbox.sweep` job finds the row.

@@ -1,4 +1,4 @@
-// Sending an SMS (docs/ARCHITECTURE.md §23): ONE transaction as the caller (RLS) checks
+// Sending an SMS (docs/ARCHITECTURE.md §24): ONE transaction as the caller (RLS) checks
 // the conversation, the opt-out and the demo flag, picks the configuration, and writes the
 // message (`queued`) with its outbox row; after the commit the delivery job is nudged. No
 // network call happens in the request: the outbox driver (sms-driver.ts) sends it.

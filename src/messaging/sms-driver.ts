@@ -1,4 +1,4 @@
-// The outbox's SMS driver (docs/ARCHITECTURE.md §23): Twilio through the business's own
+// The outbox's SMS driver (docs/ARCHITECTURE.md §24): Twilio through the business's own
 // configuration. Everything is re-read as capto_service at send time — the message, the
 // contact's number, a STOP recorded since it was queued, the token from the vault.
 import type { Database, Tx } from '../db/index.ts';

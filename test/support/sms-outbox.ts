@@ -1,6 +1,6 @@
 // A business that texts through the Twilio fake, and bulk outbox fixtures: N outbound
 // messages (one per contact) queued with their outbox rows in one owner transaction,
-// exactly as N requests would leave them (docs/ARCHITECTURE.md §23).
+// exactly as N requests would leave them (docs/ARCHITECTURE.md §24).
 import { randomUUID } from 'node:crypto';
 import type { Database, Engine } from '../../src/db/index.ts';
 import { asOwner } from '../../src/db/engine.ts';
