@@ -154,7 +154,7 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
       await jobEngine.send(outboxSweepQueue, {});
     }
     // Campaign delivery runs on every node; recipients are claimed row by row (SKIP LOCKED).
-    outreach.dispatcher.start();
+    if (config.campaigns.dispatch) outreach.dispatcher.start();
 
     let closing: Promise<void> | undefined;
     return {

@@ -43,6 +43,7 @@ const schema = z.object({
   HIBP_FAILURE_MODE: z.enum(['offline-list', 'reject']).default('offline-list'),
   TWILIO_API_BASE: url.default('https://api.twilio.com'),
   CAPTO_ALLOW_PRIVATE_HOSTS: bool.default(false),
+  CAPTO_CAMPAIGNS: bool.default(true),
   CAPTO_CAMPAIGN_THROTTLE: bool.default(true),
   CAPTO_SMS_QUIET_HOURS: z
     .string()
@@ -116,6 +117,8 @@ export interface Config {
   readonly allowPrivateHosts: boolean;
   /** Campaign delivery (src/outreach/dispatcher.ts). */
   readonly campaigns: {
+    /** Off: this node queues campaign and 1:1 email work but does not send (CAPTO_CAMPAIGNS=off). */
+    readonly dispatch: boolean;
     readonly throttle: boolean;
     /** [start, end) hour of the SMS window in the business's time zone; null = no quiet hours. */
     readonly smsWindow: readonly [number, number] | null;
@@ -199,6 +202,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     twilioApiBase: e.TWILIO_API_BASE.replace(/\/+$/, ''),
     allowPrivateHosts: e.CAPTO_ALLOW_PRIVATE_HOSTS,
     campaigns: {
+      dispatch: e.CAPTO_CAMPAIGNS,
       throttle: e.CAPTO_CAMPAIGN_THROTTLE,
       smsWindow:
         e.CAPTO_SMS_QUIET_HOURS === 'off' ? null : (e.CAPTO_SMS_QUIET_HOURS.split('-').map(Number) as [number, number]),

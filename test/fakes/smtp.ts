@@ -34,7 +34,14 @@ export interface SmtpFake {
 }
 
 export async function startSmtpFake(
-  options: { tls?: 'none' | 'implicit' | 'starttls'; username?: string; password?: string; parse?: boolean } = {},
+  options: {
+    tls?: 'none' | 'implicit' | 'starttls';
+    username?: string;
+    password?: string;
+    parse?: boolean;
+    /** false: count messages (received.length grows) without keeping their text — for benchmarks. */
+    keep?: boolean;
+  } = {},
 ): Promise<SmtpFake> {
   const username = options.username ?? 'relay-user';
   const password = options.password ?? `pw-${randomBytes(9).toString('base64url')}`;
@@ -94,7 +101,7 @@ export async function startSmtpFake(
           fake.received.push({
             envelopeFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
             envelopeTo: session.envelope.rcptTo.map((r) => r.address),
-            raw,
+            raw: options.keep === false ? '' : raw,
             parsed,
           });
           for (const w of waiters.splice(0)) {
