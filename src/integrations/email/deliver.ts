@@ -57,11 +57,21 @@ export function createEmailDelivery(deps: {
   const transports = new Map<string, { version: string; transport: Transport }>();
   const doFetch = deps.fetchImpl ?? fetch;
 
+  // A sender (password included) is cached per node for a few seconds, so a campaign does
+  // not re-read and decrypt it for every message; a change or removal is seen within the TTL.
+  const senders = new Map<string, { at: number; sender: SenderForDelivery }>();
+  const SENDER_TTL_MS = 5_000;
   async function sender(businessId: string, senderId: string): Promise<SenderForDelivery> {
+    const hit = senders.get(senderId);
+    if (hit && hit.sender.businessId === businessId && Date.now() - hit.at < SENDER_TTL_MS) return hit.sender;
     const s = await deps.db.asService('email.deliver.sender', (tx) =>
       loadSenderForDelivery(tx, deps.vault, businessId, senderId),
     );
-    if (!s) throw new EmailDeliveryError('the email sender was removed', true, 'sender_removed');
+    if (!s) {
+      senders.delete(senderId);
+      throw new EmailDeliveryError('the email sender was removed', true, 'sender_removed');
+    }
+    senders.set(senderId, { at: Date.now(), sender: s });
     return s;
   }
 
@@ -71,7 +81,7 @@ export function createEmailDelivery(deps: {
     cached?.transport.close();
     let options;
     try {
-      options = await smtpTransportOptions(s.smtp!, deps.smtpPolicy, { pool: true, maxConnections: 4 });
+      options = await smtpTransportOptions(s.smtp!, deps.smtpPolicy, { pool: true, maxConnections: 8 });
     } catch (e) {
       // The host no longer passes the outbound check (e.g. DNS now points inside): permanent for this sender.
       throw new EmailDeliveryError((e as Error).message, true, (e as AppError).code ?? 'host_not_allowed');
@@ -179,6 +189,7 @@ export function createEmailDelivery(deps: {
     close() {
       for (const t of transports.values()) t.transport.close();
       transports.clear();
+      senders.clear();
     },
   };
 }
