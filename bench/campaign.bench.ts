@@ -67,7 +67,7 @@ export default async function run(): Promise<Figure[]> {
       COMMIT;`);
     const bigList = await seed('aud', AUDIENCE);
     const sendList = SENDS === AUDIENCE ? bigList : await seed('snd', SENDS);
-    const sender = await addEmailSender(
+    await addEmailSender(
       { db, vault, smtpPolicy: { allowPrivateHosts: true }, verify: async () => undefined },
       { userId },
       businessId,
