@@ -11,6 +11,7 @@ import { Readable } from 'node:stream';
 import readline from 'node:readline';
 import pg from 'pg';
 import { bootstrapWithRetry } from '../db/server-engine.ts';
+import { JOB_SCHEMA } from '../db/job-schema.ts';
 import { migrate, readMigrations } from '../db/migrator.ts';
 import { BackupError } from './backup-format.ts';
 import { listTables, SYSTEM_SCHEMA_SQL } from './db-inventory.ts';
@@ -45,7 +46,8 @@ async function* exportRows(url: string): AsyncGenerator<string> {
     }
     const seqs = await client.query<{ name: string }>(
       `SELECT format('%I.%I', n.nspname, c.relname) AS name FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind = 'S' AND ${SYSTEM_SCHEMA_SQL} AND n.nspname <> 'capto_meta'`,
+        WHERE c.relkind = 'S' AND ${SYSTEM_SCHEMA_SQL} AND n.nspname NOT IN ('capto_meta', $1)`,
+      [JOB_SCHEMA],
     );
     for (const { name } of seqs.rows) {
       const v = await client.query<{ last_value: string; is_called: boolean }>(

@@ -3,6 +3,8 @@
 // drill compares row counts before and after. Run as an owner or superuser: RLS would
 // otherwise hide rows and make a full database look empty.
 
+import { JOB_SCHEMA } from '../db/job-schema.ts';
+
 export interface Queryable {
   query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<{ rows: R[] }>;
 }
@@ -12,13 +14,20 @@ export const SYSTEM_SCHEMA_SQL = `n.nspname NOT IN ('pg_catalog', 'information_s
 
 const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
+/**
+ * The tables that hold a workspace's data. The job engine's schema is not among them: it
+ * holds only queue state (ids, never customer data), the migrator rebuilds it, and work
+ * that was queued is found again from the app tables (the outbox and import sweeps), so a
+ * logical export leaves it out and a restored database starts with empty queues.
+ */
 export async function listTables(db: Queryable): Promise<string[]> {
   const r = await db.query<{ schema: string; name: string }>(
     `SELECT n.nspname AS schema, c.relname AS name
        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind IN ('r', 'p') AND ${SYSTEM_SCHEMA_SQL}
+      WHERE c.relkind IN ('r', 'p') AND ${SYSTEM_SCHEMA_SQL} AND n.nspname <> $1
         AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
       ORDER BY 1, 2`,
+    [JOB_SCHEMA],
   );
   return r.rows.map((t) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`);
 }
