@@ -171,6 +171,7 @@ describe.skipIf(e2eSkipReason !== null)(
         await page.getByLabel('Appraisal ordered').fill('2026-11-10');
         await page.getByRole('button', { name: 'Save milestones' }).click();
         await page.getByTestId('milestones-progress').getByText('2 of 7 reached').waitFor();
+        await page.getByText('Milestones saved.').waitFor();
         await page.getByLabel('Add a note to this loan').fill('Appraisal ordered with Lakeside.');
         await page.getByRole('button', { name: 'Add note' }).click();
         await page.getByText('Appraisal ordered with Lakeside.', { exact: true }).waitFor();
@@ -417,6 +418,9 @@ describe.skipIf(e2eSkipReason !== null)(
           ['/settings/general', 'General settings · Capto'],
           ['/settings/team', 'Team settings · Capto'],
           ['/settings/integrations', 'Integrations · Capto'],
+          ['/templates', 'Templates · Capto'],
+          ['/campaigns', 'Campaigns · Capto'],
+          ['/ai-drafts', 'AI drafts · Capto'],
           ['/settings/security', 'Security settings · Capto'],
         ] as const) {
           await page.goto(at(path));

@@ -36,14 +36,23 @@ function Person({ bid, id, name, role }: { bid: string; id?: string | null; name
   );
 }
 
-function Milestones({ bid, deal }: { bid: string; deal: Deal }) {
+function Milestones({
+  bid,
+  deal,
+  saved,
+  setSaved,
+}: {
+  bid: string;
+  deal: Deal;
+  saved: boolean;
+  setSaved: (saved: boolean) => void;
+}) {
   const queryClient = useQueryClient();
   const initial = Object.fromEntries(MILESTONES.map((m) => [m, deal.milestones?.[m] ?? ''])) as Record<
     Milestone,
     string
   >;
   const [dates, setDates] = useState(initial);
-  const [saved, setSaved] = useState(false);
   const save = useMutation({
     mutationFn: () =>
       api<Deal>(bpath(bid, 'deals', deal.id), {
@@ -179,6 +188,8 @@ export function DealDetail() {
   const queryClient = useQueryClient();
   const [editing, setEditing] = useState(false);
   const [confirmDelete, setConfirmDelete] = useState(false);
+  // Lives here: the milestones form is re-keyed by updated_at after a save.
+  const [milestonesSaved, setMilestonesSaved] = useState(false);
   const deal = useQuery({
     queryKey: ['deal', bid, did],
     queryFn: () => api<Deal>(bpath(bid, 'deals', did)),
@@ -250,7 +261,7 @@ export function DealDetail() {
                   </dl>
                 </section>
               )}
-              <Milestones key={d.updated_at} bid={bid} deal={d} />
+              <Milestones key={d.updated_at} bid={bid} deal={d} saved={milestonesSaved} setSaved={setMilestonesSaved} />
             </div>
             <div className="stack">
               <DealNotes bid={bid} did={did} />
