@@ -14,7 +14,8 @@ import { integrationModules } from './integrations/index.ts';
 import { createOutreach } from './outreach/index.ts';
 import { createTwilioClient } from './integrations/twilio/client.ts';
 import { messagingRoutes } from './messaging/routes.ts';
-import { aiModule } from './ai/index.ts';
+import { aiModule, createAssistDeps } from './ai/index.ts';
+import { aiIntentHandler, aiIntentQueue } from './jobs/ai-intent.ts';
 import { createVault } from './vault/secrets.ts';
 import { contactImport } from './crm/import/index.ts';
 import { authRoutes, createAuthServices } from './auth/index.ts';
@@ -95,7 +96,18 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
     ];
     const vault = createVault(auth.masterKey);
     const twilio = createTwilioClient(config.twilioApiBase);
-    const messaging = { db, logger, vault, twilio, publicUrl: config.publicUrl, outbox: outboxNotifier(jobEngine) };
+    // Inbound texts get an intent label by a job, not inside the webhook (docs/ARCHITECTURE.md §23).
+    const assist = createAssistDeps({ config, db, vault });
+    jobEngine.register(aiIntentQueue, aiIntentHandler(assist));
+    const messaging = {
+      db,
+      logger,
+      vault,
+      twilio,
+      publicUrl: config.publicUrl,
+      outbox: outboxNotifier(jobEngine),
+      afterInboundStored: (ids: { business_id: string; message_id: string }) => jobEngine.send(aiIntentQueue, ids),
+    };
     // Every outgoing message goes through the outbox (docs/ARCHITECTURE.md §24).
     const lease = config.jobs.outboxLeaseSeconds;
     const delivery = createOutboxDelivery({
@@ -114,7 +126,7 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
       ...integrationModules({ config, db, vault, twilio }),
       ...outreach.modules,
       messagingRoutes(messaging),
-      aiModule({ config, db, vault, messaging }),
+      aiModule({ config, db, vault, messaging, assist }),
     );
 
     // First: its hook takes the metrics bearer token before the auth hook reads bearers as JWTs.

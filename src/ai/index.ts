@@ -18,8 +18,14 @@ export function createAssistDeps(deps: { config: Config; db: Database; vault: Va
   return { db: deps.db, vault: deps.vault, client, perMinute: deps.config.ai.ratePerMinute };
 }
 
-export function aiModule(deps: { config: Config; db: Database; vault: Vault; messaging: MessagingDeps }): RouteModule {
-  const assist = createAssistDeps(deps);
+export function aiModule(deps: {
+  config: Config;
+  db: Database;
+  vault: Vault;
+  messaging: MessagingDeps;
+  assist: AssistDeps;
+}): RouteModule {
+  const { assist } = deps;
   return aiRoutes({
     db: deps.db,
     assist,

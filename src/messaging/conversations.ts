@@ -4,6 +4,10 @@
 import type { Tx } from '../db/index.ts';
 import { notFound } from '../shared/errors.ts';
 import { decodeCursor, iso, page } from '../crm/cursor.ts';
+import type { z } from 'zod';
+import type { intentSchema } from './schemas.ts';
+
+type Intent = z.infer<typeof intentSchema>;
 
 export interface Conversation {
   id: string;
@@ -17,6 +21,8 @@ export interface Conversation {
   unread_count: number;
   /** the contact texted STOP to our_number: sending is refused until START */
   opted_out: boolean;
+  /** AI intent of the newest labelled inbound text (docs/ARCHITECTURE.md §23) */
+  intent: Intent | null;
   created_at: string;
 }
 
@@ -32,6 +38,7 @@ export interface Message {
   sent_at: string | null;
   delivered_at: string | null;
   read_at: string | null;
+  intent: Intent | null;
 }
 
 type ConversationRow = Omit<Conversation, 'last_message_at' | 'created_at'> & {
@@ -41,12 +48,16 @@ type ConversationRow = Omit<Conversation, 'last_message_at' | 'created_at'> & {
 
 // Conversations without a message yet sort as oldest ('-infinity'), keeping the key total.
 const RECENCY = `coalesce(v.last_message_at, '-infinity'::timestamptz)`;
+// The intent label of the conversation's newest labelled inbound text.
+const INTENT = `(SELECT i.intent FROM app.message_intents i JOIN app.messages m ON m.business_id = i.business_id AND m.id = i.message_id
+    WHERE i.business_id = v.business_id AND m.conversation_id = v.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1)`;
 const CONVERSATION_COLUMNS = `v.id, v.business_id, v.contact_id, btrim(c.first_name || ' ' || c.last_name) AS contact_name,
   c.phone AS contact_phone, v.our_number, v.last_message_at, v.unread_count, v.created_at,
   EXISTS (SELECT 1 FROM app.sms_opt_outs o WHERE o.business_id = v.business_id AND o.contact_id = v.contact_id
     AND o.our_number = v.our_number) AS opted_out,
   (SELECT left(m.body, 140) FROM app.messages m WHERE m.business_id = v.business_id AND m.conversation_id = v.id
-    ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS last_message_preview`;
+    ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS last_message_preview,
+  ${INTENT} AS intent`;
 const FROM = 'app.conversations v JOIN app.contacts c ON c.business_id = v.business_id AND c.id = v.contact_id';
 
 const toConversation = (r: ConversationRow): Conversation => ({
@@ -58,13 +69,14 @@ const toConversation = (r: ConversationRow): Conversation => ({
 export async function listConversations(
   tx: Tx,
   businessId: string,
-  query: { limit: number; cursor?: string; contact_id?: string; unread?: boolean },
+  query: { limit: number; cursor?: string; contact_id?: string; unread?: boolean; intent?: Intent },
 ): Promise<{ items: Conversation[]; next_cursor: string | null; unread_total: number }> {
   const params: unknown[] = [businessId];
   const p = (v: unknown) => `$${params.push(v)}`;
   const where = ['v.business_id = $1', 'c.deleted_at IS NULL'];
   if (query.contact_id) where.push(`v.contact_id = ${p(query.contact_id)}::uuid`);
   if (query.unread) where.push('v.unread_count > 0');
+  if (query.intent) where.push(`${INTENT} = ${p(query.intent)}`);
   const cursor = decodeCursor(query.cursor, 2);
   if (cursor) where.push(`(${RECENCY}, v.id) < (${p(cursor[0])}::timestamptz, ${p(cursor[1])}::uuid)`);
   const r = await tx.query<ConversationRow & { k: string }>(
@@ -118,7 +130,8 @@ export async function listMessages(
   params.push(query.limit + 1);
   const r = await tx.query<MessageRow & { k: string }>(
     `SELECT m.id, m.conversation_id, m.direction, m.body, m.status, m.sender_user_id, m.error_code, m.created_at, m.sent_at,
-            m.delivered_at, m.read_at, m.created_at::text AS k
+            m.delivered_at, m.read_at, m.created_at::text AS k,
+            (SELECT i.intent FROM app.message_intents i WHERE i.business_id = m.business_id AND i.message_id = m.id) AS intent
        FROM app.messages m WHERE m.business_id = $1 AND m.conversation_id = $2 ${keyset}
       ORDER BY m.created_at DESC, m.id DESC LIMIT $${params.length}`,
     params,

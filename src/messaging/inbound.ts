@@ -44,7 +44,8 @@ async function authenticate(tx: Tx, deps: MessagingDeps, hook: SignedWebhook): P
 export type InboundOutcome = 'stored' | 'duplicate' | 'opted_out' | 'opted_in' | 'help';
 
 export async function receiveInboundSms(deps: MessagingDeps, hook: SignedWebhook): Promise<InboundOutcome> {
-  return deps.db.asService('messaging.webhook.sms', async (tx) => {
+  let stored: { business_id: string; message_id: string } | undefined;
+  const outcome = await deps.db.asService('messaging.webhook.sms', async (tx): Promise<InboundOutcome> => {
     const creds = await authenticate(tx, deps, hook);
     const sid = single(hook.params.MessageSid);
     const from = single(hook.params.From);
@@ -68,9 +69,10 @@ export async function receiveInboundSms(deps: MessagingDeps, hook: SignedWebhook
       [bid, contactId, creds.phoneNumber, creds.configId],
     );
     const conversationId = conv.rows[0]!.id;
-    const inserted = await tx.query(
+    const inserted = await tx.query<{ id: string }>(
       `INSERT INTO app.messages (business_id, conversation_id, direction, body, status, twilio_sid)
-       VALUES ($1, $2, 'inbound', $3, 'received', $4) ON CONFLICT (business_id, twilio_sid) DO NOTHING`,
+       VALUES ($1, $2, 'inbound', $3, 'received', $4) ON CONFLICT (business_id, twilio_sid) DO NOTHING
+       RETURNING id`,
       [bid, conversationId, body, sid],
     );
     if (inserted.rowCount === 0) return 'duplicate'; // a concurrent retry won
@@ -103,8 +105,18 @@ export async function receiveInboundSms(deps: MessagingDeps, hook: SignedWebhook
       return 'opted_in';
     }
     // HELP is recorded as the message itself; Twilio's Advanced Opt-Out sends the help reply.
-    return HELP.has(keyword) ? 'help' : 'stored';
+    if (HELP.has(keyword)) return 'help';
+    stored = { business_id: bid, message_id: inserted.rows[0]!.id };
+    return 'stored';
   });
+  if (stored && deps.afterInboundStored) {
+    await deps
+      .afterInboundStored(stored)
+      .catch((err: unknown) =>
+        deps.logger.warn({ err, business_id: stored!.business_id }, 'could not enqueue the intent of an inbound text'),
+      );
+  }
+  return outcome;
 }
 
 export async function receiveStatusCallback(

@@ -4,6 +4,16 @@ import { z } from 'zod';
 import { boolQuery, pageQuery, uuid } from '../crm/schemas.ts';
 
 const ts = z.string();
+/** AI intent labels of inbound texts (docs/ARCHITECTURE.md §23). */
+export const intentSchema = z.enum([
+  'wants_to_apply',
+  'question',
+  'document_sent',
+  'schedule_call',
+  'not_interested',
+  'wrong_number',
+  'other',
+]);
 const nullableTs = z.string().nullable();
 
 export const conversationSchema = z.object({
@@ -17,6 +27,9 @@ export const conversationSchema = z.object({
   last_message_preview: z.string().nullable(),
   unread_count: z.number(),
   opted_out: z.boolean().describe('the contact texted STOP to our_number; sending is refused until START'),
+  intent: intentSchema
+    .nullable()
+    .describe("the AI intent label of the contact's newest labelled inbound text (null: none yet or no AI)"),
   created_at: ts,
 });
 export const messageSchema = z.object({
@@ -31,5 +44,10 @@ export const messageSchema = z.object({
   sent_at: nullableTs,
   delivered_at: nullableTs,
   read_at: nullableTs,
+  intent: intentSchema.nullable().describe('AI intent label of an inbound text (a label only: never changes consent)'),
 });
-export const conversationQuery = pageQuery.extend({ contact_id: uuid.optional(), unread: boolQuery.optional() });
+export const conversationQuery = pageQuery.extend({
+  contact_id: uuid.optional(),
+  unread: boolQuery.optional(),
+  intent: intentSchema.optional().describe('only conversations whose newest labelled inbound text has this intent'),
+});

@@ -18,6 +18,12 @@ export interface MessagingDeps {
   logger: Logger;
   /** Wakes the outbox delivery after a commit (src/jobs/outbox-deliver.ts). */
   outbox: OutboxNotifier;
+  /**
+   * Called after an inbound text was stored and committed (not STOP/START): the AI module
+   * enqueues its intent job here (docs/ARCHITECTURE.md §23). Never blocks the webhook's answer
+   * on a model; a failure to enqueue is logged, and the text stays unlabelled.
+   */
+  afterInboundStored?: (ids: { business_id: string; message_id: string }) => Promise<unknown>;
 }
 
 export interface SentMessage {

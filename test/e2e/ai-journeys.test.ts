@@ -217,6 +217,30 @@ describe.skipIf(e2eSkipReason !== null)(
       });
     });
 
+    it('inbound texts show their intent chip, and the inbox filters by intent', async () => {
+      await step(page, 'ai-intents', async () => {
+        // The label as the intent job writes it (the job itself: test/ai-intent.test.ts).
+        await asOwner(server.engine, (c) =>
+          c.query(
+            `INSERT INTO app.message_intents (business_id, message_id, intent, model)
+             SELECT business_id, id, 'question', 'gpt-4o-mini' FROM app.messages
+              WHERE business_id = $1 AND conversation_id = $2 AND direction = 'inbound'`,
+            [bid, conversationId],
+          ),
+        );
+        await page.goto(`${server.url}/b/${bid}/inbox/${conversationId}`);
+        const list = page.getByRole('navigation', { name: 'Conversations' });
+        await list.getByTestId('intent-chip').getByText('Question').waitFor();
+        await page.locator('.messages').getByTestId('intent-chip').getByText('Question').waitFor();
+        await page.getByLabel('Intent').selectOption('wrong_number');
+        await page.getByText('No conversations with this intent.').waitFor();
+        await page.getByLabel('Intent').selectOption('question');
+        await list.getByText('Rosa Parks').waitFor();
+        await screenshot(page, 'ai-intents');
+        expectNoConsoleErrors(t);
+      });
+    });
+
     it("Settings shows the month's usage by feature", async () => {
       await step(page, 'ai-usage', async () => {
         await page.goto(`${server.url}/b/${bid}/settings/integrations`);

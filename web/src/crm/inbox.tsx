@@ -10,6 +10,7 @@ import { formatDateTime, fullName } from '../components/format.ts';
 import { formatPhone } from '../components/phone.tsx';
 import { Alert, Empty, ErrorState, Loading, QueryView } from '../components/states.tsx';
 import { SuggestReply } from '../ai/suggest-reply.tsx';
+import { IntentChip, IntentFilter } from '../ai/intent.tsx';
 import { humanize, toPage, type Contact, type ContactDetailView, type Conversation, type Message } from './types.ts';
 
 const POLL_MS = 3_000;
@@ -117,6 +118,8 @@ function Thread({ bid, conversation }: { bid: string; conversation: Conversation
             <div className="msg-meta">
               {formatDateTime(m.created_at)}
               {m.direction === 'outbound' ? ` · ${humanize(m.status)}` : ''}
+              {m.direction === 'inbound' && m.intent ? ' · ' : ''}
+              <IntentChip intent={m.direction === 'inbound' ? m.intent : null} />
               {m.error_code ? ` · error ${m.error_code}` : ''}
             </div>
           </div>
@@ -223,17 +226,28 @@ function StartConversation({ bid, contactId }: { bid: string; contactId: string 
 export function InboxPage() {
   const { bid } = useBusiness();
   const { convId } = useParams();
-  const [params] = useSearchParams();
+  const [params, setParams] = useSearchParams();
+  const intent = params.get('intent') ?? '';
   const conversations = useQuery({
-    queryKey: ['conversations', bid, 'inbox'],
+    queryKey: ['conversations', bid, 'inbox', intent],
     queryFn: async () =>
-      toPage<Conversation>(await api(bpath(bid, 'conversations') + qs({ limit: 100 })), 'conversations').items,
+      toPage<Conversation>(await api(bpath(bid, 'conversations') + qs({ limit: 100, intent })), 'conversations').items,
     refetchInterval: POLL_MS * 2,
   });
   const startFor = params.get('contact');
   return (
     <>
       <h1>Inbox</h1>
+      <IntentFilter
+        value={intent}
+        onChange={(v) =>
+          setParams((p) => {
+            if (v) p.set('intent', v);
+            else p.delete('intent');
+            return p;
+          })
+        }
+      />
       <QueryView query={conversations} loadingLabel="Loading conversations…">
         {(items) => {
           const active = items.find((c) => c.id === convId);
@@ -241,7 +255,11 @@ export function InboxPage() {
             <div className="inbox">
               <nav aria-label="Conversations">
                 {items.length === 0 ? (
-                  <Empty>No conversations yet. Start one from a contact's page.</Empty>
+                  <Empty>
+                    {intent
+                      ? 'No conversations with this intent.'
+                      : "No conversations yet. Start one from a contact's page."}
+                  </Empty>
                 ) : (
                   <ul className="conv-list">
                     {items.map((c) => (
@@ -259,6 +277,7 @@ export function InboxPage() {
                               <span className="sr-only"> unread</span>
                             </span>
                           )}
+                          <IntentChip intent={c.intent} />
                           <div className="small muted">{c.last_message_preview ?? ''}</div>
                           <div className="small muted">{formatDateTime(c.last_message_at)}</div>
                         </Link>

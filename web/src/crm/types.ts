@@ -164,6 +164,8 @@ export interface Conversation {
   last_message_preview: string | null;
   unread_count: number;
   opted_out: boolean;
+  /** AI intent label of the newest labelled inbound text */
+  intent?: string | null;
 }
 
 export interface ContactDetailView extends Contact {
@@ -178,6 +180,7 @@ export interface Message {
   status: string;
   error_code?: string | null;
   created_at: string;
+  intent?: string | null;
 }
 
 export interface Page<T> {
