@@ -307,6 +307,14 @@ describe('SMS campaign', () => {
     expect(sent.every((m) => m.from === NUMBER && m.accountSid === acct.sid)).toBe(true);
     expect(sent.map((m) => m.to)).not.toContain('+15553000001');
     expect(sent.find((m) => m.to === '+15553000002')!.body).toBe('Hi First2, rates dropped. Reply STOP to opt out.');
+    // Twilio's signed status callbacks move recipients to delivered / failed (with the reason).
+    expect((await twilio.deliverStatus(sent[0]!.sid, 'delivered')).status).toBe(200);
+    expect((await twilio.deliverStatus(sent[1]!.sid, 'undelivered', { ErrorCode: '30003' })).status).toBe(200);
+    expect((await twilio.deliverStatus(sent[0]!.sid, 'sent')).status).toBe(200); // never backwards
+    const after = (await call(admin, 'GET', `/campaigns/${c.json.id}`)).json;
+    expect(after.counts).toMatchObject({ sent: 9, delivered: 1, failed: 1 });
+    const failed = await call(admin, 'GET', `/campaigns/${c.json.id}/recipients?status=failed`);
+    expect(failed.json.items[0].reason).toBe('Twilio undelivered (error 30003)');
   });
 
   it('quiet hours: 8:00–21:00 in the business time zone', () => {

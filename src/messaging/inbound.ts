@@ -141,7 +141,20 @@ export async function receiveStatusCallback(
       [creds.businessId, sid, ourMessageId && UUID.test(ourMessageId) ? ourMessageId : null],
     );
     const id = found.rows[0]?.id;
-    if (!id) return 'ignored';
+    if (!id) {
+      // A campaign text (src/outreach/dispatcher.ts): its recipient row holds the SID.
+      // Only the final outcome moves it, and only forward from 'sent'.
+      if (status !== 'delivered' && status !== 'undelivered' && status !== 'failed') return 'ignored';
+      const c = await tx.query(
+        `UPDATE app.campaign_recipients
+            SET status = CASE WHEN $3 = 'delivered' THEN 'delivered' ELSE 'failed' END,
+                reason = CASE WHEN $3 = 'delivered' THEN NULL ELSE 'Twilio ' || $3 || coalesce(' (error ' || $4 || ')', '') END,
+                updated_at = now()
+          WHERE business_id = $1 AND provider_id = $2 AND status = 'sent'`,
+        [creds.businessId, sid, status, errorCode],
+      );
+      return c.rowCount > 0 ? 'advanced' : 'ignored';
+    }
     await tx.query(
       'UPDATE app.messages SET twilio_sid = $3 WHERE id = $1 AND business_id = $2 AND twilio_sid IS NULL',
       [id, creds.businessId, sid],
