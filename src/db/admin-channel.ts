@@ -17,6 +17,7 @@ import net from 'node:net';
 import path from 'node:path';
 
 const MAX_REQUEST = 4096;
+const REQUEST_TIMEOUT_MS = 10_000;
 
 export interface HelloReply {
   pid: number;
@@ -97,8 +98,11 @@ export async function serveAdminChannel(socketPath: string, handlers: AdminHandl
   async function handle(socket: net.Socket): Promise<void> {
     const reply = (v: object) => socket.write(`${JSON.stringify(v)}\n`);
     let op: unknown;
+    // A client that connects and says nothing is dropped (it would hold a connection open).
+    socket.setTimeout(REQUEST_TIMEOUT_MS, () => socket.destroy());
     try {
       op = (JSON.parse(await readLine(socket)) as { op?: unknown }).op;
+      socket.setTimeout(0);
     } catch {
       reply({ ok: false, error: 'bad request' });
       socket.end();
@@ -138,9 +142,12 @@ export async function serveAdminChannel(socketPath: string, handlers: AdminHandl
   return {
     socketPath,
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Stop listening, then end the connections still open (a backup holding its snapshot):
+      // net.Server.close() only calls back once every connection has ended.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const s of open) s.destroy();
       await Promise.all([...pending]);
+      await closed;
       rmSync(socketPath, { force: true });
     },
   };
