@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { ensureChromium, needsBrowser } from './ensure-chromium.mjs';
 
 const extra = process.argv.slice(2);
 console.log(`node ${process.version} (${process.execPath})`);
@@ -13,6 +14,8 @@ if (Number(process.versions.node.split('.')[0]) < 24) {
   console.error('npm test needs the pinned Node.js 24 (run it through npm after "npm install")');
   process.exit(1);
 }
+// Before any test: the browser tests need Debian's Chromium (installed here when we may).
+if (needsBrowser(extra) && !ensureChromium()) process.exit(1);
 const run = randomBytes(3).toString('hex');
 const results = [];
 

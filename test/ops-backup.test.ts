@@ -3,7 +3,7 @@
 // errors and restore nothing; a non-empty target needs --force; the file holds no
 // plaintext; an embedded data dir in use by a server is refused.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -153,6 +153,11 @@ describe(`backup and restore (${ENGINE})`, () => {
       });
       const r = await restoreBackup(rotated, { in: backupFile });
       expect(r.replacedTables).toEqual([]);
+      if (ENGINE === 'embedded') {
+        // Like the original: only the capto user may enter the restored database's directory.
+        expect(statSync(path.join(rotated.dataDir, 'pgdata')).mode & 0o777).toBe(0o700);
+        expect(statSync(rotated.dataDir).mode & 0o077).toBe(0);
+      }
       const engine = await openEngine(target, 'test');
       try {
         expect(await asOwner(engine, (c) => tableRowCounts(c))).toEqual(source.counts);

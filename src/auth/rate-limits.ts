@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import type { Config } from '../config/index.ts';
 import type { Database } from '../db/index.ts';
 import { AppError } from '../shared/errors.ts';
+import { createRateCounter } from '../shared/rate-counter.ts';
 import { recordAuthEvent } from './events.ts';
 import { requestMeta } from './http.ts';
 
@@ -38,6 +39,8 @@ export async function installAuthRateLimits(
   app: FastifyInstance,
   config: Config,
   db: Database,
+  /** HMAC key for per-account counter keys (no plain email in Redis): derived from the master key. */
+  keySecret: Buffer,
 ): Promise<AuthRateLimits> {
   const { windowSeconds, perIp, perAccount } = config.authRateLimit;
   const redis = config.redisUrl
@@ -66,7 +69,14 @@ export async function installAuthRateLimits(
     timeWindow: windowSeconds * 1000,
     errorResponseBuilder: () => new AppError('rate_limited', 'too many attempts; wait a little and try again'),
   });
-  const accountLimiters = new Map<LimitedAction, ReturnType<FastifyInstance['createRateLimit']>>();
+  // Per-account counters: our own keys (capto-rl:acct.<action>:<hmac>), never the plain
+  // email, and never @fastify/rate-limit's createRateLimit, whose Redis keys carry
+  // "undefinedundefined" for the missing route.
+  const accounts = createRateCounter({
+    redisUrl: config.redisUrl,
+    secret: keySecret,
+    onError: (e) => app.log.warn({ err_message: e.message }, 'rate-limit store (Redis) error'),
+  });
   return {
     perIp(action) {
       return {
@@ -79,26 +89,16 @@ export async function installAuthRateLimits(
       };
     },
     async perAccount(request, reply, action, account) {
-      let limiter = accountLimiters.get(action);
-      if (!limiter) {
-        limiter = app.createRateLimit({
-          max: perAccount,
-          timeWindow: windowSeconds * 1000,
-          keyGenerator: (req: FastifyRequest) =>
-            `${action}:acct:${(req as FastifyRequest & { rateAccount?: string }).rateAccount ?? ''}`,
-        });
-        accountLimiters.set(action, limiter);
-      }
-      (request as FastifyRequest & { rateAccount?: string }).rateAccount = account.toLowerCase();
-      const result = await limiter(request);
-      if (!result.isAllowed && result.isExceeded) {
+      const hit = await accounts.hit(`acct.${action}`, account.toLowerCase(), windowSeconds * 1000);
+      if (hit && hit.count > perAccount) {
         await limited(request, `${action}:acct`);
-        reply.header('retry-after', String(Math.max(1, result.ttlInSeconds)));
+        reply.header('retry-after', String(Math.max(1, Math.ceil(hit.ttlMs / 1000))));
         throw new AppError('rate_limited', 'too many attempts for this account; wait a little and try again');
       }
     },
     async close() {
       redis?.disconnect();
+      accounts.close();
     },
   };
 }

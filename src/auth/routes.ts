@@ -18,6 +18,7 @@ import {
   tokenResponse,
 } from './http.ts';
 import { installAuthRateLimits } from './rate-limits.ts';
+import { deriveSubkey } from '../vault/master-key.ts';
 import { accountRoutes } from './routes-account.ts';
 import { emailSchema, passwordSchema, tokenResponseSchema } from './schemas.ts';
 import { googleRoutes } from './routes-google.ts';
@@ -26,7 +27,12 @@ export function authRoutes(auth: AuthServices): RouteModule {
   const module: RouteModule = async (root: FastifyInstance) => {
     const { config, service, signingKeys } = auth;
     const app = root.withTypeProvider<ZodTypeProvider>();
-    const limits = await installAuthRateLimits(root, config, auth.db);
+    const limits = await installAuthRateLimits(
+      root,
+      config,
+      auth.db,
+      deriveSubkey(auth.masterKey, 'rate-limit-keys').bytes,
+    );
     root.addHook('onClose', async () => limits.close());
 
     // RFC 6749 §5.1: responses carrying tokens (and everything else under /auth) must not be cached.

@@ -2,10 +2,12 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/index.ts';
 import { commands } from './commands.ts';
+import { buildInfo } from '../shared/build-info.ts';
 
 const HELP = `capto — the Capto CRM server and its maintenance commands
 
 Usage: capto <command> [options]
+       capto --version
 
 Commands:
 ${commands.map((c) => `  ${c.name.padEnd(16)} ${c.summary}`).join('\n')}
@@ -14,6 +16,11 @@ Run "capto <command> --help" for a command's options.
 Configuration comes from environment variables (see README.md).`;
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === '--version' || argv[0] === '-V' || argv[0] === 'version') {
+    const b = buildInfo();
+    console.log(`capto ${b.version} (commit ${b.commit}, node ${b.node})`);
+    return 0;
+  }
   const words: string[] = [];
   for (const a of argv) {
     if (a.startsWith('-')) break;

@@ -17,7 +17,7 @@ const schema = z.object({
   CAPTO_MIGRATION_URL: url.optional(),
   CAPTO_MASTER_KEY: z.string().optional(),
   CAPTO_PUBLIC_URL: url.optional(),
-  HOST: z.string().default('0.0.0.0'),
+  HOST: z.string().optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(8443),
   CAPTO_TLS: z.enum(['on', 'off']).default('on'),
   CAPTO_TLS_CERT: z.string().optional(),
@@ -165,7 +165,10 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   const e = parsed.data;
   const tlsEnabled = e.CAPTO_TLS === 'on';
   const scheme = tlsEnabled ? 'https' : 'http';
-  const shownHost = e.HOST === '0.0.0.0' || e.HOST === '::' ? 'localhost' : e.HOST;
+  // Safe default: outside production nothing but this machine reaches a development
+  // server unless HOST says otherwise; production keeps listening on every interface.
+  const host = e.HOST ?? (e.CAPTO_ENV === 'production' ? '0.0.0.0' : '127.0.0.1');
+  const shownHost = e.HOST === undefined || host === '0.0.0.0' || host === '::' ? 'localhost' : host;
   const config: Config = {
     env: e.CAPTO_ENV,
     isProduction: e.CAPTO_ENV === 'production',
@@ -174,7 +177,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     migrationUrl: e.CAPTO_MIGRATION_URL ?? e.DATABASE_URL,
     masterKey: e.CAPTO_MASTER_KEY,
     publicUrl: (e.CAPTO_PUBLIC_URL ?? `${scheme}://${shownHost}:${e.PORT}`).replace(/\/+$/, ''),
-    host: e.HOST,
+    host,
     port: e.PORT,
     tls: { enabled: tlsEnabled, certFile: e.CAPTO_TLS_CERT, keyFile: e.CAPTO_TLS_KEY },
     trustProxy: e.CAPTO_TRUST_PROXY,

@@ -6,6 +6,7 @@
 // Labels are closed sets (route patterns, event types): never a raw URL, an id or an
 // email, which would both leak data to the scraper and explode cardinality.
 import client from 'prom-client';
+import { buildInfo } from '../shared/build-info.ts';
 
 export const registry = new client.Registry();
 client.collectDefaultMetrics({ register: registry, prefix: 'capto_process_' });
@@ -18,6 +19,16 @@ export interface PoolStats {
 }
 
 const pools = new Set<PoolStats>();
+
+// capto_build_info{version, commit, node} 1: which build each node runs (a mixed fleet
+// during a rolling restart shows as two series).
+const build = buildInfo();
+new client.Gauge({
+  name: 'capto_build_info',
+  help: 'The running build: package version, git commit and Node.js version (value is always 1)',
+  labelNames: ['version', 'commit', 'node'] as const,
+  registers: [registry],
+}).set({ version: build.version, commit: build.commit, node: build.node }, 1);
 
 export const metrics = {
   httpRequests: new client.Counter({

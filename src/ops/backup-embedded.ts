@@ -5,7 +5,7 @@
 // - Server running: it copies pgdata while no statement runs (the admin channel's
 //   snapshot) and the copy is streamed from disk — the server is paused only for the copy.
 // - Server stopped: pgdata itself is streamed, under the data dir lock.
-import { createReadStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, createReadStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -135,6 +135,7 @@ export async function installRestoredPgdata(lock: DataDirLock, incoming: string)
   if (hadOld) renameSync(pgdata, aside);
   try {
     renameSync(incoming, pgdata);
+    chmodSync(pgdata, 0o700); // like a data dir the engine created itself, whatever the umask or the tar said
     await withPglite(lock, (db) => db.query('SELECT count(*) FROM capto_meta.schema_migrations'));
     if (hadOld) rmSync(aside, { recursive: true, force: true });
   } catch (e) {

@@ -36,7 +36,9 @@ export function masterBackupKey(config: Config, version?: number): BackupKey {
     // A fresh dev key would only ever say "wrong key": ask for the real one instead.
     throw new BackupError(
       'unavailable',
-      'no master key: set CAPTO_MASTER_KEY (the one the backup was made under) or pass --passphrase-file',
+      `no master key: set CAPTO_MASTER_KEY (the one the backup was made under) or pass --passphrase-file. ` +
+        `A development install keeps its key in ${path.join(config.dataDir, DEV_MASTER_KEY_FILE)} (CAPTO_DATA_DIR/${DEV_MASTER_KEY_FILE}): ` +
+        `copy that file from the machine the backup was made on`,
     );
   }
   const master = loadMasterKey(config);

@@ -1,7 +1,13 @@
 // The Fastify application: TLS options, security headers, the error shape, request
 // ids, and the route modules handed in by the composition root (src/main.ts).
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
 import helmet from '@fastify/helmet';
 import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
@@ -14,7 +20,7 @@ import type { Logger } from '../observability/logger.ts';
 import { AppError } from '../shared/errors.ts';
 import { findUnstorableText, hasWellFormedEscapes } from '../shared/text.ts';
 import { installErrorHandling, sendError } from './error-handler.ts';
-import { publicRoutes } from './public-routes.ts';
+import { isProbeRequest, publicRoutes } from './public-routes.ts';
 import type { Readiness } from '../ops/readiness.ts';
 import { installAuthentication, type TokenVerifier } from './authenticate.ts';
 
@@ -64,6 +70,24 @@ export interface CaptoApp {
   startDraining(): void;
 }
 
+/** Fastify's request log lines, with load-balancer and supervisor probes at debug instead of info. */
+class ProbesAtDebug extends LogController {
+  override incomingRequest(request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {
+    if (isProbeRequest(request.raw)) request.log.debug({ req: request }, 'incoming request');
+    else super.incomingRequest(request, reply, metadata);
+  }
+  override requestCompleted(
+    error: Error | null | undefined,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    metadata?: Record<string, unknown>,
+  ): void {
+    if (isProbeRequest(request.raw) && !error)
+      reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed');
+    else super.requestCompleted(error, request, reply, metadata);
+  }
+}
+
 export async function buildApp(options: AppOptions): Promise<CaptoApp> {
   const { config, logger } = options;
   const serverOptions: FastifyServerOptions & { https?: unknown } = {
@@ -73,6 +97,8 @@ export async function buildApp(options: AppOptions): Promise<CaptoApp> {
     trustProxy: config.trustProxy,
     bodyLimit: BODY_LIMIT,
     return503OnClosing: true,
+    // Health probes would flood the info log (docs/OPERATIONS.md §1): their request lines go at debug.
+    logController: new ProbesAtDebug(),
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true },
     // The router refuses a path whose escapes are not UTF-8 (a lone surrogate, %C0…)

@@ -6,6 +6,11 @@ import { AppError } from '../shared/errors.ts';
 import { sendError } from './error-handler.ts';
 import type { Readiness } from '../ops/readiness.ts';
 
+/** A load balancer's or supervisor's probe: /healthz or /readyz. */
+export function isProbeRequest(req: { url?: string }): boolean {
+  return /^\/(healthz|readyz)(\?|$)/.test(req.url ?? '');
+}
+
 export interface PublicRouteDeps {
   config: Config;
   db: Database;
@@ -28,10 +33,10 @@ export function securityTxt(config: Pick<Config, 'publicUrl' | 'securityContact'
 }
 
 export async function publicRoutes(app: FastifyInstance, deps: PublicRouteDeps): Promise<void> {
-  // Probes arrive every few seconds: their request lines are logged at debug, not info.
-  app.get('/healthz', { schema: { hide: true }, logLevel: 'debug' }, async () => ({ status: 'ok' }));
+  // Probes arrive every few seconds: their request lines are logged at debug (ProbesAtDebug in app.ts).
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', { schema: { hide: true }, logLevel: 'debug' }, async (_request, reply) => {
+  app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
     if (deps.isDraining()) return sendError(reply, new AppError('service_unavailable', 'the server is shutting down'));
     await deps.db.asAnon((tx) => tx.query('SELECT 1'));
     // The details (which key, which migration) go to the log; the answer names the checks only.
