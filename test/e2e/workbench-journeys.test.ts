@@ -274,7 +274,8 @@ describe.skipIf(e2eSkipReason !== null)(
         await page.getByLabel('Edit note').fill('Call back Tuesday after 5pm');
         await page.getByRole('button', { name: 'Save note' }).click();
         await page.getByText('Call back Tuesday after 5pm', { exact: true }).waitFor();
-        expect(await page.getByText('Call back Monday', { exact: true }).count()).toBe(0);
+        // The notes list and the timeline both show the edited words once they refetched.
+        await expect.poll(() => page.getByText('Call back Monday', { exact: true }).count()).toBe(0);
         await expectAccessible(page, 'contact page');
         await screenshot(page, 'workbench-contact-1366');
       });

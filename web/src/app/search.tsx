@@ -5,6 +5,7 @@ import { api, bpath, qs } from '../api/client.ts';
 import { formatMoney, fullName } from '../components/format.ts';
 import { Empty, QueryView } from '../components/states.tsx';
 import { dealAmount, humanize, type Contact, type Deal } from '../crm/types.ts';
+import { formatPhone } from '../components/phone.tsx';
 import { useBusiness } from './me.ts';
 
 interface Results {
@@ -39,7 +40,9 @@ export function SearchPage() {
                   {r.contacts.map((c) => (
                     <li key={c.id}>
                       <Link to={`/b/${bid}/contacts/${c.id}`}>{fullName(c)}</Link>
-                      <div className="small muted">{[c.email, c.phone].filter(Boolean).join(' · ')}</div>
+                      <div className="small muted">
+                        {[c.email, c.phone ? formatPhone(c.phone) : null].filter(Boolean).join(' · ')}
+                      </div>
                     </li>
                   ))}
                 </ul>
@@ -63,7 +66,7 @@ export function SearchPage() {
                   {r.conversations.map((c) => (
                     <li key={c.id}>
                       <Link to={`/b/${bid}/inbox/${c.id}`}>{c.contact_name}</Link>
-                      <div className="small muted">{c.snippet ?? c.our_number}</div>
+                      <div className="small muted">{c.snippet ?? formatPhone(c.our_number)}</div>
                     </li>
                   ))}
                 </ul>

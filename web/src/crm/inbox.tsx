@@ -16,7 +16,7 @@ import { humanize, toPage, type Contact, type ContactDetailView, type Conversati
 const POLL_MS = 3_000;
 
 function conversationName(c: Conversation): string {
-  return c.contact_name || c.contact_phone || 'Contact';
+  return c.contact_name || (c.contact_phone ? formatPhone(c.contact_phone) : 'Contact');
 }
 
 /** STOP is per contact and per our number (sms_opt_outs): read it from the contact. */
@@ -88,7 +88,7 @@ function Thread({ bid, conversation }: { bid: string; conversation: Conversation
           <Link to={`/b/${bid}/contacts/${conversation.contact_id}`} className="small">
             View contact
           </Link>
-          <div className="small muted">From your number {conversation.our_number}</div>
+          <div className="small muted">From your number {formatPhone(conversation.our_number)}</div>
         </div>
         {optedOut && (
           <span className="badge badge-danger" data-testid="opted-out">

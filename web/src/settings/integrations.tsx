@@ -9,6 +9,7 @@ import { useBusiness } from '../app/me.ts';
 import { ConfirmDialog } from '../components/confirm.tsx';
 import { TextField } from '../components/field.tsx';
 import { formatDateTime } from '../components/format.ts';
+import { formatPhone } from '../components/phone.tsx';
 import { Alert, Empty, QueryView } from '../components/states.tsx';
 import { toPage } from '../crm/types.ts';
 import { AuditLog } from './audit-log.tsx';
@@ -197,7 +198,7 @@ export function IntegrationsSettings() {
                         <td>
                           {c.friendly_name} {c.is_default && <span className="badge badge-ok">Default</span>}
                         </td>
-                        <td>{c.phone_number}</td>
+                        <td>{formatPhone(c.phone_number)}</td>
                         <td className="mono">{c.account_sid_masked ?? c.account_sid ?? '—'}</td>
                         <td>{formatDateTime(c.created_at)}</td>
                         {canManage && (
