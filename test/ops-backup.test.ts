@@ -11,7 +11,13 @@ import { loadConfig, type Config } from '../src/config/index.ts';
 import { asOwner } from '../src/db/engine.ts';
 import { openEngine } from '../src/db/index.ts';
 import { migrate } from '../src/db/migrator.ts';
-import { BackupError, HEADER_LENGTH, MAGIC } from '../src/ops/backup-format.ts';
+import { Readable } from 'node:stream';
+import { PGlite } from '@electric-sql/pglite';
+import { btree_gin } from '@electric-sql/pglite/contrib/btree_gin';
+import { citext } from '@electric-sql/pglite/contrib/citext';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
+import { BackupError, HEADER_LENGTH, MAGIC, writeBackup } from '../src/ops/backup-format.ts';
+import { masterBackupKey } from '../src/ops/backup-key.ts';
 import { createBackup, restoreBackup } from '../src/ops/backup.ts';
 import { serverNonEmptyTables, withAdmin } from '../src/ops/backup-server.ts';
 import { acquireDataDirLock } from '../src/db/data-dir-lock.ts';
@@ -262,6 +268,29 @@ describe(`backup and restore (${ENGINE})`, () => {
       // Not just counts: every row of every table is identical (timestamps, bytea, jsonb …).
       expect(await digests(target.databaseUrl!)).toEqual(sourceDigests);
       await expectRefused(restoreBackup(target, { in: file, force: true }), 'not_empty', /empty database only/);
+    },
+    SLOW,
+  );
+
+  it.skipIf(ENGINE !== 'embedded')(
+    'embedded: a backup of an earlier release (PGlite dumpDataDir tarball) restores with the streaming restore',
+    async () => {
+      const file = path.join(tmp, 'earlier-release.captobk');
+      const lock = acquireDataDirLock(source.config.dataDir, 'test earlier-release backup');
+      try {
+        const db = await PGlite.create(path.join(source.config.dataDir, 'pgdata'), {
+          extensions: { btree_gin, citext, pg_trgm },
+        });
+        const blob = await db.dumpDataDir('none');
+        await db.close();
+        const tar = Buffer.from(await blob.arrayBuffer());
+        await writeBackup(file, Readable.from([tar]), 'pglite-datadir', masterBackupKey(source.config));
+      } finally {
+        lock.release();
+      }
+      const target = await blankTarget();
+      await restoreBackup(target, { in: file });
+      expect(await countsOf(target)).toEqual(source.counts);
     },
     SLOW,
   );
