@@ -87,9 +87,9 @@ beforeAll(async () => {
   });
   expect(cfg.status).toBe(201);
   twilioConfigId = cfg.json.id;
-  await asOwner(s.engine, (c) =>
-    c.query('UPDATE app.twilio_configs SET messages_per_second = 50 WHERE id = $1', [twilioConfigId]),
-  );
+  expect(
+    (await call(admin, 'PATCH', `/integrations/twilio/${twilioConfigId}`, { messages_per_second: 50 })).status,
+  ).toBe(200);
 }, 120_000);
 afterAll(async () => {
   await s?.stop();

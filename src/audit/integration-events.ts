@@ -16,6 +16,7 @@ export type IntegrationAuditAction =
   | 'twilio.config.added'
   | 'twilio.config.removed'
   | 'twilio.config.default_set'
+  | 'twilio.config.updated'
   | 'google.connected'
   | 'google.disconnected'
   | 'email.sender.added'
@@ -42,6 +43,9 @@ export type AuditDetails = {
   security?: string;
   username?: string;
   changed?: string[];
+  /** Twilio configuration changes: the number's throughput cap, before and after. */
+  messages_per_second?: number;
+  previous_messages_per_second?: number;
   /** AI provider changes: the kind, the model and the base URL's host (never the key). */
   provider?: string;
   model?: string;

@@ -16,6 +16,7 @@ import {
   listTwilioConfigs,
   removeTwilioConfig,
   setDefaultTwilioConfig,
+  setTwilioRate,
   type TwilioDeps,
 } from './twilio/configs.ts';
 
@@ -58,11 +59,22 @@ const configView = z.object({
   account_sid: z.string(),
   phone_number: z.string(),
   is_default: z.boolean(),
+  messages_per_second: z.number().int(),
   created_by: z.string().nullable(),
   created_by_email: z.string().nullable(),
   created_at: z.string(),
   webhooks: z.object({ sms: z.string(), status: z.string() }),
 });
+
+const configPatchBody = z
+  .object({
+    messages_per_second: z
+      .number()
+      .int('messages_per_second must be a whole number')
+      .min(1, 'messages_per_second must be between 1 and 100')
+      .max(100, 'messages_per_second must be between 1 and 100'),
+  })
+  .strict();
 
 const auditQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(50),
@@ -165,6 +177,36 @@ export function twilioIntegrationRoutes(deps: TwilioDeps): RouteModule {
       async (req) => {
         const updated = await setDefaultTwilioConfig(deps, actorOf(req), req.params.bid, req.params.id);
         req.log.info({ business_id: req.params.bid, config_id: req.params.id }, 'twilio default configuration set');
+        return updated;
+      },
+    );
+
+    app.patch(
+      `${base}/twilio/:id`,
+      {
+        schema: {
+          tags,
+          security,
+          summary:
+            "Set a number's throughput cap, messages_per_second 1–100 (owner/admin; audited as twilio.config.updated). " +
+            'US long codes allow 1/s; toll-free and short codes more. 1:1 texts and campaigns on the number share it.',
+          params: configParams,
+          body: configPatchBody,
+          response: { 200: configView },
+        },
+      },
+      async (req) => {
+        const updated = await setTwilioRate(
+          deps,
+          actorOf(req),
+          req.params.bid,
+          req.params.id,
+          req.body.messages_per_second,
+        );
+        req.log.info(
+          { business_id: req.params.bid, config_id: req.params.id, messages_per_second: updated.messages_per_second },
+          'twilio configuration rate set',
+        );
         return updated;
       },
     );

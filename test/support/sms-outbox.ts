@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Database, Engine } from '../../src/db/index.ts';
 import { asOwner } from '../../src/db/engine.ts';
 import { createTwilioClient } from '../../src/integrations/twilio/client.ts';
-import { addTwilioConfig } from '../../src/integrations/twilio/configs.ts';
+import { addTwilioConfig, setTwilioRate } from '../../src/integrations/twilio/configs.ts';
 import { parseMasterKey } from '../../src/vault/master-key.ts';
 import { createVault, type Vault } from '../../src/vault/secrets.ts';
 import type { TwilioFake } from '../fakes/twilio.ts';
@@ -40,11 +40,12 @@ export async function smsWorld(
     { friendly_name: 'Main line', account_sid: account.sid, auth_token: account.authToken, phone_number: number },
   );
   if (options.messagesPerSecond !== undefined)
-    await asOwner(engine, (c) =>
-      c.query('UPDATE app.twilio_configs SET messages_per_second = $2 WHERE id = $1', [
-        cfg.id,
-        options.messagesPerSecond,
-      ]),
+    await setTwilioRate(
+      { db, publicUrl: options.publicUrl ?? 'https://capto.test' },
+      { userId: owner.id },
+      business.id,
+      cfg.id,
+      options.messagesPerSecond,
     );
   return { businessId: business.id, ownerId: owner.id, configId: cfg.id, number, vault };
 }

@@ -25,6 +25,8 @@ export interface TwilioConfigView {
   account_sid: string; // always masked: AC…1234
   phone_number: string;
   is_default: boolean;
+  /** The number's throughput cap (docs/ARCHITECTURE.md §24 "Per-number cap"). */
+  messages_per_second: number;
   created_by: string | null;
   created_by_email: string | null;
   created_at: string;
@@ -44,6 +46,7 @@ type Row = {
   account_sid_masked: string;
   phone_number: string;
   is_default: boolean;
+  messages_per_second: number;
   created_by: string | null;
   created_by_email: string | null;
   created_at: Date;
@@ -55,13 +58,14 @@ const view = (publicUrl: string, r: Row): TwilioConfigView => ({
   account_sid: r.account_sid_masked,
   phone_number: r.phone_number,
   is_default: r.is_default,
+  messages_per_second: r.messages_per_second,
   created_by: r.created_by,
   created_by_email: r.created_by_email,
   created_at: r.created_at.toISOString(),
   webhooks: twilioWebhookUrls(publicUrl, r.id),
 });
 
-const SELECT_VIEW = `SELECT t.id, t.friendly_name, t.account_sid_masked, t.phone_number, t.is_default, t.created_by, t.created_at,
+const SELECT_VIEW = `SELECT t.id, t.friendly_name, t.account_sid_masked, t.phone_number, t.is_default, t.messages_per_second, t.created_by, t.created_at,
   (SELECT u.email::text FROM auth.users u WHERE u.id = t.created_by) AS created_by_email
   FROM app.twilio_configs t`;
 
@@ -234,6 +238,59 @@ export async function setDefaultTwilioConfig(
         businessId,
       ]);
       await tx.query('UPDATE app.twilio_configs SET is_default = true WHERE id = $1', [configId]);
+    }
+    const r = await tx.query<Row>(`${SELECT_VIEW} WHERE t.id = $1`, [configId]);
+    return view(deps.publicUrl, r.rows[0]!);
+  });
+}
+
+/**
+ * Set a number's throughput cap (owner/admin): the outbox and campaign delivery reserve its
+ * send slots at this rate. Audited as `twilio.config.updated` in the same service
+ * transaction (the database refuses the change without that row — 0087).
+ */
+export async function setTwilioRate(
+  deps: Pick<TwilioDeps, 'db' | 'publicUrl'>,
+  actor: Actor,
+  businessId: string,
+  configId: string,
+  messagesPerSecond: number,
+): Promise<TwilioConfigView> {
+  return deps.db.asService('integrations.twilio.rate', async (tx) => {
+    await assertCanManageIntegrations(tx, businessId, actor.userId);
+    const found = await tx.query<{
+      friendly_name: string;
+      account_sid_masked: string;
+      phone_number: string;
+      messages_per_second: number;
+    }>(
+      'SELECT friendly_name, account_sid_masked, phone_number, messages_per_second FROM app.twilio_configs WHERE id = $1 AND business_id = $2 FOR UPDATE',
+      [configId, businessId],
+    );
+    const cfg = found.rows[0];
+    if (!cfg) throw notFound('Twilio configuration');
+    if (cfg.messages_per_second !== messagesPerSecond) {
+      await recordIntegrationChange(tx, {
+        businessId,
+        actorUserId: actor.userId,
+        action: 'twilio.config.updated',
+        subjectId: configId,
+        details: {
+          friendly_name: cfg.friendly_name,
+          phone_number: cfg.phone_number,
+          account_sid_masked: cfg.account_sid_masked,
+          changed: ['messages_per_second'],
+          previous_messages_per_second: cfg.messages_per_second,
+          messages_per_second: messagesPerSecond,
+        },
+        ip: actor.ip,
+        userAgent: actor.userAgent,
+      });
+      await tx.query('UPDATE app.twilio_configs SET messages_per_second = $3 WHERE id = $1 AND business_id = $2', [
+        configId,
+        businessId,
+        messagesPerSecond,
+      ]);
     }
     const r = await tx.query<Row>(`${SELECT_VIEW} WHERE t.id = $1`, [configId]);
     return view(deps.publicUrl, r.rows[0]!);

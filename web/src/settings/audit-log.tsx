@@ -21,6 +21,7 @@ const ACTIONS: Record<string, string> = {
   'twilio.config.added': 'Twilio number added',
   'twilio.config.removed': 'Twilio number removed',
   'twilio.config.default_set': 'Default Twilio number set',
+  'twilio.config.updated': 'Twilio number rate changed',
   'google.connected': 'Google connected',
   'google.disconnected': 'Google disconnected',
   'email.sender.added': 'Email sender added',
