@@ -274,10 +274,7 @@ describe(`automation enrollments (${ENGINE})`, () => {
     const running = await enroll(w.a.business.id, a.id, await newContact(w.a.business.id));
     const done = await enroll(w.a.business.id, a.id, await newContact(w.a.business.id));
     await t.db.asService('test', (tx) =>
-      tx.query(
-        `UPDATE app.automation_enrollments SET state = 'completed', finished_at = now() WHERE id = $1`,
-        [done],
-      ),
+      tx.query(`UPDATE app.automation_enrollments SET state = 'completed', finished_at = now() WHERE id = $1`, [done]),
     );
     const states = async () =>
       Object.fromEntries(
