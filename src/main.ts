@@ -17,6 +17,7 @@ import { messagingRoutes } from './messaging/routes.ts';
 import { aiModule, createAssistDeps } from './ai/index.ts';
 import { aiIntentHandler, aiIntentQueue } from './jobs/ai-intent.ts';
 import { createVault } from './vault/secrets.ts';
+import { deriveSubkey } from './vault/master-key.ts';
 import { contactImport } from './crm/import/index.ts';
 import { authRoutes, createAuthServices } from './auth/index.ts';
 import { demoRoutes } from './demo/index.ts';
@@ -89,7 +90,13 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
     jobEngine.register(importResumeQueue, importResumeHandler(imports.runner));
     const modules: RouteModule[] = [
       authRoutes(auth),
-      tenancyRoutes({ config, db, logger, mailer: auth.mailer }),
+      tenancyRoutes({
+        config,
+        db,
+        logger,
+        mailer: auth.mailer,
+        rateKeySecret: deriveSubkey(auth.masterKey, 'rate-limit-keys').bytes,
+      }),
       demoRoutes(auth),
       crmRoutes({ db }),
       imports.routes,

@@ -39,6 +39,7 @@ describe('auth rate limits', () => {
     expect(limited.status).toBe(429);
     expect(limited.json.error.code).toBe('rate_limited');
     expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(limited.json.error.retry_after).toBe(Number(limited.headers['retry-after']));
     const events = await asOwner(s.engine, (c) =>
       c.query<{ n: number }>(`SELECT count(*)::int AS n FROM auth.audit_events WHERE type = 'rate_limited'`),
     );
@@ -58,6 +59,7 @@ describe('auth rate limits', () => {
     expect(limited.status).toBe(429);
     expect(limited.json.error.code).toBe('rate_limited');
     expect(limited.headers['retry-after']).toBeDefined();
+    expect(limited.json.error.retry_after).toBe(Number(limited.headers['retry-after']));
     await sleep(WINDOW_S * 1000 + 200);
     expect((await forgot()).status).toBe(202);
   });

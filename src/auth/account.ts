@@ -86,7 +86,11 @@ export function createAccountService(deps: AccountDeps) {
       notifyPasswordChanged(user.email);
     },
 
-    /** Always "accepted", whether or not the email is registered (ASVS 6.3.8: no enumeration). */
+    /**
+     * Issue a reset token and mail it when `email` is registered; nothing otherwise. The
+     * route answers "accepted" before calling this (ASVS 6.3.8: neither the answer nor
+     * its timing tells a registered address from an unknown one).
+     */
     async forgotPassword(email: string, meta: RequestMeta): Promise<void> {
       const out = await db.asService('auth.password.forgot', async (tx) => {
         const user = (
@@ -101,14 +105,11 @@ export function createAccountService(deps: AccountDeps) {
         return { email: user.email, token };
       });
       if (!out) return;
-      // Sent in the background: waiting for SMTP would make a registered email answer slower.
-      void deps.mailer
-        .send({
-          to: out.email,
-          subject: 'Reset your Capto password',
-          text: `Someone (hopefully you) asked to reset your Capto password. Open this link within 30 minutes to choose a new one:\n\n${config.publicUrl}/reset-password#token=${out.token}\n\nIf it was not you, ignore this message; your password stays as it is.`,
-        })
-        .catch(() => undefined);
+      await deps.mailer.send({
+        to: out.email,
+        subject: 'Reset your Capto password',
+        text: `Someone (hopefully you) asked to reset your Capto password. Open this link within 30 minutes to choose a new one:\n\n${config.publicUrl}/reset-password#token=${out.token}\n\nIf it was not you, ignore this message; your password stays as it is.`,
+      });
     },
 
     /** Set a new password with a single-use reset token; every session of the user ends. */

@@ -67,7 +67,11 @@ export async function installAuthRateLimits(
     // and a Redis outage must not become a sign-in outage (the error is logged).
     skipOnError: true,
     timeWindow: windowSeconds * 1000,
-    errorResponseBuilder: () => new AppError('rate_limited', 'too many attempts; wait a little and try again'),
+    // retry_after in the body too, like every other 429 (the plugin also sets Retry-After).
+    errorResponseBuilder: (_request, context) =>
+      new AppError('rate_limited', 'too many attempts; wait a little and try again', {
+        details: { retry_after: Math.max(1, Math.ceil(context.ttl / 1000)) },
+      }),
   });
   // Per-account counters: our own keys (capto-rl:acct.<action>:<hmac>), never the plain
   // email, and never @fastify/rate-limit's createRateLimit, whose Redis keys carry
@@ -92,8 +96,9 @@ export async function installAuthRateLimits(
       const hit = await accounts.hit(`acct.${action}`, account.toLowerCase(), windowSeconds * 1000);
       if (hit && hit.count > perAccount) {
         await limited(request, `${action}:acct`);
-        reply.header('retry-after', String(Math.max(1, Math.ceil(hit.ttlMs / 1000))));
-        throw new AppError('rate_limited', 'too many attempts for this account; wait a little and try again');
+        throw new AppError('rate_limited', 'too many attempts for this account; wait a little and try again', {
+          details: { retry_after: Math.max(1, Math.ceil(hit.ttlMs / 1000)) },
+        });
       }
     },
     async close() {

@@ -5,6 +5,8 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Claims } from '../db/index.ts';
 import { BEARER_SECURITY, callerOf } from '../server/authenticate.ts';
+import { createAfterResponse } from '../server/after-response.ts';
+import { rateLimitedResponse } from '../server/error-schemas.ts';
 import { AppError } from '../shared/errors.ts';
 import { createAccountService } from './account.ts';
 import { clearRefreshCookie, requestMeta } from './http.ts';
@@ -30,6 +32,8 @@ export async function accountRoutes(root: FastifyInstance, auth: AuthServices, l
     service: auth.service,
   });
   const accepted = { status: z.literal('accepted') };
+  const afterResponse = createAfterResponse(auth.logger);
+  root.addHook('onClose', async () => afterResponse.drain());
 
   app.post(
     '/auth/password',
@@ -63,11 +67,22 @@ export async function accountRoutes(root: FastifyInstance, auth: AuthServices, l
     '/auth/password/forgot',
     {
       config: limits.perIp('forgot'),
-      schema: { tags: ['auth'], body: z.object({ email: emailSchema }), response: { 202: z.object(accepted) } },
+      schema: {
+        tags: ['auth'],
+        description:
+          'Always 202, registered address or not, and in the same time: the reset token and mail are made ' +
+          'after the answer. Limited per client IP and per address (429 with retry_after).',
+        body: z.object({ email: emailSchema }),
+        response: { 202: z.object(accepted), 429: rateLimitedResponse },
+      },
     },
     async (request, reply) => {
       await limits.perAccount(request, reply, 'forgot', request.body.email);
-      await account.forgotPassword(request.body.email, requestMeta(request));
+      // Answer first, then look the address up, issue the token and mail it: a registered
+      // address must not answer slower than an unknown one (no enumeration by timing).
+      const { email } = request.body;
+      const meta = requestMeta(request);
+      afterResponse.schedule(reply, 'auth.password.forgot', () => account.forgotPassword(email, meta));
       return reply.status(202).send({ status: 'accepted' as const });
     },
   );

@@ -32,6 +32,10 @@ const schema = z.object({
   CAPTO_AUTH_RATE_WINDOW: z.coerce.number().int().min(1).max(86_400).default(900),
   CAPTO_AUTH_RATE_IP: z.coerce.number().int().min(1).max(1_000_000).default(30),
   CAPTO_AUTH_RATE_ACCOUNT: z.coerce.number().int().min(1).max(1_000_000).default(10),
+  CAPTO_INVITE_RATE_WINDOW: z.coerce.number().int().min(1).max(86_400).default(3600),
+  CAPTO_INVITE_RATE_INVITER: z.coerce.number().int().min(1).max(1_000_000).default(20),
+  CAPTO_INVITE_RATE_BUSINESS: z.coerce.number().int().min(1).max(1_000_000).default(50),
+  CAPTO_INVITE_RATE_RECIPIENT: z.coerce.number().int().min(1).max(1_000_000).default(3),
   CAPTO_METRICS_TOKEN: z.string().min(16).optional(),
   CAPTO_SCAN_ON_START: bool.default(true),
   CAPTO_BACKUP_DIR: z.string().min(1).optional(),
@@ -100,6 +104,13 @@ export interface Config {
   readonly sessionIdleDays: number;
   /** Auth endpoint limits: requests per window (seconds) per client IP and per account. */
   readonly authRateLimit: { readonly windowSeconds: number; readonly perIp: number; readonly perAccount: number };
+  /** Invitation mails per window (seconds) per inviter, per business and per invited address. */
+  readonly inviteRateLimit: {
+    readonly windowSeconds: number;
+    readonly perInviter: number;
+    readonly perBusiness: number;
+    readonly perRecipient: number;
+  };
   readonly metricsToken: string | undefined;
   readonly scanOnStart: boolean;
   /** Where `capto backup` writes when no --out is given; its presence is what `capto doctor` calls "backups configured". */
@@ -191,6 +202,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       windowSeconds: e.CAPTO_AUTH_RATE_WINDOW,
       perIp: e.CAPTO_AUTH_RATE_IP,
       perAccount: e.CAPTO_AUTH_RATE_ACCOUNT,
+    },
+    inviteRateLimit: {
+      windowSeconds: e.CAPTO_INVITE_RATE_WINDOW,
+      perInviter: e.CAPTO_INVITE_RATE_INVITER,
+      perBusiness: e.CAPTO_INVITE_RATE_BUSINESS,
+      perRecipient: e.CAPTO_INVITE_RATE_RECIPIENT,
     },
     metricsToken: e.CAPTO_METRICS_TOKEN,
     scanOnStart: e.CAPTO_SCAN_ON_START,

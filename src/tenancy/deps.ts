@@ -9,4 +9,6 @@ export interface TenancyDeps {
   db: Database;
   logger: Logger;
   mailer: Mailer;
+  /** HMAC key of the invitation rate-limit counters (derived from the master key). */
+  rateKeySecret: Buffer;
 }

@@ -60,6 +60,22 @@ export interface CreatedInvitation {
   business: BusinessView;
 }
 
+/**
+ * Everything that refuses an invitation before anything is written or counted: the
+ * caller's role, a demo workspace, an address that is already a member. The route runs
+ * it before spending an invitation budget (src/tenancy/invitation-limits.ts), so a
+ * caller who may not invite is refused without using up anyone's budget.
+ */
+export async function checkInvitation(tx: Tx, businessId: string, email: string, role: Role): Promise<BusinessView> {
+  const business = await assertCanInvite(tx, businessId, role);
+  const already = await tx.query(
+    'SELECT 1 FROM app.memberships m JOIN auth.users u ON u.id = m.user_id WHERE m.business_id = $1 AND lower(u.email::text) = lower($2)',
+    [businessId, email],
+  );
+  if (already.rowCount > 0) throw new AppError('conflict', 'that person is already a member of this business');
+  return business;
+}
+
 /** Invite `email` with `role`; an open invitation to the same address is revoked (re-invite replaces). */
 export async function createInvitation(
   tx: Tx,
@@ -68,12 +84,7 @@ export async function createInvitation(
   email: string,
   role: Role,
 ): Promise<CreatedInvitation> {
-  const business = await assertCanInvite(tx, businessId, role);
-  const already = await tx.query(
-    'SELECT 1 FROM app.memberships m JOIN auth.users u ON u.id = m.user_id WHERE m.business_id = $1 AND lower(u.email::text) = lower($2)',
-    [businessId, email],
-  );
-  if (already.rowCount > 0) throw new AppError('conflict', 'that person is already a member of this business');
+  const business = await checkInvitation(tx, businessId, email, role);
   await tx.query(
     'UPDATE app.invitations SET revoked_at = now() WHERE business_id = $1 AND lower(email::text) = lower($2) AND accepted_at IS NULL AND revoked_at IS NULL',
     [businessId, email],

@@ -3,8 +3,10 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { BEARER_SECURITY, callerOf } from '../server/authenticate.ts';
+import { rateLimitedResponse } from '../server/error-schemas.ts';
 import { tenancyTx } from './db-errors.ts';
-import { createInvitation, listInvitations, revokeInvitation } from './invitations.ts';
+import { createInvitationLimits } from './invitation-limits.ts';
+import { checkInvitation, createInvitation, listInvitations, revokeInvitation } from './invitations.ts';
 import { changeRole, listMembers, removeMember } from './members.ts';
 import type { TenancyDeps } from './deps.ts';
 import {
@@ -27,6 +29,8 @@ const plain = (s: string) => s.replace(/[\u0000-\u001f\u007f]+/g, ' ').slice(0, 
 export async function teamRoutes(root: FastifyInstance, deps: TenancyDeps): Promise<void> {
   const app = root.withTypeProvider<ZodTypeProvider>();
   const { db, config, logger, mailer } = deps;
+  const limits = createInvitationLimits({ config, db, logger, keySecret: deps.rateKeySecret });
+  root.addHook('onClose', async () => limits.close());
 
   app.get(
     '/api/businesses/:bid/members',
@@ -93,17 +97,26 @@ export async function teamRoutes(root: FastifyInstance, deps: TenancyDeps): Prom
       schema: {
         tags: TAGS,
         summary: 'Invite an email with a role (owner/admin; only owners invite owners). The token is shown once.',
+        description:
+          'Each invitation mails the address. Limited per inviter, per business and per invited address ' +
+          '(CAPTO_INVITE_RATE_*): beyond a limit the answer is 429 rate_limited with retry_after and ' +
+          '`limit` (inviter | business | recipient), and nothing is created or mailed.',
         security: SECURED,
         params: businessParams,
         body: inviteBody,
-        response: { 201: createdInvitationSchema },
+        response: { 201: createdInvitationSchema, 429: rateLimitedResponse },
       },
     },
     async (request, reply) => {
-      const { sub } = callerOf(request);
+      const { sub, sid } = callerOf(request);
       const { bid } = request.params;
+      const { email, role } = request.body;
+      // Refusals that need no budget first (role, demo, already a member), then the
+      // budgets, then the writes — which check again, in their own transaction.
+      await tenancyTx(db, request, (tx) => checkInvitation(tx, bid, email, role));
+      await limits.admit(request, { inviterId: sub, sessionId: sid ?? null, businessId: bid, email });
       const created = await tenancyTx(db, request, async (tx) => {
-        const c = await createInvitation(tx, bid, sub, request.body.email, request.body.role);
+        const c = await createInvitation(tx, bid, sub, email, role);
         const inviter = await tx.query<{ email: string }>('SELECT email::text AS email FROM auth.users WHERE id = $1', [
           sub,
         ]);
