@@ -35,6 +35,7 @@ import { importResumeHandler, importResumeQueue } from './jobs/import-resume.ts'
 import { observeJobs } from './observability/metrics.ts';
 import { outboxDeliverHandler, outboxDeliverQueue, outboxNotifier } from './jobs/outbox-deliver.ts';
 import { outboxSweepHandler, outboxSweepQueue } from './jobs/outbox-sweep.ts';
+import { automationsRunHandler, automationsRunQueue } from './jobs/automations-run.ts';
 import { createOutboxDelivery } from './messaging/outbox.ts';
 import { createSmsDriver } from './messaging/sms-driver.ts';
 import { loadOrCreateTls } from './server/tls.ts';
@@ -128,6 +129,15 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
       retryDelayMax: Math.max(lease, 5),
     });
     jobEngine.register(outboxSweepQueue, outboxSweepHandler(db, jobEngine));
+    // Automation steps run by a job, each in its own transaction (docs/ARCHITECTURE.md §25).
+    jobEngine.register(
+      automationsRunQueue,
+      automationsRunHandler(
+        { db, logger, smsWindow: config.campaigns.smsWindow, notifyOutbox: messaging.outbox.notify },
+        jobEngine,
+        { workers: config.jobs.concurrency },
+      ),
+    );
     const outreach = createOutreach({ config, db, vault, twilio, masterKey: auth.masterKey, logger });
     modules.push(
       ...integrationModules({ config, db, vault, twilio }),

@@ -106,7 +106,6 @@ async function checkReferences(tx: Tx, businessId: string, def: Definition): Pro
   for (const s of def.steps) {
     if (s.type === 'add_to_list' || s.type === 'remove_from_list') lists.add(s.list_id);
     if (s.type === 'send_sms') templates.set(s.template_id, 'sms');
-    if (s.type === 'send_email') templates.set(s.template_id, 'email');
     if (s.type === 'create_task' && s.assignee !== 'contact_owner') users.add(s.assignee);
   }
   if (lists.size > 0) {

@@ -103,7 +103,6 @@ export const stepSchema = z.discriminatedUnion('type', [
     })
     .strict(),
   z.object({ type: z.literal('send_sms'), template_id: uuid() }).strict(),
-  z.object({ type: z.literal('send_email'), template_id: uuid(), sender_id: uuid().optional() }).strict(),
   z
     .object({
       type: z.literal('create_task'),
