@@ -46,6 +46,8 @@ export interface SendOptions {
 /** What other modules need: enqueue. Typed by the queue, validated against its schema. */
 export interface JobSender {
   send<P>(queue: QueueDefinition<P>, payload: P, options?: SendOptions): Promise<string | null>;
+  /** Many jobs of one queue in one statement (jobs whose `id` exists already are skipped). */
+  sendMany<P>(queue: QueueDefinition<P>, jobs: { payload: P; id?: string }[]): Promise<void>;
 }
 
 export interface QueueStat {
@@ -234,6 +236,15 @@ export function createJobEngine(options: JobEngineOptions): JobEngine {
       if (sendOptions.priority !== undefined) o.priority = sendOptions.priority;
       if (sendOptions.startAfter !== undefined) o.startAfter = sendOptions.startAfter;
       return boss.send(queue.name, parsed as object, o);
+    },
+
+    async sendMany(queue, items) {
+      if (!queues.has(queue.name)) throw new Error(`queue ${queue.name} is not registered`);
+      if (items.length === 0) return;
+      await boss.insert(
+        queue.name,
+        items.map((j) => ({ data: queue.payload.parse(j.payload) as object, ...(j.id ? { id: j.id } : {}) })),
+      );
     },
 
     async stats() {

@@ -11,7 +11,9 @@ import { defineQueue, noPayload } from './queue.ts';
 export const outboxSweepQueue = defineQueue({
   name: 'outbox.sweep',
   payload: noPayload,
-  policy: { policy: 'exclusive', retryLimit: 1, expireInSeconds: 300, deleteAfterSeconds: 3600 },
+  // Not exclusive: a sweep whose node died must not block the next one until its claim
+  // expires, and two sweeps at once are harmless (job ids dedupe).
+  policy: { retryLimit: 1, expireInSeconds: 120, deleteAfterSeconds: 3600 },
   cron: '* * * * *',
 });
 
@@ -26,8 +28,10 @@ export function outboxSweepHandler(db: Database, jobs: JobSender, batch = 1000):
           [after, batch],
         ),
       );
-      for (const r of rows.rows)
-        await jobs.send(outboxDeliverQueue, { business_id: r.business_id, outbox_id: r.id }, { id: r.id });
+      await jobs.sendMany(
+        outboxDeliverQueue,
+        rows.rows.map((r) => ({ payload: { business_id: r.business_id, outbox_id: r.id }, id: r.id })),
+      );
       if (rows.rows.length < batch || job.signal.aborted) return;
       after = rows.rows[rows.rows.length - 1]!.id;
     }

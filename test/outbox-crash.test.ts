@@ -1,0 +1,195 @@
+// The outbox survives crashes (docs/ARCHITECTURE.md §24), on both engines: N SMS are queued
+// (200 by default to keep the run short; CAPTO_CRASH_MESSAGES=1000 for the full run), a real `capto start` process drains
+// them to the Twilio fake and is killed with SIGKILL at random points five times, restarted
+// each time; at the end every message was accepted by the fake exactly once (it counts by
+// the message id in each StatusCallback) and every outbox row is `sent`.
+//
+// Deliveries caught by a kill are either in a job the dead node held (taken over once its
+// claim expires) or in `sending` with an unknown outcome (reconciled with Twilio's message
+// list, never blindly resent). Caps are off (CAPTO_OUTBOX_CAP=off) and the lease is short so
+// the default run stays around a minute per engine.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config/index.ts';
+import { asOwner } from '../src/db/engine.ts';
+import { openEngine } from '../src/db/index.ts';
+import { migrate } from '../src/db/migrator.ts';
+import { createDatabase } from '../src/db/request.ts';
+import { sharedFakeHibp } from './fakes/hibp.ts';
+import { startTwilioFake, type TwilioFake } from './fakes/twilio.ts';
+import { createBlankDatabase, ENGINE } from './support/engine.ts';
+import { freePort } from './support/server.ts';
+import { messageIdOf, queueMessages, smsWorld } from './support/sms-outbox.ts';
+
+const N = Number(process.env.CAPTO_CRASH_MESSAGES ?? 200);
+const KILLS = Number(process.env.CAPTO_CRASH_KILLS ?? 5);
+const MASTER_KEY = randomBytes(32).toString('base64');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let fake: TwilioFake;
+let blank: Awaited<ReturnType<typeof createBlankDatabase>>;
+let ids: string[] = [];
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'capto-crash-'));
+
+beforeAll(async () => {
+  fake = await startTwilioFake();
+  blank = await createBlankDatabase();
+  // Seed while no server runs: migrations, a business texting through the fake, N queued SMS.
+  const config = loadConfig({ ...blank.env, CAPTO_DB_POOL_SIZE: '4' });
+  const engine = await openEngine(config, 'test seed');
+  try {
+    await engine.withMaintenanceClient((c) => migrate(c));
+    const w = await smsWorld(engine, createDatabase(engine.pool), fake, { masterKey: MASTER_KEY });
+    ids = await queueMessages(engine, w, N);
+  } finally {
+    await engine.close();
+  }
+}, 300_000);
+
+afterAll(async () => {
+  await fake?.close();
+  await blank?.drop();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+async function startNode(port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['bin/capto.js', 'start'], {
+    env: {
+      PATH: process.env.PATH,
+      CAPTO_ENV: 'test',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LOG_LEVEL: process.env.CAPTO_CRASH_LOG ? 'warn' : 'silent',
+      CAPTO_DATA_DIR: path.join(scratch, 'data'),
+      ...blank.env,
+      CAPTO_MASTER_KEY: MASTER_KEY,
+      CAPTO_PUBLIC_URL: `https://127.0.0.1:${port}`,
+      HIBP_RANGE_URL: (await sharedFakeHibp()).url,
+      TWILIO_API_BASE: fake.url,
+      CAPTO_SCAN_ON_START: 'off',
+      CAPTO_OUTBOX_CAP: 'off',
+      CAPTO_OUTBOX_LEASE_SECONDS: '3',
+      CAPTO_JOBS_POLL_SECONDS: '0.5',
+      CAPTO_JOBS_SUPERVISE_SECONDS: '1',
+      CAPTO_JOBS_CONCURRENCY: '8',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  if (process.env.CAPTO_CRASH_LOG) {
+    const { createWriteStream } = await import('node:fs');
+    const log = createWriteStream(process.env.CAPTO_CRASH_LOG, { flags: 'a' });
+    child.stdout!.pipe(log);
+    child.stderr!.pipe(log);
+  }
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('Capto is running')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`capto start exited early (${code}): ${err}`)));
+  });
+  return child;
+}
+
+const kill9 = (child: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+
+describe(`outbox crash test (${ENGINE}, ${N} messages, ${KILLS} × kill -9)`, () => {
+  it('delivers every message exactly once across SIGKILLs and restarts', async () => {
+    const port = await freePort();
+    const began = Date.now();
+    const killedAt: number[] = [];
+    let node = await startNode(port);
+    try {
+      for (let k = 0; k < KILLS; k++) {
+        // Let it drain a random stretch (or wait for it to start again), then kill it mid-flight.
+        const from = fake.messages.length;
+        const want = Math.min(N, from + 1 + Math.floor(Math.random() * (N / (KILLS + 2))));
+        const until = Date.now() + 30_000;
+        while (fake.messages.length < want && Date.now() < until) await sleep(20);
+        await sleep(Math.random() * 200);
+        killedAt.push(fake.messages.length);
+        await kill9(node);
+        const t0 = Date.now();
+        node = await startNode(port);
+        if (process.env.CAPTO_CRASH_VERBOSE)
+          console.info(`kill ${k + 1} after ${killedAt.at(-1)} sends; restarted in ${Date.now() - t0} ms`);
+      }
+      const deadline = Date.now() + Number(process.env.CAPTO_CRASH_DRAIN_SECONDS ?? 120) * 1000;
+      const distinct = () => new Set(fake.messages.map((m) => messageIdOf(m.statusCallback))).size;
+      while (distinct() < N && Date.now() < deadline) await sleep(100);
+      await sleep(2_000); // anything still in flight would show up as a second send
+    } finally {
+      node.kill('SIGTERM');
+      await new Promise((r) => node.once('exit', r));
+    }
+    const seconds = (Date.now() - began) / 1000;
+    if (process.env.CAPTO_CRASH_VERBOSE) {
+      const engine = await openEngine(loadConfig({ ...blank.env, CAPTO_DB_POOL_SIZE: '2' }), 'test dump');
+      try {
+        const dump = await asOwner(engine, async (c) => ({
+          jobs: (
+            await c.query(
+              `SELECT name, state::text, count(*)::int AS n, max(retry_count) AS retries FROM pgboss.job GROUP BY 1, 2 ORDER BY 1, 2`,
+            )
+          ).rows,
+          outbox: (
+            await c.query(`SELECT state, count(*)::int AS n, max(attempts) AS attempts FROM app.outbox GROUP BY 1`)
+          ).rows,
+        }));
+        console.info(JSON.stringify(dump));
+      } finally {
+        await engine.close();
+      }
+    }
+
+    const counts = new Map<string, number>();
+    for (const m of fake.messages) {
+      const id = messageIdOf(m.statusCallback)!;
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    const twice = [...counts].filter(([, n]) => n > 1);
+    const missing = ids.filter((id) => !counts.has(id));
+    console.info(
+      `outbox crash (${ENGINE}): ${N} messages, kills after ${killedAt.join(', ')} sends; ` +
+        `${fake.messages.length} accepted by the fake in ${seconds.toFixed(1)} s; twice: ${twice.length}; missing: ${missing.length}`,
+    );
+    expect(twice).toEqual([]);
+    expect(missing).toEqual([]);
+    expect(fake.messages).toHaveLength(N);
+    expect(killedAt.some((n) => n > 0 && n < N)).toBe(true); // the kills happened while draining
+
+    const engine = await openEngine(loadConfig({ ...blank.env, CAPTO_DB_POOL_SIZE: '2' }), 'test check');
+    try {
+      const states = await asOwner(engine, (c) =>
+        c.query<{ state: string; n: number }>(
+          'SELECT state, count(*)::int AS n FROM app.outbox WHERE id = ANY ($1::uuid[]) GROUP BY state',
+          [ids],
+        ),
+      );
+      expect(states.rows).toEqual([{ state: 'sent', n: N }]);
+      // Each row's provider id is the one Twilio message that was sent for it.
+      const sids = await asOwner(engine, (c) =>
+        c.query<{ id: string; provider_id: string }>(
+          'SELECT id, provider_id FROM app.outbox WHERE id = ANY ($1::uuid[])',
+          [ids],
+        ),
+      );
+      const sidOf = new Map(fake.messages.map((m) => [messageIdOf(m.statusCallback)!, m.sid]));
+      expect(sids.rows.filter((r) => sidOf.get(r.id) !== r.provider_id)).toEqual([]);
+    } finally {
+      await engine.close();
+    }
+  }, 300_000);
+});
