@@ -1,5 +1,5 @@
 // The outbox survives crashes (docs/ARCHITECTURE.md §24), on both engines: N SMS are queued
-// (200 by default to keep the run short; CAPTO_CRASH_MESSAGES=1000 for the full run), a real `capto start` process drains
+// (200 by default on server PostgreSQL and 40 on PGlite to keep the run short; CAPTO_CRASH_MESSAGES=1000 for the full run), a real `capto start` process drains
 // them to the Twilio fake and is killed with SIGKILL at random points five times, restarted
 // each time; at the end every message was accepted by the fake exactly once (it counts by
 // the message id in each StatusCallback) and every outbox row is `sent`.
@@ -25,8 +25,10 @@ import { createBlankDatabase, ENGINE } from './support/engine.ts';
 import { freePort } from './support/server.ts';
 import { messageIdOf, queueMessages, smsWorld } from './support/sms-outbox.ts';
 
-const N = Number(process.env.CAPTO_CRASH_MESSAGES ?? 200);
-const KILLS = Number(process.env.CAPTO_CRASH_KILLS ?? 5);
+// PGlite restarts take seconds each (the data dir is reopened and checked), so the embedded
+// default is smaller; CAPTO_CRASH_MESSAGES / CAPTO_CRASH_KILLS set either engine's size.
+const N = Number(process.env.CAPTO_CRASH_MESSAGES ?? (ENGINE === 'embedded' ? 40 : 200));
+const KILLS = Number(process.env.CAPTO_CRASH_KILLS ?? (ENGINE === 'embedded' ? 3 : 5));
 const MASTER_KEY = randomBytes(32).toString('base64');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
