@@ -6,8 +6,12 @@
 // the first connection's open transaction ends, so request transactions never
 // interleave on PGlite's single session.
 //
-// The database is bootstrapped as PGlite's superuser, then reopened with
-// `username: 'capto_app'`: every socket session starts as the unprivileged login role.
+// The database is opened once, as PGlite's superuser, for the role bootstrap; then the
+// session's role becomes the unprivileged login role (`SET ROLE capto_app`), so every
+// socket session starts as it. This is exactly what PGlite's `username` option does
+// (its session_user stays the superuser either way, docs/SECURITY.md), without a second
+// open of the data dir: an open is most of an embedded server's start (WASM instance,
+// file system bundle, extensions), which matters most when it restarts after a crash.
 import { constants } from 'node:fs';
 import { cp } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -25,11 +29,11 @@ const input = workerData;
 const extensions = { btree_gin, citext, pg_trgm };
 
 async function main() {
-  const admin = await PGlite.create(input.dataDir, { extensions });
-  await admin.exec(input.bootstrapSql);
-  await admin.close();
-
-  const db = await PGlite.create(input.dataDir, { extensions, username: 'capto_app' });
+  const db = await PGlite.create(input.dataDir, { extensions });
+  await db.exec(input.bootstrapSql);
+  await db.exec('SET ROLE capto_app');
+  // PGlite reads its array types once at open; the bootstrap may have added some (citext).
+  await db.refreshArrayTypes();
   const server = new PGLiteSocketServer({ db, path: input.socketPath, maxConnections: input.maxConnections });
   await server.start();
   parentPort.postMessage({ type: 'ready' });
