@@ -35,7 +35,8 @@ import { importResumeHandler, importResumeQueue } from './jobs/import-resume.ts'
 import { observeJobs } from './observability/metrics.ts';
 import { outboxDeliverHandler, outboxDeliverQueue, outboxNotifier } from './jobs/outbox-deliver.ts';
 import { outboxSweepHandler, outboxSweepQueue } from './jobs/outbox-sweep.ts';
-import { automationsRunHandler, automationsRunQueue } from './jobs/automations-run.ts';
+import { automationsNotifier, automationsRunHandler, automationsRunQueue } from './jobs/automations-run.ts';
+import { automationRoutes } from './automations/routes.ts';
 import { createOutboxDelivery } from './messaging/outbox.ts';
 import { createSmsDriver } from './messaging/sms-driver.ts';
 import { loadOrCreateTls } from './server/tls.ts';
@@ -144,6 +145,7 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
       ...outreach.modules,
       messagingRoutes(messaging),
       aiModule({ config, db, vault, messaging, assist }),
+      automationRoutes(db, automationsNotifier(jobEngine).nudge),
     );
 
     // First: its hook takes the metrics bearer token before the auth hook reads bearers as JWTs.

@@ -386,7 +386,9 @@ describe(`automation steps with a controllable clock (${ENGINE})`, () => {
     expect(textsTo(c.phone)).toHaveLength(0);
   });
 
-  it('two schedulers draining the same 60 enrollments at once run every step exactly once', async () => {
+  // PGlite runs one transaction at a time: fewer rows there keep the file quick on a loaded machine.
+  const N = ENGINE === 'embedded' ? 30 : 60;
+  it(`two schedulers draining the same ${N} enrollments at once run every step exactly once`, async () => {
     const tpl = await template('Once only');
     const a = await automation({
       trigger: { type: 'contact_created' },
@@ -396,13 +398,13 @@ describe(`automation steps with a controllable clock (${ENGINE})`, () => {
       ],
     });
     const contacts: { id: string; phone: string }[] = [];
-    for (let i = 0; i < 60; i++) contacts.push(await contact());
+    for (let i = 0; i < N; i++) contacts.push(await contact());
     for (const c of contacts) await enroll(a, c.id, MONDAY_10AM);
     const [n1, n2] = await Promise.all([
       runDueSteps(deps, { now: () => MONDAY_10AM, workers: 3 }),
       runDueSteps(deps, { now: () => MONDAY_10AM, workers: 3 }),
     ]);
-    expect(n1 + n2).toBe(120);
+    expect(n1 + n2).toBe(2 * N);
     for (const c of contacts) expect(textsTo(c.phone)).toHaveLength(1);
     const counts = await asOwner(t.engine, (q) =>
       q.query<{ tasks: number; done: number }>(
@@ -411,8 +413,8 @@ describe(`automation steps with a controllable clock (${ENGINE})`, () => {
         [contacts.map((c) => c.id), a],
       ),
     );
-    expect(counts.rows[0]).toEqual({ tasks: 60, done: 60 });
-  });
+    expect(counts.rows[0]).toEqual({ tasks: N, done: N });
+  }, 240_000);
 });
 
 describe(`the automations.run job (${ENGINE})`, () => {

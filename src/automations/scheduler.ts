@@ -232,14 +232,23 @@ export async function runDueSteps(
   return ran;
 }
 
-/** When the next enrollment of an active automation is due (null: none). */
-export async function nextDueAt(db: Database): Promise<Date | null> {
+/**
+ * When the scheduler should look again (null: nothing to do): the next due step, but within
+ * `pollMs` while any automation is active, so trigger events are taken promptly.
+ */
+export async function nextDueAt(db: Database, now: Date, pollMs = 15_000): Promise<Date | null> {
   const r = await db.asService('automations.next-due', (tx) =>
-    tx.query<{ at: Date | null }>(
-      `SELECT min(e.next_run_at) AS at FROM app.automation_enrollments e
-         JOIN app.automations a ON a.business_id = e.business_id AND a.id = e.automation_id
-        WHERE e.state = 'active' AND a.status = 'active'`,
+    tx.query<{ at: Date | null; active: boolean }>(
+      `SELECT (SELECT min(e.next_run_at) FROM app.automation_enrollments e
+                 JOIN app.automations a ON a.business_id = e.business_id AND a.id = e.automation_id
+                WHERE e.state = 'active' AND a.status = 'active') AS at,
+              EXISTS (SELECT 1 FROM app.automations WHERE status = 'active') AS active`,
     ),
   );
-  return r.rows[0]?.at ?? null;
+  const row = r.rows[0];
+  if (!row?.active) return null;
+  // On a fixed grid, so follow-ups booked by overlapping runs (cron, nudges) name the same
+  // second and the job id makes them one job instead of parallel chains.
+  const poll = new Date((Math.floor(now.getTime() / pollMs) + 1) * pollMs);
+  return row.at && row.at < poll ? row.at : poll;
 }

@@ -6,6 +6,7 @@
 // are one job.
 import { createHash } from 'node:crypto';
 import type { Database } from '../db/index.ts';
+import { enrollDateTriggers, intakeAll } from '../automations/intake.ts';
 import { nextDueAt, runDueSteps, type SchedulerDeps } from '../automations/scheduler.ts';
 import type { JobHandler, JobSender } from './engine.ts';
 import { defineQueue, noPayload } from './queue.ts';
@@ -49,15 +50,18 @@ export function automationsRunHandler(
     const abort = () => stop.abort();
     job.signal.addEventListener('abort', abort, { once: true });
     try {
+      // Trigger events first (they make enrollments due now), then the due steps.
+      await intakeAll(deps.db, now(), stop.signal);
+      await enrollDateTriggers(deps.db, now());
       await runDueSteps(deps, { now, workers: options.workers, signal: stop.signal });
     } finally {
       clearTimeout(timer);
       job.signal.removeEventListener('abort', abort);
     }
     if (job.signal.aborted) return;
-    // Book the next run: at once if the budget ran out, else at the next due step within the
-    // minute (the cron covers anything later).
-    const next = stop.signal.aborted ? now() : await nextDueAt(deps.db);
+    // Book the next run: at once if the budget ran out, else at the next due step, looking at
+    // least every 15 s while an automation is active (new trigger events); the cron covers the rest.
+    const next = stop.signal.aborted ? now() : await nextDueAt(deps.db, now());
     if (next && next.getTime() - now().getTime() < 60_000) {
       // Something due that this run could not take is another run's (locked): look again soon.
       const at = new Date(Math.max(next.getTime(), now().getTime() + (next <= now() ? 5000 : 1000)));
