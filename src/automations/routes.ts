@@ -7,7 +7,6 @@ import { z } from 'zod';
 import type { Database, Tx } from '../db/index.ts';
 import type { RouteModule } from '../server/app.ts';
 import { inBusiness } from '../server/scope.ts';
-import { notFound } from '../shared/errors.ts';
 import {
   createAutomation,
   ENROLLMENT_STATES,
