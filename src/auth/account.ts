@@ -21,6 +21,9 @@ export interface AccountDeps {
   service: AuthService;
 }
 
+/** Spend one account mail of an address (src/auth/rate-limits.ts). */
+export type SpendMail = (address: string) => Promise<{ allowed: true } | { allowed: false; retryAfter: number }>;
+
 export function createAccountService(deps: AccountDeps) {
   const { db, config } = deps;
 
@@ -91,15 +94,28 @@ export function createAccountService(deps: AccountDeps) {
      * route answers "accepted" before calling this (ASVS 6.3.8: neither the answer nor
      * its timing tells a registered address from an unknown one).
      */
-    async forgotPassword(email: string, meta: RequestMeta): Promise<void> {
+    async forgotPassword(email: string, meta: RequestMeta, spendMail: SpendMail): Promise<void> {
+      const user = await db.asService(
+        'auth.password.forgot.lookup',
+        async (tx) =>
+          (
+            await tx.query<{ id: string; email: string }>(
+              'SELECT id, email::text AS email FROM auth.users WHERE email = $1',
+              [email],
+            )
+          ).rows[0],
+      );
+      if (!user) return;
+      // Anyone may ask for a reset of any address: past the address's mail budget the
+      // request is dropped (the answer is long gone, and was the same anyway), no new
+      // token replaces the last one mailed, and the owner sees the refusal in her events.
+      if (!(await spendMail(user.email)).allowed) {
+        await db.asService('auth.password.forgot.limited', (tx) =>
+          recordAuthEvent(tx, { type: 'rate_limited', userId: user.id, ...meta, details: { action: 'reset_mail' } }),
+        );
+        return;
+      }
       const out = await db.asService('auth.password.forgot', async (tx) => {
-        const user = (
-          await tx.query<{ id: string; email: string }>(
-            'SELECT id, email::text AS email FROM auth.users WHERE email = $1',
-            [email],
-          )
-        ).rows[0];
-        if (!user) return undefined;
         const token = await issueOneTimeToken(tx, user.id, user.email, 'password_reset');
         await recordAuthEvent(tx, { type: 'password_reset_requested', userId: user.id, ...meta });
         return { email: user.email, token };
@@ -172,18 +188,32 @@ export function createAccountService(deps: AccountDeps) {
       if (!ok) throw new AppError('token_invalid', 'this verification link is invalid or has expired');
     },
 
-    async resendVerification(claims: Required<Claims>): Promise<void> {
-      const send = await db.asService('auth.email.resend', async (tx) => {
-        const u = (
-          await tx.query<{ email: string; verified: boolean }>(
-            'SELECT email::text AS email, email_verified_at IS NOT NULL AS verified FROM auth.users WHERE id = $1',
-            [claims.sub],
-          )
-        ).rows[0];
-        if (!u || u.verified) return undefined;
-        return deps.service.sendVerification(tx, claims.sub, u.email);
-      });
-      await send?.();
+    async resendVerification(claims: Required<Claims>, spendMail: SpendMail): Promise<void> {
+      const u = await db.asService(
+        'auth.email.resend.lookup',
+        async (tx) =>
+          (
+            await tx.query<{ email: string; verified: boolean }>(
+              'SELECT email::text AS email, email_verified_at IS NOT NULL AS verified FROM auth.users WHERE id = $1',
+              [claims.sub],
+            )
+          ).rows[0],
+      );
+      if (!u || u.verified) return;
+      // The address is not proven yet: it may be someone else's, so it gets few mails.
+      const budget = await spendMail(u.email);
+      if (!budget.allowed) {
+        await db.asService('auth.email.resend.limited', (tx) =>
+          recordAuthEvent(tx, { type: 'rate_limited', userId: claims.sub, details: { action: 'verify_mail' } }),
+        );
+        throw new AppError('rate_limited', 'too many verification mails to this address; try again later', {
+          details: { retry_after: budget.retryAfter },
+        });
+      }
+      const send = await db.asService('auth.email.resend', (tx) =>
+        deps.service.sendVerification(tx, claims.sub, u.email),
+      );
+      await send();
     },
 
     async listSessions(claims: Required<Claims>) {

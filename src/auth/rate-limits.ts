@@ -32,6 +32,11 @@ export interface AuthRateLimits {
   perIp(action: LimitedAction): { rateLimit: Record<string, unknown> };
   /** Count one attempt against an account key (an email, a user id); throws 429 beyond the limit. */
   perAccount(request: FastifyRequest, reply: FastifyReply, action: LimitedAction, account: string): Promise<void>;
+  /**
+   * Spend one of an address's account mails (password reset, verification resend): a
+   * mail the app sends to an address whoever asks for it. Per hour, shared by every node.
+   */
+  spendMail(address: string): Promise<{ allowed: true } | { allowed: false; retryAfter: number }>;
   close(): Promise<void>;
 }
 
@@ -100,6 +105,11 @@ export async function installAuthRateLimits(
           details: { retry_after: Math.max(1, Math.ceil(hit.ttlMs / 1000)) },
         });
       }
+    },
+    async spendMail(address) {
+      const hit = await accounts.hit('acct.mail', address.toLowerCase(), 3_600_000);
+      if (!hit || hit.count <= config.authRateLimit.mailsPerHour) return { allowed: true };
+      return { allowed: false, retryAfter: Math.max(1, Math.ceil(hit.ttlMs / 1000)) };
     },
     async close() {
       redis?.disconnect();

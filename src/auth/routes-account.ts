@@ -82,7 +82,9 @@ export async function accountRoutes(root: FastifyInstance, auth: AuthServices, l
       // address must not answer slower than an unknown one (no enumeration by timing).
       const { email } = request.body;
       const meta = requestMeta(request);
-      afterResponse.schedule(reply, 'auth.password.forgot', () => account.forgotPassword(email, meta));
+      afterResponse.schedule(reply, 'auth.password.forgot', () =>
+        account.forgotPassword(email, meta, (address) => limits.spendMail(address)),
+      );
       return reply.status(202).send({ status: 'accepted' as const });
     },
   );
@@ -117,11 +119,19 @@ export async function accountRoutes(root: FastifyInstance, auth: AuthServices, l
 
   app.post(
     '/auth/verify/resend',
-    { config: limits.perIp('verify'), schema: { tags: ['auth'], security: BEARER_SECURITY } },
+    {
+      config: limits.perIp('verify'),
+      schema: {
+        tags: ['auth'],
+        security: BEARER_SECURITY,
+        description: 'Mail a new verification link. Limited per account and per address (429 with retry_after).',
+        response: { 202: z.object(accepted), 429: rateLimitedResponse },
+      },
+    },
     async (request, reply) => {
       const claims = sessionClaims(request);
       await limits.perAccount(request, reply, 'verify', claims.sub);
-      await account.resendVerification(claims);
+      await account.resendVerification(claims, (address) => limits.spendMail(address));
       return reply.status(202).send({ status: 'accepted' });
     },
   );

@@ -32,6 +32,7 @@ const schema = z.object({
   CAPTO_AUTH_RATE_WINDOW: z.coerce.number().int().min(1).max(86_400).default(900),
   CAPTO_AUTH_RATE_IP: z.coerce.number().int().min(1).max(1_000_000).default(30),
   CAPTO_AUTH_RATE_ACCOUNT: z.coerce.number().int().min(1).max(1_000_000).default(10),
+  CAPTO_AUTH_RATE_MAIL: z.coerce.number().int().min(1).max(1_000_000).default(3),
   CAPTO_INVITE_RATE_WINDOW: z.coerce.number().int().min(1).max(86_400).default(3600),
   CAPTO_INVITE_RATE_INVITER: z.coerce.number().int().min(1).max(1_000_000).default(20),
   CAPTO_INVITE_RATE_BUSINESS: z.coerce.number().int().min(1).max(1_000_000).default(50),
@@ -102,8 +103,13 @@ export interface Config {
   readonly passwordMinLength: number;
   readonly sessionMaxAgeDays: number;
   readonly sessionIdleDays: number;
-  /** Auth endpoint limits: requests per window (seconds) per client IP and per account. */
-  readonly authRateLimit: { readonly windowSeconds: number; readonly perIp: number; readonly perAccount: number };
+  /** Auth endpoint limits: requests per window (seconds) per client IP and per account; account mails per address per hour. */
+  readonly authRateLimit: {
+    readonly windowSeconds: number;
+    readonly perIp: number;
+    readonly perAccount: number;
+    readonly mailsPerHour: number;
+  };
   /** Invitation mails per window (seconds) per inviter, per business and per invited address. */
   readonly inviteRateLimit: {
     readonly windowSeconds: number;
@@ -202,6 +208,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       windowSeconds: e.CAPTO_AUTH_RATE_WINDOW,
       perIp: e.CAPTO_AUTH_RATE_IP,
       perAccount: e.CAPTO_AUTH_RATE_ACCOUNT,
+      mailsPerHour: e.CAPTO_AUTH_RATE_MAIL,
     },
     inviteRateLimit: {
       windowSeconds: e.CAPTO_INVITE_RATE_WINDOW,

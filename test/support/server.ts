@@ -38,6 +38,7 @@ export async function startTestServer(
     // Every test signs in from 127.0.0.1; the rate-limit tests set their own low limits.
     CAPTO_AUTH_RATE_IP: '100000',
     CAPTO_AUTH_RATE_ACCOUNT: '100000',
+    CAPTO_AUTH_RATE_MAIL: '100000',
     // Shared workspaces invite many people to one address space; the limit tests set their own.
     CAPTO_INVITE_RATE_RECIPIENT: '100000',
     CAPTO_INVITE_RATE_INVITER: '100000',
