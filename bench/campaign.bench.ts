@@ -1,10 +1,11 @@
 // Campaign throughput on server PostgreSQL (docs/ARCHITECTURE.md §21 "Campaigns"):
 // 1. audience build — the real start (POST …/start's startCampaign, as the admin through
 //    RLS): judge every member of a BENCH_CAMPAIGN_RECIPIENTS list (default 100,000) and
-//    insert one recipient row each; baseline: a bare INSERT … SELECT of the same list's
+//    insert one recipient row and one outbox row each; baseline: a bare INSERT … SELECT of the same list's
 //    members as the owner role (no judging, no RLS).
-// 2. recipients/s from "Send" to the SMTP sink with throttling off — the real dispatcher
-//    (claim, render, footer, unsubscribe link, send, record) into a real SMTP server on
+// 2. recipients/s from "Send" to the SMTP sink with throttling off — the real campaign drain
+//    (batched claim, render, footer, unsubscribe link, point-of-no-return marks, send, batched
+//    record) into a real SMTP server on
 //    loopback; baseline: nodemailer alone sending the same number of pre-rendered messages
 //    over the same kind of pool to the same sink (what the wire costs without Capto).
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -118,6 +119,11 @@ export default async function run(): Promise<Figure[]> {
     await as((tx) => startCampaign(tx, businessId, userId, audCampaign.id, true));
     const build = Number(process.hrtime.bigint() - a0) / 1e9;
     await admin.query(`UPDATE app.campaigns SET status = 'cancelled' WHERE id = $1`, [audCampaign.id]);
+    await admin.query(
+      `UPDATE app.outbox SET state = 'failed', error_code = 'campaign_cancelled' WHERE campaign_id = $1 AND state = 'queued'`,
+      [audCampaign.id],
+    );
+    await admin.query(`VACUUM ANALYZE app.outbox`);
 
     // 2. Send throughput: dispatcher with throttling off into the SMTP sink.
     const dispatcher = createCampaignDispatcher({

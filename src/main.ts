@@ -119,11 +119,23 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
     };
     // Every outgoing message goes through the outbox (docs/ARCHITECTURE.md §24).
     const lease = config.jobs.outboxLeaseSeconds;
+    const outreach = createOutreach({
+      config,
+      db,
+      vault,
+      twilio,
+      masterKey: auth.masterKey,
+      logger,
+      outbox: messaging.outbox,
+    });
     const delivery = createOutboxDelivery({
       db,
       logger,
       leaseSeconds: lease,
-      drivers: [createSmsDriver({ db, vault, twilio, publicUrl: config.publicUrl, cap: config.jobs.outboxCap })],
+      drivers: [
+        createSmsDriver({ db, vault, twilio, publicUrl: config.publicUrl, cap: config.jobs.outboxCap }),
+        outreach.emailDriver,
+      ],
     });
     jobEngine.register(outboxDeliverQueue, outboxDeliverHandler(delivery), {
       expireInSeconds: 2 * lease + 5,
@@ -139,7 +151,6 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
         { workers: config.jobs.concurrency },
       ),
     );
-    const outreach = createOutreach({ config, db, vault, twilio, masterKey: auth.masterKey, logger });
     modules.push(
       ...integrationModules({ config, db, vault, twilio }),
       ...outreach.modules,

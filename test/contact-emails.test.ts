@@ -2,8 +2,15 @@
 // real SMTP server (text + safe HTML), on the contact's timeline with its status;
 // suppressed addresses refused; members send, outsiders cannot; in SQL nobody queues in
 // someone else's name or moves a message's status.
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asOwner } from '../src/db/engine.ts';
+import { createEmailDelivery } from '../src/integrations/email/deliver.ts';
+import { createCommitMarks } from '../src/messaging/commit-marks.ts';
+import { createOutboxDelivery } from '../src/messaging/outbox.ts';
+import { createEmailDriver } from '../src/outreach/email-driver.ts';
+import { parseMasterKey } from '../src/vault/master-key.ts';
+import { createVault } from '../src/vault/secrets.ts';
 import { startSmtpFake, type SmtpFake } from './fakes/smtp.ts';
 import { signUp, type SignedUpUser } from './support/auth.ts';
 import { addMember, newBusiness } from './support/factories.ts';
@@ -20,6 +27,7 @@ let bid: string;
 let bidB: string;
 let contactId: string;
 let senderId: string;
+const MASTER = Buffer.alloc(32, 6).toString('base64');
 
 const call = (user: SignedUpUser, method: string, path: string, body?: unknown, business = bid) =>
   request(`${s.url}/api/businesses/${business}${path}`, { method, token: user.accessToken, body }) as Promise<
@@ -39,6 +47,7 @@ async function until<T>(fn: () => Promise<T | undefined>, ms = 15_000): Promise<
 beforeAll(async () => {
   smtp = await startSmtpFake();
   s = await startTestServer({
+    CAPTO_MASTER_KEY: MASTER,
     CAPTO_SCAN_ON_START: 'off',
     CAPTO_ALLOW_PRIVATE_HOSTS: 'on',
     CAPTO_CAMPAIGN_POLL_MS: '100',
@@ -166,5 +175,106 @@ describe('1:1 email', () => {
     expect(
       summarise(await probe(s.db, outsider.userId, 'SELECT 1 FROM app.contact_emails WHERE business_id = $1', [bid])),
     ).toBe('none');
+  });
+});
+
+describe('1:1 email through the outbox (docs/ARCHITECTURE.md §24 "Email")', () => {
+  const lease = 5;
+  let delivery: ReturnType<typeof createOutboxDelivery>;
+  let email: ReturnType<typeof createEmailDelivery>;
+  beforeAll(() => {
+    const vault = createVault(parseMasterKey(MASTER));
+    email = createEmailDelivery({
+      db: s.db,
+      vault,
+      googleApiBase: 'http://127.0.0.1:9',
+      smtpPolicy: { allowPrivateHosts: true },
+      messageIdDomain: new URL(s.config.publicUrl).hostname,
+    });
+    delivery = createOutboxDelivery({
+      db: s.db,
+      logger: s.app.log as never,
+      leaseSeconds: lease,
+      drivers: [createEmailDriver({ db: s.db, email, marks: createCommitMarks(s.db), cap: false })],
+    });
+  });
+  afterAll(() => email?.close());
+
+  /** A queued email and its outbox row left by an attempt that died (state sending, lease over). */
+  async function crashed(committed: boolean): Promise<string> {
+    const id = randomUUID();
+    await asOwner(s.engine, async (q) => {
+      await q.query(
+        `INSERT INTO app.contact_emails (id, business_id, contact_id, sender_id, sent_by, to_address, subject, body, status)
+         VALUES ($1, $2, $3, $4, $5, 'ana@example.com', 'Crashed', 'body', 'sending')`,
+        [id, bid, contactId, senderId, member.userId],
+      );
+      await q.query(
+        `INSERT INTO app.outbox (id, business_id, channel, sender_id, created_by, state, attempts, first_attempt_at,
+                                 lease_until, committed_at)
+         VALUES ($1, $2, 'email', $3, $4, 'sending', 1, now() - interval '1 minute', now() - interval '1 second', $5)`,
+        [id, bid, senderId, member.userId, committed ? new Date(Date.now() - 30_000) : null],
+      );
+    });
+    return id;
+  }
+  const state = async (id: string) =>
+    (
+      await asOwner(s.engine, (q) =>
+        q.query<{ state: string; error_code: string | null; status: string; reason: string | null }>(
+          `SELECT o.state, o.error_code, e.status, e.reason FROM app.outbox o JOIN app.contact_emails e ON e.id = o.id
+            WHERE o.id = $1`,
+          [id],
+        ),
+      )
+    ).rows[0]!;
+  const receivedWithId = (id: string) => smtp.received.filter((m) => m.parsed.messageId?.startsWith(`<${id}@`));
+
+  it('the request writes the outbox row in its own transaction, in the member’s name; delivery settles both', async () => {
+    const res = await call(member, 'POST', `/contacts/${contactId}/emails`, { subject: 'Outbox', body: 'via outbox' });
+    expect(res.status).toBe(202);
+    const row = await asOwner(s.engine, (q) =>
+      q.query('SELECT channel, sender_id, created_by, campaign_id FROM app.outbox WHERE id = $1', [res.json.id]),
+    );
+    expect(row.rows[0]).toEqual({
+      channel: 'email',
+      sender_id: senderId,
+      created_by: member.userId,
+      campaign_id: null,
+    });
+    await until(async () => ((await state(res.json.id)).state === 'sent' ? true : undefined));
+    expect(await state(res.json.id)).toMatchObject({ state: 'sent', status: 'sent' });
+    expect(receivedWithId(res.json.id)).toHaveLength(1);
+  });
+
+  it('an attempt that died before its point of no return sent nothing: the message is sent, once', async () => {
+    const id = await crashed(false);
+    expect(await delivery.deliver(bid, id)).toBe('sent');
+    expect(await state(id)).toMatchObject({ state: 'sent', status: 'sent' });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(receivedWithId(id)).toHaveLength(1);
+    expect(await delivery.deliver(bid, id)).toBe('done'); // a second job is a no-op
+  });
+
+  it('an SMTP attempt that died after it is in doubt: failed for review, never resent', async () => {
+    const id = await crashed(true);
+    expect(await delivery.deliver(bid, id)).toBe('failed');
+    const st = await state(id);
+    expect(st).toMatchObject({ state: 'failed', error_code: 'outcome_unknown', status: 'failed' });
+    expect(st.reason).toMatch(/outcome unknown/);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(receivedWithId(id)).toHaveLength(0);
+  });
+
+  it('a stale attempt cannot pass the point of no return once another attempt owns the row', async () => {
+    const id = await crashed(false);
+    const marks = createCommitMarks(s.db);
+    expect(await marks.mark(id, 1, 0)).toBe(false); // its lease is over
+    await asOwner(s.engine, (q) =>
+      q.query(`UPDATE app.outbox SET attempts = 2, lease_until = now() + interval '1 minute' WHERE id = $1`, [id]),
+    );
+    expect(await marks.mark(id, 1, 0)).toBe(false); // another attempt (2) owns it
+    expect(await marks.mark(id, 2, 120_000)).toBe(false); // less lease left than the call may take
+    expect(await marks.mark(id, 2, 1000)).toBe(true);
   });
 });

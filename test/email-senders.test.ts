@@ -310,6 +310,41 @@ describe('SMTP senders', () => {
         })
         .catch((e: unknown) => e);
       expect(soft).toMatchObject({ permanent: false, code: 'smtp_451' });
+
+      // The point of no return (docs/ARCHITECTURE.md §24 "Email"): `beforeEnd` runs once the
+      // server took DATA and the whole message, before the dot. Refused → nothing delivered.
+      const calls: string[] = [];
+      const before = smtp.received.length;
+      const fenced = await delivery
+        .send(
+          bid,
+          senderId,
+          { id: '77777777-7777-4777-8777-777777777777', to: 'fenced@example.com', subject: 's', text: 'fenced' },
+          { beforeEnd: async () => (calls.push('fenced'), false) },
+        )
+        .catch((e: unknown) => e);
+      expect(fenced).toMatchObject({ code: 'fenced', unknown: false });
+      // A recipient refused at RCPT never reaches the point of no return.
+      const refused = await delivery
+        .send(
+          bid,
+          senderId,
+          { id: '88888888-8888-4888-8888-888888888888', to: 'gone2@example.com', subject: 's', text: 't' },
+          { beforeEnd: async () => (calls.push('refused'), true) },
+        )
+        .catch((e: unknown) => e);
+      expect(refused).toMatchObject({ permanent: true, code: 'smtp_550' });
+      await delivery.send(
+        bid,
+        senderId,
+        { id: '99999999-9999-4999-8999-999999999999', to: 'ok@example.com', subject: 's', text: 'gated' },
+        { beforeEnd: async () => (calls.push('ok'), true) },
+      );
+      await smtp.waitFor(before + 1);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(calls).toEqual(['fenced', 'ok']);
+      expect(smtp.received.slice(before).map((m) => m.envelopeTo[0])).toEqual(['ok@example.com']);
+      expect(smtp.received.at(-1)!.parsed.text?.trim()).toBe('gated');
     } finally {
       smtp.rejectRecipient = () => false;
       smtp.deferRecipient = () => false;
@@ -358,8 +393,25 @@ describe('Gmail senders', () => {
         text: 'Please upload your W-2.',
         html: '<p>Please upload your W-2.</p>',
       });
-      expect(out.providerId).toBe(gmail.sent.at(-1)!.id);
-      const sent = gmail.sent.at(-1)!;
+      expect(out.providerId).toBe(`gmail:${gmail.sent.at(-1)!.id}`);
+      // A lost answer is `unknown`; the mailbox search by Message-ID finds what was sent.
+      expect(await delivery.findSent(bid, res.json.id, '44444444-4444-4444-8444-444444444444', 5000)).toBe(
+        out.providerId,
+      );
+      expect(await delivery.findSent(bid, res.json.id, '12121212-1212-4212-8212-121212121212', 5000)).toBeUndefined();
+      gmail.loseAnswerNext = true;
+      await expect(
+        delivery.send(bid, res.json.id, {
+          id: '13131313-1313-4313-8313-131313131313',
+          to: 'lost@example.org',
+          subject: 's',
+          text: 't',
+        }),
+      ).rejects.toMatchObject({ unknown: true });
+      expect(await delivery.findSent(bid, res.json.id, '13131313-1313-4313-8313-131313131313', 5000)).toBe(
+        `gmail:${gmail.sent.at(-1)!.id}`,
+      );
+      const sent = gmail.sent.find((m) => `gmail:${m.id}` === out.providerId)!;
       expect(sent.token).toBe(token);
       expect(sent.parsed.to).toMatchObject({ value: [{ address: 'client@example.org' }] });
       expect(sent.parsed.from?.value[0]).toMatchObject({ address: 'dana@keystone.example', name: 'Dana at Keystone' });

@@ -2,7 +2,8 @@
 // starts, give every undelivered outbox row a delivery job. The request's nudge after
 // its commit is the fast path; this finds rows whose nudge was lost (a crash between
 // the commit and the nudge, the job database briefly down). A row that already has a
-// job is skipped by the job id, so sweeping is harmless.
+// job is skipped by the job id, so sweeping is harmless. A campaign's rows are delivered
+// by its drain (src/outreach/dispatcher.ts), which claims them itself: no job for those.
 import type { Database } from '../db/index.ts';
 import type { JobHandler, JobSender } from './engine.ts';
 import { outboxDeliverQueue } from './outbox-deliver.ts';
@@ -24,7 +25,7 @@ export function outboxSweepHandler(db: Database, jobs: JobSender, batch = 1000):
       const rows = await db.asService('outbox.sweep', (tx) =>
         tx.query<{ id: string; business_id: string }>(
           `SELECT id, business_id FROM app.outbox
-            WHERE state IN ('queued', 'sending') AND id > $1 ORDER BY id LIMIT $2`,
+            WHERE state IN ('queued', 'sending') AND campaign_id IS NULL AND id > $1 ORDER BY id LIMIT $2`,
           [after, batch],
         ),
       );

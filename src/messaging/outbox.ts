@@ -15,7 +15,7 @@ import type { Logger } from '../observability/logger.ts';
 import { metrics } from '../observability/metrics.ts';
 import { AppError } from '../shared/errors.ts';
 
-export type OutboxChannel = 'sms';
+export type OutboxChannel = 'sms' | 'email';
 
 export interface OutboxMessage {
   /** The channel's message id (SMS: app.messages.id); also the delivery job's id. */
@@ -54,6 +54,11 @@ export interface OutboxRow {
   attempts: number;
   first_attempt_at: Date | null;
   provider_id: string | null;
+  /**
+   * When an attempt last passed its point of no return (src/messaging/commit-marks.ts); null:
+   * none ever did, so the provider cannot have the message. Never cleared.
+   */
+  committed_at?: Date | null;
 }
 
 /** What a driver's send or lookup found out. */
@@ -78,7 +83,11 @@ export interface OutboxDriver {
   markSending(tx: Tx, row: OutboxRow): Promise<void>;
   /** Send once; the driver re-reads the message and credentials as the service. */
   send(row: OutboxRow, timeoutMs: number): Promise<SendOutcome>;
-  /** Find a message the provider accepted for this row since `since`; undefined: none. */
+  /**
+   * Find a message the provider accepted for this row since `since`; undefined: none, send
+   * again. `refused` settles the row as failed without sending (a provider that cannot be
+   * asked, e.g. SMTP after the point of no return: in doubt, never resent).
+   */
   reconcile(row: OutboxRow, since: Date, timeoutMs: number): Promise<SendOutcome | undefined>;
   /** Record the final outcome on the channel's message (same transaction as the row's state). */
   record(tx: Tx, row: OutboxRow, outcome: SendOutcome & { kind: 'accepted' | 'refused' }): Promise<void>;
@@ -158,7 +167,7 @@ export function createOutboxDelivery(options: {
       // Claim: lock the row; one attempt at a time, and an unknown outcome is remembered.
       const claim = await db.asService('outbox.claim', async (tx) => {
         const r = await tx.query<OutboxRow & { leased: boolean }>(
-          `SELECT id, business_id, channel, sender_id, state, attempts, first_attempt_at, provider_id,
+          `SELECT id, business_id, channel, sender_id, state, attempts, first_attempt_at, provider_id, committed_at,
                   coalesce(lease_until > now(), false) AS leased
              FROM app.outbox WHERE business_id = $1 AND id = $2 FOR UPDATE`,
           [businessId, id],
@@ -167,15 +176,16 @@ export function createOutboxDelivery(options: {
         if (!row || row.state === 'sent' || row.state === 'failed') return { kind: 'done' as const };
         if (row.state === 'sending' && row.leased) return { kind: 'busy' as const };
         const unknown = row.state === 'sending';
-        const u = await tx.query<{ first_attempt_at: Date }>(
+        const u = await tx.query<{ first_attempt_at: Date; attempts: number }>(
           `UPDATE app.outbox SET state = 'sending', attempts = attempts + 1, updated_at = now(),
                   first_attempt_at = coalesce(first_attempt_at, now()),
                   lease_until = now() + make_interval(secs => $3)
-            WHERE business_id = $1 AND id = $2 RETURNING first_attempt_at`,
+            WHERE business_id = $1 AND id = $2 RETURNING first_attempt_at, attempts`,
           [businessId, id, lease],
         );
         await driver.markSending(tx, row);
-        return { kind: 'claimed' as const, row: { ...row, first_attempt_at: u.rows[0]!.first_attempt_at }, unknown };
+        const claimed = { ...row, first_attempt_at: u.rows[0]!.first_attempt_at, attempts: u.rows[0]!.attempts };
+        return { kind: 'claimed' as const, row: claimed, unknown };
       });
       if (claim.kind === 'done') return 'done';
       if (claim.kind === 'busy') throw new DeliveryDeferred('another attempt is sending this message');
@@ -190,6 +200,12 @@ export function createOutboxDelivery(options: {
           metrics.outboxMessages.inc({ channel: row.channel, outcome: 'reconciled' });
           logger.info({ outbox_id: row.id, channel: row.channel }, 'outbox: unknown send found at the provider');
           return 'sent';
+        }
+        if (found?.kind === 'refused') {
+          await finish(row, driver, found);
+          metrics.outboxMessages.inc({ channel: row.channel, outcome: 'failed' });
+          logger.warn({ outbox_id: row.id, channel: row.channel, code: found.code }, 'outbox: unknown send not resent');
+          return 'failed';
         }
       }
 

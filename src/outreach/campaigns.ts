@@ -410,6 +410,14 @@ export async function startCampaign(
      ON CONFLICT DO NOTHING`,
     [businessId, c.list_id, c.channel, smsNumber, id],
   );
+  // Every send is an outbox row of this same transaction (docs/ARCHITECTURE.md §24), sharing
+  // the recipient's id; the campaign's drain delivers them (src/outreach/dispatcher.ts).
+  await tx.query(
+    `INSERT INTO app.outbox (id, business_id, channel, sender_id, created_by, campaign_id)
+     SELECT r.id, r.business_id, $3, $4, $5, r.campaign_id FROM app.campaign_recipients r
+      WHERE r.business_id = $1 AND r.campaign_id = $2 AND r.status = 'queued'`,
+    [businessId, id, c.channel, senderId, userId],
+  );
   return getCampaign(tx, businessId, id);
 }
 

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Database } from '../db/index.ts';
+import type { OutboxNotifier } from '../messaging/outbox.ts';
 import { inBusiness } from '../server/scope.ts';
 import { queueContactEmail } from './contact-emails.ts';
 
@@ -18,7 +19,7 @@ const emailView = z.object({
   sent_at: z.string().nullable(),
 });
 
-export function contactEmailRoutes(root: FastifyInstance, db: Database): void {
+export function contactEmailRoutes(root: FastifyInstance, db: Database, outbox: OutboxNotifier): void {
   const app = root.withTypeProvider<ZodTypeProvider>();
   app.post(
     '/api/businesses/:bid/contacts/:id/emails',
@@ -27,7 +28,7 @@ export function contactEmailRoutes(root: FastifyInstance, db: Database): void {
         tags: ['contacts'],
         security: [{ bearer: [] }],
         summary:
-          'Send the contact an email (any member): queued (202) and delivered by the sending queue through the chosen sender (default when omitted); Markdown body sent as text + safe HTML; refused for suppressed addresses',
+          'Send the contact an email (any member): queued (202) with its outbox row and delivered by the outbox through the chosen sender (default when omitted); Markdown body sent as text + safe HTML; refused for suppressed addresses',
         params: z.object({ bid: z.uuid(), id: z.uuid() }),
         body: z.strictObject({
           sender_id: z.uuid().nullish(),
@@ -42,13 +43,17 @@ export function contactEmailRoutes(root: FastifyInstance, db: Database): void {
         response: { 202: emailView },
       },
     },
-    async (req, reply) =>
-      reply
-        .status(202)
-        .send(
-          await inBusiness(db, req, req.params.bid, ({ tx, businessId, userId }) =>
-            queueContactEmail(tx, businessId, userId, req.params.id, req.body),
-          ),
-        ),
+    async (req, reply) => {
+      const queued = await inBusiness(db, req, req.params.bid, ({ tx, businessId, userId }) =>
+        queueContactEmail(tx, businessId, userId, req.params.id, req.body),
+      );
+      // After the commit: wake delivery. A lost nudge only delays it (the outbox sweep).
+      await outbox
+        .notify({ id: queued.id, businessId: req.params.bid })
+        .catch((e: unknown) =>
+          req.log.warn({ err: e, email_id: queued.id }, 'outbox nudge failed; the sweep will deliver'),
+        );
+      return reply.status(202).send(queued);
+    },
   );
 }

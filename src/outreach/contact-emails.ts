@@ -1,8 +1,10 @@
 // One-to-one email from a contact (docs/ARCHITECTURE.md §21 "1:1 email"): queued in the
-// caller's transaction (RLS: any member, in her own name), sent by the dispatcher with the
-// same claim/record protocol as campaigns. The request never sends: it answers 202 with
-// the queued message, which then appears on the contact's timeline with its status.
+// caller's transaction (RLS: any member, in her own name) together with its outbox row
+// (§24), and delivered by the outbox's email driver (email-driver.ts). The request never
+// sends: it answers 202 with the queued message, which then appears on the contact's
+// timeline with its status.
 import type { Tx } from '../db/index.ts';
+import { withOutbox } from '../messaging/outbox.ts';
 import { AppError, notFound } from '../shared/errors.ts';
 
 export interface ContactEmailView {
@@ -57,6 +59,13 @@ export async function queueContactEmail(
      VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, created_at`,
     [businessId, contactId, s.rows[0].id, userId, contact.email, input.subject, input.body],
   );
+  await withOutbox(tx, {
+    id: r.rows[0]!.id,
+    businessId,
+    channel: 'email',
+    senderId: s.rows[0].id,
+    createdBy: userId,
+  });
   return {
     id: r.rows[0]!.id,
     contact_id: contactId,

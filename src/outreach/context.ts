@@ -43,6 +43,11 @@ export const CONTEXT_SQL = `
     ) d ON true
    WHERE c.business_id = $1 AND c.id = $2 AND c.deleted_at IS NULL`;
 
+/** CONTEXT_SQL for many contacts at once ($2: uuid[]); each row also has `contact_id`. */
+export const CONTEXT_BATCH_SQL = `
+  SELECT x.contact_id, ctx.* FROM unnest($2::uuid[]) AS x(contact_id)
+   CROSS JOIN LATERAL (${CONTEXT_SQL.replace('c.id = $2', 'c.id = x.contact_id')}) ctx`;
+
 export function contextFromRow(r: Row): MergeContext {
   return {
     contact: {

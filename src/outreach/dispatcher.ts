@@ -1,19 +1,21 @@
-// The campaign dispatcher (docs/ARCHITECTURE.md "Campaigns: sending and exactly once").
-// Runs on every node. Recipient rows are the durable work items; a recipient is sent by
-// at most one node, at most once:
+// The campaign drain (docs/ARCHITECTURE.md §21 "Campaigns: exactly once", §24). Every
+// recipient to be sent is an outbox row (channel email or sms, id = the recipient's id,
+// campaign_id set) written in the transaction that started the campaign. This drain is the
+// delivering job for those rows: it runs on every node, claims them in batches and follows
+// the outbox's state machine on each row:
 //
-//   queued ──claim (UPDATE … WHERE status='queued' … FOR UPDATE SKIP LOCKED, committed)──▶ sending
-//   sending ──provider accepted──▶ sent          sending ──permanent failure──▶ failed (reason)
-//   sending ──temporary failure, attempts < 3──▶ queued (never reached the recipient)
-//   sending, claim older than the lease (its node died mid-send) ──▶ failed "outcome unknown"
+//   queued ──claim (batch, FOR UPDATE SKIP LOCKED, lease)──▶ sending
+//   sending ──point of no return (committed_at, fenced by the attempt)──▶ provider ──▶ sent | failed
+//   sending ──certainly not accepted (SMTP 4xx, refused connection, Twilio 429)──▶ queued (3 attempts)
+//   sending, lease over (its node died, or no answer):
+//       committed_at NULL ─▶ never reached the provider: sent again
+//       committed_at set  ─▶ reconcile: Twilio (list by To/From/date + body), Gmail (rfc822msgid);
+//                            SMTP cannot be asked: failed "outcome unknown" (in doubt), never resent
 //
-// A row is 'sending' only between the claim's commit and the result's commit, i.e. across
-// exactly one network call. If the node dies there we cannot know whether the provider
-// accepted the message, so the row is NOT retried (a retry could send twice): it is
-// reported as failed with that reason (never skipped silently). Everything else survives
-// crashes, restarts and any number of nodes: claims are row locks with SKIP LOCKED, and
-// (campaign, contact) is the table's key, so a second start or a double click cannot
-// create a second row.
+// Pause, cancel and SMS quiet hours are honoured by not claiming; the per-sender rate is a
+// slot in app.send_throttles shared by every node (and, for SMS, by 1:1 texts). Batching
+// (one claim per batch; marks and records grouped into transactions a few ms apart) is what
+// makes 100k campaigns fast.
 import { randomUUID } from 'node:crypto';
 import type { Database, Tx } from '../db/index.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -21,9 +23,11 @@ import type { EmailDelivery } from '../integrations/email/deliver.ts';
 import { EmailDeliveryError } from '../integrations/email/deliver.ts';
 import { TwilioApiError, type TwilioClient } from '../integrations/twilio/client.ts';
 import { loadTwilioCredentials } from '../integrations/twilio/configs.ts';
+import { AppError } from '../shared/errors.ts';
 import type { Vault } from '../vault/secrets.ts';
-import { CONTEXT_SQL, contextFromRow } from './context.ts';
+import { CONTEXT_BATCH_SQL, contextFromRow } from './context.ts';
 import { markdownEscape, markdownToHtml, renderEmail, renderSms } from './merge.ts';
+import { createCommitMarks, type CommitMarks } from '../messaging/commit-marks.ts';
 import type { UnsubscribeTokens } from './unsubscribe.ts';
 
 export interface DispatcherOptions {
@@ -39,12 +43,16 @@ export interface DispatcherOptions {
   /** [start, end) hour of the SMS sending window in the business's time zone, or null for none. */
   smsWindow: [number, number] | null;
   pollMs: number;
-  /** A 'sending' row older than this belongs to a node that died mid-send. */
+  /** How long one attempt owns a claimed row (the outbox lease). */
   leaseSeconds: number;
-  /** Parallel sends per campaign on this node. */
+  /** Parallel batches per campaign on this node. */
   concurrency: number;
+  /** Rows per claim (default 25). */
+  batchSize?: number;
   nodeId?: string;
   now?: () => Date;
+  /** Shared with the outbox's email driver when given (one group commit per node). */
+  marks?: CommitMarks;
 }
 
 interface Active {
@@ -61,16 +69,29 @@ interface Active {
   business_name: string;
 }
 
-interface Claimed {
+/** One claimed row: its outbox attempt and its recipient. */
+interface Item {
   id: string;
-  contact_id: string;
-  address: string;
   attempts: number;
-  suppressed: boolean;
-  ctx: Parameters<typeof contextFromRow>[0];
+  /** An earlier attempt passed its point of no return (committed_at is never cleared). */
+  inDoubt: boolean;
+  firstAttemptAt: Date;
+  contactId: string;
+  address: string;
+  recipientAttempts: number;
 }
 
+type Outcome =
+  | { kind: 'sent'; providerId: string }
+  | { kind: 'failed'; code: string; reason: string; bounce?: boolean; optOut?: string }
+  | { kind: 'skipped'; code: string; reason: string }
+  | { kind: 'retry'; code: string; reason: string }
+  /** No answer after the point of no return: left `sending`; the next claim reconciles. */
+  | { kind: 'unknown' };
+
 const MAX_ATTEMPTS = 3;
+const IN_DOUBT =
+  'outcome unknown: the message was handed to the mail server but its answer never came (the sending node stopped); not resent, so it is never sent twice — check the recipient';
 
 /** The hour (0–23) it is now in a time zone. */
 export function hourIn(timeZone: string, at: Date): number {
@@ -84,9 +105,14 @@ export function inSmsWindow(window: [number, number] | null, timeZone: string, a
   return h >= window[0] && h < window[1];
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 export function createCampaignDispatcher(o: DispatcherOptions) {
   const nodeId = o.nodeId ?? `node-${randomUUID().slice(0, 8)}`;
   const now = o.now ?? (() => new Date());
+  const batchSize = Math.max(1, o.batchSize ?? 25);
+  const callTimeoutMs = Math.max(1000, Math.round((o.leaseSeconds * 1000) / 3));
+  const marks = o.marks ?? createCommitMarks(o.db);
   const running = new Map<string, Promise<void>>();
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -100,17 +126,16 @@ export function createCampaignDispatcher(o: DispatcherOptions) {
       await tx.query(
         `UPDATE app.campaigns SET status = 'sending' WHERE status = 'scheduled' AND (send_at IS NULL OR send_at <= now())`,
       );
+      // A cancelled campaign: what was never handed to a provider is skipped, with its row.
       await tx.query(
-        `UPDATE app.campaign_recipients SET status = 'failed', updated_at = now(),
-                reason = 'outcome unknown: the sending node stopped during this send; not retried, so it is never sent twice'
-          WHERE status = 'sending' AND claimed_at < now() - make_interval(secs => $1)`,
-        [o.leaseSeconds],
-      );
-      await tx.query(
-        `UPDATE app.contact_emails SET status = 'failed', updated_at = now(),
-                reason = 'outcome unknown: the sending node stopped during this send; not retried, so it is never sent twice'
-          WHERE status = 'sending' AND claimed_at < now() - make_interval(secs => $1)`,
-        [o.leaseSeconds],
+        `WITH gone AS (
+           UPDATE app.outbox x SET state = 'failed', error_code = 'campaign_cancelled', lease_until = NULL, updated_at = now()
+             FROM app.campaigns c
+            WHERE c.business_id = x.business_id AND c.id = x.campaign_id AND c.status = 'cancelled'
+              AND (x.state = 'queued' OR (x.state = 'sending' AND x.lease_until < now() AND x.committed_at IS NULL))
+           RETURNING x.id)
+         UPDATE app.campaign_recipients r SET status = 'skipped', reason = 'campaign cancelled', updated_at = now()
+           FROM gone WHERE r.id = gone.id AND r.status IN ('queued', 'sending')`,
       );
       await tx.query(
         `UPDATE app.campaign_recipients r SET status = 'skipped', reason = 'campaign cancelled', updated_at = now()
@@ -138,116 +163,193 @@ export function createCampaignDispatcher(o: DispatcherOptions) {
     });
   }
 
-  /** Reserve this sender's next send slot (shared by all nodes); resolves when it is due. */
-  async function throttleSlot(c: Active): Promise<void> {
-    if (!o.throttle) return;
-    const { key, rate } = await service('rate', async (tx) => {
-      if (c.channel === 'email') {
-        const r = await tx.query<{ rate_per_second: number }>(
-          'SELECT rate_per_second FROM app.email_senders WHERE business_id = $1 AND id = $2',
-          [c.business_id, c.email_sender_id],
-        );
-        return { key: `email:${c.email_sender_id}`, rate: r.rows[0]?.rate_per_second ?? 5 };
-      }
-      const r = await tx.query<{ messages_per_second: number }>(
-        'SELECT messages_per_second FROM app.twilio_configs WHERE business_id = $1 AND id = $2',
-        [c.business_id, c.twilio_config_id],
-      );
-      return { key: `sms:${c.twilio_config_id}`, rate: r.rows[0]?.messages_per_second ?? 1 };
+  /** How many rows the next batch may take, and when each may go (the sender's shared slots). */
+  async function slots(c: Active): Promise<{ count: number; gapMs: number }> {
+    if (!o.throttle) return { count: batchSize, gapMs: 0 };
+    const rate = await service('rate', async (tx) => {
+      const r =
+        c.channel === 'email'
+          ? await tx.query<{ rate: number }>(
+              'SELECT rate_per_second AS rate FROM app.email_senders WHERE business_id = $1 AND id = $2',
+              [c.business_id, c.email_sender_id],
+            )
+          : await tx.query<{ rate: number }>(
+              'SELECT messages_per_second AS rate FROM app.twilio_configs WHERE business_id = $1 AND id = $2',
+              [c.business_id, c.twilio_config_id],
+            );
+      return r.rows[0]?.rate ?? (c.channel === 'email' ? 5 : 1);
     });
-    const slot = await service('throttle', async (tx) => {
+    // About half a second of this sender's rate per batch, so several nodes share it evenly.
+    const count = Math.max(1, Math.min(batchSize, Math.floor(rate / 2)));
+    const key = c.channel === 'email' ? `email:${c.email_sender_id}` : `sms:${c.twilio_config_id}`;
+    const wait = await service('throttle', async (tx) => {
       const r = await tx.query<{ wait_ms: number }>(
         `INSERT INTO app.send_throttles AS t (business_id, key, next_at)
-         VALUES ($1, $2, clock_timestamp() + make_interval(secs => 1.0 / $3))
+         VALUES ($1, $2, clock_timestamp() + make_interval(secs => $4::float8 / $3))
          ON CONFLICT (business_id, key) DO UPDATE
-           SET next_at = greatest(t.next_at, clock_timestamp()) + make_interval(secs => 1.0 / $3)
-         RETURNING greatest(0, extract(epoch FROM (t.next_at - make_interval(secs => 1.0 / $3) - clock_timestamp())) * 1000)::float8 AS wait_ms`,
-        [c.business_id, key, rate],
+           SET next_at = greatest(t.next_at, clock_timestamp()) + make_interval(secs => $4::float8 / $3)
+         RETURNING greatest(0, extract(epoch FROM (t.next_at - make_interval(secs => $4::float8 / $3) - clock_timestamp())) * 1000)::float8 AS wait_ms`,
+        [c.business_id, key, rate, count],
       );
       return Number(r.rows[0]!.wait_ms);
     });
-    if (slot > 0) await new Promise((r) => setTimeout(r, slot));
+    if (wait > 0) await sleep(wait);
+    return { count, gapMs: 1000 / rate };
   }
 
-  async function claim(c: Active): Promise<Claimed | undefined | 'stop'> {
+  /**
+   * Claim up to `count` rows in one transaction: the outbox rows (queued, or sending with
+   * their lease over) and their recipients; later suppressions and opt-outs, and deleted
+   * contacts, are settled here as skipped. Returns the rows to send with their contexts.
+   */
+  async function claim(c: Active, count: number) {
     return service('claim', async (tx) => {
-      const r = await tx.query<{ id: string; contact_id: string; address: string; attempts: number }>(
+      const rows = await tx.query<{ id: string; attempts: number; was: string; committed: boolean; first: Date }>(
         `WITH next AS (
-           SELECT r.business_id, r.campaign_id, r.contact_id FROM app.campaign_recipients r
-            WHERE r.campaign_id = $1 AND r.status = 'queued'
-            ORDER BY r.contact_id LIMIT 1 FOR UPDATE SKIP LOCKED)
-         UPDATE app.campaign_recipients r
+           SELECT x.id, x.state AS was, x.committed_at IS NOT NULL AS committed
+             FROM app.outbox x
+            WHERE x.campaign_id = $1 AND (x.state = 'queued' OR (x.state = 'sending' AND x.lease_until < now()))
+              AND EXISTS (SELECT 1 FROM app.campaigns c WHERE c.id = $1 AND c.status = 'sending')
+            ORDER BY x.id LIMIT $2 FOR UPDATE OF x SKIP LOCKED)
+         UPDATE app.outbox x
+            SET state = 'sending', attempts = x.attempts + 1, updated_at = now(),
+                first_attempt_at = coalesce(x.first_attempt_at, now()), lease_until = now() + make_interval(secs => $3)
+           FROM next WHERE x.id = next.id
+         RETURNING x.id, x.attempts, next.was, next.committed, x.first_attempt_at AS first`,
+        [c.id, count, o.leaseSeconds],
+      );
+      if (rows.rows.length === 0) return [];
+      const ids = rows.rows.map((r) => r.id);
+      const rec = await tx.query<{ id: string; contact_id: string; address: string | null; attempts: number }>(
+        `UPDATE app.campaign_recipients r
             SET status = 'sending', claimed_by = $2, claimed_at = now(), updated_at = now(), attempts = r.attempts + 1
-           FROM next
-          WHERE r.business_id = next.business_id AND r.campaign_id = next.campaign_id AND r.contact_id = next.contact_id
-            AND EXISTS (SELECT 1 FROM app.campaigns c WHERE c.id = $1 AND c.status = 'sending')
+          WHERE r.id = ANY ($1::uuid[]) AND r.campaign_id = $3 AND r.status IN ('queued', 'sending')
          RETURNING r.id, r.contact_id, r.address, r.attempts`,
-        [c.id, nodeId],
+        [ids, nodeId, c.id],
       );
-      const got = r.rows[0];
-      if (!got) return undefined;
+      const byId = new Map(rec.rows.map((r) => [r.id, r]));
       // Honour every later unsubscribe, bounce or STOP, up to the moment of sending.
-      const sup = await tx.query<{ why: string | null }>(
+      const sup = await tx.query<{ id: string; why: string }>(
         c.channel === 'email'
-          ? `SELECT reason AS why FROM app.email_suppressions WHERE business_id = $1 AND email = $2`
-          : `SELECT 'opted_out' AS why FROM app.sms_opt_outs o JOIN app.twilio_configs t
-               ON t.business_id = o.business_id AND t.phone_number = o.our_number
-              WHERE o.business_id = $1 AND o.contact_id = $2 AND t.id = $3`,
-        c.channel === 'email' ? [c.business_id, got.address] : [c.business_id, got.contact_id, c.twilio_config_id],
+          ? `SELECT r.id, s.reason AS why FROM app.campaign_recipients r
+               JOIN app.email_suppressions s ON s.business_id = r.business_id AND s.email = r.address
+              WHERE r.id = ANY ($1::uuid[])`
+          : `SELECT r.id, 'opted_out' AS why FROM app.campaign_recipients r
+               JOIN app.twilio_configs t ON t.business_id = r.business_id AND t.id = $2
+               JOIN app.sms_opt_outs s ON s.business_id = r.business_id AND s.contact_id = r.contact_id
+                                      AND s.our_number = t.phone_number
+              WHERE r.id = ANY ($1::uuid[])`,
+        c.channel === 'email' ? [ids] : [ids, c.twilio_config_id],
       );
-      if (sup.rows[0]) {
-        await tx.query(
-          `UPDATE app.campaign_recipients SET status = 'skipped', reason = $2, updated_at = now() WHERE id = $1`,
-          [got.id, sup.rows[0].why === 'opted_out' ? 'opted_out' : sup.rows[0].why],
-        );
-        return { ...got, suppressed: true, ctx: undefined as never };
+      const suppressed = new Map(sup.rows.map((r) => [r.id, r.why]));
+      const contacts = [...new Set(rec.rows.map((r) => r.contact_id))];
+      const ctx = await tx.query<{ contact_id: string } & Parameters<typeof contextFromRow>[0]>(CONTEXT_BATCH_SQL, [
+        c.business_id,
+        contacts,
+        c.started_by,
+      ]);
+      const ctxOf = new Map(ctx.rows.map((r) => [r.contact_id, r]));
+      const settle: { item: Item; outcome: Outcome }[] = [];
+      const todo: { item: Item; ctx: Parameters<typeof contextFromRow>[0] }[] = [];
+      for (const r of rows.rows) {
+        const rr = byId.get(r.id);
+        const item: Item = {
+          id: r.id,
+          attempts: r.attempts,
+          inDoubt: r.was === 'sending' && r.committed,
+          firstAttemptAt: r.first,
+          contactId: rr?.contact_id ?? '',
+          address: rr?.address ?? '',
+          recipientAttempts: rr?.attempts ?? 0,
+        };
+        const why = suppressed.get(r.id);
+        const context = rr ? ctxOf.get(rr.contact_id) : undefined;
+        if (!rr) settle.push({ item, outcome: { kind: 'skipped', code: 'not_a_recipient', reason: 'not queued' } });
+        else if (why) settle.push({ item, outcome: { kind: 'skipped', code: why, reason: why } });
+        else if (!context || !rr.address)
+          settle.push({ item, outcome: { kind: 'skipped', code: 'contact_deleted', reason: 'contact deleted' } });
+        else todo.push({ item, ctx: context });
       }
-      const ctx = await tx.query<Claimed['ctx']>(CONTEXT_SQL, [c.business_id, got.contact_id, c.started_by]);
-      if (!ctx.rows[0]) {
-        await tx.query(
-          `UPDATE app.campaign_recipients SET status = 'skipped', reason = 'contact deleted', updated_at = now() WHERE id = $1`,
-          [got.id],
-        );
-        return { ...got, suppressed: true, ctx: undefined as never };
-      }
-      return { ...got, suppressed: false, ctx: ctx.rows[0] };
+      if (settle.length) await record(tx, c, settle);
+      return todo;
     });
   }
 
-  async function record(
-    id: string,
-    outcome:
-      | { status: 'sent'; providerId: string }
-      | { status: 'failed'; reason: string }
-      | { status: 'queued'; reason: string },
-  ): Promise<void> {
-    await service('record', (tx) =>
-      tx.query(
-        `UPDATE app.campaign_recipients
-            SET status = $3, reason = $4, provider_id = $5, sent_at = CASE WHEN $3 = 'sent' THEN now() END, updated_at = now()
-          WHERE id = $1 AND status = 'sending' AND claimed_by = $2`,
-        [
-          id,
-          nodeId,
-          outcome.status,
-          outcome.status === 'sent' ? null : outcome.reason.slice(0, 300),
-          outcome.status === 'sent' ? outcome.providerId.slice(0, 200) : null,
-        ],
-      ),
+  /** Record outcomes in one transaction, each only while its attempt still owns the row. */
+  async function record(tx: Tx, c: Active, results: { item: Item; outcome: Outcome }[]): Promise<void> {
+    const done = results.filter((r) => r.outcome.kind !== 'unknown');
+    if (done.length === 0) return;
+    const retry = (r: { item: Item; outcome: Outcome }) =>
+      r.outcome.kind === 'retry' && r.item.recipientAttempts < MAX_ATTEMPTS;
+    const rows = done.map((r) => {
+      const out = r.outcome as Exclude<Outcome, { kind: 'unknown' }>;
+      const requeue = retry(r);
+      return {
+        id: r.item.id,
+        attempts: r.item.attempts,
+        state: out.kind === 'sent' ? 'sent' : requeue ? 'queued' : 'failed',
+        provider: out.kind === 'sent' ? out.providerId.slice(0, 128) : null,
+        code: out.kind === 'sent' ? null : out.code.slice(0, 40),
+        status: out.kind === 'sent' ? 'sent' : out.kind === 'skipped' ? 'skipped' : requeue ? 'queued' : 'failed',
+        reason: out.kind === 'sent' ? null : out.reason.slice(0, 300),
+      };
+    });
+    const owned = await tx.query<{ id: string }>(
+      `WITH u AS (
+         SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[])
+                    AS u(id, attempts, state, provider, code))
+       UPDATE app.outbox x
+          SET state = u.state, provider_id = u.provider, error_code = u.code, updated_at = now(),
+              lease_until = NULL, sent_at = CASE WHEN u.state = 'sent' THEN now() ELSE x.sent_at END
+         FROM u WHERE x.id = u.id AND x.attempts = u.attempts AND x.state = 'sending'
+       RETURNING x.id`,
+      [
+        rows.map((r) => r.id),
+        rows.map((r) => r.attempts),
+        rows.map((r) => r.state),
+        rows.map((r) => r.provider),
+        rows.map((r) => r.code),
+      ],
     );
+    const mine = new Set(owned.rows.map((r) => r.id));
+    const keep = rows.filter((r) => mine.has(r.id));
+    if (keep.length === 0) return;
+    await tx.query(
+      `UPDATE app.campaign_recipients r
+          SET status = u.status, reason = u.reason, provider_id = u.provider, updated_at = now(),
+              sent_at = CASE WHEN u.status = 'sent' THEN now() ELSE r.sent_at END
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS u(id, status, reason, provider)
+        WHERE r.id = u.id AND r.status IN ('queued', 'sending')`,
+      [keep.map((r) => r.id), keep.map((r) => r.status), keep.map((r) => r.reason), keep.map((r) => r.provider)],
+    );
+    for (const r of done) {
+      if (!mine.has(r.item.id) || r.outcome.kind !== 'failed') continue;
+      if (r.outcome.bounce)
+        await tx.query(
+          `INSERT INTO app.email_suppressions (business_id, email, reason, detail, contact_id, campaign_id)
+           VALUES ($1, $2, 'hard_bounce', $3, $4, $5) ON CONFLICT DO NOTHING`,
+          [c.business_id, r.item.address, r.outcome.reason.slice(0, 300), r.item.contactId, c.id],
+        );
+      if (r.outcome.optOut)
+        await tx.query(
+          `INSERT INTO app.sms_opt_outs (business_id, contact_id, our_number, keyword) VALUES ($1, $2, $3, 'TWILIO_21610')
+           ON CONFLICT DO NOTHING`,
+          [c.business_id, r.item.contactId, r.outcome.optOut],
+        );
+    }
   }
 
-  function emailFor(c: Active, r: Claimed) {
-    const ctx = contextFromRow(r.ctx);
+  function emailFor(c: Active, item: Item, ctxRow: Parameters<typeof contextFromRow>[0]) {
+    const ctx = contextFromRow(ctxRow);
     const rendered = renderEmail({ subject: c.subject ?? '', body: c.body }, ctx);
-    const url = `${o.publicUrl}/u/${o.tokens.sign({ businessId: c.business_id, contactId: r.contact_id, channel: 'email' })}`;
+    const url = `${o.publicUrl}/u/${o.tokens.sign({ businessId: c.business_id, contactId: item.contactId, channel: 'email' })}`;
     const footerText = `\n\n--\n${c.business_name}\n${c.footer_address ?? ''}\nUnsubscribe: ${url}\n`;
     const footerHtml = markdownToHtml(
       `---\n\n${markdownEscape(c.business_name)}  \n${markdownEscape(c.footer_address ?? '')}\n\n[Unsubscribe](${url})`,
     );
     return {
-      id: r.id,
-      to: r.address,
+      id: item.id,
+      to: item.address,
       subject: rendered.subject,
       text: rendered.text + footerText,
       html: `${rendered.html}<div class="capto-footer">${footerHtml}</div>`,
@@ -259,44 +361,44 @@ export function createCampaignDispatcher(o: DispatcherOptions) {
     };
   }
 
-  async function sendEmail(c: Active, r: Claimed): Promise<void> {
-    try {
-      const out = await o.email.send(c.business_id, c.email_sender_id!, emailFor(c, r));
-      await record(r.id, { status: 'sent', providerId: out.providerId });
-    } catch (e) {
-      if (e instanceof EmailDeliveryError) {
-        if (e.permanent) {
-          await service('bounce', async (tx) => {
-            await tx.query(
-              `UPDATE app.campaign_recipients SET status = 'failed', reason = $3, updated_at = now()
-                WHERE id = $1 AND status = 'sending' AND claimed_by = $2`,
-              [r.id, nodeId, e.message.slice(0, 300)],
-            );
-            if (/^smtp_5\d\d$|^rejected$/.test(e.code)) {
-              await tx.query(
-                `INSERT INTO app.email_suppressions (business_id, email, reason, detail, contact_id, campaign_id)
-                 VALUES ($1, $2, 'hard_bounce', $3, $4, $5) ON CONFLICT DO NOTHING`,
-                [c.business_id, r.address, e.message.slice(0, 300), r.contact_id, c.id],
-              );
-            }
-          });
-          return;
-        }
-        await record(
-          r.id,
-          r.attempts >= MAX_ATTEMPTS
-            ? { status: 'failed', reason: e.message }
-            : { status: 'queued', reason: e.message },
-        );
-        return;
+  async function sendEmail(c: Active, item: Item, ctx: Parameters<typeof contextFromRow>[0]): Promise<Outcome> {
+    if (item.inDoubt) {
+      // The last attempt passed its point of no return. Gmail can be asked; SMTP cannot.
+      const kind = await o.email.kindOf(c.business_id, c.email_sender_id!);
+      if (kind !== 'gmail') return { kind: 'failed', code: 'outcome_unknown', reason: IN_DOUBT };
+      try {
+        const found = await o.email.findSent(c.business_id, c.email_sender_id!, item.id, callTimeoutMs);
+        if (found) return { kind: 'sent', providerId: found };
+      } catch {
+        return { kind: 'unknown' }; // ask again after the lease
       }
-      await record(r.id, { status: 'failed', reason: 'could not build the message' });
-      o.logger.error({ err: e, campaign_id: c.id }, 'campaign email failed');
+    }
+    let mail;
+    try {
+      mail = emailFor(c, item, ctx);
+    } catch (e) {
+      o.logger.error({ err: e, campaign_id: c.id }, 'campaign email could not be built');
+      return { kind: 'failed', code: 'render_failed', reason: 'could not build the message' };
+    }
+    try {
+      const out = await o.email.send(c.business_id, c.email_sender_id!, mail, {
+        beforeEnd: () => marks.mark(item.id, item.attempts, callTimeoutMs),
+        timeoutMs: callTimeoutMs,
+      });
+      return { kind: 'sent', providerId: out.providerId };
+    } catch (e) {
+      if (!(e instanceof EmailDeliveryError)) {
+        o.logger.error({ err: e, campaign_id: c.id }, 'campaign email failed');
+        return { kind: 'unknown' };
+      }
+      if (e.code === 'fenced' || e.unknown) return { kind: 'unknown' };
+      if (e.permanent)
+        return { kind: 'failed', code: e.code, reason: e.message, bounce: /^smtp_5\d\d$|^rejected$/.test(e.code) };
+      return { kind: 'retry', code: e.code, reason: e.message };
     }
   }
 
-  async function sendSms(c: Active, r: Claimed): Promise<void> {
-    const body = renderSms({ body: c.body }, contextFromRow(r.ctx));
+  async function creds(c: Active) {
     let cached = twilioCreds.get(c.twilio_config_id!);
     if (!cached || Date.now() - cached.at > 30_000) {
       cached = {
@@ -305,148 +407,132 @@ export function createCampaignDispatcher(o: DispatcherOptions) {
       };
       twilioCreds.set(c.twilio_config_id!, cached);
     }
-    const creds = cached.creds;
-    if (!creds) return record(r.id, { status: 'failed', reason: 'the Twilio number was removed' });
-    try {
-      const out = await o.twilio.sendMessage({
-        accountSid: creds.accountSid,
-        authToken: creds.authToken,
-        from: creds.phoneNumber,
-        to: r.address,
-        body,
-        statusCallback: `${o.publicUrl}/webhooks/twilio/${creds.configId}/status?r=${r.id}`,
-      });
-      await record(r.id, { status: 'sent', providerId: out.sid });
-    } catch (e) {
-      const api = e instanceof TwilioApiError ? e : undefined;
-      const status = api?.httpStatus ?? 0;
-      const reason = api ? `Twilio ${api.code ?? status}: ${api.message.slice(0, 200)}` : 'Twilio could not be reached';
-      // A 2xx without a SID is ambiguous (it may have been sent): never retried.
-      const permanent = (status >= 400 && status < 500 && status !== 429) || (status >= 200 && status < 300);
-      if (permanent) {
-        await record(r.id, { status: 'failed', reason });
-        if (api?.code === 21610) {
-          await service('optout', (tx) =>
-            tx.query(
-              `INSERT INTO app.sms_opt_outs (business_id, contact_id, our_number, keyword) VALUES ($1, $2, $3, 'TWILIO_21610')
-               ON CONFLICT DO NOTHING`,
-              [c.business_id, r.contact_id, creds.phoneNumber],
+    return cached.creds;
+  }
+
+  async function sendSms(c: Active, item: Item, ctx: Parameters<typeof contextFromRow>[0]): Promise<Outcome> {
+    const body = renderSms({ body: c.body }, contextFromRow(ctx));
+    const cr = await creds(c);
+    if (!cr) return { kind: 'failed', code: 'no_twilio_config', reason: 'the Twilio number was removed' };
+    if (item.inDoubt) {
+      // Twilio can be asked: a message to this number, from ours, with this body, since the first attempt.
+      try {
+        const listed = await o.twilio.listMessages({
+          accountSid: cr.accountSid,
+          authToken: cr.authToken,
+          from: cr.phoneNumber,
+          to: item.address,
+          sentAfter: new Date(item.firstAttemptAt.getTime() - 60_000),
+          timeoutMs: callTimeoutMs,
+        });
+        const candidates = listed.filter((m) => m.body === body).map((m) => m.sid);
+        if (candidates.length) {
+          const taken = await service('sms.reconcile', (tx) =>
+            tx.query<{ provider_id: string }>(
+              `SELECT provider_id FROM app.campaign_recipients WHERE business_id = $1 AND provider_id = ANY ($2::text[])`,
+              [c.business_id, candidates],
             ),
           );
+          const used = new Set(taken.rows.map((t) => t.provider_id));
+          const free = candidates.filter((s) => !used.has(s)).reverse()[0];
+          if (free) return { kind: 'sent', providerId: free };
         }
-        return;
+      } catch {
+        return { kind: 'unknown' }; // Twilio could not be asked: try again after the lease
       }
-      await record(r.id, r.attempts >= MAX_ATTEMPTS ? { status: 'failed', reason } : { status: 'queued', reason });
+    }
+    if (!(await marks.mark(item.id, item.attempts, callTimeoutMs))) return { kind: 'unknown' };
+    try {
+      const out = await o.twilio.sendMessage({
+        accountSid: cr.accountSid,
+        authToken: cr.authToken,
+        from: cr.phoneNumber,
+        to: item.address,
+        body,
+        statusCallback: `${o.publicUrl}/webhooks/twilio/${cr.configId}/status?r=${item.id}`,
+        timeoutMs: callTimeoutMs,
+      });
+      return { kind: 'sent', providerId: out.sid };
+    } catch (e) {
+      if (e instanceof TwilioApiError) {
+        const reason = `Twilio ${e.code ?? e.httpStatus}: ${e.message.slice(0, 200)}`;
+        if (e.httpStatus === 429 || e.code === 20429) return { kind: 'retry', code: 'twilio_429', reason };
+        if (e.httpStatus >= 500) return { kind: 'unknown' }; // may have been queued: reconcile
+        return {
+          kind: 'failed',
+          code: e.code !== null ? `twilio_${e.code}` : `twilio_http_${e.httpStatus}`,
+          reason,
+          ...(e.code === 21610 ? { optOut: cr.phoneNumber } : {}),
+        };
+      }
+      if (e instanceof AppError && e.code === 'twilio_unreachable') return { kind: 'unknown' };
+      o.logger.error({ err: e, campaign_id: c.id }, 'campaign text failed');
+      return { kind: 'unknown' };
     }
   }
 
+  /**
+   * Outcomes are recorded as they arrive, grouped a few milliseconds apart into one
+   * transaction: a message's record does not wait for the slowest send of its batch, which
+   * keeps the window between a send and its record (in doubt after a crash) short.
+   */
+  function recorder(c: Active) {
+    let pending: { r: { item: Item; outcome: Outcome }; done: (e?: unknown) => void }[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    let chain = Promise.resolve();
+    const flush = () => {
+      timer = undefined;
+      const batch = pending;
+      pending = [];
+      if (batch.length === 0) return;
+      chain = chain.then(() =>
+        service('record', (tx) =>
+          record(
+            tx,
+            c,
+            batch.map((b) => b.r),
+          ),
+        ).then(
+          () => batch.forEach((b) => b.done()),
+          (e: unknown) => batch.forEach((b) => b.done(e)),
+        ),
+      );
+    };
+    return (r: { item: Item; outcome: Outcome }) =>
+      new Promise<void>((resolve, reject) => {
+        pending.push({ r, done: (e) => (e ? reject(e) : resolve()) });
+        if (pending.length >= batchSize) {
+          if (timer) clearTimeout(timer);
+          flush();
+        } else timer ??= setTimeout(flush, 3);
+      });
+  }
+
   async function drain(c: Active): Promise<void> {
+    const recordSoon = recorder(c);
     const worker = async () => {
       while (!stopped) {
         if (c.channel === 'sms' && !inSmsWindow(o.smsWindow, c.time_zone, now())) return;
-        await throttleSlot(c);
-        const r = await claim(c);
-        if (!r || r === 'stop') return;
-        if (r.suppressed) continue;
-        if (c.channel === 'email') await sendEmail(c, r);
-        else await sendSms(c, r);
+        const { count, gapMs } = await slots(c);
+        const todo = await claim(c, count);
+        if (todo.length === 0) return;
+        const t0 = Date.now();
+        await Promise.all(
+          todo.map(async ({ item, ctx }, i) => {
+            if (gapMs > 0 && i > 0) await sleep(Math.max(0, t0 + i * gapMs - Date.now()));
+            const outcome = c.channel === 'email' ? await sendEmail(c, item, ctx) : await sendSms(c, item, ctx);
+            await recordSoon({ item, outcome });
+          }),
+        );
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, o.concurrency) }, worker));
-  }
-
-  // 1:1 emails: the same protocol on app.contact_emails (claim committed before the send).
-  let directRunning: Promise<void> | undefined;
-  async function drainDirect(): Promise<void> {
-    const worker = async () => {
-      while (!stopped) {
-        const m = await service('direct.claim', async (tx) => {
-          const r = await tx.query<{
-            id: string;
-            business_id: string;
-            sender_id: string | null;
-            to_address: string;
-            subject: string;
-            body: string;
-            attempts: number;
-          }>(
-            `WITH next AS (SELECT id FROM app.contact_emails WHERE status = 'queued' ORDER BY created_at, id
-                            LIMIT 1 FOR UPDATE SKIP LOCKED)
-             UPDATE app.contact_emails x SET status = 'sending', claimed_by = $1, claimed_at = now(), updated_at = now(),
-                    attempts = x.attempts + 1
-               FROM next WHERE x.id = next.id
-             RETURNING x.id, x.business_id, x.sender_id, x.to_address, x.subject, x.body, x.attempts`,
-            [nodeId],
-          );
-          const got = r.rows[0];
-          if (!got) return undefined;
-          const sup = await tx.query('SELECT 1 FROM app.email_suppressions WHERE business_id = $1 AND email = $2', [
-            got.business_id,
-            got.to_address,
-          ]);
-          if (sup.rowCount || !got.sender_id) {
-            await tx.query(
-              `UPDATE app.contact_emails SET status = 'failed', reason = $2, updated_at = now() WHERE id = $1`,
-              [
-                got.id,
-                got.sender_id ? 'the address is suppressed (unsubscribed or bounced)' : 'the email sender was removed',
-              ],
-            );
-            return 'skip' as const;
-          }
-          return got;
-        });
-        if (!m) return;
-        if (m === 'skip') continue;
-        const finish = (status: 'sent' | 'failed' | 'queued', reason: string | null, providerId: string | null) =>
-          service('direct.record', (tx) =>
-            tx.query(
-              `UPDATE app.contact_emails SET status = $3, reason = $4, provider_id = $5,
-                      sent_at = CASE WHEN $3 = 'sent' THEN now() END, updated_at = now()
-                WHERE id = $1 AND status = 'sending' AND claimed_by = $2`,
-              [m.id, nodeId, status, reason?.slice(0, 300) ?? null, providerId?.slice(0, 200) ?? null],
-            ),
-          );
-        try {
-          const html = markdownToHtml(m.body);
-          const out = await o.email.send(m.business_id, m.sender_id!, {
-            id: m.id,
-            to: m.to_address,
-            subject: m.subject,
-            text: m.body,
-            html,
-          });
-          await finish('sent', null, out.providerId);
-        } catch (e) {
-          const err = e instanceof EmailDeliveryError ? e : undefined;
-          if (err?.permanent) {
-            await finish('failed', err.message, null);
-            if (/^smtp_5\d\d$|^rejected$/.test(err.code)) {
-              await service('direct.bounce', (tx) =>
-                tx.query(
-                  `INSERT INTO app.email_suppressions (business_id, email, reason, detail) VALUES ($1, $2, 'hard_bounce', $3)
-                   ON CONFLICT DO NOTHING`,
-                  [m.business_id, m.to_address, err.message.slice(0, 300)],
-                ),
-              );
-            }
-          } else {
-            const reason = err?.message ?? 'could not send';
-            await finish(m.attempts >= MAX_ATTEMPTS || !err ? 'failed' : 'queued', reason, null);
-          }
-        }
-      }
-    };
-    await Promise.all([worker(), worker()]);
   }
 
   async function tick(): Promise<void> {
     if (stopped) return;
     try {
       await housekeeping();
-      directRunning ??= drainDirect()
-        .catch((e: unknown) => o.logger.error({ err: e }, '1:1 email dispatch failed'))
-        .finally(() => (directRunning = undefined));
       for (const c of await activeCampaigns()) {
         if (running.has(c.id)) continue;
         const p = drain(c)
@@ -474,13 +560,13 @@ export function createCampaignDispatcher(o: DispatcherOptions) {
     /** Wait until every campaign this node is draining has no more work. */
     async idle(): Promise<void> {
       await ticking;
-      await Promise.all([...running.values(), directRunning]);
+      await Promise.all([...running.values()]);
     },
     async stop(): Promise<void> {
       stopped = true;
       if (timer) clearTimeout(timer);
       await ticking;
-      await Promise.all([...running.values(), directRunning]);
+      await Promise.all([...running.values()]);
     },
   };
 }

@@ -87,9 +87,23 @@ export function checkTemplate(source: string, field: string): Template[] {
   return parsed;
 }
 
+// A campaign renders one snapshot thousands of times: parse each source once per engine.
+const parsedCache = new WeakMap<Liquid, Map<string, Template[]>>();
+function parsed(liquid: Liquid, source: string): Template[] {
+  let m = parsedCache.get(liquid);
+  if (!m) parsedCache.set(liquid, (m = new Map()));
+  let t = m.get(source);
+  if (!t) {
+    t = liquid.parse(source);
+    if (m.size >= 200) m.delete(m.keys().next().value!);
+    m.set(source, t);
+  }
+  return t;
+}
+
 function renderWith(liquid: Liquid, source: string, ctx: MergeContext): string {
   try {
-    return liquid.parseAndRenderSync(source, ctx as unknown as Record<string, unknown>);
+    return liquid.renderSync(parsed(liquid, source), ctx as unknown as Record<string, unknown>);
   } catch (e) {
     // Saved templates were checked; this is a limit (time/memory) or a field removed since.
     throw new AppError(

@@ -6,7 +6,17 @@
 // messages/send with the business's Google token, refreshed server-side.
 //
 // Failures are classified: `permanent` (SMTP 5xx on a recipient, Gmail 400) feeds the
-// suppression list as a hard bounce and is never retried; anything else is temporary.
+// suppression list as a hard bounce and is never retried; `unknown` (no answer after the
+// point of no return) must not be retried blindly; anything else is temporary and certain
+// not to have been accepted.
+//
+// The point of no return (docs/ARCHITECTURE.md §24 "Email"): a send may carry `beforeEnd`,
+// which the outbox uses to record, fenced by its attempt, that the provider may have the
+// message from now on. SMTP: it runs inside the DATA phase with the whole message written
+// and only the terminating dot left — an SMTP server discards a message whose dot never
+// came, so an attempt that died before `beforeEnd` committed certainly sent nothing. Gmail:
+// it runs before the POST, and an unknown outcome is reconciled with `findSent`.
+import { Readable } from 'node:stream';
 import nodemailer from 'nodemailer';
 import type { Database } from '../../db/index.ts';
 import type { Vault } from '../../vault/secrets.ts';
@@ -31,19 +41,84 @@ export class EmailDeliveryError extends Error {
     message: string,
     readonly permanent: boolean,
     readonly code: string,
+    /** Past the point of no return without an answer: the provider may have the message. */
+    readonly unknown = false,
   ) {
     super(message);
   }
 }
 
+export interface SendHooks {
+  /**
+   * Called once, at the point of no return; resolves false when this attempt no longer owns
+   * the message (then nothing is sent: the SMTP transaction is abandoned before its dot).
+   */
+  beforeEnd?: () => Promise<boolean>;
+  timeoutMs?: number;
+}
+
+/** The `Message-ID` of an outbox message (without angle brackets). */
+export const messageIdOf = (id: string, domain: string) => `${id}@${domain}`;
+
 export interface EmailDelivery {
-  send(businessId: string, senderId: string, mail: OutgoingEmail): Promise<{ providerId: string }>;
+  send(businessId: string, senderId: string, mail: OutgoingEmail, hooks?: SendHooks): Promise<{ providerId: string }>;
+  /** The sender's kind (for reconcile): undefined when it was removed. */
+  kindOf(businessId: string, senderId: string): Promise<'smtp' | 'gmail' | undefined>;
+  /**
+   * Gmail only: the Gmail id of the message with this outbox id's Message-ID in the
+   * account's mailbox (the Sent folder holds what messages.send accepted), or undefined.
+   */
+  findSent(businessId: string, senderId: string, id: string, timeoutMs: number): Promise<string | undefined>;
   /** The sender's campaign rate (messages per second), for throttling. */
   rateOf(businessId: string, senderId: string): Promise<number | undefined>;
   close(): void;
 }
 
 type Transport = ReturnType<typeof nodemailer.createTransport>;
+
+const FENCED = 'the outbox attempt no longer owns this message';
+
+/**
+ * The message stream handed to the SMTP connection, which pipes it only once the server has
+ * answered DATA. It holds the whole message back until then, and its end (after which the
+ * connection writes the terminating dot) until `beforeEnd` has committed.
+ */
+function gated(input: NodeJS.ReadableStream, beforeEnd: () => Promise<boolean>, state: { committed: boolean }) {
+  const chunks: Buffer[] = [];
+  let done = false;
+  let failed: Error | undefined;
+  let waiting: (() => void) | undefined;
+  input.on('data', (c: Buffer) => chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c)));
+  input.on('end', () => ((done = true), waiting?.()));
+  input.on('error', (e: Error) => ((failed = e), waiting?.()));
+  let phase: 'body' | 'end' | 'over' = 'body';
+  return new Readable({
+    highWaterMark: 1,
+    read() {
+      if (phase === 'over') return;
+      if (phase === 'body') {
+        const go = () => {
+          if (failed) return this.destroy(failed);
+          phase = 'end';
+          this.push(Buffer.concat(chunks));
+        };
+        if (done || failed) go();
+        else waiting = go;
+        return;
+      }
+      // The body is with the connection: only the dot is left. Record the point of no return first.
+      phase = 'over';
+      beforeEnd().then(
+        (ok) => {
+          if (!ok) return this.destroy(new Error(FENCED));
+          state.committed = true;
+          this.push(null);
+        },
+        (e: unknown) => this.destroy(e as Error),
+      );
+    },
+  });
+}
 
 export function createEmailDelivery(deps: {
   db: Database;
@@ -87,6 +162,13 @@ export function createEmailDelivery(deps: {
       throw new EmailDeliveryError((e as Error).message, true, (e as AppError).code ?? 'host_not_allowed');
     }
     const transport = nodemailer.createTransport(options);
+    // A send with a point of no return streams through the gate (see `gated`).
+    transport.use('stream', (mail, done) => {
+      const hook = (mail.data as { capto?: { beforeEnd: () => Promise<boolean>; state: { committed: boolean } } })
+        .capto;
+      if (hook) mail.message.processFunc((input) => gated(input, hook.beforeEnd, hook.state));
+      done();
+    });
     transports.set(s.id, { version: s.version, transport });
     return transport;
   }
@@ -99,22 +181,36 @@ export function createEmailDelivery(deps: {
       text: mail.text,
       html: mail.html,
       headers: mail.headers,
-      messageId: `<${mail.id}@${deps.messageIdDomain}>`,
+      messageId: `<${messageIdOf(mail.id, deps.messageIdDomain)}>`,
       disableFileAccess: true,
       disableUrlAccess: true,
     };
   }
 
-  async function viaSmtp(s: SenderForDelivery, mail: OutgoingEmail) {
+  async function viaSmtp(s: SenderForDelivery, mail: OutgoingEmail, hooks: SendHooks) {
     const transport = await smtpTransport(s);
+    const state = { committed: false };
     try {
-      const info = await transport.sendMail(message(s, mail));
+      const info = await transport.sendMail({
+        ...message(s, mail),
+        ...(hooks.beforeEnd ? { capto: { beforeEnd: hooks.beforeEnd, state } } : {}),
+      } as Parameters<Transport['sendMail']>[0]);
       if (info.rejected.length > 0) throw new EmailDeliveryError('the server rejected the recipient', true, 'rejected');
-      return { providerId: info.messageId };
+      return { providerId: `smtp:${mail.id}` };
     } catch (e) {
       if (e instanceof EmailDeliveryError) throw e;
-      const err = e as { responseCode?: number; code?: string; response?: string };
+      const err = e as { responseCode?: number; code?: string; response?: string; message?: string };
       const code = err.responseCode;
+      if (!state.committed && String(err.message ?? '').includes(FENCED))
+        throw new EmailDeliveryError(FENCED, false, 'fenced');
+      // After the dot without a reply (timeout, dropped connection): the server may have it.
+      if (state.committed && !code)
+        throw new EmailDeliveryError(
+          `SMTP ${err.code ?? 'error'} after the message was sent`,
+          false,
+          'smtp_no_reply',
+          true,
+        );
       // 5xx at RCPT/DATA is a hard bounce; an auth failure is the sender's problem, not the recipient's.
       if (code && code >= 500 && err.code !== 'EAUTH') {
         throw new EmailDeliveryError(`SMTP ${code}: ${(err.response ?? '').slice(0, 200)}`, true, `smtp_${code}`);
@@ -128,7 +224,7 @@ export function createEmailDelivery(deps: {
     }
   }
 
-  async function viaGmail(s: SenderForDelivery, mail: OutgoingEmail) {
+  async function viaGmail(s: SenderForDelivery, mail: OutgoingEmail, hooks: SendHooks) {
     if (!deps.google)
       throw new EmailDeliveryError('Google is not set up on this server', true, 'google_not_configured');
     const raw = await new Promise<Buffer>((resolve, reject) => {
@@ -148,6 +244,8 @@ export function createEmailDelivery(deps: {
           'google_token',
         );
       }
+      if (attempt === 0 && hooks.beforeEnd && !(await hooks.beforeEnd()))
+        throw new EmailDeliveryError(FENCED, false, 'fenced');
       let res: Response;
       try {
         res = await doFetch(`${deps.googleApiBase}/gmail/v1/users/me/messages/send`, {
@@ -155,27 +253,54 @@ export function createEmailDelivery(deps: {
           headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
           body: JSON.stringify({ raw: raw.toString('base64url') }),
           redirect: 'error',
-          signal: AbortSignal.timeout(20_000),
+          signal: AbortSignal.timeout(hooks.timeoutMs ?? 20_000),
         });
       } catch {
-        throw new EmailDeliveryError('Gmail could not be reached', false, 'gmail_unreachable');
+        // The request may have arrived: reconcile (findSent) before any new attempt.
+        throw new EmailDeliveryError('Gmail could not be reached', false, 'gmail_unreachable', true);
       }
       if (res.ok) {
         const body = (await res.json().catch(() => ({}))) as { id?: string };
-        return { providerId: body.id ?? '' };
+        return { providerId: `gmail:${body.id ?? mail.id}` };
       }
       await res.body?.cancel();
       if (res.status === 401 && attempt === 0) continue; // token revoked early: force a refresh once
       const permanent = res.status === 400 || res.status === 403 || res.status === 404;
-      throw new EmailDeliveryError(`Gmail answered ${res.status}`, permanent, `gmail_${res.status}`);
+      throw new EmailDeliveryError(`Gmail answered ${res.status}`, permanent, `gmail_${res.status}`, res.status >= 500);
     }
     throw new EmailDeliveryError('Gmail refused the token', false, 'gmail_401');
   }
 
   return {
-    async send(businessId, senderId, mail) {
+    async send(businessId, senderId, mail, hooks = {}) {
       const s = await sender(businessId, senderId);
-      return s.kind === 'smtp' ? viaSmtp(s, mail) : viaGmail(s, mail);
+      return s.kind === 'smtp' ? viaSmtp(s, mail, hooks) : viaGmail(s, mail, hooks);
+    },
+    async kindOf(businessId, senderId) {
+      try {
+        return (await sender(businessId, senderId)).kind;
+      } catch (e) {
+        if (e instanceof EmailDeliveryError && e.code === 'sender_removed') return undefined;
+        throw e;
+      }
+    },
+    async findSent(businessId, senderId, id, timeoutMs) {
+      const s = await sender(businessId, senderId);
+      if (s.kind !== 'gmail' || !deps.google) return undefined;
+      const token = await deps.google.accessToken(s.businessId, 60);
+      const q = encodeURIComponent(`rfc822msgid:${messageIdOf(id, deps.messageIdDomain)}`);
+      const res = await doFetch(`${deps.googleApiBase}/gmail/v1/users/me/messages?q=${q}&includeSpamTrash=true`, {
+        headers: { authorization: `Bearer ${token}` },
+        redirect: 'error',
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      if (!res.ok) {
+        await res.body?.cancel();
+        throw new EmailDeliveryError(`Gmail answered ${res.status} to the lookup`, false, `gmail_${res.status}`);
+      }
+      const body = (await res.json().catch(() => ({}))) as { messages?: { id: string }[] };
+      const found = body.messages?.[0]?.id;
+      return found ? `gmail:${found}` : undefined;
     },
     async rateOf(businessId, senderId) {
       const r = await deps.db.asService('email.deliver.rate', (tx) =>
