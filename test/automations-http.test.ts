@@ -162,6 +162,16 @@ describe(`automations API (${ENGINE})`, () => {
     expect(items).toMatchObject([{ contact_id: c.json.id, contact_name: 'Lee Park', state: 'completed', version: 1 }]);
     expect((await call(member, 'GET', `/contacts/${c.json.id}`)).json.status).toBe('prospect');
     expect((await call(member, 'GET', `/automations/${a.id}`)).json.counts).toMatchObject({ completed: 1 });
+    // The run is on the contact's timeline: enrolled, the step, the end.
+    const timeline = (await call(member, 'GET', `/contacts/${c.json.id}/timeline`)).json.items.filter(
+      (i: { kind: string }) => i.kind === 'automation',
+    );
+    expect(timeline.map((i: { data: { status: string; name: string } }) => [i.data.name, i.data.status])).toEqual([
+      ['New lead status', 'completed'],
+      ['New lead status', 'set contact status done'],
+      ['New lead status', 'enrolled'],
+    ]);
+    expect((await call(outsider, 'GET', `/contacts/${c.json.id}/timeline`, undefined, bidB)).status).toBe(404);
     expect((await call(member, 'GET', `/automations/${a.id}/enrollments?state=active`)).json.items).toEqual([]);
     const bad = await call(member, 'GET', `/automations/${a.id}/enrollments?state=lost`);
     expect(bad.status).toBe(400);

@@ -11,7 +11,7 @@ import { decodeCursor, iso, page } from './cursor.ts';
 
 export interface TimelineItem {
   id: string;
-  /** a contact event kind, or 'note', 'message', 'email', 'campaign_message', 'stage_changed' */
+  /** a contact event kind, or 'note', 'message', 'email', 'campaign_message', 'stage_changed', 'automation' */
   kind: string;
   at: string;
   actor_id: string | null;
@@ -101,6 +101,25 @@ export async function contactTimeline(
       's.business_id = $1 AND d.contact_id = $2',
       's.changed_at',
       's.id',
+    )}
+    UNION ALL
+    ${branch(
+      // Automations (docs/ARCHITECTURE.md §25): enrolled, each step done or skipped, the end and why.
+      `ae.id, 'automation', ae.created_at, NULL::uuid,
+        jsonb_build_object('automation_id', en.automation_id, 'name', a.name, 'enrollment_id', ae.enrollment_id,
+          'event', ae.kind, 'step_index', ae.step_index, 'step_type', ae.step_type,
+          'status', CASE ae.kind
+            WHEN 'step_done' THEN replace(ae.step_type, '_', ' ') || ' done'
+            WHEN 'step_skipped' THEN replace(ae.step_type, '_', ' ') || ' skipped (' || replace(coalesce(ae.details ->> 'reason', ''), '_', ' ') || ')'
+            WHEN 'exited' THEN 'exited (' || replace(coalesce(ae.details ->> 'reason', ''), '_', ' ') || ')'
+            WHEN 'failed' THEN 'failed (' || coalesce(ae.details ->> 'code', '') || ')'
+            ELSE ae.kind END)`,
+      `app.automation_enrollment_events ae
+        JOIN app.automation_enrollments en ON en.business_id = ae.business_id AND en.id = ae.enrollment_id
+        JOIN app.automations a ON a.business_id = en.business_id AND a.id = en.automation_id`,
+      'ae.business_id = $1 AND ae.contact_id = $2',
+      'ae.created_at',
+      'ae.id',
     )}
   ) t ORDER BY at DESC, id DESC LIMIT $3`;
   const r = await tx.query<{
