@@ -26,13 +26,14 @@ import { createLogger, type Logger } from './observability/logger.ts';
 import { scanOnStart } from './scan/gate.ts';
 import { createReadiness } from './ops/readiness.ts';
 import { buildApp, type RouteModule } from './server/app.ts';
+import type { TokenVerifier } from './server/authenticate.ts';
 import { metricsModule } from './observability/metrics-routes.ts';
 import { createJobEngine, type JobEngine } from './jobs/engine.ts';
 import { openJobDatabase } from './db/job-database.ts';
 import { demoPurgeHandler, demoPurgeQueue } from './jobs/demo-purge.ts';
 import { trashPurgeHandler, trashPurgeQueue } from './jobs/trash-purge.ts';
 import { importResumeHandler, importResumeQueue } from './jobs/import-resume.ts';
-import { observeJobs } from './observability/metrics.ts';
+import { observeJobs, type PoolStats } from './observability/metrics.ts';
 import { outboxDeliverHandler, outboxDeliverQueue, outboxNotifier } from './jobs/outbox-deliver.ts';
 import { outboxSweepHandler, outboxSweepQueue } from './jobs/outbox-sweep.ts';
 import { automationsNotifier, automationsRunHandler, automationsRunQueue } from './jobs/automations-run.ts';
@@ -60,6 +61,101 @@ export interface RunningCapto {
 
 const WEB_DIST = fileURLToPath(new URL('../web/dist/', import.meta.url));
 
+/**
+ * Every route module of the app, in registration order, the token verifier of the
+ * authentication step, and the job handlers behind them (registered on `jobs`). Building
+ * them touches no database, so `npm run gen:api` builds the same app (and its
+ * /openapi.json) from here without a server (scripts/gen-api.ts).
+ */
+export function routeModules(deps: {
+  config: Config;
+  db: Database;
+  logger: Logger;
+  engineKind: Engine['kind'];
+  pool?: PoolStats;
+  jobs: JobEngine;
+}) {
+  const { config, db, logger, jobs } = deps;
+  const auth = createAuthServices({ config, db, logger });
+  const imports = contactImport({ db, logger, engineKind: deps.engineKind });
+  jobs.register(demoPurgeQueue, demoPurgeHandler(db, logger));
+  jobs.register(trashPurgeQueue, trashPurgeHandler(db, logger));
+  jobs.register(importResumeQueue, importResumeHandler(imports.runner));
+  const modules: RouteModule[] = [
+    authRoutes(auth),
+    tenancyRoutes({
+      config,
+      db,
+      logger,
+      mailer: auth.mailer,
+      rateKeySecret: deriveSubkey(auth.masterKey, 'rate-limit-keys').bytes,
+    }),
+    demoRoutes(auth),
+    crmRoutes({ db }),
+    imports.routes,
+  ];
+  const vault = createVault(auth.masterKey);
+  const twilio = createTwilioClient(config.twilioApiBase);
+  // Inbound texts get an intent label by a job, not inside the webhook (docs/ARCHITECTURE.md §23).
+  const assist = createAssistDeps({ config, db, vault });
+  jobs.register(aiIntentQueue, aiIntentHandler(assist));
+  const messaging = {
+    db,
+    logger,
+    vault,
+    twilio,
+    publicUrl: config.publicUrl,
+    outbox: outboxNotifier(jobs),
+    afterInboundStored: (ids: { business_id: string; message_id: string }) => jobs.send(aiIntentQueue, ids),
+  };
+  // Every outgoing message goes through the outbox (docs/ARCHITECTURE.md §24).
+  const lease = config.jobs.outboxLeaseSeconds;
+  const outreach = createOutreach({
+    config,
+    db,
+    vault,
+    twilio,
+    masterKey: auth.masterKey,
+    logger,
+    outbox: messaging.outbox,
+  });
+  const delivery = createOutboxDelivery({
+    db,
+    logger,
+    leaseSeconds: lease,
+    drivers: [
+      createSmsDriver({ db, vault, twilio, publicUrl: config.publicUrl, cap: config.jobs.outboxCap }),
+      outreach.emailDriver,
+    ],
+  });
+  jobs.register(outboxDeliverQueue, outboxDeliverHandler(delivery), {
+    expireInSeconds: 2 * lease + 5,
+    retryDelayMax: Math.max(lease, 5),
+  });
+  jobs.register(outboxSweepQueue, outboxSweepHandler(db, jobs));
+  // Automation steps run by a job, each in its own transaction (docs/ARCHITECTURE.md §25).
+  jobs.register(
+    automationsRunQueue,
+    automationsRunHandler(
+      { db, logger, smsWindow: config.campaigns.smsWindow, notifyOutbox: messaging.outbox.notify },
+      jobs,
+      { workers: config.jobs.concurrency },
+    ),
+  );
+  modules.push(
+    ...integrationModules({ config, db, vault, twilio }),
+    ...outreach.modules,
+    messagingRoutes(messaging),
+    aiModule({ config, db, vault, messaging, assist }),
+    automationRoutes(db, automationsNotifier(jobs).nudge),
+  );
+
+  // First: its hook takes the metrics bearer token before the auth hook reads bearers as JWTs.
+  modules.unshift(metricsModule({ config, pool: deps.pool }));
+  const tokens: TokenVerifier = auth.tokens;
+  return { auth, modules, tokens, outreach };
+}
+
 export async function startCapto(config: Config, options: StartOptions = {}): Promise<RunningCapto> {
   const problems = productionProblems(config);
   if (problems.length > 0) throw new ConfigError(`refusing to start in production:\n  - ${problems.join('\n  - ')}`);
@@ -85,82 +181,14 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
       concurrency: config.jobs.concurrency,
     });
     jobs = jobEngine;
-    const auth = createAuthServices({ config, db, logger });
-    const imports = contactImport({ db, logger, engineKind: engine.kind });
-    jobEngine.register(demoPurgeQueue, demoPurgeHandler(db, logger));
-    jobEngine.register(trashPurgeQueue, trashPurgeHandler(db, logger));
-    jobEngine.register(importResumeQueue, importResumeHandler(imports.runner));
-    const modules: RouteModule[] = [
-      authRoutes(auth),
-      tenancyRoutes({
-        config,
-        db,
-        logger,
-        mailer: auth.mailer,
-        rateKeySecret: deriveSubkey(auth.masterKey, 'rate-limit-keys').bytes,
-      }),
-      demoRoutes(auth),
-      crmRoutes({ db }),
-      imports.routes,
-    ];
-    const vault = createVault(auth.masterKey);
-    const twilio = createTwilioClient(config.twilioApiBase);
-    // Inbound texts get an intent label by a job, not inside the webhook (docs/ARCHITECTURE.md §23).
-    const assist = createAssistDeps({ config, db, vault });
-    jobEngine.register(aiIntentQueue, aiIntentHandler(assist));
-    const messaging = {
-      db,
-      logger,
-      vault,
-      twilio,
-      publicUrl: config.publicUrl,
-      outbox: outboxNotifier(jobEngine),
-      afterInboundStored: (ids: { business_id: string; message_id: string }) => jobEngine.send(aiIntentQueue, ids),
-    };
-    // Every outgoing message goes through the outbox (docs/ARCHITECTURE.md §24).
-    const lease = config.jobs.outboxLeaseSeconds;
-    const outreach = createOutreach({
+    const { auth, modules, tokens, outreach } = routeModules({
       config,
       db,
-      vault,
-      twilio,
-      masterKey: auth.masterKey,
       logger,
-      outbox: messaging.outbox,
+      engineKind: engine.kind,
+      pool: engine.pool,
+      jobs: jobEngine,
     });
-    const delivery = createOutboxDelivery({
-      db,
-      logger,
-      leaseSeconds: lease,
-      drivers: [
-        createSmsDriver({ db, vault, twilio, publicUrl: config.publicUrl, cap: config.jobs.outboxCap }),
-        outreach.emailDriver,
-      ],
-    });
-    jobEngine.register(outboxDeliverQueue, outboxDeliverHandler(delivery), {
-      expireInSeconds: 2 * lease + 5,
-      retryDelayMax: Math.max(lease, 5),
-    });
-    jobEngine.register(outboxSweepQueue, outboxSweepHandler(db, jobEngine));
-    // Automation steps run by a job, each in its own transaction (docs/ARCHITECTURE.md §25).
-    jobEngine.register(
-      automationsRunQueue,
-      automationsRunHandler(
-        { db, logger, smsWindow: config.campaigns.smsWindow, notifyOutbox: messaging.outbox.notify },
-        jobEngine,
-        { workers: config.jobs.concurrency },
-      ),
-    );
-    modules.push(
-      ...integrationModules({ config, db, vault, twilio }),
-      ...outreach.modules,
-      messagingRoutes(messaging),
-      aiModule({ config, db, vault, messaging, assist }),
-      automationRoutes(db, automationsNotifier(jobEngine).nudge),
-    );
-
-    // First: its hook takes the metrics bearer token before the auth hook reads bearers as JWTs.
-    modules.unshift(metricsModule({ config, pool: engine.pool }));
 
     const readiness = createReadiness({
       db,
@@ -177,7 +205,7 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
       logger,
       tls,
       modules,
-      tokens: auth.tokens,
+      tokens,
       readiness,
       spaRoot: existsSync(WEB_DIST) ? WEB_DIST : undefined,
     });

@@ -1,4 +1,4 @@
-// Custom fields over HTTP (docs/ARCHITECTURE.md §Custom fields): owners and admins
+// Custom fields over HTTP (docs/ARCHITECTURE.md §12): owners and admins
 // define, members read and write values; values are typed and checked against the
 // business's own definitions; a definition of business B is invisible and unusable in
 // business A; the contact list filters on values; deleting a field strips its values.

@@ -16,6 +16,7 @@ describe('the citation check', () => {
       '// Rate limits (issue 3 §9).',
       '// Issue 10 §4: doctor',
       '// see ../shared/DESIGN.md',
+      '// One door (docs/ARCHITECTURE.md §Engines).',
     ])
       expect(check(line), line).toEqual([`x.ts:1: ${line}`]);
   });

@@ -29,7 +29,7 @@ export interface Contact {
   kind: ContactKind;
   notes: string;
   owner_id: string | null;
-  /** Custom field values by key (docs/ARCHITECTURE.md §Custom fields). */
+  /** Custom field values by key (docs/ARCHITECTURE.md §12). */
   custom: CustomValues;
   created_at: string;
   updated_at: string;

@@ -1,4 +1,4 @@
-// HTTP: custom field definitions (docs/ARCHITECTURE.md §Custom fields). Every member
+// HTTP: custom field definitions (docs/ARCHITECTURE.md §12). Every member
 // reads them (to show and edit values); owners and admins create, change and delete
 // them — the service answers 403 first, and migration 0070's policies refuse anyway.
 import type { FastifyInstance } from 'fastify';

@@ -1,4 +1,4 @@
-// Custom fields (docs/ARCHITECTURE.md §Custom fields): per-business definitions of typed
+// Custom fields (docs/ARCHITECTURE.md §12): per-business definitions of typed
 // fields on contacts and deals, and the values on the records as `custom: {key: value}`.
 // Owners and admins define (the policies of migration 0070 refuse anyone else); every
 // member reads the definitions and writes values. Values are validated here against the

@@ -59,7 +59,7 @@ export interface Deal {
   milestones: Milestones;
   position: number;
   owner_id: string | null;
-  /** Custom field values by key (docs/ARCHITECTURE.md §Custom fields). */
+  /** Custom field values by key (docs/ARCHITECTURE.md §12). */
   custom: CustomValues;
   created_at: string;
   updated_at: string;

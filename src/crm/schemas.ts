@@ -11,6 +11,14 @@ import { DEAL_STAGES, LOAN_PURPOSES, LOAN_TYPES, MAX_AMOUNT_CENTS, MILESTONES, t
 import { BULK_MAX, LIST_NAME_MAX } from './lists.ts';
 import { NOTE_MAX } from './notes.ts';
 
+// The status, source, kind, stage and loan-type lists, named in /openapi.json's components:
+// the web app's types and option lists are generated from them (npm run gen:api).
+export const contactStatus = z.enum(CONTACT_STATUSES).meta({ id: 'ContactStatus' });
+export const contactSource = z.enum(CONTACT_SOURCES).meta({ id: 'ContactSource' });
+export const contactKind = z.enum(CONTACT_KINDS).meta({ id: 'ContactKind' });
+export const dealStage = z.enum(DEAL_STAGES).meta({ id: 'DealStage' });
+export const loanType = z.enum(LOAN_TYPES).meta({ id: 'LoanType' });
+
 export const uuid = z.uuid();
 export const bidParams = z.object({ bid: uuid });
 export const idParams = z.object({ bid: uuid, id: uuid });
@@ -26,7 +34,7 @@ const nullableTs = z.string().nullable();
 export const pageOf = <T extends z.ZodType>(item: T) =>
   z.object({ items: z.array(item), next_cursor: z.string().nullable() });
 
-// --- custom fields (docs/ARCHITECTURE.md §Custom fields) ---------------------------
+// --- custom fields (docs/ARCHITECTURE.md §12) ---------------------------
 const customValue = z.union([z.string(), z.number(), z.boolean()]);
 /** Values on a record, by key: text, number, money (cents), date (YYYY-MM-DD), choice, checkbox. */
 export const customValues = z
@@ -78,9 +86,9 @@ export const contactSchema = z.object({
   last_name: z.string(),
   phone: z.string().nullable(),
   email: z.string().nullable(),
-  source: z.enum(CONTACT_SOURCES),
-  status: z.enum(CONTACT_STATUSES),
-  kind: z.enum(CONTACT_KINDS).describe("'person' (a borrower or lead), 'realtor' or 'partner' (referral partners)"),
+  source: contactSource,
+  status: contactStatus,
+  kind: contactKind.describe("'person' (a borrower or lead), 'realtor' or 'partner' (referral partners)"),
   notes: z.string(),
   owner_id: z.string().nullable(),
   custom: customValues,
@@ -93,9 +101,9 @@ export const contactFields = {
   last_name: z.string().max(NAME_MAX),
   phone: z.string().max(64).nullable(),
   email: z.string().max(320).nullable(),
-  source: z.enum(CONTACT_SOURCES),
-  status: z.enum(CONTACT_STATUSES),
-  kind: z.enum(CONTACT_KINDS),
+  source: contactSource,
+  status: contactStatus,
+  kind: contactKind,
   notes: z.string().max(NOTES_MAX),
   owner_id: uuid.nullable(),
   custom: customPatch,
@@ -104,8 +112,8 @@ export const contactCreate = z.object(contactFields).partial().strict();
 export const contactUpdate = z.object(contactFields).partial().strict();
 export const contactQuery = pageQuery.extend({
   sort: z.enum(CONTACT_SORTS).optional(),
-  status: z.enum(CONTACT_STATUSES).optional(),
-  source: z.enum(CONTACT_SOURCES).optional(),
+  status: contactStatus.optional(),
+  source: contactSource.optional(),
   kind: z
     .string()
     .regex(
@@ -166,11 +174,11 @@ export const dealSchema = z.object({
   partner_id: z.string().nullable().describe("the referral partner (a contact of kind 'realtor' or 'partner')"),
   partner_name: z.string().nullable(),
   amount_cents: z.number().describe('loan amount in cents'),
-  loan_type: z.enum(LOAN_TYPES),
+  loan_type: loanType,
   loan_purpose: z.enum(LOAN_PURPOSES).nullable(),
   rate_percent: z.number().nullable().describe('interest rate in percent, three decimals (6.875)'),
   property_address: z.string(),
-  stage: z.enum(DEAL_STAGES),
+  stage: dealStage,
   expected_close_date: z.string().nullable(),
   milestones: milestoneDates(z.string().nullable()).describe('the day each milestone happened (YYYY-MM-DD), or null'),
   position: z.number(),
@@ -185,11 +193,11 @@ const dealFields = {
   co_borrower_id: uuid.nullable(),
   partner_id: uuid.nullable(),
   amount_cents: z.number().int().min(0).max(MAX_AMOUNT_CENTS),
-  loan_type: z.enum(LOAN_TYPES),
+  loan_type: loanType,
   loan_purpose: z.enum(LOAN_PURPOSES).nullable(),
   rate_percent: z.number().min(0).max(99.999).multipleOf(0.001).nullable(),
   property_address: z.string().max(300),
-  stage: z.enum(DEAL_STAGES),
+  stage: dealStage,
   expected_close_date: isoDate.nullable(),
   milestones: milestoneDates(isoDate.nullable()).partial().strict(),
   owner_id: uuid.nullable(),
@@ -218,18 +226,18 @@ export const dealCreate = z
   });
 export const dealUpdate = z.object(dealFields).partial().strict();
 export const dealMove = z
-  .object({ stage: z.enum(DEAL_STAGES).optional(), position: z.number().int().min(0).max(1_000_000).optional() })
+  .object({ stage: dealStage.optional(), position: z.number().int().min(0).max(1_000_000).optional() })
   .strict();
 export const dealQuery = pageQuery.extend({
-  stage: z.enum(DEAL_STAGES).optional(),
+  stage: dealStage.optional(),
   contact_id: uuid.optional().describe('deals whose borrower is this contact'),
   party_id: uuid.optional().describe('deals this contact is part of: borrower, co-borrower or referral partner'),
   owner_id: userRef.optional(),
 });
 export const stageChangeSchema = z.object({
   id: z.string(),
-  from_stage: z.enum(DEAL_STAGES).nullable(),
-  to_stage: z.enum(DEAL_STAGES),
+  from_stage: dealStage.nullable(),
+  to_stage: dealStage,
   changed_by: z.string().nullable(),
   changed_at: ts,
 });

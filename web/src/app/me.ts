@@ -1,38 +1,18 @@
-// GET /api/me: who I am and which businesses I belong to (with my role in each).
+// GET /api/me: who I am and which businesses I belong to (with my role in each), through
+// the typed client: these types are the server's (web/src/api/schema.d.ts).
 import { useQuery } from '@tanstack/react-query';
 import { useParams } from 'react-router';
-import { api } from '../api/client.ts';
+import { call, typedApi, type ApiResponse } from '../api/typed.ts';
 
-export type Role = 'owner' | 'admin' | 'member';
-
-export interface BusinessSummary {
-  id: string;
-  name: string;
-  role: Role;
-  is_demo: boolean;
-  nmls_number?: string | null;
-  created_at?: string;
-  trial?: { ends_at: string; active: boolean; days_left: number } | null;
-  demo_expires_at?: string | null;
-}
-
-export interface Me {
-  user: { id: string; email: string; email_verified?: boolean; created_at?: string };
-  businesses: BusinessSummary[];
-  flags: {
-    needs_onboarding?: boolean;
-    email_verified?: boolean;
-    is_demo?: boolean;
-    demo_expires_at?: string | null;
-    google_sign_in?: boolean;
-  };
-}
+export type Me = ApiResponse<'/api/me', 'get'>;
+export type BusinessSummary = Me['businesses'][number];
+export type Role = BusinessSummary['role'];
 
 export function useMe() {
   return useQuery({
     queryKey: ['me'],
     queryFn: async () => {
-      const me = await api<Me>('/api/me');
+      const me = await call(typedApi.GET('/api/me'));
       return { ...me, flags: me.flags ?? {} };
     },
     staleTime: 30_000,

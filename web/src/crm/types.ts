@@ -1,24 +1,20 @@
-// Row shapes as the CRM API returns them (columns of migrations/0004_create_crm.sql).
-export const CONTACT_STATUSES = [
-  'lead',
-  'prospect',
-  'application',
-  'client',
-  'past_client',
-  'referral_partner',
-  'do_not_contact',
-] as const;
-export const CONTACT_SOURCES = ['web', 'referral', 'zillow', 'sms', 'import', 'manual', 'other'] as const;
-export const DEAL_STAGES = [
-  'lead',
-  'application',
-  'processing',
-  'underwriting',
-  'clear_to_close',
-  'funded',
-  'lost',
-] as const;
-export const LOAN_TYPES = ['conventional', 'fha', 'va', 'usda', 'jumbo', 'refinance', 'heloc', 'other'] as const;
+// Row shapes as the CRM API returns them: derived from the generated OpenAPI types
+// (web/src/api/schema.d.ts, `npm run gen:api`), so a server change shows up here as a type
+// error. The status, source, kind, stage and loan-type lists are generated from the
+// server's zod enums (web/src/api/enums.ts); labels stay here.
+import type { ApiResponse } from '../api/typed.ts';
+import {
+  CONTACT_KINDS,
+  CONTACT_SOURCES,
+  CONTACT_STATUSES,
+  DEAL_STAGES,
+  LOAN_TYPES,
+  type DealStage,
+} from '../api/enums.ts';
+
+export { CONTACT_KINDS, CONTACT_SOURCES, CONTACT_STATUSES, DEAL_STAGES, LOAN_TYPES, type DealStage };
+
+type Item<T> = T extends { items: (infer I)[] } ? I : never;
 /** Offered when creating a deal ('refinance' as a loan type predates loan_purpose; it is still shown). */
 export const NEW_LOAN_TYPES = ['conventional', 'fha', 'va', 'usda', 'jumbo', 'heloc', 'other'] as const;
 const LOAN_TYPE_LABELS: Record<string, string> = {
@@ -58,14 +54,12 @@ export const MILESTONE_LABELS: Record<Milestone, string> = {
   clear_to_close: 'Clear to close',
   funded: 'Funded',
 };
-export const CONTACT_KINDS = ['person', 'realtor', 'partner'] as const;
 const KIND_LABELS: Record<string, string> = {
   person: 'Borrower or lead',
   realtor: 'Realtor',
   partner: 'Referral partner',
 };
 export const contactKindLabel = (k: string | null | undefined) => (k ? (KIND_LABELS[k] ?? humanize(k)) : '—');
-export type DealStage = (typeof DEAL_STAGES)[number];
 
 export function humanize(value: string | null | undefined): string {
   if (!value) return '—';
@@ -73,115 +67,25 @@ export function humanize(value: string | null | undefined): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
-export interface Contact {
-  id: string;
-  first_name: string;
-  last_name: string;
-  phone: string | null;
-  email: string | null;
-  source: string;
-  status: string;
-  kind?: string;
-  notes: string;
-  owner_id: string | null;
-  created_at: string;
-  updated_at: string;
-  deleted_at?: string | null;
-  opted_out?: boolean;
-}
+export type Contact = Item<ApiResponse<'/api/businesses/{bid}/contacts', 'get'>>;
 
-export interface List {
-  id: string;
-  name: string;
-  color?: string;
-  member_count?: number;
-  created_at?: string;
-}
+export type List = Item<ApiResponse<'/api/businesses/{bid}/lists', 'get'>>;
 
-export interface Deal {
-  id: string;
-  title: string;
-  contact_id: string | null;
-  contact_name?: string | null;
-  co_borrower_id?: string | null;
-  co_borrower_name?: string | null;
-  partner_id?: string | null;
-  partner_name?: string | null;
-  amount_cents: number | string;
-  loan_type: string;
-  loan_purpose?: string | null;
-  rate_percent?: number | null;
-  property_address?: string;
-  stage: DealStage;
-  expected_close_date: string | null;
-  milestones?: Record<Milestone, string | null>;
-  position?: number;
-  created_at?: string;
-  updated_at?: string;
-}
+export type Deal = Item<ApiResponse<'/api/businesses/{bid}/deals', 'get'>>;
 
-export interface StageChange {
-  id: string;
-  from_stage: DealStage | null;
-  to_stage: DealStage;
-  changed_by: string | null;
-  changed_at: string;
-}
+export type StageChange = Item<ApiResponse<'/api/businesses/{bid}/deals/{id}/stage-changes', 'get'>>;
 
-export interface Note {
-  id: string;
-  body: string;
-  author_id?: string | null;
-  created_at: string;
-}
+export type Note = Item<ApiResponse<'/api/businesses/{bid}/contacts/{id}/notes', 'get'>>;
 
-export interface Task {
-  id: string;
-  title: string;
-  details?: string;
-  due_date: string | null;
-  done: boolean;
-  contact_id?: string | null;
-  contact_name?: string | null;
-  created_at?: string;
-}
+export type Task = Item<ApiResponse<'/api/businesses/{bid}/tasks', 'get'>>;
 
-export interface TimelineEvent {
-  id: string;
-  kind: string;
-  at: string;
-  actor_id: string | null;
-  data: Record<string, unknown>;
-}
+export type TimelineEvent = Item<ApiResponse<'/api/businesses/{bid}/contacts/{id}/timeline', 'get'>>;
 
-export interface Conversation {
-  id: string;
-  contact_id: string;
-  contact_name: string;
-  contact_phone: string | null;
-  our_number: string;
-  last_message_at: string | null;
-  last_message_preview: string | null;
-  unread_count: number;
-  opted_out: boolean;
-  /** AI intent label of the newest labelled inbound text */
-  intent?: string | null;
-}
+export type Conversation = Item<ApiResponse<'/api/businesses/{bid}/conversations', 'get'>>;
 
-export interface ContactDetailView extends Contact {
-  lists: { id: string; name: string; color: string }[];
-  sms_opt_outs: { our_number: string; keyword: string; opted_out_at: string }[];
-}
+export type ContactDetailView = ApiResponse<'/api/businesses/{bid}/contacts/{id}', 'get'>;
 
-export interface Message {
-  id: string;
-  direction: 'inbound' | 'outbound';
-  body: string;
-  status: string;
-  error_code?: string | null;
-  created_at: string;
-  intent?: string | null;
-}
+export type Message = Item<ApiResponse<'/api/businesses/{bid}/conversations/{id}/messages', 'get'>>;
 
 export interface Page<T> {
   items: T[];
