@@ -41,6 +41,8 @@ import { automationRoutes } from './automations/routes.ts';
 import { createOutboxDelivery } from './messaging/outbox.ts';
 import { createSmsDriver } from './messaging/sms-driver.ts';
 import { loadOrCreateTls } from './server/tls.ts';
+import { notificationRoutes } from './notifications/routes.ts';
+import { registerNotificationQueues } from './jobs/notifications.ts';
 
 export interface StartOptions {
   logger?: Logger;
@@ -149,6 +151,9 @@ export function routeModules(deps: {
     aiModule({ config, db, vault, messaging, assist }),
     automationRoutes(db, automationsNotifier(jobs).nudge),
   );
+  const notificationDeps = { db, logger, mailer: auth.mailer, publicUrl: config.publicUrl };
+  modules.push(notificationRoutes(notificationDeps));
+  registerNotificationQueues(jobs, notificationDeps);
 
   // First: its hook takes the metrics bearer token before the auth hook reads bearers as JWTs.
   modules.unshift(metricsModule({ config, pool: deps.pool }));

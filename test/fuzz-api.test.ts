@@ -13,7 +13,15 @@ import { startTestServer, type TestServer } from './support/server.ts';
 
 const RUNS_PER_ROUTE = Number(process.env.CAPTO_FUZZ_RUNS ?? 12);
 // Routes that end the persona's own session or reach outside services are exercised elsewhere.
-const SKIP = [/^\/auth\/(signout|password|google|sessions\/)/, /^\/webhooks\//, /^\/auth\/demo/, /\/import/, /export/];
+// Long-lived event streams never end on their own; test/notifications.test.ts covers the stream.
+const SKIP = [
+  /^\/auth\/(signout|password|google|sessions\/)/,
+  /^\/webhooks\//,
+  /^\/auth\/demo/,
+  /\/import/,
+  /export/,
+  /\/notifications\/stream$/,
+];
 
 let s: TestServer;
 let owner: SignedUpUser;

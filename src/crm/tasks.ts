@@ -11,6 +11,12 @@ export interface Task {
   title: string;
   details: string;
   due_date: string | null;
+  /** due time (docs/ARCHITECTURE.md §Reminders and notifications) */
+  due_at: string | null;
+  /** when the "task due" notification goes out (default: at due_at) */
+  remind_at: string | null;
+  /** open and past its due time (or, date-only, before today in the viewer's time zone) */
+  overdue: boolean;
   assignee_id: string | null;
   contact_id: string | null;
   deal_id: string | null;
@@ -25,21 +31,33 @@ export interface TaskInput {
   title?: string;
   details?: string;
   due_date?: string | null;
+  due_at?: string | null;
+  remind_at?: string | null;
   assignee_id?: string | null;
   contact_id?: string | null;
   deal_id?: string | null;
   done?: boolean;
 }
 
-type TaskRow = Omit<Task, 'done_at' | 'created_at' | 'updated_at'> & {
+type TaskRow = Omit<Task, 'done_at' | 'created_at' | 'updated_at' | 'due_at' | 'remind_at'> & {
+  due_at: Date | null;
+  remind_at: Date | null;
   done_at: Date | null;
   created_at: Date;
   updated_at: Date;
 };
-const TASK_COLUMNS = `t.id, t.business_id, t.title, t.details, to_char(t.due_date, 'YYYY-MM-DD') AS due_date, t.assignee_id,
-  t.contact_id, t.deal_id, t.done, t.done_at, t.created_by, t.created_at, t.updated_at`;
+// The viewer's own time zone (her notification settings), for "today" and due dates.
+export const VIEWER_TZ = `(SELECT coalesce(max(CASE WHEN app.is_time_zone(s.time_zone) THEN s.time_zone END),
+  'America/New_York') FROM app.notification_settings s WHERE s.user_id = (select app.uid()))`;
+const OVERDUE = `coalesce(NOT t.done AND (t.due_at < now()
+  OR (t.due_at IS NULL AND t.due_date < (now() AT TIME ZONE ${VIEWER_TZ})::date)), false)`;
+const TASK_COLUMNS = `t.id, t.business_id, t.title, t.details, to_char(t.due_date, 'YYYY-MM-DD') AS due_date, t.due_at,
+  t.remind_at, ${OVERDUE} AS overdue, t.assignee_id, t.contact_id, t.deal_id, t.done, t.done_at, t.created_by,
+  t.created_at, t.updated_at`;
 const toTask = (r: TaskRow): Task => ({
   ...r,
+  due_at: iso(r.due_at),
+  remind_at: iso(r.remind_at),
   done_at: iso(r.done_at),
   created_at: iso(r.created_at)!,
   updated_at: iso(r.updated_at)!,
@@ -78,9 +96,11 @@ export async function getTask(tx: Tx, businessId: string, id: string): Promise<T
 export async function createTask(tx: Tx, businessId: string, input: TaskInput & { title: string }): Promise<Task> {
   await assertRefs(tx, businessId, input);
   const r = await tx.query<TaskRow>(
-    `INSERT INTO app.tasks AS t (business_id, title, details, due_date, assignee_id, contact_id, deal_id, done, done_at, created_by)
-     VALUES ($1, $2, $3, $4::date, CASE WHEN $9 THEN $5::uuid ELSE (select app.uid()) END, $6, $7, $8,
-             CASE WHEN $8 THEN now() END, (select app.uid()))
+    `INSERT INTO app.tasks AS t (business_id, title, details, due_date, assignee_id, contact_id, deal_id, done, done_at, created_by,
+       due_at, remind_at)
+     VALUES ($1, $2, $3, coalesce($4::date, ($10::timestamptz AT TIME ZONE ${VIEWER_TZ})::date),
+             CASE WHEN $9 THEN $5::uuid ELSE (select app.uid()) END, $6, $7, $8,
+             CASE WHEN $8 THEN now() END, (select app.uid()), $10::timestamptz, $11::timestamptz)
      RETURNING ${TASK_COLUMNS}`,
     [
       businessId,
@@ -92,6 +112,8 @@ export async function createTask(tx: Tx, businessId: string, input: TaskInput & 
       input.deal_id ?? null,
       input.done ?? false,
       input.assignee_id !== undefined,
+      input.due_at ?? null,
+      input.remind_at ?? null,
     ],
   );
   return toTask(r.rows[0]!);
@@ -103,7 +125,11 @@ export async function updateTask(tx: Tx, businessId: string, id: string, input: 
     `UPDATE app.tasks t SET
        title = coalesce($3, t.title),
        details = coalesce($4, t.details),
-       due_date = CASE WHEN $5 THEN $6::date ELSE t.due_date END,
+       due_date = CASE WHEN $5 THEN $6::date
+                       WHEN $14 AND $15::timestamptz IS NOT NULL THEN ($15::timestamptz AT TIME ZONE ${VIEWER_TZ})::date
+                       ELSE t.due_date END,
+       due_at = CASE WHEN $14 THEN $15::timestamptz ELSE t.due_at END,
+       remind_at = CASE WHEN $16 THEN $17::timestamptz ELSE t.remind_at END,
        assignee_id = CASE WHEN $7 THEN $8::uuid ELSE t.assignee_id END,
        contact_id = CASE WHEN $9 THEN $10::uuid ELSE t.contact_id END,
        deal_id = CASE WHEN $11 THEN $12::uuid ELSE t.deal_id END,
@@ -124,6 +150,10 @@ export async function updateTask(tx: Tx, businessId: string, id: string, input: 
       input.deal_id !== undefined,
       input.deal_id ?? null,
       input.done ?? null,
+      input.due_at !== undefined,
+      input.due_at ?? null,
+      input.remind_at !== undefined,
+      input.remind_at ?? null,
     ],
   );
   if (!r.rows[0]) throw notFound('task');

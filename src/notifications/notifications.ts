@@ -1,0 +1,136 @@
+// A user's notifications (docs/ARCHITECTURE.md §Reminders and notifications): listed,
+// counted and marked read in the caller's own transaction. The policies of migration
+// 0071 confine every statement to her rows of businesses she is still a member of, so
+// nothing here filters by user for safety — only for the index.
+import type { Tx } from '../db/index.ts';
+import { AppError } from '../shared/errors.ts';
+import { decodeCursor, iso, page } from '../crm/cursor.ts';
+
+export const NOTIFICATION_KINDS = [
+  'inbound_text',
+  'task_due',
+  'assignment',
+  'import_finished',
+  'invitation_accepted',
+] as const;
+export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
+
+export interface Notification {
+  id: string;
+  business_id: string;
+  business_name: string;
+  kind: NotificationKind;
+  title: string;
+  body: string;
+  link: string | null;
+  subject_id: string | null;
+  created_at: string;
+  read_at: string | null;
+}
+
+type Row = Omit<Notification, 'created_at' | 'read_at'> & { created_at: Date; read_at: Date | null; k0: string };
+const COLUMNS = `n.id, n.business_id, b.name AS business_name, n.kind, n.title, n.body, n.link, n.subject_id,
+  n.created_at, n.read_at, n.created_at::text AS k0`;
+const toNotification = (r: Row): Notification => ({
+  id: r.id,
+  business_id: r.business_id,
+  business_name: r.business_name,
+  kind: r.kind,
+  title: r.title,
+  body: r.body,
+  link: r.link,
+  subject_id: r.subject_id,
+  created_at: iso(r.created_at)!,
+  read_at: iso(r.read_at),
+});
+
+export interface NotificationQuery {
+  limit: number;
+  cursor?: string;
+  unread?: boolean;
+  business_id?: string;
+  /** only rows newer than this (the stream's catch-up) */
+  after?: string;
+}
+
+export async function listNotifications(
+  tx: Tx,
+  query: NotificationQuery,
+): Promise<{ items: Notification[]; next_cursor: string | null; newest_at: string | null }> {
+  const params: unknown[] = [];
+  const p = (v: unknown) => `$${params.push(v)}`;
+  const where = ['n.user_id = (select app.uid())'];
+  if (query.unread) where.push('n.read_at IS NULL');
+  if (query.business_id) where.push(`n.business_id = ${p(query.business_id)}::uuid`);
+  if (query.after) where.push(`n.created_at > ${p(query.after)}::timestamptz`);
+  const cursor = decodeCursor(query.cursor, 2);
+  if (cursor) where.push(`(n.created_at, n.id) < (${p(cursor[0])}::timestamptz, ${p(cursor[1])}::uuid)`);
+  const r = await tx.query<Row>(
+    `SELECT ${COLUMNS} FROM app.notifications n JOIN app.businesses b ON b.id = n.business_id
+      WHERE ${where.join(' AND ')} ORDER BY n.created_at DESC, n.id DESC LIMIT ${p(query.limit + 1)}`,
+    params,
+  );
+  const out = page(r.rows, query.limit, (row) => [row.k0, row.id]);
+  // newest_at keeps PostgreSQL's microseconds, so `after` never re-sends the newest row.
+  return { items: out.items.map(toNotification), next_cursor: out.next_cursor, newest_at: r.rows[0]?.k0 ?? null };
+}
+
+export async function unreadCount(tx: Tx, businessId?: string): Promise<number> {
+  const r = await tx.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM app.notifications n
+      WHERE n.user_id = (select app.uid()) AND n.read_at IS NULL AND ($1::uuid IS NULL OR n.business_id = $1)`,
+    [businessId ?? null],
+  );
+  return r.rows[0]?.n ?? 0;
+}
+
+/** Marks the given notifications (or all, optionally of one business) read; returns the new unread count. */
+export async function markRead(
+  tx: Tx,
+  input: { ids?: string[]; all?: boolean; business_id?: string },
+): Promise<{ updated: number; unread_count: number }> {
+  if (!input.all && (!input.ids || input.ids.length === 0))
+    throw new AppError('validation_failed', 'Say which notifications to mark read (ids) or all');
+  const r = await tx.query(
+    `UPDATE app.notifications n SET read_at = now()
+      WHERE n.user_id = (select app.uid()) AND n.read_at IS NULL
+        AND ($1::uuid[] IS NULL OR n.id = ANY($1::uuid[])) AND ($2::uuid IS NULL OR n.business_id = $2)`,
+    [input.all ? null : input.ids, input.business_id ?? null],
+  );
+  return { updated: r.rowCount, unread_count: await unreadCount(tx) };
+}
+
+// --- settings ----------------------------------------------------------------------
+export interface NotificationSettings {
+  time_zone: string;
+  digest_hour: number;
+  email_kinds: NotificationKind[];
+}
+
+export const DEFAULT_SETTINGS: NotificationSettings = {
+  time_zone: 'America/New_York',
+  digest_hour: 8,
+  email_kinds: [],
+};
+
+export async function getSettings(tx: Tx): Promise<NotificationSettings> {
+  const r = await tx.query<NotificationSettings>(
+    `SELECT time_zone, digest_hour, email_kinds FROM app.notification_settings WHERE user_id = (select app.uid())`,
+  );
+  return r.rows[0] ?? DEFAULT_SETTINGS;
+}
+
+export async function putSettings(tx: Tx, input: NotificationSettings): Promise<NotificationSettings> {
+  const tz = await tx.query<{ ok: boolean }>('SELECT app.is_time_zone($1) AS ok', [input.time_zone]);
+  if (tz.rows[0]?.ok !== true)
+    throw new AppError('validation_failed', 'Time zone must be an IANA name such as America/Chicago');
+  const r = await tx.query<NotificationSettings>(
+    `INSERT INTO app.notification_settings AS s (user_id, time_zone, digest_hour, email_kinds)
+     VALUES ((select app.uid()), $1, $2, $3::text[])
+     ON CONFLICT (user_id) DO UPDATE SET time_zone = EXCLUDED.time_zone, digest_hour = EXCLUDED.digest_hour,
+       email_kinds = EXCLUDED.email_kinds
+     RETURNING s.time_zone, s.digest_hour, s.email_kinds`,
+    [input.time_zone, input.digest_hour, [...new Set(input.email_kinds)]],
+  );
+  return r.rows[0]!;
+}

@@ -1,0 +1,368 @@
+// Notifications (docs/ARCHITECTURE.md §Reminders and notifications): the database writes
+// them for the five events, each to members of the event's own business only; a user
+// lists, counts and marks read only her own rows; the stream pushes news over
+// fetch-readable SSE with the bearer header; the reminder job notifies once per due time;
+// the digest claims each user once per local day. Positive cases everywhere, so nothing
+// passes on an empty table.
+import https from 'node:https';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { asOwner } from '../src/db/engine.ts';
+import { collectDigests, runDigest } from '../src/notifications/digest.ts';
+import { notifyDueTasks } from '../src/notifications/reminders.ts';
+import { createMailer } from '../src/mail/mailer.ts';
+import { createLogger } from '../src/observability/logger.ts';
+import { signUp, type SignedUpUser } from './support/auth.ts';
+import { addMember, newBusiness } from './support/factories.ts';
+import { request } from './support/http.ts';
+import { lastMailTo } from './support/outbox.ts';
+import { startTestServer, type TestServer } from './support/server.ts';
+import { acceptHttp, inviteHttp } from './support/workspace.ts';
+
+let server: TestServer;
+let owner: SignedUpUser;
+let admin: SignedUpUser;
+let member: SignedUpUser;
+let ownerB: SignedUpUser;
+let A: string;
+let B: string;
+
+const api = (bid: string, path = '') => `${server.url}/api/businesses/${bid}${path}`;
+interface Item {
+  id: string;
+  kind: string;
+  business_id: string;
+  title: string;
+  body: string;
+  link: string | null;
+  read_at: string | null;
+}
+async function mine(user: SignedUpUser, query = ''): Promise<{ items: Item[]; unread_count: number }> {
+  const r = await request(`${server.url}/api/notifications${query}`, { token: user.accessToken });
+  expect(r.status).toBe(200);
+  return r.json;
+}
+
+beforeAll(async () => {
+  server = await startTestServer();
+  const users = await Promise.all([1, 2, 3, 4].map(() => signUp(server, { verified: true })));
+  [owner, admin, member, ownerB] = users as [SignedUpUser, SignedUpUser, SignedUpUser, SignedUpUser];
+  A = (await newBusiness(server.engine, owner.userId, 'Alpha Lending')).id;
+  B = (await newBusiness(server.engine, ownerB.userId, 'Beta Lending')).id;
+  await addMember(server.engine, A, admin.userId, 'admin');
+  await addMember(server.engine, A, member.userId, 'member');
+});
+afterAll(async () => server?.stop());
+
+describe('the five events', () => {
+  it('an assignment notifies the assignee, never the person who assigned it', async () => {
+    const c = await request(api(A, '/contacts'), {
+      token: owner.accessToken,
+      body: { first_name: 'Ann', last_name: 'Lee' },
+    });
+    const t = await request(api(A, '/tasks'), {
+      token: owner.accessToken,
+      body: { title: 'Call Ann', assignee_id: member.userId, contact_id: c.json.id },
+    });
+    expect(t.status).toBe(201);
+    await request(api(A, '/tasks'), { token: owner.accessToken, body: { title: 'My own task' } });
+    await request(api(A, `/contacts/${c.json.id}`), {
+      method: 'PATCH',
+      token: admin.accessToken,
+      body: { owner_id: member.userId },
+    });
+    const m = await mine(member);
+    expect(m.items.map((i) => [i.kind, i.title, i.business_id])).toEqual([
+      ['assignment', 'Contact assigned to you: Ann Lee', A],
+      ['assignment', 'Task assigned to you: Call Ann', A],
+    ]);
+    expect(m.items[1]!.link).toBe(`/b/${A}/contacts/${c.json.id}`);
+    expect(m.unread_count).toBe(2);
+    expect((await mine(owner)).items).toEqual([]);
+  });
+
+  it('an inbound text notifies the contact owner only, or every member when nobody owns the contact', async () => {
+    const contacts = await asOwner(server.engine, async (c) => {
+      const owned = await c.query<{ id: string }>(
+        `INSERT INTO app.contacts (business_id, first_name, owner_id) VALUES ($1, 'Owned', $2) RETURNING id`,
+        [A, member.userId],
+      );
+      const orphan = await c.query<{ id: string }>(
+        `INSERT INTO app.contacts (business_id, first_name, phone) VALUES ($1, 'Nobody', '+14155550123') RETURNING id`,
+        [A],
+      );
+      for (const [id, body] of [
+        [owned.rows[0]!.id, 'Is the rate locked?'],
+        [orphan.rows[0]!.id, 'Hello?'],
+      ]) {
+        const cv = await c.query<{ id: string }>(
+          `INSERT INTO app.conversations (business_id, contact_id, our_number) VALUES ($1, $2, '+14155550100') RETURNING id`,
+          [A, id],
+        );
+        await c.query(
+          `INSERT INTO app.messages (business_id, conversation_id, direction, body, status) VALUES ($1, $2, 'inbound', $3, 'received')`,
+          [A, cv.rows[0]!.id, body],
+        );
+      }
+      return owned.rows[0]!.id;
+    });
+    expect(contacts).toBeTruthy();
+    const texts = async (u: SignedUpUser) =>
+      (await mine(u)).items
+        .filter((i) => i.kind === 'inbound_text')
+        .map((i) => [i.title, i.body])
+        .sort(); // one transaction: the same created_at
+    expect(await texts(member)).toEqual([
+      ['New text from Nobody', 'Hello?'],
+      ['New text from Owned', 'Is the rate locked?'],
+    ]);
+    expect(await texts(owner)).toEqual([['New text from Nobody', 'Hello?']]);
+    expect(await texts(admin)).toEqual([['New text from Nobody', 'Hello?']]);
+    expect(await texts(ownerB)).toEqual([]);
+  });
+
+  it('a finished import notifies the person who ran it', async () => {
+    await asOwner(server.engine, async (c) => {
+      const j = await c.query<{ id: string }>(
+        `INSERT INTO app.import_jobs (business_id, created_by, filename, headers, total_rows)
+         VALUES ($1, $2, 'leads.csv', '["Name"]', 1) RETURNING id`,
+        [A, admin.userId],
+      );
+      await c.query(`UPDATE app.import_jobs SET status = 'mapping' WHERE id = $1`, [j.rows[0]!.id]);
+      await c.query(`UPDATE app.import_jobs SET status = 'running' WHERE id = $1`, [j.rows[0]!.id]);
+      await c.query(`UPDATE app.import_jobs SET rows_done = 1, created_count = 1, status = 'completed' WHERE id = $1`, [
+        j.rows[0]!.id,
+      ]);
+    });
+    const items = (await mine(admin)).items.filter((i) => i.kind === 'import_finished');
+    expect(items.map((i) => [i.title, i.body])).toEqual([
+      ['Import finished: leads.csv', '1 created, 0 updated, 0 skipped, 0 failed'],
+    ]);
+    expect((await mine(member)).items.filter((i) => i.kind === 'import_finished')).toEqual([]);
+  });
+
+  it('an accepted invitation notifies the inviter', async () => {
+    const invitee = await signUp(server, { verified: true });
+    const token = await inviteHttp(server, owner, A, invitee.email, 'member');
+    expect((await acceptHttp(server, invitee, token)).status).toBe(200);
+    const items = (await mine(owner)).items.filter((i) => i.kind === 'invitation_accepted');
+    expect(items.map((i) => i.title)).toEqual([`${invitee.email} accepted your invitation`]);
+    expect((await mine(admin)).items.filter((i) => i.kind === 'invitation_accepted')).toEqual([]);
+  });
+
+  it('a due task notifies its assignee once, and again after it is rescheduled', async () => {
+    const past = new Date(Date.now() - 60_000).toISOString();
+    const t = await request(api(A, '/tasks'), {
+      token: member.accessToken,
+      body: { title: 'Order the appraisal', due_at: past },
+    });
+    expect(t.json).toMatchObject({ overdue: true, due_at: past });
+    const future = await request(api(A, '/tasks'), {
+      token: member.accessToken,
+      body: { title: 'Later', due_at: new Date(Date.now() + 86_400_000).toISOString() },
+    });
+    expect(future.json.overdue).toBe(false);
+    const run = () => server.db.asService('test.reminders', (tx) => notifyDueTasks(tx));
+    expect(await run()).toBeGreaterThanOrEqual(1);
+    expect(await run()).toBe(0);
+    const due = async () => (await mine(member)).items.filter((i) => i.kind === 'task_due').map((i) => i.title);
+    expect(await due()).toEqual(['Task due: Order the appraisal']);
+    await request(api(A, `/tasks/${t.json.id}`), {
+      method: 'PATCH',
+      token: member.accessToken,
+      body: { due_at: new Date(Date.now() - 1000).toISOString() },
+    });
+    await run();
+    expect(await due()).toEqual(['Task due: Order the appraisal', 'Task due: Order the appraisal']);
+  });
+});
+
+describe('per user, never across a business boundary', () => {
+  it("B's owner sees only her own rows; A's people cannot read or mark hers", async () => {
+    // positive control: B's owner has a notification of her own business
+    await request(api(B, '/tasks'), { token: ownerB.accessToken, body: { title: 'B task' } });
+    const b2 = await signUp(server, { verified: true });
+    await addMember(server.engine, B, b2.userId, 'member');
+    await request(api(B, '/tasks'), { token: ownerB.accessToken, body: { title: 'For b2', assignee_id: b2.userId } });
+    const bItems = (await mine(b2)).items;
+    expect(bItems.map((i) => [i.kind, i.business_id])).toEqual([['assignment', B]]);
+    for (const u of [owner, admin, member]) {
+      const items = (await mine(u)).items;
+      expect(items.length).toBeGreaterThan(0);
+      expect(items.every((i) => i.business_id === A)).toBe(true);
+      expect((await mine(u, `?business_id=${B}`)).items).toEqual([]);
+      const r = await request(`${server.url}/api/notifications/read`, {
+        token: u.accessToken,
+        body: { ids: [bItems[0]!.id] },
+      });
+      expect(r.json.updated).toBe(0);
+    }
+    expect((await mine(b2)).items[0]!.read_at).toBeNull();
+    // and nobody reads a colleague's: member's rows are not the owner's
+    const ownerIds = new Set((await mine(owner)).items.map((i) => i.id));
+    expect((await mine(member)).items.some((i) => ownerIds.has(i.id))).toBe(false);
+  });
+
+  it('in SQL too: a user selects only her rows, cannot insert, and leaving the business removes them', async () => {
+    const as = (u: SignedUpUser, sql: string, params: unknown[] = []) =>
+      server.db.asUser({ sub: u.userId, sid: u.sessionId }, (tx) => tx.query(sql, params));
+    const all = await as(member, 'SELECT user_id, business_id FROM app.notifications');
+    expect(all.rows.length).toBeGreaterThan(0);
+    expect(all.rows.every((r) => r.user_id === member.userId && r.business_id === A)).toBe(true);
+    await expect(
+      as(
+        member,
+        `INSERT INTO app.notifications (business_id, user_id, kind, title) VALUES ($1, $2, 'assignment', 'x')`,
+        [A, owner.userId],
+      ),
+    ).rejects.toMatchObject({ code: 'forbidden' });
+    const other = await as(member, `UPDATE app.notifications SET read_at = now() WHERE user_id = $1`, [owner.userId]);
+    expect(other.rowCount).toBe(0);
+    const leaver = await signUp(server, { verified: true });
+    await addMember(server.engine, A, leaver.userId, 'member');
+    await request(api(A, '/tasks'), {
+      token: owner.accessToken,
+      body: { title: 'For leaver', assignee_id: leaver.userId },
+    });
+    expect((await mine(leaver)).items).toHaveLength(1);
+    await asOwner(server.engine, (c) =>
+      c.query('DELETE FROM app.memberships WHERE business_id = $1 AND user_id = $2', [A, leaver.userId]),
+    );
+    expect((await mine(leaver)).items).toEqual([]);
+    const left = await asOwner(server.engine, (c) =>
+      c.query('SELECT 1 FROM app.notifications WHERE user_id = $1', [leaver.userId]),
+    );
+    expect(left.rowCount).toBe(0);
+  });
+
+  it('marks read by id and all at once', async () => {
+    const before = await mine(member);
+    expect(before.unread_count).toBeGreaterThan(1);
+    const one = await request(`${server.url}/api/notifications/read`, {
+      token: member.accessToken,
+      body: { ids: [before.items[0]!.id] },
+    });
+    expect(one.json).toEqual({ updated: 1, unread_count: before.unread_count - 1 });
+    const bad = await request(`${server.url}/api/notifications/read`, { token: member.accessToken, body: {} });
+    expect(bad.status).toBe(400);
+    const all = await request(`${server.url}/api/notifications/read`, {
+      token: member.accessToken,
+      body: { all: true },
+    });
+    expect(all.json.unread_count).toBe(0);
+    expect((await mine(member, '?unread=true')).items).toEqual([]);
+    expect((await request(`${server.url}/api/notifications`)).status).toBe(401);
+  });
+});
+
+/** Reads SSE events from the stream with the bearer header, until `until` returns true. */
+function readStream(token: string, until: (events: { event: string; data: any }[]) => boolean, timeoutMs = 15_000) {
+  return new Promise<{ status: number; events: { event: string; data: any }[] }>((resolve, reject) => {
+    const events: { event: string; data: any }[] = [];
+    const req = https.get(
+      `${server.url}/api/notifications/stream`,
+      { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' }, rejectUnauthorized: false },
+      (res) => {
+        let buf = '';
+        const timer = setTimeout(() => {
+          req.destroy();
+          resolve({ status: res.statusCode ?? 0, events });
+        }, timeoutMs);
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buf += chunk;
+          let i: number;
+          while ((i = buf.indexOf('\n\n')) >= 0) {
+            const block = buf.slice(0, i);
+            buf = buf.slice(i + 2);
+            const ev = /^event: (.*)$/m.exec(block)?.[1];
+            const data = /^data: (.*)$/m.exec(block)?.[1];
+            if (ev && data) events.push({ event: ev, data: JSON.parse(data) });
+          }
+          if (until(events)) {
+            clearTimeout(timer);
+            req.destroy();
+            resolve({ status: res.statusCode ?? 0, events });
+          }
+        });
+        res.on('end', () => {
+          clearTimeout(timer);
+          resolve({ status: res.statusCode ?? 0, events });
+        });
+      },
+    );
+    req.on('error', reject);
+  });
+}
+
+describe('the stream', () => {
+  it('pushes the unread count at once and each new notification as it arrives', async () => {
+    const reading = readStream(member.accessToken, (ev) => ev.some((e) => e.event === 'notification'));
+    await new Promise((r) => setTimeout(r, 500));
+    await request(api(A, '/tasks'), {
+      token: owner.accessToken,
+      body: { title: 'Pushed', assignee_id: member.userId },
+    });
+    const { status, events } = await reading;
+    expect(status).toBe(200);
+    expect(events[0]).toEqual({ event: 'unread', data: { count: 0 } });
+    const pushed = events.find((e) => e.event === 'notification');
+    expect(pushed?.data).toMatchObject({ kind: 'assignment', title: 'Task assigned to you: Pushed', business_id: A });
+  });
+
+  it('refuses a request without a bearer token or with a revoked session', async () => {
+    const anon = await request(`${server.url}/api/notifications/stream`);
+    expect(anon.status).toBe(401);
+    const leaving = await signUp(server, { verified: true });
+    await request(`${server.url}/auth/signout`, {
+      method: 'POST',
+      token: leaving.accessToken,
+      headers: { cookie: leaving.refreshCookie },
+    });
+    const revoked = await request(`${server.url}/api/notifications/stream`, { token: leaving.accessToken });
+    expect(revoked.status).toBe(401);
+  });
+});
+
+describe('settings and the daily digest', () => {
+  it('validates settings and sends one digest per local day at the chosen hour', async () => {
+    const def = await request(`${server.url}/api/notifications/settings`, { token: member.accessToken });
+    expect(def.json).toEqual({ time_zone: 'America/New_York', digest_hour: 8, email_kinds: [] });
+    const badTz = await request(`${server.url}/api/notifications/settings`, {
+      method: 'PUT',
+      token: member.accessToken,
+      body: { time_zone: 'Mars/Olympus', digest_hour: 8, email_kinds: [] },
+    });
+    expect(badTz.status).toBe(400);
+    const now = new Date();
+    const hourInChicago =
+      Number(
+        new Intl.DateTimeFormat('en-US', { timeZone: 'America/Chicago', hour: 'numeric', hour12: false }).format(now),
+      ) % 24;
+    const put = await request(`${server.url}/api/notifications/settings`, {
+      method: 'PUT',
+      token: member.accessToken,
+      body: { time_zone: 'America/Chicago', digest_hour: hourInChicago, email_kinds: ['assignment', 'task_due'] },
+    });
+    expect(put.status).toBe(200);
+    await request(api(A, '/tasks'), {
+      token: owner.accessToken,
+      body: { title: 'Digest me', assignee_id: member.userId },
+    });
+    // another user whose hour is not now gets nothing
+    await request(`${server.url}/api/notifications/settings`, {
+      method: 'PUT',
+      token: owner.accessToken,
+      body: { time_zone: 'America/Chicago', digest_hour: (hourInChicago + 5) % 24, email_kinds: ['assignment'] },
+    });
+    const mailer = createMailer(server.config, createLogger(server.config));
+    const logger = createLogger(server.config);
+    expect(await runDigest(server.db, mailer, logger, server.config.publicUrl, now)).toBe(1);
+    const mail = await lastMailTo(server.config.dataDir, member.email, /unread notification/);
+    expect(mail.text).toContain('Task assigned to you: Digest me');
+    expect(mail.text).toContain('Alpha Lending — Assigned to you');
+    expect(mail.text).not.toContain('New text from'); // inbound_text not chosen (and read already)
+    // the same day again: nothing
+    const again = await server.db.asService('test.digest', (tx) => collectDigests(tx, server.config.publicUrl, now));
+    expect(again).toEqual([]);
+  });
+});
