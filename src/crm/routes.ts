@@ -7,6 +7,7 @@ import type { RouteModule } from '../server/app.ts';
 import { activityRoutes } from './activity-routes.ts';
 import { contactRoutes } from './contact-routes.ts';
 import { customFieldRoutes } from './custom-field-routes.ts';
+import { dashboardRoutes } from './dashboard-routes.ts';
 import { dealRoutes } from './deal-routes.ts';
 import { listRoutes } from './list-routes.ts';
 import { searchRoutes } from './search-routes.ts';
@@ -19,5 +20,6 @@ export function crmRoutes(deps: { db: Database }): RouteModule {
     activityRoutes(app, deps.db);
     searchRoutes(app, deps.db);
     customFieldRoutes(app, deps.db);
+    dashboardRoutes(app, deps.db);
   };
 }
