@@ -18,7 +18,7 @@ const DEALS = Number(process.env.BENCH_DASH_DEALS ?? 100_000);
 const OTHERS = Number(process.env.BENCH_DASH_OTHERS ?? 99);
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 200);
 
-async function seed(client: pg.Client): Promise<{ business: string; owner: string }> {
+export async function seed(client: pg.Client): Promise<{ business: string; owner: string }> {
   await client.query(`BEGIN; SET LOCAL ROLE capto_owner; SET LOCAL search_path = pg_catalog, extensions, public`);
   await client.query(
     `INSERT INTO auth.users (id, email) SELECT gen_random_uuid(), 'dash' || g || '@bench.test' FROM generate_series(0, $1) g`,

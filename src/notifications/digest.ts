@@ -88,7 +88,7 @@ function renderDigest(items: DigestRow[], publicUrl: string): DigestMail {
     }
     lines.push(`- ${n.title}${n.body ? ` (${n.body})` : ''}${n.link ? `\n  ${publicUrl}${n.link}` : ''}`);
   }
-  lines.push('', `Choose what arrives by email: ${publicUrl}/app/notifications`);
+  lines.push('', `Choose what arrives by email in Capto under Settings → Notifications: ${publicUrl}/app`);
   return {
     user_id: items[0]!.user_id,
     to: items[0]!.email,

@@ -1,4 +1,6 @@
 import { createBrowserRouter, Link, Navigate, useRouteError } from 'react-router';
+import { CustomFieldsSettings } from './crm/custom-fields.tsx';
+import { NotificationSettings } from './app/notifications.tsx';
 import { AppHome } from './app/app-home.tsx';
 import { Dashboard } from './app/dashboard.tsx';
 import { NewBusinessPage } from './app/new-business.tsx';
@@ -146,6 +148,8 @@ export function createRouter() {
             { path: 'team', element: <TeamSettings /> },
             { path: 'integrations', element: <IntegrationsSettings /> },
             { path: 'security', element: <SecuritySettings /> },
+            { path: 'custom-fields', element: <CustomFieldsSettings /> },
+            { path: 'notifications', element: <NotificationSettings /> },
           ],
         },
       ],

@@ -3075,6 +3075,88 @@ export interface paths {
     };
     trace?: never;
   };
+  '/api/businesses/{bid}/dashboard': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Pipeline by stage, funded volume by month, leads by source and conversion, my tasks, unread texts */
+    get: {
+      parameters: {
+        query?: {
+          days?: number;
+        };
+        header?: never;
+        path: {
+          bid: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              checklist: {
+                contacts: boolean;
+                deal: boolean;
+                done: boolean;
+                teammate: boolean;
+                twilio: boolean;
+              };
+              /** @description 12 months, oldest first */
+              funded_by_month: {
+                amount_cents: number;
+                count: number;
+                /** @description YYYY-MM */
+                month: string;
+              }[];
+              leads: {
+                by_source: {
+                  /** @description of those, with a deal at application or beyond */
+                  applications: number;
+                  /** @description of those, with a funded deal */
+                  funded: number;
+                  /** @description contacts created in the period */
+                  leads: number;
+                  /** @enum {string} */
+                  source: 'web' | 'referral' | 'zillow' | 'sms' | 'import' | 'manual' | 'other';
+                }[];
+                days: number;
+              };
+              pipeline: {
+                amount_cents: number;
+                count: number;
+                /** @enum {string} */
+                stage: 'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost';
+              }[];
+              /** @description the caller's own open tasks */
+              tasks: {
+                due_today: number;
+                overdue: number;
+              };
+              /** @description the business's time zone; months are computed in it */
+              time_zone: string;
+              unread_conversations: number;
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/businesses/{bid}/deals': {
     parameters: {
       query?: never;
@@ -5188,8 +5270,14 @@ export interface paths {
                 details: string;
                 done: boolean;
                 done_at: string | null;
+                /** @description due time */
+                due_at: string | null;
                 due_date: string | null;
                 id: string;
+                /** @description open and past due (date-only tasks: before today in the viewer's time zone) */
+                overdue: boolean;
+                /** @description when the "task due" notification goes out; default: at due_at */
+                remind_at: string | null;
                 title: string;
                 updated_at: string;
               }[];
@@ -5218,7 +5306,9 @@ export interface paths {
             deal_id?: string | null;
             details?: string;
             done?: boolean;
+            due_at?: string | null;
             due_date?: string | null;
+            remind_at?: string | null;
             title: string;
           };
         };
@@ -5240,8 +5330,14 @@ export interface paths {
               details: string;
               done: boolean;
               done_at: string | null;
+              /** @description due time */
+              due_at: string | null;
               due_date: string | null;
               id: string;
+              /** @description open and past due (date-only tasks: before today in the viewer's time zone) */
+              overdue: boolean;
+              /** @description when the "task due" notification goes out; default: at due_at */
+              remind_at: string | null;
               title: string;
               updated_at: string;
             };
@@ -5291,8 +5387,14 @@ export interface paths {
               details: string;
               done: boolean;
               done_at: string | null;
+              /** @description due time */
+              due_at: string | null;
               due_date: string | null;
               id: string;
+              /** @description open and past due (date-only tasks: before today in the viewer's time zone) */
+              overdue: boolean;
+              /** @description when the "task due" notification goes out; default: at due_at */
+              remind_at: string | null;
               title: string;
               updated_at: string;
             };
@@ -5345,7 +5447,9 @@ export interface paths {
             deal_id?: string | null;
             details?: string;
             done?: boolean;
+            due_at?: string | null;
             due_date?: string | null;
+            remind_at?: string | null;
             title?: string;
           };
         };
@@ -5367,8 +5471,14 @@ export interface paths {
               details: string;
               done: boolean;
               done_at: string | null;
+              /** @description due time */
+              due_at: string | null;
               due_date: string | null;
               id: string;
+              /** @description open and past due (date-only tasks: before today in the viewer's time zone) */
+              overdue: boolean;
+              /** @description when the "task due" notification goes out; default: at due_at */
+              remind_at: string | null;
               title: string;
               updated_at: string;
             };
@@ -5818,6 +5928,228 @@ export interface paths {
               };
             };
           };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/notifications': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** My notifications, newest first (keyset paged), with the unread count */
+    get: {
+      parameters: {
+        query?: {
+          business_id?: string;
+          cursor?: string;
+          limit?: number;
+          unread?: 'true' | 'false';
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              items: {
+                body: string;
+                business_id: string;
+                business_name: string;
+                created_at: string;
+                id: string;
+                /** @enum {string} */
+                kind: 'inbound_text' | 'task_due' | 'assignment' | 'import_finished' | 'invitation_accepted';
+                /** @description an in-app path */
+                link: string | null;
+                read_at: string | null;
+                subject_id: string | null;
+                title: string;
+              }[];
+              next_cursor: string | null;
+              unread_count: number;
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/notifications/read': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Mark notifications read: {ids} or {all: true[, business_id]} */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @enum {boolean} */
+            all?: true;
+            /** Format: uuid */
+            business_id?: string;
+            ids?: string[];
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              unread_count: number;
+              updated: number;
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/notifications/settings': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** My notification email settings */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description local hour the digest is sent */
+              digest_hour: number;
+              /** @description kinds that also arrive in the daily digest */
+              email_kinds: ('inbound_text' | 'task_due' | 'assignment' | 'import_finished' | 'invitation_accepted')[];
+              /** @description IANA time zone of the daily digest */
+              time_zone: string;
+            };
+          };
+        };
+      };
+    };
+    /** Choose which notifications also arrive by email, in a daily digest at a local hour */
+    put: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description local hour the digest is sent */
+            digest_hour: number;
+            /** @description kinds that also arrive in the daily digest */
+            email_kinds: ('inbound_text' | 'task_due' | 'assignment' | 'import_finished' | 'invitation_accepted')[];
+            /** @description IANA time zone of the daily digest */
+            time_zone: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description local hour the digest is sent */
+              digest_hour: number;
+              /** @description kinds that also arrive in the daily digest */
+              email_kinds: ('inbound_text' | 'task_due' | 'assignment' | 'import_finished' | 'invitation_accepted')[];
+              /** @description IANA time zone of the daily digest */
+              time_zone: string;
+            };
+          };
+        };
+      };
+    };
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/notifications/stream': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Server-sent events: `unread` {count} at once and on change, `notification` for each new one. Authenticate with the Authorization header (read it with fetch, not EventSource). */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
         };
       };
     };

@@ -8,6 +8,7 @@ import { LAST_BUSINESS_KEY } from './app-home.tsx';
 import { formatDateTime } from '../components/format.ts';
 import { usePathTitle } from './title.ts';
 import { VerifyEmailBanner } from './verify-banner.tsx';
+import { NotificationBell } from './notifications.tsx';
 import { useBusiness, useMe, type BusinessSummary } from './me.ts';
 
 function Banners({ business }: { business: BusinessSummary }) {
@@ -143,6 +144,7 @@ export function AppShell() {
             />
           </form>
           <span className="muted small">{business.name}</span>
+          <NotificationBell />
         </header>
         <main id="main" className="content">
           <Outlet />

@@ -14,6 +14,7 @@ import { Alert, Empty, QueryView } from '../components/states.tsx';
 import { ContactActivity } from './contact-activity.tsx';
 import { duplicateOf } from './contacts.tsx';
 import { ContactSummary } from '../ai/contact-summary.tsx';
+import { CustomFieldsCard } from './custom-fields.tsx';
 import {
   CONTACT_KINDS,
   CONTACT_SOURCES,
@@ -414,6 +415,7 @@ export function ContactDetail() {
                 <ContactForm key={c.updated_at} bid={bid} contact={c} saved={saved} setSaved={setSaved} />
               )}
               {!c.deleted_at && <SendEmail bid={bid} cid={cid} email={c.email} />}
+              {!c.deleted_at && <CustomFieldsCard bid={bid} entity="contact" recordId={c.id} values={c.custom ?? {}} />}
               <ContactConversation bid={bid} cid={cid} />
               <ContactDeals bid={bid} cid={cid} />
               <ContactLists bid={bid} cid={cid} lists={lists} />

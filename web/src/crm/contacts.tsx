@@ -5,6 +5,7 @@ import { Link, useSearchParams } from 'react-router';
 import { ApiError, api, bpath, errorMessage, qs } from '../api/client.ts';
 import { useBusiness } from '../app/me.ts';
 import { SelectField, TextField } from '../components/field.tsx';
+import { CustomFieldFilter } from './custom-fields.tsx';
 import { fullName } from '../components/format.ts';
 import { Pager } from '../components/pager.tsx';
 import { PhoneLinks } from '../components/phone.tsx';
@@ -124,6 +125,9 @@ export function ContactsPage() {
   const source = params.get('source') ?? '';
   const listId = params.get('list') ?? '';
   const importJob = params.get('import') ?? '';
+  // A custom-field filter, key:value; sent only once a value is chosen.
+  const customParam = params.get('custom') ?? '';
+  const custom = /^[^:]+:.+$/.test(customParam) ? customParam : '';
   const [draft, setDraft] = useState(q);
   const [adding, setAdding] = useState(false);
   const [selected, setSelected] = useState<Set<string>>(new Set());
@@ -134,7 +138,7 @@ export function ContactsPage() {
   const cursor = cursors[cursors.length - 1] ?? null;
   const page = cursors.length - 1;
   useEffect(() => setDraft(q), [q]);
-  useEffect(() => setCursors([null]), [q, status, source, listId, importJob]);
+  useEffect(() => setCursors([null]), [q, status, source, listId, importJob, custom]);
 
   const update = (changes: Record<string, string>) => {
     const next = new URLSearchParams(params);
@@ -147,12 +151,12 @@ export function ContactsPage() {
   };
 
   const contacts = useQuery({
-    queryKey: ['contacts', bid, { q, status, source, listId, importJob, cursor }],
+    queryKey: ['contacts', bid, { q, status, source, listId, importJob, custom, cursor }],
     queryFn: async () =>
       toPage<Contact>(
         await api(
           bpath(bid, 'contacts') +
-            qs({ q, status, source, list_id: listId, import_job_id: importJob, limit: PAGE_SIZE, cursor }),
+            qs({ q, status, source, list_id: listId, import_job_id: importJob, custom, limit: PAGE_SIZE, cursor }),
         ),
         'contacts',
       ),
@@ -237,6 +241,7 @@ export function ContactsPage() {
             </option>
           ))}
         </SelectField>
+        <CustomFieldFilter bid={bid} value={customParam} onChange={(v) => update({ custom: v })} />
         <button type="submit">Search</button>
       </form>
 
@@ -284,7 +289,7 @@ export function ContactsPage() {
         <ErrorState error={contacts.error} retry={() => void contacts.refetch()} />
       ) : items.length === 0 ? (
         <Empty>
-          {q || status || source || listId || importJob
+          {q || status || source || listId || importJob || custom
             ? 'No contacts match these filters.'
             : 'No contacts yet. Add one or import a CSV.'}
         </Empty>

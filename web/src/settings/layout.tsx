@@ -12,6 +12,8 @@ export function SettingsLayout() {
         <NavLink to={`${base}/team`}>Team</NavLink>
         <NavLink to={`${base}/integrations`}>Integrations</NavLink>
         <NavLink to={`${base}/security`}>Security</NavLink>
+        <NavLink to={`${base}/custom-fields`}>Custom fields</NavLink>
+        <NavLink to={`${base}/notifications`}>Notifications</NavLink>
       </nav>
       <Outlet />
     </>

@@ -1,0 +1,228 @@
+// The workbench in Chromium at 1366 px and 390 px (docs/ARCHITECTURE.md §12–12.2): custom
+// fields defined in Settings, edited on a contact and used as a list filter; the bell's
+// unread count rising live over the notification stream and its panel leading to the
+// record; the dashboard's charts and, for a new business, its getting-started checklist.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { asOwner } from '../../src/db/engine.ts';
+import { signUp, type SignedUpUser } from '../support/auth.ts';
+import { addMember, newBusiness } from '../support/factories.ts';
+import { request } from '../support/http.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
+import {
+  E2E_ENV,
+  e2eSkipReason,
+  ensureWebBuilt,
+  expectNoConsoleErrors,
+  launchBrowser,
+  newContext,
+  openPage,
+  screenshot,
+} from './browser.ts';
+import { signInThroughUi, step } from './flows.ts';
+
+const VIEWPORTS = [
+  { name: '1366', width: 1366, height: 900 },
+  { name: '390', width: 390, height: 844 },
+];
+
+describe.skipIf(e2eSkipReason !== null)(
+  `web: workbench — custom fields, notifications, dashboard${e2eSkipReason ? ` — skipped: ${e2eSkipReason}` : ''}`,
+  () => {
+    let server: TestServer;
+    let browser: Browser;
+    let officer: SignedUpUser;
+    let colleague: SignedUpUser;
+    let busy = '';
+    let fresh = '';
+    let ann = '';
+
+    beforeAll(async () => {
+      ensureWebBuilt();
+      server = await startTestServer({ ...E2E_ENV });
+      browser = await launchBrowser();
+      officer = await signUp(server, { verified: true });
+      colleague = await signUp(server, { verified: true });
+      busy = (await newBusiness(server.engine, officer.userId, 'Harbor Lending')).id;
+      fresh = (await newBusiness(server.engine, officer.userId, 'Fresh Start Mortgage')).id;
+      await addMember(server.engine, busy, colleague.userId, 'member');
+      ann = await asOwner(server.engine, async (c) => {
+        const mk = async (first: string, last: string, source: string) =>
+          (
+            await c.query<{ id: string }>(
+              `INSERT INTO app.contacts (business_id, first_name, last_name, source, owner_id) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+              [busy, first, last, source, officer.userId],
+            )
+          ).rows[0]!.id;
+        const a = await mk('Ann', 'Rivera', 'zillow');
+        const b = await mk('Ben', 'Okafor', 'referral');
+        const z = await mk('Zoe', 'Park', 'web');
+        const stages = ['lead', 'application', 'processing', 'underwriting', 'clear_to_close', 'funded'];
+        for (let i = 0; i < 18; i++) {
+          const stage = stages[i % stages.length]!;
+          const funded = stage === 'funded' ? new Date(Date.now() - (i % 9) * 30 * 86_400_000) : null;
+          await c.query(
+            `INSERT INTO app.deals (business_id, title, contact_id, stage, amount_cents, position, funded_on)
+             VALUES ($1, $2, $3, $4, $5, $6, $7::date)`,
+            [busy, `Loan ${i + 1}`, [a, b, z][i % 3], stage, 25_000_000 + i * 1_500_000, i, funded],
+          );
+        }
+        await c.query(
+          `INSERT INTO app.tasks (business_id, title, assignee_id, contact_id, due_at) VALUES
+             ($1, 'Call Ann about the appraisal', $2, $3, now() - interval '2 hours'),
+             ($1, 'Send disclosures', $2, $3, now() + interval '30 minutes')`,
+          [busy, officer.userId, a],
+        );
+        await c.query(
+          `INSERT INTO app.conversations (business_id, contact_id, our_number, unread_count, last_message_at)
+           VALUES ($1, $2, '+14155550100', 2, now())`,
+          [busy, a],
+        );
+        return a;
+      });
+    }, 300_000);
+    afterAll(async () => {
+      await browser?.close();
+      await server?.stop();
+    });
+
+    for (const vp of VIEWPORTS) {
+      it(`custom fields, the bell and the dashboard at ${vp.width} px`, async () => {
+        const context = await newContext(browser, { width: vp.width, height: vp.height });
+        const t = await openPage(context);
+        const page = t.page;
+        try {
+          await step(page, `wb-signin-${vp.name}`, () =>
+            signInThroughUi(page, server.url, officer.email, officer.password),
+          );
+
+          // A new business: the getting-started checklist.
+          await step(page, `wb-fresh-${vp.name}`, async () => {
+            await page.goto(`${server.url}/b/${fresh}`);
+            const list = page.getByTestId('getting-started');
+            await list.getByText('0 of 4 done').waitFor();
+            await list.getByRole('link', { name: 'Connect your Twilio number' }).waitFor();
+            await screenshot(page, `workbench-dashboard-new-business-${vp.name}`);
+          });
+
+          // The busy business: charts drawn by Recharts from the one endpoint.
+          await step(page, `wb-dashboard-${vp.name}`, async () => {
+            await page.goto(`${server.url}/b/${busy}`);
+            await page.getByRole('heading', { name: 'Open pipeline by stage' }).waitFor();
+            await page.locator('[data-testid="chart-pipeline"] .recharts-bar-rectangle').first().waitFor();
+            await page.locator('[data-testid="chart-funded"] .recharts-bar-rectangle').first().waitFor();
+            await page.locator('[data-testid="chart-leads"] .recharts-bar-rectangle').first().waitFor();
+            const stats = page.getByTestId('dashboard-stats');
+            await expect.poll(() => stats.innerText()).toMatch(/1\s*Overdue tasks/);
+            await expect.poll(() => stats.innerText()).toMatch(/1\s*Unread conversations/);
+            // the checklist is not finished (no Twilio number yet), so it still shows
+            await page.getByTestId('getting-started').getByText('3 of 4 done').waitFor();
+            await screenshot(page, `workbench-dashboard-${vp.name}`);
+          });
+
+          // Settings → Custom fields (first pass defines the field; the second finds it).
+          await step(page, `wb-custom-settings-${vp.name}`, async () => {
+            await page.goto(`${server.url}/b/${busy}/settings/custom-fields`);
+            await page.getByRole('heading', { name: 'Add a field' }).waitFor();
+            if (vp.name === '1366') {
+              await page.getByLabel('Label').fill('Credit tier');
+              await page.getByLabel('Type').selectOption('choice');
+              await page.getByLabel('Options (one per line)').fill('A\nB\nC');
+              await page.getByRole('button', { name: 'Add field' }).click();
+              await page.getByRole('cell', { name: 'credit_tier' }).waitFor();
+              await page.getByLabel('Label').fill('Pre-approved');
+              await page.getByLabel('Type').selectOption('checkbox');
+              await page.getByRole('button', { name: 'Add field' }).click();
+              await page.getByRole('cell', { name: 'pre_approved' }).waitFor();
+            }
+            await page.getByRole('cell', { name: 'credit_tier' }).waitFor();
+            await screenshot(page, `workbench-custom-fields-settings-${vp.name}`);
+          });
+
+          await step(page, `wb-custom-contact-${vp.name}`, async () => {
+            await page.goto(`${server.url}/b/${busy}/contacts/${ann}`);
+            const card = page.getByTestId('custom-fields-card');
+            await card.getByRole('button', { name: 'Edit fields' }).click();
+            await card.getByLabel('Credit tier').selectOption(vp.name === '1366' ? 'A' : 'B');
+            await card.getByLabel('Pre-approved').check();
+            await card.getByRole('button', { name: 'Save fields' }).click();
+            await expect
+              .poll(() => card.getByTestId('custom-credit_tier').innerText())
+              .toBe(vp.name === '1366' ? 'A' : 'B');
+            await expect.poll(() => card.getByTestId('custom-pre_approved').innerText()).toBe('Yes');
+            await screenshot(page, `workbench-custom-fields-contact-${vp.name}`);
+          });
+
+          await step(page, `wb-custom-filter-${vp.name}`, async () => {
+            await page.goto(`${server.url}/b/${busy}/contacts`);
+            await page.getByLabel('Custom field').selectOption('credit_tier');
+            await page.getByLabel('Credit tier is').selectOption(vp.name === '1366' ? 'A' : 'B');
+            await page.getByRole('link', { name: /Ann Rivera/ }).waitFor();
+            await expect.poll(() => page.getByRole('link', { name: /Ben Okafor/ }).count()).toBe(0);
+            expect(page.url()).toContain('custom=credit_tier');
+            await screenshot(page, `workbench-custom-fields-filter-${vp.name}`);
+          });
+
+          // The bell: a colleague assigns a task; the count rises without a reload.
+          await step(page, `wb-bell-${vp.name}`, async () => {
+            await page.goto(`${server.url}/b/${busy}`);
+            const bell = page.getByTestId('bell');
+            await bell.waitFor();
+            const before = Number(
+              (await page.getByTestId('bell-count').count()) ? await page.getByTestId('bell-count').innerText() : 0,
+            );
+            const title = `Review the rate lock ${vp.name}`;
+            const r = await request(`${server.url}/api/businesses/${busy}/tasks`, {
+              token: colleague.accessToken,
+              body: { title, assignee_id: officer.userId, contact_id: ann },
+            });
+            expect(r.status).toBe(201);
+            await expect
+              .poll(
+                async () =>
+                  Number(
+                    await page
+                      .getByTestId('bell-count')
+                      .innerText()
+                      .catch(() => '0'),
+                  ),
+                {
+                  timeout: 15_000,
+                },
+              )
+              .toBe(before + 1);
+            await bell.click();
+            const panel = page.getByRole('region', { name: 'Notifications' });
+            await panel.getByRole('link', { name: `Task assigned to you: ${title}` }).waitFor();
+            await screenshot(page, `workbench-notifications-${vp.name}`);
+            await panel.getByRole('link', { name: `Task assigned to you: ${title}` }).click();
+            await page.waitForURL(new RegExp(`/contacts/${ann}$`));
+            await expect
+              .poll(async () =>
+                Number(
+                  await page
+                    .getByTestId('bell-count')
+                    .innerText()
+                    .catch(() => '0'),
+                ),
+              )
+              .toBe(before);
+          });
+
+          await step(page, `wb-notification-settings-${vp.name}`, async () => {
+            await page.goto(`${server.url}/b/${busy}/settings/notifications`);
+            await page.getByLabel('Assignments to me').check();
+            await page.getByLabel('Send the digest at').selectOption('7');
+            await page.getByLabel('Your time zone').fill('America/Chicago');
+            await page.getByRole('button', { name: 'Save' }).click();
+            await page.getByText('Saved.').waitFor();
+            await screenshot(page, `workbench-notification-settings-${vp.name}`);
+          });
+          expectNoConsoleErrors(t);
+        } finally {
+          await context.close();
+        }
+      }, 180_000);
+    }
+  },
+);
