@@ -105,6 +105,39 @@ describe('the dashboard', () => {
     expect((await dash(owner, A)).json.tasks).toEqual({ due_today: 0, overdue: 0 });
   });
 
+  it('keeps the per-stage totals true through moves, edits and deletions, and stamps the funded date', async () => {
+    const api = (path: string, method = 'GET', body?: unknown) =>
+      request(`${server.url}/api/businesses/${A}${path}`, { method, token: owner.accessToken, body });
+    const d1 = (await api('/deals', 'POST', { title: 'Totals one', amount_cents: 12_345 })).json;
+    const d2 = (await api('/deals', 'POST', { title: 'Totals two', amount_cents: 50_000, stage: 'processing' })).json;
+    const moved = await api(`/deals/${d1.id}/move`, 'POST', { stage: 'funded' });
+    expect([moved.status, moved.json.stage, moved.json.milestones?.funded]).toEqual([200, 'funded', expect.any(String)]);
+    await api(`/deals/${d2.id}`, 'PATCH', { amount_cents: 70_000 });
+    const gone = (await api('/deals', 'POST', { title: 'Gone', amount_cents: 1 })).json;
+    expect((await api(`/deals/${gone.id}`, 'DELETE')).status).toBe(204);
+    const truth = await asOwner(server.engine, (c) =>
+      c.query<{ stage: string; count: number; amount: string }>(
+        `SELECT stage, count(*)::int AS count, sum(amount_cents)::text AS amount FROM app.deals WHERE business_id = $1 GROUP BY 1`,
+        [A],
+      ),
+    );
+    const r = await dash(owner, A);
+    for (const row of truth.rows) {
+      expect(r.json.pipeline.find((p: { stage: string }) => p.stage === row.stage)).toEqual({
+        stage: row.stage,
+        count: row.count,
+        amount_cents: Number(row.amount),
+      });
+    }
+    expect(r.json.pipeline.reduce((s: number, p: { count: number }) => s + p.count, 0)).toBe(
+      truth.rows.reduce((s, x) => s + x.count, 0),
+    );
+    // entering "funded" stamped today's funded date, so this month grew by that deal
+    expect(r.json.funded_by_month.at(-1)).toMatchObject({ count: 2, amount_cents: 40_012_345 });
+    const funded = await api(`/deals/${d1.id}`);
+    expect(funded.json.milestones.funded).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+  });
+
   it('keeps each business to itself: B is 404 for A, and B sees only her own figures', async () => {
     await asOwner(server.engine, (c) =>
       c.query(`INSERT INTO app.deals (business_id, title, stage, amount_cents) VALUES ($1, 'b', 'lead', 777)`, [B]),

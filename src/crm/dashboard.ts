@@ -28,25 +28,22 @@ export async function getDashboard(tx: Tx, businessId: string, days = 30): Promi
   const tz = tzRow.rows[0]?.tz ?? 'America/New_York';
   // One statement after another: a connection runs one query at a time (pg deprecates queuing).
   const [pipeline, funded, leads, tasks, unread, checklist] = await sequence([
+    // Per-stage totals are kept by triggers (migration 0073): no walk over every deal.
     () =>
       tx.query<{ stage: DealStage; count: number; amount: string }>(
-        `SELECT d.stage, count(*)::int AS count, coalesce(sum(d.amount_cents), 0)::text AS amount
-         FROM app.deals d WHERE d.business_id = $1 GROUP BY d.stage`,
+        `SELECT t.stage, t.deal_count::int AS count, t.amount_cents::text AS amount
+           FROM app.deal_stage_totals t WHERE t.business_id = $1`,
         [businessId],
       ),
-    // Funded month: the funded milestone, else the day the deal entered the funded stage.
+    // Funded month: the funded milestone (stamped when a deal enters the funded stage), a
+    // range scan on (business_id, funded_on).
     () =>
       tx.query<{ month: string; count: number; amount: string }>(
-        `WITH f AS (
-         SELECT d.amount_cents, coalesce(d.funded_on, (
-                  SELECT (max(sc.changed_at) AT TIME ZONE $2)::date FROM app.deal_stage_changes sc
-                   WHERE sc.business_id = d.business_id AND sc.deal_id = d.id AND sc.to_stage = 'funded')) AS day
-           FROM app.deals d WHERE d.business_id = $1 AND d.stage = 'funded'
-       )
-       SELECT to_char(date_trunc('month', f.day), 'YYYY-MM') AS month, count(*)::int AS count,
-              sum(f.amount_cents)::text AS amount
-         FROM f WHERE f.day >= (date_trunc('month', now() AT TIME ZONE $2) - interval '11 months')::date
-        GROUP BY 1`,
+        `SELECT to_char(date_trunc('month', d.funded_on), 'YYYY-MM') AS month, count(*)::int AS count,
+                sum(d.amount_cents)::text AS amount
+           FROM app.deals d
+          WHERE d.business_id = $1 AND d.funded_on >= (date_trunc('month', now() AT TIME ZONE $2) - interval '11 months')::date
+          GROUP BY 1`,
         [businessId, tz],
       ),
     () =>
