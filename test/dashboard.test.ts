@@ -111,7 +111,11 @@ describe('the dashboard', () => {
     const d1 = (await api('/deals', 'POST', { title: 'Totals one', amount_cents: 12_345 })).json;
     const d2 = (await api('/deals', 'POST', { title: 'Totals two', amount_cents: 50_000, stage: 'processing' })).json;
     const moved = await api(`/deals/${d1.id}/move`, 'POST', { stage: 'funded' });
-    expect([moved.status, moved.json.stage, moved.json.milestones?.funded]).toEqual([200, 'funded', expect.any(String)]);
+    expect([moved.status, moved.json.stage, moved.json.milestones?.funded]).toEqual([
+      200,
+      'funded',
+      expect.any(String),
+    ]);
     await api(`/deals/${d2.id}`, 'PATCH', { amount_cents: 70_000 });
     const gone = (await api('/deals', 'POST', { title: 'Gone', amount_cents: 1 })).json;
     expect((await api(`/deals/${gone.id}`, 'DELETE')).status).toBe(204);
