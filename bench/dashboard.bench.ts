@@ -1,4 +1,4 @@
-// The dashboard's queries at scale (docs/ARCHITECTURE.md §Dashboard): one business with
+// The dashboard's queries at scale (docs/ARCHITECTURE.md §12.2): one business with
 // BENCH_DASH_CONTACTS (default 1M) contacts created over five years and BENCH_DASH_DEALS
 // (100k) deals over every stage, with tasks and conversations, beside BENCH_DASH_OTHERS
 // (99) other businesses. `getDashboard` (all six statements in one transaction) p95 as

@@ -1,4 +1,4 @@
--- Reminders and notifications (docs/ARCHITECTURE.md §Reminders and notifications).
+-- Reminders and notifications (docs/ARCHITECTURE.md §12.1).
 --
 -- Tasks get a due time and an optional reminder time. Notifications are rows per
 -- (business, user): the recipient must be a member of that business (composite foreign

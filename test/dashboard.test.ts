@@ -1,4 +1,4 @@
-// The dashboard endpoint (docs/ARCHITECTURE.md §Dashboard): numbers computed in SQL under
+// The dashboard endpoint (docs/ARCHITECTURE.md §12.2): numbers computed in SQL under
 // RLS for the caller's business only — a foreign business is 404, and each business's
 // owner sees exactly her own figures (positive control) — plus the getting-started
 // checklist of a new business.

@@ -1,4 +1,4 @@
-// Notifications (docs/ARCHITECTURE.md §Reminders and notifications): the database writes
+// Notifications (docs/ARCHITECTURE.md §12.1): the database writes
 // them for the five events, each to members of the event's own business only; a user
 // lists, counts and marks read only her own rows; the stream pushes news over
 // fetch-readable SSE with the bearer header; the reminder job notifies once per due time;

@@ -1,4 +1,4 @@
-// HTTP: the dashboard's numbers in one call (docs/ARCHITECTURE.md §Dashboard), for any member.
+// HTTP: the dashboard's numbers in one call (docs/ARCHITECTURE.md §12.2), for any member.
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';

@@ -1,4 +1,4 @@
-// The dashboard's numbers (docs/ARCHITECTURE.md §Dashboard), each one SQL aggregate run
+// The dashboard's numbers (docs/ARCHITECTURE.md §12.2), each one SQL aggregate run
 // in the caller's RLS transaction: the policies apply exactly as on the lists, and
 // every query names the business so it walks indexes led by business_id. Months and
 // "today" are the business's time zone for money and the viewer's own for her tasks.

@@ -11,7 +11,7 @@ export interface Task {
   title: string;
   details: string;
   due_date: string | null;
-  /** due time (docs/ARCHITECTURE.md §Reminders and notifications) */
+  /** due time (docs/ARCHITECTURE.md §12.1) */
   due_at: string | null;
   /** when the "task due" notification goes out (default: at due_at) */
   remind_at: string | null;

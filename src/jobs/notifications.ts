@@ -1,4 +1,4 @@
-// The notification queues (docs/ARCHITECTURE.md §Reminders and notifications), each a
+// The notification queues (docs/ARCHITECTURE.md §12.1), each a
 // cron sweep on an exclusive queue (one run at a time across all nodes):
 // - notifications.task-due, every minute: "task due" notifications, claimed once per due time;
 // - notifications.digest, every five minutes: the daily email digest of each user whose

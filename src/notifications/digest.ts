@@ -1,4 +1,4 @@
-// The daily email digest (docs/ARCHITECTURE.md §Reminders and notifications): at the hour
+// The daily email digest (docs/ARCHITECTURE.md §12.1): at the hour
 // each user chose, in her own time zone, one mail listing her unread notifications of
 // the kinds she wants by email, across her businesses. Runs as the service role in a
 // job (src/jobs/notifications.ts); the user's row is claimed (last_digest_on = her

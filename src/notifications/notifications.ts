@@ -1,4 +1,4 @@
-// A user's notifications (docs/ARCHITECTURE.md §Reminders and notifications): listed,
+// A user's notifications (docs/ARCHITECTURE.md §12.1): listed,
 // counted and marked read in the caller's own transaction. The policies of migration
 // 0071 confine every statement to her rows of businesses she is still a member of, so
 // nothing here filters by user for safety — only for the index.

@@ -1,7 +1,6 @@
-// "Task due" notifications and the retention sweep (docs/ARCHITECTURE.md §Reminders and
-// notifications). Both run as the service role inside a periodic job's transaction
-// (src/ops/exclusive.ts: one node at a time); they are plain functions of a `tx`, so
-// they can move onto the job engine unchanged. Claiming a task (reminded_at) and writing
+// "Task due" notifications and the retention sweep (docs/ARCHITECTURE.md §12.1).
+// Both run as the service role inside a job's transaction (src/jobs/notifications.ts,
+// pg-boss cron queues); they are plain functions of a `tx`. Claiming a task (reminded_at) and writing
 // its notification are one statement, so a crash can neither lose nor double one.
 import type { Tx } from '../db/index.ts';
 
