@@ -61,7 +61,37 @@ export interface TrackedPage {
 // breached password answers 400). Those are asserted through the UI instead.
 const EXPECTED = /Failed to load resource: the server responded with a status of (400|401|403|404|409|410)/;
 
+// Requests that stay open while a user is signed in (the notification stream) never end,
+// so "the network is idle" has to leave them out.
+const LONG_LIVED = /\/api\/notifications\/stream/;
+const inflight = new WeakMap<Page, Set<unknown>>();
+
+/**
+ * Like waitForLoadState('networkidle') — no request in flight for 500 ms — but the
+ * long-lived notification stream does not count. Works on pages made by track/openPage.
+ */
+export async function waitForQuiet(page: Page, timeoutMs = 15_000): Promise<void> {
+  const open = inflight.get(page);
+  if (!open) throw new Error('waitForQuiet needs a page made by openPage/track');
+  const deadline = Date.now() + timeoutMs;
+  let quietSince = open.size === 0 ? Date.now() : Infinity;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 50));
+    if (open.size > 0) quietSince = Infinity;
+    else if (quietSince === Infinity) quietSince = Date.now();
+    if (Date.now() - quietSince >= 500) return;
+    if (Date.now() > deadline) throw new Error(`waitForQuiet: ${open.size} request(s) still in flight`);
+  }
+}
+
 export function track(page: Page): TrackedPage {
+  const open = new Set<unknown>();
+  inflight.set(page, open);
+  page.on('request', (r) => {
+    if (!LONG_LIVED.test(r.url())) open.add(r);
+  });
+  page.on('requestfinished', (r) => open.delete(r));
+  page.on('requestfailed', (r) => open.delete(r));
   const errors: string[] = [];
   page.on('console', (msg) => {
     if (msg.type() === 'error' && !EXPECTED.test(msg.text())) errors.push(`console: ${msg.text()}`);

@@ -23,6 +23,7 @@ import {
   launchBrowser,
   newContext,
   openPage,
+  waitForQuiet,
   screenshot,
   tabTo,
   type TrackedPage,
@@ -426,7 +427,7 @@ describe.skipIf(e2eSkipReason !== null)(
         ] as const) {
           await page.goto(at(path));
           await page.getByRole('heading', { level: 1 }).first().waitFor();
-          await page.waitForLoadState('networkidle');
+          await waitForQuiet(page);
           expect(await page.title()).toBe(title);
           await expectAccessible(page, path || 'dashboard');
         }
@@ -465,7 +466,7 @@ describe.skipIf(e2eSkipReason !== null)(
         ] as const) {
           await m.page.goto(at(path));
           await m.page.getByRole('heading', { level: 1 }).first().waitFor();
-          await m.page.waitForLoadState('networkidle');
+          await waitForQuiet(m.page);
           expect([name, await fits()]).toEqual([name, true]);
           await expectAccessible(m.page, `${name} (phone)`);
           await screenshot(m.page, `workbench-${name}-390`);
