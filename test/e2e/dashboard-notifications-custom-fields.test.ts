@@ -163,50 +163,54 @@ describe.skipIf(e2eSkipReason !== null)(
             await screenshot(page, `workbench-custom-fields-filter-${vp.name}`);
           });
 
-          // The bell: a colleague assigns a task; the count rises without a reload.
+          // The bell: a colleague assigns a task; the count rises without a reload, and opening
+          // the notification marks it read. The seeded overdue task also yields a "task due"
+          // notification whenever the minute's reminder job runs, so counts are compared with
+          // the database's own unread count for the officer, never with a remembered number.
           await step(page, `wb-bell-${vp.name}`, async () => {
             await page.goto(`${server.url}/b/${busy}`);
             const bell = page.getByTestId('bell');
-            await bell.waitFor();
-            const before = Number(
-              (await page.getByTestId('bell-count').count()) ? await page.getByTestId('bell-count').innerText() : 0,
-            );
+            const shown = async () => {
+              const v = await bell.getAttribute('data-unread');
+              return v === null ? null : Number(v);
+            };
+            const unreadInDb = () =>
+              asOwner(server.engine, async (c) => {
+                const r = await c.query<{ n: number }>(
+                  `SELECT count(*)::int AS n FROM app.notifications WHERE user_id = $1 AND read_at IS NULL`,
+                  [officer.userId],
+                );
+                return r.rows[0]!.n;
+              });
+            // the bell says nothing until it knows, then agrees with the database
+            await expect.poll(async () => (await shown()) === (await unreadInDb()), { timeout: 10_000 }).toBe(true);
+            const before = (await shown())!;
             const title = `Review the rate lock ${vp.name}`;
             const r = await request(`${server.url}/api/businesses/${busy}/tasks`, {
               token: colleague.accessToken,
               body: { title, assignee_id: officer.userId, contact_id: ann },
             });
             expect(r.status).toBe(201);
-            await expect
-              .poll(
-                async () =>
-                  Number(
-                    await page
-                      .getByTestId('bell-count')
-                      .innerText()
-                      .catch(() => '0'),
-                  ),
-                {
-                  timeout: 15_000,
-                },
-              )
-              .toBe(before + 1);
+            await expect.poll(shown, { timeout: 15_000 }).toBeGreaterThan(before);
             await bell.click();
             const panel = page.getByRole('region', { name: 'Notifications' });
-            await panel.getByRole('link', { name: `Task assigned to you: ${title}` }).waitFor();
+            const link = panel.getByRole('link', { name: `Task assigned to you: ${title}` });
+            await link.waitFor();
             await screenshot(page, `workbench-notifications-${vp.name}`);
-            await panel.getByRole('link', { name: `Task assigned to you: ${title}` }).click();
+            await link.click();
             await page.waitForURL(new RegExp(`/contacts/${ann}$`));
-            await expect
-              .poll(async () =>
-                Number(
-                  await page
-                    .getByTestId('bell-count')
-                    .innerText()
-                    .catch(() => '0'),
-                ),
-              )
-              .toBe(before);
+            await panel.waitFor({ state: 'hidden' });
+            const readAt = () =>
+              asOwner(server.engine, async (c) => {
+                const q = await c.query<{ read_at: Date | null }>(
+                  `SELECT read_at FROM app.notifications WHERE user_id = $1 AND kind = 'assignment' AND title = $2`,
+                  [officer.userId, `Task assigned to you: ${title}`],
+                );
+                return q.rows[0]?.read_at ?? null;
+              });
+            await expect.poll(readAt, { timeout: 10_000 }).not.toBeNull();
+            // and the bell's count comes down to what is still unread
+            await expect.poll(async () => (await shown()) === (await unreadInDb()), { timeout: 10_000 }).toBe(true);
           });
 
           await step(page, `wb-notification-settings-${vp.name}`, async () => {

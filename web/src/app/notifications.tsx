@@ -121,6 +121,9 @@ export function NotificationBell() {
       await queryClient.invalidateQueries({ queryKey: ['notifications'] });
     },
   });
+  // Until the list or the stream has answered, the count is unknown: the bell says nothing
+  // rather than "0 unread", which a user (or a test taking a baseline) would believe.
+  const known = unread !== null || list.data !== undefined;
   const count = unread ?? list.data?.unread_count ?? 0;
   return (
     <div className="bell">
@@ -129,7 +132,9 @@ export function NotificationBell() {
         className="bell-button"
         aria-expanded={open}
         aria-controls="notification-panel"
-        aria-label={`Notifications, ${count} unread`}
+        aria-label={known ? `Notifications, ${count} unread` : 'Notifications'}
+        aria-busy={!known}
+        data-unread={known ? count : undefined}
         data-testid="bell"
         onClick={() => setOpen((o) => !o)}
       >
