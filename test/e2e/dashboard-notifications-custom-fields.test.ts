@@ -113,8 +113,8 @@ describe.skipIf(e2eSkipReason !== null)(
             await page.locator('[data-testid="chart-funded"] .recharts-bar-rectangle').first().waitFor();
             await page.locator('[data-testid="chart-leads"] .recharts-bar-rectangle').first().waitFor();
             const stats = page.getByTestId('dashboard-stats');
-            await expect.poll(() => stats.innerText()).toMatch(/1\s*Overdue tasks/);
-            await expect.poll(() => stats.innerText()).toMatch(/1\s*Unread conversations/);
+            await expect.poll(() => stats.innerText(), { timeout: 10_000 }).toMatch(/1\s*Overdue tasks/);
+            await expect.poll(() => stats.innerText(), { timeout: 10_000 }).toMatch(/1\s*Unread conversations/);
             // the checklist is not finished (no Twilio number yet), so it still shows
             await page.getByTestId('getting-started').getByText('3 of 4 done').waitFor();
             await screenshot(page, `workbench-dashboard-${vp.name}`);
@@ -147,9 +147,11 @@ describe.skipIf(e2eSkipReason !== null)(
             await card.getByLabel('Pre-approved').check();
             await card.getByRole('button', { name: 'Save fields' }).click();
             await expect
-              .poll(() => card.getByTestId('custom-credit_tier').innerText())
+              .poll(() => card.getByTestId('custom-credit_tier').innerText(), { timeout: 10_000 })
               .toBe(vp.name === '1366' ? 'A' : 'B');
-            await expect.poll(() => card.getByTestId('custom-pre_approved').innerText()).toBe('Yes');
+            await expect
+              .poll(() => card.getByTestId('custom-pre_approved').innerText(), { timeout: 10_000 })
+              .toBe('Yes');
             await screenshot(page, `workbench-custom-fields-contact-${vp.name}`);
           });
 
@@ -158,7 +160,9 @@ describe.skipIf(e2eSkipReason !== null)(
             await page.getByLabel('Custom field').selectOption('credit_tier');
             await page.getByLabel('Credit tier is').selectOption(vp.name === '1366' ? 'A' : 'B');
             await page.getByRole('link', { name: /Ann Rivera/ }).waitFor();
-            await expect.poll(() => page.getByRole('link', { name: /Ben Okafor/ }).count()).toBe(0);
+            await expect
+              .poll(() => page.getByRole('link', { name: /Ben Okafor/ }).count(), { timeout: 10_000 })
+              .toBe(0);
             expect(page.url()).toContain('custom=credit_tier');
             await screenshot(page, `workbench-custom-fields-filter-${vp.name}`);
           });

@@ -439,7 +439,7 @@ describe.skipIf(e2eSkipReason !== null)(
         await screenshot(page, 'workbench-security-1366');
       });
       expectNoConsoleErrors(t);
-    });
+    }, 180_000);
 
     it('at 390 px: the pipeline shows one stage at a time with a stage picker; screens fit the phone', async () => {
       const phone = await newContext(browser, PHONE);
@@ -474,7 +474,7 @@ describe.skipIf(e2eSkipReason !== null)(
       });
       expectNoConsoleErrors(m);
       await phone.close();
-    });
+    }, 180_000);
 
     it('invitation: the email is pre-filled on sign-up, verification can be resent, and verifying returns to the invitation', async () => {
       const mate = `mate-${randomUUID().slice(0, 8)}@example.test`;
@@ -505,7 +505,7 @@ describe.skipIf(e2eSkipReason !== null)(
       });
       expectNoConsoleErrors(m);
       await ctx.close();
-    });
+    }, 180_000);
 
     it('onboarding has a header with sign-out', async () => {
       const fresh = await signUp(server, { verified: true });
