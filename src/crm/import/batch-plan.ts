@@ -10,6 +10,7 @@
 //   or updates that contact with the row's non-empty fields (mode update);
 // - a row whose email matches one contact and phone another fails `duplicate_conflict`
 //   (merging two people is not an import's decision).
+import type { FieldDef } from './custom-cells.ts';
 import type { HeaderMapping } from './header-mapping.ts';
 import { validateRow, type ContactDraft, type RowProblem, type ValidatedRow } from './row-validation.ts';
 
@@ -46,11 +47,15 @@ export type RowOutcome =
  * another (the next while the previous one is in the database), and a resume first
  * replays the committed rows to rebuild the same state.
  */
-export function createRowPreparer(mapping: HeaderMapping, headers: readonly string[]) {
+export function createRowPreparer(
+  mapping: HeaderMapping,
+  headers: readonly string[],
+  fields: readonly FieldDef[] = [],
+) {
   const seenEmail = new Map<string, number>();
   const seenPhone = new Map<string, number>();
   const one = (row: StagedRow): PreparedRow => {
-    const result = validateRow(row.cells, mapping, headers);
+    const result = validateRow(row.cells, mapping, headers, fields);
     const prepared: PreparedRow = { ...row, result };
     if (!result.ok) return prepared;
     const { email, phone } = result.draft;
@@ -85,8 +90,9 @@ export function prepareRows(
   staged: readonly StagedRow[],
   mapping: HeaderMapping,
   headers: readonly string[],
+  fields: readonly FieldDef[] = [],
 ): PreparedRow[] {
-  return createRowPreparer(mapping, headers).prepare(staged);
+  return createRowPreparer(mapping, headers, fields).prepare(staged);
 }
 
 /** Emails and phones of a batch's rows that still need a lookup against existing contacts. */

@@ -6,6 +6,8 @@ import type { Tx } from '../../db/index.ts';
 import type { ContactDraft } from './row-validation.ts';
 import type { ExistingContact } from './batch-plan.ts';
 
+const customColumn = (drafts: ContactDraft[]) => drafts.map((d) => (d.custom ? JSON.stringify(d.custom) : null));
+
 /** Live contacts of the business that share an email or a phone with the batch. */
 export async function findExistingContacts(
   tx: Tx,
@@ -45,11 +47,14 @@ export async function insertContacts(
   if (drafts.length === 0) return 0;
   const col = <K extends keyof ContactDraft>(k: K) => drafts.map((d) => d[k]);
   // import_job_id stands in for a per-contact 'imported' event: the timeline derives it (0008).
+  // Custom values go as JSON text (NULL when the row has none, so such rows keep '{}' and
+  // skip the custom-values trigger); the trigger checks the others against the definitions.
   const r = await tx.query(
-    `INSERT INTO app.contacts (business_id, owner_id, import_job_id, first_name, last_name, phone, email, source, status, notes)
+    `INSERT INTO app.contacts (business_id, owner_id, import_job_id, first_name, last_name, phone, email, source, status, notes, custom)
      SELECT $1, $2, $3, coalesce(f, ''), coalesce(l, ''), p, e, coalesce(s, 'import')::app.contact_source,
-            coalesce(st, 'lead')::app.contact_status, coalesce(n, '')
-       FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[]) AS u(f, l, p, e, s, st, n)`,
+            coalesce(st, 'lead')::app.contact_status, coalesce(n, ''), coalesce(cu::jsonb, '{}'::jsonb)
+       FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
+         AS u(f, l, p, e, s, st, n, cu)`,
     [
       businessId,
       ownerId,
@@ -61,12 +66,13 @@ export async function insertContacts(
       col('source'),
       col('status'),
       col('notes'),
+      customColumn(drafts),
     ],
   );
   return r.rowCount;
 }
 
-/** Applies the non-empty fields of each draft to its contact; returns the ids updated. */
+/** Applies the non-empty fields (and the given custom values) of each draft to its contact; returns the ids updated. */
 export async function updateContacts(
   tx: Tx,
   businessId: string,
@@ -82,9 +88,10 @@ export async function updateContacts(
         email = coalesce(u.e, c.email::text),
         source = coalesce(u.s::app.contact_source, c.source),
         status = coalesce(u.st::app.contact_status, c.status),
-        notes = coalesce(u.n, c.notes)
-       FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
-            AS u(id, f, l, p, e, s, st, n)
+        notes = coalesce(u.n, c.notes),
+        custom = CASE WHEN u.cu IS NULL THEN c.custom ELSE c.custom || u.cu::jsonb END
+       FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+            AS u(id, f, l, p, e, s, st, n, cu)
       WHERE c.business_id = $1 AND c.id = u.id AND c.deleted_at IS NULL
      RETURNING c.id`,
     [
@@ -97,6 +104,7 @@ export async function updateContacts(
       col('source'),
       col('status'),
       col('notes'),
+      customColumn(updates.map((u) => u.draft)),
     ],
   );
   return r.rows.map((x) => x.id);

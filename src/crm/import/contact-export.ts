@@ -7,7 +7,10 @@
 import { Readable } from 'node:stream';
 import type { Database, Tx } from '../../db/index.ts';
 import { AppError } from '../../shared/errors.ts';
+import { listCustomFields } from '../custom-fields.ts';
+import { writeCustomCell, type FieldDef } from './custom-cells.ts';
 import { csvLine, UTF8_BOM } from './csv-writer.ts';
+import { customTarget } from './header-mapping.ts';
 
 export const EXPORT_COLUMNS = [
   'id',
@@ -35,6 +38,21 @@ interface ExportRow {
   owner_email: string | null;
   created_at: Date;
   updated_at: Date;
+  custom: Record<string, unknown>;
+}
+
+/**
+ * Headers of the custom columns, after the fixed ones: each field's label, or
+ * `custom.<key>` when the label would repeat a header. The import maps both back.
+ */
+export function customHeaders(fields: readonly FieldDef[]): string[] {
+  const norm = (h: string) => h.toLowerCase().replace(/[^a-z0-9]/g, '');
+  const taken = new Set<string>(EXPORT_COLUMNS.map(norm));
+  return fields.map((f) => {
+    const header = taken.has(norm(f.label)) ? customTarget(f.key) : f.label;
+    taken.add(norm(header));
+    return header;
+  });
 }
 
 export async function assertCanExport(tx: Tx, businessId: string): Promise<void> {
@@ -54,7 +72,7 @@ export async function exportPage(
 ): Promise<ExportRow[]> {
   const r = await tx.query<ExportRow>(
     `SELECT c.id, c.first_name, c.last_name, c.phone, c.email::text AS email, c.source::text AS source,
-            c.status::text AS status, c.notes, u.email::text AS owner_email, c.created_at, c.updated_at
+            c.status::text AS status, c.notes, u.email::text AS owner_email, c.created_at, c.updated_at, c.custom
        FROM app.contacts c
        LEFT JOIN auth.users u ON u.id = c.owner_id
       WHERE c.business_id = $1 AND c.deleted_at IS NULL
@@ -73,16 +91,19 @@ export async function exportPage(
  */
 export function exportContactsCsv(db: Database, userId: string, businessId: string, pageSize = 2000): Readable {
   let after: { created_at: Date; id: string } | null = null;
-  let started = false;
+  let fields: FieldDef[] | null = null;
   let done = false;
   return new Readable({
     async read() {
       try {
-        if (!started) {
-          started = true;
-          this.push(UTF8_BOM + csvLine(EXPORT_COLUMNS));
+        if (!fields) {
+          // The business's contact custom fields as they are when the export starts.
+          const defs = await db.asUser({ sub: userId }, (tx) => listCustomFields(tx, businessId, 'contact'));
+          fields = defs;
+          this.push(UTF8_BOM + csvLine([...EXPORT_COLUMNS, ...customHeaders(defs)]));
           return;
         }
+        const defs = fields;
         if (done) return;
         const rows = await db.asUser({ sub: userId }, async (tx) => {
           await assertCanExport(tx, businessId); // the role may have been revoked since the last page
@@ -91,7 +112,11 @@ export function exportContactsCsv(db: Database, userId: string, businessId: stri
         const last = rows[rows.length - 1];
         if (last) after = { created_at: last.created_at, id: last.id };
         if (rows.length < pageSize) done = true;
-        const text = rows.map((r) => csvLine(EXPORT_COLUMNS.map((c) => r[c]))).join('');
+        const text = rows
+          .map((r) =>
+            csvLine([...EXPORT_COLUMNS.map((c) => r[c]), ...defs.map((f) => writeCustomCell(f, r.custom[f.key]))]),
+          )
+          .join('');
         if (text) this.push(text);
         if (done) this.push(null);
       } catch (e) {

@@ -1,9 +1,12 @@
 // Which CSV column feeds which contact field. The guess covers the spellings that
 // real exports use (Google/Outlook contacts, Zillow, Excel sheets typed by hand);
 // the user can edit it before starting. A mapping is target → column index, so a
-// target is fed by at most one column and duplicate header names stay usable.
+// target is fed by at most one column and duplicate header names stay usable. Besides
+// the contact's own fields, a target may be one of the business's contact custom fields,
+// `custom.<key>` (docs/ARCHITECTURE.md §14).
 import { z } from 'zod';
 import { AppError } from '../../shared/errors.ts';
+import type { FieldDef } from './custom-cells.ts';
 
 export const IMPORT_TARGETS = [
   'first_name',
@@ -17,15 +20,20 @@ export const IMPORT_TARGETS = [
   'notes',
 ] as const;
 export type ImportTarget = (typeof IMPORT_TARGETS)[number];
-export type HeaderMapping = Partial<Record<ImportTarget, number>>;
+export type CustomTarget = `custom.${string}`;
+export type HeaderMapping = Partial<Record<ImportTarget | CustomTarget, number>>;
 
+export const CUSTOM_TARGET_PREFIX = 'custom.';
+export const customTarget = (key: string): CustomTarget => `${CUSTOM_TARGET_PREFIX}${key}`;
+export const customKeyOf = (target: string): string | undefined =>
+  target.startsWith(CUSTOM_TARGET_PREFIX) ? target.slice(CUSTOM_TARGET_PREFIX.length) : undefined;
+
+const columnIndex = z.number().int().min(0).max(999).nullable().optional();
 export const headerMappingSchema = z
-  .object(
-    Object.fromEntries(
-      IMPORT_TARGETS.map((t) => [t, z.number().int().min(0).max(999).nullable().optional()]),
-    ) as Record<ImportTarget, z.ZodOptional<z.ZodNullable<z.ZodNumber>>>,
-  )
-  .strict();
+  .object(Object.fromEntries(IMPORT_TARGETS.map((t) => [t, columnIndex])) as Record<ImportTarget, typeof columnIndex>)
+  // Any other key must be `custom.<key>` of a contact custom field (checked by checkMapping).
+  .catchall(columnIndex)
+  .describe('target → column index; targets are the fields above or custom.<key> of a contact custom field');
 
 /** Header spellings per target, compared after normalising (lower case, letters and digits only). */
 const SYNONYMS: Record<ImportTarget, string[]> = {
@@ -75,8 +83,13 @@ const SYNONYMS: Record<ImportTarget, string[]> = {
 
 const normalise = (h: string) => h.toLowerCase().replace(/[^a-z0-9]/g, '');
 
-export function guessMapping(headers: readonly string[]): HeaderMapping {
-  const lookup = new Map<string, ImportTarget>();
+export function guessMapping(headers: readonly string[], fields: readonly FieldDef[] = []): HeaderMapping {
+  const lookup = new Map<string, ImportTarget | CustomTarget>();
+  // A custom field is found by its label, its key or custom.<key> (our export's header
+  // when a label collides); the contact's own fields win a tie.
+  for (const f of fields) {
+    for (const s of [f.label, f.key, customTarget(f.key)]) lookup.set(normalise(s), customTarget(f.key));
+  }
   for (const target of IMPORT_TARGETS) {
     for (const s of SYNONYMS[target]) lookup.set(normalise(s), target);
   }
@@ -93,14 +106,28 @@ export function guessMapping(headers: readonly string[]): HeaderMapping {
   return mapping;
 }
 
-/** Checks a user-edited mapping against the file's columns and drops null entries. */
-export function checkMapping(input: Record<string, number | null | undefined>, columnCount: number): HeaderMapping {
+/**
+ * Checks a user-edited mapping against the file's columns and the business's contact
+ * custom fields, and drops null entries.
+ */
+export function checkMapping(
+  input: Record<string, number | null | undefined>,
+  columnCount: number,
+  fields: readonly FieldDef[] = [],
+): HeaderMapping {
   const mapping: HeaderMapping = {};
   const used = new Map<number, string>();
+  const keys = new Set(fields.map((f) => f.key));
   for (const [target, index] of Object.entries(input)) {
     if (index === null || index === undefined) continue;
-    if (!(IMPORT_TARGETS as readonly string[]).includes(target)) {
-      throw new AppError('validation_failed', `unknown mapping target "${target}"`);
+    const key = customKeyOf(target);
+    if (key !== undefined && !keys.has(key)) {
+      throw new AppError('validation_failed', `There is no contact custom field "${key.slice(0, 40)}"`, {
+        details: { key: key.slice(0, 40) },
+      });
+    }
+    if (key === undefined && !(IMPORT_TARGETS as readonly string[]).includes(target)) {
+      throw new AppError('validation_failed', `unknown mapping target "${target.slice(0, 60)}"`);
     }
     if (!Number.isInteger(index) || index < 0 || index >= columnCount) {
       throw new AppError(
@@ -111,7 +138,7 @@ export function checkMapping(input: Record<string, number | null | undefined>, c
     const other = used.get(index);
     if (other) throw new AppError('validation_failed', `column ${index} is mapped to both ${other} and ${target}`);
     used.set(index, target);
-    mapping[target as ImportTarget] = index;
+    mapping[target as ImportTarget | CustomTarget] = index;
   }
   const identifies = ['first_name', 'last_name', 'full_name', 'phone', 'mobile', 'email'].some(
     (t) => mapping[t as ImportTarget] !== undefined,

@@ -3,6 +3,7 @@
 // take the caller's transaction first (already scoped by asUser, so RLS applies).
 import type { Tx } from '../../db/index.ts';
 import { AppError } from '../../shared/errors.ts';
+import { listCustomFields } from '../custom-fields.ts';
 import { batchKeys, planBatch, prepareRows, type DedupeMode, type StagedRow } from './batch-plan.ts';
 import { findExistingContacts } from './contact-batch.ts';
 import type { CsvUpload } from './csv-reader.ts';
@@ -48,6 +49,9 @@ export function cleanFilename(raw: string | undefined): string {
   return clean || 'contacts.csv';
 }
 
+/** The business's contact custom fields: the import's extra targets (docs/ARCHITECTURE.md §14). */
+export const contactFields = (tx: Tx, businessId: string) => listCustomFields(tx, businessId, 'contact');
+
 export async function createImportJob(
   tx: Tx,
   businessId: string,
@@ -63,7 +67,7 @@ export async function createImportJob(
       userId,
       filename,
       JSON.stringify(upload.headers),
-      JSON.stringify(guessMapping(upload.headers)),
+      JSON.stringify(guessMapping(upload.headers, await contactFields(tx, businessId))),
       upload.rows.length,
     ],
   );
@@ -136,7 +140,9 @@ export async function updateImportJob(
   if (job.status !== 'uploaded' && job.status !== 'mapping') {
     throw new AppError('conflict', `the import is ${job.status}; its mapping can no longer change`);
   }
-  const mapping = settings.mapping ? checkMapping(settings.mapping, job.headers.length) : job.mapping;
+  const mapping = settings.mapping
+    ? checkMapping(settings.mapping, job.headers.length, await contactFields(tx, businessId))
+    : job.mapping;
   const r = await tx.query<ImportJob>(
     `UPDATE app.import_jobs SET mapping = $3::jsonb, dedupe_mode = $4, status = 'mapping'
       WHERE business_id = $1 AND id = $2 RETURNING ${JOB_COLUMNS}`,
@@ -157,7 +163,11 @@ export async function beginImportJob(
   if (job.status === 'running') return { job, resume: true };
   if (job.status !== 'uploaded' && job.status !== 'mapping')
     throw new AppError('conflict', `the import has already ${job.status}`);
-  const mapping = checkMapping(settings.mapping ?? job.mapping, job.headers.length);
+  const mapping = checkMapping(
+    settings.mapping ?? job.mapping,
+    job.headers.length,
+    await contactFields(tx, businessId),
+  );
   const r = await tx.query<ImportJob>(
     `UPDATE app.import_jobs SET mapping = $3::jsonb, dedupe_mode = $4, status = 'running', started_at = now()
       WHERE business_id = $1 AND id = $2 RETURNING ${JOB_COLUMNS}`,
@@ -197,8 +207,9 @@ export async function previewImport(
   if (job.status === 'completed' || job.status === 'failed') {
     throw new AppError('conflict', 'the import has finished; download its error report instead');
   }
-  const mapping = override.mapping ? checkMapping(override.mapping, job.headers.length) : job.mapping;
-  const prepared = prepareRows(await loadStagedRows(tx, businessId, jobId, limit), mapping, job.headers);
+  const fields = await contactFields(tx, businessId);
+  const mapping = override.mapping ? checkMapping(override.mapping, job.headers.length, fields) : job.mapping;
+  const prepared = prepareRows(await loadStagedRows(tx, businessId, jobId, limit), mapping, job.headers, fields);
   const keys = batchKeys(prepared);
   const existing = await findExistingContacts(tx, businessId, keys.emails, keys.phones);
   const rows = planBatch(prepared, existing, override.dedupe_mode ?? job.dedupe_mode).map((o): PreviewRow => ({

@@ -20,7 +20,7 @@ import {
   type ImportErrorRow,
 } from './contact-batch.ts';
 import { mappedColumns } from './header-mapping.ts';
-import { getImportJob, loadStagedRows, type ImportJob } from './import-jobs.ts';
+import { contactFields, getImportJob, loadStagedRows, type ImportJob } from './import-jobs.ts';
 
 export interface JobRef {
   id: string;
@@ -99,19 +99,25 @@ export function createImportRunner(options: ImportRunnerOptions): ImportRunner {
         throw e;
       });
       if (j.status !== 'running') return undefined;
-      return { job: j, staged: await loadStagedRows(tx, job.businessId, job.id) };
+      return {
+        job: j,
+        staged: await loadStagedRows(tx, job.businessId, job.id),
+        // Read once: a field deleted meanwhile makes the database refuse its values
+        // (the custom-values trigger), and those rows fail as `rejected`.
+        fields: await contactFields(tx, job.businessId),
+      };
     });
     if (!loaded) return;
-    const { job: state, staged } = loaded;
+    const { job: state, staged, fields } = loaded;
     if (staged.length !== state.total_rows || staged.some((r, i) => r.rowNumber !== i + 1)) {
       throw new Error(`staged rows of import ${job.id} are incomplete (${staged.length} of ${state.total_rows})`);
     }
     const total = staged.length;
-    let preparer = createRowPreparer(state.mapping, state.headers);
+    let preparer = createRowPreparer(state.mapping, state.headers, fields);
     const prepareRange = (from: number, to: number) => preparer.prepareAsync(staged.slice(from, to));
     const resync = async (at: number) => {
       // Replay rows already committed to rebuild the in-file duplicate state.
-      preparer = createRowPreparer(state.mapping, state.headers);
+      preparer = createRowPreparer(state.mapping, state.headers, fields);
       await prepareRange(0, at);
       return at < total ? prepareRange(at, Math.min(at + batchSize, total)) : [];
     };

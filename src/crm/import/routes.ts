@@ -46,6 +46,10 @@ const draftSchema = z.object({
   source: z.string().nullable(),
   status: z.string().nullable(),
   notes: z.string().nullable(),
+  custom: z
+    .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+    .nullable()
+    .describe('values of the mapped contact custom fields given in this row'),
 });
 const jobSchema = z.object({
   id: z.uuid(),

@@ -12,8 +12,10 @@ import {
   type ContactSource,
   type ContactStatus,
 } from '../contact-fields.ts';
+import type { CustomValues } from '../custom-fields.ts';
+import { readCustomCell, type FieldDef } from './custom-cells.ts';
 import { restoreEscapedFormula } from './csv-writer.ts';
-import type { HeaderMapping, ImportTarget } from './header-mapping.ts';
+import { customKeyOf, type HeaderMapping, type ImportTarget } from './header-mapping.ts';
 
 /** Fields of a contact as read from one row; null = not given (never overwrites on update). */
 export interface ContactDraft {
@@ -24,6 +26,8 @@ export interface ContactDraft {
   source: ContactSource | null;
   status: ContactStatus | null;
   notes: string | null;
+  /** Values of mapped custom fields given in this row (empty cells are not given). */
+  custom: CustomValues | null;
 }
 
 export interface RowProblem {
@@ -33,6 +37,7 @@ export interface RowProblem {
     | 'invalid_phone'
     | 'invalid_email'
     | 'invalid_status'
+    | 'invalid_custom'
     | 'value_too_long'
     | 'missing_identity'
     | 'duplicate_in_file'
@@ -112,6 +117,7 @@ export function validateRow(
   cells: readonly string[],
   mapping: HeaderMapping,
   headers: readonly string[],
+  fields: readonly FieldDef[] = [],
 ): ValidatedRow {
   const problems: RowProblem[] = [];
   const col = (t: ImportTarget) =>
@@ -128,6 +134,7 @@ export function validateRow(
     source: null,
     status: null,
     notes: null,
+    custom: null,
   };
 
   let first = cell('first_name');
@@ -191,6 +198,21 @@ export function validateRow(
   if (notes.length > NOTES_MAX)
     problems.push({ column: col('notes'), code: 'value_too_long', message: `longer than ${NOTES_MAX} characters` });
   else if (notes) draft.notes = notes;
+
+  for (const [target, index] of Object.entries(mapping)) {
+    const key = customKeyOf(target);
+    const field = key === undefined ? undefined : fields.find((f) => f.key === key);
+    const raw = index === undefined ? '' : restoreEscapedFormula((cells[index] ?? '').trim());
+    if (!field || raw === '') continue;
+    const read = readCustomCell(field, raw);
+    if (read.ok) (draft.custom ??= {})[field.key] = read.value;
+    else
+      problems.push({
+        column: headers[index!] ?? `Column ${index! + 1}`,
+        code: 'invalid_custom',
+        message: read.message,
+      });
+  }
 
   if (problems.length === 0 && !draft.first_name && !draft.last_name && !draft.phone && !draft.email) {
     problems.push({ column: null, code: 'missing_identity', message: 'the row has no name, phone or email' });

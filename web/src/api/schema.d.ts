@@ -2237,6 +2237,7 @@ export interface paths {
           'application/json': {
             /** @enum {string} */
             dedupe_mode?: 'skip' | 'update';
+            /** @description target → column index; targets are the fields above or custom.<key> of a contact custom field */
             mapping?: {
               email?: number | null;
               first_name?: number | null;
@@ -2247,6 +2248,8 @@ export interface paths {
               phone?: number | null;
               source?: number | null;
               status?: number | null;
+            } & {
+              [key: string]: number | null;
             };
           };
         };
@@ -2397,6 +2400,10 @@ export interface paths {
                 }[];
                 row: number;
                 values: {
+                  /** @description values of the mapped contact custom fields given in this row */
+                  custom: {
+                    [key: string]: string | number | boolean;
+                  } | null;
                   email: string | null;
                   first_name: string | null;
                   last_name: string | null;
@@ -2444,6 +2451,7 @@ export interface paths {
           'application/json': {
             /** @enum {string} */
             dedupe_mode?: 'skip' | 'update';
+            /** @description target → column index; targets are the fields above or custom.<key> of a contact custom field */
             mapping?: {
               email?: number | null;
               first_name?: number | null;
@@ -2454,6 +2462,8 @@ export interface paths {
               phone?: number | null;
               source?: number | null;
               status?: number | null;
+            } & {
+              [key: string]: number | null;
             };
           };
         };

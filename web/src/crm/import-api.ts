@@ -15,7 +15,9 @@ export const IMPORT_TARGETS = [
   'notes',
 ] as const;
 export type ImportTarget = (typeof IMPORT_TARGETS)[number];
-export type HeaderMapping = Partial<Record<ImportTarget, number | null>>;
+/** A contact custom field as an import target (docs/ARCHITECTURE.md §14). */
+export type CustomTarget = `custom.${string}`;
+export type HeaderMapping = Partial<Record<ImportTarget | CustomTarget, number | null>>;
 
 export interface ImportJob {
   id: string;
@@ -34,7 +36,7 @@ export interface ImportJob {
 export interface PreviewRow {
   row: number;
   line: number;
-  values: Record<string, string | null> | null;
+  values: (Record<string, string | null> & { custom?: Record<string, string | number | boolean> | null }) | null;
   action: 'create' | 'update' | 'skip' | 'fail';
   problems: { column: string | null; code: string; message: string }[];
 }

@@ -8,6 +8,7 @@ import { useBusiness } from '../app/me.ts';
 import { ConfirmDialog } from '../components/confirm.tsx';
 import { Alert, ErrorState } from '../components/states.tsx';
 import { parseCsvPreview } from './csv-preview.ts';
+import { displayValue, useCustomFields } from './custom-fields.tsx';
 import {
   deleteImport,
   downloadErrors,
@@ -17,6 +18,7 @@ import {
   saveSettings,
   startImport,
   uploadCsv,
+  type CustomTarget,
   type HeaderMapping,
   type ImportJob,
   type ImportTarget,
@@ -108,6 +110,12 @@ export function ImportWizard() {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [started, setStarted] = useState(false);
+  // The business's contact custom fields are targets too: custom.<key>.
+  const customFields = useCustomFields(bid, 'contact').data ?? [];
+  const targets: { target: ImportTarget | CustomTarget; label: string }[] = [
+    ...IMPORT_TARGETS.map((t) => ({ target: t, label: humanize(t) })),
+    ...customFields.map((f) => ({ target: `custom.${f.key}` as CustomTarget, label: f.label })),
+  ];
 
   // The server's preview applies the mapping and the validation rules the import will use.
   const serverPreview = useQuery({
@@ -198,7 +206,10 @@ export function ImportWizard() {
   const step = !job ? 0 : !started ? 1 : finished ? 3 : 2;
   const headers = job?.headers ?? preview[0] ?? [];
   const rows = preview.slice(1);
-  const mappedTargets = IMPORT_TARGETS.filter((t) => mapping[t] !== undefined && mapping[t] !== null);
+  const mappedTargets = targets.filter(({ target }) => mapping[target] !== undefined && mapping[target] !== null);
+  const mappedCustom = customFields.filter(
+    (f) => mapping[`custom.${f.key}`] !== undefined && mapping[`custom.${f.key}`] !== null,
+  );
 
   return (
     <>
@@ -239,9 +250,9 @@ export function ImportWizard() {
             {job.total_rows} rows found in {job.filename}. We guessed the matches below; change any that are wrong.
           </p>
           <div className="grid-3">
-            {IMPORT_TARGETS.map((target: ImportTarget) => (
+            {targets.map(({ target, label }) => (
               <div className="field" key={target}>
-                <label htmlFor={`map-${target}`}>{humanize(target)}</label>
+                <label htmlFor={`map-${target}`}>{label}</label>
                 <select
                   id={`map-${target}`}
                   value={mapping[target] ?? ''}
@@ -285,6 +296,11 @@ export function ImportWizard() {
                     <th scope="col">Last name</th>
                     <th scope="col">Email</th>
                     <th scope="col">Phone</th>
+                    {mappedCustom.map((f) => (
+                      <th key={f.key} scope="col">
+                        {f.label}
+                      </th>
+                    ))}
                     <th scope="col">Result</th>
                   </tr>
                 </thead>
@@ -296,6 +312,11 @@ export function ImportWizard() {
                       <td>{r.values?.last_name ?? ''}</td>
                       <td>{r.values?.email ?? ''}</td>
                       <td>{r.values?.phone ?? ''}</td>
+                      {mappedCustom.map((f) => (
+                        <td key={f.key}>
+                          {r.values?.custom?.[f.key] === undefined ? '' : displayValue(f, r.values.custom[f.key])}
+                        </td>
+                      ))}
                       <td>
                         {r.action === 'fail' ? (
                           <span className="badge badge-danger">Will fail</span>
@@ -321,8 +342,8 @@ export function ImportWizard() {
                 <thead>
                   <tr>
                     {mappedTargets.map((t) => (
-                      <th key={t} scope="col">
-                        {humanize(t)}
+                      <th key={t.target} scope="col">
+                        {t.label}
                       </th>
                     ))}
                   </tr>
@@ -331,7 +352,7 @@ export function ImportWizard() {
                   {rows.map((r, i) => (
                     <tr key={i}>
                       {mappedTargets.map((t) => (
-                        <td key={t}>{r[mapping[t] as number] ?? ''}</td>
+                        <td key={t.target}>{r[mapping[t.target] as number] ?? ''}</td>
                       ))}
                     </tr>
                   ))}
