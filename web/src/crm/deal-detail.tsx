@@ -11,6 +11,7 @@ import { ConfirmDialog } from '../components/confirm.tsx';
 import { TextArea, TextField } from '../components/field.tsx';
 import { formatDate, formatDateTime, formatMoney } from '../components/format.ts';
 import { Alert, Empty, QueryView } from '../components/states.tsx';
+import { CustomFieldsCard } from './custom-fields.tsx';
 import { DealForm } from './deal-form.tsx';
 import { MoveControl } from './move-control.tsx';
 import {
@@ -262,6 +263,7 @@ export function DealDetail() {
                 </section>
               )}
               <Milestones key={d.updated_at} bid={bid} deal={d} saved={milestonesSaved} setSaved={setMilestonesSaved} />
+              <CustomFieldsCard bid={bid} entity="deal" recordId={d.id} values={d.custom ?? {}} />
             </div>
             <div className="stack">
               <DealNotes bid={bid} did={did} />
