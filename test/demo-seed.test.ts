@@ -96,6 +96,55 @@ describe('demo writer and purge', () => {
     expect(seen.rowCount).toBe(200);
   });
 
+  it('seeds the workbench: custom fields with values, due times and reminders, and a bell worth opening', async () => {
+    const demo = await demoWorkspace(false);
+    const data = generateDemoData();
+    const q = <T extends object>(sql: string) =>
+      asOwner(t.engine, (c) => c.query<T>(sql, [demo.businessId])).then((r) => r.rows);
+    expect(await countWhere('app.custom_fields', demo.businessId)).toBe(data.customFields.length);
+    const [valued] = await q<{ contacts: number; deals: number }>(
+      `SELECT (SELECT count(*)::int FROM app.contacts WHERE business_id = $1 AND custom <> '{}') AS contacts,
+              (SELECT count(*)::int FROM app.deals WHERE business_id = $1 AND custom <> '{}') AS deals`,
+    );
+    expect(valued!.contacts).toBeGreaterThanOrEqual(40);
+    expect(valued!.deals).toBeGreaterThanOrEqual(20);
+    // Every task has a due time; one overdue since an earlier day has reminded already
+    // (the bell says so, at the time it was due); a later one is left to the reminder job.
+    const tasks = await q<{ id: string; due_at: Date | null; reminded_at: Date | null; done: boolean; past: boolean }>(
+      'SELECT id, due_at, reminded_at, done, due_date < current_date AS past FROM app.tasks WHERE business_id = $1',
+    );
+    expect(tasks.every((x) => x.due_at !== null)).toBe(true);
+    const overdueOpen = tasks.filter((x) => !x.done && x.past);
+    expect(overdueOpen.length).toBeGreaterThan(0);
+    expect(overdueOpen.every((x) => x.reminded_at?.getTime() === x.due_at!.getTime())).toBe(true);
+    expect(tasks.filter((x) => !overdueOpen.includes(x)).every((x) => x.reminded_at === null)).toBe(true);
+    const dueNotes = await q<{ subject_id: string; created_at: Date }>(
+      `SELECT subject_id, created_at FROM app.notifications WHERE business_id = $1 AND kind = 'task_due'`,
+    );
+    expect(dueNotes.map((n) => n.subject_id).sort()).toEqual(overdueOpen.map((x) => x.id).sort());
+    const bell = await q<{ kind: string; unread: number; total: number; future: number }>(
+      `SELECT kind, count(*) FILTER (WHERE read_at IS NULL)::int AS unread, count(*)::int AS total,
+              count(*) FILTER (WHERE created_at > now())::int AS future
+         FROM app.notifications WHERE business_id = $1 GROUP BY kind ORDER BY kind`,
+    );
+    const byKind = Object.fromEntries(bell.map((b) => [b.kind, b]));
+    expect(Object.keys(byKind).sort()).toEqual(['assignment', 'inbound_text', 'task_due']);
+    expect(byKind.task_due!.unread).toBe(overdueOpen.length);
+    expect(byKind.assignment).toMatchObject({ total: 2, unread: 1 });
+    // One per inbound text, unread exactly when the text is (0074), never from the future.
+    const [texts] = await q<{ inbound: number; unread: number }>(
+      `SELECT count(*)::int AS inbound, count(*) FILTER (WHERE read_at IS NULL)::int AS unread
+         FROM app.messages WHERE business_id = $1 AND direction = 'inbound'`,
+    );
+    expect(byKind.inbound_text).toMatchObject({ total: texts!.inbound, unread: texts!.unread, future: 0 });
+    expect(texts!.unread).toBeLessThan(texts!.inbound);
+    // The demo user reads her bell through RLS like anyone.
+    const mine = await t.db.asUser({ sub: demo.userId }, (tx) =>
+      tx.query<{ n: number }>('SELECT count(*)::int AS n FROM app.notifications WHERE read_at IS NULL'),
+    );
+    expect(mine.rows[0]!.n).toBe(bell.reduce((s, b) => s + b.unread, 0));
+  });
+
   it('purges expired demo businesses and users only', async () => {
     const expired = await demoWorkspace(true);
     const fresh = await demoWorkspace(false);

@@ -9,13 +9,31 @@ const ids = (n: number) => Array.from({ length: n }, () => randomUUID());
 const ago = (col: string) => `now() - make_interval(mins => ${col})`;
 
 export async function writeDemoData(tx: Tx, businessId: string, userId: string, data: DemoData): Promise<void> {
+  // Custom fields first: the database checks every stored value against them.
+  const cf = data.customFields;
+  await tx.query(
+    `INSERT INTO app.custom_fields (business_id, entity, key, label, type, options, position, created_by)
+     SELECT $1, e, k, l, t, o::jsonb, p, $2 FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[])
+       AS u(e, k, l, t, o, p)`,
+    [
+      businessId,
+      userId,
+      cf.map((f) => f.entity),
+      cf.map((f) => f.key),
+      cf.map((f) => f.label),
+      cf.map((f) => f.type),
+      cf.map((f) => JSON.stringify(f.options)),
+      cf.map((f) => cf.filter((g) => g.entity === f.entity).indexOf(f)),
+    ],
+  );
+
   const contactIds = ids(data.contacts.length);
   const c = data.contacts;
   await tx.query(
-    `INSERT INTO app.contacts (id, business_id, first_name, last_name, phone, email, source, status, notes, owner_id, created_at, updated_at, kind)
-     SELECT id, $1, f, l, p, e, s::app.contact_source, st::app.contact_status, n, $2, ${ago('a')}, ${ago('a')}, k::app.contact_kind
-       FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int[], $12::text[])
-         AS t(id, f, l, p, e, s, st, n, a, k)`,
+    `INSERT INTO app.contacts (id, business_id, first_name, last_name, phone, email, source, status, notes, owner_id, created_at, updated_at, kind, custom)
+     SELECT id, $1, f, l, p, e, s::app.contact_source, st::app.contact_status, n, $2, ${ago('a')}, ${ago('a')}, k::app.contact_kind, cu::jsonb
+       FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::int[], $12::text[], $13::text[])
+         AS t(id, f, l, p, e, s, st, n, a, k, cu)`,
     [
       businessId,
       userId,
@@ -29,6 +47,7 @@ export async function writeDemoData(tx: Tx, businessId: string, userId: string, 
       c.map((x) => x.notes),
       c.map((x) => x.age_min),
       c.map((x) => x.kind),
+      c.map((x) => JSON.stringify(x.custom)),
     ],
   );
   await tx.query(
@@ -54,16 +73,17 @@ export async function writeDemoData(tx: Tx, businessId: string, userId: string, 
   // Milestone days as a text[] per milestone column (offsets from today, NULL = not reached).
   const milestoneCols = MILESTONE_ORDER.map((m) => `${m}_on`).join(', ');
   const milestoneVals = MILESTONE_ORDER.map((_, k) => `current_date + m${k}`).join(', ');
-  const milestoneArgs = MILESTONE_ORDER.map((_, k) => `$${17 + k}::int[]`).join(', ');
+  const milestoneArgs = MILESTONE_ORDER.map((_, k) => `$${18 + k}::int[]`).join(', ');
   const milestoneNames = MILESTONE_ORDER.map((_, k) => `m${k}`).join(', ');
   await tx.query(
     `INSERT INTO app.deals (id, business_id, title, contact_id, amount_cents, loan_type, stage, expected_close_date, position, owner_id,
-                            created_at, updated_at, co_borrower_id, partner_id, property_address, rate_percent, loan_purpose, ${milestoneCols})
+                            created_at, updated_at, co_borrower_id, partner_id, property_address, rate_percent, loan_purpose, custom,
+                            ${milestoneCols})
      SELECT id, $1, ti, c, amt, lt::app.loan_type, st::app.deal_stage, current_date + cd, pos, $2, ${ago('a')}, ${ago('a')},
-            co, pa, addr, rate, lp::app.loan_purpose, ${milestoneVals}
+            co, pa, addr, rate, lp::app.loan_purpose, cu::jsonb, ${milestoneVals}
        FROM unnest($3::uuid[], $4::text[], $5::uuid[], $6::bigint[], $7::text[], $8::text[], $9::int[], $10::int[], $11::int[],
-                   $12::uuid[], $13::uuid[], $14::text[], $15::numeric[], $16::text[], ${milestoneArgs})
-         AS t(id, ti, c, amt, lt, st, cd, pos, a, co, pa, addr, rate, lp, ${milestoneNames})`,
+                   $12::uuid[], $13::uuid[], $14::text[], $15::numeric[], $16::text[], $17::text[], ${milestoneArgs})
+         AS t(id, ti, c, amt, lt, st, cd, pos, a, co, pa, addr, rate, lp, cu, ${milestoneNames})`,
     [
       businessId,
       userId,
@@ -81,6 +101,7 @@ export async function writeDemoData(tx: Tx, businessId: string, userId: string, 
       d.map((x) => x.property_address),
       d.map((x) => x.rate_percent),
       d.map((x) => x.loan_purpose),
+      d.map((x) => JSON.stringify(x.custom)),
       ...MILESTONE_ORDER.map((m) => d.map((x) => x.milestones[m] ?? null)),
     ],
   );
@@ -137,17 +158,54 @@ export async function writeDemoData(tx: Tx, businessId: string, userId: string, 
     ],
   );
 
+  // Due times on each task's day; an overdue open task has already reminded (its
+  // notification is written below), a later one reminds through the task-due job.
   const t = data.tasks;
+  const taskIds = ids(t.length);
   await tx.query(
-    `INSERT INTO app.tasks (business_id, title, due_date, assignee_id, contact_id, done, done_at, created_by)
-     SELECT $1, ti, current_date + due, $2, c, dn, CASE WHEN dn THEN now() END, $2 FROM unnest($3::text[], $4::int[], $5::uuid[], $6::boolean[]) AS t(ti, due, c, dn)`,
+    `INSERT INTO app.tasks (id, business_id, title, due_date, due_at, remind_at, reminded_at, assignee_id, contact_id, done, done_at, created_by)
+     SELECT id, $1, ti, current_date + due, due_time, due_time - make_interval(mins => rb),
+            CASE WHEN due < 0 AND NOT dn THEN due_time END, $2, c, dn, CASE WHEN dn THEN now() END, $2
+       FROM unnest($3::uuid[], $4::text[], $5::int[], $6::int[], $7::int[], $8::uuid[], $9::boolean[]) AS t(id, ti, due, h, rb, c, dn),
+            LATERAL (SELECT (current_date + due)::timestamp AT TIME ZONE 'UTC' + make_interval(hours => h) AS due_time) AS dt`,
     [
       businessId,
       userId,
+      taskIds,
       t.map((x) => x.title),
       t.map((x) => x.due_in_days),
+      t.map((x) => x.due_hour),
+      t.map((x) => x.remind_before_min),
       t.map((x) => contactIds[x.contact]),
       t.map((x) => x.done),
+    ],
+  );
+
+  // The bell: "task due" for each task that has reminded, at the time it reminded, and
+  // the deals handed to the user. (Each inbound text above already notified through the
+  // database's trigger, read or not as the text itself, migration 0074.)
+  await tx.query(
+    `INSERT INTO app.notifications (business_id, user_id, kind, title, body, link, subject_id, created_at)
+     SELECT t.business_id, t.assignee_id, 'task_due', left('Task due: ' || t.title, 200),
+            'It was due ' || to_char(t.due_at, 'YYYY-MM-DD HH24:MI "UTC"'), '/b/' || t.business_id || '/contacts/' || t.contact_id,
+            t.id, t.reminded_at
+       FROM app.tasks t WHERE t.business_id = $1 AND t.reminded_at IS NOT NULL`,
+    [businessId],
+  );
+  const nt = data.notifications;
+  await tx.query(
+    `INSERT INTO app.notifications (business_id, user_id, kind, title, body, link, subject_id, created_at, read_at)
+     SELECT $1::uuid, $2, k, left(ti, 200), '', '/b/' || $1::uuid || '/deals/' || s, s, ${ago('a')},
+            CASE WHEN r THEN ${ago('a')} + interval '5 minutes' END
+       FROM unnest($3::text[], $4::text[], $5::uuid[], $6::int[], $7::boolean[]) AS u(k, ti, s, a, r)`,
+    [
+      businessId,
+      userId,
+      nt.map((n) => n.kind),
+      nt.map((n) => `Deal assigned to you: ${d[n.subject]!.title}`),
+      nt.map((n) => dealIds[n.subject]),
+      nt.map((n) => n.age_min),
+      nt.map((n) => n.read),
     ],
   );
 }

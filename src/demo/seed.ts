@@ -43,6 +43,15 @@ export const DEAL_STAGES: DealStage[] = [
 ];
 export const DEMO_OUR_NUMBER = '+15125550100';
 
+export type DemoCustomValue = string | number | boolean;
+export interface DemoCustomField {
+  entity: 'contact' | 'deal';
+  key: string;
+  label: string;
+  type: 'text' | 'number' | 'money' | 'date' | 'choice' | 'checkbox';
+  options: string[];
+}
+
 export interface DemoContact {
   first_name: string;
   last_name: string;
@@ -53,6 +62,7 @@ export interface DemoContact {
   kind: ContactKind;
   notes: string;
   age_min: number;
+  custom: Record<string, DemoCustomValue>;
 }
 export interface DemoList {
   name: string;
@@ -75,6 +85,7 @@ export interface DemoDeal {
   position: number;
   close_in_days: number;
   age_min: number;
+  custom: Record<string, DemoCustomValue>;
 }
 export interface DemoMessage {
   direction: 'inbound' | 'outbound';
@@ -96,7 +107,22 @@ export interface DemoTask {
   title: string;
   contact: number;
   due_in_days: number;
+  /** the due time on that day (hours after midnight UTC) */
+  due_hour: number;
+  /** a reminder this many minutes before the due time, or none */
+  remind_before_min: number | null;
   done: boolean;
+}
+/**
+ * Notifications the seeder writes itself. Overdue tasks notify from the writer (when they
+ * were due) and inbound texts through the database's own trigger.
+ */
+export interface DemoNotification {
+  kind: 'assignment';
+  /** index into deals */
+  subject: number;
+  age_min: number;
+  read: boolean;
 }
 
 export interface DemoData {
@@ -107,7 +133,29 @@ export interface DemoData {
   conversations: DemoConversation[];
   notes: DemoNote[];
   tasks: DemoTask[];
+  customFields: DemoCustomField[];
+  notifications: DemoNotification[];
 }
+
+export const DEMO_CUSTOM_FIELDS: DemoCustomField[] = [
+  { entity: 'contact', key: 'credit_score', label: 'Credit score', type: 'number', options: [] },
+  { entity: 'contact', key: 'pre_approved', label: 'Pre-approved', type: 'checkbox', options: [] },
+  {
+    entity: 'contact',
+    key: 'best_time_to_call',
+    label: 'Best time to call',
+    type: 'choice',
+    options: ['Morning', 'Afternoon', 'Evening'],
+  },
+  { entity: 'contact', key: 'pre_approval_expires', label: 'Pre-approval expires', type: 'date', options: [] },
+  { entity: 'deal', key: 'investor', label: 'Investor', type: 'text', options: [] },
+  { entity: 'deal', key: 'appraised_value', label: 'Appraised value', type: 'money', options: [] },
+  { entity: 'deal', key: 'rate_lock_expires', label: 'Rate lock expires', type: 'date', options: [] },
+];
+const INVESTORS = ['Fannie Mae', 'Freddie Mac', 'Ginnie Mae', 'Portfolio', 'Wholesale partner'];
+
+/** YYYY-MM-DD of today + days (UTC): the demo's dates move with the day it is created. */
+const dayFromNow = (days: number, now: Date) => new Date(now.getTime() + days * 86_400_000).toISOString().slice(0, 10);
 
 /** mulberry32: a tiny, well-distributed 32-bit PRNG; same seed, same sequence. */
 export function prng(seed: number): () => number {
@@ -264,7 +312,7 @@ const TASKS = [
   'Schedule the closing',
 ];
 
-export function generateDemoData(seed = 20_240_601): DemoData {
+export function generateDemoData(seed = 20_240_601, now = new Date()): DemoData {
   const rnd = prng(seed);
   const int = (min: number, max: number) => min + Math.floor(rnd() * (max - min + 1));
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
@@ -288,6 +336,7 @@ export function generateDemoData(seed = 20_240_601): DemoData {
       kind: 'person' as ContactKind,
       notes: pick(CONTACT_NOTES),
       age_min: int(60, 180 * 24 * 60),
+      custom: {},
     };
   });
   // Referral partners by status are marked by kind too: every other one a realtor.
@@ -357,6 +406,7 @@ export function generateDemoData(seed = 20_240_601): DemoData {
       position,
       close_in_days,
       age_min: int(24 * 60, 120 * 24 * 60),
+      custom: {},
     };
   });
 
@@ -388,8 +438,55 @@ export function generateDemoData(seed = 20_240_601): DemoData {
     title: pick(TASKS),
     contact: borrowers[(i * 7) % borrowers.length]!,
     due_in_days: int(-3, 14),
+    due_hour: 0,
+    remind_before_min: null,
     done: i % 5 === 0,
   }));
 
-  return { businessName: 'Harbor Demo Lending', contacts, lists, deals, conversations, notes, tasks };
+  // Workbench additions (custom fields, due times, notifications) draw from their own
+  // sequence too, so the book above stays exactly as it was.
+  const wrnd = prng(seed ^ 0x0b0e11);
+  const wint = (min: number, max: number) => min + Math.floor(wrnd() * (max - min + 1));
+  const wpick = <T>(xs: readonly T[]): T => xs[Math.floor(wrnd() * xs.length)]!;
+  for (const c of contacts) {
+    if (!['prospect', 'application', 'client', 'past_client'].includes(c.status)) continue;
+    c.custom.credit_score = wint(580, 820);
+    if (c.status !== 'past_client') {
+      const approved = wrnd() < 0.6;
+      c.custom.pre_approved = approved;
+      if (approved) c.custom.pre_approval_expires = dayFromNow(wint(10, 90), now);
+    }
+    if (wrnd() < 0.7) c.custom.best_time_to_call = wpick(['Morning', 'Afternoon', 'Evening']);
+  }
+  for (const d of deals) {
+    if (d.stage === 'lead') continue;
+    d.custom.investor = wpick(INVESTORS);
+    // An appraisal back: valued a little above the loan.
+    if (d.milestones.appraisal_received !== undefined)
+      d.custom.appraised_value = Math.round((d.amount_cents * (1.1 + wrnd() * 0.3)) / 100_000) * 100_000;
+    if (d.stage !== 'funded' && d.stage !== 'lost' && d.stage !== 'application')
+      d.custom.rate_lock_expires = dayFromNow(wint(5, 45), now);
+  }
+  for (const t of tasks) {
+    t.due_hour = wint(9, 17) + 5; // 09:00–17:00 on the US East Coast, in UTC
+    t.remind_before_min = t.due_in_days >= 0 && wrnd() < 0.5 ? wpick([15, 60, 24 * 60]) : null;
+  }
+  // Two deals were handed to the demo user (overdue open tasks notify from the writer,
+  // at the time they were due).
+  const notifications: DemoNotification[] = [
+    { kind: 'assignment', subject: 1, age_min: wint(30, 240), read: false },
+    { kind: 'assignment', subject: 2, age_min: wint(2 * 24 * 60, 5 * 24 * 60), read: true },
+  ];
+
+  return {
+    businessName: 'Harbor Demo Lending',
+    contacts,
+    lists,
+    deals,
+    conversations,
+    notes,
+    tasks,
+    customFields: DEMO_CUSTOM_FIELDS,
+    notifications,
+  };
 }
