@@ -4345,6 +4345,7 @@ export interface paths {
                 friendly_name: string;
                 id: string;
                 is_default: boolean;
+                messages_per_second: number;
                 phone_number: string;
                 webhooks: {
                   sms: string;
@@ -4392,6 +4393,7 @@ export interface paths {
               friendly_name: string;
               id: string;
               is_default: boolean;
+              messages_per_second: number;
               phone_number: string;
               webhooks: {
                 sms: string;
@@ -4442,7 +4444,50 @@ export interface paths {
     };
     options?: never;
     head?: never;
-    patch?: never;
+    /** Set a number's throughput cap, messages_per_second 1–100 (owner/admin; audited as twilio.config.updated). US long codes allow 1/s; toll-free and short codes more. 1:1 texts and campaigns on the number share it. */
+    patch: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          bid: string;
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            messages_per_second: number;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              account_sid: string;
+              created_at: string;
+              created_by: string | null;
+              created_by_email: string | null;
+              friendly_name: string;
+              id: string;
+              is_default: boolean;
+              messages_per_second: number;
+              phone_number: string;
+              webhooks: {
+                sms: string;
+                status: string;
+              };
+            };
+          };
+        };
+      };
+    };
     trace?: never;
   };
   '/api/businesses/{bid}/integrations/twilio/{id}/default': {
@@ -4481,6 +4526,7 @@ export interface paths {
               friendly_name: string;
               id: string;
               is_default: boolean;
+              messages_per_second: number;
               phone_number: string;
               webhooks: {
                 sms: string;
@@ -4539,7 +4585,10 @@ export interface paths {
       };
     };
     put?: never;
-    /** Invite an email with a role (owner/admin; only owners invite owners). The token is shown once. */
+    /**
+     * Invite an email with a role (owner/admin; only owners invite owners). The token is shown once.
+     * @description Each invitation mails the address. Limited per inviter, per business and per invited address (CAPTO_INVITE_RATE_*): beyond a limit the answer is 429 rate_limited with retry_after and `limit` (inviter | business | recipient), and nothing is created or mailed.
+     */
     post: {
       parameters: {
         query?: never;
@@ -4582,6 +4631,25 @@ export interface paths {
               link: string;
               mail_sent: boolean;
               token: string;
+            };
+          };
+        };
+        /** @description Too many requests: wait retry_after seconds */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: {
+                /** @enum {string} */
+                code: 'rate_limited';
+                message: string;
+                /** @description seconds until the limit lifts (also the Retry-After header) */
+                retry_after: number;
+              } & {
+                [key: string]: unknown;
+              };
             };
           };
         };
@@ -6380,6 +6448,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
+    /** @description Always 202, registered address or not, and in the same time: the reset token and mail are made after the answer. Limited per client IP and per address (429 with retry_after). */
     post: {
       parameters: {
         query?: never;
@@ -6404,6 +6473,25 @@ export interface paths {
             'application/json': {
               /** @enum {string} */
               status: 'accepted';
+            };
+          };
+        };
+        /** @description Too many requests: wait retry_after seconds */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: {
+                /** @enum {string} */
+                code: 'rate_limited';
+                message: string;
+                /** @description seconds until the limit lifts (also the Retry-After header) */
+                retry_after: number;
+              } & {
+                [key: string]: unknown;
+              };
             };
           };
         };
