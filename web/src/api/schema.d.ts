@@ -600,6 +600,2082 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/businesses/{bid}/automations': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Automations with their enrollment counts (any member) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          bid: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              items: {
+                activated_at: string | null;
+                conditions: (
+                  | {
+                      in: (
+                        | 'lead'
+                        | 'prospect'
+                        | 'application'
+                        | 'client'
+                        | 'past_client'
+                        | 'referral_partner'
+                        | 'do_not_contact'
+                      )[];
+                      /** @enum {string} */
+                      type: 'contact_status';
+                    }
+                  | {
+                      in: ('web' | 'referral' | 'zillow' | 'sms' | 'import' | 'manual' | 'other')[];
+                      /** @enum {string} */
+                      type: 'contact_source';
+                    }
+                  | {
+                      /** Format: uuid */
+                      list_id: string;
+                      /** @enum {string} */
+                      type: 'in_list';
+                    }
+                  | {
+                      /** Format: uuid */
+                      list_id: string;
+                      /** @enum {string} */
+                      type: 'not_in_list';
+                    }
+                  | {
+                      in: ('conventional' | 'fha' | 'va' | 'usda' | 'jumbo' | 'refinance' | 'heloc' | 'other')[];
+                      /** @enum {string} */
+                      type: 'deal_loan_type';
+                    }
+                  | {
+                      in: (
+                        'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost'
+                      )[];
+                      /** @enum {string} */
+                      type: 'deal_stage';
+                    }
+                  | {
+                      /** @enum {string} */
+                      type: 'has_phone';
+                    }
+                  | {
+                      /** @enum {string} */
+                      type: 'has_email';
+                    }
+                  | {
+                      /** @enum {string} */
+                      type: 'not_opted_out';
+                    }
+                )[];
+                counts: {
+                  active: number;
+                  completed: number;
+                  exited: number;
+                  failed: number;
+                  paused: number;
+                };
+                created_at: string;
+                created_by: string | null;
+                exit: {
+                  /** @default false */
+                  on_deal_stage_change: boolean;
+                  /** @default true */
+                  on_opt_out: boolean;
+                  /** @default true */
+                  on_reply: boolean;
+                  /** @default null */
+                  reenroll_after_days: number | null;
+                };
+                id: string;
+                name: string;
+                recipe: string | null;
+                /** @enum {string} */
+                status: 'draft' | 'active' | 'paused';
+                steps: (
+                  | {
+                      amount: number;
+                      /** @enum {string} */
+                      type: 'wait';
+                      /** @enum {string} */
+                      unit: 'minutes' | 'hours' | 'days';
+                    }
+                  | {
+                      at: string;
+                      /** @enum {string} */
+                      type: 'wait_until';
+                      weekdays?: ('mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun')[];
+                    }
+                  | {
+                      /** Format: uuid */
+                      template_id: string;
+                      /** @enum {string} */
+                      type: 'send_sms';
+                    }
+                  | {
+                      /** @default contact_owner */
+                      assignee: 'contact_owner' | string;
+                      /** @default 0 */
+                      due_in_days: number;
+                      title: string;
+                      /** @enum {string} */
+                      type: 'create_task';
+                    }
+                  | {
+                      /** @enum {string} */
+                      stage:
+                        'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost';
+                      /** @enum {string} */
+                      type: 'move_deal_stage';
+                    }
+                  | {
+                      /** @enum {string} */
+                      status:
+                        | 'lead'
+                        | 'prospect'
+                        | 'application'
+                        | 'client'
+                        | 'past_client'
+                        | 'referral_partner'
+                        | 'do_not_contact';
+                      /** @enum {string} */
+                      type: 'set_contact_status';
+                    }
+                  | {
+                      /** Format: uuid */
+                      list_id: string;
+                      /** @enum {string} */
+                      type: 'add_to_list';
+                    }
+                  | {
+                      /** Format: uuid */
+                      list_id: string;
+                      /** @enum {string} */
+                      type: 'remove_from_list';
+                    }
+                )[];
+                trigger:
+                  | {
+                      /** @enum {string} */
+                      type: 'contact_created';
+                      via?: ('manual' | 'import' | 'inbound_sms')[];
+                    }
+                  | {
+                      /** Format: uuid */
+                      list_id: string;
+                      /** @enum {string} */
+                      type: 'list_added';
+                    }
+                  | {
+                      /** @enum {string} */
+                      from?:
+                        'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost';
+                      /** @enum {string} */
+                      to?:
+                        'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost';
+                      /** @enum {string} */
+                      type: 'deal_stage_changed';
+                    }
+                  | {
+                      /** @enum {string} */
+                      to?:
+                        | 'lead'
+                        | 'prospect'
+                        | 'application'
+                        | 'client'
+                        | 'past_client'
+                        | 'referral_partner'
+                        | 'do_not_contact';
+                      /** @enum {string} */
+                      type: 'contact_status_changed';
+                    }
+                  | {
+                      keyword: string;
+                      /** @enum {string} */
+                      type: 'inbound_sms_keyword';
+                    }
+                  | {
+                      at: string;
+                      field:
+                        | (
+                            | 'deal.expected_close_date'
+                            | 'deal.application_on'
+                            | 'deal.clear_to_close_on'
+                            | 'deal.funded_on'
+                          )
+                        | string;
+                      offset_days: number;
+                      /** @enum {string} */
+                      type: 'date';
+                      /** @default false */
+                      yearly: boolean;
+                    };
+                updated_at: string;
+                version: number;
+              }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    /** Create a draft automation {name, trigger, conditions, steps, exit} (owners and admins) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          bid: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @default [] */
+            conditions?: (
+              | {
+                  in: (
+                    | 'lead'
+                    | 'prospect'
+                    | 'application'
+                    | 'client'
+                    | 'past_client'
+                    | 'referral_partner'
+                    | 'do_not_contact'
+                  )[];
+                  /** @enum {string} */
+                  type: 'contact_status';
+                }
+              | {
+                  in: ('web' | 'referral' | 'zillow' | 'sms' | 'import' | 'manual' | 'other')[];
+                  /** @enum {string} */
+                  type: 'contact_source';
+                }
+              | {
+                  /** Format: uuid */
+                  list_id: string;
+                  /** @enum {string} */
+                  type: 'in_list';
+                }
+              | {
+                  /** Format: uuid */
+                  list_id: string;
+                  /** @enum {string} */
+                  type: 'not_in_list';
+                }
+              | {
+                  in: ('conventional' | 'fha' | 'va' | 'usda' | 'jumbo' | 'refinance' | 'heloc' | 'other')[];
+                  /** @enum {string} */
+                  type: 'deal_loan_type';
+                }
+              | {
+                  in: ('lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost')[];
+                  /** @enum {string} */
+                  type: 'deal_stage';
+                }
+              | {
+                  /** @enum {string} */
+                  type: 'has_phone';
+                }
+              | {
+                  /** @enum {string} */
+                  type: 'has_email';
+                }
+              | {
+                  /** @enum {string} */
+                  type: 'not_opted_out';
+                }
+            )[];
+            /**
+             * @default {
+             *       "on_reply": true,
+             *       "on_opt_out": true,
+             *       "on_deal_stage_change": false,
+             *       "reenroll_after_days": null
+             *     }
+             */
+            exit?: {
+              /** @default false */
+              on_deal_stage_change?: boolean;
+              /** @default true */
+              on_opt_out?: boolean;
+              /** @default true */
+              on_reply?: boolean;
+              /** @default null */
+              reenroll_after_days?: number | null;
+            };
+            name: string;
+            steps: (
+              | {
+                  amount: number;
+                  /** @enum {string} */
+                  type: 'wait';
+                  /** @enum {string} */
+                  unit: 'minutes' | 'hours' | 'days';
+                }
+              | {
+                  at: string;
+                  /** @enum {string} */
+                  type: 'wait_until';
+                  weekdays?: ('mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun')[];
+                }
+              | {
+                  /** Format: uuid */
+                  template_id: string;
+                  /** @enum {string} */
+                  type: 'send_sms';
+                }
+              | {
+                  /** @default contact_owner */
+                  assignee?: 'contact_owner' | string;
+                  /** @default 0 */
+                  due_in_days?: number;
+                  title: string;
+                  /** @enum {string} */
+                  type: 'create_task';
+                }
+              | {
+                  /** @enum {string} */
+                  stage: 'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost';
+                  /** @enum {string} */
+                  type: 'move_deal_stage';
+                }
+              | {
+                  /** @enum {string} */
+                  status:
+                    | 'lead'
+                    | 'prospect'
+                    | 'application'
+                    | 'client'
+                    | 'past_client'
+                    | 'referral_partner'
+                    | 'do_not_contact';
+                  /** @enum {string} */
+                  type: 'set_contact_status';
+                }
+              | {
+                  /** Format: uuid */
+                  list_id: string;
+                  /** @enum {string} */
+                  type: 'add_to_list';
+                }
+              | {
+                  /** Format: uuid */
+                  list_id: string;
+                  /** @enum {string} */
+                  type: 'remove_from_list';
+                }
+            )[];
+            trigger:
+              | {
+                  /** @enum {string} */
+                  type: 'contact_created';
+                  via?: ('manual' | 'import' | 'inbound_sms')[];
+                }
+              | {
+                  /** Format: uuid */
+                  list_id: string;
+                  /** @enum {string} */
+                  type: 'list_added';
+                }
+              | {
+                  /** @enum {string} */
+                  from?: 'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost';
+                  /** @enum {string} */
+                  to?: 'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost';
+                  /** @enum {string} */
+                  type: 'deal_stage_changed';
+                }
+              | {
+                  /** @enum {string} */
+                  to?:
+                    | 'lead'
+                    | 'prospect'
+                    | 'application'
+                    | 'client'
+                    | 'past_client'
+                    | 'referral_partner'
+                    | 'do_not_contact';
+                  /** @enum {string} */
+                  type: 'contact_status_changed';
+                }
+              | {
+                  keyword: string;
+                  /** @enum {string} */
+                  type: 'inbound_sms_keyword';
+                }
+              | {
+                  at: string;
+                  field:
+                    | ('deal.expected_close_date' | 'deal.application_on' | 'deal.clear_to_close_on' | 'deal.funded_on')
+                    | string;
+                  offset_days: number;
+                  /** @enum {string} */
+                  type: 'date';
+                  /** @default false */
+                  yearly?: boolean;
+                };
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              activated_at: string | null;
+              conditions: (
+                | {
+                    in: (
+                      | 'lead'
+                      | 'prospect'
+                      | 'application'
+                      | 'client'
+                      | 'past_client'
+                      | 'referral_partner'
+                      | 'do_not_contact'
+                    )[];
+                    /** @enum {string} */
+                    type: 'contact_status';
+                  }
+                | {
+                    in: ('web' | 'referral' | 'zillow' | 'sms' | 'import' | 'manual' | 'other')[];
+                    /** @enum {string} */
+                    type: 'contact_source';
+                  }
+                | {
+                    /** Format: uuid */
+                    list_id: string;
+                    /** @enum {string} */
+                    type: 'in_list';
+                  }
+                | {
+                    /** Format: uuid */
+                    list_id: string;
+                    /** @enum {string} */
+                    type: 'not_in_list';
+                  }
+                | {
+                    in: ('conventional' | 'fha' | 'va' | 'usda' | 'jumbo' | 'refinance' | 'heloc' | 'other')[];
+                    /** @enum {string} */
+                    type: 'deal_loan_type';
+                  }
+                | {
+                    in: (
+                      'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost'
+                    )[];
+                    /** @enum {string} */
+                    type: 'deal_stage';
+                  }
+                | {
+                    /** @enum {string} */
+                    type: 'has_phone';
+                  }
+                | {
+                    /** @enum {string} */
+                    type: 'has_email';
+                  }
+                | {
+                    /** @enum {string} */
+                    type: 'not_opted_out';
+                  }
+              )[];
+              counts: {
+                active: number;
+                completed: number;
+                exited: number;
+                failed: number;
+                paused: number;
+              };
+              created_at: string;
+              created_by: string | null;
+              exit: {
+                /** @default false */
+                on_deal_stage_change: boolean;
+                /** @default true */
+                on_opt_out: boolean;
+                /** @default true */
+                on_reply: boolean;
+                /** @default null */
+                reenroll_after_days: number | null;
+              };
+              id: string;
+              name: string;
+              recipe: string | null;
+              /** @enum {string} */
+              status: 'draft' | 'active' | 'paused';
+              steps: (
+                | {
+                    amount: number;
+                    /** @enum {string} */
+                    type: 'wait';
+                    /** @enum {string} */
+                    unit: 'minutes' | 'hours' | 'days';
+                  }
+                | {
+                    at: string;
+                    /** @enum {string} */
+                    type: 'wait_until';
+                    weekdays?: ('mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun')[];
+                  }
+                | {
+                    /** Format: uuid */
+                    template_id: string;
+                    /** @enum {string} */
+                    type: 'send_sms';
+                  }
+                | {
+                    /** @default contact_owner */
+                    assignee: 'contact_owner' | string;
+                    /** @default 0 */
+                    due_in_days: number;
+                    title: string;
+                    /** @enum {string} */
+                    type: 'create_task';
+                  }
+                | {
+                    /** @enum {string} */
+                    stage:
+                      'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost';
+                    /** @enum {string} */
+                    type: 'move_deal_stage';
+                  }
+                | {
+                    /** @enum {string} */
+                    status:
+                      | 'lead'
+                      | 'prospect'
+                      | 'application'
+                      | 'client'
+                      | 'past_client'
+                      | 'referral_partner'
+                      | 'do_not_contact';
+                    /** @enum {string} */
+                    type: 'set_contact_status';
+                  }
+                | {
+                    /** Format: uuid */
+                    list_id: string;
+                    /** @enum {string} */
+                    type: 'add_to_list';
+                  }
+                | {
+                    /** Format: uuid */
+                    list_id: string;
+                    /** @enum {string} */
+                    type: 'remove_from_list';
+                  }
+              )[];
+              trigger:
+                | {
+                    /** @enum {string} */
+                    type: 'contact_created';
+                    via?: ('manual' | 'import' | 'inbound_sms')[];
+                  }
+                | {
+                    /** Format: uuid */
+                    list_id: string;
+                    /** @enum {string} */
+                    type: 'list_added';
+                  }
+                | {
+                    /** @enum {string} */
+                    from?:
+                      'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost';
+                    /** @enum {string} */
+                    to?: 'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost';
+                    /** @enum {string} */
+                    type: 'deal_stage_changed';
+                  }
+                | {
+                    /** @enum {string} */
+                    to?:
+                      | 'lead'
+                      | 'prospect'
+                      | 'application'
+                      | 'client'
+                      | 'past_client'
+                      | 'referral_partner'
+                      | 'do_not_contact';
+                    /** @enum {string} */
+                    type: 'contact_status_changed';
+                  }
+                | {
+                    keyword: string;
+                    /** @enum {string} */
+                    type: 'inbound_sms_keyword';
+                  }
+                | {
+                    at: string;
+                    field:
+                      | (
+                          | 'deal.expected_close_date'
+                          | 'deal.application_on'
+                          | 'deal.clear_to_close_on'
+                          | 'deal.funded_on'
+                        )
+                      | string;
+                    offset_days: number;
+                    /** @enum {string} */
+                    type: 'date';
+                    /** @default false */
+                    yearly: boolean;
+                  };
+              updated_at: string;
+              version: number;
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/businesses/{bid}/automations/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One automation: its current version and enrollment counts */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          bid: string;
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              activated_at: string | null;
+              conditions: (
+                | {
+                    in: (
+                      | 'lead'
+                      | 'prospect'
+                      | 'application'
+                      | 'client'
+                      | 'past_client'
+                      | 'referral_partner'
+                      | 'do_not_contact'
+                    )[];
+                    /** @enum {string} */
+                    type: 'contact_status';
+                  }
+                | {
+                    in: ('web' | 'referral' | 'zillow' | 'sms' | 'import' | 'manual' | 'other')[];
+                    /** @enum {string} */
+                    type: 'contact_source';
+                  }
+                | {
+                    /** Format: uuid */
+                    list_id: string;
+                    /** @enum {string} */
+                    type: 'in_list';
+                  }
+                | {
+                    /** Format: uuid */
+                    list_id: string;
+                    /** @enum {string} */
+                    type: 'not_in_list';
+                  }
+                | {
+                    in: ('conventional' | 'fha' | 'va' | 'usda' | 'jumbo' | 'refinance' | 'heloc' | 'other')[];
+                    /** @enum {string} */
+                    type: 'deal_loan_type';
+                  }
+                | {
+                    in: (
+                      'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost'
+                    )[];
+                    /** @enum {string} */
+                    type: 'deal_stage';
+                  }
+                | {
+                    /** @enum {string} */
+                    type: 'has_phone';
+                  }
+                | {
+                    /** @enum {string} */
+                    type: 'has_email';
+                  }
+                | {
+                    /** @enum {string} */
+                    type: 'not_opted_out';
+                  }
+              )[];
+              counts: {
+                active: number;
+                completed: number;
+                exited: number;
+                failed: number;
+                paused: number;
+              };
+              created_at: string;
+              created_by: string | null;
+              exit: {
+                /** @default false */
+                on_deal_stage_change: boolean;
+                /** @default true */
+                on_opt_out: boolean;
+                /** @default true */
+                on_reply: boolean;
+                /** @default null */
+                reenroll_after_days: number | null;
+              };
+              id: string;
+              name: string;
+              recipe: string | null;
+              /** @enum {string} */
+              status: 'draft' | 'active' | 'paused';
+              steps: (
+                | {
+                    amount: number;
+                    /** @enum {string} */
+                    type: 'wait';
+                    /** @enum {string} */
+                    unit: 'minutes' | 'hours' | 'days';
+                  }
+                | {
+                    at: string;
+                    /** @enum {string} */
+                    type: 'wait_until';
+                    weekdays?: ('mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun')[];
+                  }
+                | {
+                    /** Format: uuid */
+                    template_id: string;
+                    /** @enum {string} */
+                    type: 'send_sms';
+                  }
+                | {
+                    /** @default contact_owner */
+                    assignee: 'contact_owner' | string;
+                    /** @default 0 */
+                    due_in_days: number;
+                    title: string;
+                    /** @enum {string} */
+                    type: 'create_task';
+                  }
+                | {
+                    /** @enum {string} */
+                    stage:
+                      'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost';
+                    /** @enum {string} */
+                    type: 'move_deal_stage';
+                  }
+                | {
+                    /** @enum {string} */
+                    status:
+                      | 'lead'
+                      | 'prospect'
+                      | 'application'
+                      | 'client'
+                      | 'past_client'
+                      | 'referral_partner'
+                      | 'do_not_contact';
+                    /** @enum {string} */
+                    type: 'set_contact_status';
+                  }
+                | {
+                    /** Format: uuid */
+                    list_id: string;
+                    /** @enum {string} */
+                    type: 'add_to_list';
+                  }
+                | {
+                    /** Format: uuid */
+                    list_id: string;
+                    /** @enum {string} */
+                    type: 'remove_from_list';
+                  }
+              )[];
+              trigger:
+                | {
+                    /** @enum {string} */
+                    type: 'contact_created';
+                    via?: ('manual' | 'import' | 'inbound_sms')[];
+                  }
+                | {
+                    /** Format: uuid */
+                    list_id: string;
+                    /** @enum {string} */
+                    type: 'list_added';
+                  }
+                | {
+                    /** @enum {string} */
+                    from?:
+                      'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost';
+                    /** @enum {string} */
+                    to?: 'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost';
+                    /** @enum {string} */
+                    type: 'deal_stage_changed';
+                  }
+                | {
+                    /** @enum {string} */
+                    to?:
+                      | 'lead'
+                      | 'prospect'
+                      | 'application'
+                      | 'client'
+                      | 'past_client'
+                      | 'referral_partner'
+                      | 'do_not_contact';
+                    /** @enum {string} */
+                    type: 'contact_status_changed';
+                  }
+                | {
+                    keyword: string;
+                    /** @enum {string} */
+                    type: 'inbound_sms_keyword';
+                  }
+                | {
+                    at: string;
+                    field:
+                      | (
+                          | 'deal.expected_close_date'
+                          | 'deal.application_on'
+                          | 'deal.clear_to_close_on'
+                          | 'deal.funded_on'
+                        )
+                      | string;
+                    offset_days: number;
+                    /** @enum {string} */
+                    type: 'date';
+                    /** @default false */
+                    yearly: boolean;
+                  };
+              updated_at: string;
+              version: number;
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    /** Rename and/or change the definition (owners and admins); a changed definition is a new version for new enrollments, running ones finish on theirs */
+    patch: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          bid: string;
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            conditions?: (
+              | {
+                  in: (
+                    | 'lead'
+                    | 'prospect'
+                    | 'application'
+                    | 'client'
+                    | 'past_client'
+                    | 'referral_partner'
+                    | 'do_not_contact'
+                  )[];
+                  /** @enum {string} */
+                  type: 'contact_status';
+                }
+              | {
+                  in: ('web' | 'referral' | 'zillow' | 'sms' | 'import' | 'manual' | 'other')[];
+                  /** @enum {string} */
+                  type: 'contact_source';
+                }
+              | {
+                  /** Format: uuid */
+                  list_id: string;
+                  /** @enum {string} */
+                  type: 'in_list';
+                }
+              | {
+                  /** Format: uuid */
+                  list_id: string;
+                  /** @enum {string} */
+                  type: 'not_in_list';
+                }
+              | {
+                  in: ('conventional' | 'fha' | 'va' | 'usda' | 'jumbo' | 'refinance' | 'heloc' | 'other')[];
+                  /** @enum {string} */
+                  type: 'deal_loan_type';
+                }
+              | {
+                  in: ('lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost')[];
+                  /** @enum {string} */
+                  type: 'deal_stage';
+                }
+              | {
+                  /** @enum {string} */
+                  type: 'has_phone';
+                }
+              | {
+                  /** @enum {string} */
+                  type: 'has_email';
+                }
+              | {
+                  /** @enum {string} */
+                  type: 'not_opted_out';
+                }
+            )[];
+            exit?: {
+              /** @default false */
+              on_deal_stage_change?: boolean;
+              /** @default true */
+              on_opt_out?: boolean;
+              /** @default true */
+              on_reply?: boolean;
+              /** @default null */
+              reenroll_after_days?: number | null;
+            };
+            name?: string;
+            steps?: (
+              | {
+                  amount: number;
+                  /** @enum {string} */
+                  type: 'wait';
+                  /** @enum {string} */
+                  unit: 'minutes' | 'hours' | 'days';
+                }
+              | {
+                  at: string;
+                  /** @enum {string} */
+                  type: 'wait_until';
+                  weekdays?: ('mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun')[];
+                }
+              | {
+                  /** Format: uuid */
+                  template_id: string;
+                  /** @enum {string} */
+                  type: 'send_sms';
+                }
+              | {
+                  /** @default contact_owner */
+                  assignee?: 'contact_owner' | string;
+                  /** @default 0 */
+                  due_in_days?: number;
+                  title: string;
+                  /** @enum {string} */
+                  type: 'create_task';
+                }
+              | {
+                  /** @enum {string} */
+                  stage: 'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost';
+                  /** @enum {string} */
+                  type: 'move_deal_stage';
+                }
+              | {
+                  /** @enum {string} */
+                  status:
+                    | 'lead'
+                    | 'prospect'
+                    | 'application'
+                    | 'client'
+                    | 'past_client'
+                    | 'referral_partner'
+                    | 'do_not_contact';
+                  /** @enum {string} */
+                  type: 'set_contact_status';
+                }
+              | {
+                  /** Format: uuid */
+                  list_id: string;
+                  /** @enum {string} */
+                  type: 'add_to_list';
+                }
+              | {
+                  /** Format: uuid */
+                  list_id: string;
+                  /** @enum {string} */
+                  type: 'remove_from_list';
+                }
+            )[];
+            trigger?:
+              | {
+                  /** @enum {string} */
+                  type: 'contact_created';
+                  via?: ('manual' | 'import' | 'inbound_sms')[];
+                }
+              | {
+                  /** Format: uuid */
+                  list_id: string;
+                  /** @enum {string} */
+                  type: 'list_added';
+                }
+              | {
+                  /** @enum {string} */
+                  from?: 'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost';
+                  /** @enum {string} */
+                  to?: 'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost';
+                  /** @enum {string} */
+                  type: 'deal_stage_changed';
+                }
+              | {
+                  /** @enum {string} */
+                  to?:
+                    | 'lead'
+                    | 'prospect'
+                    | 'application'
+                    | 'client'
+                    | 'past_client'
+                    | 'referral_partner'
+                    | 'do_not_contact';
+                  /** @enum {string} */
+                  type: 'contact_status_changed';
+                }
+              | {
+                  keyword: string;
+                  /** @enum {string} */
+                  type: 'inbound_sms_keyword';
+                }
+              | {
+                  at: string;
+                  field:
+                    | ('deal.expected_close_date' | 'deal.application_on' | 'deal.clear_to_close_on' | 'deal.funded_on')
+                    | string;
+                  offset_days: number;
+                  /** @enum {string} */
+                  type: 'date';
+                  /** @default false */
+                  yearly?: boolean;
+                };
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              activated_at: string | null;
+              conditions: (
+                | {
+                    in: (
+                      | 'lead'
+                      | 'prospect'
+                      | 'application'
+                      | 'client'
+                      | 'past_client'
+                      | 'referral_partner'
+                      | 'do_not_contact'
+                    )[];
+                    /** @enum {string} */
+                    type: 'contact_status';
+                  }
+                | {
+                    in: ('web' | 'referral' | 'zillow' | 'sms' | 'import' | 'manual' | 'other')[];
+                    /** @enum {string} */
+                    type: 'contact_source';
+                  }
+                | {
+                    /** Format: uuid */
+                    list_id: string;
+                    /** @enum {string} */
+                    type: 'in_list';
+                  }
+                | {
+                    /** Format: uuid */
+                    list_id: string;
+                    /** @enum {string} */
+                    type: 'not_in_list';
+                  }
+                | {
+                    in: ('conventional' | 'fha' | 'va' | 'usda' | 'jumbo' | 'refinance' | 'heloc' | 'other')[];
+                    /** @enum {string} */
+                    type: 'deal_loan_type';
+                  }
+                | {
+                    in: (
+                      'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost'
+                    )[];
+                    /** @enum {string} */
+                    type: 'deal_stage';
+                  }
+                | {
+                    /** @enum {string} */
+                    type: 'has_phone';
+                  }
+                | {
+                    /** @enum {string} */
+                    type: 'has_email';
+                  }
+                | {
+                    /** @enum {string} */
+                    type: 'not_opted_out';
+                  }
+              )[];
+              counts: {
+                active: number;
+                completed: number;
+                exited: number;
+                failed: number;
+                paused: number;
+              };
+              created_at: string;
+              created_by: string | null;
+              exit: {
+                /** @default false */
+                on_deal_stage_change: boolean;
+                /** @default true */
+                on_opt_out: boolean;
+                /** @default true */
+                on_reply: boolean;
+                /** @default null */
+                reenroll_after_days: number | null;
+              };
+              id: string;
+              name: string;
+              recipe: string | null;
+              /** @enum {string} */
+              status: 'draft' | 'active' | 'paused';
+              steps: (
+                | {
+                    amount: number;
+                    /** @enum {string} */
+                    type: 'wait';
+                    /** @enum {string} */
+                    unit: 'minutes' | 'hours' | 'days';
+                  }
+                | {
+                    at: string;
+                    /** @enum {string} */
+                    type: 'wait_until';
+                    weekdays?: ('mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun')[];
+                  }
+                | {
+                    /** Format: uuid */
+                    template_id: string;
+                    /** @enum {string} */
+                    type: 'send_sms';
+                  }
+                | {
+                    /** @default contact_owner */
+                    assignee: 'contact_owner' | string;
+                    /** @default 0 */
+                    due_in_days: number;
+                    title: string;
+                    /** @enum {string} */
+                    type: 'create_task';
+                  }
+                | {
+                    /** @enum {string} */
+                    stage:
+                      'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost';
+                    /** @enum {string} */
+                    type: 'move_deal_stage';
+                  }
+                | {
+                    /** @enum {string} */
+                    status:
+                      | 'lead'
+                      | 'prospect'
+                      | 'application'
+                      | 'client'
+                      | 'past_client'
+                      | 'referral_partner'
+                      | 'do_not_contact';
+                    /** @enum {string} */
+                    type: 'set_contact_status';
+                  }
+                | {
+                    /** Format: uuid */
+                    list_id: string;
+                    /** @enum {string} */
+                    type: 'add_to_list';
+                  }
+                | {
+                    /** Format: uuid */
+                    list_id: string;
+                    /** @enum {string} */
+                    type: 'remove_from_list';
+                  }
+              )[];
+              trigger:
+                | {
+                    /** @enum {string} */
+                    type: 'contact_created';
+                    via?: ('manual' | 'import' | 'inbound_sms')[];
+                  }
+                | {
+                    /** Format: uuid */
+                    list_id: string;
+                    /** @enum {string} */
+                    type: 'list_added';
+                  }
+                | {
+                    /** @enum {string} */
+                    from?:
+                      'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost';
+                    /** @enum {string} */
+                    to?: 'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost';
+                    /** @enum {string} */
+                    type: 'deal_stage_changed';
+                  }
+                | {
+                    /** @enum {string} */
+                    to?:
+                      | 'lead'
+                      | 'prospect'
+                      | 'application'
+                      | 'client'
+                      | 'past_client'
+                      | 'referral_partner'
+                      | 'do_not_contact';
+                    /** @enum {string} */
+                    type: 'contact_status_changed';
+                  }
+                | {
+                    keyword: string;
+                    /** @enum {string} */
+                    type: 'inbound_sms_keyword';
+                  }
+                | {
+                    at: string;
+                    field:
+                      | (
+                          | 'deal.expected_close_date'
+                          | 'deal.application_on'
+                          | 'deal.clear_to_close_on'
+                          | 'deal.funded_on'
+                        )
+                      | string;
+                    offset_days: number;
+                    /** @enum {string} */
+                    type: 'date';
+                    /** @default false */
+                    yearly: boolean;
+                  };
+              updated_at: string;
+              version: number;
+            };
+          };
+        };
+      };
+    };
+    trace?: never;
+  };
+  '/api/businesses/{bid}/automations/{id}/activate': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Activate (from draft or paused; owners and admins): triggers start enrolling, held enrollments go on */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          bid: string;
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              activated_at: string | null;
+              conditions: (
+                | {
+                    in: (
+                      | 'lead'
+                      | 'prospect'
+                      | 'application'
+                      | 'client'
+                      | 'past_client'
+                      | 'referral_partner'
+                      | 'do_not_contact'
+                    )[];
+                    /** @enum {string} */
+                    type: 'contact_status';
+                  }
+                | {
+                    in: ('web' | 'referral' | 'zillow' | 'sms' | 'import' | 'manual' | 'other')[];
+                    /** @enum {string} */
+                    type: 'contact_source';
+                  }
+                | {
+                    /** Format: uuid */
+                    list_id: string;
+                    /** @enum {string} */
+                    type: 'in_list';
+                  }
+                | {
+                    /** Format: uuid */
+                    list_id: string;
+                    /** @enum {string} */
+                    type: 'not_in_list';
+                  }
+                | {
+                    in: ('conventional' | 'fha' | 'va' | 'usda' | 'jumbo' | 'refinance' | 'heloc' | 'other')[];
+                    /** @enum {string} */
+                    type: 'deal_loan_type';
+                  }
+                | {
+                    in: (
+                      'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost'
+                    )[];
+                    /** @enum {string} */
+                    type: 'deal_stage';
+                  }
+                | {
+                    /** @enum {string} */
+                    type: 'has_phone';
+                  }
+                | {
+                    /** @enum {string} */
+                    type: 'has_email';
+                  }
+                | {
+                    /** @enum {string} */
+                    type: 'not_opted_out';
+                  }
+              )[];
+              counts: {
+                active: number;
+                completed: number;
+                exited: number;
+                failed: number;
+                paused: number;
+              };
+              created_at: string;
+              created_by: string | null;
+              exit: {
+                /** @default false */
+                on_deal_stage_change: boolean;
+                /** @default true */
+                on_opt_out: boolean;
+                /** @default true */
+                on_reply: boolean;
+                /** @default null */
+                reenroll_after_days: number | null;
+              };
+              id: string;
+              name: string;
+              recipe: string | null;
+              /** @enum {string} */
+              status: 'draft' | 'active' | 'paused';
+              steps: (
+                | {
+                    amount: number;
+                    /** @enum {string} */
+                    type: 'wait';
+                    /** @enum {string} */
+                    unit: 'minutes' | 'hours' | 'days';
+                  }
+                | {
+                    at: string;
+                    /** @enum {string} */
+                    type: 'wait_until';
+                    weekdays?: ('mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun')[];
+                  }
+                | {
+                    /** Format: uuid */
+                    template_id: string;
+                    /** @enum {string} */
+                    type: 'send_sms';
+                  }
+                | {
+                    /** @default contact_owner */
+                    assignee: 'contact_owner' | string;
+                    /** @default 0 */
+                    due_in_days: number;
+                    title: string;
+                    /** @enum {string} */
+                    type: 'create_task';
+                  }
+                | {
+                    /** @enum {string} */
+                    stage:
+                      'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost';
+                    /** @enum {string} */
+                    type: 'move_deal_stage';
+                  }
+                | {
+                    /** @enum {string} */
+                    status:
+                      | 'lead'
+                      | 'prospect'
+                      | 'application'
+                      | 'client'
+                      | 'past_client'
+                      | 'referral_partner'
+                      | 'do_not_contact';
+                    /** @enum {string} */
+                    type: 'set_contact_status';
+                  }
+                | {
+                    /** Format: uuid */
+                    list_id: string;
+                    /** @enum {string} */
+                    type: 'add_to_list';
+                  }
+                | {
+                    /** Format: uuid */
+                    list_id: string;
+                    /** @enum {string} */
+                    type: 'remove_from_list';
+                  }
+              )[];
+              trigger:
+                | {
+                    /** @enum {string} */
+                    type: 'contact_created';
+                    via?: ('manual' | 'import' | 'inbound_sms')[];
+                  }
+                | {
+                    /** Format: uuid */
+                    list_id: string;
+                    /** @enum {string} */
+                    type: 'list_added';
+                  }
+                | {
+                    /** @enum {string} */
+                    from?:
+                      'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost';
+                    /** @enum {string} */
+                    to?: 'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost';
+                    /** @enum {string} */
+                    type: 'deal_stage_changed';
+                  }
+                | {
+                    /** @enum {string} */
+                    to?:
+                      | 'lead'
+                      | 'prospect'
+                      | 'application'
+                      | 'client'
+                      | 'past_client'
+                      | 'referral_partner'
+                      | 'do_not_contact';
+                    /** @enum {string} */
+                    type: 'contact_status_changed';
+                  }
+                | {
+                    keyword: string;
+                    /** @enum {string} */
+                    type: 'inbound_sms_keyword';
+                  }
+                | {
+                    at: string;
+                    field:
+                      | (
+                          | 'deal.expected_close_date'
+                          | 'deal.application_on'
+                          | 'deal.clear_to_close_on'
+                          | 'deal.funded_on'
+                        )
+                      | string;
+                    offset_days: number;
+                    /** @enum {string} */
+                    type: 'date';
+                    /** @default false */
+                    yearly: boolean;
+                  };
+              updated_at: string;
+              version: number;
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/businesses/{bid}/automations/{id}/enrollments': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Enrollments of an automation, newest first (any member); ?state= filters */
+    get: {
+      parameters: {
+        query?: {
+          limit?: number;
+          state?: 'active' | 'paused' | 'completed' | 'exited' | 'failed';
+        };
+        header?: never;
+        path: {
+          bid: string;
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              items: {
+                contact_id: string;
+                contact_name: string;
+                deal_id: string | null;
+                enrolled_at: string;
+                error_code: string | null;
+                exit_reason: string | null;
+                finished_at: string | null;
+                id: string;
+                next_run_at: string | null;
+                /** @enum {string} */
+                state: 'active' | 'paused' | 'completed' | 'exited' | 'failed';
+                step_index: number;
+                version: number;
+              }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/businesses/{bid}/automations/{id}/pause': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Pause (owners and admins): no new enrollments, running ones hold at their step */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          bid: string;
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              activated_at: string | null;
+              conditions: (
+                | {
+                    in: (
+                      | 'lead'
+                      | 'prospect'
+                      | 'application'
+                      | 'client'
+                      | 'past_client'
+                      | 'referral_partner'
+                      | 'do_not_contact'
+                    )[];
+                    /** @enum {string} */
+                    type: 'contact_status';
+                  }
+                | {
+                    in: ('web' | 'referral' | 'zillow' | 'sms' | 'import' | 'manual' | 'other')[];
+                    /** @enum {string} */
+                    type: 'contact_source';
+                  }
+                | {
+                    /** Format: uuid */
+                    list_id: string;
+                    /** @enum {string} */
+                    type: 'in_list';
+                  }
+                | {
+                    /** Format: uuid */
+                    list_id: string;
+                    /** @enum {string} */
+                    type: 'not_in_list';
+                  }
+                | {
+                    in: ('conventional' | 'fha' | 'va' | 'usda' | 'jumbo' | 'refinance' | 'heloc' | 'other')[];
+                    /** @enum {string} */
+                    type: 'deal_loan_type';
+                  }
+                | {
+                    in: (
+                      'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost'
+                    )[];
+                    /** @enum {string} */
+                    type: 'deal_stage';
+                  }
+                | {
+                    /** @enum {string} */
+                    type: 'has_phone';
+                  }
+                | {
+                    /** @enum {string} */
+                    type: 'has_email';
+                  }
+                | {
+                    /** @enum {string} */
+                    type: 'not_opted_out';
+                  }
+              )[];
+              counts: {
+                active: number;
+                completed: number;
+                exited: number;
+                failed: number;
+                paused: number;
+              };
+              created_at: string;
+              created_by: string | null;
+              exit: {
+                /** @default false */
+                on_deal_stage_change: boolean;
+                /** @default true */
+                on_opt_out: boolean;
+                /** @default true */
+                on_reply: boolean;
+                /** @default null */
+                reenroll_after_days: number | null;
+              };
+              id: string;
+              name: string;
+              recipe: string | null;
+              /** @enum {string} */
+              status: 'draft' | 'active' | 'paused';
+              steps: (
+                | {
+                    amount: number;
+                    /** @enum {string} */
+                    type: 'wait';
+                    /** @enum {string} */
+                    unit: 'minutes' | 'hours' | 'days';
+                  }
+                | {
+                    at: string;
+                    /** @enum {string} */
+                    type: 'wait_until';
+                    weekdays?: ('mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun')[];
+                  }
+                | {
+                    /** Format: uuid */
+                    template_id: string;
+                    /** @enum {string} */
+                    type: 'send_sms';
+                  }
+                | {
+                    /** @default contact_owner */
+                    assignee: 'contact_owner' | string;
+                    /** @default 0 */
+                    due_in_days: number;
+                    title: string;
+                    /** @enum {string} */
+                    type: 'create_task';
+                  }
+                | {
+                    /** @enum {string} */
+                    stage:
+                      'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost';
+                    /** @enum {string} */
+                    type: 'move_deal_stage';
+                  }
+                | {
+                    /** @enum {string} */
+                    status:
+                      | 'lead'
+                      | 'prospect'
+                      | 'application'
+                      | 'client'
+                      | 'past_client'
+                      | 'referral_partner'
+                      | 'do_not_contact';
+                    /** @enum {string} */
+                    type: 'set_contact_status';
+                  }
+                | {
+                    /** Format: uuid */
+                    list_id: string;
+                    /** @enum {string} */
+                    type: 'add_to_list';
+                  }
+                | {
+                    /** Format: uuid */
+                    list_id: string;
+                    /** @enum {string} */
+                    type: 'remove_from_list';
+                  }
+              )[];
+              trigger:
+                | {
+                    /** @enum {string} */
+                    type: 'contact_created';
+                    via?: ('manual' | 'import' | 'inbound_sms')[];
+                  }
+                | {
+                    /** Format: uuid */
+                    list_id: string;
+                    /** @enum {string} */
+                    type: 'list_added';
+                  }
+                | {
+                    /** @enum {string} */
+                    from?:
+                      'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost';
+                    /** @enum {string} */
+                    to?: 'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost';
+                    /** @enum {string} */
+                    type: 'deal_stage_changed';
+                  }
+                | {
+                    /** @enum {string} */
+                    to?:
+                      | 'lead'
+                      | 'prospect'
+                      | 'application'
+                      | 'client'
+                      | 'past_client'
+                      | 'referral_partner'
+                      | 'do_not_contact';
+                    /** @enum {string} */
+                    type: 'contact_status_changed';
+                  }
+                | {
+                    keyword: string;
+                    /** @enum {string} */
+                    type: 'inbound_sms_keyword';
+                  }
+                | {
+                    at: string;
+                    field:
+                      | (
+                          | 'deal.expected_close_date'
+                          | 'deal.application_on'
+                          | 'deal.clear_to_close_on'
+                          | 'deal.funded_on'
+                        )
+                      | string;
+                    offset_days: number;
+                    /** @enum {string} */
+                    type: 'date';
+                    /** @default false */
+                    yearly: boolean;
+                  };
+              updated_at: string;
+              version: number;
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/businesses/{bid}/automations/recipes/{key}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Create a draft automation and its text templates from a recipe (speed_to_lead, application_nudge, pre_approval_expiring, closing_anniversary, birthday; owners and admins) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          bid: string;
+          key: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              activated_at: string | null;
+              conditions: (
+                | {
+                    in: (
+                      | 'lead'
+                      | 'prospect'
+                      | 'application'
+                      | 'client'
+                      | 'past_client'
+                      | 'referral_partner'
+                      | 'do_not_contact'
+                    )[];
+                    /** @enum {string} */
+                    type: 'contact_status';
+                  }
+                | {
+                    in: ('web' | 'referral' | 'zillow' | 'sms' | 'import' | 'manual' | 'other')[];
+                    /** @enum {string} */
+                    type: 'contact_source';
+                  }
+                | {
+                    /** Format: uuid */
+                    list_id: string;
+                    /** @enum {string} */
+                    type: 'in_list';
+                  }
+                | {
+                    /** Format: uuid */
+                    list_id: string;
+                    /** @enum {string} */
+                    type: 'not_in_list';
+                  }
+                | {
+                    in: ('conventional' | 'fha' | 'va' | 'usda' | 'jumbo' | 'refinance' | 'heloc' | 'other')[];
+                    /** @enum {string} */
+                    type: 'deal_loan_type';
+                  }
+                | {
+                    in: (
+                      'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost'
+                    )[];
+                    /** @enum {string} */
+                    type: 'deal_stage';
+                  }
+                | {
+                    /** @enum {string} */
+                    type: 'has_phone';
+                  }
+                | {
+                    /** @enum {string} */
+                    type: 'has_email';
+                  }
+                | {
+                    /** @enum {string} */
+                    type: 'not_opted_out';
+                  }
+              )[];
+              counts: {
+                active: number;
+                completed: number;
+                exited: number;
+                failed: number;
+                paused: number;
+              };
+              created_at: string;
+              created_by: string | null;
+              exit: {
+                /** @default false */
+                on_deal_stage_change: boolean;
+                /** @default true */
+                on_opt_out: boolean;
+                /** @default true */
+                on_reply: boolean;
+                /** @default null */
+                reenroll_after_days: number | null;
+              };
+              id: string;
+              name: string;
+              recipe: string | null;
+              /** @enum {string} */
+              status: 'draft' | 'active' | 'paused';
+              steps: (
+                | {
+                    amount: number;
+                    /** @enum {string} */
+                    type: 'wait';
+                    /** @enum {string} */
+                    unit: 'minutes' | 'hours' | 'days';
+                  }
+                | {
+                    at: string;
+                    /** @enum {string} */
+                    type: 'wait_until';
+                    weekdays?: ('mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun')[];
+                  }
+                | {
+                    /** Format: uuid */
+                    template_id: string;
+                    /** @enum {string} */
+                    type: 'send_sms';
+                  }
+                | {
+                    /** @default contact_owner */
+                    assignee: 'contact_owner' | string;
+                    /** @default 0 */
+                    due_in_days: number;
+                    title: string;
+                    /** @enum {string} */
+                    type: 'create_task';
+                  }
+                | {
+                    /** @enum {string} */
+                    stage:
+                      'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost';
+                    /** @enum {string} */
+                    type: 'move_deal_stage';
+                  }
+                | {
+                    /** @enum {string} */
+                    status:
+                      | 'lead'
+                      | 'prospect'
+                      | 'application'
+                      | 'client'
+                      | 'past_client'
+                      | 'referral_partner'
+                      | 'do_not_contact';
+                    /** @enum {string} */
+                    type: 'set_contact_status';
+                  }
+                | {
+                    /** Format: uuid */
+                    list_id: string;
+                    /** @enum {string} */
+                    type: 'add_to_list';
+                  }
+                | {
+                    /** Format: uuid */
+                    list_id: string;
+                    /** @enum {string} */
+                    type: 'remove_from_list';
+                  }
+              )[];
+              trigger:
+                | {
+                    /** @enum {string} */
+                    type: 'contact_created';
+                    via?: ('manual' | 'import' | 'inbound_sms')[];
+                  }
+                | {
+                    /** Format: uuid */
+                    list_id: string;
+                    /** @enum {string} */
+                    type: 'list_added';
+                  }
+                | {
+                    /** @enum {string} */
+                    from?:
+                      'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost';
+                    /** @enum {string} */
+                    to?: 'lead' | 'application' | 'processing' | 'underwriting' | 'clear_to_close' | 'funded' | 'lost';
+                    /** @enum {string} */
+                    type: 'deal_stage_changed';
+                  }
+                | {
+                    /** @enum {string} */
+                    to?:
+                      | 'lead'
+                      | 'prospect'
+                      | 'application'
+                      | 'client'
+                      | 'past_client'
+                      | 'referral_partner'
+                      | 'do_not_contact';
+                    /** @enum {string} */
+                    type: 'contact_status_changed';
+                  }
+                | {
+                    keyword: string;
+                    /** @enum {string} */
+                    type: 'inbound_sms_keyword';
+                  }
+                | {
+                    at: string;
+                    field:
+                      | (
+                          | 'deal.expected_close_date'
+                          | 'deal.application_on'
+                          | 'deal.clear_to_close_on'
+                          | 'deal.funded_on'
+                        )
+                      | string;
+                    offset_days: number;
+                    /** @enum {string} */
+                    type: 'date';
+                    /** @default false */
+                    yearly: boolean;
+                  };
+              updated_at: string;
+              version: number;
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/businesses/{bid}/campaigns': {
     parameters: {
       query?: never;
@@ -6893,6 +8969,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
+    /** @description Mail a new verification link. Limited per account and per address (429 with retry_after). */
     post: {
       parameters: {
         query?: never;
@@ -6903,11 +8980,35 @@ export interface paths {
       requestBody?: never;
       responses: {
         /** @description Default Response */
-        200: {
+        202: {
           headers: {
             [name: string]: unknown;
           };
-          content?: never;
+          content: {
+            'application/json': {
+              /** @enum {string} */
+              status: 'accepted';
+            };
+          };
+        };
+        /** @description Too many requests: wait retry_after seconds */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: {
+                /** @enum {string} */
+                code: 'rate_limited';
+                message: string;
+                /** @description seconds until the limit lifts (also the Retry-After header) */
+                retry_after: number;
+              } & {
+                [key: string]: unknown;
+              };
+            };
+          };
         };
       };
     };
