@@ -3635,7 +3635,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Send the contact an email (any member): queued (202) and delivered by the sending queue through the chosen sender (default when omitted); Markdown body sent as text + safe HTML; refused for suppressed addresses */
+    /** Send the contact an email (any member): queued (202) with its outbox row and delivered by the outbox through the chosen sender (default when omitted); Markdown body sent as text + safe HTML; refused for suppressed addresses */
     post: {
       parameters: {
         query?: never;
