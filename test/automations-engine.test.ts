@@ -319,6 +319,60 @@ describe(`automation steps with a controllable clock (${ENGINE})`, () => {
     expect((await events(ids.replied)).at(-1)).toMatchObject({ kind: 'exited', details: { reason: 'replied' } });
   });
 
+  it('a reply, a STOP or a deletion ends running enrollments in its own transaction, before any step runs', async () => {
+    const a = await automation({
+      trigger: { type: 'contact_created' },
+      steps: [
+        { type: 'wait', amount: 1, unit: 'days' },
+        { type: 'set_contact_status', status: 'client' },
+      ],
+    });
+    const noReplyExit = await automation({
+      trigger: { type: 'contact_created' },
+      steps: [{ type: 'wait', amount: 1, unit: 'days' }],
+      exit: { on_reply: false },
+    });
+    const [replier, stopper, deleted] = [await contact(), await contact(), await contact()];
+    const ids = {
+      replier: await enroll(a, replier.id, new Date(Date.now() - 60_000)),
+      kept: await enroll(noReplyExit, replier.id, new Date(Date.now() - 60_000)),
+      stopper: await enroll(a, stopper.id, new Date(Date.now() - 60_000)),
+      deleted: await enroll(a, deleted.id, new Date(Date.now() - 60_000)),
+    };
+    await t.db.asService('test.inbound', async (tx) => {
+      for (const [c, body] of [
+        [replier, 'Yes, call me'],
+        [stopper, 'STOP'],
+      ] as const) {
+        const conv = await tx.query<{ id: string }>(
+          `INSERT INTO app.conversations (business_id, contact_id, our_number, twilio_config_id) VALUES ($1, $2, $3, $4) RETURNING id`,
+          [w.businessId, c.id, w.number, w.configId],
+        );
+        await tx.query(
+          `INSERT INTO app.messages (business_id, conversation_id, direction, body, status) VALUES ($1, $2, 'inbound', $3, 'received')`,
+          [w.businessId, conv.rows[0]!.id, body],
+        );
+      }
+      await tx.query('INSERT INTO app.sms_opt_outs (business_id, contact_id, our_number) VALUES ($1, $2, $3)', [
+        w.businessId,
+        stopper.id,
+        w.number,
+      ]);
+    });
+    await t.db.asUser({ sub: w.ownerId }, (tx) =>
+      tx.query('UPDATE app.contacts SET deleted_at = now() WHERE business_id = $1 AND id = $2', [
+        w.businessId,
+        deleted.id,
+      ]),
+    );
+    // No scheduler ran: the exits happened with the reply, the STOP and the deletion.
+    expect(await enrollment(ids.replier)).toMatchObject({ state: 'exited', exit_reason: 'replied' });
+    expect(await enrollment(ids.stopper)).toMatchObject({ state: 'exited', exit_reason: 'opted_out' });
+    expect(await enrollment(ids.deleted)).toMatchObject({ state: 'exited', exit_reason: 'contact_deleted' });
+    expect(await enrollment(ids.kept)).toMatchObject({ state: 'active' }); // its exit rule is off
+    expect((await events(ids.replier)).map((e) => e.kind)).toEqual(['exited']);
+  });
+
   it('a paused automation holds its enrollments; activated again, the step that came due runs', async () => {
     const c = await contact();
     const a = await automation({
