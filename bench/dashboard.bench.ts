@@ -1,7 +1,7 @@
 // The dashboard's queries at scale (docs/ARCHITECTURE.md §12.2): one business with
 // BENCH_DASH_CONTACTS (default 1M) contacts created over five years and BENCH_DASH_DEALS
 // (100k) deals over every stage, with tasks and conversations, beside BENCH_DASH_OTHERS
-// (99) other businesses. `getDashboard` (all six statements in one transaction) p95 as
+// (99) other businesses. `getDashboard` (the endpoint's one statement, in its transaction) p95 as
 // capto_authenticated — goal < 100 ms — against the same transaction as the bypass role.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
