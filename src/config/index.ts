@@ -134,7 +134,7 @@ export interface Config {
   readonly allowPrivateHosts: boolean;
   /** Campaign delivery (src/outreach/dispatcher.ts). */
   readonly campaigns: {
-    /** Off: this node queues campaign and 1:1 email work but does not send (CAPTO_CAMPAIGNS=off). */
+    /** Off: this node starts campaigns but does not drain them (CAPTO_CAMPAIGNS=off); 1:1 email is an outbox job. */
     readonly dispatch: boolean;
     readonly throttle: boolean;
     /** [start, end) hour of the SMS window in the business's time zone; null = no quiet hours. */
