@@ -137,6 +137,20 @@ export function createCampaignDispatcher(o: DispatcherOptions) {
          UPDATE app.campaign_recipients r SET status = 'skipped', reason = 'campaign cancelled', updated_at = now()
            FROM gone WHERE r.id = gone.id AND r.status IN ('queued', 'sending')`,
       );
+      // …and what an attempt may have handed over before it stopped is in doubt, not skipped.
+      await tx.query(
+        `WITH doubt AS (
+           UPDATE app.outbox x SET state = 'failed', error_code = 'outcome_unknown', lease_until = NULL, updated_at = now()
+             FROM app.campaigns c
+            WHERE c.business_id = x.business_id AND c.id = x.campaign_id AND c.status = 'cancelled'
+              AND x.state = 'sending' AND x.lease_until < now() AND x.committed_at IS NOT NULL
+           RETURNING x.id)
+         UPDATE app.campaign_recipients r SET status = 'failed', reason = $1, updated_at = now()
+           FROM doubt WHERE r.id = doubt.id AND r.status IN ('queued', 'sending')`,
+        [
+          'outcome unknown: it was being handed to the provider when the sending node stopped, and the campaign was cancelled since; not resent',
+        ],
+      );
       await tx.query(
         `UPDATE app.campaign_recipients r SET status = 'skipped', reason = 'campaign cancelled', updated_at = now()
            FROM app.campaigns c
