@@ -55,12 +55,9 @@ export function customHeaders(fields: readonly FieldDef[]): string[] {
   });
 }
 
+/** Only owners and admins export; membership was checked by the caller (`inBusiness`, src/server/scope.ts). */
 export async function assertCanExport(tx: Tx, businessId: string): Promise<void> {
-  const r = await tx.query<{ member: boolean; admin: boolean }>(
-    `SELECT app.is_member($1) AS member, app.has_role($1, 'admin') AS admin`,
-    [businessId],
-  );
-  if (r.rows[0]?.member !== true) throw new AppError('not_found', 'business not found');
+  const r = await tx.query<{ admin: boolean }>(`SELECT app.has_role($1, 'admin') AS admin`, [businessId]);
   if (r.rows[0]?.admin !== true) throw new AppError('forbidden', 'only owners and admins can export contacts');
 }
 

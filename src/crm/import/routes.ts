@@ -332,7 +332,7 @@ export function importRoutes(deps: { db: Database; runner: ImportRunner }): Rout
       async (request, reply) => {
         const { bid } = request.params;
         const claims = callerOf(request);
-        await userTx(db, request, (tx) => assertCanExport(tx, bid));
+        await inBusiness(db, request, bid, ({ tx }) => assertCanExport(tx, bid));
         reply
           .header('content-disposition', 'attachment; filename="contacts.csv"')
           .header('cache-control', 'no-store')
