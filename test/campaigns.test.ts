@@ -401,10 +401,19 @@ describe('pause, resume, cancel and roles', () => {
     const paused = await call(member, 'POST', `/campaigns/${c.json.id}/pause`);
     expect(paused.status).toBe(200);
     expect(paused.json.status).toBe('paused');
-    await new Promise((r) => setTimeout(r, 600)); // let in-flight sends finish
-    const a = (await call(member, 'GET', `/campaigns/${c.json.id}`)).json.counts.sent;
-    await new Promise((r) => setTimeout(r, 800));
-    const b = (await call(member, 'GET', `/campaigns/${c.json.id}`)).json.counts.sent;
+    // Rows claimed before the pause still go (a batch is about half a second of the sender's
+    // rate, longer on a loaded machine); then nothing more: the count holds for 1.5 s, in which
+    // an unpaused campaign at 10/s would have sent about 15.
+    const sentNow = async () => (await call(member, 'GET', `/campaigns/${c.json.id}`)).json.counts.sent as number;
+    let a = await sentNow();
+    for (let i = 0; i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      const n = await sentNow();
+      if (n === a) break;
+      a = n;
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    const b = await sentNow();
     expect(b).toBe(a);
     expect(a).toBeGreaterThan(0);
     expect(a).toBeLessThan(40);

@@ -72,6 +72,7 @@ describe('validateRow', () => {
         status: 'past_client',
         source: 'web',
         notes: 'met at open house',
+        custom: null, // no column is mapped to a custom field
       },
     });
   });
