@@ -36,6 +36,7 @@ describe.skipIf(e2eSkipReason !== null)(
     let busy = '';
     let fresh = '';
     let ann = '';
+    let loan1 = '';
 
     beforeAll(async () => {
       ensureWebBuilt();
@@ -78,6 +79,9 @@ describe.skipIf(e2eSkipReason !== null)(
            VALUES ($1, $2, '+14155550100', 2, now())`,
           [busy, a],
         );
+        loan1 = (
+          await c.query<{ id: string }>(`SELECT id FROM app.deals WHERE business_id = $1 AND title = 'Loan 1'`, [busy])
+        ).rows[0]!.id;
         return a;
       });
     }, 300_000);
@@ -134,6 +138,11 @@ describe.skipIf(e2eSkipReason !== null)(
               await page.getByLabel('Type').selectOption('checkbox');
               await page.getByRole('button', { name: 'Add field' }).click();
               await page.getByRole('cell', { name: 'pre_approved' }).waitFor();
+              await page.getByLabel('Label').fill('Lock expires');
+              await page.getByLabel('On', { exact: true }).selectOption('deal');
+              await page.getByLabel('Type').selectOption('date');
+              await page.getByRole('button', { name: 'Add field' }).click();
+              await page.getByRole('cell', { name: 'lock_expires' }).waitFor();
             }
             await page.getByRole('cell', { name: 'credit_tier' }).waitFor();
             await screenshot(page, `workbench-custom-fields-settings-${vp.name}`);
@@ -153,6 +162,30 @@ describe.skipIf(e2eSkipReason !== null)(
               .poll(() => card.getByTestId('custom-pre_approved').innerText(), { timeout: 10_000 })
               .toBe('Yes');
             await screenshot(page, `workbench-custom-fields-contact-${vp.name}`);
+          });
+
+          // A deal's custom field, edited on the loan file and stored as a date in `custom`.
+          await step(page, `wb-custom-deal-${vp.name}`, async () => {
+            const date = vp.name === '1366' ? '2027-01-15' : '2027-02-01';
+            await page.goto(`${server.url}/b/${busy}/deals/${loan1}`);
+            const card = page.getByTestId('custom-fields-card');
+            await card.getByRole('button', { name: 'Edit fields' }).click();
+            await card.getByLabel('Lock expires').fill(date);
+            await card.getByRole('button', { name: 'Save fields' }).click();
+            await expect
+              .poll(() => card.getByTestId('custom-lock_expires').innerText(), { timeout: 10_000 })
+              .toMatch(/2027/);
+            const stored = await asOwner(
+              server.engine,
+              async (c) =>
+                (
+                  await c.query<{ v: string }>(`SELECT custom->>'lock_expires' AS v FROM app.deals WHERE id = $1`, [
+                    loan1,
+                  ])
+                ).rows[0]?.v,
+            );
+            expect(stored).toBe(date);
+            await screenshot(page, `workbench-custom-fields-deal-${vp.name}`);
           });
 
           await step(page, `wb-custom-filter-${vp.name}`, async () => {
