@@ -118,12 +118,20 @@ describe.skipIf(e2eSkipReason !== null)(
 
     it('imports a CSV with a progress bar and reports the bad row', async () => {
       await step(page, 'import', async () => {
+        // A money custom field on contacts: the wizard maps its column by label and the
+        // cell is read as money ("$612,500.00" → 61250000 cents).
+        await asOwner(server.engine, (c) =>
+          c.query(
+            `INSERT INTO app.custom_fields (business_id, entity, key, label, type) VALUES ($1, 'contact', 'target_price', 'Target price', 'money')`,
+            [bid],
+          ),
+        );
         await page.getByRole('link', { name: 'Import CSV', exact: true }).click();
         const csv = [
-          'First Name,Last Name,Email,Mobile',
-          'Grace,Hopper,grace@example.test,+12024561112',
-          'Bad,Row,not-an-email,12',
-          'Alan,Turing,alan@example.test,',
+          'First Name,Last Name,Email,Mobile,Target Price',
+          'Grace,Hopper,grace@example.test,+12024561112,"$612,500.00"',
+          'Bad,Row,not-an-email,12,',
+          'Alan,Turing,alan@example.test,,',
         ].join('\n');
         await page
           .getByLabel('CSV file')
@@ -138,6 +146,13 @@ describe.skipIf(e2eSkipReason !== null)(
         expect(await page.locator('#import-progress').getAttribute('value')).toBe('3');
         expect(await page.getByTestId('import-created').innerText()).toBe('2');
         expect(await page.getByTestId('import-failed').innerText()).toBe('1');
+        const price = await asOwner(server.engine, (c) =>
+          c.query<{ v: unknown }>(
+            `SELECT custom->'target_price' AS v FROM app.contacts WHERE business_id = $1 AND email = 'grace@example.test'`,
+            [bid],
+          ),
+        );
+        expect(price.rows[0]?.v).toBe(61_250_000);
         await page
           .getByTestId('import-errors')
           .getByRole('cell', { name: 'not-an-email', exact: true })
@@ -164,6 +179,7 @@ describe.skipIf(e2eSkipReason !== null)(
         expect(download.suggestedFilename()).toBe('contacts.csv');
         const exported = readFileSync((await download.path())!, 'utf8');
         expect(exported).toContain('grace@example.test');
+        expect(exported.split('\n')[0]).toContain('Target price');
         expect(exported).not.toContain('not-an-email');
       });
       expectNoConsoleErrors(t);
