@@ -3,27 +3,9 @@
 // validated here on the way in and again when the scheduler reads it, so a step only ever
 // runs a shape this file knows.
 import { z } from 'zod';
+import { CONTACT_SOURCES, CONTACT_STATUSES } from '../crm/contact-fields.ts';
+import { DEAL_STAGES, LOAN_TYPES } from '../crm/deals.ts';
 
-export const CONTACT_STATUSES = [
-  'lead',
-  'prospect',
-  'application',
-  'client',
-  'past_client',
-  'referral_partner',
-  'do_not_contact',
-] as const;
-export const CONTACT_SOURCES = ['web', 'referral', 'zillow', 'sms', 'import', 'manual', 'other'] as const;
-export const DEAL_STAGES = [
-  'lead',
-  'application',
-  'processing',
-  'underwriting',
-  'clear_to_close',
-  'funded',
-  'lost',
-] as const;
-export const LOAN_TYPES = ['conventional', 'fha', 'va', 'usda', 'jumbo', 'refinance', 'heloc', 'other'] as const;
 /** How a contact came to exist, for the "contact created" trigger. */
 export const CREATED_VIA = ['manual', 'import', 'inbound_sms'] as const;
 /** Dates a date trigger can count from: the deal's milestones, or a custom date field. */
