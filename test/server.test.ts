@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { loadConfig } from '../src/config/index.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { buildApp, type RouteModule } from '../src/server/app.ts';
+import { staticSecurityHeaders } from '../src/server/security-headers.ts';
 import { request } from './support/http.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
@@ -55,6 +56,21 @@ describe('HTTPS', () => {
     expect(csp).not.toContain('unsafe-inline');
     expect(r.headers['x-content-type-options']).toBe('nosniff');
     expect(r.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("sends exactly helmet's headers on every response, an error included, built once at start", async () => {
+    const expected = staticSecurityHeaders();
+    expect(Object.keys(expected).length).toBeGreaterThan(8);
+    for (const path of ['/healthz', '/api/no-such-route']) {
+      const r = await request(`${s.url}${path}`);
+      for (const [name, value] of Object.entries(expected)) expect(r.headers[name], `${path} ${name}`).toBe(value);
+    }
+    expect(expected['x-frame-options']).toBe('SAMEORIGIN');
+    expect(expected['referrer-policy']).toBe('no-referrer');
+    // A per-request directive (a nonce) cannot be frozen into a header built once.
+    expect(() =>
+      staticSecurityHeaders({ contentSecurityPolicy: { directives: { scriptSrc: [() => "'nonce-x'"] } } }),
+    ).toThrow(/per request/);
   });
 
   it('answers /readyz after checking the database', async () => {
