@@ -139,7 +139,14 @@ export function routeModules(deps: {
   jobs.register(
     automationsRunQueue,
     automationsRunHandler(
-      { db, logger, smsWindow: config.campaigns.smsWindow, notifyOutbox: messaging.outbox.notify },
+      {
+        db,
+        logger,
+        smsWindow: config.campaigns.smsWindow,
+        notifyOutbox: messaging.outbox.notify,
+        // draft_ai_reply holds its enrollment for the model call's timeout and a minute more.
+        ai: { assist, leaseMs: config.ai.timeoutMs + 60_000 },
+      },
       jobs,
       { workers: config.jobs.concurrency },
     ),

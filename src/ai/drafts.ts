@@ -3,10 +3,11 @@
 // person pressing Send — the message is sent in her name through the messaging module —
 // and discarding it ends it. Nothing here sends on its own.
 //
-// `createDraft` is also the entry point for the automation step "draft a reply with AI"
-// (origin 'automation', no user: the context is then read by capto_service, scoped by
-// the business and the conversation's own contact exactly as for a person). That
-// automation step itself does not exist yet.
+// The automation step "draft a reply with AI" (docs/ARCHITECTURE.md §25) uses the same
+// parts: `composeDraft` with the context assembled in the reviewing member's own RLS
+// transaction (the call itself is the system's: no user, no per-user rate limit), then
+// `insertDraft` (origin 'automation') in the scheduler's transaction that also moves the
+// enrollment on, so a step stores its draft exactly once.
 import type { Tx } from '../db/index.ts';
 import type { MessagingDeps, SentMessage } from '../messaging/send.ts';
 import { sendConversationMessage } from '../messaging/send.ts';
@@ -68,10 +69,45 @@ export async function listDrafts(
 }
 
 /**
- * Ask the model for a reply to a conversation and queue it for review. `asContext`
- * runs the context assembly and the insert: the caller's transaction for a person, a
- * capto_service transaction for the automation step (userId null).
+ * Ask the model for a reply to a conversation (checked; nothing stored). `asContext` runs
+ * the context assembly: the caller's RLS transaction; `contextUserId` is whose name the
+ * model writes in (the caller; for an automation, the reviewing member).
  */
+export async function composeDraft(
+  deps: AssistDeps,
+  asContext: RunTx,
+  who: { businessId: string; userId: string | null },
+  conversationId: string,
+  contextUserId: string | null = who.userId,
+): Promise<{ body: string; flags: OutputFlag[] }> {
+  const prepared = await prepareCall(deps, asContext, who, 'draft', MAX_TOKENS.suggest, async (tx) => {
+    const { context } = await conversationContext(tx, who.businessId, contextUserId, conversationId);
+    return { messages: suggestReplyPrompt(context), context };
+  });
+  const out = await completeCall(deps, prepared);
+  const body = out.text.slice(0, 1600);
+  if (!body) throw new AppError('ai_provider_error', 'the AI provider returned an empty draft; try again');
+  return { body, flags: out.flags };
+}
+
+/** Queue a composed draft for review; returns its id. Members insert in their own name, the service as origin 'automation'. */
+export async function insertDraft(
+  tx: Tx,
+  businessId: string,
+  conversationId: string,
+  draft: { body: string; flags: OutputFlag[] },
+  createdBy: string | null,
+  origin: 'manual' | 'automation',
+): Promise<string> {
+  const r = await tx.query<{ id: string }>(
+    `INSERT INTO app.ai_drafts (business_id, conversation_id, body, flags, created_by${origin === 'automation' ? ', origin' : ''})
+     VALUES ($1, $2, $3, $4::jsonb, $5${origin === 'automation' ? `, 'automation'` : ''}) RETURNING id`,
+    [businessId, conversationId, draft.body, JSON.stringify(draft.flags), createdBy],
+  );
+  return r.rows[0]!.id;
+}
+
+/** Ask the model for a reply to a conversation and queue it for review (a person, in her request). */
 export async function createDraft(
   deps: AssistDeps,
   asContext: RunTx,
@@ -79,20 +115,10 @@ export async function createDraft(
   conversationId: string,
   origin: 'manual' | 'automation',
 ): Promise<DraftView> {
-  const prepared = await prepareCall(deps, asContext, who, 'draft', MAX_TOKENS.suggest, async (tx) => {
-    const { context } = await conversationContext(tx, who.businessId, who.userId, conversationId);
-    return { messages: suggestReplyPrompt(context), context };
-  });
-  const out = await completeCall(deps, prepared);
-  const body = out.text.slice(0, 1600);
-  if (!body) throw new AppError('ai_provider_error', 'the AI provider returned an empty draft; try again');
+  const draft = await composeDraft(deps, asContext, who, conversationId);
   return asContext(async (tx) => {
-    const r = await tx.query<{ id: string }>(
-      `INSERT INTO app.ai_drafts (business_id, conversation_id, body, flags, created_by${origin === 'automation' ? ', origin' : ''})
-       VALUES ($1, $2, $3, $4::jsonb, $5${origin === 'automation' ? `, 'automation'` : ''}) RETURNING id`,
-      [who.businessId, conversationId, body, JSON.stringify(out.flags), who.userId],
-    );
-    return readDraft(tx, who.businessId, r.rows[0]!.id);
+    const id = await insertDraft(tx, who.businessId, conversationId, draft, who.userId, origin);
+    return readDraft(tx, who.businessId, id);
   });
 }
 

@@ -96,17 +96,23 @@ export async function getAutomation(tx: Tx, businessId: string, id: string): Pro
   return shape(r.rows[0]);
 }
 
-/** Lists, templates and members a definition names must belong to this business. */
+/** Lists, templates (of the step's channel), email senders and members a definition names must belong to this business. */
 async function checkReferences(tx: Tx, businessId: string, def: Definition): Promise<void> {
   const lists = new Set<string>();
   const templates = new Map<string, 'sms' | 'email'>();
   const users = new Set<string>();
+  const senders = new Set<string>();
   if (def.trigger.type === 'list_added') lists.add(def.trigger.list_id);
   for (const c of def.conditions) if (c.type === 'in_list' || c.type === 'not_in_list') lists.add(c.list_id);
   for (const s of def.steps) {
     if (s.type === 'add_to_list' || s.type === 'remove_from_list') lists.add(s.list_id);
     if (s.type === 'send_sms') templates.set(s.template_id, 'sms');
+    if (s.type === 'send_email') {
+      templates.set(s.template_id, 'email');
+      if (s.sender_id) senders.add(s.sender_id);
+    }
     if (s.type === 'create_task' && s.assignee !== 'contact_owner') users.add(s.assignee);
+    if (s.type === 'notify' && s.to !== 'contact_owner' && s.to !== 'admins') users.add(s.to);
   }
   if (lists.size > 0) {
     const r = await tx.query<{ id: string }>(
@@ -124,6 +130,13 @@ async function checkReferences(tx: Tx, businessId: string, def: Definition): Pro
     for (const t of r.rows)
       if (templates.get(t.id) !== t.channel)
         throw new AppError('validation_failed', `template ${t.id} is an ${t.channel} template`);
+  }
+  if (senders.size > 0) {
+    const r = await tx.query<{ id: string }>(
+      'SELECT id FROM app.email_senders WHERE business_id = $1 AND id = ANY($2::uuid[])',
+      [businessId, [...senders]],
+    );
+    if (r.rows.length !== senders.size) throw notFound('email sender');
   }
   if (users.size > 0) {
     const r = await tx.query<{ user_id: string }>(

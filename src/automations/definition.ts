@@ -87,6 +87,15 @@ export const stepSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('send_sms'), template_id: uuid() }).strict(),
   z
     .object({
+      type: z.literal('send_email'),
+      /** An email template of the business. */
+      template_id: uuid(),
+      /** One of the business's email senders; its default sender when omitted. */
+      sender_id: uuid().optional(),
+    })
+    .strict(),
+  z
+    .object({
       type: z.literal('create_task'),
       title: z.string().trim().min(1).max(200),
       /** A member's id, or the contact's owner (falls back to the automation's author). */
@@ -98,6 +107,20 @@ export const stepSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('set_contact_status'), status: z.enum(CONTACT_STATUSES) }).strict(),
   z.object({ type: z.literal('add_to_list'), list_id: uuid() }).strict(),
   z.object({ type: z.literal('remove_from_list'), list_id: uuid() }).strict(),
+  z
+    .object({
+      type: z.literal('notify'),
+      /**
+       * Who gets the in-app notification: the contact's owner (falls back to the automation's
+       * author), every owner and admin, or one member by id.
+       */
+      to: z.union([z.literal('contact_owner'), z.literal('admins'), uuid()]).default('contact_owner'),
+      /** The notification's text; "<automation>: <contact>" when omitted. */
+      message: z.string().trim().min(1).max(200).optional(),
+    })
+    .strict(),
+  /** An AI-drafted reply to the contact, queued for a person to approve, edit or discard; never sent by itself. */
+  z.object({ type: z.literal('draft_ai_reply') }).strict(),
 ]);
 export type Step = z.infer<typeof stepSchema>;
 export type StepType = Step['type'];

@@ -4,6 +4,8 @@
 // an outbox row) and moves the enrollment on. Commit = the step happened exactly once; a crash
 // before it = nothing happened, and the next run does it. `now` is a parameter, so tests drive
 // a clock instead of waiting.
+import type { AssistDeps } from '../ai/assist.ts';
+import { composeDraft, insertDraft } from '../ai/drafts.ts';
 import type { Database, Tx } from '../db/index.ts';
 import type { Logger } from '../observability/logger.ts';
 import { AppError } from '../shared/errors.ts';
@@ -17,6 +19,11 @@ export interface SchedulerDeps {
   smsWindow: readonly [number, number] | null;
   /** Wakes outbox delivery after a step's commit (a lost nudge waits for the outbox sweep). */
   notifyOutbox(m: { id: string; businessId: string }): Promise<void>;
+  /**
+   * The model calls of draft_ai_reply (without: that step is skipped). `leaseMs` holds the
+   * enrollment while its model call runs outside any transaction: longer than the call's timeout.
+   */
+  ai?: { assist: AssistDeps; leaseMs: number };
 }
 
 interface Row extends Claimed {
@@ -30,8 +37,9 @@ interface Row extends Claimed {
 // The enrollment, locked, with everything the exit rules and steps read, in one statement.
 const CLAIM_SQL = `
   SELECT e.id, e.business_id, e.automation_id, e.contact_id, e.deal_id, e.step_index, e.enrolled_at,
-         v.definition, a.created_by AS automation_created_by, b.time_zone,
-         c.owner_id AS contact_owner_id, c.phone AS contact_phone, c.status::text AS contact_status,
+         v.definition, a.created_by AS automation_created_by, a.name AS automation_name, b.time_zone,
+         c.owner_id AS contact_owner_id, c.phone AS contact_phone, c.email::text AS contact_email,
+         c.status::text AS contact_status, btrim(c.first_name || ' ' || c.last_name) AS contact_name,
          c.deleted_at IS NOT NULL AS contact_deleted,
          (EXISTS (SELECT 1 FROM app.sms_opt_outs o WHERE o.business_id = e.business_id AND o.contact_id = e.contact_id)
           OR EXISTS (SELECT 1 FROM app.email_suppressions s WHERE s.business_id = e.business_id
@@ -101,6 +109,87 @@ async function finish(
   await event(tx, r, state, undefined, details);
 }
 
+/** Record a step done or skipped and move on: the next step (now, or after a wait), or the end. */
+async function advance(
+  tx: Tx,
+  r: Row,
+  def: Definition,
+  at: { index: number; type: string },
+  outcome: Extract<StepOutcome, { kind: 'done' | 'skipped' }>,
+  now: Date,
+): Promise<void> {
+  await event(
+    tx,
+    r,
+    outcome.kind === 'done' ? 'step_done' : 'step_skipped',
+    at,
+    outcome.kind === 'done' ? outcome.details : { reason: outcome.reason },
+  );
+  const next = r.step_index + 1;
+  const waitUntil = outcome.kind === 'done' ? outcome.next_run_at : undefined;
+  if (next >= def.steps.length && !waitUntil) {
+    await finish(tx, r, 'completed', { step_index: next });
+  } else {
+    await tx.query('UPDATE app.automation_enrollments SET step_index = $2, next_run_at = $3 WHERE id = $1', [
+      r.id,
+      next,
+      waitUntil ?? now,
+    ]);
+  }
+}
+
+interface PendingDraft {
+  r: Row;
+  def: Definition;
+  at: { index: number; type: string };
+  leaseUntil: Date;
+  conversationId: string;
+  reviewerId: string;
+}
+
+/**
+ * draft_ai_reply, after its checks committed with the lease: the model is asked outside any
+ * transaction — the context is assembled in the reviewing member's own RLS transaction
+ * (docs/ARCHITECTURE.md §23) — and then ONE service transaction stores the draft and moves the
+ * enrollment on, only if the lease is still this run's (same step, same `next_run_at`, still
+ * active). So a draft is stored exactly once: a crash before that commit leaves no draft and the
+ * step runs again when the lease ends (one more model call, recorded); a pause, exit or deletion
+ * meanwhile drops the answer. A refusal (AI off, no provider, budget spent, provider error,
+ * reviewer no longer a member) is recorded as the step skipped with its code.
+ */
+async function finishAiDraft(deps: SchedulerDeps, assist: AssistDeps, p: PendingDraft, now: Date): Promise<StepResult> {
+  const { r } = p;
+  let outcome: Extract<StepOutcome, { kind: 'done' | 'skipped' }>;
+  let draft: Awaited<ReturnType<typeof composeDraft>> | undefined;
+  try {
+    draft = await composeDraft(
+      assist,
+      (fn) => deps.db.asUser({ sub: p.reviewerId }, fn, { memberOf: r.business_id }),
+      { businessId: r.business_id, userId: null },
+      p.conversationId,
+      p.reviewerId,
+    );
+    outcome = { kind: 'done' };
+  } catch (e) {
+    if (!(e instanceof AppError) || isTransient(e)) throw e;
+    outcome = { kind: 'skipped', reason: e.code === 'not_found' ? 'no_reviewer' : e.code };
+  }
+  return deps.db.asService('automations.step', async (tx): Promise<StepResult> => {
+    const held = await tx.query(
+      `SELECT 1 FROM app.automation_enrollments
+        WHERE id = $1 AND state = 'active' AND step_index = $2 AND next_run_at = $3 FOR UPDATE`,
+      [r.id, r.step_index, p.leaseUntil],
+    );
+    if (!held.rowCount) return { kind: 'ran', enrollmentId: r.id, outcome: 'deferred' };
+    if (draft) {
+      const id = await insertDraft(tx, r.business_id, p.conversationId, draft, null, 'automation');
+      outcome = { kind: 'done', details: { draft_id: id, conversation_id: p.conversationId } };
+    }
+    await advance(tx, r, p.def, p.at, outcome, now);
+    return { kind: 'ran', enrollmentId: r.id, outcome: outcome.kind };
+  });
+}
+
 export type StepResult =
   { kind: 'none' } | { kind: 'ran'; enrollmentId: string; outcome: StepOutcome['kind'] | 'completed' | ExitReason };
 
@@ -108,6 +197,7 @@ export type StepResult =
 export async function runOneDueStep(deps: SchedulerDeps, now: Date, enrollmentId?: string): Promise<StepResult> {
   let outbox: { id: string; businessId: string } | undefined;
   let claimed: Pick<Row, 'id' | 'business_id' | 'contact_id' | 'step_index'> | undefined;
+  let aiDraft: PendingDraft | undefined;
   try {
     const result = await deps.db.asService('automations.step', async (tx): Promise<StepResult> => {
       const r = (await tx.query<Row>(CLAIM_SQL, [now, enrollmentId ?? null])).rows[0];
@@ -133,7 +223,13 @@ export async function runOneDueStep(deps: SchedulerDeps, now: Date, enrollmentId
         await finish(tx, r, 'completed');
         return ran('completed');
       }
-      const outcome = await runStep(tx, r, step, { now, smsWindow: deps.smsWindow }, def.exit.on_opt_out);
+      const outcome = await runStep(
+        tx,
+        r,
+        step,
+        { now, smsWindow: deps.smsWindow, ai: deps.ai !== undefined },
+        def.exit.on_opt_out,
+      );
       const at = { index: r.step_index, type: step.type };
       switch (outcome.kind) {
         case 'deferred':
@@ -149,31 +245,22 @@ export async function runOneDueStep(deps: SchedulerDeps, now: Date, enrollmentId
             [r.id, outcome.code],
           );
           return ran('fail');
+        case 'ai_draft': {
+          // Held by a lease while the model answers outside any transaction (below).
+          const leaseUntil = new Date(now.getTime() + (deps.ai?.leaseMs ?? 0));
+          await tx.query('UPDATE app.automation_enrollments SET next_run_at = $2 WHERE id = $1', [r.id, leaseUntil]);
+          aiDraft = { r, def, at, leaseUntil, conversationId: outcome.conversationId, reviewerId: outcome.reviewerId };
+          return ran('deferred');
+        }
         case 'done':
-        case 'skipped': {
-          await event(
-            tx,
-            r,
-            outcome.kind === 'done' ? 'step_done' : 'step_skipped',
-            at,
-            outcome.kind === 'done' ? outcome.details : { reason: outcome.reason },
-          );
-          const next = r.step_index + 1;
-          const waitUntil = outcome.kind === 'done' ? outcome.next_run_at : undefined;
-          if (next >= def.steps.length && !waitUntil) {
-            await finish(tx, r, 'completed', { step_index: next });
-          } else {
-            await tx.query('UPDATE app.automation_enrollments SET step_index = $2, next_run_at = $3 WHERE id = $1', [
-              r.id,
-              next,
-              waitUntil ?? now,
-            ]);
-          }
+        case 'skipped':
+          await advance(tx, r, def, at, outcome, now);
           if (outcome.kind === 'done' && outcome.outboxId) outbox = { id: outcome.outboxId, businessId: r.business_id };
           return ran(outcome.kind);
-        }
       }
     });
+    const draft = aiDraft as PendingDraft | undefined;
+    if (draft && deps.ai) return await finishAiDraft(deps, deps.ai.assist, draft, now);
     if (outbox)
       await deps.notifyOutbox(outbox).catch((err: unknown) => {
         deps.logger.warn({ err, message_id: outbox!.id }, 'automations: outbox not nudged; its sweep will pick it up');

@@ -6,8 +6,9 @@ import { randomUUID } from 'node:crypto';
 import type { Tx } from '../db/index.ts';
 import { withOutbox } from '../messaging/outbox.ts';
 import { openConversation } from '../messaging/send.ts';
+import { queueContactEmailAsService } from '../outreach/contact-emails.ts';
 import { loadMergeContext } from '../outreach/context.ts';
-import { renderSms } from '../outreach/merge.ts';
+import { renderEmailMarkdown, renderSms } from '../outreach/merge.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Step } from './definition.ts';
 import { addLocalDays, localDate, nextLocalTime, nextSmsWindow } from './local-time.ts';
@@ -18,13 +19,16 @@ export interface Claimed {
   business_id: string;
   automation_id: string;
   automation_created_by: string | null;
+  automation_name: string;
   contact_id: string;
+  contact_name: string;
   deal_id: string | null;
   step_index: number;
   enrolled_at: Date;
   time_zone: string;
   contact_owner_id: string | null;
   contact_phone: string | null;
+  contact_email: string | null;
   contact_status: string;
 }
 
@@ -32,6 +36,8 @@ export interface StepEnv {
   now: Date;
   /** [start, end) local hours when texts may go out; null = any time. */
   smsWindow: readonly [number, number] | null;
+  /** Whether this scheduler can call a model (SchedulerDeps.ai); without, AI steps are skipped. */
+  ai: boolean;
 }
 
 export type StepOutcome =
@@ -44,7 +50,13 @@ export type StepOutcome =
   /** The run ends here (the contact opted out). */
   | { kind: 'exit'; reason: 'opted_out' }
   /** The automation cannot run this step (a template or configuration is gone). */
-  | { kind: 'fail'; code: string };
+  | { kind: 'fail'; code: string }
+  /**
+   * draft_ai_reply may go ahead: the scheduler asks the model outside this transaction and
+   * records the step in another (scheduler.ts); `reviewerId` is the member whose RLS
+   * transaction assembles the context.
+   */
+  | { kind: 'ai_draft'; conversationId: string; reviewerId: string };
 
 const MS = { minutes: 60_000, hours: 3_600_000 } as const;
 
@@ -69,6 +81,12 @@ export async function runStep(
     }
     case 'send_sms':
       return sendSms(tx, e, step.template_id, env, onOptOutExit);
+    case 'send_email':
+      return sendEmail(tx, e, step, env, onOptOutExit);
+    case 'notify':
+      return notify(tx, e, step);
+    case 'draft_ai_reply':
+      return prepareAiDraft(tx, e, env, onOptOutExit);
     case 'create_task': {
       const assignee =
         step.assignee === 'contact_owner' ? (e.contact_owner_id ?? e.automation_created_by) : step.assignee;
@@ -146,6 +164,39 @@ export async function runStep(
   }
 }
 
+/**
+ * The contact's conversation for a text (opened if new), after the checks every SMS step
+ * makes: a phone, not do-not-contact, a Twilio number, no STOP to that number (TCPA; the
+ * outbox checks again at send time). Otherwise the step's outcome.
+ */
+async function smsConversation(
+  tx: Tx,
+  e: Claimed,
+  onOptOutExit: boolean,
+): Promise<{ conversationId: string } | { outcome: StepOutcome }> {
+  if (!e.contact_phone) return { outcome: { kind: 'skipped', reason: 'no_phone' } };
+  if (e.contact_status === 'do_not_contact') return { outcome: { kind: 'skipped', reason: 'do_not_contact' } };
+  let conversationId: string;
+  try {
+    conversationId = await openConversation(tx, e.business_id, { contact_id: e.contact_id });
+  } catch (err) {
+    if (err instanceof AppError && err.code === 'no_twilio_config')
+      return { outcome: { kind: 'fail', code: 'no_twilio_config' } };
+    throw err;
+  }
+  const stop = await tx.query(
+    `SELECT 1 FROM app.sms_opt_outs o JOIN app.conversations v
+        ON v.business_id = o.business_id AND v.contact_id = o.contact_id AND v.our_number = o.our_number
+      WHERE v.business_id = $1 AND v.id = $2`,
+    [e.business_id, conversationId],
+  );
+  if (stop.rowCount && stop.rowCount > 0)
+    return {
+      outcome: onOptOutExit ? { kind: 'exit', reason: 'opted_out' } : { kind: 'skipped', reason: 'opted_out' },
+    };
+  return { conversationId };
+}
+
 async function sendSms(
   tx: Tx,
   e: Claimed,
@@ -164,22 +215,9 @@ async function sendSms(
   );
   const template = t.rows[0];
   if (!template || template.channel !== 'sms') return { kind: 'fail', code: 'template_missing' };
-  let conversationId: string;
-  try {
-    conversationId = await openConversation(tx, e.business_id, { contact_id: e.contact_id });
-  } catch (err) {
-    if (err instanceof AppError && err.code === 'no_twilio_config') return { kind: 'fail', code: 'no_twilio_config' };
-    throw err;
-  }
-  // A STOP to the number this text would go from (TCPA); the outbox checks again at send time.
-  const stop = await tx.query(
-    `SELECT 1 FROM app.sms_opt_outs o JOIN app.conversations v
-        ON v.business_id = o.business_id AND v.contact_id = o.contact_id AND v.our_number = o.our_number
-      WHERE v.business_id = $1 AND v.id = $2`,
-    [e.business_id, conversationId],
-  );
-  if (stop.rowCount && stop.rowCount > 0)
-    return onOptOutExit ? { kind: 'exit', reason: 'opted_out' } : { kind: 'skipped', reason: 'opted_out' };
+  const target = await smsConversation(tx, e, onOptOutExit);
+  if ('outcome' in target) return target.outcome;
+  const { conversationId } = target;
   // The conversation's own configuration, else the one that owns its number (as send.ts).
   const cfg = await tx.query<{ id: string }>(
     `SELECT c.id FROM app.conversations v JOIN app.twilio_configs c
@@ -205,4 +243,130 @@ async function sendSms(
     createdBy: null,
   });
   return { kind: 'done', details: { message_id: id }, outboxId: id };
+}
+
+/**
+ * An email template to the contact, queued exactly as a 1:1 email (src/outreach/contact-emails.ts)
+ * but in nobody's name, with its outbox row. Quiet hours hold it like a text (every automated
+ * send waits for the window); an unsubscribe ends the run like a STOP.
+ */
+async function sendEmail(
+  tx: Tx,
+  e: Claimed,
+  step: Extract<Step, { type: 'send_email' }>,
+  env: StepEnv,
+  onOptOutExit: boolean,
+): Promise<StepOutcome> {
+  const window = nextSmsWindow(env.smsWindow, e.time_zone, env.now);
+  if (window.getTime() > env.now.getTime()) return { kind: 'deferred', until: window };
+  if (!e.contact_email) return { kind: 'skipped', reason: 'no_email' };
+  if (e.contact_status === 'do_not_contact') return { kind: 'skipped', reason: 'do_not_contact' };
+  const t = await tx.query<{ subject: string | null; body: string; channel: string }>(
+    'SELECT subject, body, channel FROM app.message_templates WHERE business_id = $1 AND id = $2',
+    [e.business_id, step.template_id],
+  );
+  const template = t.rows[0];
+  if (!template || template.channel !== 'email' || template.subject === null)
+    return { kind: 'fail', code: 'template_missing' };
+  const ctx = await loadMergeContext(tx, e.business_id, e.contact_id, e.automation_created_by);
+  const { subject, markdown } = renderEmailMarkdown({ subject: template.subject, body: template.body }, ctx);
+  if (subject === '' || markdown.trim() === '') return { kind: 'skipped', reason: 'empty_message' };
+  const r = await queueContactEmailAsService(tx, e.business_id, e.contact_id, {
+    sender_id: step.sender_id ?? null,
+    subject: subject.slice(0, 500),
+    body: markdown.slice(0, 50_000),
+  });
+  if (r.ok) return { kind: 'done', details: { email_id: r.email.id }, outboxId: r.email.id };
+  switch (r.why) {
+    case 'unsubscribed':
+      return onOptOutExit ? { kind: 'exit', reason: 'opted_out' } : { kind: 'skipped', reason: 'unsubscribed' };
+    case 'bounced':
+      return { kind: 'skipped', reason: 'email_bounced' };
+    case 'no_email':
+    case 'contact_missing':
+      return { kind: 'skipped', reason: r.why };
+    case 'sender_missing':
+      return { kind: 'fail', code: 'email_sender_missing' };
+    case 'no_email_sender':
+    case 'demo_restricted':
+      return { kind: 'fail', code: r.why };
+  }
+}
+
+/**
+ * An in-app notification (docs/ARCHITECTURE.md §12.1, kind `automation`) linking to the
+ * contact. Recipients are members at this moment: a member removed since the automation was
+ * saved makes the step `skipped (not_a_member)`, never a silent no-op.
+ */
+async function notify(tx: Tx, e: Claimed, step: Extract<Step, { type: 'notify' }>): Promise<StepOutcome> {
+  const r =
+    step.to === 'admins'
+      ? await tx.query<{ user_id: string }>(
+          `SELECT user_id FROM app.memberships WHERE business_id = $1 AND role IN ('owner', 'admin')`,
+          [e.business_id],
+        )
+      : await tx.query<{ user_id: string }>(
+          // The contact's owner, else the automation's author; or the one member named.
+          `SELECT user_id FROM app.memberships WHERE business_id = $1 AND user_id = ANY($2::uuid[])
+            ORDER BY user_id = $3 DESC LIMIT 1`,
+          step.to === 'contact_owner'
+            ? [e.business_id, [e.contact_owner_id, e.automation_created_by].filter(Boolean), e.contact_owner_id]
+            : [e.business_id, [step.to], step.to],
+        );
+  const users = r.rows.map((u) => u.user_id);
+  if (users.length === 0)
+    return {
+      kind: 'skipped',
+      reason: step.to === 'contact_owner' || step.to === 'admins' ? 'no_recipient' : 'not_a_member',
+    };
+  const name = e.contact_name || 'A contact';
+  const n = await tx.query<{ user_id: string }>(
+    `INSERT INTO app.notifications (business_id, user_id, kind, title, body, link, subject_id)
+     SELECT $1, u, 'automation', left($3, 200), left($4, 500), $5, $6 FROM unnest($2::uuid[]) AS u
+     RETURNING user_id`,
+    [
+      e.business_id,
+      users,
+      step.message ?? `${e.automation_name}: ${name}`,
+      step.message
+        ? `${name} · automation “${e.automation_name}”`
+        : `Automation “${e.automation_name}” reached this step.`,
+      `/b/${e.business_id}/contacts/${e.contact_id}`,
+      e.contact_id,
+    ],
+  );
+  return { kind: 'done', details: { user_ids: n.rows.map((u) => u.user_id) } };
+}
+
+/**
+ * The checks of draft_ai_reply that need no model, in the step's transaction: AI on, a
+ * provider, budget left (the admission checks again), a textable contact and a member to
+ * review it — the contact's owner, else the automation's author. The model call itself is
+ * the scheduler's, outside any transaction (docs/ARCHITECTURE.md §23).
+ */
+async function prepareAiDraft(tx: Tx, e: Claimed, env: StepEnv, onOptOutExit: boolean): Promise<StepOutcome> {
+  if (!env.ai) return { kind: 'skipped', reason: 'ai_unavailable' };
+  const a = await tx.query<{ enabled: boolean; configured: boolean; spent: boolean }>(
+    `SELECT b.ai_enabled AS enabled,
+            EXISTS (SELECT 1 FROM app.ai_providers p WHERE p.business_id = b.id) AS configured,
+            (SELECT coalesce(sum(c.tokens_in + c.tokens_out), 0) FROM app.ai_calls c
+              WHERE c.business_id = b.id AND c.outcome <> 'pending'
+                AND c.started_at >= (date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'))
+              >= b.ai_monthly_token_budget AS spent
+       FROM app.businesses b WHERE b.id = $1`,
+    [e.business_id],
+  );
+  const ai = a.rows[0];
+  if (!ai?.enabled) return { kind: 'skipped', reason: 'ai_disabled' };
+  if (!ai.configured) return { kind: 'skipped', reason: 'ai_not_configured' };
+  if (ai.spent) return { kind: 'skipped', reason: 'ai_budget_exhausted' };
+  const target = await smsConversation(tx, e, onOptOutExit);
+  if ('outcome' in target) return target.outcome;
+  const m = await tx.query<{ user_id: string }>(
+    `SELECT user_id FROM app.memberships WHERE business_id = $1 AND user_id = ANY($2::uuid[])
+      ORDER BY user_id = $3 DESC LIMIT 1`,
+    [e.business_id, [e.contact_owner_id, e.automation_created_by].filter(Boolean), e.contact_owner_id],
+  );
+  if (!m.rows[0]) return { kind: 'skipped', reason: 'no_reviewer' };
+  return { kind: 'ai_draft', conversationId: target.conversationId, reviewerId: m.rows[0].user_id };
 }

@@ -109,8 +109,14 @@ export async function contactTimeline(
         jsonb_build_object('automation_id', en.automation_id, 'name', a.name, 'enrollment_id', ae.enrollment_id,
           'event', ae.kind, 'step_index', ae.step_index, 'step_type', ae.step_type,
           'status', CASE ae.kind
-            WHEN 'step_done' THEN replace(ae.step_type, '_', ' ') || ' done'
-            WHEN 'step_skipped' THEN replace(ae.step_type, '_', ' ') || ' skipped (' || replace(coalesce(ae.details ->> 'reason', ''), '_', ' ') || ')'
+            WHEN 'step_done' THEN CASE ae.step_type
+              WHEN 'send_email' THEN 'email queued'
+              WHEN 'notify' THEN 'team notified'
+              WHEN 'draft_ai_reply' THEN 'AI reply drafted for review'
+              ELSE replace(ae.step_type, '_', ' ') || ' done' END
+            WHEN 'step_skipped' THEN CASE ae.step_type WHEN 'draft_ai_reply' THEN 'AI reply draft'
+              ELSE replace(ae.step_type, '_', ' ') END
+              || ' skipped (' || replace(coalesce(ae.details ->> 'reason', ''), '_', ' ') || ')'
             WHEN 'exited' THEN 'exited (' || replace(coalesce(ae.details ->> 'reason', ''), '_', ' ') || ')'
             WHEN 'failed' THEN 'failed (' || coalesce(ae.details ->> 'code', '') || ')'
             ELSE ae.kind END)`,

@@ -33,6 +33,7 @@ const KIND_LABEL: Record<string, string> = {
   assignment: 'Assigned to you',
   import_finished: 'Imports',
   invitation_accepted: 'Team',
+  automation: 'Automations',
 };
 
 /**

@@ -12,6 +12,7 @@ export const NOTIFICATION_KINDS = [
   'assignment',
   'import_finished',
   'invitation_accepted',
+  'automation',
 ] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 

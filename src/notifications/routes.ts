@@ -54,7 +54,10 @@ const readBody = z
 const settingsSchema = z.object({
   time_zone: z.string().min(1).max(64).describe('IANA time zone of the daily digest'),
   digest_hour: z.number().int().min(0).max(23).describe('local hour the digest is sent'),
-  email_kinds: z.array(z.enum(NOTIFICATION_KINDS)).max(5).describe('kinds that also arrive in the daily digest'),
+  email_kinds: z
+    .array(z.enum(NOTIFICATION_KINDS))
+    .max(NOTIFICATION_KINDS.length)
+    .describe('kinds that also arrive in the daily digest'),
 });
 
 export interface NotificationDeps {

@@ -129,6 +129,18 @@ export function renderEmail(t: { subject: string; body: string }, ctx: MergeCont
   return { subject, text, html };
 }
 
+/**
+ * An email template as a 1:1 email's Markdown body (src/outreach/contact-emails.ts): every merged
+ * value Markdown-escaped, so the email driver's HTML part shows a contact's data as text.
+ */
+export function renderEmailMarkdown(
+  t: { subject: string; body: string },
+  ctx: MergeContext,
+): { subject: string; markdown: string } {
+  const { subject } = renderEmail({ subject: t.subject, body: '' }, ctx);
+  return { subject, markdown: renderWith(forMarkdown, t.body, ctx) };
+}
+
 export function renderSms(t: { body: string }, ctx: MergeContext): string {
   return renderWith(plain, t.body, ctx);
 }

@@ -729,6 +729,14 @@ export interface paths {
                       type: 'send_sms';
                     }
                   | {
+                      /** Format: uuid */
+                      sender_id?: string;
+                      /** Format: uuid */
+                      template_id: string;
+                      /** @enum {string} */
+                      type: 'send_email';
+                    }
+                  | {
                       /** @default contact_owner */
                       assignee: 'contact_owner' | string;
                       /** @default 0 */
@@ -768,6 +776,17 @@ export interface paths {
                       list_id: string;
                       /** @enum {string} */
                       type: 'remove_from_list';
+                    }
+                  | {
+                      message?: string;
+                      /** @default contact_owner */
+                      to: 'contact_owner' | 'admins' | string;
+                      /** @enum {string} */
+                      type: 'notify';
+                    }
+                  | {
+                      /** @enum {string} */
+                      type: 'draft_ai_reply';
                     }
                 )[];
                 trigger:
@@ -943,6 +962,14 @@ export interface paths {
                   type: 'send_sms';
                 }
               | {
+                  /** Format: uuid */
+                  sender_id?: string;
+                  /** Format: uuid */
+                  template_id: string;
+                  /** @enum {string} */
+                  type: 'send_email';
+                }
+              | {
                   /** @default contact_owner */
                   assignee?: 'contact_owner' | string;
                   /** @default 0 */
@@ -981,6 +1008,17 @@ export interface paths {
                   list_id: string;
                   /** @enum {string} */
                   type: 'remove_from_list';
+                }
+              | {
+                  message?: string;
+                  /** @default contact_owner */
+                  to?: 'contact_owner' | 'admins' | string;
+                  /** @enum {string} */
+                  type: 'notify';
+                }
+              | {
+                  /** @enum {string} */
+                  type: 'draft_ai_reply';
                 }
             )[];
             trigger:
@@ -1145,6 +1183,14 @@ export interface paths {
                     type: 'send_sms';
                   }
                 | {
+                    /** Format: uuid */
+                    sender_id?: string;
+                    /** Format: uuid */
+                    template_id: string;
+                    /** @enum {string} */
+                    type: 'send_email';
+                  }
+                | {
                     /** @default contact_owner */
                     assignee: 'contact_owner' | string;
                     /** @default 0 */
@@ -1184,6 +1230,17 @@ export interface paths {
                     list_id: string;
                     /** @enum {string} */
                     type: 'remove_from_list';
+                  }
+                | {
+                    message?: string;
+                    /** @default contact_owner */
+                    to: 'contact_owner' | 'admins' | string;
+                    /** @enum {string} */
+                    type: 'notify';
+                  }
+                | {
+                    /** @enum {string} */
+                    type: 'draft_ai_reply';
                   }
               )[];
               trigger:
@@ -1383,6 +1440,14 @@ export interface paths {
                     type: 'send_sms';
                   }
                 | {
+                    /** Format: uuid */
+                    sender_id?: string;
+                    /** Format: uuid */
+                    template_id: string;
+                    /** @enum {string} */
+                    type: 'send_email';
+                  }
+                | {
                     /** @default contact_owner */
                     assignee: 'contact_owner' | string;
                     /** @default 0 */
@@ -1422,6 +1487,17 @@ export interface paths {
                     list_id: string;
                     /** @enum {string} */
                     type: 'remove_from_list';
+                  }
+                | {
+                    message?: string;
+                    /** @default contact_owner */
+                    to: 'contact_owner' | 'admins' | string;
+                    /** @enum {string} */
+                    type: 'notify';
+                  }
+                | {
+                    /** @enum {string} */
+                    type: 'draft_ai_reply';
                   }
               )[];
               trigger:
@@ -1591,6 +1667,14 @@ export interface paths {
                   type: 'send_sms';
                 }
               | {
+                  /** Format: uuid */
+                  sender_id?: string;
+                  /** Format: uuid */
+                  template_id: string;
+                  /** @enum {string} */
+                  type: 'send_email';
+                }
+              | {
                   /** @default contact_owner */
                   assignee?: 'contact_owner' | string;
                   /** @default 0 */
@@ -1629,6 +1713,17 @@ export interface paths {
                   list_id: string;
                   /** @enum {string} */
                   type: 'remove_from_list';
+                }
+              | {
+                  message?: string;
+                  /** @default contact_owner */
+                  to?: 'contact_owner' | 'admins' | string;
+                  /** @enum {string} */
+                  type: 'notify';
+                }
+              | {
+                  /** @enum {string} */
+                  type: 'draft_ai_reply';
                 }
             )[];
             trigger?:
@@ -1793,6 +1888,14 @@ export interface paths {
                     type: 'send_sms';
                   }
                 | {
+                    /** Format: uuid */
+                    sender_id?: string;
+                    /** Format: uuid */
+                    template_id: string;
+                    /** @enum {string} */
+                    type: 'send_email';
+                  }
+                | {
                     /** @default contact_owner */
                     assignee: 'contact_owner' | string;
                     /** @default 0 */
@@ -1832,6 +1935,17 @@ export interface paths {
                     list_id: string;
                     /** @enum {string} */
                     type: 'remove_from_list';
+                  }
+                | {
+                    message?: string;
+                    /** @default contact_owner */
+                    to: 'contact_owner' | 'admins' | string;
+                    /** @enum {string} */
+                    type: 'notify';
+                  }
+                | {
+                    /** @enum {string} */
+                    type: 'draft_ai_reply';
                   }
               )[];
               trigger:
@@ -2029,6 +2143,14 @@ export interface paths {
                     type: 'send_sms';
                   }
                 | {
+                    /** Format: uuid */
+                    sender_id?: string;
+                    /** Format: uuid */
+                    template_id: string;
+                    /** @enum {string} */
+                    type: 'send_email';
+                  }
+                | {
                     /** @default contact_owner */
                     assignee: 'contact_owner' | string;
                     /** @default 0 */
@@ -2068,6 +2190,17 @@ export interface paths {
                     list_id: string;
                     /** @enum {string} */
                     type: 'remove_from_list';
+                  }
+                | {
+                    message?: string;
+                    /** @default contact_owner */
+                    to: 'contact_owner' | 'admins' | string;
+                    /** @enum {string} */
+                    type: 'notify';
+                  }
+                | {
+                    /** @enum {string} */
+                    type: 'draft_ai_reply';
                   }
               )[];
               trigger:
@@ -2327,6 +2460,14 @@ export interface paths {
                     type: 'send_sms';
                   }
                 | {
+                    /** Format: uuid */
+                    sender_id?: string;
+                    /** Format: uuid */
+                    template_id: string;
+                    /** @enum {string} */
+                    type: 'send_email';
+                  }
+                | {
                     /** @default contact_owner */
                     assignee: 'contact_owner' | string;
                     /** @default 0 */
@@ -2366,6 +2507,17 @@ export interface paths {
                     list_id: string;
                     /** @enum {string} */
                     type: 'remove_from_list';
+                  }
+                | {
+                    message?: string;
+                    /** @default contact_owner */
+                    to: 'contact_owner' | 'admins' | string;
+                    /** @enum {string} */
+                    type: 'notify';
+                  }
+                | {
+                    /** @enum {string} */
+                    type: 'draft_ai_reply';
                   }
               )[];
               trigger:
@@ -2567,6 +2719,14 @@ export interface paths {
                     type: 'send_sms';
                   }
                 | {
+                    /** Format: uuid */
+                    sender_id?: string;
+                    /** Format: uuid */
+                    template_id: string;
+                    /** @enum {string} */
+                    type: 'send_email';
+                  }
+                | {
                     /** @default contact_owner */
                     assignee: 'contact_owner' | string;
                     /** @default 0 */
@@ -2606,6 +2766,17 @@ export interface paths {
                     list_id: string;
                     /** @enum {string} */
                     type: 'remove_from_list';
+                  }
+                | {
+                    message?: string;
+                    /** @default contact_owner */
+                    to: 'contact_owner' | 'admins' | string;
+                    /** @enum {string} */
+                    type: 'notify';
+                  }
+                | {
+                    /** @enum {string} */
+                    type: 'draft_ai_reply';
                   }
               )[];
               trigger:
@@ -8129,7 +8300,8 @@ export interface paths {
                 created_at: string;
                 id: string;
                 /** @enum {string} */
-                kind: 'inbound_text' | 'task_due' | 'assignment' | 'import_finished' | 'invitation_accepted';
+                kind:
+                  'inbound_text' | 'task_due' | 'assignment' | 'import_finished' | 'invitation_accepted' | 'automation';
                 /** @description an in-app path */
                 link: string | null;
                 read_at: string | null;
@@ -8227,7 +8399,9 @@ export interface paths {
               /** @description local hour the digest is sent */
               digest_hour: number;
               /** @description kinds that also arrive in the daily digest */
-              email_kinds: ('inbound_text' | 'task_due' | 'assignment' | 'import_finished' | 'invitation_accepted')[];
+              email_kinds: (
+                'inbound_text' | 'task_due' | 'assignment' | 'import_finished' | 'invitation_accepted' | 'automation'
+              )[];
               /** @description IANA time zone of the daily digest */
               time_zone: string;
             };
@@ -8249,7 +8423,9 @@ export interface paths {
             /** @description local hour the digest is sent */
             digest_hour: number;
             /** @description kinds that also arrive in the daily digest */
-            email_kinds: ('inbound_text' | 'task_due' | 'assignment' | 'import_finished' | 'invitation_accepted')[];
+            email_kinds: (
+              'inbound_text' | 'task_due' | 'assignment' | 'import_finished' | 'invitation_accepted' | 'automation'
+            )[];
             /** @description IANA time zone of the daily digest */
             time_zone: string;
           };
@@ -8266,7 +8442,9 @@ export interface paths {
               /** @description local hour the digest is sent */
               digest_hour: number;
               /** @description kinds that also arrive in the daily digest */
-              email_kinds: ('inbound_text' | 'task_due' | 'assignment' | 'import_finished' | 'invitation_accepted')[];
+              email_kinds: (
+                'inbound_text' | 'task_due' | 'assignment' | 'import_finished' | 'invitation_accepted' | 'automation'
+              )[];
               /** @description IANA time zone of the daily digest */
               time_zone: string;
             };
