@@ -43,6 +43,7 @@ import { createSmsDriver } from './messaging/sms-driver.ts';
 import { loadOrCreateTls } from './server/tls.ts';
 import { notificationRoutes } from './notifications/routes.ts';
 import { registerNotificationQueues } from './jobs/notifications.ts';
+import { createGbp } from './gbp/index.ts';
 
 export interface StartOptions {
   logger?: Logger;
@@ -158,6 +159,9 @@ export function routeModules(deps: {
     aiModule({ config, db, vault, messaging, assist }),
     automationRoutes(db, automationsNotifier(jobs).nudge),
   );
+  // Google Business Profile: location, posts published by a job (docs/ARCHITECTURE.md §26).
+  const gbp = createGbp({ config, db, vault });
+  modules.push(...gbp.modules);
   const notificationDeps = { db, logger, mailer: auth.mailer, publicUrl: config.publicUrl };
   modules.push(notificationRoutes(notificationDeps));
   registerNotificationQueues(jobs, notificationDeps);

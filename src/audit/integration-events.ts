@@ -24,7 +24,9 @@ export type IntegrationAuditAction =
   | 'email.sender.default_set'
   | 'email.sender.updated'
   | 'ai.provider.set'
-  | 'ai.provider.removed';
+  | 'ai.provider.removed'
+  | 'gbp.location.attached'
+  | 'gbp.location.detached';
 
 /** What a row may say about its subject: display data only, never a credential. */
 export type AuditDetails = {
@@ -50,6 +52,9 @@ export type AuditDetails = {
   provider?: string;
   model?: string;
   base_url_host?: string;
+  /** Business Profile location changes: Google's location name and its title. */
+  location_name?: string;
+  location_title?: string;
 };
 
 export interface IntegrationChange {

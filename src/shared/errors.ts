@@ -91,6 +91,11 @@ export const ERROR_STATUS = {
   postal_address_required: 409,
   unsubscribe_link_invalid: 404,
   email_suppressed: 409,
+  // Google Business Profile (src/gbp)
+  google_scope_missing: 409,
+  google_reauth_required: 409,
+  gbp_location_required: 409,
+  gbp_post_not_editable: 409,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

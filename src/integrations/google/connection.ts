@@ -296,6 +296,12 @@ export function createGoogleConnection(deps: { config: Config; db: Database; vau
         try {
           fresh = await oidc.refreshTokenGrant(c, cur.tokens.refresh_token);
         } catch (e) {
+          // invalid_grant: the user removed Capto's access at Google, or the grant expired. Only a
+          // new consent helps, so callers stop retrying (docs/ARCHITECTURE.md §26).
+          if (e instanceof oidc.ResponseBodyError && e.error === 'invalid_grant')
+            throw new AppError('google_reauth_required', 'Google no longer accepts this connection; connect again', {
+              cause: new Error(e.name),
+            });
           throw new AppError('upstream_error', 'Google refused to refresh the connection', {
             cause: e instanceof Error ? new Error(e.name) : undefined,
           });

@@ -6016,6 +6016,172 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/businesses/{bid}/google/location': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The attached Business Profile location (any member) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          bid: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              location: {
+                account_name: string;
+                address: string | null;
+                attached_at: string;
+                attached_by: string | null;
+                /** Format: uuid */
+                id: string;
+                location_name: string;
+                maps_uri: string | null;
+                place_id: string | null;
+                review_uri: string | null;
+                /** @enum {string} */
+                status: 'active' | 'needs_reconnect';
+                title: string;
+              } | null;
+            };
+          };
+        };
+      };
+    };
+    /** Attach a Business Profile location (owner/admin; replaces the previous one; audited) */
+    put: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          bid: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            account_name: string;
+            location_name: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              location: {
+                account_name: string;
+                address: string | null;
+                attached_at: string;
+                attached_by: string | null;
+                /** Format: uuid */
+                id: string;
+                location_name: string;
+                maps_uri: string | null;
+                place_id: string | null;
+                review_uri: string | null;
+                /** @enum {string} */
+                status: 'active' | 'needs_reconnect';
+                title: string;
+              };
+            };
+          };
+        };
+      };
+    };
+    post?: never;
+    /** Detach the Business Profile location (owner/admin; scheduled posts stop; audited) */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          bid: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        204: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/businesses/{bid}/google/locations': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Business Profile locations the connected Google account manages (owner/admin) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          bid: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              items: {
+                account_name: string;
+                account_title: string | null;
+                address: string | null;
+                location_name: string;
+                review_uri: string | null;
+                title: string;
+              }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/businesses/{bid}/integrations/ai': {
     parameters: {
       query?: never;
