@@ -33,9 +33,14 @@ const call = <T = any>(path: string, user: SignedUpUser, options: RequestOptions
 beforeAll(async () => {
   fake = await startGoogleBusinessFake();
   s = await startTestServer({ GOOGLE_API_BASE: fake.url, CAPTO_MASTER_KEY: MASTER });
-  [owner, admin, member, otherAdmin, outsider] = await Promise.all(
-    Array.from({ length: 5 }, () => signUp(s, { verified: true })),
-  );
+  const users = await Promise.all(Array.from({ length: 5 }, () => signUp(s, { verified: true })));
+  [owner, admin, member, otherAdmin, outsider] = users as [
+    SignedUpUser,
+    SignedUpUser,
+    SignedUpUser,
+    SignedUpUser,
+    SignedUpUser,
+  ];
   bid = (await newBusiness(s.engine, owner.userId)).id;
   await addMember(s.engine, bid, admin.userId, 'admin');
   await addMember(s.engine, bid, member.userId, 'member');
