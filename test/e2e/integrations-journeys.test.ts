@@ -1,5 +1,5 @@
 // Settings → Integrations and the inbox in Chromium: add a Twilio number,
-// make it the default, remove it and read the audit rows; send an SMS through the local
+// make it the default, remove it and read the audit rows, set its send rate; send an SMS through the local
 // Twilio fake and watch the signed inbound reply (and a STOP) arrive; a member sees the
 // numbers but none of the controls.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -132,6 +132,18 @@ describe.skipIf(e2eSkipReason !== null)(
           await main.getByRole('button', { name: /Set default/ }).click();
           await main.getByText('Default').waitFor();
         }
+        // The number's send rate (owners/admins): saved, audited, and what the API reports.
+        const rate = page.getByRole('form', { name: 'Send rate of Main line' });
+        expect(await rate.getByLabel('Texts per second').inputValue()).toBe('1');
+        await rate.getByLabel('Texts per second').fill('5');
+        await rate.getByRole('button', { name: /Save rate/ }).click();
+        await audit.locator('tr[data-action="twilio.config.updated"]').waitFor();
+        const saved = await request(`${server.url}/api/businesses/${bid}/integrations/twilio`, {
+          token: owner.accessToken,
+        });
+        expect(
+          saved.json.items.find((c: { friendly_name: string }) => c.friendly_name === 'Main line').messages_per_second,
+        ).toBe(5);
         await screenshot(page, 'settings-integrations');
       });
       expectNoConsoleErrors(t);
@@ -226,7 +238,8 @@ describe.skipIf(e2eSkipReason !== null)(
         await m.page.goto(`${server.url}/b/${bid}/settings/integrations`);
         await m.page.getByTestId('twilio-configs').getByText('Main line').waitFor();
         expect(await m.page.getByRole('form', { name: 'Add a Twilio number' }).count()).toBe(0);
-        expect(await m.page.getByRole('button', { name: /Remove|Set default/ }).count()).toBe(0);
+        expect(await m.page.getByRole('button', { name: /Remove|Set default|Save rate/ }).count()).toBe(0);
+        await m.page.getByTestId('twilio-configs').getByText('5/s').waitFor();
         expect(await m.page.getByTestId('sms-webhook-url').count()).toBe(0);
         expect(await m.page.getByTestId('audit-log').count()).toBe(0);
         await m.page.getByText('The integration audit log is visible to owners and admins.').waitFor();

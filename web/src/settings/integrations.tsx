@@ -1,5 +1,6 @@
 // Settings → Integrations: Twilio configurations (add with the webhook URLs to paste
-// into the Twilio console, remove with confirmation, set default), Google, and the
+// into the Twilio console, remove with confirmation, set default, each number's send rate
+// — docs/ARCHITECTURE.md §21 "Campaigns"), Google, and the
 // integration audit log. Owners and admins manage; members see the list only. Tokens
 // are write-only: the API never returns them, so the form clears after saving.
 import { useState, type FormEvent } from 'react';
@@ -24,6 +25,8 @@ export interface TwilioConfig {
   account_sid?: string;
   phone_number: string;
   is_default: boolean;
+  /** The number's throughput cap, shared by 1:1 texts and campaigns (1–100). */
+  messages_per_second?: number;
   created_at?: string;
   created_by_email?: string | null;
   webhooks?: { sms: string; status: string };
@@ -126,6 +129,49 @@ function AddTwilioForm({ bid, onAdded }: { bid: string; onAdded: (c: TwilioConfi
   );
 }
 
+/**
+ * A number's send rate (`PATCH …/integrations/twilio/:id {messages_per_second}`, owners and
+ * admins; audited). Twilio allows 1/s on a US long code, more on toll-free and short codes.
+ */
+function TwilioRate({ bid, config, onSaved }: { bid: string; config: TwilioConfig; onSaved: () => Promise<void> }) {
+  const current = config.messages_per_second ?? 1;
+  const [value, setValue] = useState(String(current));
+  const save = useMutation({
+    mutationFn: () =>
+      api<TwilioConfig>(bpath(bid, 'integrations', 'twilio', config.id), {
+        method: 'PATCH',
+        body: { messages_per_second: Number(value) },
+      }),
+    onSuccess: onSaved,
+  });
+  return (
+    <form
+      className="row"
+      aria-label={`Send rate of ${config.friendly_name}`}
+      onSubmit={(e: FormEvent) => {
+        e.preventDefault();
+        save.mutate();
+      }}
+    >
+      <TextField
+        label="Texts per second"
+        type="number"
+        inputMode="numeric"
+        min={1}
+        max={100}
+        step={1}
+        required
+        value={value}
+        onChange={(e) => setValue(e.target.value)}
+        error={save.isError ? errorMessage(save.error) : null}
+      />
+      <button type="submit" disabled={save.isPending || value === String(current)}>
+        Save rate<span className="sr-only"> {config.friendly_name}</span>
+      </button>
+    </form>
+  );
+}
+
 export function IntegrationsSettings() {
   const { bid, canManage } = useBusiness();
   const queryClient = useQueryClient();
@@ -157,7 +203,9 @@ export function IntegrationsSettings() {
         <h2 id="twilio-h">Twilio (SMS)</h2>
         <p className="muted">
           Capto sends and receives texts through your own Twilio account. Each number gets its own webhook URLs; Twilio
-          signs every request with your auth token and Capto checks the signature.
+          signs every request with your auth token and Capto checks the signature. A number's send rate caps its 1:1
+          texts and campaigns together: Twilio allows 1 text per second on a US long code, more on toll-free numbers and
+          short codes.
         </p>
         {(remove.isError || makeDefault.isError) && (
           <Alert kind="error">{errorMessage(remove.error ?? makeDefault.error)}</Alert>
@@ -184,6 +232,7 @@ export function IntegrationsSettings() {
                       <th scope="col">Number</th>
                       <th scope="col">Account</th>
                       <th scope="col">Added</th>
+                      <th scope="col">Send rate</th>
                       {canManage && <th scope="col">Webhooks</th>}
                       {canManage && (
                         <th scope="col">
@@ -201,6 +250,13 @@ export function IntegrationsSettings() {
                         <td>{formatPhone(c.phone_number)}</td>
                         <td className="mono">{c.account_sid_masked ?? c.account_sid ?? '—'}</td>
                         <td>{formatDateTime(c.created_at)}</td>
+                        <td>
+                          {canManage ? (
+                            <TwilioRate key={c.messages_per_second} bid={bid} config={c} onSaved={after} />
+                          ) : (
+                            `${c.messages_per_second ?? 1}/s`
+                          )}
+                        </td>
                         {canManage && (
                           <td>
                             <WebhookUrls config={c} />
