@@ -2,7 +2,8 @@
 // listens on loopback unless HOST says otherwise; `capto --version` and the
 // capto_build_info metric name the build; probe requests are logged at debug; rate-limit
 // keys in Redis carry no email address and no "undefined"; restore says where the
-// development master key lives when it has none.
+// development master key lives when it has none; the embedded engine keeps its shared
+// buffers small (its WebAssembly heap never shrinks).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -15,6 +16,7 @@ import { masterBackupKey } from '../src/ops/backup-key.ts';
 import { freshEmail, signUp } from './support/auth.ts';
 import { request } from './support/http.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
+import { createTestDatabase, ENGINE } from './support/engine.ts';
 
 // A Redis database of its own: other test files (and other runs) share db 0.
 const REDIS_URL = 'redis://127.0.0.1:6379/11';
@@ -111,6 +113,25 @@ describe('restore without a master key', () => {
       expect((error as Error).message).toMatch(/CAPTO_MASTER_KEY/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('embedded memory', () => {
+  it.skipIf(ENGINE !== 'embedded')("PGlite runs with 32 MB of shared buffers, not PostgreSQL's 128 MB", async () => {
+    const t = await createTestDatabase({ migrate: false });
+    try {
+      const shown = await t.engine.withMaintenanceClient((c) =>
+        c.query<{ shared_buffers: string }>('SHOW shared_buffers'),
+      );
+      expect(shown.rows[0]?.shared_buffers).toBe('32MB');
+      // Our settings come on top of PGlite's own start parameters, which still hold.
+      const search = await t.engine.withMaintenanceClient((c) =>
+        c.query<{ max_worker_processes: string }>('SHOW max_worker_processes'),
+      );
+      expect(search.rows[0]?.max_worker_processes).toBe('0');
+    } finally {
+      await t.close();
     }
   });
 });

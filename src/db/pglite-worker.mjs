@@ -24,12 +24,16 @@ import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 // Plain JavaScript on purpose: a worker thread does not inherit the TypeScript
 // loader of the main thread, and this file needs none.
 
-/** @type {{ dataDir: string, socketPath: string, bootstrapSql: string, maxConnections: number }} */
+/** @type {{ dataDir: string, socketPath: string, bootstrapSql: string, maxConnections: number, settings: string[] }} */
 const input = workerData;
 const extensions = { btree_gin, citext, pg_trgm };
 
 async function main() {
-  const db = await PGlite.create(input.dataDir, { extensions });
+  const db = await PGlite.create(input.dataDir, {
+    extensions,
+    // PGlite's own start parameters, then ours (`-c name=value`, docs/ARCHITECTURE.md §5).
+    startParams: [...PGlite.defaultStartParams, ...input.settings.flatMap((s) => ['-c', s])],
+  });
   await db.exec(input.bootstrapSql);
   await db.exec('SET ROLE capto_app');
   // PGlite reads its array types once at open; the bootstrap may have added some (citext).
