@@ -44,6 +44,7 @@ import { loadOrCreateTls } from './server/tls.ts';
 import { notificationRoutes } from './notifications/routes.ts';
 import { registerNotificationQueues } from './jobs/notifications.ts';
 import { createGbp } from './gbp/index.ts';
+import { gbpSweepQueue } from './jobs/gbp-publish.ts';
 
 export interface StartOptions {
   logger?: Logger;
@@ -160,7 +161,7 @@ export function routeModules(deps: {
     automationRoutes(db, automationsNotifier(jobs).nudge),
   );
   // Google Business Profile: location, posts published by a job (docs/ARCHITECTURE.md §26).
-  const gbp = createGbp({ config, db, vault });
+  const gbp = createGbp({ config, db, vault, jobs, logger });
   modules.push(...gbp.modules);
   const notificationDeps = { db, logger, mailer: auth.mailer, publicUrl: config.publicUrl };
   modules.push(notificationRoutes(notificationDeps));
@@ -238,6 +239,8 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
       await jobEngine.send(importResumeQueue, {});
       // Outbox rows whose nudge was lost when this node (or another) stopped.
       await jobEngine.send(outboxSweepQueue, {});
+      // Business Profile posts that fell due while no node ran (docs/ARCHITECTURE.md §26).
+      await jobEngine.send(gbpSweepQueue, {});
     }
     // Campaign delivery runs on every node; recipients are claimed row by row (SKIP LOCKED).
     if (config.campaigns.dispatch) outreach.dispatcher.start();

@@ -4,19 +4,34 @@
 import type { Config } from '../config/index.ts';
 import type { Database } from '../db/index.ts';
 import { createGoogleConnection } from '../integrations/google/connection.ts';
+import type { JobEngine } from '../jobs/engine.ts';
+import {
+  gbpNotifier,
+  gbpPublishHandler,
+  gbpPublishQueue,
+  gbpSweepHandler,
+  gbpSweepQueue,
+} from '../jobs/gbp-publish.ts';
+import type { Logger } from '../observability/logger.ts';
 import type { RouteModule } from '../server/app.ts';
 import type { Vault } from '../vault/secrets.ts';
 import { createGbpAccess } from './access.ts';
 import { createGbpClient } from './client.ts';
 import { gbpLocationRoutes } from './location-routes.ts';
 import { createGbpLocations } from './locations.ts';
+import { gbpPostRoutes } from './post-routes.ts';
+import { createGbpPublisher } from './publisher.ts';
 
-export function createGbp(deps: { config: Config; db: Database; vault: Vault }) {
-  const { config, db, vault } = deps;
+export function createGbp(deps: { config: Config; db: Database; vault: Vault; jobs: JobEngine; logger: Logger }) {
+  const { config, db, vault, jobs, logger } = deps;
   const google = createGoogleConnection({ config, db, vault });
   const client = createGbpClient(config.google.apiBase);
   const access = createGbpAccess({ db, google });
   const locations = createGbpLocations({ db, client, access });
-  const modules: RouteModule[] = [gbpLocationRoutes({ db, locations })];
-  return { client, access, locations, modules };
+  const publisher = createGbpPublisher({ db, client, access, logger });
+  const notifier = gbpNotifier(jobs);
+  jobs.register(gbpPublishQueue, gbpPublishHandler(publisher));
+  jobs.register(gbpSweepQueue, gbpSweepHandler(db, jobs));
+  const modules: RouteModule[] = [gbpLocationRoutes({ db, locations }), gbpPostRoutes({ db, book: notifier.book })];
+  return { client, access, locations, publisher, modules };
 }

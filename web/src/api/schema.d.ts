@@ -6182,6 +6182,407 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/businesses/{bid}/google/posts': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Business Profile posts, newest first (any member); `from`/`to` bound a calendar range */
+    get: {
+      parameters: {
+        query?: {
+          from?: string;
+          limit?: number;
+          state?: 'draft' | 'scheduled' | 'publishing' | 'published' | 'updating' | 'deleting' | 'failed' | 'cancelled';
+          to?: string;
+        };
+        header?: never;
+        path: {
+          bid: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              items: {
+                attempts: number;
+                call_to_action: {
+                  type: string;
+                  url: string | null;
+                } | null;
+                created_at: string;
+                created_by: string | null;
+                error_code: string | null;
+                error_message: string | null;
+                event: {
+                  end: string;
+                  start: string;
+                  title: string;
+                } | null;
+                google_name: string | null;
+                /** Format: uuid */
+                id: string;
+                image_url: string | null;
+                location_id: string | null;
+                offer: {
+                  coupon_code: string | null;
+                  redeem_url: string | null;
+                  terms: string | null;
+                } | null;
+                publish_at: string | null;
+                publish_at_local: string | null;
+                published_at: string | null;
+                search_url: string | null;
+                /** @enum {string} */
+                state:
+                  'draft' | 'scheduled' | 'publishing' | 'published' | 'updating' | 'deleting' | 'failed' | 'cancelled';
+                summary: string;
+                time_zone: string;
+                /** @enum {string} */
+                topic_type: 'update' | 'offer' | 'event';
+                updated_at: string;
+              }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    /** Create a Business Profile post (owner/admin): `action` draft (default), schedule (`publish_at`, local time in the business time zone or with an offset) or publish_now */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          bid: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @enum {string} */
+            action?: 'draft' | 'schedule' | 'publish_now';
+            call_to_action?: {
+              /** @enum {string} */
+              type: 'LEARN_MORE' | 'BOOK' | 'ORDER' | 'SHOP' | 'SIGN_UP' | 'CALL';
+              url?: string | null;
+            } | null;
+            event?: {
+              end: string;
+              start: string;
+              title: string;
+            } | null;
+            image_url?: string | null;
+            offer?: {
+              coupon_code?: string | null;
+              redeem_url?: string | null;
+              terms?: string | null;
+            } | null;
+            publish_at?: string;
+            summary: string;
+            /**
+             * @default update
+             * @enum {string}
+             */
+            topic_type?: 'update' | 'offer' | 'event';
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              attempts: number;
+              call_to_action: {
+                type: string;
+                url: string | null;
+              } | null;
+              created_at: string;
+              created_by: string | null;
+              error_code: string | null;
+              error_message: string | null;
+              event: {
+                end: string;
+                start: string;
+                title: string;
+              } | null;
+              google_name: string | null;
+              /** Format: uuid */
+              id: string;
+              image_url: string | null;
+              location_id: string | null;
+              offer: {
+                coupon_code: string | null;
+                redeem_url: string | null;
+                terms: string | null;
+              } | null;
+              publish_at: string | null;
+              publish_at_local: string | null;
+              published_at: string | null;
+              search_url: string | null;
+              /** @enum {string} */
+              state:
+                'draft' | 'scheduled' | 'publishing' | 'published' | 'updating' | 'deleting' | 'failed' | 'cancelled';
+              summary: string;
+              time_zone: string;
+              /** @enum {string} */
+              topic_type: 'update' | 'offer' | 'event';
+              updated_at: string;
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/businesses/{bid}/google/posts/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One Business Profile post (any member) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          bid: string;
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              attempts: number;
+              call_to_action: {
+                type: string;
+                url: string | null;
+              } | null;
+              created_at: string;
+              created_by: string | null;
+              error_code: string | null;
+              error_message: string | null;
+              event: {
+                end: string;
+                start: string;
+                title: string;
+              } | null;
+              google_name: string | null;
+              /** Format: uuid */
+              id: string;
+              image_url: string | null;
+              location_id: string | null;
+              offer: {
+                coupon_code: string | null;
+                redeem_url: string | null;
+                terms: string | null;
+              } | null;
+              publish_at: string | null;
+              publish_at_local: string | null;
+              published_at: string | null;
+              search_url: string | null;
+              /** @enum {string} */
+              state:
+                'draft' | 'scheduled' | 'publishing' | 'published' | 'updating' | 'deleting' | 'failed' | 'cancelled';
+              summary: string;
+              time_zone: string;
+              /** @enum {string} */
+              topic_type: 'update' | 'offer' | 'event';
+              updated_at: string;
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    /** Delete a Business Profile post (owner/admin): 204 when Google never had it; 202 when published (a job deletes it at Google) */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          bid: string;
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        202: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              attempts: number;
+              call_to_action: {
+                type: string;
+                url: string | null;
+              } | null;
+              created_at: string;
+              created_by: string | null;
+              error_code: string | null;
+              error_message: string | null;
+              event: {
+                end: string;
+                start: string;
+                title: string;
+              } | null;
+              google_name: string | null;
+              /** Format: uuid */
+              id: string;
+              image_url: string | null;
+              location_id: string | null;
+              offer: {
+                coupon_code: string | null;
+                redeem_url: string | null;
+                terms: string | null;
+              } | null;
+              publish_at: string | null;
+              publish_at_local: string | null;
+              published_at: string | null;
+              search_url: string | null;
+              /** @enum {string} */
+              state:
+                'draft' | 'scheduled' | 'publishing' | 'published' | 'updating' | 'deleting' | 'failed' | 'cancelled';
+              summary: string;
+              time_zone: string;
+              /** @enum {string} */
+              topic_type: 'update' | 'offer' | 'event';
+              updated_at: string;
+            };
+          };
+        };
+        /** @description Default Response */
+        204: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    /** Edit a Business Profile post (owner/admin): before publishing, content and `action`; after, a content change is sent to Google by a job (state `updating`) */
+    patch: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          bid: string;
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @enum {string} */
+            action?: 'draft' | 'schedule' | 'publish_now';
+            call_to_action?: {
+              /** @enum {string} */
+              type: 'LEARN_MORE' | 'BOOK' | 'ORDER' | 'SHOP' | 'SIGN_UP' | 'CALL';
+              url?: string | null;
+            } | null;
+            event?: {
+              end: string;
+              start: string;
+              title: string;
+            } | null;
+            image_url?: string | null;
+            offer?: {
+              coupon_code?: string | null;
+              redeem_url?: string | null;
+              terms?: string | null;
+            } | null;
+            publish_at?: string;
+            summary?: string;
+            /** @enum {string} */
+            topic_type?: 'update' | 'offer' | 'event';
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              attempts: number;
+              call_to_action: {
+                type: string;
+                url: string | null;
+              } | null;
+              created_at: string;
+              created_by: string | null;
+              error_code: string | null;
+              error_message: string | null;
+              event: {
+                end: string;
+                start: string;
+                title: string;
+              } | null;
+              google_name: string | null;
+              /** Format: uuid */
+              id: string;
+              image_url: string | null;
+              location_id: string | null;
+              offer: {
+                coupon_code: string | null;
+                redeem_url: string | null;
+                terms: string | null;
+              } | null;
+              publish_at: string | null;
+              publish_at_local: string | null;
+              published_at: string | null;
+              search_url: string | null;
+              /** @enum {string} */
+              state:
+                'draft' | 'scheduled' | 'publishing' | 'published' | 'updating' | 'deleting' | 'failed' | 'cancelled';
+              summary: string;
+              time_zone: string;
+              /** @enum {string} */
+              topic_type: 'update' | 'offer' | 'event';
+              updated_at: string;
+            };
+          };
+        };
+      };
+    };
+    trace?: never;
+  };
   '/api/businesses/{bid}/integrations/ai': {
     parameters: {
       query?: never;

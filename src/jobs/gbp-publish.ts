@@ -1,0 +1,80 @@
+// Business Profile posts' jobs (docs/ARCHITECTURE.md §26). `gbp.publish` does one post's pending
+// work (publish when due, patch an edit, delete) — src/gbp/publisher.ts makes it happen once.
+// Its job id is derived from the post, its state and its last edit, so the request's nudge, the
+// sweep and another node book one job per change, and a rescheduled post gets a new one.
+// `gbp.sweep` (every minute, and at every node's start) books the job of every post that is due
+// within the minute or in flight: the nudge's safety net, and how a post that fell due while every
+// node was down is published when one starts.
+import { createHash } from 'node:crypto';
+import type { Database } from '../db/index.ts';
+import type { GbpPublisher } from '../gbp/publisher.ts';
+import type { PostWork } from '../gbp/posts.ts';
+import { z } from 'zod';
+import type { JobHandler, JobSender } from './engine.ts';
+import { defineQueue, id, noPayload } from './queue.ts';
+
+export const gbpPublishQueue = defineQueue({
+  name: 'gbp.publish',
+  payload: z.object({ business_id: id(), post_id: id() }).strict(),
+  // Backoff 10 s doubling to 10 min over 10 retries (~45 min): Google's 429/5xx are short-lived.
+  policy: { retryLimit: 10, retryDelay: 10, retryBackoff: true, retryDelayMax: 600, expireInSeconds: 150 },
+});
+
+export const gbpSweepQueue = defineQueue({
+  name: 'gbp.sweep',
+  payload: noPayload,
+  policy: { retryLimit: 1, expireInSeconds: 120, deleteAfterSeconds: 3600 },
+  cron: '* * * * *',
+});
+
+/** A uuid (RFC 9562 version 8) naming one piece of work on one post. */
+export function workId(postId: string, state: string, updatedAt: Date): string {
+  const h = createHash('sha256').update(`gbp.publish:${postId}:${state}:${updatedAt.getTime()}`).digest('hex');
+  const variant = ((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+export function gbpNotifier(jobs: JobSender) {
+  return {
+    /** After the request's commit: book the post's job (at its time when scheduled). */
+    async book(work: PostWork | null): Promise<void> {
+      if (!work) return;
+      await jobs.send(
+        gbpPublishQueue,
+        { business_id: work.businessId, post_id: work.postId },
+        {
+          id: workId(work.postId, work.state, work.updatedAt),
+          ...(work.at && work.at.getTime() > Date.now() ? { startAfter: work.at } : {}),
+        },
+      );
+    },
+  };
+}
+
+export function gbpPublishHandler(publisher: GbpPublisher): JobHandler<{ business_id: string; post_id: string }> {
+  return async ({ business_id, post_id }, job) => {
+    await publisher.run(business_id, post_id, job.signal);
+  };
+}
+
+export function gbpSweepHandler(db: Database, jobs: JobSender): JobHandler<object> {
+  return async () => {
+    const rows = await db.asService('gbp.sweep', (tx) =>
+      tx.query<{ id: string; business_id: string; state: string; updated_at: Date; publish_at: Date | null }>(
+        `SELECT id, business_id, state, updated_at, publish_at FROM app.gbp_posts
+          WHERE (state = 'scheduled' AND publish_at <= now() + interval '1 minute')
+             OR state IN ('publishing', 'updating', 'deleting')
+          ORDER BY publish_at NULLS FIRST LIMIT 1000`,
+      ),
+    );
+    for (const r of rows.rows)
+      await jobs.send(
+        gbpPublishQueue,
+        { business_id: r.business_id, post_id: r.id },
+        {
+          id: workId(r.id, r.state === 'publishing' ? 'scheduled' : r.state, r.updated_at),
+          ...(r.publish_at && r.publish_at.getTime() > Date.now() ? { startAfter: r.publish_at } : {}),
+        },
+      );
+  };
+}
