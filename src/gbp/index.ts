@@ -20,6 +20,15 @@ import { createGbpClient } from './client.ts';
 import { gbpLocationRoutes } from './location-routes.ts';
 import { createGbpLocations } from './locations.ts';
 import { gbpPostRoutes } from './post-routes.ts';
+import { gbpReviewRoutes } from './review-routes.ts';
+import { createGbpReviews } from './reviews.ts';
+import {
+  gbpReplyHandler,
+  gbpReplyNotifier,
+  gbpReplyQueue,
+  gbpReviewsSyncHandler,
+  gbpReviewsSyncQueue,
+} from '../jobs/gbp-reviews.ts';
 import { createGbpPublisher } from './publisher.ts';
 
 export function createGbp(deps: { config: Config; db: Database; vault: Vault; jobs: JobEngine; logger: Logger }) {
@@ -32,6 +41,13 @@ export function createGbp(deps: { config: Config; db: Database; vault: Vault; jo
   const notifier = gbpNotifier(jobs);
   jobs.register(gbpPublishQueue, gbpPublishHandler(publisher));
   jobs.register(gbpSweepQueue, gbpSweepHandler(db, jobs));
-  const modules: RouteModule[] = [gbpLocationRoutes({ db, locations }), gbpPostRoutes({ db, book: notifier.book })];
-  return { client, access, locations, publisher, modules };
+  const reviews = createGbpReviews({ db, client, access, logger });
+  jobs.register(gbpReviewsSyncQueue, gbpReviewsSyncHandler(reviews));
+  jobs.register(gbpReplyQueue, gbpReplyHandler(reviews));
+  const modules: RouteModule[] = [
+    gbpLocationRoutes({ db, locations }),
+    gbpPostRoutes({ db, book: notifier.book }),
+    gbpReviewRoutes({ db, reviews, bookReply: gbpReplyNotifier(jobs) }),
+  ];
+  return { client, access, locations, publisher, reviews, modules };
 }

@@ -34,6 +34,7 @@ const KIND_LABEL: Record<string, string> = {
   import_finished: 'Imports',
   invitation_accepted: 'Team',
   automation: 'Automations',
+  gbp_review: 'Google reviews',
 };
 
 /**

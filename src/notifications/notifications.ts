@@ -13,6 +13,7 @@ export const NOTIFICATION_KINDS = [
   'import_finished',
   'invitation_accepted',
   'automation',
+  'gbp_review',
 ] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 

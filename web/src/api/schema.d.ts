@@ -6583,6 +6583,168 @@ export interface paths {
     };
     trace?: never;
   };
+  '/api/businesses/{bid}/google/reviews': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Business Profile reviews as last synced, newest first (any member) */
+    get: {
+      parameters: {
+        query?: {
+          limit?: number;
+          unanswered?: 'true' | 'false';
+        };
+        header?: never;
+        path: {
+          bid: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              items: {
+                comment: string | null;
+                /** Format: uuid */
+                id: string;
+                pending_reply: {
+                  comment: string;
+                  error: string | null;
+                  /** @enum {string} */
+                  state: 'sending' | 'failed';
+                } | null;
+                reply: {
+                  comment: string;
+                  updated_at: string | null;
+                } | null;
+                reviewed_at: string;
+                reviewer_name: string | null;
+                star_rating: number;
+              }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/businesses/{bid}/google/reviews/{id}/reply': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    /** Reply to a review or edit the reply (owner/admin): 202, sent to Google by a job */
+    put: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          bid: string;
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            comment: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        202: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              comment: string | null;
+              /** Format: uuid */
+              id: string;
+              pending_reply: {
+                comment: string;
+                error: string | null;
+                /** @enum {string} */
+                state: 'sending' | 'failed';
+              } | null;
+              reply: {
+                comment: string;
+                updated_at: string | null;
+              } | null;
+              reviewed_at: string;
+              reviewer_name: string | null;
+              star_rating: number;
+            };
+          };
+        };
+      };
+    };
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/businesses/{bid}/google/reviews/sync': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Sync the reviews from Google now (any member); returns how many were new */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          bid: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              new_reviews: number;
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/businesses/{bid}/integrations/ai': {
     parameters: {
       query?: never;
@@ -8868,7 +9030,13 @@ export interface paths {
                 id: string;
                 /** @enum {string} */
                 kind:
-                  'inbound_text' | 'task_due' | 'assignment' | 'import_finished' | 'invitation_accepted' | 'automation';
+                  | 'inbound_text'
+                  | 'task_due'
+                  | 'assignment'
+                  | 'import_finished'
+                  | 'invitation_accepted'
+                  | 'automation'
+                  | 'gbp_review';
                 /** @description an in-app path */
                 link: string | null;
                 read_at: string | null;
@@ -8967,7 +9135,13 @@ export interface paths {
               digest_hour: number;
               /** @description kinds that also arrive in the daily digest */
               email_kinds: (
-                'inbound_text' | 'task_due' | 'assignment' | 'import_finished' | 'invitation_accepted' | 'automation'
+                | 'inbound_text'
+                | 'task_due'
+                | 'assignment'
+                | 'import_finished'
+                | 'invitation_accepted'
+                | 'automation'
+                | 'gbp_review'
               )[];
               /** @description IANA time zone of the daily digest */
               time_zone: string;
@@ -8991,7 +9165,13 @@ export interface paths {
             digest_hour: number;
             /** @description kinds that also arrive in the daily digest */
             email_kinds: (
-              'inbound_text' | 'task_due' | 'assignment' | 'import_finished' | 'invitation_accepted' | 'automation'
+              | 'inbound_text'
+              | 'task_due'
+              | 'assignment'
+              | 'import_finished'
+              | 'invitation_accepted'
+              | 'automation'
+              | 'gbp_review'
             )[];
             /** @description IANA time zone of the daily digest */
             time_zone: string;
@@ -9010,7 +9190,13 @@ export interface paths {
               digest_hour: number;
               /** @description kinds that also arrive in the daily digest */
               email_kinds: (
-                'inbound_text' | 'task_due' | 'assignment' | 'import_finished' | 'invitation_accepted' | 'automation'
+                | 'inbound_text'
+                | 'task_due'
+                | 'assignment'
+                | 'import_finished'
+                | 'invitation_accepted'
+                | 'automation'
+                | 'gbp_review'
               )[];
               /** @description IANA time zone of the daily digest */
               time_zone: string;

@@ -18,6 +18,7 @@ export const NOTIFICATION_KINDS = [
   'assignment',
   'import_finished',
   'invitation_accepted',
+  'gbp_review',
 ] as const;
 type Kind = (typeof NOTIFICATION_KINDS)[number];
 const KIND_LABEL: Record<Kind, string> = {
@@ -26,6 +27,7 @@ const KIND_LABEL: Record<Kind, string> = {
   assignment: 'Assignments to me',
   import_finished: 'Imports finished',
   invitation_accepted: 'Invitations accepted',
+  gbp_review: 'Google reviews of 3 stars or fewer',
 };
 
 export interface AppNotification {
