@@ -109,6 +109,51 @@ describe(`automations API (${ENGINE})`, () => {
     expect((await call(admin, 'POST', `/automations/${a.id}/pause`)).json.status).toBe('paused');
   });
 
+  it('the send_email, notify and draft_ai_reply steps: saved and read back; wrong channel 400; another business’s template or member, an unknown sender 404', async () => {
+    const email = await call(owner, 'POST', '/templates', {
+      name: 'Hello',
+      channel: 'email',
+      subject: 'Hi',
+      body: 'Hi',
+    });
+    const sms = await call(owner, 'POST', '/templates', { name: 'Text', channel: 'sms', body: 'Hi' });
+    const theirs = await call(
+      outsider,
+      'POST',
+      '/templates',
+      { name: 'B', channel: 'email', subject: 'B', body: 'B' },
+      bidB,
+    );
+    expect([email.status, sms.status, theirs.status]).toEqual([201, 201, 201]);
+    const steps = [
+      { type: 'send_email', template_id: email.json.id },
+      { type: 'notify', to: member.userId, message: 'Call them today' },
+      { type: 'notify', to: 'admins' },
+      { type: 'notify' },
+      { type: 'draft_ai_reply' },
+    ];
+    const ok = await call(admin, 'POST', '/automations', { ...body('New steps'), steps });
+    expect(ok.status).toBe(201);
+    expect(ok.json.steps).toEqual([...steps.slice(0, 3), { type: 'notify', to: 'contact_owner' }, steps[4]]);
+    for (const [bad, status] of [
+      [{ type: 'send_email', template_id: sms.json.id }, 400],
+      [{ type: 'send_sms', template_id: email.json.id }, 400],
+      [{ type: 'send_email', template_id: 'nope' }, 400],
+      [{ type: 'notify', to: 'everyone' }, 400],
+      [{ type: 'notify', message: '' }, 400],
+      [{ type: 'draft_ai_reply', send: true }, 400],
+      [{ type: 'send_email', template_id: theirs.json.id }, 404],
+      [{ type: 'send_email', template_id: email.json.id, sender_id: theirs.json.id }, 404],
+      [{ type: 'notify', to: outsider.userId }, 404],
+    ] as const) {
+      const r = await call(owner, 'POST', '/automations', { ...body(), steps: [bad] });
+      expect([r.status, r.json.error.code], JSON.stringify(bad)).toEqual([
+        status,
+        status === 400 ? 'validation_failed' : 'not_found',
+      ]);
+    }
+  });
+
   it('recipes: each key makes an editable draft with its text templates; unknown key 404; member 403', async () => {
     for (const key of RECIPE_KEYS) {
       const r = await call(owner, 'POST', `/automations/recipes/${key}`);
