@@ -1,10 +1,11 @@
 // Listing contacts: keyset pagination (stable under concurrent inserts, O(limit) per
-// page at any depth), sorting, filters, and ranked trigram search. SQL fragments are
+// page at any depth), sorting, filters; search is src/crm/contact-search.ts. SQL fragments are
 // chosen from fixed sets below; user values only ever travel as parameters.
 import type { Tx } from '../db/index.ts';
 import { CONTACT_COLUMNS, toContact, type Contact } from './contacts.ts';
-import { digitsOf, type ContactKind, type ContactSource, type ContactStatus } from './contact-fields.ts';
-import { decodeCursor, likePattern, page } from './cursor.ts';
+import type { ContactKind, ContactSource, ContactStatus } from './contact-fields.ts';
+import { searchContacts } from './contact-search.ts';
+import { decodeCursor, page } from './cursor.ts';
 import { customFilterSql, listCustomFields, parseCustomFilter } from './custom-fields.ts';
 
 export const CONTACT_SORTS = [
@@ -47,10 +48,6 @@ const SORT_KEYS: Record<'created_at' | 'updated_at' | 'name' | 'deleted_at', { e
   deleted_at: { exprs: [`coalesce(c.deleted_at, '-infinity'::timestamptz)`, 'c.id'], casts: ['timestamptz', 'uuid'] },
 };
 
-// Must match the expressions of the trigram indexes in migrations/0007_index_contact_search.sql.
-const NAME_EXPR = `lower(c.first_name || ' ' || c.last_name)`;
-const PHONE_DIGITS_EXPR = `regexp_replace(coalesce(c.phone, ''), '[^0-9]', '', 'g')`;
-
 export async function listContacts(
   tx: Tx,
   businessId: string,
@@ -81,7 +78,7 @@ export async function listContacts(
   }
 
   const q = query.q?.trim().toLowerCase();
-  if (q) return searchContacts(tx, q, query, where, params);
+  if (q) return searchContacts(tx, { q, limit: query.limit, cursor: query.cursor }, where, params);
 
   const sort = query.sort ?? (query.deleted ? '-deleted_at' : '-created_at');
   const desc = sort.startsWith('-');
@@ -99,64 +96,5 @@ export async function listContacts(
     params,
   );
   const out = page(r.rows, query.limit, (row) => key.exprs.map((_, i) => row[`k${i}`] as string));
-  return { items: out.items.map((row) => toContact(row as never)), next_cursor: out.next_cursor };
-}
-
-/** The letters of a query, as words ("o'brien-smith 42" → "o'brien-smith"). */
-export function nameWords(q: string): string {
-  return q
-    .replace(/[^\p{L}\p{M}\s'’-]+/gu, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
-}
-
-/**
- * Ranked search by name, email or phone digits. Substring matches use the trigram GIN
- * indexes (LIKE '%…%' is index-assisted from three characters); a fuzzy name match
- * of the query's words (pg_trgm's `%`) catches typos. Rank: the name's similarity to the
- * words, or the email's or phone's to the query when they contain it, +1 for a prefix match.
- */
-async function searchContacts(
-  tx: Tx,
-  q: string,
-  query: ContactQuery,
-  where: string[],
-  params: unknown[],
-): Promise<{ items: Contact[]; next_cursor: string | null }> {
-  const p = (v: unknown) => `$${params.push(v)}`;
-  // Fuzzy (typo-tolerant) matching is for names, so it compares the words of the query
-  // only: digits and symbols never make a name more or less similar. (They did: "x AND
-  // 1=1" and "x AND 1=2" have different trigram sets, so one matched a name fuzzily and
-  // the other not, which sqlmap read as boolean-based blind injection.)
-  const words = p(nameWords(q));
-  const qp = p(q);
-  const pattern = p(likePattern(q));
-  const prefix = p(`${likePattern(q).slice(1)}`);
-  const digits = digitsOf(q);
-  let digitsPattern = 'NULL::text';
-  let phoneSimilarity = '0';
-  if (digits.length >= 3) {
-    const dp = p(digits);
-    digitsPattern = p(likePattern(digits));
-    phoneSimilarity = `CASE WHEN ${PHONE_DIGITS_EXPR} LIKE ${digitsPattern} THEN extensions.similarity(${PHONE_DIGITS_EXPR}, ${dp}) ELSE 0 END`;
-  }
-  // Email and phone earn similarity only when they contain the query.
-  const emailSimilarity = `CASE WHEN c.email::text LIKE ${pattern} THEN extensions.similarity(c.email::text, ${qp}) ELSE 0 END`;
-  const rank = `round((greatest(extensions.similarity(${NAME_EXPR}, ${words}), ${emailSimilarity}, ${phoneSimilarity})
-    + CASE WHEN ${NAME_EXPR} LIKE ${prefix} OR lower(c.last_name) LIKE ${prefix} OR c.email::text LIKE ${prefix} THEN 1 ELSE 0 END)::numeric, 6)`;
-  // The matching ids come from app.contact_search_ids (migration 0007), which can use the
-  // trigram indexes where a query through the policies cannot; the rows themselves are
-  // read here, through the policies, with every other filter.
-  where.push(`c.id IN (SELECT app.contact_search_ids($1, ${pattern}, ${words}, ${digitsPattern}))`);
-  const cursor = decodeCursor(query.cursor, 2);
-  const outer: string[] = [];
-  if (cursor) outer.push(`(s.rank, s.id) < (${p(cursor[0])}::numeric, ${p(cursor[1])}::uuid)`);
-  const r = await tx.query<Record<string, unknown>>(
-    `SELECT * FROM (SELECT ${CONTACT_COLUMNS}, ${rank} AS rank FROM app.contacts c WHERE ${where.join(' AND ')}) s
-      ${outer.length ? `WHERE ${outer.join(' AND ')}` : ''}
-      ORDER BY s.rank DESC, s.id DESC LIMIT ${p(query.limit + 1)}`,
-    params,
-  );
-  const out = page(r.rows, query.limit, (row) => [String(row.rank), row.id as string]);
   return { items: out.items.map((row) => toContact(row as never)), next_cursor: out.next_cursor };
 }
