@@ -40,6 +40,9 @@ export const defaultScanConfig: ScanConfig = Object.freeze({
     // Contact search (migration 0007): ids only, for members of the business (checked
     // inside); the caller reads the contacts through the policies.
     'app.contact_search_ids',
+    // Global search (migration 0076): deal and conversation ids, the same guard.
+    'app.deal_search_ids',
+    'app.conversation_search_ids',
   ],
   secretColumn: /(^|_)(token|secret|password|passphrase|ciphertext|private_key|api_key|auth_token)(s?)(_|$)/i,
   membership: {
