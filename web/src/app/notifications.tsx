@@ -18,6 +18,7 @@ export const NOTIFICATION_KINDS = [
   'assignment',
   'import_finished',
   'invitation_accepted',
+  'automation',
   'gbp_review',
 ] as const;
 type Kind = (typeof NOTIFICATION_KINDS)[number];
@@ -27,6 +28,7 @@ const KIND_LABEL: Record<Kind, string> = {
   assignment: 'Assignments to me',
   import_finished: 'Imports finished',
   invitation_accepted: 'Invitations accepted',
+  automation: 'Automation alerts (notify steps)',
   gbp_review: 'Google reviews of 3 stars or fewer',
 };
 
