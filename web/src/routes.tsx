@@ -18,6 +18,7 @@ import { DraftsPage } from './ai/drafts.tsx';
 import { ListDetail, ListsPage } from './crm/lists.tsx';
 import { PipelinePage } from './crm/pipeline.tsx';
 import { CampaignDetail, CampaignsPage } from './outreach/campaigns.tsx';
+import { AutomationDetail, AutomationsPage, NewAutomationPage } from './automations/automations.tsx';
 import { TemplatesPage } from './outreach/templates.tsx';
 import { AcceptInvitationPage } from './public/accept-invitation.tsx';
 import { LandingPage } from './public/landing.tsx';
@@ -138,6 +139,9 @@ export function createRouter() {
         { path: 'templates', element: <TemplatesPage /> },
         { path: 'campaigns', element: <CampaignsPage /> },
         { path: 'campaigns/:campaignId', element: <CampaignDetail /> },
+        { path: 'automations', element: <AutomationsPage /> },
+        { path: 'automations/new', element: <NewAutomationPage /> },
+        { path: 'automations/:automationId', element: <AutomationDetail /> },
         { path: 'ai-drafts', element: <DraftsPage /> },
         {
           path: 'settings',

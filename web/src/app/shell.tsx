@@ -103,6 +103,7 @@ export function AppShell() {
           <NavLink to={`${base}/pipeline`}>Pipeline</NavLink>
           <NavLink to={`${base}/inbox`}>Inbox</NavLink>
           <NavLink to={`${base}/campaigns`}>Campaigns</NavLink>
+          <NavLink to={`${base}/automations`}>Automations</NavLink>
           <NavLink to={`${base}/templates`}>Templates</NavLink>
           <NavLink to={`${base}/ai-drafts`}>AI drafts</NavLink>
           <NavLink to={`${base}/import`}>Import CSV</NavLink>

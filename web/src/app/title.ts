@@ -39,6 +39,7 @@ const IN_BUSINESS: [RegExp, string][] = [
   [/^\/b\/[^/]+\/templates$/, 'Templates'],
   [/^\/b\/[^/]+\/campaigns$/, 'Campaigns'],
   [/^\/b\/[^/]+\/campaigns\/[^/]+$/, 'Campaign'],
+  [/^\/b\/[^/]+\/automations$/, 'Automations'],
   [/^\/b\/[^/]+\/ai-drafts$/, 'AI drafts'],
   [/^\/b\/[^/]+\/settings\/general$/, 'General settings'],
   [/^\/b\/[^/]+\/settings\/team$/, 'Team settings'],
