@@ -42,7 +42,7 @@ describe.skipIf(e2eSkipReason !== null)(
     afterAll(async () => {
       await j?.close();
       await twilio?.close();
-    });
+    }, 120_000);
 
     it('offers the recipes on the empty screen and makes "Speed to lead" a draft', async () => {
       await step(page, 'automation-recipe', async () => {
@@ -79,7 +79,7 @@ describe.skipIf(e2eSkipReason !== null)(
         await page.getByText('Nobody is enrolled yet. Activate the automation to start enrolling.').waitFor();
       });
       expectNoConsoleErrors(j.t);
-    });
+    }, 120_000);
 
     it('edits it in the builder: a shorter first wait, a step added and removed, a missing template caught', async () => {
       await step(page, 'automation-builder', async () => {
@@ -113,7 +113,7 @@ describe.skipIf(e2eSkipReason !== null)(
       expect(stored.json).toMatchObject({ version: 2, status: 'draft' });
       expect(stored.json.steps[1]).toEqual({ type: 'wait', amount: 20, unit: 'minutes' });
       expectNoConsoleErrors(j.t);
-    });
+    }, 120_000);
 
     it('activates it; a contact added through the UI gets the text and the run shows on the timeline', async () => {
       await step(page, 'automation-run', async () => {
@@ -153,7 +153,7 @@ describe.skipIf(e2eSkipReason !== null)(
         await page.getByTestId('automation-counts').getByText('1 active').waitFor();
       });
       expectNoConsoleErrors(j.t);
-    });
+    }, 120_000);
 
     it('a reply from the contact’s number ends the run: exited (replied) on the page and the timeline', async () => {
       await step(page, 'automation-exit', async () => {
@@ -185,7 +185,7 @@ describe.skipIf(e2eSkipReason !== null)(
         { contact_id: contactId, state: 'exited', exit_reason: 'replied', version: 2 },
       ]);
       expectNoConsoleErrors(j.t);
-    });
+    }, 120_000);
 
     it('pauses it, and the list shows the status and the counts', async () => {
       await step(page, 'automation-pause', async () => {
@@ -200,9 +200,9 @@ describe.skipIf(e2eSkipReason !== null)(
         await screenshot(page, 'automations-list');
       });
       expectNoConsoleErrors(j.t);
-    });
+    }, 120_000);
 
-    it('at 390 px: the list, the builder and the enrollments fit a phone; a member sees them read-only', async () => {
+    it('at 390 px: the list and the enrollments fit a phone; a member sees them read-only', async () => {
       const member = await signUp(j.server, { verified: true });
       await addMember(j.server.engine, j.bid, member.userId, 'member');
       const context = await newContext(j.browser, { width: 390, height: 844 });
@@ -228,7 +228,10 @@ describe.skipIf(e2eSkipReason !== null)(
       } finally {
         await context.close();
       }
-      // The owner's builder at 390 px: every step's fields stack inside the screen.
+    }, 120_000);
+
+    it('at 390 px the owner builds a new automation with the notify and AI-draft steps', async () => {
+      // Every step's fields stack inside the screen.
       const phone = await newContext(j.browser, { width: 390, height: 844 });
       const o = await openPage(phone);
       try {
@@ -237,17 +240,30 @@ describe.skipIf(e2eSkipReason !== null)(
           await o.page.goto(`${j.server.url}/b/${j.bid}/automations/new`);
           const builder = o.page.getByRole('form', { name: 'Automation builder' });
           await builder.getByLabel('Automation name').fill('Welcome');
+          // The step types added beside the first ones: notify and an AI draft for review.
+          await builder.getByLabel('Step type').selectOption({ label: 'Notify a team member' });
           await builder.getByRole('button', { name: 'Add step' }).click();
-          await builder.getByRole('group', { name: 'Step 1: Wait' }).waitFor();
+          const notify = builder.getByRole('group', { name: 'Step 1: Notify a team member' });
+          await notify.getByLabel('Notify', { exact: true }).selectOption({ label: 'Every owner and admin' });
+          await notify.getByLabel('Message (optional)').fill('A new lead texted us');
+          await builder.getByLabel('Step type').selectOption({ label: 'Draft an AI reply for review' });
+          await builder.getByRole('button', { name: 'Add step' }).click();
+          await builder.getByRole('group', { name: 'Step 2: Draft an AI reply for review' }).waitFor();
           const overflow = await o.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
           expect(overflow).toBeLessThanOrEqual(0);
           await expectAccessible(o.page, 'new automation at 390 px');
           await screenshot(o.page, 'automation-builder-390');
+          await builder.getByRole('button', { name: 'Create draft' }).click();
+          await o.page.getByRole('heading', { level: 1, name: 'Welcome' }).waitFor();
+          expect(await o.page.getByRole('region', { name: 'What it does' }).locator('ol li').allInnerTexts()).toEqual([
+            'Notify the owners and admins: "A new lead texted us"',
+            'Draft an AI reply for a person to approve (never sent by itself)',
+          ]);
         });
         expectNoConsoleErrors(o);
       } finally {
         await phone.close();
       }
-    });
+    }, 120_000);
   },
 );

@@ -14,6 +14,7 @@ import { formatDateTime } from '../components/format.ts';
 import { Alert, Empty, Loading, QueryView } from '../components/states.tsx';
 import { humanize, toPage, type List } from '../crm/types.ts';
 import { useTemplates } from '../outreach/templates.tsx';
+import { useEmailSenders } from '../settings/email-senders.tsx';
 import { AutomationBuilder, type Draft } from './builder.tsx';
 import { CONDITIONS, kindOf, STEPS, TRIGGERS, type Automation, type Member, type Refs } from './kinds.tsx';
 
@@ -58,8 +59,9 @@ export function automationError(error: unknown): string {
     if (error.code === 'invalid_transition')
       return `${errorMessage(error)} Reload the page to see the automation as it is now.`;
     if (error.code === 'forbidden') return 'Only owners and admins can change automations.';
-    if (error.code === 'not_found' && /^(template|list|member) not found/.test(error.message))
-      return `A ${error.message.split(' ')[0]} this automation names is not in this business any more. Choose another one and save again.`;
+    const missing = /^(template|list|member|email sender) not found/.exec(error.message);
+    if (error.code === 'not_found' && missing)
+      return `A ${missing[1]} this automation names is not in this business any more. Choose another one and save again.`;
   }
   return errorMessage(error);
 }
@@ -85,12 +87,13 @@ function useRefs(bid: string): { refs: Refs | undefined; error: unknown; retry: 
     queryKey: ['members', bid],
     queryFn: async () => toPage<Member>(await api(bpath(bid, 'members')), 'members').items,
   });
-  const all = [templates, lists, members];
+  const senders = useEmailSenders(bid);
+  const all = [templates, lists, members, senders];
   const failed = all.find((q) => q.isError);
   return {
     refs:
-      templates.data && lists.data && members.data
-        ? { templates: templates.data, lists: lists.data, members: members.data }
+      templates.data && lists.data && members.data && senders.data
+        ? { templates: templates.data, lists: lists.data, members: members.data, senders: senders.data }
         : undefined,
     error: failed?.error,
     retry: () => all.forEach((q) => void q.refetch()),
@@ -108,7 +111,9 @@ export function CountsLine({ counts }: { counts: Automation['counts'] }) {
 
 function triggerSummary(a: Pick<Automation, 'trigger'>, refs?: Refs): string {
   const k = kindOf(TRIGGERS, a.trigger.type);
-  return k ? k.summary(a.trigger, refs ?? { templates: [], lists: [], members: [] }) : humanize(a.trigger.type);
+  return k
+    ? k.summary(a.trigger, refs ?? { templates: [], lists: [], members: [], senders: [] })
+    : humanize(a.trigger.type);
 }
 
 function RecipeCards({ bid, canManage }: { bid: string; canManage: boolean }) {

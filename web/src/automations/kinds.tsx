@@ -16,6 +16,7 @@ import {
   type List,
 } from '../crm/types.ts';
 import type { Template } from '../outreach/templates.tsx';
+import type { EmailSender } from '../settings/email-senders.tsx';
 
 export type Automation = ApiResponse<'/api/businesses/{bid}/automations/{id}', 'get'>;
 export type Trigger = Automation['trigger'];
@@ -35,6 +36,7 @@ export interface Refs {
   templates: Template[];
   lists: List[];
   members: Member[];
+  senders: EmailSender[];
 }
 
 interface EditorProps<T> {
@@ -524,6 +526,38 @@ export const STEPS: Table<Step> = {
     ),
     missing: (s) => (s.template_id ? null : 'Choose the text template to send.'),
   },
+  send_email: {
+    label: 'Send an email',
+    make: (refs) => ({ type: 'send_email', template_id: refs.templates.find((t) => t.channel === 'email')?.id ?? '' }),
+    summary: (s: S<'send_email'>, refs) => {
+      const sender = s.sender_id ? refs.senders.find((x) => x.id === s.sender_id) : undefined;
+      return `Email "${templateName(refs, s.template_id)}"${sender ? ` from ${sender.from_email}` : ''}`;
+    },
+    Editor: ({ value, set, refs }: EditorProps<S<'send_email'>>) => (
+      <>
+        <TemplatePicker
+          channel="email"
+          value={value.template_id}
+          set={(template_id) => set({ ...value, template_id })}
+          refs={refs}
+        />
+        <SelectField
+          label="From"
+          value={value.sender_id ?? ''}
+          onChange={(e) => set({ ...value, sender_id: e.target.value || undefined })}
+          hint={refs.senders.length === 0 ? 'Add an email sender in Settings → Integrations first.' : undefined}
+        >
+          <option value="">The default sender</option>
+          {refs.senders.map((x) => (
+            <option key={x.id} value={x.id}>
+              {x.from_name} &lt;{x.from_email}&gt;
+            </option>
+          ))}
+        </SelectField>
+      </>
+    ),
+    missing: (s) => (s.template_id ? null : 'Choose the email template to send.'),
+  },
   create_task: {
     label: 'Create a task',
     make: () => ({ type: 'create_task', title: 'Call the contact', assignee: 'contact_owner', due_in_days: 0 }),
@@ -617,6 +651,47 @@ export const STEPS: Table<Step> = {
       <ListPicker value={value.list_id} set={(list_id) => set({ ...value, list_id })} refs={refs} />
     ),
     missing: (s) => (s.list_id ? null : 'Choose a list.'),
+  },
+  notify: {
+    label: 'Notify a team member',
+    make: () => ({ type: 'notify', to: 'contact_owner' }),
+    summary: (s: S<'notify'>, refs) =>
+      `Notify ${
+        s.to === 'contact_owner'
+          ? "the contact's owner"
+          : s.to === 'admins'
+            ? 'the owners and admins'
+            : memberName(refs, s.to)
+      }${s.message ? `: "${s.message}"` : ''}`,
+    Editor: ({ value, set, refs }: EditorProps<S<'notify'>>) => (
+      <div className="grid-2">
+        <SelectField
+          label="Notify"
+          value={value.to ?? 'contact_owner'}
+          onChange={(e) => set({ ...value, to: e.target.value })}
+        >
+          <option value="contact_owner">The contact&apos;s owner</option>
+          <option value="admins">Every owner and admin</option>
+          {refs.members.map((m) => (
+            <option key={m.user_id} value={m.user_id}>
+              {m.name || m.email}
+            </option>
+          ))}
+        </SelectField>
+        <TextField
+          label="Message (optional)"
+          maxLength={200}
+          hint="Empty: the automation's name and the contact's."
+          value={value.message ?? ''}
+          onChange={(e) => set({ ...value, message: e.target.value.trim() ? e.target.value : undefined })}
+        />
+      </div>
+    ),
+  },
+  draft_ai_reply: {
+    label: 'Draft an AI reply for review',
+    make: () => ({ type: 'draft_ai_reply' }),
+    summary: () => 'Draft an AI reply for a person to approve (never sent by itself)',
   },
 };
 
