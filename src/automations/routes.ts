@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { Database, Tx } from '../db/index.ts';
 import type { RouteModule } from '../server/app.ts';
 import { inBusiness } from '../server/scope.ts';
+import { notFound } from '../shared/errors.ts';
 import {
   createAutomation,
   ENROLLMENT_STATES,
@@ -95,6 +96,44 @@ async function listEnrollments(tx: Tx, businessId: string, automationId: string,
       WHERE e.business_id = $1 AND e.automation_id = $2 AND ($3::text IS NULL OR e.state = $3)
       ORDER BY e.enrolled_at DESC, e.id LIMIT $4`,
     [businessId, automationId, state ?? null, limit],
+  );
+  return r.rows.map((e) => ({
+    ...e,
+    next_run_at: e.state === 'active' || e.state === 'paused' ? e.next_run_at.toISOString() : null,
+    enrolled_at: e.enrolled_at.toISOString(),
+    finished_at: e.finished_at?.toISOString() ?? null,
+  }));
+}
+
+const contactRunSchema = enrollmentSchema.omit({ contact_id: true, contact_name: true }).extend({
+  automation_id: z.string(),
+  automation_name: z.string(),
+  /** Steps in the version the run follows. */
+  steps_total: z.number(),
+});
+
+interface ContactRunRow extends Omit<EnrollmentRow, 'contact_id' | 'contact_name'> {
+  automation_id: string;
+  automation_name: string;
+  steps_total: number;
+}
+
+/** One contact's runs, newest first: the contact page's Automations card. */
+async function listContactRuns(tx: Tx, businessId: string, contactId: string, limit = 50) {
+  // The contact (trashed ones too) must be hers to see; otherwise the same 404 as a stranger's id.
+  const c = await tx.query('SELECT 1 FROM app.contacts WHERE business_id = $1 AND id = $2', [businessId, contactId]);
+  if (c.rows.length === 0) throw notFound('contact');
+  const r = await tx.query<ContactRunRow>(
+    `SELECT e.id, e.automation_id, a.name AS automation_name, e.deal_id, e.version,
+            jsonb_array_length(v.definition -> 'steps') AS steps_total,
+            e.state, e.step_index, e.next_run_at, e.exit_reason, e.error_code, e.enrolled_at, e.finished_at
+       FROM app.automation_enrollments e
+       JOIN app.automations a ON a.business_id = e.business_id AND a.id = e.automation_id
+       JOIN app.automation_versions v
+         ON v.business_id = e.business_id AND v.automation_id = e.automation_id AND v.version = e.version
+      WHERE e.business_id = $1 AND e.contact_id = $2
+      ORDER BY e.enrolled_at DESC, e.id LIMIT $3`,
+    [businessId, contactId, limit],
   );
   return r.rows.map((e) => ({
     ...e,
@@ -255,6 +294,25 @@ export function automationRoutes(db: Database, onActivated?: () => Promise<void>
       async (req) => ({
         items: await inBusiness(db, req, req.params.bid, ({ tx, businessId }) =>
           listEnrollments(tx, businessId, req.params.id, req.query.state, req.query.limit),
+        ),
+      }),
+    );
+
+    app.get(
+      '/api/businesses/:bid/contacts/:id/automations',
+      {
+        schema: {
+          tags,
+          security,
+          summary: "A contact's automation runs, newest first, with the automation's name (any member)",
+          params: idParams,
+          querystring: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) }),
+          response: { 200: z.object({ items: z.array(contactRunSchema) }) },
+        },
+      },
+      async (req) => ({
+        items: await inBusiness(db, req, req.params.bid, ({ tx, businessId }) =>
+          listContactRuns(tx, businessId, req.params.id, req.query.limit),
         ),
       }),
     );

@@ -144,6 +144,10 @@ describe.skipIf(e2eSkipReason !== null)(
         const timeline = page.getByRole('region', { name: 'Timeline' });
         await timeline.getByText('Speed to lead · send sms done').waitFor();
         await timeline.getByText('Speed to lead · enrolled').waitFor();
+        // The Automations card says where her run is.
+        const card = page.getByTestId('contact-automations');
+        await card.getByRole('link', { name: 'Speed to lead' }).waitFor();
+        await card.getByText('Next: step 3 of 7').waitFor();
         await screenshot(page, 'automation-contact-timeline');
 
         await page.goto(`${j.server.url}/b/${j.bid}/automations/${automationId}`);
@@ -176,6 +180,8 @@ describe.skipIf(e2eSkipReason !== null)(
 
         await page.getByRole('link', { name: 'Rosa Diaz' }).click();
         await page.getByRole('region', { name: 'Timeline' }).getByText('Speed to lead · exited (replied)').waitFor();
+        await page.getByTestId('contact-automations').getByText('exited (replied)').waitFor();
+        await screenshot(page, 'automation-contact-exited');
 
         // Nothing more was sent: one text to her in all.
         expect(twilio.messages.filter((m) => m.to === LEAD_PHONE)).toHaveLength(1);

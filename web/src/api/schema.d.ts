@@ -3797,6 +3797,64 @@ export interface paths {
     };
     trace?: never;
   };
+  '/api/businesses/{bid}/contacts/{id}/automations': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A contact's automation runs, newest first, with the automation's name (any member) */
+    get: {
+      parameters: {
+        query?: {
+          limit?: number;
+        };
+        header?: never;
+        path: {
+          bid: string;
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              items: {
+                automation_id: string;
+                automation_name: string;
+                deal_id: string | null;
+                enrolled_at: string;
+                error_code: string | null;
+                exit_reason: string | null;
+                finished_at: string | null;
+                id: string;
+                next_run_at: string | null;
+                /** @enum {string} */
+                state: 'active' | 'paused' | 'completed' | 'exited' | 'failed';
+                step_index: number;
+                steps_total: number;
+                version: number;
+              }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/businesses/{bid}/contacts/{id}/emails': {
     parameters: {
       query?: never;

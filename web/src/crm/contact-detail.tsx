@@ -12,6 +12,7 @@ import { SelectField, TextArea, TextField } from '../components/field.tsx';
 import { formatDate, formatDateTime, formatMoney, fullName } from '../components/format.ts';
 import { Alert, Empty, QueryView } from '../components/states.tsx';
 import { ContactActivity } from './contact-activity.tsx';
+import { ContactAutomations } from '../automations/contact-runs.tsx';
 import { duplicateOf } from './contacts.tsx';
 import { ContactSummary } from '../ai/contact-summary.tsx';
 import { CustomFieldsCard } from './custom-fields.tsx';
@@ -423,6 +424,7 @@ export function ContactDetail() {
             <div className="stack">
               <ContactSummary cid={cid} />
               <ContactActivity bid={bid} cid={cid} />
+              <ContactAutomations bid={bid} cid={cid} />
               <Timeline bid={bid} cid={cid} />
             </div>
           </div>
