@@ -150,7 +150,11 @@ export function routeModules(deps: {
         ai: { assist, leaseMs: config.ai.timeoutMs + 60_000 },
       },
       jobs,
-      { workers: config.jobs.concurrency },
+      // At most half the pool: the outbox's deliveries share it.
+      {
+        workers: Math.max(1, Math.min(config.jobs.concurrency, Math.floor(config.dbPoolSize / 2))),
+        pollMs: config.jobs.pollSeconds * 1000,
+      },
     ),
   );
   modules.push(
@@ -241,6 +245,8 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
       await jobEngine.send(outboxSweepQueue, {});
       // Business Profile posts that fell due while no node ran (docs/ARCHITECTURE.md §26).
       await jobEngine.send(gbpSweepQueue, {});
+      // Automation steps that fell due while no node ran them (docs/ARCHITECTURE.md §25).
+      await automationsNotifier(jobEngine).nudge();
     }
     // Campaign delivery runs on every node; recipients are claimed row by row (SKIP LOCKED).
     if (config.campaigns.dispatch) outreach.dispatcher.start();

@@ -35,7 +35,25 @@ interface Row extends Claimed {
 }
 
 // The enrollment, locked, with everything the exit rules and steps read, in one statement.
+// The due row is picked and locked first, from the enrollments alone (the partial index on
+// next_run_at, or a sort of the due rows), and only then joined to what it reads: planned as
+// one join, a business whose thousands of rows were just enrolled — no statistics yet — got
+// nested loops over all its contacts per due row (6–7 s per claim). The enrollment's own
+// columns come out of the locking CTE and are never read again: a row another run moved on
+// and committed after this statement's snapshot is locked in its NEW version (READ COMMITTED
+// re-checks it), while a second read of the table would see the old one — its step already
+// done — and run that step again (the crash test caught exactly that).
 const CLAIM_SQL = `
+  WITH e AS (
+    SELECT e.id, e.business_id, e.automation_id, e.version, e.contact_id, e.deal_id, e.step_index,
+           e.enrolled_at, e.next_run_at
+      FROM app.automation_enrollments e
+     WHERE e.state = 'active' AND e.next_run_at <= $1 AND ($2::uuid IS NULL OR e.id = $2)
+       AND EXISTS (SELECT 1 FROM app.automations a
+                    WHERE a.business_id = e.business_id AND a.id = e.automation_id AND a.status = 'active')
+     ORDER BY e.next_run_at
+     LIMIT 1
+     FOR UPDATE OF e SKIP LOCKED)
   SELECT e.id, e.business_id, e.automation_id, e.contact_id, e.deal_id, e.step_index, e.enrolled_at,
          v.definition, a.created_by AS automation_created_by, a.name AS automation_name, b.time_zone,
          c.owner_id AS contact_owner_id, c.phone AS contact_phone, c.email::text AS contact_email,
@@ -49,16 +67,12 @@ const CLAIM_SQL = `
                   WHERE cv.business_id = e.business_id AND cv.contact_id = e.contact_id
                     AND m.direction = 'inbound' AND m.created_at > e.enrolled_at) AS replied,
          (SELECT d.stage::text FROM app.deals d WHERE d.business_id = e.business_id AND d.id = e.deal_id) AS deal_stage
-    FROM app.automation_enrollments e
+    FROM e
     JOIN app.automation_versions v
       ON v.business_id = e.business_id AND v.automation_id = e.automation_id AND v.version = e.version
     JOIN app.automations a ON a.business_id = e.business_id AND a.id = e.automation_id
     JOIN app.businesses b ON b.id = e.business_id
-    JOIN app.contacts c ON c.business_id = e.business_id AND c.id = e.contact_id
-   WHERE e.state = 'active' AND e.next_run_at <= $1 AND a.status = 'active' AND ($2::uuid IS NULL OR e.id = $2)
-   ORDER BY e.next_run_at
-   LIMIT 1
-   FOR UPDATE OF e SKIP LOCKED`;
+    JOIN app.contacts c ON c.business_id = e.business_id AND c.id = e.contact_id`;
 
 type ExitReason = 'replied' | 'opted_out' | 'contact_deleted' | 'deal_left_stage' | 'deal_deleted';
 
@@ -320,10 +334,15 @@ export async function runDueSteps(
 }
 
 /**
- * When the scheduler should look again (null: nothing to do): the next due step, but within
- * `pollMs` while any automation is active, so trigger events are taken promptly.
+ * When the scheduler should look again (null: no automation is active): `step`, the earliest
+ * due step (null: none waiting), and `poll`, the next point of a fixed `pollMs` grid at which
+ * to look for trigger events whose nudge was lost.
  */
-export async function nextDueAt(db: Database, now: Date, pollMs = 15_000): Promise<Date | null> {
+export async function nextDueAt(
+  db: Database,
+  now: Date,
+  pollMs = 15_000,
+): Promise<{ step: Date | null; poll: Date } | null> {
   const r = await db.asService('automations.next-due', (tx) =>
     tx.query<{ at: Date | null; active: boolean }>(
       `SELECT (SELECT min(e.next_run_at) FROM app.automation_enrollments e
@@ -336,6 +355,5 @@ export async function nextDueAt(db: Database, now: Date, pollMs = 15_000): Promi
   if (!row?.active) return null;
   // On a fixed grid, so follow-ups booked by overlapping runs (cron, nudges) name the same
   // second and the job id makes them one job instead of parallel chains.
-  const poll = new Date((Math.floor(now.getTime() / pollMs) + 1) * pollMs);
-  return row.at && row.at < poll ? row.at : poll;
+  return { step: row.at, poll: new Date((Math.floor(now.getTime() / pollMs) + 1) * pollMs) };
 }
