@@ -27,7 +27,12 @@ import { createCommitMarks } from '../src/messaging/commit-marks.ts';
 import { createOutboxDelivery } from '../src/messaging/outbox.ts';
 import { createSmsDriver } from '../src/messaging/sms-driver.ts';
 import { listNotifications } from '../src/notifications/notifications.ts';
+import { queueContactEmail } from '../src/outreach/contact-emails.ts';
 import { createEmailDriver } from '../src/outreach/email-driver.ts';
+import { createUnsubscribeTokens } from '../src/outreach/unsubscribe.ts';
+import { unsubscribeRoutes } from '../src/outreach/unsubscribe-routes.ts';
+import { parseMasterKey } from '../src/vault/master-key.ts';
+import Fastify from 'fastify';
 import { isAppError } from '../src/shared/errors.ts';
 import { startOpenAiFake, type OpenAiFake } from './fakes/openai.ts';
 import { startSmtpFake, type SmtpFake } from './fakes/smtp.ts';
@@ -37,6 +42,14 @@ import { addMember, newUser } from './support/factories.ts';
 import { smsWorld, type SmsWorld } from './support/sms-outbox.ts';
 
 const MASTER_KEY = randomBytes(32).toString('base64');
+const PUBLIC_URL = 'https://capto.test';
+const POSTAL = '1 Main St, Springfield, IL 62701';
+const tokens = createUnsubscribeTokens(parseMasterKey(MASTER_KEY));
+const rawHeader = (raw: string, name: string): string | undefined => {
+  const head = raw.split(/\r?\n\r?\n/)[0]!.replace(/\r?\n[ \t]+/g, ' ');
+  const line = head.split(/\r?\n/).find((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`));
+  return line?.slice(name.length + 1).trim();
+};
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 let t: TestDatabase;
@@ -58,9 +71,10 @@ beforeAll(async () => {
   w = await smsWorld(t.engine, t.db, twilio, { masterKey: MASTER_KEY });
   bare = await smsWorld(t.engine, t.db, twilio, { masterKey: MASTER_KEY });
   await asOwner(t.engine, (c) =>
-    c.query(`UPDATE app.businesses SET time_zone = 'America/New_York' WHERE id = ANY($1::uuid[])`, [
-      [w.businessId, bare.businessId],
-    ]),
+    c.query(
+      `UPDATE app.businesses SET time_zone = 'America/New_York', postal_address = $2 WHERE id = ANY($1::uuid[])`,
+      [[w.businessId, bare.businessId], POSTAL],
+    ),
   );
   memberId = (await newUser(t.engine)).id;
   adminId = (await newUser(t.engine)).id;
@@ -113,7 +127,7 @@ beforeAll(async () => {
         publicUrl: 'https://capto.test',
         cap: false,
       }),
-      createEmailDriver({ db: t.db, email, marks: createCommitMarks(t.db), cap: false }),
+      createEmailDriver({ db: t.db, email, marks: createCommitMarks(t.db), tokens, publicUrl: PUBLIC_URL, cap: false }),
     ],
   });
   deps = {
@@ -362,6 +376,82 @@ describe(`send_email (${ENGINE})`, () => {
     await runAt(MONDAY_10AM);
     expect(await enrollment(exits)).toMatchObject({ state: 'exited', exit_reason: 'opted_out' });
     expect(await emailsOf(unsubscribed.id)).toHaveLength(0);
+  });
+
+  it('carries the campaign unsubscribe: List-Unsubscribe headers and the footer with the postal address; the link unsubscribes; a 1:1 email has none', async () => {
+    const c = await contact(w);
+    const tpl = await template(w, 'email', 'Happy birthday!', 'Birthday');
+    const a = await automation(w, {
+      trigger: { type: 'contact_created' },
+      steps: [{ type: 'send_email', template_id: tpl }],
+      exit: { on_opt_out: false, on_reply: true, on_deal_stage_change: false, reenroll_after_days: null },
+    });
+    const before = smtp.received.length;
+    await enroll(w, a, c.id, MONDAY_10AM);
+    await runAt(MONDAY_10AM);
+    await smtp.waitFor(before + 1);
+    const mail = smtp.received.filter((m) => m.envelopeTo.includes(c.email!))[0]!;
+    const unsub = rawHeader(mail.raw, 'List-Unsubscribe')!;
+    expect(unsub).toMatch(/^<https:\/\/capto\.test\/u\/[A-Za-z0-9_-]+\.\d+\.[A-Za-z0-9_-]+>$/);
+    expect(rawHeader(mail.raw, 'List-Unsubscribe-Post')).toBe('List-Unsubscribe=One-Click');
+    const link = unsub.slice(1, -1);
+    expect(mail.parsed.text).toContain(POSTAL);
+    expect(mail.parsed.text).toContain(`Unsubscribe: ${link}`);
+    expect(String(mail.parsed.html)).toContain(POSTAL);
+    expect(String(mail.parsed.html)).toContain(`href="${link}"`);
+    // The stored body stays the message as written; the footer is added at send time.
+    expect((await emailsOf(c.id))[0]!.body).toBe('Happy birthday!');
+
+    // The link (one-click POST, RFC 8058) unsubscribes the contact…
+    const app = Fastify();
+    await app.register(unsubscribeRoutes({ db: t.db, tokens }));
+    const res = await app.inject({
+      method: 'POST',
+      url: new URL(link).pathname,
+      payload: 'List-Unsubscribe=One-Click',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    await app.close();
+    expect(res.statusCode).toBe(200);
+    // …and the next automated email to them is skipped.
+    const again = await enroll(w, a, c.id, MONDAY_10AM);
+    await runAt(MONDAY_10AM);
+    expect(await trail(again)).toEqual(['step_skipped:send_email:unsubscribed', 'completed:']);
+    expect(await emailsOf(c.id)).toHaveLength(1);
+
+    // A 1:1 email typed by a person carries no footer and no unsubscribe headers.
+    const d = await contact(w);
+    const one = await t.db.asUser({ sub: w.ownerId }, (tx) =>
+      queueContactEmail(tx, w.businessId, w.ownerId, d.id, { subject: 'Hi', body: 'Just me.' }),
+    );
+    const n = smtp.received.length;
+    await deps.notifyOutbox({ businessId: w.businessId, id: one.id });
+    await smtp.waitFor(n + 1);
+    const personal = smtp.received.filter((m) => m.envelopeTo.includes(d.email!))[0]!;
+    expect(rawHeader(personal.raw, 'List-Unsubscribe')).toBeUndefined();
+    expect(personal.parsed.text).not.toContain(POSTAL);
+  });
+
+  it('skips the step (no_postal_address) when the business has no postal address', async () => {
+    const c = await contact(w);
+    const tpl = await template(w, 'email', 'Hello');
+    const a = await automation(w, {
+      trigger: { type: 'contact_created' },
+      steps: [{ type: 'send_email', template_id: tpl }],
+    });
+    await asOwner(t.engine, (q) =>
+      q.query('UPDATE app.businesses SET postal_address = NULL WHERE id = $1', [w.businessId]),
+    );
+    try {
+      const e = await enroll(w, a, c.id, MONDAY_10AM);
+      await runAt(MONDAY_10AM);
+      expect(await trail(e)).toEqual(['step_skipped:send_email:no_postal_address', 'completed:']);
+      expect(await emailsOf(c.id)).toHaveLength(0);
+    } finally {
+      await asOwner(t.engine, (q) =>
+        q.query('UPDATE app.businesses SET postal_address = $2 WHERE id = $1', [w.businessId, POSTAL]),
+      );
+    }
   });
 
   it('fails the enrollment when the business has no email sender', async () => {

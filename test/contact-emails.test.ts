@@ -2,13 +2,14 @@
 // real SMTP server (text + safe HTML), on the contact's timeline with its status;
 // suppressed addresses refused; members send, outsiders cannot; in SQL nobody queues in
 // someone else's name or moves a message's status.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asOwner } from '../src/db/engine.ts';
 import { createEmailDelivery } from '../src/integrations/email/deliver.ts';
 import { createCommitMarks } from '../src/messaging/commit-marks.ts';
 import { createOutboxDelivery } from '../src/messaging/outbox.ts';
 import { createEmailDriver } from '../src/outreach/email-driver.ts';
+import { createUnsubscribeTokens } from '../src/outreach/unsubscribe.ts';
 import { parseMasterKey } from '../src/vault/master-key.ts';
 import { createVault } from '../src/vault/secrets.ts';
 import { startSmtpFake, type SmtpFake } from './fakes/smtp.ts';
@@ -195,7 +196,16 @@ describe('1:1 email through the outbox (docs/ARCHITECTURE.md §24 "Email")', () 
       db: s.db,
       logger: s.app.log as never,
       leaseSeconds: lease,
-      drivers: [createEmailDriver({ db: s.db, email, marks: createCommitMarks(s.db), cap: false })],
+      drivers: [
+        createEmailDriver({
+          db: s.db,
+          email,
+          marks: createCommitMarks(s.db),
+          tokens: createUnsubscribeTokens(parseMasterKey(randomBytes(32).toString('base64'))),
+          publicUrl: s.config.publicUrl,
+          cap: false,
+        }),
+      ],
     });
   });
   afterAll(() => email?.close());

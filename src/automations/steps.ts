@@ -284,6 +284,7 @@ async function sendEmail(
       return { kind: 'skipped', reason: 'email_bounced' };
     case 'no_email':
     case 'contact_missing':
+    case 'no_postal_address':
       return { kind: 'skipped', reason: r.why };
     case 'sender_missing':
       return { kind: 'fail', code: 'email_sender_missing' };

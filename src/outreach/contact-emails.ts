@@ -28,7 +28,8 @@ export type NotQueued =
   | 'sender_missing'
   | 'no_email_sender'
   | 'unsubscribed'
-  | 'bounced';
+  | 'bounced'
+  | 'no_postal_address';
 
 export interface EmailInput {
   sender_id?: string | null;
@@ -47,8 +48,11 @@ async function queue(
   contactId: string,
   input: EmailInput,
 ): Promise<{ ok: true; email: ContactEmailView } | { ok: false; why: NotQueued }> {
-  const c = await tx.query<{ email: string | null; demo: boolean }>(
-    `SELECT c.email::text AS email, app.is_demo_business(c.business_id) AS demo
+  // The system's email (an automation) is commercial mail; a person's is not.
+  const automated = sentBy === null;
+  const c = await tx.query<{ email: string | null; demo: boolean; postal_address: string | null }>(
+    `SELECT c.email::text AS email, app.is_demo_business(c.business_id) AS demo,
+            (SELECT b.postal_address FROM app.businesses b WHERE b.id = c.business_id) AS postal_address
        FROM app.contacts c WHERE c.business_id = $1 AND c.id = $2 AND c.deleted_at IS NULL`,
     [businessId, contactId],
   );
@@ -56,6 +60,8 @@ async function queue(
   if (!contact) return { ok: false, why: 'contact_missing' };
   if (contact.demo) return { ok: false, why: 'demo_restricted' };
   if (!contact.email) return { ok: false, why: 'no_email' };
+  // Automated email is commercial: its footer prints the postal address (§25 `send_email`).
+  if (automated && !contact.postal_address) return { ok: false, why: 'no_postal_address' };
   const s = await tx.query<{ id: string }>(
     `SELECT id FROM app.email_senders WHERE business_id = $1 AND ($2::uuid IS NULL AND is_default OR id = $2)`,
     [businessId, input.sender_id ?? null],
@@ -68,8 +74,8 @@ async function queue(
   );
   if (sup.rows[0]) return { ok: false, why: sup.rows[0].reason === 'unsubscribed' ? 'unsubscribed' : 'bounced' };
   const r = await tx.query<{ id: string; created_at: Date }>(
-    `INSERT INTO app.contact_emails (business_id, contact_id, sender_id, sent_by, to_address, subject, body)
-     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, created_at`,
+    `INSERT INTO app.contact_emails (business_id, contact_id, sender_id, sent_by, to_address, subject, body${automated ? ', automated' : ''})
+     VALUES ($1, $2, $3, $4, $5, $6, $7${automated ? ', true' : ''}) RETURNING id, created_at`,
     [businessId, contactId, sender.id, sentBy, contact.email, input.subject, input.body],
   );
   await withOutbox(tx, {
@@ -103,6 +109,7 @@ const REFUSALS: Record<NotQueued, () => AppError> = {
   no_email_sender: () => new AppError('no_email_sender', 'add an email sender in Settings → Integrations first'),
   unsubscribed: () => new AppError('email_suppressed', 'this contact unsubscribed from your email'),
   bounced: () => new AppError('email_suppressed', 'email to this address bounced permanently; it is suppressed'),
+  no_postal_address: () => new AppError('postal_address_required', 'add the business postal address in Settings first'),
 };
 
 /** A member sends (her request transaction, in her own name). */

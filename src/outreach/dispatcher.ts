@@ -26,9 +26,9 @@ import { loadTwilioCredentials } from '../integrations/twilio/configs.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Vault } from '../vault/secrets.ts';
 import { CONTEXT_BATCH_SQL, contextFromRow } from './context.ts';
-import { markdownEscape, markdownToHtml, renderEmail, renderSms } from './merge.ts';
+import { renderEmail, renderSms } from './merge.ts';
 import { createCommitMarks, type CommitMarks } from '../messaging/commit-marks.ts';
-import type { UnsubscribeTokens } from './unsubscribe.ts';
+import { commercialParts, type UnsubscribeTokens } from './unsubscribe.ts';
 
 export interface DispatcherOptions {
   db: Database;
@@ -356,20 +356,20 @@ export function createCampaignDispatcher(o: DispatcherOptions) {
   function emailFor(c: Active, item: Item, ctxRow: Parameters<typeof contextFromRow>[0]) {
     const ctx = contextFromRow(ctxRow);
     const rendered = renderEmail({ subject: c.subject ?? '', body: c.body }, ctx);
-    const url = `${o.publicUrl}/u/${o.tokens.sign({ businessId: c.business_id, contactId: item.contactId, channel: 'email' })}`;
-    const footerText = `\n\n--\n${c.business_name}\n${c.footer_address ?? ''}\nUnsubscribe: ${url}\n`;
-    const footerHtml = markdownToHtml(
-      `---\n\n${markdownEscape(c.business_name)}  \n${markdownEscape(c.footer_address ?? '')}\n\n[Unsubscribe](${url})`,
-    );
+    const parts = commercialParts(o.tokens, o.publicUrl, {
+      businessId: c.business_id,
+      contactId: item.contactId,
+      businessName: c.business_name,
+      postalAddress: c.footer_address ?? '',
+    });
     return {
       id: item.id,
       to: item.address,
       subject: rendered.subject,
-      text: rendered.text + footerText,
-      html: `${rendered.html}<div class="capto-footer">${footerHtml}</div>`,
+      text: rendered.text + parts.footerText,
+      html: rendered.html + parts.footerHtml,
       headers: {
-        'List-Unsubscribe': `<${url}>`,
-        'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+        ...parts.headers,
         'X-Capto-Campaign': c.id,
       },
     };

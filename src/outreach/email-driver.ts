@@ -13,11 +13,13 @@ import { EmailDeliveryError, type EmailDelivery } from '../integrations/email/de
 import type { CommitMarks } from '../messaging/commit-marks.ts';
 import type { OutboxDriver, OutboxRow, SendOutcome } from '../messaging/outbox.ts';
 import { markdownToHtml } from './merge.ts';
+import { commercialParts, type UnsubscribeTokens } from './unsubscribe.ts';
 
 const REASONS: Record<string, string> = {
   outcome_unknown:
     'outcome unknown: the message was handed to the mail server but its answer never came; not resent, so it is never sent twice — check with the recipient',
   email_suppressed: 'the address is suppressed (unsubscribed or bounced)',
+  no_postal_address: 'automated email needs the business postal address (Settings → General)',
   sender_removed: 'the email sender was removed',
   message_gone: 'the message was deleted',
 };
@@ -26,6 +28,9 @@ export function createEmailDriver(deps: {
   db: Database;
   email: EmailDelivery;
   marks: CommitMarks;
+  /** Automated (commercial) email gets the campaign footer and one-click unsubscribe (§25 `send_email`). */
+  tokens: UnsubscribeTokens;
+  publicUrl: string;
   /** Honour each sender's rate_per_second (CAPTO_OUTBOX_CAP=off: benchmarks and tests only). */
   cap?: boolean;
 }): OutboxDriver {
@@ -38,11 +43,17 @@ export function createEmailDriver(deps: {
         body: string;
         sender_id: string | null;
         suppressed: boolean;
+        automated: boolean;
+        contact_id: string;
+        business_name: string;
+        postal_address: string | null;
       }>(
-        `SELECT e.to_address, e.subject, e.body, e.sender_id,
+        `SELECT e.to_address, e.subject, e.body, e.sender_id, e.automated, e.contact_id,
+                b.name AS business_name, b.postal_address,
                 EXISTS (SELECT 1 FROM app.email_suppressions s
                          WHERE s.business_id = e.business_id AND s.email = lower(e.to_address)) AS suppressed
-           FROM app.contact_emails e WHERE e.business_id = $1 AND e.id = $2`,
+           FROM app.contact_emails e JOIN app.businesses b ON b.id = e.business_id
+          WHERE e.business_id = $1 AND e.id = $2`,
         [row.business_id, row.id],
       );
       return r.rows[0];
@@ -86,13 +97,27 @@ export function createEmailDriver(deps: {
       if (!m.sender_id) return { kind: 'refused', code: 'sender_removed' };
       // An unsubscribe or bounce recorded since it was queued still wins.
       if (m.suppressed) return { kind: 'refused', code: 'email_suppressed' };
+      let mail = { id: row.id, to: m.to_address, subject: m.subject, text: m.body, html: markdownToHtml(m.body) };
+      if (m.automated) {
+        // Commercial mail: the campaign footer and one-click unsubscribe; a person's 1:1 email has none.
+        if (!m.postal_address) return { kind: 'refused', code: 'no_postal_address' };
+        const parts = commercialParts(deps.tokens, deps.publicUrl, {
+          businessId: row.business_id,
+          contactId: m.contact_id,
+          businessName: m.business_name,
+          postalAddress: m.postal_address,
+        });
+        mail = Object.assign(mail, {
+          text: mail.text + parts.footerText,
+          html: mail.html + parts.footerHtml,
+          headers: parts.headers,
+        });
+      }
       try {
-        const out = await deps.email.send(
-          row.business_id,
-          m.sender_id,
-          { id: row.id, to: m.to_address, subject: m.subject, text: m.body, html: markdownToHtml(m.body) },
-          { beforeEnd: () => deps.marks.mark(row.id, row.attempts, timeoutMs), timeoutMs },
-        );
+        const out = await deps.email.send(row.business_id, m.sender_id, mail, {
+          beforeEnd: () => deps.marks.mark(row.id, row.attempts, timeoutMs),
+          timeoutMs,
+        });
         return { kind: 'accepted', providerId: out.providerId, status: 'sent' };
       } catch (e) {
         if (!(e instanceof EmailDeliveryError)) throw e;

@@ -41,7 +41,14 @@ export function createOutreach(deps: {
   });
   // One group commit of points of no return per node, for 1:1 and campaign sends alike.
   const marks = createCommitMarks(db);
-  const emailDriver = createEmailDriver({ db, email, marks, cap: config.jobs.outboxCap });
+  const emailDriver = createEmailDriver({
+    db,
+    email,
+    marks,
+    tokens,
+    publicUrl: config.publicUrl,
+    cap: config.jobs.outboxCap,
+  });
   const dispatcher = createCampaignDispatcher({
     db,
     vault,

@@ -4,6 +4,7 @@
 // still valid after a master key rotation (the key version is in the token).
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import type { MasterKey } from '../vault/master-key.ts';
+import { markdownEscape, markdownToHtml } from './merge.ts';
 
 export interface UnsubscribeClaim {
   businessId: string;
@@ -61,3 +62,24 @@ export function createUnsubscribeTokens(master: MasterKey) {
 }
 
 export type UnsubscribeTokens = ReturnType<typeof createUnsubscribeTokens>;
+
+/**
+ * What every commercial email carries (campaigns, and automated email — docs/ARCHITECTURE.md
+ * §21 "Email content", §25 `send_email`): a footer with the business name, its postal address
+ * and the unsubscribe link, for both parts, and the one-click unsubscribe headers (RFC 8058).
+ */
+export function commercialParts(
+  tokens: UnsubscribeTokens,
+  publicUrl: string,
+  m: { businessId: string; contactId: string; businessName: string; postalAddress: string },
+): { footerText: string; footerHtml: string; headers: Record<string, string> } {
+  const url = `${publicUrl}/u/${tokens.sign({ businessId: m.businessId, contactId: m.contactId, channel: 'email' })}`;
+  const html = markdownToHtml(
+    `---\n\n${markdownEscape(m.businessName)}  \n${markdownEscape(m.postalAddress)}\n\n[Unsubscribe](${url})`,
+  );
+  return {
+    footerText: `\n\n--\n${m.businessName}\n${m.postalAddress}\nUnsubscribe: ${url}\n`,
+    footerHtml: `<div class="capto-footer">${html}</div>`,
+    headers: { 'List-Unsubscribe': `<${url}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' },
+  };
+}
