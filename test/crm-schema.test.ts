@@ -81,11 +81,12 @@ describe('CRM schema', () => {
     expect(outsider).toBe(0);
   });
 
-  it('app.contact_search_ids (migration 0007) answers members of the business only', async () => {
+  it('app.contact_search_ids (migrations 0007, 0075) answers members of the business only', async () => {
     const search = (sub: string, business: string, like: string, q: string, digits: string | null = null) =>
       t.db.asUser({ sub }, async (tx) =>
+        // (business, name like, email like, fuzzy query, digits like, skip prefix, at most)
         (
-          await tx.query<{ id: string }>('SELECT app.contact_search_ids($1, $2, $3, $4) AS id', [
+          await tx.query<{ id: string }>('SELECT app.contact_search_ids($1, $2, $2, $3, $4, NULL, 100) AS id', [
             business,
             like,
             q,
@@ -100,10 +101,12 @@ describe('CRM schema', () => {
     expect(await search(w.a.member.id, w.b.business.id, '%', 'bob', '%')).toEqual([]);
     expect(await search(w.b.member.id, w.a.business.id, '%', 'ann', '%')).toEqual([]);
     expect(await search(w.outsider.id, w.a.business.id, '%', 'ann', '%')).toEqual([]);
-    // the anonymous role cannot call it at all
+    // the anonymous role cannot call it at all (refused for the grant, not for a wrong signature)
     await expect(
-      t.db.asAnon((tx) => tx.query(`SELECT app.contact_search_ids($1, '%', 'a', NULL)`, [w.a.business.id])),
-    ).rejects.toThrow();
+      t.db.asAnon((tx) =>
+        tx.query(`SELECT app.contact_search_ids($1, '%', '%', 'a', NULL, NULL, 100)`, [w.a.business.id]),
+      ),
+    ).rejects.toMatchObject({ code: 'forbidden' });
   });
 
   it('refuses inserting into another business', async () => {
