@@ -20,6 +20,9 @@ import { PipelinePage } from './crm/pipeline.tsx';
 import { CampaignDetail, CampaignsPage } from './outreach/campaigns.tsx';
 import { AutomationDetail, AutomationsPage, NewAutomationPage } from './automations/automations.tsx';
 import { TemplatesPage } from './outreach/templates.tsx';
+import { BusinessProfileLayout } from './gbp/business-profile.tsx';
+import { PostsPane } from './gbp/posts.tsx';
+import { ReviewsPane } from './gbp/reviews.tsx';
 import { AcceptInvitationPage } from './public/accept-invitation.tsx';
 import { LandingPage } from './public/landing.tsx';
 import { PublicLayout } from './public/layout.tsx';
@@ -143,6 +146,14 @@ export function createRouter() {
         { path: 'automations/new', element: <NewAutomationPage /> },
         { path: 'automations/:automationId', element: <AutomationDetail /> },
         { path: 'ai-drafts', element: <DraftsPage /> },
+        {
+          path: 'business-profile',
+          element: <BusinessProfileLayout />,
+          children: [
+            { index: true, element: <PostsPane /> },
+            { path: 'reviews', element: <ReviewsPane /> },
+          ],
+        },
         {
           path: 'settings',
           element: <SettingsLayout />,

@@ -105,6 +105,7 @@ export function AppShell() {
           <NavLink to={`${base}/campaigns`}>Campaigns</NavLink>
           <NavLink to={`${base}/automations`}>Automations</NavLink>
           <NavLink to={`${base}/templates`}>Templates</NavLink>
+          <NavLink to={`${base}/business-profile`}>Business Profile</NavLink>
           <NavLink to={`${base}/ai-drafts`}>AI drafts</NavLink>
           <NavLink to={`${base}/import`}>Import CSV</NavLink>
           <NavLink to={`${base}/settings`}>Settings</NavLink>

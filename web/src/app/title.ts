@@ -41,6 +41,8 @@ const IN_BUSINESS: [RegExp, string][] = [
   [/^\/b\/[^/]+\/campaigns\/[^/]+$/, 'Campaign'],
   [/^\/b\/[^/]+\/automations$/, 'Automations'],
   [/^\/b\/[^/]+\/ai-drafts$/, 'AI drafts'],
+  [/^\/b\/[^/]+\/business-profile$/, 'Business Profile'],
+  [/^\/b\/[^/]+\/business-profile\/reviews$/, 'Business Profile reviews'],
   [/^\/b\/[^/]+\/settings\/general$/, 'General settings'],
   [/^\/b\/[^/]+\/settings\/team$/, 'Team settings'],
   [/^\/b\/[^/]+\/settings\/integrations$/, 'Integrations'],
