@@ -154,6 +154,16 @@ describe(`automations API (${ENGINE})`, () => {
     }
   });
 
+  it('recipes are listed for every member, with a sentence each; another business gets 404', async () => {
+    const r = await call(member, 'GET', '/automations/recipes');
+    expect(r.status).toBe(200);
+    expect(r.json.items.map((x: { key: string }) => x.key)).toEqual(RECIPE_KEYS);
+    expect(r.json.items[0]).toMatchObject({ key: 'speed_to_lead', name: 'Speed to lead' });
+    for (const x of r.json.items) expect(x.about.length).toBeGreaterThan(20);
+    expect((await call(outsider, 'GET', '/automations/recipes')).status).toBe(404);
+    expect((await call(outsider, 'GET', '/automations/recipes', undefined, bidB)).status).toBe(200);
+  });
+
   it('recipes: each key makes an editable draft with its text templates; unknown key 404; member 403', async () => {
     for (const key of RECIPE_KEYS) {
       const r = await call(owner, 'POST', `/automations/recipes/${key}`);

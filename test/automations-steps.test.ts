@@ -621,6 +621,10 @@ describe(`draft_ai_reply (${ENGINE})`, () => {
     expect(calls.rows[0]).toEqual({ feature: 'draft', user_id: null, outcome: 'ok' });
     const tl = await t.db.asUser({ sub: memberId }, (tx) => contactTimeline(tx, w.businessId, c.id, { limit: 50 }));
     expect(tl.items.map((i) => i.data.status)).toContain('AI reply drafted for review');
+    // The wait says until when, in the business's zone (written when it starts, not when it ends).
+    expect(tl.items.map((i) => i.data.status)).toContainEqual(
+      expect.stringMatching(/^wait(ing|ed) until Dec 8, 10:00 AM$/),
+    );
   });
 
   it('is skipped with the reason when AI is off, the budget is spent, there is no provider, the provider fails or no AI client', async () => {

@@ -9,6 +9,8 @@ import { createAutomation, type Automation, type AutomationInput } from './autom
 type Texts = Record<string, string>;
 interface Recipe {
   name: string;
+  /** What it does, in a sentence for the person choosing one. */
+  about: string;
   texts: Texts;
   build(t: Record<string, string>): Omit<AutomationInput, 'name'>;
 }
@@ -16,6 +18,7 @@ interface Recipe {
 export const RECIPES = {
   speed_to_lead: {
     name: 'Speed to lead',
+    about: 'Text every new lead at once, a task to call if no reply in an hour, follow-up texts on day 2 and day 5.',
     texts: {
       first:
         'Hi {{ contact.first_name | default: "there" }}, this is {{ business.name }}. Thanks for reaching out! When is a good time for a quick call about your loan?',
@@ -39,6 +42,7 @@ export const RECIPES = {
   },
   application_nudge: {
     name: 'Application nudge',
+    about: 'When a deal enters Application: reminder texts after 2 and 5 days until the stage changes.',
     texts: {
       nudge:
         'Hi {{ contact.first_name | default: "there" }}, a reminder from {{ business.name }}: your loan application is waiting for you. Any questions?',
@@ -57,6 +61,7 @@ export const RECIPES = {
   },
   pre_approval_expiring: {
     name: 'Pre-approval expiring',
+    about: 'Texts 30 and 7 days before the custom date field "pre_approval_expires_on".',
     texts: {
       month:
         'Hi {{ contact.first_name | default: "there" }}, your pre-approval with {{ business.name }} expires in 30 days. Want to refresh it?',
@@ -75,6 +80,7 @@ export const RECIPES = {
   },
   closing_anniversary: {
     name: 'Closing anniversary',
+    about: 'A text every year on the day the loan funded.',
     texts: {
       greeting:
         'Happy home anniversary, {{ contact.first_name | default: "friend" }}! Thank you for trusting {{ business.name }} with your loan.',
@@ -87,6 +93,7 @@ export const RECIPES = {
   },
   birthday: {
     name: 'Birthday',
+    about: 'A birthday text every year, from the custom date field "birthday".',
     texts: {
       greeting: 'Happy birthday, {{ contact.first_name | default: "friend" }}! Best wishes from {{ business.name }}.',
     },
@@ -101,6 +108,11 @@ export const RECIPES = {
 
 export type RecipeKey = keyof typeof RECIPES;
 export const RECIPE_KEYS = Object.keys(RECIPES) as RecipeKey[];
+
+/** The recipes on offer, for the screen that offers them. */
+export function listRecipes(): { key: RecipeKey; name: string; about: string }[] {
+  return RECIPE_KEYS.map((key) => ({ key, name: RECIPES[key].name, about: RECIPES[key].about }));
+}
 
 /** Make the recipe's templates and its draft automation, in the caller's transaction. */
 export async function createFromRecipe(

@@ -17,7 +17,7 @@ import {
   updateAutomation,
 } from './automations.ts';
 import { conditionSchema, definitionSchema, exitSchema, stepSchema, triggerSchema } from './definition.ts';
-import { createFromRecipe, RECIPE_KEYS } from './recipes.ts';
+import { createFromRecipe, listRecipes, RECIPE_KEYS } from './recipes.ts';
 
 const tags = ['automations'];
 const security = [{ bearer: [] }];
@@ -184,6 +184,23 @@ export function automationRoutes(db: Database, onActivated?: () => Promise<void>
               createAutomation(tx, { userId }, businessId, req.body),
             ),
           ),
+    );
+
+    app.get(
+      `${base}/recipes`,
+      {
+        schema: {
+          tags,
+          security,
+          summary: 'The recipes on offer: key, name and what each does (every member)',
+          params: bidParams,
+          response: {
+            200: z.object({ items: z.array(z.object({ key: z.string(), name: z.string(), about: z.string() })) }),
+          },
+        },
+      },
+      // Through the request transaction like every route: a non-member gets the same 404.
+      async (req) => ({ items: await inBusiness(db, req, req.params.bid, async () => listRecipes()) }),
     );
 
     app.post(

@@ -109,11 +109,16 @@ export async function contactTimeline(
         jsonb_build_object('automation_id', en.automation_id, 'name', a.name, 'enrollment_id', ae.enrollment_id,
           'event', ae.kind, 'step_index', ae.step_index, 'step_type', ae.step_type,
           'status', CASE ae.kind
-            WHEN 'step_done' THEN CASE ae.step_type
+            WHEN 'step_done' THEN CASE
+              -- A wait's event is written when the wait starts: say until when, in the business's zone.
+              WHEN ae.step_type IN ('wait', 'wait_until') THEN
+                CASE WHEN (ae.details ->> 'until')::timestamptz <= now() THEN 'waited until ' ELSE 'waiting until ' END
+                || to_char((ae.details ->> 'until')::timestamptz AT TIME ZONE b.time_zone, 'FMMon FMDD, FMHH12:MI AM')
+              ELSE CASE ae.step_type
               WHEN 'send_email' THEN 'email queued'
               WHEN 'notify' THEN 'team notified'
               WHEN 'draft_ai_reply' THEN 'AI reply drafted for review'
-              ELSE replace(ae.step_type, '_', ' ') || ' done' END
+              ELSE replace(ae.step_type, '_', ' ') || ' done' END END
             WHEN 'step_skipped' THEN CASE ae.step_type WHEN 'draft_ai_reply' THEN 'AI reply draft'
               ELSE replace(ae.step_type, '_', ' ') END
               || ' skipped (' || replace(coalesce(ae.details ->> 'reason', ''), '_', ' ') || ')'
@@ -122,7 +127,8 @@ export async function contactTimeline(
             ELSE ae.kind END)`,
       `app.automation_enrollment_events ae
         JOIN app.automation_enrollments en ON en.business_id = ae.business_id AND en.id = ae.enrollment_id
-        JOIN app.automations a ON a.business_id = en.business_id AND a.id = en.automation_id`,
+        JOIN app.automations a ON a.business_id = en.business_id AND a.id = en.automation_id
+        JOIN app.businesses b ON b.id = ae.business_id`,
       'ae.business_id = $1 AND ae.contact_id = $2',
       'ae.created_at',
       'ae.id',

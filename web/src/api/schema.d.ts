@@ -2588,6 +2588,50 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/businesses/{bid}/automations/recipes': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The recipes on offer: key, name and what each does (every member) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          bid: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              items: {
+                about: string;
+                key: string;
+                name: string;
+              }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/businesses/{bid}/automations/recipes/{key}': {
     parameters: {
       query?: never;

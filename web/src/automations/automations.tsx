@@ -22,30 +22,15 @@ type Enrollment = ApiResponse<'/api/businesses/{bid}/automations/{id}/enrollment
 type EnrollmentState = Enrollment['state'];
 const ENROLLMENT_STATES: EnrollmentState[] = ['active', 'paused', 'completed', 'exited', 'failed'];
 
-/** The recipes the server offers (POST automations/recipes/:key), described for people. */
-export const RECIPES = [
-  {
-    key: 'speed_to_lead',
-    name: 'Speed to lead',
-    about: 'Text every new lead at once, a task to call if no reply in an hour, follow-up texts on day 2 and day 5.',
-  },
-  {
-    key: 'application_nudge',
-    name: 'Application nudge',
-    about: 'When a deal enters Application: reminder texts after 2 and 5 days until the stage changes.',
-  },
-  {
-    key: 'pre_approval_expiring',
-    name: 'Pre-approval expiring',
-    about: 'Texts 30 and 7 days before the custom date field "pre_approval_expires_on".',
-  },
-  {
-    key: 'closing_anniversary',
-    name: 'Closing anniversary',
-    about: 'A text every year on the day the loan funded.',
-  },
-  { key: 'birthday', name: 'Birthday', about: 'A birthday text every year, from the custom date field "birthday".' },
-] as const;
+/** The recipes the server offers (GET automations/recipes), named and described for people. */
+export function useRecipes(bid: string) {
+  return useQuery({
+    queryKey: ['automation-recipes', bid],
+    queryFn: async () =>
+      (await call(typedApi.GET('/api/businesses/{bid}/automations/recipes', { params: { path: { bid } } }))).items,
+    staleTime: Infinity,
+  });
+}
 
 const STATUS_BADGE: Record<Automation['status'], string> = {
   draft: 'badge',
@@ -119,6 +104,7 @@ function triggerSummary(a: Pick<Automation, 'trigger'>, refs?: Refs): string {
 function RecipeCards({ bid, canManage }: { bid: string; canManage: boolean }) {
   const navigate = useNavigate();
   const queryClient = useQueryClient();
+  const recipes = useRecipes(bid);
   const create = useMutation({
     mutationFn: (key: string) =>
       call(typedApi.POST('/api/businesses/{bid}/automations/recipes/{key}', { params: { path: { bid, key } } })),
@@ -132,19 +118,23 @@ function RecipeCards({ bid, canManage }: { bid: string; canManage: boolean }) {
     <section aria-labelledby="recipes-h" className="stack">
       <h2 id="recipes-h">Start from a recipe</h2>
       {create.isError && <Alert kind="error">{automationError(create.error)}</Alert>}
-      <ul className="recipe-grid" data-testid="recipes">
-        {RECIPES.map((r) => (
-          <li key={r.key} className="card">
-            <h3>{r.name}</h3>
-            <p className="small">{r.about}</p>
-            {canManage && (
-              <button type="button" disabled={create.isPending} onClick={() => create.mutate(r.key)}>
-                {create.isPending && create.variables === r.key ? 'Creating…' : `Use ${r.name}`}
-              </button>
-            )}
-          </li>
-        ))}
-      </ul>
+      <QueryView query={recipes} loadingLabel="Loading recipes…">
+        {(items) => (
+          <ul className="recipe-grid" data-testid="recipes">
+            {items.map((r) => (
+              <li key={r.key} className="card">
+                <h3>{r.name}</h3>
+                <p className="small">{r.about}</p>
+                {canManage && (
+                  <button type="button" disabled={create.isPending} onClick={() => create.mutate(r.key)}>
+                    {create.isPending && create.variables === r.key ? 'Creating…' : `Use ${r.name}`}
+                  </button>
+                )}
+              </li>
+            ))}
+          </ul>
+        )}
+      </QueryView>
       <p className="small muted">A recipe makes a draft and its text templates; nothing runs until you activate it.</p>
     </section>
   );
@@ -410,6 +400,7 @@ export function AutomationDetail() {
   const { automationId = '' } = useParams();
   const queryClient = useQueryClient();
   const { refs, error: refsError, retry } = useRefs(bid);
+  const recipes = useRecipes(bid);
   const [editing, setEditing] = useState(false);
   const [saved, setSaved] = useState<string | null>(null);
   const path = { bid, id: automationId };
@@ -493,7 +484,7 @@ export function AutomationDetail() {
           </div>
           <p className="small muted">
             Version {a.version}
-            {a.recipe ? ` · from the ${RECIPES.find((r) => r.key === a.recipe)?.name ?? a.recipe} recipe` : ''}
+            {a.recipe ? ` · from the ${recipes.data?.find((r) => r.key === a.recipe)?.name ?? a.recipe} recipe` : ''}
             {a.activated_at ? ` · activated ${formatDateTime(a.activated_at)}` : ''}
           </p>
           <p>
