@@ -1,0 +1,176 @@
+// CSV import end to end over HTTP, as a user meets it: a real Capto server (TLS, auth,
+// the request transaction), `POST …/contacts/import` with the file, `POST …/import/:id/start`,
+// then polling `GET …/import/:id` until the job is done. The clock runs from the first byte
+// of the upload to the poll that sees `completed`, and only rows created or updated count
+// (the fixture's duplicates and bad rows are work, not throughput).
+//
+// Both engines run side by side in one world: BENCH_IMPORT_HTTP_BACKGROUND contacts (200k)
+// over BENCH_IMPORT_HTTP_BUSINESSES businesses (1,000) seeded into each, then rounds
+// interleaved server, embedded, server, embedded… (≥ 3 each), every import into a fresh
+// business. Figures (docs in bench/README.md):
+// - server PostgreSQL rows/s over HTTP: goal ≥ 20,000 rows/s; its baseline is the same
+//   file imported in-process (parse, stage, run through RLS, no HTTP), so the ratio is
+//   what the HTTP path and the job hand-off cost;
+// - the embedded engine against server PostgreSQL, same file over HTTP: goal ≥ 0.50.
+// Each figure's min / median / max over the rounds is in its notes; the median is the value.
+import { Readable } from 'node:stream';
+import { readCsvUpload } from '../src/crm/import/csv-reader.ts';
+import { beginImportJob, createImportJob, getImportJob } from '../src/crm/import/import-jobs.ts';
+import { createImportRunner } from '../src/crm/import/import-runner.ts';
+import { asOwner } from '../src/db/engine.ts';
+import { contactsFixture } from '../test/fixtures/csv/contacts-fixture.ts';
+import { signUp, type SignedUpUser } from '../test/support/auth.ts';
+import { newBusiness } from '../test/support/factories.ts';
+import { request } from '../test/support/http.ts';
+import { startTestServer, type TestServer } from '../test/support/server.ts';
+import { figure, type Figure } from './lib.ts';
+
+const ADMIN_URL =
+  process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const ROWS = Number(process.env.BENCH_IMPORT_HTTP_ROWS ?? 20_000);
+const BACKGROUND = Number(process.env.BENCH_IMPORT_HTTP_BACKGROUND ?? 200_000);
+const BUSINESSES = Number(process.env.BENCH_IMPORT_HTTP_BUSINESSES ?? 1000);
+const ROUNDS = Math.max(3, Number(process.env.BENCH_IMPORT_HTTP_ROUNDS ?? 3));
+
+interface Side {
+  label: 'server' | 'embedded';
+  server: TestServer;
+  user: SignedUpUser;
+}
+
+/** A server on one engine: the engine is chosen by TEST_DATABASE_URL when it starts. */
+async function startOn(label: Side['label']): Promise<Side> {
+  const saved = process.env.TEST_DATABASE_URL;
+  if (label === 'server') process.env.TEST_DATABASE_URL = ADMIN_URL;
+  else delete process.env.TEST_DATABASE_URL;
+  try {
+    // The server's own pool size (CAPTO_DB_POOL_SIZE's default), not the tests' small one.
+    const server = await startTestServer({ CAPTO_DB_POOL_SIZE: '10', CAPTO_SCAN_ON_START: 'off' });
+    const user = await signUp(server, { verified: true });
+    await asOwner(server.engine, (c) =>
+      c.query(`BEGIN; SET LOCAL ROLE capto_owner;
+        INSERT INTO auth.users (id, email) SELECT gen_random_uuid(), 'bg' || g || '@bench.test' FROM generate_series(1, ${BUSINESSES}) g;
+        INSERT INTO app.businesses (id, name, created_by) SELECT gen_random_uuid(), 'Background', id FROM auth.users WHERE email LIKE 'bg%@bench.test';
+        INSERT INTO app.memberships (business_id, user_id, role) SELECT id, created_by, 'owner' FROM app.businesses ON CONFLICT DO NOTHING;
+        INSERT INTO app.contacts (business_id, first_name, last_name, email, phone)
+          SELECT b.id, 'Bg', 'Contact' || g, 'bg' || g || '.' || substr(b.id::text, 1, 8) || '@example.test', '+1555' || lpad(g::text, 7, '0')
+          FROM app.businesses b CROSS JOIN generate_series(1, ${Math.ceil(BACKGROUND / BUSINESSES)}) g
+          WHERE b.name = 'Background';
+        COMMIT; ANALYZE;`),
+    );
+    return { label, server, user };
+  } finally {
+    if (saved === undefined) delete process.env.TEST_DATABASE_URL;
+    else process.env.TEST_DATABASE_URL = saved;
+  }
+}
+
+/** One import over HTTP into a fresh business: seconds from upload to `completed`, rows written. */
+async function overHttp(side: Side, csv: Buffer): Promise<{ seconds: number; written: number }> {
+  const { server, user } = side;
+  const bid = (await newBusiness(server.engine, user.userId)).id;
+  const base = `${server.url}/api/businesses/${bid}/contacts/import`;
+  const t0 = process.hrtime.bigint();
+  const up = await request<{ id: string }>(`${base}?filename=bench.csv`, {
+    method: 'POST',
+    raw: csv,
+    headers: { 'content-type': 'text/csv' },
+    token: user.accessToken,
+  });
+  if (up.status !== 201) throw new Error(`upload: ${up.status} ${up.text}`);
+  const started = await request(`${base}/${up.json.id}/start`, {
+    method: 'POST',
+    body: { dedupe_mode: 'skip' },
+    token: user.accessToken,
+  });
+  if (started.status !== 202) throw new Error(`start: ${started.status} ${started.text}`);
+  for (;;) {
+    const job = await request<{ status: string; error: string | null; counts: { created: number; updated: number } }>(
+      `${base}/${up.json.id}`,
+      { token: user.accessToken },
+    );
+    if (job.json.status === 'completed') {
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      return { seconds, written: job.json.counts.created + job.json.counts.updated };
+    }
+    if (job.json.status !== 'running') throw new Error(`import ended ${job.json.status}: ${job.json.error ?? ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The same file in-process through the server's own database (RLS), no HTTP: the baseline. */
+async function inProcess(side: Side, csv: Buffer): Promise<{ seconds: number; written: number }> {
+  const { server, user } = side;
+  const businessId = (await newBusiness(server.engine, user.userId)).id;
+  const as = { sub: user.userId };
+  const t0 = process.hrtime.bigint();
+  const upload = await readCsvUpload(Readable.from([csv]));
+  const job = await server.db.asUser(as, (tx) => createImportJob(tx, businessId, user.userId, 'bench.csv', upload));
+  await server.db.asUser(as, (tx) => beginImportJob(tx, businessId, user.userId, job.id, { dedupe_mode: 'skip' }));
+  const runner = createImportRunner({ db: server.db, inFlight: 2 }); // as src/crm/import/index.ts runs it
+  runner.start({ id: job.id, businessId, userId: user.userId });
+  await runner.settled(job.id);
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const done = await server.db.asUser(as, (tx) => getImportJob(tx, businessId, job.id));
+  if (done.status !== 'completed') throw new Error(`in-process import ended ${done.status}`);
+  return { seconds, written: done.created_count + done.updated_count };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const range = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const f = (n: number) => Math.round(n).toLocaleString('en-US');
+  return `min ${f(s[0]!)} / median ${f(median(s))} / max ${f(s.at(-1)!)}`;
+};
+
+export default async function run(): Promise<Figure[]> {
+  const fixture = contactsFixture(ROWS);
+  const csv = Buffer.from(fixture.csv);
+  const sides: Side[] = [];
+  try {
+    sides.push(await startOn('server'), await startOn('embedded'));
+    const [server, embedded] = sides as [Side, Side];
+    const warm = Buffer.from(contactsFixture(1000).csv);
+    for (const s of sides) await overHttp(s, warm); // code paths, caches, the runner's first job
+    const rate = { http: [] as number[], inProcess: [] as number[], embedded: [] as number[] };
+    let written = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      // A B A B…, and the in-process baseline beside each server round.
+      const a = await overHttp(server, csv);
+      const b = await overHttp(embedded, csv);
+      const c = await inProcess(server, csv);
+      written = a.written;
+      rate.http.push(a.written / a.seconds);
+      rate.embedded.push(b.written / b.seconds);
+      rate.inProcess.push(c.written / c.seconds);
+      console.log(
+        `  round ${round + 1}: server HTTP ${a.seconds.toFixed(2)} s, embedded HTTP ${b.seconds.toFixed(2)} s, server in-process ${c.seconds.toFixed(2)} s (${a.written.toLocaleString('en-US')} rows written)`,
+      );
+    }
+    const world = `${ROWS.toLocaleString('en-US')}-row file, ${written.toLocaleString('en-US')} rows created or updated (the rest duplicates and bad rows), ${BACKGROUND.toLocaleString('en-US')} background contacts over ${BUSINESSES} businesses, ${ROUNDS} interleaved rounds`;
+    const ratios = rate.embedded.map((e, i) => e / rate.http[i]!);
+    return [
+      figure({
+        name: 'CSV import end to end over HTTP, rows written/s',
+        value: median(rate.http),
+        baseline: median(rate.inProcess),
+        unit: 'rows/s',
+        goal: '>= 20000 rows/s',
+        engine: 'server',
+        notes: `${world}; HTTP ${range(rate.http)}; baseline: the same file in-process, ${range(rate.inProcess)}`,
+      }),
+      figure({
+        name: 'CSV import over HTTP, embedded vs server PostgreSQL',
+        value: median(rate.embedded),
+        baseline: median(rate.http),
+        ratio: median(ratios),
+        unit: 'rows/s',
+        goal: '>= 0.50',
+        engine: 'embedded',
+        notes: `${world}; embedded ${range(rate.embedded)} rows/s; ratio per round min ${Math.min(...ratios).toFixed(2)} / median ${median(ratios).toFixed(2)} / max ${Math.max(...ratios).toFixed(2)}`,
+      }),
+    ];
+  } finally {
+    for (const s of sides) await s.server.stop().catch(() => undefined);
+  }
+}
