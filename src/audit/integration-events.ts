@@ -19,6 +19,7 @@ export type IntegrationAuditAction =
   | 'twilio.config.updated'
   | 'google.connected'
   | 'google.disconnected'
+  | 'google.scopes_added'
   | 'email.sender.added'
   | 'email.sender.removed'
   | 'email.sender.default_set'
@@ -34,6 +35,8 @@ export type AuditDetails = {
   phone_number?: string;
   account_sid_masked?: string;
   google_email?: string;
+  /** Incremental consent: the scopes Google granted on top of those held (space-separated). */
+  scopes_added?: string;
   is_default?: boolean;
   reason?: string;
   // email senders: where mail goes and as whom — never the password

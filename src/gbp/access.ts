@@ -3,13 +3,31 @@
 // a 401 forces one refresh and one more try; a refused refresh or a second 401 means the grant
 // is gone — the location is marked `needs_reconnect` and the caller gets
 // `google_reauth_required`, which nobody retries. A token without business.manage is
-// `google_scope_missing` (the owner adds the scope by consenting again).
+// `google_scope_missing`, whose body names the incremental-consent endpoint that adds the scope.
 import type { Database, Tx } from '../db/index.ts';
-import type { GoogleConnection } from '../integrations/google/connection.ts';
+import { BUSINESS_MANAGE_SCOPE, type GoogleConnection } from '../integrations/google/connection.ts';
 import { AppError } from '../shared/errors.ts';
 import { GbpApiError } from './client.ts';
 
-export const BUSINESS_MANAGE_SCOPE = 'https://www.googleapis.com/auth/business.manage';
+export { BUSINESS_MANAGE_SCOPE };
+
+/** 409 `google_scope_missing`, pointing at the endpoint that adds business.manage (owners/admins). */
+export function scopeMissing(businessId: string): AppError {
+  return new AppError(
+    'google_scope_missing',
+    'allow Capto to manage your Business Profile: an owner or admin adds Business Profile access to the Google connection',
+    {
+      details: {
+        missing_scope: BUSINESS_MANAGE_SCOPE,
+        add_scope: {
+          method: 'POST',
+          path: `/api/businesses/${businessId}/integrations/google/scopes`,
+          body: { scopes: [BUSINESS_MANAGE_SCOPE] },
+        },
+      },
+    },
+  );
+}
 
 /** The business's connection must exist and carry business.manage (as the caller or the service). */
 export async function assertBusinessScope(tx: Tx, businessId: string): Promise<void> {
@@ -18,8 +36,7 @@ export async function assertBusinessScope(tx: Tx, businessId: string): Promise<v
   ]);
   const row = r.rows[0];
   if (!row) throw new AppError('google_not_connected', 'connect a Google account first');
-  if (!row.scopes.includes(BUSINESS_MANAGE_SCOPE))
-    throw new AppError('google_scope_missing', 'allow Capto to manage your Business Profile: connect Google again');
+  if (!row.scopes.includes(BUSINESS_MANAGE_SCOPE)) throw scopeMissing(businessId);
 }
 
 export async function markNeedsReconnect(db: Database, businessId: string): Promise<void> {
@@ -52,11 +69,7 @@ export function createGbpAccess(deps: { db: Database; google: Pick<GoogleConnect
       try {
         return await fn(token);
       } catch (e) {
-        if (e instanceof GbpApiError && e.kind === 'scope')
-          throw new AppError(
-            'google_scope_missing',
-            'allow Capto to manage your Business Profile: connect Google again',
-          );
+        if (e instanceof GbpApiError && e.kind === 'scope') throw scopeMissing(businessId);
         if (!(e instanceof GbpApiError) || e.kind !== 'auth') throw e;
       }
       // 401 with a token we believed valid: refresh once (an early revocation or a clock skew).
@@ -70,11 +83,7 @@ export function createGbpAccess(deps: { db: Database; google: Pick<GoogleConnect
         return await fn(token);
       } catch (e) {
         if (e instanceof GbpApiError && e.kind === 'auth') return reauth(e);
-        if (e instanceof GbpApiError && e.kind === 'scope')
-          throw new AppError(
-            'google_scope_missing',
-            'allow Capto to manage your Business Profile: connect Google again',
-          );
+        if (e instanceof GbpApiError && e.kind === 'scope') throw scopeMissing(businessId);
         throw e;
       }
     },

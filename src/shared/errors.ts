@@ -93,6 +93,8 @@ export const ERROR_STATUS = {
   email_suppressed: 409,
   // Google Business Profile (src/gbp)
   google_scope_missing: 409,
+  // incremental consent answered by another Google account than the connected one
+  google_account_mismatch: 409,
   google_reauth_required: 409,
   gbp_location_required: 409,
   gbp_post_not_editable: 409,

@@ -1,6 +1,7 @@
 // The business's Google connection: OAuth consent by an owner/admin with
 // offline access (Gmail send + Business Profile), authorization code + PKCE (S256) +
-// state + nonce via openid-client. Access and refresh tokens exist only sealed in the
+// state + nonce via openid-client; a scope the connection lacks is added later by
+// incremental consent (same flow, `include_granted_scopes`, merged into the connection). Access and refresh tokens exist only sealed in the
 // vault; the refresh happens here, server-side; disconnect revokes the grant at
 // Google (the revocation endpoint from discovery) and deletes the secret. Connect and
 // disconnect are audited in the same transaction as the change.
@@ -18,12 +19,38 @@ import { AppError } from '../../shared/errors.ts';
 import type { Vault } from '../../vault/secrets.ts';
 import { assertCanManageIntegrations, type Actor } from '../permissions.ts';
 
-export const GOOGLE_SCOPES = [
-  'openid',
-  'email',
-  'https://www.googleapis.com/auth/gmail.send',
-  'https://www.googleapis.com/auth/business.manage',
+export const GMAIL_SEND_SCOPE = 'https://www.googleapis.com/auth/gmail.send';
+export const BUSINESS_MANAGE_SCOPE = 'https://www.googleapis.com/auth/business.manage';
+export const GOOGLE_SCOPES = ['openid', 'email', GMAIL_SEND_SCOPE, BUSINESS_MANAGE_SCOPE];
+/** Scopes an existing connection may add by incremental consent (docs/ARCHITECTURE.md §26). */
+export const ADDABLE_SCOPES = [GMAIL_SEND_SCOPE, BUSINESS_MANAGE_SCOPE] as const;
+export type AddableScope = (typeof ADDABLE_SCOPES)[number];
+
+/** What each scope is for, as Settings shows it (the scope string Google grants, and what Capto does with it). */
+export const SCOPE_PURPOSES: readonly { key: string; scope: string; label: string; purpose: string }[] = [
+  {
+    key: 'sign_in',
+    scope: 'openid email',
+    label: 'Sign-in identity',
+    purpose: 'Which Google account is connected — shown here and in the audit log.',
+  },
+  {
+    key: 'gmail_send',
+    scope: GMAIL_SEND_SCOPE,
+    label: 'Send email as you (Gmail)',
+    purpose: 'Gmail email senders: 1:1 email and campaigns go out from this Gmail address. Capto cannot read mail.',
+  },
+  {
+    key: 'business_manage',
+    scope: BUSINESS_MANAGE_SCOPE,
+    label: 'Business Profile',
+    purpose: 'Attach your Business Profile location, publish posts, read reviews and post replies.',
+  },
 ];
+// Google answers `email` as its userinfo URL.
+const EMAIL_SCOPES = ['email', 'https://www.googleapis.com/auth/userinfo.email'];
+const holds = (held: readonly string[], scope: string) =>
+  scope.split(' ').every((one) => (one === 'email' ? EMAIL_SCOPES.some((e) => held.includes(e)) : held.includes(one)));
 export const CONNECT_COOKIE = 'capto_google_connect';
 export const CALLBACK_PATH = '/api/integrations/google/callback';
 const FLOW_TTL_MINUTES = 10;
@@ -36,14 +63,39 @@ interface StoredTokens {
   scope?: string;
 }
 
+export interface ScopeAccess {
+  key: string;
+  scope: string;
+  label: string;
+  purpose: string;
+  /** Granted to the connection. */
+  held: boolean;
+  /** Not held, and an owner/admin can add it to the connection (POST …/integrations/google/scopes). */
+  addable: boolean;
+}
+
 export interface GoogleStatus {
   connected: boolean;
   google_email: string | null;
   scopes: string[];
+  access: ScopeAccess[];
   connected_by: string | null;
   connected_by_email: string | null;
   connected_at: string | null;
 }
+
+interface Flow {
+  business_id: string;
+  user_id: string;
+  code_verifier: string;
+  nonce: string;
+  ip: string | null;
+  user_agent: string | null;
+  connection_id: string | null;
+  scopes: string[] | null;
+}
+
+export type FinishOutcome = 'connected' | 'scopes_added' | 'scope_declined';
 
 const stateHash = (state: string) => createHash('sha256').update(state, 'utf8').digest();
 
@@ -89,6 +141,89 @@ export function createGoogleConnection(deps: { config: Config; db: Database; vau
     return { ...row, tokens };
   }
 
+  async function insertFlow(
+    tx: Tx,
+    f: {
+      state: string;
+      businessId: string;
+      actor: Actor;
+      verifier: string;
+      nonce: string;
+      connectionId?: string;
+      scopes?: string[];
+    },
+  ) {
+    await tx.query('DELETE FROM vault.oauth_flows WHERE expires_at < now()');
+    await tx.query(
+      `INSERT INTO vault.oauth_flows (state_hash, business_id, user_id, code_verifier, nonce, ip, user_agent, connection_id, scopes, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now() + make_interval(mins => ${FLOW_TTL_MINUTES}))`,
+      [
+        stateHash(f.state),
+        f.businessId,
+        f.actor.userId,
+        f.verifier,
+        f.nonce,
+        f.actor.ip?.slice(0, 64) ?? null,
+        f.actor.userAgent?.slice(0, 512) ?? null,
+        f.connectionId ?? null,
+        f.scopes ?? null,
+      ],
+    );
+  }
+
+  /**
+   * The second half of incremental consent: Google granted `granted` (with include_granted_scopes,
+   * the union of the old grant and the new one) to the same Google account; the connection's
+   * scopes become the union, its sealed tokens the new ones, with the audit row, in one transaction.
+   */
+  async function mergeScopes(
+    flow: Flow & { connection_id: string; scopes: string[] },
+    tokens: StoredTokens,
+    granted: string[],
+    googleEmail: string | null,
+  ): Promise<'scopes_added' | 'scope_declined'> {
+    return db.asService('integrations.google.add-scopes', async (tx) => {
+      // The starter must still be an owner/admin now, not only ten minutes ago.
+      await assertCanManageIntegrations(tx, flow.business_id, flow.user_id);
+      await lockConnection(tx, flow.business_id);
+      const r = await tx.query<{ id: string; secret_id: string; google_email: string | null; scopes: string[] }>(
+        'SELECT id, secret_id, google_email, scopes FROM app.google_connections WHERE business_id = $1',
+        [flow.business_id],
+      );
+      const conn = r.rows[0];
+      // Disconnected (and perhaps connected again) since the flow started: extend nothing.
+      if (!conn || conn.id !== flow.connection_id)
+        throw new AppError('oidc_failed', 'the Google connection changed meanwhile; start again');
+      // Another Google account chosen at the consent screen: its tokens never join this connection.
+      if (!googleEmail || googleEmail !== conn.google_email)
+        throw new AppError(
+          'google_account_mismatch',
+          `choose ${conn.google_email ?? 'the connected account'} at Google`,
+        );
+      // None of the asked-for scopes granted (unticked on Google's screen): keep the connection as it is.
+      if (!flow.scopes.some((sc) => holds(granted, sc))) return 'scope_declined';
+      const added = [...new Set(granted)].filter((sc) => !conn.scopes.includes(sc));
+      if (added.length === 0) return 'scopes_added'; // a concurrent consent added them already
+      const merged = [...conn.scopes, ...added].slice(0, 20);
+      await recordIntegrationChange(tx, {
+        businessId: flow.business_id,
+        actorUserId: flow.user_id,
+        action: 'google.scopes_added',
+        subjectId: conn.id,
+        details: { google_email: conn.google_email ?? undefined, scopes_added: added.join(' ').slice(0, 500) },
+        ip: flow.ip,
+        userAgent: flow.user_agent,
+      });
+      await vault.replaceSecret(
+        tx,
+        { businessId: flow.business_id, id: conn.secret_id, kind: 'google.oauth_tokens' },
+        JSON.stringify({ ...tokens, scope: merged.join(' ') } satisfies StoredTokens),
+      );
+      await tx.query('UPDATE app.google_connections SET scopes = $2 WHERE id = $1', [conn.id, merged]);
+      return 'scopes_added';
+    });
+  }
+
   return {
     configured: Boolean(clientId && clientSecret),
 
@@ -107,16 +242,22 @@ export function createGoogleConnection(deps: { config: Config; db: Database; vau
         [businessId],
       );
       const row = r.rows[0];
+      const access = (held: string[] | undefined): ScopeAccess[] =>
+        SCOPE_PURPOSES.map((p) => {
+          const has = held ? holds(held, p.scope) : false;
+          return { ...p, held: has, addable: Boolean(held) && !has && ADDABLE_SCOPES.some((a) => a === p.scope) };
+        });
       if (!row)
         return {
           connected: false,
           google_email: null,
           scopes: [],
+          access: access(undefined),
           connected_by: null,
           connected_by_email: null,
           connected_at: null,
         };
-      return { connected: true, ...row, connected_at: row.connected_at.toISOString() };
+      return { connected: true, ...row, access: access(row.scopes), connected_at: row.connected_at.toISOString() };
     },
 
     /** Start consent: returns the authorization URL and the state for the browser-binding cookie. */
@@ -134,20 +275,7 @@ export function createGoogleConnection(deps: { config: Config; db: Database; vau
         const existing = await tx.query('SELECT 1 FROM app.google_connections WHERE business_id = $1', [businessId]);
         if (existing.rowCount > 0)
           throw new AppError('conflict', 'a Google account is already connected; disconnect it first');
-        await tx.query('DELETE FROM vault.oauth_flows WHERE expires_at < now()');
-        await tx.query(
-          `INSERT INTO vault.oauth_flows (state_hash, business_id, user_id, code_verifier, nonce, ip, user_agent, expires_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(mins => ${FLOW_TTL_MINUTES}))`,
-          [
-            stateHash(state),
-            businessId,
-            actor.userId,
-            verifier,
-            nonce,
-            actor.ip?.slice(0, 64) ?? null,
-            actor.userAgent?.slice(0, 512) ?? null,
-          ],
-        );
+        await insertFlow(tx, { state, businessId, actor, verifier, nonce });
       });
       const url = oidc.buildAuthorizationUrl(c, {
         redirect_uri: redirectUri,
@@ -165,22 +293,67 @@ export function createGoogleConnection(deps: { config: Config; db: Database; vau
       return { url: url.href, state };
     },
 
+    /**
+     * Incremental consent (docs/ARCHITECTURE.md §26): ask Google for `scopes` on top of what the
+     * connection holds, for the same account (`login_hint`), with `include_granted_scopes=true` so
+     * the new grant covers the old scopes too. Same PKCE, state, nonce and browser binding as
+     * `start`; the flow row names the connection it extends.
+     */
+    async startAddScopes(
+      actor: Actor,
+      businessId: string,
+      scopes: readonly AddableScope[],
+    ): Promise<{ url: string; state: string; requested: string[] }> {
+      await db.asService('integrations.google.precheck', (tx) =>
+        assertCanManageIntegrations(tx, businessId, actor.userId),
+      );
+      const c = await configuration();
+      const state = oidc.randomState();
+      const nonce = oidc.randomNonce();
+      const verifier = oidc.randomPKCECodeVerifier();
+      const { requested, loginHint } = await db.asService('integrations.google.start-add-scopes', async (tx) => {
+        await assertCanManageIntegrations(tx, businessId, actor.userId);
+        const r = await tx.query<{ id: string; google_email: string | null; scopes: string[] }>(
+          'SELECT id, google_email, scopes FROM app.google_connections WHERE business_id = $1',
+          [businessId],
+        );
+        const conn = r.rows[0];
+        if (!conn) throw new AppError('google_not_connected', 'connect a Google account first');
+        const missing = [...new Set(scopes)].filter((sc) => !conn.scopes.includes(sc));
+        if (missing.length === 0) throw new AppError('conflict', 'the Google connection already has this access');
+        await insertFlow(tx, { state, businessId, actor, verifier, nonce, connectionId: conn.id, scopes: missing });
+        return { requested: missing, loginHint: conn.google_email };
+      });
+      const url = oidc.buildAuthorizationUrl(c, {
+        redirect_uri: redirectUri,
+        // openid email again: the ID token proves the same account consented (checked at the callback).
+        scope: ['openid', 'email', ...requested].join(' '),
+        response_type: 'code',
+        state,
+        nonce,
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+        access_type: 'offline',
+        prompt: 'consent',
+        include_granted_scopes: 'true',
+        ...(loginHint ? { login_hint: loginHint } : {}),
+      });
+      return { url: url.href, state, requested };
+    },
+
     /** Finish consent from the callback URL and the browser's cookie; returns the business connected. */
-    async finish(callbackUrl: URL, cookieState: string | undefined): Promise<{ businessId: string }> {
+    async finish(
+      callbackUrl: URL,
+      cookieState: string | undefined,
+    ): Promise<{ businessId: string; outcome: FinishOutcome }> {
       const state = callbackUrl.searchParams.get('state');
       if (!state || !cookieState || state !== cookieState)
         throw new AppError('oidc_failed', 'this Google connection was not started in this browser');
       // Single use: the flow row is consumed whatever happens next.
       const flow = await db.asService('integrations.google.flow', async (tx) => {
-        const r = await tx.query<{
-          business_id: string;
-          user_id: string;
-          code_verifier: string;
-          nonce: string;
-          ip: string | null;
-          user_agent: string | null;
-        }>(
-          'DELETE FROM vault.oauth_flows WHERE state_hash = $1 AND expires_at > now() RETURNING business_id, user_id, code_verifier, nonce, ip, user_agent',
+        const r = await tx.query<Flow>(
+          `DELETE FROM vault.oauth_flows WHERE state_hash = $1 AND expires_at > now()
+           RETURNING business_id, user_id, code_verifier, nonce, ip, user_agent, connection_id, scopes`,
           [stateHash(state)],
         );
         return r.rows[0];
@@ -206,6 +379,19 @@ export function createGoogleConnection(deps: { config: Config; db: Database; vau
         expires_at: Date.now() + (tokens.expiresIn() ?? 3600) * 1000,
         scope: tokens.scope,
       };
+      if (flow.connection_id && flow.scopes) {
+        // RFC 6749 §5.1: no `scope` in the answer means exactly the scopes asked for.
+        const granted = (tokens.scope ?? ['openid', 'email', ...flow.scopes].join(' ')).split(' ').filter(Boolean);
+        // Tokens refused below are dropped, not revoked: Google revokes a whole account's grant to
+        // Capto's client, which may be another business's connection (or this one's).
+        const outcome = await mergeScopes(
+          { ...flow, connection_id: flow.connection_id, scopes: flow.scopes },
+          stored,
+          granted,
+          googleEmail,
+        );
+        return { businessId: flow.business_id, outcome };
+      }
       const scopes = (tokens.scope ?? GOOGLE_SCOPES.join(' ')).split(' ').filter(Boolean).slice(0, 20);
       await db.asService('integrations.google.connect', async (tx) => {
         // The starter must still be an owner/admin now, not only ten minutes ago.
@@ -236,7 +422,7 @@ export function createGoogleConnection(deps: { config: Config; db: Database; vau
             throw e;
           });
       });
-      return { businessId: flow.business_id };
+      return { businessId: flow.business_id, outcome: 'connected' };
     },
 
     /** Revoke at Google, then forget: audit row, connection and secret go in one transaction. */

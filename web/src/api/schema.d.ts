@@ -7305,6 +7305,14 @@ export interface paths {
           };
           content: {
             'application/json': {
+              access: {
+                addable: boolean;
+                held: boolean;
+                key: string;
+                label: string;
+                purpose: string;
+                scope: string;
+              }[];
               configured: boolean;
               connected: boolean;
               connected_at: string | null;
@@ -7383,6 +7391,55 @@ export interface paths {
     };
     put?: never;
     post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/businesses/{bid}/integrations/google/scopes': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Add access to the Google connection (owner/admin; incremental consent): returns the consent URL for the scopes not yet held */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          bid: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            scopes: (
+              'https://www.googleapis.com/auth/gmail.send' | 'https://www.googleapis.com/auth/business.manage'
+            )[];
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              authorization_url: string;
+              requested_scopes: string[];
+            };
+          };
+        };
+      };
+    };
     delete?: never;
     options?: never;
     head?: never;

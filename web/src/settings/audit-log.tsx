@@ -24,6 +24,7 @@ const ACTIONS: Record<string, string> = {
   'twilio.config.updated': 'Twilio number rate changed',
   'google.connected': 'Google connected',
   'google.disconnected': 'Google disconnected',
+  'google.scopes_added': 'Google access added',
   'email.sender.added': 'Email sender added',
   'email.sender.removed': 'Email sender removed',
   'email.sender.default_set': 'Default email sender set',

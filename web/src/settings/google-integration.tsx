@@ -1,6 +1,8 @@
 // Google connection for the business. Connecting is a redirect to Google (through the
 // server, which keeps PKCE verifier, state and nonce); the API answers with the URL
-// because a top-level navigation cannot carry the in-memory bearer token.
+// because a top-level navigation cannot carry the in-memory bearer token. Each scope is
+// listed with what it is for; one the connection lacks is added by incremental consent
+// (POST …/integrations/google/scopes), without disconnecting (docs/ARCHITECTURE.md §26).
 import { useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useSearchParams } from 'react-router';
@@ -9,11 +11,21 @@ import { ConfirmDialog } from '../components/confirm.tsx';
 import { formatDateTime } from '../components/format.ts';
 import { Alert, QueryView } from '../components/states.tsx';
 
+interface ScopeAccess {
+  key: string;
+  scope: string;
+  label: string;
+  purpose: string;
+  held: boolean;
+  addable: boolean;
+}
+
 interface GoogleStatus {
   configured: boolean;
   connected: boolean;
   google_email: string | null;
   scopes: string[];
+  access: ScopeAccess[];
   connected_by_email: string | null;
   connected_at: string | null;
 }
@@ -26,6 +38,20 @@ const OUTCOMES: Record<string, { kind: 'ok' | 'error'; text: string }> = {
     text: 'A Google account is already connected to this business. Disconnect it first.',
   },
   failed: { kind: 'error', text: 'Google did not complete the connection. Try again.' },
+  scopes_added: { kind: 'ok', text: 'Google granted the added access.' },
+  scope_declined: {
+    kind: 'error',
+    text: 'Google did not grant the access (it was unticked on the consent screen); nothing changed.',
+  },
+  account_mismatch: {
+    kind: 'error',
+    text: 'Another Google account was chosen at Google. Choose the connected account to add access; nothing changed.',
+  },
+};
+
+const ADD_LABEL: Record<string, string> = {
+  business_manage: 'Add Business Profile access',
+  gmail_send: 'Add Gmail sending',
 };
 
 export function GoogleIntegration({ bid, canManage }: { bid: string; canManage: boolean }) {
@@ -38,6 +64,14 @@ export function GoogleIntegration({ bid, canManage }: { bid: string; canManage: 
   });
   const connect = useMutation({
     mutationFn: () => api<{ authorization_url: string }>(bpath(bid, 'integrations', 'google', 'connect')),
+    onSuccess: (r) => window.location.assign(r.authorization_url),
+  });
+  const addScope = useMutation({
+    mutationFn: (scope: string) =>
+      api<{ authorization_url: string }>(bpath(bid, 'integrations', 'google', 'scopes'), {
+        method: 'POST',
+        body: { scopes: [scope] },
+      }),
     onSuccess: (r) => window.location.assign(r.authorization_url),
   });
   const disconnect = useMutation({
@@ -53,8 +87,8 @@ export function GoogleIntegration({ bid, canManage }: { bid: string; canManage: 
     <section aria-labelledby="google-h">
       <h2 id="google-h">Google</h2>
       {outcome && <Alert kind={outcome.kind}>{outcome.text}</Alert>}
-      {(connect.isError || disconnect.isError) && (
-        <Alert kind="error">{errorMessage(connect.error ?? disconnect.error)}</Alert>
+      {(connect.isError || disconnect.isError || addScope.isError) && (
+        <Alert kind="error">{errorMessage(connect.error ?? disconnect.error ?? addScope.error)}</Alert>
       )}
       <div className="card">
         <QueryView query={status}>
@@ -100,6 +134,53 @@ export function GoogleIntegration({ bid, canManage }: { bid: string; canManage: 
             </div>
           )}
         </QueryView>
+        {status.data?.configured && (
+          <table className="google-scopes" data-testid="google-scopes">
+            <caption className="small muted">
+              {status.data.connected
+                ? 'What Capto may do with this Google account'
+                : 'What connecting lets Capto do (Google asks you for each)'}
+            </caption>
+            <thead>
+              <tr>
+                <th scope="col">Access</th>
+                <th scope="col">What it is for</th>
+                <th scope="col">Status</th>
+              </tr>
+            </thead>
+            <tbody>
+              {status.data.access.map((a) => (
+                <tr key={a.key} data-scope={a.key} data-held={a.held ? 'true' : 'false'}>
+                  <th scope="row">
+                    {a.label}
+                    <div className="small muted">
+                      <code>{a.scope}</code>
+                    </div>
+                  </th>
+                  <td>{a.purpose}</td>
+                  <td>
+                    {a.held ? (
+                      'Granted'
+                    ) : !status.data.connected ? (
+                      'Requested when you connect'
+                    ) : a.addable && canManage ? (
+                      <button
+                        type="button"
+                        className="primary"
+                        disabled={addScope.isPending}
+                        onClick={() => addScope.mutate(a.scope)}
+                      >
+                        {ADD_LABEL[a.key] ?? `Add ${a.label}`}
+                      </button>
+                    ) : (
+                      'Not granted — an owner or admin can add it'
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
       </div>
       <ConfirmDialog
         open={confirm}
