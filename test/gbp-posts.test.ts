@@ -12,6 +12,7 @@ import { asOwner } from '../src/db/engine.ts';
 import { createGbpAccess } from '../src/gbp/access.ts';
 import { createGbpClient } from '../src/gbp/client.ts';
 import { createGbpPublisher, type GbpPublisher } from '../src/gbp/publisher.ts';
+import { gbpPublishHandler, gbpPublishQueue } from '../src/jobs/gbp-publish.ts';
 import { createGoogleConnection } from '../src/integrations/google/connection.ts';
 import { startCapto, type RunningCapto } from '../src/main.ts';
 import { parseMasterKey } from '../src/vault/master-key.ts';
@@ -267,6 +268,36 @@ describe(`Business Profile posts: publishing exactly once (${ENGINE})`, () => {
     expect(await outcome(publisher.run(bid, id))).toBe('error:delivery_deferred');
     expect(await publisher.run(bid, id)).toBe('published');
     expect(atGoogle('Transient trouble')).toHaveLength(1);
+  });
+
+  // A publish job that exhausts its retries must not leave the post `publishing` forever.
+  it('the job’s last retry failing ends the post failed with the last reason; the person retries', async () => {
+    const id = await duePost('Google down all day');
+    const handler = gbpPublishHandler(publisher);
+    const retryLimit = gbpPublishQueue.policy.retryLimit!;
+    const attempt = (retryCount: number) =>
+      outcome(
+        handler(
+          { business_id: bid, post_id: id },
+          { id: randomUUID(), retryCount, retryLimit, signal: new AbortController().signal },
+        ),
+      );
+    fake.failNext({ status: 503, method: 'POST', message: 'The service is currently unavailable.' }, 2);
+    expect(await attempt(retryLimit - 1)).toBe('error:delivery_deferred'); // a retry follows
+    expect(await stateOf(id)).toMatchObject({ state: 'publishing', error_code: null });
+    expect(await attempt(retryLimit)).toBeUndefined(); // the last one: the job ends, the post fails
+    const failed = await stateOf(id);
+    expect(failed).toMatchObject({ state: 'failed', error_code: 'google_unavailable', google_name: null });
+    expect(failed!.error_message).toMatch(/The service is currently unavailable\.$/);
+    const shown = await call(`${posts()}/${id}`, member);
+    expect(shown.json).toMatchObject({ state: 'failed', error_code: 'google_unavailable' });
+    expect(atGoogle('Google down all day')).toHaveLength(0);
+    // The person tries again: scheduled anew, published once.
+    const again = await call(`${posts()}/${id}`, admin, { method: 'PATCH', body: { action: 'publish_now' } });
+    expect(again.json.state).toBe('scheduled');
+    expect(await publisher.run(bid, id)).toBe('published');
+    expect(atGoogle('Google down all day')).toHaveLength(1);
+    expect((await stateOf(id))!.error_code).toBeNull();
   });
 
   it('a permanent refusal fails the post with Google’s reason; the person can fix and reschedule', async () => {

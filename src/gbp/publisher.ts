@@ -15,7 +15,9 @@
 //             attempts).
 //
 // Transient failures (429, 5xx, no answer) release the lease and throw `delivery_deferred`: pg-boss
-// retries with backoff. Permanent ones (Google's 4xx) mark the post `failed` with Google's reason.
+// retries with backoff — except on the job's last attempt (the engine's retryCount has reached its
+// retryLimit, docs/ARCHITECTURE.md §22), which ends the post `failed` with that last reason instead
+// of leaving it `publishing` with no retry to come; the person sees why and can try again. Permanent ones (Google's 4xx) mark the post `failed` with Google's reason.
 // A refused grant marks it `failed` (`google_reauth_required`) and the location `needs_reconnect`;
 // later posts of that location fail at once without calling Google — no retry storm.
 import type { Database } from '../db/index.ts';
@@ -270,7 +272,13 @@ export function createGbpPublisher(deps: {
   }
 
   return {
-    async run(businessId: string, postId: string, signal?: AbortSignal): Promise<PublishOutcome> {
+    /** `lastAttempt`: no retry follows this one, so a transient failure is final (the post fails). */
+    async run(
+      businessId: string,
+      postId: string,
+      signal?: AbortSignal,
+      options: { lastAttempt?: boolean } = {},
+    ): Promise<PublishOutcome> {
       const c = await claim(businessId, postId);
       if (c === undefined) return 'skipped';
       if (c === 'failed') return 'failed';
@@ -285,6 +293,19 @@ export function createGbpPublisher(deps: {
           return fail(c.id, c.attempts, 'google_not_connected', 'no Google account is connected');
         if (e instanceof GbpApiError && e.kind === 'permanent')
           return fail(c.id, c.attempts, `google_${e.reason}`.toLowerCase(), e.message);
+        if (options.lastAttempt) {
+          const [code, message] =
+            e instanceof GbpApiError
+              ? [`google_${e.reason}`.toLowerCase(), e.message]
+              : e instanceof AppError
+                ? [e.code, e.message]
+                : ['google_unreachable', 'Google did not answer'];
+          deps.logger?.warn(
+            { post_id: c.id, code, attempts: c.attempts },
+            'business profile post failed: retries exhausted',
+          );
+          return fail(c.id, c.attempts, code, `Gave up after ${c.attempts} attempts. Last answer: ${message}`);
+        }
         await release(c.id, c.attempts);
         deps.logger?.warn(
           { post_id: c.id, code: e instanceof GbpApiError ? e.reason : e instanceof AppError ? e.code : 'error' },

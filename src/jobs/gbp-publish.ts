@@ -4,7 +4,7 @@
 // sweep and another node book one job per change, and a rescheduled post gets a new one.
 // `gbp.sweep` (every minute, and at every node's start) books the job of every post that is due
 // within the minute or in flight: the nudge's safety net, and how a post that fell due while every
-// node was down is published when one starts.
+// node was down is published when one starts. The last retry's failure fails the post (publisher.ts).
 import { createHash } from 'node:crypto';
 import type { Database } from '../db/index.ts';
 import type { GbpPublisher } from '../gbp/publisher.ts';
@@ -53,7 +53,9 @@ export function gbpNotifier(jobs: JobSender) {
 
 export function gbpPublishHandler(publisher: GbpPublisher): JobHandler<{ business_id: string; post_id: string }> {
   return async ({ business_id, post_id }, job) => {
-    await publisher.run(business_id, post_id, job.signal);
+    // pg-boss fails the job for good after retryLimit retries; on that attempt the publisher
+    // fails the post instead of deferring it again, so it never stays `publishing` (§22, §26).
+    await publisher.run(business_id, post_id, job.signal, { lastAttempt: job.retryCount >= job.retryLimit });
   };
 }
 
