@@ -38,10 +38,11 @@ interface TokenRequest {
   body?: { grant_type?: string; code?: string; refresh_token?: string };
 }
 
-export async function startFakeOidc(): Promise<FakeOidc> {
+/** `port`: where to listen on 127.0.0.1 (default: any free port). */
+export async function startFakeOidc(options: { port?: number } = {}): Promise<FakeOidc> {
   const server = new OAuth2Server();
   await server.issuer.keys.generate('RS256');
-  await server.start(0, '127.0.0.1');
+  await server.start(options.port ?? 0, '127.0.0.1');
   const clientId = 'capto-test-client';
   let identity: IdentityClaims = { sub: 'google-sub-default', email: 'default@example.test', email_verified: true };
   let nextNonce: string | undefined;

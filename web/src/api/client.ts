@@ -49,18 +49,26 @@ async function send(path: string, options: ApiOptions, token: string | null): Pr
 }
 
 export async function toApiError(res: Response): Promise<ApiError> {
-  let code = `http_${res.status}`;
-  let message = res.statusText || 'Request failed';
-  let details: unknown;
+  let body: unknown;
   try {
-    const json = (await res.json()) as { error?: { code?: string; message?: string; details?: unknown } };
-    if (json.error?.code) code = json.error.code;
-    if (json.error?.message) message = json.error.message;
-    // The server spreads safe extras (e.g. existing_id of a duplicate) into the error object.
-    details = json.error?.details ?? json.error;
+    body = await res.json();
   } catch {
     /* not JSON: keep the status text */
   }
+  return apiErrorFrom(res, body);
+}
+
+/** The ApiError of a failed response whose body was already read (`body`: its JSON, if any). */
+export function apiErrorFrom(res: Response, body: unknown): ApiError {
+  let code = `http_${res.status}`;
+  let message = res.statusText || 'Request failed';
+  const json = (body && typeof body === 'object' ? body : {}) as {
+    error?: { code?: string; message?: string; details?: unknown };
+  };
+  if (json.error?.code) code = json.error.code;
+  if (json.error?.message) message = json.error.message;
+  // The server spreads safe extras (e.g. existing_id of a duplicate) into the error object.
+  const details = json.error?.details ?? json.error;
   return new ApiError(res.status, code, message, details);
 }
 

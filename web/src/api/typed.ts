@@ -6,7 +6,7 @@
 // to this client one call at a time.
 import createClient from 'openapi-fetch';
 import { currentAccessToken, refreshSession } from '../auth/session.ts';
-import { toApiError } from './client.ts';
+import { apiErrorFrom } from './client.ts';
 import type { paths } from './schema.d.ts';
 
 function withToken(request: Request): Request {
@@ -24,10 +24,13 @@ async function authFetch(request: Request): Promise<Response> {
 
 export const typedApi = createClient<paths>({ fetch: authFetch, credentials: 'same-origin', cache: 'no-store' });
 
-/** The response body of an openapi-fetch call, or its ApiError thrown. */
+/**
+ * The response body of an openapi-fetch call, or its ApiError thrown. openapi-fetch has read
+ * the error body already (as `error`), so the code comes from that, not from the response.
+ */
 export async function call<T>(pending: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
-  const { data, response } = await pending;
-  if (!response.ok) throw await toApiError(response);
+  const { data, error, response } = await pending;
+  if (!response.ok) throw apiErrorFrom(response, error);
   return data as T;
 }
 

@@ -1,10 +1,10 @@
 // The attached Business Profile location, and for owners and admins the picker of what the
 // connected Google user manages (docs/ARCHITECTURE.md §26). Members only read: the server
 // refuses them the list and the attach, so neither is offered.
-import { useState } from 'react';
+import { useId, useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link } from 'react-router';
-import { errorMessage } from '../api/client.ts';
+import { ApiError, errorMessage } from '../api/client.ts';
 import { call, typedApi } from '../api/typed.ts';
 import { ConfirmDialog } from '../components/confirm.tsx';
 import { Alert, Empty, ErrorState, Loading } from '../components/states.tsx';
@@ -22,9 +22,13 @@ export function ConnectionProblem({ bid, code }: { bid: string; code: string }) 
     <div className="alert alert-warn" role="alert" data-testid="gbp-connection-problem">
       <p>
         {CONNECTION_SENTENCES[code] ?? 'The Google connection needs attention.'}{' '}
-        {code === 'google_not_connected' ? 'Connect Google' : 'Connect Google again'} in{' '}
-        <Link to={`/b/${bid}/settings/integrations`}>Settings → Integrations</Link>
-        {code === 'google_not_connected' ? ', then pick a location here.' : ' to allow it.'}
+        {code === 'google_not_connected'
+          ? 'Connect Google'
+          : code === 'google_scope_missing'
+            ? 'Choose “Add Business Profile access” for the Google connection'
+            : 'Connect Google again'}{' '}
+        in <Link to={`/b/${bid}/settings/integrations`}>Settings → Integrations</Link>
+        {code === 'google_not_connected' ? ', then pick a location here.' : '.'}
       </p>
     </div>
   );
@@ -33,11 +37,24 @@ export function ConnectionProblem({ bid, code }: { bid: string; code: string }) 
 /** Shows an error: the connection problems link to Settings, the rest say what happened. */
 export function GbpError({ bid, error, retry }: { bid: string; error: unknown; retry?: () => void }) {
   if (isConnectionProblem(error)) return <ConnectionProblem bid={bid} code={error.code} />;
+  // A 502 from Google's side carries what Google said ("Google refused: …"); say it.
+  if (error instanceof ApiError && error.code === 'upstream_error')
+    return (
+      <div className="alert alert-error" role="alert">
+        <p>{error.message}</p>
+        {retry && (
+          <button type="button" onClick={retry}>
+            Try again
+          </button>
+        )}
+      </div>
+    );
   return <ErrorState error={error} retry={retry} />;
 }
 
 function LocationPicker({ bid, current, onDone }: { bid: string; current: string | null; onDone?: () => void }) {
   const queryClient = useQueryClient();
+  const pickerId = useId();
   const available = useQuery({
     queryKey: ['gbp-locations', bid],
     queryFn: async () =>
@@ -72,10 +89,10 @@ function LocationPicker({ bid, current, onDone }: { bid: string; current: string
     <div className="stack">
       {attach.isError && <GbpError bid={bid} error={attach.error} />}
       <ul className="list-plain" data-testid="gbp-available-locations" aria-label="Locations you manage at Google">
-        {available.data.map((l) => (
+        {available.data.map((l, i) => (
           <li key={`${l.account_name}/${l.location_name}`} className="row-between">
             <div>
-              <strong>{l.title}</strong>
+              <strong id={`${pickerId}-${i}`}>{l.title}</strong>
               <div className="small muted">
                 {[l.address, l.account_title ? `account ${l.account_title}` : null].filter(Boolean).join(' · ')}
               </div>
@@ -87,7 +104,7 @@ function LocationPicker({ bid, current, onDone }: { bid: string; current: string
                 type="button"
                 className="primary"
                 disabled={attach.isPending}
-                aria-label={`Use ${l.title}`}
+                aria-describedby={`${pickerId}-${i}`}
                 onClick={() => attach.mutate(l)}
               >
                 Use this location

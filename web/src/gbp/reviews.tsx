@@ -173,11 +173,13 @@ export function ReviewsPane() {
             : 'No reviews yet. Reviews are read from Google every 15 minutes, or now with Sync now.'}
         </Empty>
       ) : (
-        <ul className="list-plain card" data-testid="gbp-reviews">
-          {reviews.data.map((r) => (
-            <ReviewItem key={r.id} bid={bid} review={r} canManage={canManage} />
-          ))}
-        </ul>
+        <div className="card">
+          <ul className="list-plain" data-testid="gbp-reviews">
+            {reviews.data.map((r) => (
+              <ReviewItem key={r.id} bid={bid} review={r} canManage={canManage} />
+            ))}
+          </ul>
+        </div>
       )}
       {!canManage && <p className="small muted">Owners and admins reply to reviews.</p>}
     </section>
