@@ -139,7 +139,7 @@ const PAGE = 2; // small pages, so clients must follow nextPageToken
 
 const digits = (n: number) => String(BigInt(`0x${randomBytes(8).toString('hex')}`) % 10n ** BigInt(n)).padStart(n, '1');
 
-export async function startGoogleBusinessFake(): Promise<GoogleBusinessFake> {
+export async function startGoogleBusinessFake(options: { port?: number } = {}): Promise<GoogleBusinessFake> {
   const granted = new Map<string, string[]>();
   const revoked = new Set<string>();
   let revokedBefore = 0; // JWTs issued (iat) before this second are revoked
@@ -406,7 +406,10 @@ export async function startGoogleBusinessFake(): Promise<GoogleBusinessFake> {
     return error(res, 404, 'Not Found');
   }
 
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', resolve);
+  });
   fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   fake.close = () =>
     new Promise<void>((r) => {
