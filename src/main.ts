@@ -192,7 +192,8 @@ export async function startCapto(config: Config, options: StartOptions = {}): Pr
     if (result.applied.length > 0) logger.info({ applied: result.applied }, 'migrations applied');
     const scanErrors = config.scanOnStart ? await scanOnStart(engine, config, logger) : undefined;
 
-    const db = createDatabase(engine.pool);
+    // Named prepared statements where each pooled connection is its own session (§7).
+    const db = createDatabase(engine.pool, { preparedStatements: engine.kind === 'server' });
     const jobEngine = createJobEngine({
       database: openJobDatabase(engine, { onError: (err) => logger.error({ err }, 'job engine connection lost') }),
       logger,

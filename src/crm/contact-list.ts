@@ -94,6 +94,9 @@ export async function listContacts(
     `SELECT ${CONTACT_COLUMNS}, ${keyCols} FROM app.contacts c WHERE ${where.join(' AND ')}
       ORDER BY ${key.exprs.map((e) => `${e} ${dir}`).join(', ')} LIMIT ${p(query.limit + 1)}`,
     params,
+    // The busiest page of the app; its text is one of a bounded set (sort × filters).
+    // Custom-field filters build open-ended text: those stay unnamed.
+    { prepared: query.custom === undefined },
   );
   const out = page(r.rows, query.limit, (row) => key.exprs.map((_, i) => row[`k${i}`] as string));
   return { items: out.items.map((row) => toContact(row as never)), next_cursor: out.next_cursor };

@@ -38,6 +38,8 @@ export function contactRoutes(root: FastifyInstance, db: Database): void {
   app.get(
     base,
     {
+      // The busiest page: its transaction's set-up is the session check (§8).
+      config: { sessionInTransaction: true },
       schema: {
         tags,
         security,

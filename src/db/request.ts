@@ -2,12 +2,12 @@
 // application code gets a query handle. Role and claims are set with set_config(…,
 // true) — transaction-local — in the same round trip as BEGIN, so nothing survives
 // on a pooled connection and the context costs one network round trip.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { AppError } from '../shared/errors.ts';
 import { isConnectionError, mapDatabaseError } from './errors.ts';
 import { ROLE_NAMES } from './roles.ts';
-import type { Claims, Database, QueryResult, Tx, UserTxOptions } from './types.ts';
+import type { Claims, Database, QueryOptions, QueryResult, Tx, UserTxOptions } from './types.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -21,6 +21,23 @@ const FORBIDDEN_STATEMENT =
 
 export interface DatabaseOptions {
   onError?: (e: unknown) => void;
+  /**
+   * Send statements marked `prepared` as named prepared statements. Only where each pooled
+   * connection is its own backend session (server PostgreSQL): on PGlite every socket
+   * connection shares one session, whose statement names would collide.
+   */
+  preparedStatements?: boolean;
+}
+
+/** A prepared statement's name: a digest of its text, so one name never means two texts. */
+const statementNames = new Map<string, string>();
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `capto_${createHash('sha256').update(text).digest('base64url').slice(0, 24)}`;
+    if (statementNames.size < 1000) statementNames.set(text, name);
+  }
+  return name;
 }
 
 const noop = () => undefined;
@@ -91,13 +108,16 @@ export function createDatabase(pool: pg.Pool, options: DatabaseOptions = {}): Da
       }
     };
     const tx: Tx = {
-      async query<R>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+      async query<R>(text: string, params?: readonly unknown[], queryOptions?: QueryOptions): Promise<QueryResult<R>> {
         if (!active) throw new Error('a transaction handle was used after its transaction ended');
         if (FORBIDDEN_STATEMENT.test(text))
           throw new Error(
             'statements that change the role or the transaction are not allowed in a request transaction',
           );
-        const sent = client.query(text, params as unknown[] | undefined);
+        const sent =
+          queryOptions?.prepared && options.preparedStatements
+            ? client.query({ name: statementName(text), text, values: params as unknown[] | undefined })
+            : client.query(text, params as unknown[] | undefined);
         flushSetup();
         if (ready) {
           sent.catch(() => undefined); // the set-up's own error is the one to report

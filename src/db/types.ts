@@ -6,8 +6,21 @@ export interface QueryResult<R> {
   rowCount: number;
 }
 
+export interface QueryOptions {
+  /**
+   * A hot statement whose text comes from a small fixed set: on the server engine it is a
+   * named prepared statement, parsed once per connection, its plan kept by PostgreSQL
+   * (docs/ARCHITECTURE.md §7). Elsewhere an ordinary statement.
+   */
+  prepared?: boolean;
+}
+
 export interface Tx {
-  query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  query<R = Record<string, unknown>>(
+    text: string,
+    params?: readonly unknown[],
+    options?: QueryOptions,
+  ): Promise<QueryResult<R>>;
 }
 
 /** Claims of a signed-in user's request, stored in `request.jwt.claims` for the policies. */

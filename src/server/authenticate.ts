@@ -8,9 +8,21 @@
 // source of the caller's identity and throws for a route that did not go through the step,
 // so a route cannot act for a user without it — whether it then runs as the user (see
 // scope.ts) or switches to the service role.
-import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler, onSendHookHandler } from 'fastify';
 import type { Claims, Database } from '../db/index.ts';
 import { AppError } from '../shared/errors.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * The handler's first act is `userTx` / `inBusiness` (scope.ts), whose set-up checks
+     * the session anyway: the step verifies the token but skips its own liveness round
+     * trip (docs/ARCHITECTURE.md §8). `callerOf` refuses until that check has passed, and
+     * a success answered without it is refused.
+     */
+    sessionInTransaction?: boolean;
+  }
+}
 
 export interface TokenVerifier {
   /** Verified claims of a compact JWT, or AppError `invalid_token`. */
@@ -31,6 +43,8 @@ type Mode = 'required' | 'optional';
 
 const callers = new WeakMap<FastifyRequest, Caller>();
 const stepped = new WeakSet<FastifyRequest>();
+/** Verified tokens whose session the route's own transaction will check (sessionInTransaction). */
+const pending = new WeakMap<FastifyRequest, { caller: Caller; reply: FastifyReply }>();
 
 function modeOf(security: unknown): Mode | undefined {
   if (!Array.isArray(security)) return undefined;
@@ -55,14 +69,31 @@ export function installAuthentication(app: FastifyInstance, deps: { db: Database
     if (!mode) return;
     if (schema?.hide) throw new Error(`${route.method} ${route.url}: an authenticated route must not be hidden`);
     if (!deps.tokens) throw new Error(`${route.method} ${route.url}: declares bearer security, but no token verifier`);
-    const step = authenticationStep(mode, deps.db, deps.tokens);
+    const inTransaction = route.config?.sessionInTransaction === true;
+    const step = authenticationStep(mode, deps.db, deps.tokens, inTransaction);
     const own =
       route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
     route.onRequest = [step, ...own];
+    if (inTransaction) {
+      const sends = route.onSend === undefined ? [] : Array.isArray(route.onSend) ? route.onSend : [route.onSend];
+      route.onSend = [refuseUncheckedSuccess, ...sends];
+    }
   });
 }
 
-function authenticationStep(mode: Mode, db: Database, tokens: TokenVerifier): onRequestHookHandler {
+/** A deferred-check route answering 2xx/3xx without its transaction's liveness check: a bug, never sent. */
+const refuseUncheckedSuccess: onSendHookHandler = async (request, reply, payload) => {
+  if (reply.statusCode < 400 && pending.has(request))
+    throw new Error(`${routeName(request)} answered without checking the session (sessionInTransaction)`);
+  return payload;
+};
+
+function authenticationStep(
+  mode: Mode,
+  db: Database,
+  tokens: TokenVerifier,
+  inTransaction: boolean,
+): onRequestHookHandler {
   return async function authenticate(request: FastifyRequest, reply: FastifyReply) {
     const header = request.headers.authorization;
     if (header === undefined) {
@@ -74,6 +105,12 @@ function authenticationStep(mode: Mode, db: Database, tokens: TokenVerifier): on
       const m = BEARER.exec(header);
       if (!m) throw new AppError('invalid_token', 'the access token is not valid');
       const claims = await tokens.verify(m[1]!);
+      if (inTransaction) {
+        // The route's transaction checks the session in its own set-up (scope.ts).
+        pending.set(request, { caller: { sub: claims.sub, sid: claims.sid }, reply });
+        stepped.add(request);
+        return;
+      }
       // The session's liveness, as the user herself (app.session_is_live reads her claims).
       await db.asUser(claims, async () => undefined, { requireLiveSession: true, readOnly: true });
       callers.set(request, { sub: claims.sub, sid: claims.sid });
@@ -97,6 +134,34 @@ export function callerOf(request: FastifyRequest): Caller {
 export function optionalCallerOf(request: FastifyRequest): Caller | undefined {
   if (!stepped.has(request))
     throw new Error(`${routeName(request)} reads the caller but does not declare security: [{ bearer: [] }]`);
+  if (pending.has(request))
+    throw new Error(`${routeName(request)} reads the caller before its transaction checked the session`);
   const caller = callers.get(request);
   return caller ? { ...caller } : undefined;
+}
+
+/**
+ * For scope.ts only: the caller whose session the transaction about to open must check
+ * (requireLiveSession), and what to do with that check's verdict. On a route without
+ * sessionInTransaction the step has already checked it; the transaction checks again.
+ */
+export function callerForTransaction(request: FastifyRequest): {
+  caller: Caller;
+  checked(): void;
+  ended(e: unknown): void;
+} {
+  const deferred = pending.get(request);
+  if (!deferred) return { caller: callerOf(request), checked: () => undefined, ended: () => undefined };
+  return {
+    caller: { ...deferred.caller },
+    checked() {
+      if (pending.get(request) !== deferred) return;
+      pending.delete(request);
+      callers.set(request, deferred.caller);
+    },
+    ended(e) {
+      if (e instanceof AppError && e.code === 'session_expired')
+        deferred.reply.header('www-authenticate', 'Bearer error="invalid_token"');
+    },
+  };
 }

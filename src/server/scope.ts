@@ -6,10 +6,13 @@
 // rows; the membership check turns "a business you are not in" into the same 404 as "no
 // such business", before any service runs, so list endpoints never answer a foreign
 // business id with an empty 200 (which would confirm it exists). It rides in the same
-// set-up round trip. GET and HEAD run READ ONLY.
+// set-up round trip. GET and HEAD run READ ONLY. On a route declaring
+// `config: { sessionInTransaction: true }` this set-up's liveness check is the only one
+// (the step skipped its own round trip, authenticate.ts): the caller becomes readable by
+// `callerOf` once it has passed.
 import type { FastifyRequest } from 'fastify';
 import type { Database, Tx } from '../db/index.ts';
-import { callerOf } from './authenticate.ts';
+import { callerForTransaction } from './authenticate.ts';
 
 export interface BusinessTx {
   tx: Tx;
@@ -25,7 +28,17 @@ export function userTx<T>(
 ): Promise<T> {
   // GET and HEAD never change anything (RFC 9110 §9.2.1): their transactions are READ ONLY.
   const readOnly = request.method === 'GET' || request.method === 'HEAD';
-  return db.asUser(callerOf(request), fn, { requireLiveSession: true, memberOf: options.memberOf, readOnly });
+  const { caller, checked, ended } = callerForTransaction(request);
+  return db.asUser(caller, fn, { requireLiveSession: true, memberOf: options.memberOf, readOnly }).then(
+    (out) => {
+      checked();
+      return out;
+    },
+    (e: unknown) => {
+      ended(e);
+      throw e;
+    },
+  );
 }
 
 export function inBusiness<T>(
@@ -34,6 +47,6 @@ export function inBusiness<T>(
   businessId: string,
   fn: (s: BusinessTx) => Promise<T>,
 ): Promise<T> {
-  const { sub } = callerOf(request);
+  const { sub } = callerForTransaction(request).caller;
   return userTx(db, request, (tx) => fn({ tx, businessId, userId: sub }), { memberOf: businessId });
 }

@@ -93,7 +93,7 @@ export async function createTestDatabase(
   if (options.migrate !== false) await engine.withMaintenanceClient((c) => migrate(c));
   return {
     engine,
-    db: createDatabase(engine.pool),
+    db: createDatabase(engine.pool, { preparedStatements: engine.kind === 'server' }),
     adminUrl: blank.adminUrl,
     env: blank.env,
     async close() {
