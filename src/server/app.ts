@@ -12,12 +12,7 @@ import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import fastifyStatic from '@fastify/static';
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
-import {
-  jsonSchemaTransform,
-  jsonSchemaTransformObject,
-  serializerCompiler,
-  validatorCompiler,
-} from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, jsonSchemaTransformObject, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from '../config/index.ts';
 import type { Database } from '../db/index.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -28,6 +23,7 @@ import { isProbeRequest, publicRoutes } from './public-routes.ts';
 import type { Readiness } from '../ops/readiness.ts';
 import { installAuthentication, type TokenVerifier } from './authenticate.ts';
 import { staticSecurityHeaders } from './security-headers.ts';
+import { responseSerializerCompiler } from './serializer.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -129,7 +125,7 @@ export async function buildApp(options: AppOptions): Promise<CaptoApp> {
   }
   const app = Fastify(serverOptions as FastifyServerOptions) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
+  app.setSerializerCompiler(responseSerializerCompiler);
 
   let draining = false;
   // A shadow router over every registered route, to tell 405 from 404.
