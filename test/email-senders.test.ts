@@ -353,6 +353,158 @@ describe('SMTP senders', () => {
   });
 });
 
+describe('SMTP delivery under concurrency', () => {
+  // The first sends of a campaign arrive together (workers × batch). Each used to read the
+  // sender itself — 200 transactions at once, which under load timed out waiting for a
+  // database connection and left claimed campaign rows `sending` with nothing working on
+  // them until their lease ended — and, when building the transport had to wait (a host
+  // name to resolve), each built a pool of its own.
+  type Db = typeof s.db;
+  const counting = (db: Db, fail: { loads: number } = { loads: 0 }) => {
+    const loads = { n: 0 };
+    const wrapped: Db = {
+      ...db,
+      asService: (reason, fn) => {
+        if (reason !== 'email.deliver.sender') return db.asService(reason, fn);
+        loads.n++;
+        if (fail.loads > 0) {
+          fail.loads--;
+          return Promise.reject(new AppError('database_unavailable', 'the database is unavailable; try again shortly'));
+        }
+        return db.asService(reason, fn);
+      },
+    };
+    return { db: wrapped, loads };
+  };
+  const bulk = (i: number, text = `bulk ${i}`) => ({
+    id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    to: `bulk-${i}@example.com`,
+    subject: 's',
+    text,
+  });
+  let bulkSender: string;
+
+  it('many concurrent first sends read the sender once and share one pool of at most 8 connections; each message arrives once', async () => {
+    // A host name, so that building the transport waits for DNS while the other sends arrive.
+    const created = await api(admin, 'POST', '', smtpBody({ host: 'localhost', from_email: 'bulk@keystone.example' }));
+    expect(created.status).toBe(201);
+    bulkSender = created.json.id;
+    const { db, loads } = counting(s.db);
+    const delivery = createEmailDelivery({
+      db,
+      vault: createVault(parseMasterKey(MASTER)),
+      googleApiBase: gmail.url,
+      smtpPolicy: { allowPrivateHosts: true },
+      messageIdDomain: 'capto.test',
+    });
+    const N = 200;
+    const before = smtp.received.length;
+    const connectionsBefore = smtp.connections;
+    try {
+      const settled = new Set<number>();
+      const outcomes = Promise.allSettled(
+        Array.from({ length: N }, (_, i) =>
+          delivery
+            // A group commit a few ms away, like the outbox's marks.
+            .send(bid, bulkSender, bulk(i), {
+              beforeEnd: () => new Promise((r) => setTimeout(() => r(true), 2 + (i % 7))),
+            })
+            .finally(() => settled.add(i)),
+        ),
+      );
+      const done = await Promise.race([
+        outcomes,
+        new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 60_000)),
+      ]);
+      expect(Array.from({ length: N }, (_, i) => i).filter((i) => !settled.has(i))).toEqual([]);
+      expect(done).not.toBe('timeout');
+      const failed = (done as PromiseSettledResult<unknown>[]).filter((r) => r.status === 'rejected');
+      expect(failed.map((f) => String((f as PromiseRejectedResult).reason))).toEqual([]);
+      await smtp.waitFor(before + N);
+      const got = smtp.received.slice(before).map((m) => m.envelopeTo[0]);
+      expect(got).toHaveLength(N);
+      expect(new Set(got).size).toBe(N);
+      expect(loads.n).toBe(1);
+      expect(smtp.connections - connectionsBefore).toBeGreaterThan(0);
+      expect(smtp.connections - connectionsBefore).toBeLessThanOrEqual(8);
+    } finally {
+      delivery.close();
+    }
+  }, 120_000);
+
+  it('a sender that cannot be read (our database) fails its sends as certainly not sent, and the next send reads it again', async () => {
+    const fail = { loads: 1 };
+    const { db, loads } = counting(s.db, fail);
+    const delivery = createEmailDelivery({
+      db,
+      vault: createVault(parseMasterKey(MASTER)),
+      googleApiBase: gmail.url,
+      smtpPolicy: { allowPrivateHosts: true },
+      messageIdDomain: 'capto.test',
+    });
+    const before = smtp.received.length;
+    try {
+      const first = await Promise.allSettled(
+        Array.from({ length: 10 }, (_, i) => delivery.send(bid, bulkSender, bulk(300 + i))),
+      );
+      for (const r of first) {
+        expect(r.status).toBe('rejected');
+        const e = (r as PromiseRejectedResult).reason as EmailDeliveryError;
+        expect(e).toBeInstanceOf(EmailDeliveryError);
+        expect(e).toMatchObject({ code: 'sender_unavailable', permanent: false, unknown: false, local: true });
+      }
+      expect(loads.n).toBe(1);
+      await delivery.send(bid, bulkSender, bulk(310));
+      expect(loads.n).toBe(2);
+      await smtp.waitFor(before + 1);
+      expect(smtp.received.slice(before).map((m) => m.envelopeTo[0])).toEqual(['bulk-310@example.com']);
+    } finally {
+      delivery.close();
+    }
+  });
+
+  it('a changed sender gets a new pool and the old one is closed; a mark that fails is certainly not sent', async () => {
+    const delivery = createEmailDelivery({
+      db: s.db,
+      vault: createVault(parseMasterKey(MASTER)),
+      googleApiBase: gmail.url,
+      smtpPolicy: { allowPrivateHosts: true },
+      messageIdDomain: 'capto.test',
+      senderTtlMs: 100,
+    });
+    const openBefore = smtp.open;
+    const before = smtp.received.length;
+    try {
+      await Promise.all(Array.from({ length: 20 }, (_, i) => delivery.send(bid, bulkSender, bulk(400 + i))));
+      const firstPool = smtp.open - openBefore;
+      expect(firstPool).toBeGreaterThan(0);
+      expect(firstPool).toBeLessThanOrEqual(8);
+      const renamed = await api(admin, 'PATCH', `/${bulkSender}`, { from_name: 'Bulk Renamed' });
+      expect(renamed.status).toBe(200);
+      await new Promise((r) => setTimeout(r, 150));
+      await Promise.all(Array.from({ length: 20 }, (_, i) => delivery.send(bid, bulkSender, bulk(420 + i))));
+      await smtp.waitFor(before + 40);
+      const from = smtp.received.slice(before).map((m) => m.parsed.from?.value[0]?.name);
+      expect(from.slice(0, 20).every((n) => n === 'Keystone Mortgage')).toBe(true);
+      expect(from.slice(20).every((n) => n === 'Bulk Renamed')).toBe(true);
+      // The first pool's connections were closed once the new one took over.
+      for (let i = 0; i < 50 && smtp.open - openBefore > 8; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(smtp.open - openBefore).toBeLessThanOrEqual(8);
+
+      const markFailed = await delivery
+        .send(bid, bulkSender, bulk(440), { beforeEnd: () => Promise.reject(new Error('connection terminated')) })
+        .catch((e: unknown) => e);
+      expect(markFailed).toMatchObject({ code: 'mark_failed', permanent: false, unknown: false, local: true });
+      await new Promise((r) => setTimeout(r, 200));
+      expect(smtp.received.slice(before)).toHaveLength(40);
+    } finally {
+      delivery.close();
+    }
+    for (let i = 0; i < 50 && smtp.open > openBefore; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(smtp.open).toBeLessThanOrEqual(openBefore);
+  });
+});
+
 describe('Gmail senders', () => {
   it('needs a Google connection with gmail.send; then sends as the connected account through the Gmail API', async () => {
     const none = await api(owner, 'POST', '', { kind: 'gmail', from_name: 'Dana at Keystone' });

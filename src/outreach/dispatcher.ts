@@ -85,7 +85,8 @@ type Outcome =
   | { kind: 'sent'; providerId: string }
   | { kind: 'failed'; code: string; reason: string; bounce?: boolean; optOut?: string }
   | { kind: 'skipped'; code: string; reason: string }
-  | { kind: 'retry'; code: string; reason: string }
+  /** Certainly not accepted: queued again (`local`: our side failed, not counted as an attempt). */
+  | { kind: 'retry'; code: string; reason: string; local?: boolean }
   /** No answer after the point of no return: left `sending`; the next claim reconciles. */
   | { kind: 'unknown' };
 
@@ -294,7 +295,7 @@ export function createCampaignDispatcher(o: DispatcherOptions) {
     const done = results.filter((r) => r.outcome.kind !== 'unknown');
     if (done.length === 0) return;
     const retry = (r: { item: Item; outcome: Outcome }) =>
-      r.outcome.kind === 'retry' && r.item.recipientAttempts < MAX_ATTEMPTS;
+      r.outcome.kind === 'retry' && (r.outcome.local === true || r.item.recipientAttempts < MAX_ATTEMPTS);
     const rows = done.map((r) => {
       const out = r.outcome as Exclude<Outcome, { kind: 'unknown' }>;
       const requeue = retry(r);
@@ -306,6 +307,8 @@ export function createCampaignDispatcher(o: DispatcherOptions) {
         code: out.kind === 'sent' ? null : out.code.slice(0, 40),
         status: out.kind === 'sent' ? 'sent' : out.kind === 'skipped' ? 'skipped' : requeue ? 'queued' : 'failed',
         reason: out.kind === 'sent' ? null : out.reason.slice(0, 300),
+        // Our side failed before the provider was reached: the claim's attempt is given back.
+        refund: requeue && out.kind === 'retry' && out.local === true,
       };
     });
     const owned = await tx.query<{ id: string }>(
@@ -331,10 +334,17 @@ export function createCampaignDispatcher(o: DispatcherOptions) {
     await tx.query(
       `UPDATE app.campaign_recipients r
           SET status = u.status, reason = u.reason, provider_id = u.provider, updated_at = now(),
-              sent_at = CASE WHEN u.status = 'sent' THEN now() ELSE r.sent_at END
-         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS u(id, status, reason, provider)
+              sent_at = CASE WHEN u.status = 'sent' THEN now() ELSE r.sent_at END,
+              attempts = CASE WHEN u.refund THEN greatest(r.attempts - 1, 0) ELSE r.attempts END
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bool[]) AS u(id, status, reason, provider, refund)
         WHERE r.id = u.id AND r.status IN ('queued', 'sending')`,
-      [keep.map((r) => r.id), keep.map((r) => r.status), keep.map((r) => r.reason), keep.map((r) => r.provider)],
+      [
+        keep.map((r) => r.id),
+        keep.map((r) => r.status),
+        keep.map((r) => r.reason),
+        keep.map((r) => r.provider),
+        keep.map((r) => r.refund),
+      ],
     );
     for (const r of done) {
       if (!mine.has(r.item.id) || r.outcome.kind !== 'failed') continue;
@@ -408,7 +418,7 @@ export function createCampaignDispatcher(o: DispatcherOptions) {
       if (e.code === 'fenced' || e.unknown) return { kind: 'unknown' };
       if (e.permanent)
         return { kind: 'failed', code: e.code, reason: e.message, bounce: /^smtp_5\d\d$|^rejected$/.test(e.code) };
-      return { kind: 'retry', code: e.code, reason: e.message };
+      return { kind: 'retry', code: e.code, reason: e.message, local: e.local };
     }
   }
 

@@ -26,6 +26,8 @@ export interface SmtpFake {
   /** Successful and failed AUTH attempts. */
   auths: Array<{ username: string; ok: boolean }>;
   connections: number;
+  /** Connections open now (opened minus closed). */
+  open: number;
   rejectRecipient: (to: string) => boolean;
   deferRecipient: (to: string) => boolean;
   /** Resolves when `count` messages have been received (or rejects after timeoutMs). */
@@ -59,6 +61,7 @@ export async function startSmtpFake(
     received: [],
     auths: [],
     connections: 0,
+    open: 0,
     rejectRecipient: () => false,
     deferRecipient: () => false,
     waitFor: async () => undefined,
@@ -75,7 +78,11 @@ export async function startSmtpFake(
     logger: false,
     onConnect(_session, cb) {
       fake.connections++;
+      fake.open++;
       cb();
+    },
+    onClose() {
+      fake.open--;
     },
     onAuth(auth, _session, cb) {
       const ok = auth.username === username && auth.password === password;

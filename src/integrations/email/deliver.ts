@@ -8,7 +8,8 @@
 // Failures are classified: `permanent` (SMTP 5xx on a recipient, Gmail 400) feeds the
 // suppression list as a hard bounce and is never retried; `unknown` (no answer after the
 // point of no return) must not be retried blindly; anything else is temporary and certain
-// not to have been accepted.
+// not to have been accepted — among them `local` ones (our database failed before the
+// provider was reached), which the campaign drain retries without counting an attempt.
 //
 // The point of no return (docs/ARCHITECTURE.md §24 "Email"): a send may carry `beforeEnd`,
 // which the outbox uses to record, fenced by its attempt, that the provider may have the
@@ -46,6 +47,14 @@ export class EmailDeliveryError extends Error {
   ) {
     super(message);
   }
+
+  /**
+   * Failed on our side (our database) before the provider was reached: not the recipient's
+   * attempt, so a retry of it is not counted against the recipient.
+   */
+  get local(): boolean {
+    return this.code === 'sender_unavailable' || this.code === 'mark_failed';
+  }
 }
 
 export interface SendHooks {
@@ -76,14 +85,29 @@ export interface EmailDelivery {
 
 type Transport = ReturnType<typeof nodemailer.createTransport>;
 
+/** Pooled SMTP connections per sender and node. */
+export const SMTP_CONNECTIONS = 8;
+
 const FENCED = 'the outbox attempt no longer owns this message';
+/** nodemailer's error for a message still queued (or handed over) when its pool was closed. */
+const POOL_CLOSED = /^Connection pool was closed/;
+
+/** What became of a send's point of no return (read when the send fails). */
+interface GateState {
+  /** The mark committed: the dot was released, the server may have the message. */
+  committed: boolean;
+  /** The mark was refused: this attempt no longer owns the message. */
+  refused: boolean;
+  /** The mark could not be recorded (our database): nothing was sent. */
+  markError?: Error;
+}
 
 /**
  * The message stream handed to the SMTP connection, which pipes it only once the server has
  * answered DATA. It holds the whole message back until then, and its end (after which the
  * connection writes the terminating dot) until `beforeEnd` has committed.
  */
-function gated(input: NodeJS.ReadableStream, beforeEnd: () => Promise<boolean>, state: { committed: boolean }) {
+function gated(input: NodeJS.ReadableStream, beforeEnd: () => Promise<boolean>, state: GateState) {
   const chunks: Buffer[] = [];
   let done = false;
   let failed: Error | undefined;
@@ -110,11 +134,17 @@ function gated(input: NodeJS.ReadableStream, beforeEnd: () => Promise<boolean>, 
       phase = 'over';
       beforeEnd().then(
         (ok) => {
-          if (!ok) return this.destroy(new Error(FENCED));
+          if (!ok) {
+            state.refused = true;
+            return this.destroy(new Error(FENCED));
+          }
           state.committed = true;
           this.push(null);
         },
-        (e: unknown) => this.destroy(e as Error),
+        (e: unknown) => {
+          state.markError = e as Error;
+          this.destroy(e as Error);
+        },
       );
     },
   });
@@ -128,35 +158,80 @@ export function createEmailDelivery(deps: {
   smtpPolicy: SmtpPolicy;
   messageIdDomain: string;
   fetchImpl?: typeof fetch;
+  /** How long a loaded sender is reused (default 5 s): a change is seen within it. */
+  senderTtlMs?: number;
 }): EmailDelivery {
-  const transports = new Map<string, { version: string; transport: Transport }>();
+  // One pooled transport per sender and node, keyed by the sender's version (updated_at). The
+  // promise is what is cached, not the transport: the first sends of a campaign arrive together
+  // (workers × batch), and caching only the result let each of them build a pool of its own.
+  const transports = new Map<string, { version: string; transport: Promise<Transport> }>();
   const doFetch = deps.fetchImpl ?? fetch;
 
   // A sender (password included) is cached per node for a few seconds, so a campaign does
   // not re-read and decrypt it for every message; a change or removal is seen within the TTL.
-  const senders = new Map<string, { at: number; sender: SenderForDelivery }>();
-  const SENDER_TTL_MS = 5_000;
-  async function sender(businessId: string, senderId: string): Promise<SenderForDelivery> {
-    const hit = senders.get(senderId);
-    if (hit && hit.sender.businessId === businessId && Date.now() - hit.at < SENDER_TTL_MS) return hit.sender;
-    const s = await deps.db.asService('email.deliver.sender', (tx) =>
-      loadSenderForDelivery(tx, deps.vault, businessId, senderId),
-    );
-    if (!s) {
-      senders.delete(senderId);
-      throw new EmailDeliveryError('the email sender was removed', true, 'sender_removed');
-    }
-    senders.set(senderId, { at: Date.now(), sender: s });
-    return s;
+  // Loads are shared the same way: concurrent sends wait for one read instead of each taking
+  // a database connection for it — 200 of them at once used to exhaust the pool under load,
+  // and a send whose sender could not be loaded was left claimed until its lease ended.
+  const senders = new Map<string, { at: number; sender: Promise<SenderForDelivery> }>();
+  const senderTtlMs = deps.senderTtlMs ?? 5_000;
+  function sender(businessId: string, senderId: string): Promise<SenderForDelivery> {
+    const key = `${businessId}:${senderId}`;
+    const hit = senders.get(key);
+    if (hit && Date.now() - hit.at < senderTtlMs) return hit.sender;
+    const entry = {
+      at: Date.now(),
+      sender: deps.db
+        .asService('email.deliver.sender', (tx) => loadSenderForDelivery(tx, deps.vault, businessId, senderId))
+        .then(
+          (s) => {
+            if (!s) throw removed();
+            return s;
+          },
+          (e: unknown) => {
+            // Our database, not the provider: nothing was sent, the caller may retry at once.
+            throw new EmailDeliveryError(
+              `the email sender could not be loaded: ${(e as Error).message}`.slice(0, 300),
+              false,
+              'sender_unavailable',
+            );
+          },
+        ),
+    };
+    senders.set(key, entry);
+    // A failed or empty load is not cached: the next send asks again.
+    entry.sender.catch(() => {
+      if (senders.get(key) === entry) senders.delete(key);
+    });
+    return entry.sender;
   }
+  const removed = () => new EmailDeliveryError('the email sender was removed', true, 'sender_removed');
 
-  async function smtpTransport(s: SenderForDelivery): Promise<Transport> {
+  function smtpTransport(s: SenderForDelivery): Promise<Transport> {
     const cached = transports.get(s.id);
     if (cached && cached.version === s.version) return cached.transport;
-    cached?.transport.close();
+    // The sender changed (or its pool was dropped): retire the old pool — its idle connections
+    // close now, a message in flight finishes first — and build one for the new settings.
+    if (cached) retire(s.id, cached);
+    const entry = { version: s.version, transport: buildTransport(s) };
+    transports.set(s.id, entry);
+    entry.transport.catch(() => {
+      if (transports.get(s.id) === entry) transports.delete(s.id);
+    });
+    return entry.transport;
+  }
+
+  function retire(senderId: string, entry: { transport: Promise<Transport> }) {
+    if (transports.get(senderId) === entry) transports.delete(senderId);
+    entry.transport.then(
+      (t) => t.close(),
+      () => undefined,
+    );
+  }
+
+  async function buildTransport(s: SenderForDelivery): Promise<Transport> {
     let options;
     try {
-      options = await smtpTransportOptions(s.smtp!, deps.smtpPolicy, { pool: true, maxConnections: 8 });
+      options = await smtpTransportOptions(s.smtp!, deps.smtpPolicy, { pool: true, maxConnections: SMTP_CONNECTIONS });
     } catch (e) {
       // The host no longer passes the outbound check (e.g. DNS now points inside): permanent for this sender.
       throw new EmailDeliveryError((e as Error).message, true, (e as AppError).code ?? 'host_not_allowed');
@@ -164,12 +239,10 @@ export function createEmailDelivery(deps: {
     const transport = nodemailer.createTransport(options);
     // A send with a point of no return streams through the gate (see `gated`).
     transport.use('stream', (mail, done) => {
-      const hook = (mail.data as { capto?: { beforeEnd: () => Promise<boolean>; state: { committed: boolean } } })
-        .capto;
+      const hook = (mail.data as { capto?: { beforeEnd: () => Promise<boolean>; state: GateState } }).capto;
       if (hook) mail.message.processFunc((input) => gated(input, hook.beforeEnd, hook.state));
       done();
     });
-    transports.set(s.id, { version: s.version, transport });
     return transport;
   }
 
@@ -188,39 +261,54 @@ export function createEmailDelivery(deps: {
   }
 
   async function viaSmtp(s: SenderForDelivery, mail: OutgoingEmail, hooks: SendHooks) {
-    const transport = await smtpTransport(s);
-    const state = { committed: false };
-    try {
-      const info = await transport.sendMail({
-        ...message(s, mail),
-        ...(hooks.beforeEnd ? { capto: { beforeEnd: hooks.beforeEnd, state } } : {}),
-      } as Parameters<Transport['sendMail']>[0]);
-      if (info.rejected.length > 0) throw new EmailDeliveryError('the server rejected the recipient', true, 'rejected');
-      return { providerId: `smtp:${mail.id}` };
-    } catch (e) {
-      if (e instanceof EmailDeliveryError) throw e;
-      const err = e as { responseCode?: number; code?: string; response?: string; message?: string };
-      const code = err.responseCode;
-      if (!state.committed && String(err.message ?? '').includes(FENCED))
-        throw new EmailDeliveryError(FENCED, false, 'fenced');
-      // After the dot without a reply (timeout, dropped connection): the server may have it.
-      if (state.committed && !code)
+    for (let tries = 1; ; tries++) {
+      const transport = await smtpTransport(s);
+      const state: GateState = { committed: false, refused: false };
+      try {
+        const info = await transport.sendMail({
+          ...message(s, mail),
+          ...(hooks.beforeEnd ? { capto: { beforeEnd: hooks.beforeEnd, state } } : {}),
+        } as Parameters<Transport['sendMail']>[0]);
+        if (info.rejected.length > 0)
+          throw new EmailDeliveryError('the server rejected the recipient', true, 'rejected');
+        return { providerId: `smtp:${mail.id}` };
+      } catch (e) {
+        if (e instanceof EmailDeliveryError) throw e;
+        const err = e as { responseCode?: number; code?: string; response?: string; message?: string };
+        const code = err.responseCode;
+        // A pool retired because the sender changed, before this message reached one of its
+        // connections: nothing was sent; it goes through the new pool.
+        if (!state.committed && POOL_CLOSED.test(String(err.message ?? '')) && tries < 3) continue;
+        if (state.refused) throw new EmailDeliveryError(FENCED, false, 'fenced');
+        // Our database did not answer the point of no return: the dot was never written.
+        if (state.markError)
+          throw new EmailDeliveryError(
+            `the point of no return could not be recorded: ${state.markError.message}`.slice(0, 300),
+            false,
+            'mark_failed',
+          );
+        // After the dot without a reply (timeout, dropped connection): the server may have it.
+        if (state.committed && !code)
+          throw new EmailDeliveryError(
+            `SMTP ${err.code ?? 'error'} after the message was sent`,
+            false,
+            'smtp_no_reply',
+            true,
+          );
+        // 5xx at RCPT/DATA is a hard bounce; an auth failure is the sender's problem, not the recipient's.
+        if (code && code >= 500 && err.code !== 'EAUTH') {
+          throw new EmailDeliveryError(`SMTP ${code}: ${(err.response ?? '').slice(0, 200)}`, true, `smtp_${code}`);
+        }
+        if (err.code === 'EAUTH') {
+          const cached = transports.get(s.id);
+          if (cached && cached.version === s.version) retire(s.id, cached);
+        }
         throw new EmailDeliveryError(
-          `SMTP ${err.code ?? 'error'} after the message was sent`,
+          code ? `SMTP ${code}: ${(err.response ?? '').slice(0, 200)}` : `SMTP ${err.code ?? 'error'}`,
           false,
-          'smtp_no_reply',
-          true,
+          code ? `smtp_${code}` : String(err.code ?? 'smtp_error').toLowerCase(),
         );
-      // 5xx at RCPT/DATA is a hard bounce; an auth failure is the sender's problem, not the recipient's.
-      if (code && code >= 500 && err.code !== 'EAUTH') {
-        throw new EmailDeliveryError(`SMTP ${code}: ${(err.response ?? '').slice(0, 200)}`, true, `smtp_${code}`);
       }
-      if (err.code === 'EAUTH') transports.delete(s.id);
-      throw new EmailDeliveryError(
-        code ? `SMTP ${code}: ${(err.response ?? '').slice(0, 200)}` : `SMTP ${err.code ?? 'error'}`,
-        false,
-        code ? `smtp_${code}` : String(err.code ?? 'smtp_error').toLowerCase(),
-      );
     }
   }
 
@@ -231,6 +319,12 @@ export function createEmailDelivery(deps: {
       nodemailer
         .createTransport({ streamTransport: true, buffer: true, newline: 'windows' })
         .sendMail(message(s, mail), (err, info) => (err ? reject(err) : resolve(info.message as Buffer)));
+    }).catch((e: unknown) => {
+      throw new EmailDeliveryError(
+        `the message could not be built: ${(e as Error).message}`.slice(0, 300),
+        false,
+        'compose_failed',
+      );
     });
     for (let attempt = 0; attempt < 2; attempt++) {
       let token: string;
@@ -244,8 +338,20 @@ export function createEmailDelivery(deps: {
           'google_token',
         );
       }
-      if (attempt === 0 && hooks.beforeEnd && !(await hooks.beforeEnd()))
-        throw new EmailDeliveryError(FENCED, false, 'fenced');
+      if (attempt === 0 && hooks.beforeEnd) {
+        let owned: boolean;
+        try {
+          owned = await hooks.beforeEnd();
+        } catch (e) {
+          // Our database did not answer the point of no return: nothing was posted.
+          throw new EmailDeliveryError(
+            `the point of no return could not be recorded: ${(e as Error).message}`.slice(0, 300),
+            false,
+            'mark_failed',
+          );
+        }
+        if (!owned) throw new EmailDeliveryError(FENCED, false, 'fenced');
+      }
       let res: Response;
       try {
         res = await doFetch(`${deps.googleApiBase}/gmail/v1/users/me/messages/send`, {
@@ -312,8 +418,7 @@ export function createEmailDelivery(deps: {
       return r.rows[0]?.rate_per_second;
     },
     close() {
-      for (const t of transports.values()) t.transport.close();
-      transports.clear();
+      for (const [id, t] of [...transports]) retire(id, t);
       senders.clear();
     },
   };
