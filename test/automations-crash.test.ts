@@ -18,9 +18,9 @@
 // 5,000 cannot fit the suite's budget — figures in docs/ARCHITECTURE.md §25).
 // CAPTO_CRASH_KILLS, CAPTO_CRASH_START_SECONDS and CAPTO_CRASH_STALL_SECONDS as in
 // test/outbox-crash.test.ts; CAPTO_CRASH_LOG=<file> keeps the nodes' logs.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,10 +30,10 @@ import { asOwner } from '../src/db/engine.ts';
 import { openEngine } from '../src/db/index.ts';
 import { migrate } from '../src/db/migrator.ts';
 import { createDatabase } from '../src/db/request.ts';
-import { sharedFakeHibp } from './fakes/hibp.ts';
 import { startTwilioFake, type TwilioFake } from './fakes/twilio.ts';
 import { createBlankDatabase, ENGINE } from './support/engine.ts';
 import { freePort } from './support/server.ts';
+import { startServerNode, stopNode } from './support/capto-process.ts';
 import { messageIdOf, smsWorld } from './support/sms-outbox.ts';
 
 const N = Number(process.env.CAPTO_CRASH_ENROLLMENTS ?? (ENGINE === 'embedded' ? 100 : 5000));
@@ -105,20 +105,12 @@ afterAll(async () => {
 });
 
 async function startNode(port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['bin/capto.js', 'start'], {
-    env: {
-      PATH: process.env.PATH,
-      CAPTO_ENV: 'test',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      LOG_LEVEL: process.env.CAPTO_CRASH_LOG ? 'warn' : 'silent',
+  const node = await startServerNode(
+    {
       CAPTO_DATA_DIR: path.join(scratch, 'data'),
       ...blank.env,
       CAPTO_MASTER_KEY: MASTER_KEY,
-      CAPTO_PUBLIC_URL: `https://127.0.0.1:${port}`,
-      HIBP_RANGE_URL: (await sharedFakeHibp()).url,
       TWILIO_API_BASE: fake.url,
-      CAPTO_SCAN_ON_START: 'off',
       // The real clock: texts at any hour.
       CAPTO_SMS_QUIET_HOURS: 'off',
       CAPTO_OUTBOX_CAP: 'off',
@@ -127,46 +119,12 @@ async function startNode(port: number): Promise<ChildProcess> {
       CAPTO_JOBS_SUPERVISE_SECONDS: '1',
       CAPTO_JOBS_CONCURRENCY: '8',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  if (process.env.CAPTO_CRASH_LOG) {
-    const log = createWriteStream(process.env.CAPTO_CRASH_LOG, { flags: 'a' });
-    child.stdout!.pipe(log);
-    child.stderr!.pipe(log);
-  }
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
-  try {
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(
-        () => reject(new Error(`capto start not running after ${START_SECONDS} s: ${err}`)),
-        START_SECONDS * 1000,
-      );
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (!out.includes('Capto is running')) return;
-        clearTimeout(timer);
-        resolve();
-      });
-      child.once(
-        'exit',
-        (code) => (clearTimeout(timer), reject(new Error(`capto start exited early (${code}): ${err}`))),
-      );
-    });
-  } catch (e) {
-    child.kill('SIGKILL');
-    throw e;
-  }
-  return child;
+    { port, startSeconds: START_SECONDS },
+  );
+  return node.child;
 }
 
-const kill9 = (child: ChildProcess) =>
-  new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
+const kill9 = (child: ChildProcess) => stopNode(child, 'SIGKILL');
 
 describe(`automation crash test (${ENGINE}, ${N} enrollments, ${KILLS} × kill -9)`, () => {
   it('runs every step of every enrollment exactly once across SIGKILLs and restarts', async () => {

@@ -1,17 +1,12 @@
 // Campaigns end to end on real protocols on loopback: an email campaign to a real SMTP
 // server (headers, one-click unsubscribe, postal footer, multipart bodies parsed with
 // mailparser), an SMS campaign to the Twilio fake; the review's exclusions; exactly one
-// message per eligible recipient (also with a second dispatcher draining the same
-// campaign, and a double-clicked start); hard bounces and unsubscribes suppress later
+// message per eligible recipient (also with a double-clicked start; two real nodes on one
+// campaign: test/campaign-nodes.test.ts); hard bounces and unsubscribes suppress later
 // sends; pause/resume/cancel; the timeline; and who may do what, over HTTP and in SQL.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asOwner } from '../src/db/engine.ts';
-import { createEmailDelivery } from '../src/integrations/email/deliver.ts';
-import { createTwilioClient } from '../src/integrations/twilio/client.ts';
-import { createCampaignDispatcher, inSmsWindow } from '../src/outreach/dispatcher.ts';
-import { createUnsubscribeTokens } from '../src/outreach/unsubscribe.ts';
-import { parseMasterKey } from '../src/vault/master-key.ts';
-import { createVault } from '../src/vault/secrets.ts';
+import { inSmsWindow } from '../src/outreach/dispatcher.ts';
 import { startSmtpFake, type SmtpFake } from './fakes/smtp.ts';
 import { startTwilioFake, type FakeAccount, type TwilioFake } from './fakes/twilio.ts';
 import { signUp, type SignedUpUser } from './support/auth.ts';
@@ -324,59 +319,6 @@ describe('SMS campaign', () => {
     expect(inSmsWindow([8, 21], 'America/New_York', new Date('2026-06-02T01:00:00Z'))).toBe(false); // 21:00
     expect(inSmsWindow([8, 21], 'America/New_York', new Date('2026-06-02T00:59:00Z'))).toBe(true); // 20:59
     expect(inSmsWindow(null, 'America/Los_Angeles', at)).toBe(true);
-  });
-});
-
-describe('two dispatchers on one campaign', () => {
-  it('a second node draining the same campaign sends nobody twice', async () => {
-    const templateId = await emailTemplate();
-    const { listId } = await seedAudience(s.engine, bid, owner.userId, 60, 'two');
-    const c = await call(admin, 'POST', '/campaigns', {
-      name: 'Two nodes',
-      channel: 'email',
-      list_id: listId,
-      template_id: templateId,
-    });
-    const vault = createVault(parseMasterKey(MASTER));
-    const second = createCampaignDispatcher({
-      db: s.db,
-      vault,
-      email: createEmailDelivery({
-        db: s.db,
-        vault,
-        googleApiBase: 'http://127.0.0.1:9',
-        smtpPolicy: { allowPrivateHosts: true },
-        messageIdDomain: 'node2.test',
-      }),
-      twilio: createTwilioClient(twilio.url),
-      tokens: createUnsubscribeTokens(parseMasterKey(MASTER)),
-      logger: s.app.log as never,
-      publicUrl: s.url,
-      throttle: false,
-      smsWindow: null,
-      pollMs: 50,
-      leaseSeconds: 120,
-      concurrency: 4,
-      nodeId: 'second-node',
-    });
-    second.start();
-    try {
-      expect((await call(admin, 'POST', `/campaigns/${c.json.id}/start`)).status).toBe(200);
-      const done = await waitForCampaign(campaignUrl(c.json.id), admin.accessToken);
-      expect(done.counts).toMatchObject({ total: 60, sent: 60, failed: 0 });
-    } finally {
-      await second.stop();
-    }
-    const got = smtp.received.filter((m) => m.parsed.headers.get('x-capto-campaign') === c.json.id);
-    expect(got).toHaveLength(60);
-    expect(new Set(got.map((m) => m.envelopeTo[0])).size).toBe(60);
-    const byNode = await asOwner(s.engine, (q) =>
-      q.query<{ claimed_by: string; n: string }>(
-        'SELECT claimed_by, count(*) AS n FROM app.campaign_recipients WHERE campaign_id = $1 GROUP BY claimed_by',
-        [c.json.id],
-      ),
-    );
-    expect(byNode.rows.reduce((a, r) => a + Number(r.n), 0)).toBe(60);
   });
 });
 

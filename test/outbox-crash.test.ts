@@ -11,7 +11,7 @@
 // on PGlite also opening the database), so on a loaded machine the run is bounded by
 // progress — a restart may take up to CAPTO_CRASH_START_SECONDS, and the drain may go
 // CAPTO_CRASH_STALL_SECONDS without a send — rather than by a fixed total.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -22,10 +22,10 @@ import { asOwner } from '../src/db/engine.ts';
 import { openEngine } from '../src/db/index.ts';
 import { migrate } from '../src/db/migrator.ts';
 import { createDatabase } from '../src/db/request.ts';
-import { sharedFakeHibp } from './fakes/hibp.ts';
 import { startTwilioFake, type TwilioFake } from './fakes/twilio.ts';
 import { createBlankDatabase, ENGINE } from './support/engine.ts';
 import { freePort } from './support/server.ts';
+import { startServerNode, stopNode } from './support/capto-process.ts';
 import { messageIdOf, queueMessages, smsWorld } from './support/sms-outbox.ts';
 
 const N = Number(process.env.CAPTO_CRASH_MESSAGES ?? 1000);
@@ -62,67 +62,24 @@ afterAll(async () => {
 });
 
 async function startNode(port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['bin/capto.js', 'start'], {
-    env: {
-      PATH: process.env.PATH,
-      CAPTO_ENV: 'test',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      LOG_LEVEL: process.env.CAPTO_CRASH_LOG ? 'warn' : 'silent',
+  const node = await startServerNode(
+    {
       CAPTO_DATA_DIR: path.join(scratch, 'data'),
       ...blank.env,
       CAPTO_MASTER_KEY: MASTER_KEY,
-      CAPTO_PUBLIC_URL: `https://127.0.0.1:${port}`,
-      HIBP_RANGE_URL: (await sharedFakeHibp()).url,
       TWILIO_API_BASE: fake.url,
-      CAPTO_SCAN_ON_START: 'off',
       CAPTO_OUTBOX_CAP: 'off',
       CAPTO_OUTBOX_LEASE_SECONDS: '3',
       CAPTO_JOBS_POLL_SECONDS: '0.5',
       CAPTO_JOBS_SUPERVISE_SECONDS: '1',
       CAPTO_JOBS_CONCURRENCY: '8',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  if (process.env.CAPTO_CRASH_LOG) {
-    const { createWriteStream } = await import('node:fs');
-    const log = createWriteStream(process.env.CAPTO_CRASH_LOG, { flags: 'a' });
-    child.stdout!.pipe(log);
-    child.stderr!.pipe(log);
-  }
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
-  try {
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(
-        () => reject(new Error(`capto start not running after ${START_SECONDS} s: ${err}`)),
-        START_SECONDS * 1000,
-      );
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (!out.includes('Capto is running')) return;
-        clearTimeout(timer);
-        resolve();
-      });
-      child.once(
-        'exit',
-        (code) => (clearTimeout(timer), reject(new Error(`capto start exited early (${code}): ${err}`))),
-      );
-    });
-  } catch (e) {
-    child.kill('SIGKILL');
-    throw e;
-  }
-  return child;
+    { port, startSeconds: START_SECONDS },
+  );
+  return node.child;
 }
 
-const kill9 = (child: ChildProcess) =>
-  new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
+const kill9 = (child: ChildProcess) => stopNode(child, 'SIGKILL');
 
 describe(`outbox crash test (${ENGINE}, ${N} messages, ${KILLS} × kill -9)`, () => {
   it('delivers every message exactly once across SIGKILLs and restarts', async () => {

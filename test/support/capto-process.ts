@@ -1,6 +1,10 @@
 // A real `capto` process (bin/capto.js) for tests that need a separate OS process:
-// the embedded data dir lock and the admin channel are about processes, not modules.
+// the embedded data dir lock and the admin channel are about processes, not modules; the
+// crash tests kill it; the multi-node tests run two of them on one database.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { sharedFakeHibp } from '../fakes/hibp.ts';
+import { freePort } from './server.ts';
 
 export interface CaptoProcess {
   child: ChildProcess;
@@ -55,4 +59,81 @@ export function spawnCapto(args: string[], env: Record<string, string>): CaptoPr
       });
     },
   };
+}
+
+export interface ServerNode {
+  child: ChildProcess;
+  port: number;
+  /** https://127.0.0.1:<port> (also its CAPTO_PUBLIC_URL). */
+  url: string;
+}
+
+/**
+ * A real `capto start` for the crash and multi-node tests (test/*-crash.test.ts,
+ * test/campaign-nodes.test.ts): only PATH comes from this process's environment; on top of
+ * the test defaults below, `env` names the database, the master key and the fakes. Resolves
+ * once it prints "Capto is running"; rejects (and kills it) if it exits first or takes longer
+ * than `startSeconds`. CAPTO_CRASH_LOG=<file> appends its output there at `logLevel`.
+ */
+export async function startServerNode(
+  env: Record<string, string>,
+  options: { port?: number; startSeconds?: number; logLevel?: string } = {},
+): Promise<ServerNode> {
+  const port = options.port ?? (await freePort());
+  const url = `https://127.0.0.1:${port}`;
+  const logFile = process.env.CAPTO_CRASH_LOG;
+  const child = spawn(process.execPath, ['bin/capto.js', 'start'], {
+    env: {
+      PATH: process.env.PATH,
+      CAPTO_ENV: 'test',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LOG_LEVEL: logFile ? (options.logLevel ?? 'warn') : 'silent',
+      CAPTO_PUBLIC_URL: url,
+      HIBP_RANGE_URL: (await sharedFakeHibp()).url,
+      CAPTO_SCAN_ON_START: 'off',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  if (logFile) {
+    const log = createWriteStream(logFile, { flags: 'a' });
+    child.stdout!.pipe(log);
+    child.stderr!.pipe(log);
+  }
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
+  const startSeconds = options.startSeconds ?? 240;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(
+        () => reject(new Error(`capto start not running after ${startSeconds} s: ${err}`)),
+        startSeconds * 1000,
+      );
+      child.stdout!.on('data', (d: Buffer) => {
+        out = (out + d.toString()).slice(-4000);
+        if (!out.includes('Capto is running')) return;
+        clearTimeout(timer);
+        resolve();
+      });
+      child.once(
+        'exit',
+        (code) => (clearTimeout(timer), reject(new Error(`capto start exited early (${code}): ${err}`))),
+      );
+    });
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw e;
+  }
+  return { child, port, url };
+}
+
+/** Ends a node with `signal` (SIGKILL: a crash) and resolves once it has exited. */
+export function stopNode(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill(signal);
+  });
 }
