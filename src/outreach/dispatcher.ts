@@ -118,7 +118,7 @@ export function createCampaignDispatcher(o: DispatcherOptions) {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   let ticking: Promise<void> | undefined;
-  const twilioCreds = new Map<string, { at: number; creds: Awaited<ReturnType<typeof loadTwilioCredentials>> }>();
+  const twilioCreds = new Map<string, { at: number; creds: ReturnType<typeof loadTwilioCredentials> }>();
 
   const service = <T>(what: string, fn: (tx: Tx) => Promise<T>) => o.db.asService(`campaigns.${what}`, fn);
 
@@ -422,14 +422,20 @@ export function createCampaignDispatcher(o: DispatcherOptions) {
     }
   }
 
-  async function creds(c: Active) {
-    let cached = twilioCreds.get(c.twilio_config_id!);
+  /**
+   * The number's credentials, cached per node for 30 s. The load in flight is shared: the
+   * sends of a batch (and of every worker) all ask at once, and on PGlite each load is a
+   * transaction that holds the one connection while it reads and decrypts (docs/ARCHITECTURE.md §21).
+   */
+  function creds(c: Active) {
+    const id = c.twilio_config_id!;
+    let cached = twilioCreds.get(id);
     if (!cached || Date.now() - cached.at > 30_000) {
-      cached = {
-        at: Date.now(),
-        creds: await service('twilio', (tx) => loadTwilioCredentials(tx, o.vault, c.twilio_config_id!)),
-      };
-      twilioCreds.set(c.twilio_config_id!, cached);
+      const loading = service('twilio', (tx) => loadTwilioCredentials(tx, o.vault, id));
+      const entry = { at: Date.now(), creds: loading };
+      cached = entry;
+      twilioCreds.set(id, entry);
+      loading.catch(() => twilioCreds.get(id) === entry && twilioCreds.delete(id)); // the next send asks again
     }
     return cached.creds;
   }
