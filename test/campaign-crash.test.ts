@@ -10,14 +10,18 @@
 // commit and the dot).
 //
 // Sizes: CAPTO_CRASH_RECIPIENTS (default 2,000 on server PostgreSQL, the size the proof asks
-// for; 60 on PGlite). Why not 2,000 on PGlite, measured 2026-12-05 at 60 + 60 (load average
-// 19–28 on the shared 2-core machine; the JSON line below prints these): 431 s in all, of
-// which the six `capto start`s — spawn to "Capto is running", the data dir opened and
-// checked by one PGlite process each time — took 31–81 s each (313 s), and the last node
-// drained the remaining ~90 messages in 28 s (~3/s: one PGlite connection serialises the
-// drain's claim, mark and record transactions with everything else). At 2,000 + 2,000 that
-// is ~5 min of starts plus ~20 min of sending: not a few minutes. The proof's size runs on
-// server PostgreSQL; PGlite runs the same kills on a smaller campaign (docs/ARCHITECTURE.md §21).
+// for; 60 on PGlite). CAPTO_CRASH_START_SECONDS bounds a node's start (default 240),
+// CAPTO_CRASH_DRAIN_SECONDS the last node's drain (default 480), CAPTO_CRASH_PROGRESS=<file>
+// appends the count at the fakes every 30 s, CAPTO_CRASH_LOG=<file> keeps the nodes' logs.
+// The full size on PGlite, run once 2026-12-05 (load average ~10–24 on the shared 2-core
+// machine; the JSON line below prints these): CAPTO_CRASH_RECIPIENTS=2000
+// CAPTO_CRASH_DRAIN_SECONDS=3000 — passed, 0 duplicates, 3,980 / 3,980 eligible received, 0 in
+// doubt; 825 s for the file: ~200 s seeding 4,000 contacts and starting both campaigns on the
+// setup node, then 586 s from the first crash node's spawn to the check. The six starts took
+// 26–57 s each (230 s), the five killed nodes sent 375 between them,
+// and the last one drained the remaining 3,605 in 257 s (14/s on average, 2.5–7/s while the
+// queue was full, 16–56/s as it emptied). Not minutes, so the default stays 60 on PGlite;
+// why the drain is slow there: docs/ARCHITECTURE.md §21.
 //
 // Embedded: the data dir belongs to one process at a time, so the setup node (which never
 // sends: CAPTO_CAMPAIGNS=off) closes before the first crash node starts, and the final
