@@ -2,7 +2,8 @@
 // Business Profile fakes: without Google the screen says so and links to Settings →
 // Integrations; the owner connects Google there (consent at the fake provider), picks the
 // location the Google user manages, schedules a post a minute ahead in the business's time
-// zone and watches it publish (the fake holds it), syncs a review the fake holds and replies to
+// zone and watches it publish (the fake holds it), saves a draft, edits it, publishes it now and
+// deletes it (gone at the fake too), syncs a review the fake holds and replies to
 // it (the fake holds the reply); the screens at 1366 and 390 px with axe; a member sees the
 // posts and reviews with no controls.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -160,6 +161,41 @@ describe.skipIf(e2eSkipReason !== null)(
         await post.getByRole('link', { name: 'View on Google' }).waitFor();
         await expectAccessible(page, 'business profile posts');
         await screenshot(page, 'gbp-posts');
+      });
+      expectNoConsoleErrors(j.t);
+    }, 180_000);
+
+    it('saves a draft, edits it, publishes it now and deletes it (at Google too)', async () => {
+      const DRAFT = 'Open house Saturday at our Downtown office.';
+      const FINAL = 'Open house Saturday 10–2 at our Downtown office: coffee and rate quotes.';
+      await step(page, 'gbp-draft', async () => {
+        await page.getByRole('button', { name: 'New post' }).click();
+        const form = page.getByRole('form', { name: 'New post' });
+        await form.getByLabel('Text').fill(DRAFT);
+        await form.getByRole('button', { name: 'Save draft' }).click();
+        await page.getByText('Saved as a draft.').waitFor();
+        const calendar = page.getByTestId('gbp-calendar');
+        expect((await calendar.locator('h3').allInnerTexts())[0]).toBe('Drafts');
+        const draft = calendar.getByTestId('gbp-post').filter({ hasText: DRAFT });
+        await draft.getByRole('button', { name: 'Edit' }).click();
+        const edit = page.getByRole('form', { name: 'Edit post' });
+        await edit.getByLabel('Text').fill(FINAL);
+        await edit.getByRole('button', { name: 'Publish now' }).click();
+        await page.getByText('Publishing to Google now.').waitFor();
+        await until(() => (google.posts.get(parent) ?? []).length === 2, 60_000, 'the second post at Google');
+        expect(google.posts.get(parent)!.map((p) => p.summary)).toContain(FINAL);
+        const published = calendar.getByTestId('gbp-post').filter({ hasText: FINAL });
+        await published.getByTestId('gbp-post-state').getByText('Published').waitFor({ timeout: 15_000 });
+
+        await published.getByRole('button', { name: 'Delete' }).click();
+        await page
+          .getByRole('dialog', { name: 'Delete this post?' })
+          .getByRole('button', { name: 'Delete post' })
+          .click();
+        await page.getByText('Deleting the post at Google.').waitFor();
+        await until(() => google.posts.get(parent)!.length === 1, 60_000, 'the post deleted at Google');
+        await published.waitFor({ state: 'detached', timeout: 15_000 });
+        expect(google.posts.get(parent)![0]!.summary).toBe(POST_TEXT);
       });
       expectNoConsoleErrors(j.t);
     }, 180_000);
