@@ -44,6 +44,7 @@ import { loadOrCreateTls } from './server/tls.ts';
 import { notificationRoutes } from './notifications/routes.ts';
 import { registerNotificationQueues } from './jobs/notifications.ts';
 import { createGbp } from './gbp/index.ts';
+import { gbpReviewRequestRoutes } from './gbp/review-requests.ts';
 import { gbpSweepQueue } from './jobs/gbp-publish.ts';
 
 export interface StartOptions {
@@ -167,6 +168,10 @@ export function routeModules(deps: {
   // Google Business Profile: location, posts published by a job (docs/ARCHITECTURE.md §26).
   const gbp = createGbp({ config, db, vault, jobs, logger });
   modules.push(...gbp.modules);
+  // Review requests go out through the outbox and the campaign drain (docs/ARCHITECTURE.md §26).
+  modules.push(
+    gbpReviewRequestRoutes({ db, outbox: messaging.outbox, smsWindow: config.campaigns.smsWindow, logger }),
+  );
   const notificationDeps = { db, logger, mailer: auth.mailer, publicUrl: config.publicUrl };
   modules.push(notificationRoutes(notificationDeps));
   registerNotificationQueues(jobs, notificationDeps);

@@ -4,6 +4,7 @@
 // and these functions only turn the database's refusals into clear errors.
 import { randomUUID } from 'node:crypto';
 import type { Tx } from '../db/index.ts';
+import { usesReviewLink } from '../outreach/merge.ts';
 import { AppError, forbidden, notFound } from '../shared/errors.ts';
 import { definitionSchema, type Definition, type DefinitionInput } from './definition.ts';
 
@@ -102,6 +103,7 @@ async function checkReferences(tx: Tx, businessId: string, def: Definition): Pro
   const templates = new Map<string, 'sms' | 'email'>();
   const users = new Set<string>();
   const senders = new Set<string>();
+  const reviewTemplates = new Set<string>();
   if (def.trigger.type === 'list_added') lists.add(def.trigger.list_id);
   for (const c of def.conditions) if (c.type === 'in_list' || c.type === 'not_in_list') lists.add(c.list_id);
   for (const s of def.steps) {
@@ -109,6 +111,13 @@ async function checkReferences(tx: Tx, businessId: string, def: Definition): Pro
     if (s.type === 'send_sms') templates.set(s.template_id, 'sms');
     if (s.type === 'send_email') {
       templates.set(s.template_id, 'email');
+      if (s.sender_id) senders.add(s.sender_id);
+    }
+    if (s.type === 'request_review') {
+      templates.set(s.template_id, s.channel);
+      reviewTemplates.add(s.template_id);
+      if (s.sender_id && s.channel === 'sms')
+        throw new AppError('validation_failed', 'request_review: sender_id is an email sender; texts use the contact’s number');
       if (s.sender_id) senders.add(s.sender_id);
     }
     if (s.type === 'create_task' && s.assignee !== 'contact_owner') users.add(s.assignee);
@@ -122,14 +131,17 @@ async function checkReferences(tx: Tx, businessId: string, def: Definition): Pro
     if (r.rows.length !== lists.size) throw notFound('list');
   }
   if (templates.size > 0) {
-    const r = await tx.query<{ id: string; channel: 'sms' | 'email' }>(
-      'SELECT id, channel FROM app.message_templates WHERE business_id = $1 AND id = ANY($2::uuid[])',
+    const r = await tx.query<{ id: string; channel: 'sms' | 'email'; subject: string | null; body: string }>(
+      'SELECT id, channel, subject, body FROM app.message_templates WHERE business_id = $1 AND id = ANY($2::uuid[])',
       [businessId, [...templates.keys()]],
     );
     if (r.rows.length !== templates.size) throw notFound('template');
-    for (const t of r.rows)
+    for (const t of r.rows) {
       if (templates.get(t.id) !== t.channel)
         throw new AppError('validation_failed', `template ${t.id} is an ${t.channel} template`);
+      if (reviewTemplates.has(t.id) && !usesReviewLink(t))
+        throw new AppError('validation_failed', `request_review: template ${t.id} must include {{ business.review_link }}`);
+    }
   }
   if (senders.size > 0) {
     const r = await tx.query<{ id: string }>(

@@ -119,6 +119,20 @@ export const stepSchema = z.discriminatedUnion('type', [
       message: z.string().trim().min(1).max(200).optional(),
     })
     .strict(),
+  /**
+   * Ask the contact for a Google review (docs/ARCHITECTURE.md §26): the template (of `channel`,
+   * with `{{ business.review_link }}`) sent like send_sms / send_email, unless no location is
+   * attached or the contact was asked within 180 days.
+   */
+  z
+    .object({
+      type: z.literal('request_review'),
+      channel: z.enum(['sms', 'email']),
+      template_id: uuid(),
+      /** Email only: one of the business's email senders; its default sender when omitted. */
+      sender_id: uuid().optional(),
+    })
+    .strict(),
   /** An AI-drafted reply to the contact, queued for a person to approve, edit or discard; never sent by itself. */
   z.object({ type: z.literal('draft_ai_reply') }).strict(),
 ]);

@@ -104,6 +104,21 @@ export const RECIPES = {
       exit: { on_reply: false, on_opt_out: true },
     }),
   },
+  review_after_funding: {
+    name: 'Ask for a review after funding',
+    about:
+      'A week after the loan funded, a text with your Google review link (needs a Business Profile location; nobody is asked twice within 180 days).',
+    texts: {
+      ask: 'Hi {{ contact.first_name | default: "there" }}, congratulations again on your new home! If {{ business.name }} helped, would you leave us a quick Google review? {{ business.review_link }}',
+    },
+    // A week after the deal's funded date; skipped without a Business Profile location or when
+    // the contact was asked within 180 days (docs/ARCHITECTURE.md §26 "Review requests").
+    build: (t) => ({
+      trigger: { type: 'date', field: 'deal.funded_on', offset_days: 7, at: '10:00', yearly: false },
+      steps: [{ type: 'request_review', channel: 'sms', template_id: t.ask! }],
+      exit: { on_reply: false, on_opt_out: true },
+    }),
+  },
 } satisfies Record<string, Recipe>;
 
 export type RecipeKey = keyof typeof RECIPES;

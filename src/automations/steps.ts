@@ -7,7 +7,8 @@ import type { Tx } from '../db/index.ts';
 import { withOutbox } from '../messaging/outbox.ts';
 import { openConversation } from '../messaging/send.ts';
 import { queueContactEmailAsService } from '../outreach/contact-emails.ts';
-import { loadMergeContext } from '../outreach/context.ts';
+import { businessReviewLink, loadMergeContext } from '../outreach/context.ts';
+import { RECENTLY_REQUESTED, recentlyAsked, recordReviewRequest } from '../gbp/review-requests.ts';
 import { renderEmailMarkdown, renderSms } from '../outreach/merge.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Step } from './definition.ts';
@@ -83,6 +84,8 @@ export async function runStep(
       return sendSms(tx, e, step.template_id, env, onOptOutExit);
     case 'send_email':
       return sendEmail(tx, e, step, env, onOptOutExit);
+    case 'request_review':
+      return requestReview(tx, e, step, env, onOptOutExit);
     case 'notify':
       return notify(tx, e, step);
     case 'draft_ai_reply':
@@ -292,6 +295,47 @@ async function sendEmail(
     case 'demo_restricted':
       return { kind: 'fail', code: r.why };
   }
+}
+
+/**
+ * Ask for a Google review (docs/ARCHITECTURE.md §26 "Review requests"): skipped without an
+ * attached location (`gbp_location_missing`) or when the contact was asked within the window
+ * (`review_recently_requested`); otherwise exactly send_sms / send_email with the template (its
+ * skips, exits and deferral included), and the request recorded in the same transaction.
+ */
+async function requestReview(
+  tx: Tx,
+  e: Claimed,
+  step: Extract<Step, { type: 'request_review' }>,
+  env: StepEnv,
+  onOptOutExit: boolean,
+): Promise<StepOutcome> {
+  const window = nextSmsWindow(env.smsWindow, e.time_zone, env.now);
+  if (window.getTime() > env.now.getTime()) return { kind: 'deferred', until: window };
+  if (!(await businessReviewLink(tx, e.business_id))) return { kind: 'skipped', reason: 'gbp_location_missing' };
+  if ((await recentlyAsked(tx, e.business_id, [e.contact_id], env.now)).size > 0)
+    return { kind: 'skipped', reason: RECENTLY_REQUESTED };
+  const out =
+    step.channel === 'sms'
+      ? await sendSms(tx, e, step.template_id, env, onOptOutExit)
+      : await sendEmail(
+          tx,
+          e,
+          { type: 'send_email', template_id: step.template_id, sender_id: step.sender_id },
+          env,
+          onOptOutExit,
+        );
+  if (out.kind === 'done' && out.outboxId)
+    await recordReviewRequest(tx, {
+      businessId: e.business_id,
+      contactId: e.contact_id,
+      dealId: e.deal_id,
+      channel: step.channel,
+      messageId: out.outboxId,
+      automationId: e.automation_id,
+      at: env.now,
+    });
+  return out;
 }
 
 /**

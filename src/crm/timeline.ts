@@ -118,6 +118,7 @@ export async function contactTimeline(
               WHEN 'send_email' THEN 'email queued'
               WHEN 'notify' THEN 'team notified'
               WHEN 'draft_ai_reply' THEN 'AI reply drafted for review'
+              WHEN 'request_review' THEN 'review requested'
               ELSE replace(ae.step_type, '_', ' ') || ' done' END END
             WHEN 'step_skipped' THEN CASE ae.step_type WHEN 'draft_ai_reply' THEN 'AI reply draft'
               ELSE replace(ae.step_type, '_', ' ') END

@@ -5,6 +5,8 @@
 // machine trigger of 0083; this module turns refusals into precise answers.
 import type { Tx } from '../db/index.ts';
 import { AppError, forbidden, notFound } from '../shared/errors.ts';
+import { businessReviewLink } from './context.ts';
+import { locationMissing, usesReviewLink } from './merge.ts';
 
 export type CampaignStatus = 'draft' | 'scheduled' | 'sending' | 'paused' | 'completed' | 'cancelled';
 
@@ -363,6 +365,11 @@ export async function startCampaign(
   userId: string,
   id: string,
   isAdmin: boolean,
+  /**
+   * Members skipped at the start for a caller's own rule, with its reason — a review request
+   * skips contacts asked recently (`review_recently_requested`, docs/ARCHITECTURE.md §26).
+   */
+  skip: { contactIds: string[]; reason: string } = { contactIds: [], reason: 'skipped' },
 ): Promise<CampaignView> {
   await row(tx, businessId, id); // 404 before 403
   if (!isAdmin) throw forbidden('only owners and admins can send campaigns');
@@ -384,6 +391,8 @@ export async function startCampaign(
     'SELECT subject, body FROM app.message_templates WHERE business_id = $1 AND id = $2',
     [businessId, c.template_id],
   );
+  // A template with the review link needs an attached location (docs/ARCHITECTURE.md §26).
+  if (usesReviewLink(t.rows[0]!) && !(await businessReviewLink(tx, businessId))) throw locationMissing();
   const scheduled = c.send_at !== null && c.send_at.getTime() > Date.now();
   await tx
     .query(
@@ -405,10 +414,11 @@ export async function startCampaign(
     .catch(mapTrigger);
   await tx.query(
     `INSERT INTO app.campaign_recipients (business_id, campaign_id, contact_id, address, status, reason)
-     SELECT $1, $5::uuid, a.contact_id, a.address, CASE WHEN a.reason IS NULL THEN 'queued' ELSE 'skipped' END, a.reason
-       FROM (${AUDIENCE_SQL}) a
+     SELECT $1, $5::uuid, a.contact_id, a.address, CASE WHEN a.reason IS NULL AND NOT x.skip THEN 'queued' ELSE 'skipped' END,
+            coalesce(a.reason, CASE WHEN x.skip THEN $7::text END)
+       FROM (${AUDIENCE_SQL}) a CROSS JOIN LATERAL (SELECT a.contact_id = ANY ($6::uuid[]) AS skip) x
      ON CONFLICT DO NOTHING`,
-    [businessId, c.list_id, c.channel, smsNumber, id],
+    [businessId, c.list_id, c.channel, smsNumber, id, skip.contactIds, skip.reason],
   );
   // Every send is an outbox row of this same transaction (docs/ARCHITECTURE.md §24), sharing
   // the recipient's id; the campaign's drain delivers them (src/outreach/dispatcher.ts).

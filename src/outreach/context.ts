@@ -17,6 +17,7 @@ interface Row {
   b_name: string;
   nmls_number: string | null;
   postal_address: string | null;
+  review_link: string | null;
   user_email: string | null;
   d_title: string | null;
   d_amount_cents: string | null;
@@ -27,9 +28,19 @@ interface Row {
   d_expected_close_date: string | null;
 }
 
+/**
+ * The attached Business Profile location's review link (docs/ARCHITECTURE.md §26): Google's
+ * `metadata.newReviewUri`, else the write-review URL built from its place id; null when no
+ * location is attached. `$1` is the business.
+ */
+export const REVIEW_LINK_SQL = `(SELECT coalesce(l.review_uri,
+      CASE WHEN l.place_id ~ '^[A-Za-z0-9_-]{1,300}$'
+           THEN 'https://search.google.com/local/writereview?placeid=' || l.place_id END)
+    FROM app.gbp_locations l WHERE l.business_id = $1)`;
+
 export const CONTEXT_SQL = `
   SELECT c.first_name, c.last_name, c.email::text AS email, c.phone, c.status::text AS status,
-         b.name AS b_name, b.nmls_number, b.postal_address,
+         b.name AS b_name, b.nmls_number, b.postal_address, ${REVIEW_LINK_SQL} AS review_link,
          (SELECT u.email::text FROM auth.users u WHERE u.id = $3) AS user_email,
          d.title AS d_title, d.amount_cents::text AS d_amount_cents, d.stage::text AS d_stage,
          d.loan_type::text AS d_loan_type, nullif(d.property_address, '') AS d_property_address,
@@ -58,7 +69,12 @@ export function contextFromRow(r: Row): MergeContext {
       phone: r.phone,
       status: r.status,
     },
-    business: { name: r.b_name, nmls_number: r.nmls_number, postal_address: r.postal_address },
+    business: {
+      name: r.b_name,
+      nmls_number: r.nmls_number,
+      postal_address: r.postal_address,
+      review_link: r.review_link,
+    },
     user: { email: r.user_email },
     deal: {
       title: r.d_title,
@@ -70,6 +86,12 @@ export function contextFromRow(r: Row): MergeContext {
       expected_close_date: r.d_expected_close_date,
     },
   };
+}
+
+/** The business's review link, or null when no location is attached (read as the caller). */
+export async function businessReviewLink(tx: Tx, businessId: string): Promise<string | null> {
+  const r = await tx.query<{ link: string | null }>(`SELECT ${REVIEW_LINK_SQL} AS link`, [businessId]);
+  return r.rows[0]?.link ?? null;
 }
 
 export async function loadMergeContext(
@@ -93,7 +115,12 @@ export const SAMPLE_CONTEXT: MergeContext = {
     phone: '+15555550100',
     status: 'lead',
   },
-  business: { name: 'Sample Lending', nmls_number: '123456', postal_address: '1 Main St, Springfield' },
+  business: {
+    name: 'Sample Lending',
+    nmls_number: '123456',
+    postal_address: '1 Main St, Springfield',
+    review_link: 'https://search.google.com/local/writereview?placeid=ChIJSample',
+  },
   user: { email: 'officer@example.com' },
   deal: {
     title: 'Sample purchase',

@@ -441,7 +441,14 @@ export function createCampaignDispatcher(o: DispatcherOptions) {
   }
 
   async function sendSms(c: Active, item: Item, ctx: Parameters<typeof contextFromRow>[0]): Promise<Outcome> {
-    const body = renderSms({ body: c.body }, contextFromRow(ctx));
+    let body: string;
+    try {
+      body = renderSms({ body: c.body }, contextFromRow(ctx));
+    } catch (e) {
+      // e.g. the location was detached since the start (gbp_location_missing): never sent blank.
+      const code = e instanceof AppError ? e.code : 'render_failed';
+      return { kind: 'failed', code, reason: 'could not build the message' };
+    }
     const cr = await creds(c);
     if (!cr) return { kind: 'failed', code: 'no_twilio_config', reason: 'the Twilio number was removed' };
     if (item.inDoubt) {

@@ -16,7 +16,7 @@ import { AppError } from '../shared/errors.ts';
 /** Every field a template may use, by object. Values are strings, numbers or null. */
 export const MERGE_FIELDS = {
   contact: ['first_name', 'last_name', 'full_name', 'email', 'phone', 'status'],
-  business: ['name', 'nmls_number', 'postal_address'],
+  business: ['name', 'nmls_number', 'postal_address', 'review_link'],
   user: ['email'],
   deal: ['title', 'amount', 'stage', 'loan_type', 'property_address', 'rate_percent', 'expected_close_date'],
 } as const;
@@ -101,7 +101,33 @@ function parsed(liquid: Liquid, source: string): Template[] {
   return t;
 }
 
+/** Whether a template source names `business.review_link` (docs/ARCHITECTURE.md §26 "Review requests"). */
+function namesReviewLink(liquid: Liquid, source: string): boolean {
+  if (!source.includes('review_link')) return false;
+  try {
+    return liquid
+      .globalVariableSegmentsSync(parsed(liquid, source), { partials: false })
+      .some((seg) => seg[0] === 'business' && seg[1] === 'review_link');
+  } catch {
+    return true; // unparseable here means it cannot render either; refuse rather than guess
+  }
+}
+
+/** Whether any part of a template (subject or body) uses the review link. */
+export function usesReviewLink(t: { subject?: string | null; body: string }): boolean {
+  return namesReviewLink(plain, t.body) || (t.subject ? namesReviewLink(plain, t.subject) : false);
+}
+
+/** The refusal of a template that needs the review link when no location is attached. */
+export const locationMissing = () =>
+  new AppError(
+    'gbp_location_missing',
+    'this template uses {{ business.review_link }}: attach a Google Business Profile location first',
+  );
+
 function renderWith(liquid: Liquid, source: string, ctx: MergeContext): string {
+  // The review link is never rendered blank: no attached location → refused (gbp_location_missing).
+  if (ctx.business.review_link === null && namesReviewLink(liquid, source)) throw locationMissing();
   try {
     return liquid.renderSync(parsed(liquid, source), ctx as unknown as Record<string, unknown>);
   } catch (e) {

@@ -98,6 +98,9 @@ export const ERROR_STATUS = {
   google_reauth_required: 409,
   gbp_location_required: 409,
   gbp_post_not_editable: 409,
+  gbp_location_missing: 409,
+  review_recently_requested: 409,
+  quiet_hours: 409,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

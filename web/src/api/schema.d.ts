@@ -786,6 +786,16 @@ export interface paths {
                     }
                   | {
                       /** @enum {string} */
+                      channel: 'sms' | 'email';
+                      /** Format: uuid */
+                      sender_id?: string;
+                      /** Format: uuid */
+                      template_id: string;
+                      /** @enum {string} */
+                      type: 'request_review';
+                    }
+                  | {
+                      /** @enum {string} */
                       type: 'draft_ai_reply';
                     }
                 )[];
@@ -1018,6 +1028,16 @@ export interface paths {
                 }
               | {
                   /** @enum {string} */
+                  channel: 'sms' | 'email';
+                  /** Format: uuid */
+                  sender_id?: string;
+                  /** Format: uuid */
+                  template_id: string;
+                  /** @enum {string} */
+                  type: 'request_review';
+                }
+              | {
+                  /** @enum {string} */
                   type: 'draft_ai_reply';
                 }
             )[];
@@ -1237,6 +1257,16 @@ export interface paths {
                     to: 'contact_owner' | 'admins' | string;
                     /** @enum {string} */
                     type: 'notify';
+                  }
+                | {
+                    /** @enum {string} */
+                    channel: 'sms' | 'email';
+                    /** Format: uuid */
+                    sender_id?: string;
+                    /** Format: uuid */
+                    template_id: string;
+                    /** @enum {string} */
+                    type: 'request_review';
                   }
                 | {
                     /** @enum {string} */
@@ -1497,6 +1527,16 @@ export interface paths {
                   }
                 | {
                     /** @enum {string} */
+                    channel: 'sms' | 'email';
+                    /** Format: uuid */
+                    sender_id?: string;
+                    /** Format: uuid */
+                    template_id: string;
+                    /** @enum {string} */
+                    type: 'request_review';
+                  }
+                | {
+                    /** @enum {string} */
                     type: 'draft_ai_reply';
                   }
               )[];
@@ -1723,6 +1763,16 @@ export interface paths {
                 }
               | {
                   /** @enum {string} */
+                  channel: 'sms' | 'email';
+                  /** Format: uuid */
+                  sender_id?: string;
+                  /** Format: uuid */
+                  template_id: string;
+                  /** @enum {string} */
+                  type: 'request_review';
+                }
+              | {
+                  /** @enum {string} */
                   type: 'draft_ai_reply';
                 }
             )[];
@@ -1942,6 +1992,16 @@ export interface paths {
                     to: 'contact_owner' | 'admins' | string;
                     /** @enum {string} */
                     type: 'notify';
+                  }
+                | {
+                    /** @enum {string} */
+                    channel: 'sms' | 'email';
+                    /** Format: uuid */
+                    sender_id?: string;
+                    /** Format: uuid */
+                    template_id: string;
+                    /** @enum {string} */
+                    type: 'request_review';
                   }
                 | {
                     /** @enum {string} */
@@ -2197,6 +2257,16 @@ export interface paths {
                     to: 'contact_owner' | 'admins' | string;
                     /** @enum {string} */
                     type: 'notify';
+                  }
+                | {
+                    /** @enum {string} */
+                    channel: 'sms' | 'email';
+                    /** Format: uuid */
+                    sender_id?: string;
+                    /** Format: uuid */
+                    template_id: string;
+                    /** @enum {string} */
+                    type: 'request_review';
                   }
                 | {
                     /** @enum {string} */
@@ -2517,6 +2587,16 @@ export interface paths {
                   }
                 | {
                     /** @enum {string} */
+                    channel: 'sms' | 'email';
+                    /** Format: uuid */
+                    sender_id?: string;
+                    /** Format: uuid */
+                    template_id: string;
+                    /** @enum {string} */
+                    type: 'request_review';
+                  }
+                | {
+                    /** @enum {string} */
                     type: 'draft_ai_reply';
                   }
               )[];
@@ -2641,7 +2721,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Create a draft automation and its text templates from a recipe (speed_to_lead, application_nudge, pre_approval_expiring, closing_anniversary, birthday; owners and admins) */
+    /** Create a draft automation and its text templates from a recipe (speed_to_lead, application_nudge, pre_approval_expiring, closing_anniversary, birthday, review_after_funding; owners and admins) */
     post: {
       parameters: {
         query?: never;
@@ -2817,6 +2897,16 @@ export interface paths {
                     to: 'contact_owner' | 'admins' | string;
                     /** @enum {string} */
                     type: 'notify';
+                  }
+                | {
+                    /** @enum {string} */
+                    channel: 'sms' | 'email';
+                    /** Format: uuid */
+                    sender_id?: string;
+                    /** Format: uuid */
+                    template_id: string;
+                    /** @enum {string} */
+                    type: 'request_review';
                   }
                 | {
                     /** @enum {string} */
@@ -6112,6 +6202,107 @@ export interface paths {
     };
     put?: never;
     post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/businesses/{bid}/gbp/review-requests': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Review requests sent, newest first (any member); `?deal_id` or `?contact_id` narrows */
+    get: {
+      parameters: {
+        query?: {
+          contact_id?: string;
+          deal_id?: string;
+          limit?: number;
+        };
+        header?: never;
+        path: {
+          bid: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              items: {
+                automation_id: string | null;
+                campaign_id: string | null;
+                /** @enum {string} */
+                channel: 'sms' | 'email';
+                /** Format: uuid */
+                contact_id: string;
+                created_at: string;
+                deal_id: string | null;
+                /** Format: uuid */
+                id: string;
+                requested_by: string | null;
+                /** @enum {string} */
+                source: 'deal' | 'list' | 'automation';
+              }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    /** Ask for a Google review with the location’s review link: a funded deal’s borrower (owner/admin, or the member who owns the deal or borrower) or a list’s members as a campaign (owner/admin). 409 gbp_location_missing without a location, review_recently_requested within 180 days, quiet_hours for a text outside the SMS window */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          bid: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @enum {string} */
+            channel: 'sms' | 'email';
+            /** Format: uuid */
+            deal_id?: string;
+            /** Format: uuid */
+            list_id?: string;
+            sender_id?: string | null;
+            /** Format: uuid */
+            template_id: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        202: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              campaign_id: string | null;
+              message_id: string | null;
+              queued: number;
+              skipped: {
+                [key: string]: number;
+              };
+            };
+          };
+        };
+      };
+    };
     delete?: never;
     options?: never;
     head?: never;

@@ -558,6 +558,54 @@ export const STEPS: Table<Step> = {
     ),
     missing: (s) => (s.template_id ? null : 'Choose the email template to send.'),
   },
+  request_review: {
+    label: 'Ask for a Google review',
+    make: (refs) => ({
+      type: 'request_review',
+      channel: 'sms',
+      template_id: refs.templates.find((t) => t.channel === 'sms')?.id ?? '',
+    }),
+    summary: (s: S<'request_review'>, refs) => {
+      const sender = s.sender_id ? refs.senders.find((x) => x.id === s.sender_id) : undefined;
+      return `Ask for a review by ${s.channel === 'sms' ? 'text' : 'email'}: "${templateName(refs, s.template_id)}"${
+        sender ? ` from ${sender.from_email}` : ''
+      }`;
+    },
+    Editor: ({ value, set, refs }: EditorProps<S<'request_review'>>) => (
+      <>
+        <SelectField
+          label="Channel"
+          value={value.channel}
+          onChange={(e) => set({ type: 'request_review', channel: e.target.value as 'sms' | 'email', template_id: '' })}
+          hint="The template must include {{ business.review_link }}. Skipped without a Business Profile location, or when the contact was asked within 180 days."
+        >
+          <option value="sms">Text</option>
+          <option value="email">Email</option>
+        </SelectField>
+        <TemplatePicker
+          channel={value.channel}
+          value={value.template_id}
+          set={(template_id) => set({ ...value, template_id })}
+          refs={refs}
+        />
+        {value.channel === 'email' && (
+          <SelectField
+            label="From"
+            value={value.sender_id ?? ''}
+            onChange={(e) => set({ ...value, sender_id: e.target.value || undefined })}
+          >
+            <option value="">The default sender</option>
+            {refs.senders.map((x) => (
+              <option key={x.id} value={x.id}>
+                {x.from_name} &lt;{x.from_email}&gt;
+              </option>
+            ))}
+          </SelectField>
+        )}
+      </>
+    ),
+    missing: (s) => (s.template_id ? null : 'Choose the template that asks for the review.'),
+  },
   create_task: {
     label: 'Create a task',
     make: () => ({ type: 'create_task', title: 'Call the contact', assignee: 'contact_owner', due_in_days: 0 }),
