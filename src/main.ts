@@ -169,9 +169,7 @@ export function routeModules(deps: {
   const gbp = createGbp({ config, db, vault, jobs, logger });
   modules.push(...gbp.modules);
   // Review requests go out through the outbox and the campaign drain (docs/ARCHITECTURE.md §26).
-  modules.push(
-    gbpReviewRequestRoutes({ db, outbox: messaging.outbox, smsWindow: config.campaigns.smsWindow, logger }),
-  );
+  modules.push(gbpReviewRequestRoutes({ db, outbox: messaging.outbox, smsWindow: config.campaigns.smsWindow, logger }));
   const notificationDeps = { db, logger, mailer: auth.mailer, publicUrl: config.publicUrl };
   modules.push(notificationRoutes(notificationDeps));
   registerNotificationQueues(jobs, notificationDeps);

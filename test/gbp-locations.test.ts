@@ -227,7 +227,12 @@ describe(`Business Profile location (${ENGINE})`, () => {
   it('the scan probes the Business Profile tables: no leak, no table skipped, own rows seen', async () => {
     const report = await scanEngine(s.engine, { probe: true, probeOnly: (r) => r.name.startsWith('gbp_') });
     const rows = report.probe!.matrix.filter((m) => m.table.startsWith('app.gbp_'));
-    expect(rows.map((m) => m.table).sort()).toEqual(['app.gbp_locations', 'app.gbp_posts', 'app.gbp_reviews']);
+    expect(rows.map((m) => m.table).sort()).toEqual([
+      'app.gbp_locations',
+      'app.gbp_posts',
+      'app.gbp_review_requests',
+      'app.gbp_reviews',
+    ]);
     expect(rows.filter((m) => Object.values(m.cells).includes('LEAK'))).toEqual([]);
     expect(rows.filter((m) => m.cells.own !== 'ok').map((m) => m.table)).toEqual([]);
     expect(

@@ -117,7 +117,10 @@ async function checkReferences(tx: Tx, businessId: string, def: Definition): Pro
       templates.set(s.template_id, s.channel);
       reviewTemplates.add(s.template_id);
       if (s.sender_id && s.channel === 'sms')
-        throw new AppError('validation_failed', 'request_review: sender_id is an email sender; texts use the contact’s number');
+        throw new AppError(
+          'validation_failed',
+          'request_review: sender_id is an email sender; texts use the contact’s number',
+        );
       if (s.sender_id) senders.add(s.sender_id);
     }
     if (s.type === 'create_task' && s.assignee !== 'contact_owner') users.add(s.assignee);
@@ -140,7 +143,10 @@ async function checkReferences(tx: Tx, businessId: string, def: Definition): Pro
       if (templates.get(t.id) !== t.channel)
         throw new AppError('validation_failed', `template ${t.id} is an ${t.channel} template`);
       if (reviewTemplates.has(t.id) && !usesReviewLink(t))
-        throw new AppError('validation_failed', `request_review: template ${t.id} must include {{ business.review_link }}`);
+        throw new AppError(
+          'validation_failed',
+          `request_review: template ${t.id} must include {{ business.review_link }}`,
+        );
     }
   }
   if (senders.size > 0) {

@@ -96,7 +96,10 @@ async function reviewTemplate(tx: Tx, businessId: string, input: ReviewRequestIn
   const template = t.rows[0];
   if (!template) throw notFound('template');
   if (template.channel !== input.channel)
-    throw new AppError('validation_failed', `the template is for ${template.channel}, the request for ${input.channel}`);
+    throw new AppError(
+      'validation_failed',
+      `the template is for ${template.channel}, the request for ${input.channel}`,
+    );
   if (!usesReviewLink(template))
     throw new AppError('validation_failed', 'a review request template must include {{ business.review_link }}');
   if (!(await businessReviewLink(tx, businessId))) throw locationMissing();
@@ -361,7 +364,10 @@ export function gbpReviewRequestRoutes(deps: {
         // After the commit: wake the deal's delivery (a list's campaign is drained by the dispatcher).
         if (out.message_id)
           await deps.outbox.notify({ id: out.message_id, businessId: req.params.bid }).catch((err: unknown) => {
-            deps.logger.warn({ err, message_id: out.message_id }, 'outbox: delivery not nudged; the sweep will pick it up');
+            deps.logger.warn(
+              { err, message_id: out.message_id },
+              'outbox: delivery not nudged; the sweep will pick it up',
+            );
           });
         return reply.code(202).send(out);
       },

@@ -42,11 +42,17 @@ function engine(outputEscape?: (v: unknown) => string): Liquid {
 }
 
 const plain = engine();
-// Backslash-escape Markdown punctuation and HTML-significant characters in merged values.
+// Backslash-escape Markdown punctuation and HTML-significant characters in merged values. A
+// value that is exactly one https URL of plain URL characters (the review link, §26) is left as
+// is: it cannot open markup (no brackets, parentheses, angle brackets, asterisks or backticks),
+// and escaping it would break the link in the text part of a 1:1 or automated email.
+const PLAIN_HTTPS_URL = /^https:\/\/[A-Za-z0-9\-._~/?#=&%:+,;@]{1,2000}$/;
 const markdownEscape = (v: unknown): string =>
-  String(v ?? '').replace(/[\\`*_{}[\]()#+\-.!|<>&~]/g, (c) =>
-    c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '&' ? '&amp;' : `\\${c}`,
-  );
+  typeof v === 'string' && PLAIN_HTTPS_URL.test(v)
+    ? v
+    : String(v ?? '').replace(/[\\`*_{}[\]()#+\-.!|<>&~]/g, (c) =>
+        c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '&' ? '&amp;' : `\\${c}`,
+      );
 const forMarkdown = engine(markdownEscape);
 
 const md = new MarkdownIt({ html: false, linkify: true, breaks: true, typographer: false });
