@@ -170,7 +170,7 @@ describe(`automations API (${ENGINE})`, () => {
       expect(r.status).toBe(201);
       expect(r.json).toMatchObject({ recipe: key, status: 'draft', version: 1 });
       const templateIds = r.json.steps
-        .filter((st: { type: string }) => st.type === 'send_sms')
+        .filter((st: { type: string; channel?: string }) => st.type === 'send_sms' || st.channel === 'sms')
         .map((st: { template_id: string }) => st.template_id);
       expect(templateIds.length).toBeGreaterThan(0);
       for (const id of templateIds) {

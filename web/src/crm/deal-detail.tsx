@@ -14,6 +14,7 @@ import { Alert, Empty, QueryView } from '../components/states.tsx';
 import { CustomFieldsCard } from './custom-fields.tsx';
 import { DealForm } from './deal-form.tsx';
 import { MoveControl } from './move-control.tsx';
+import { ReviewRequestCard } from './review-request.tsx';
 import {
   MILESTONES,
   MILESTONE_LABELS,
@@ -266,6 +267,7 @@ export function DealDetail() {
               <CustomFieldsCard bid={bid} entity="deal" recordId={d.id} values={d.custom ?? {}} />
             </div>
             <div className="stack">
+              {d.stage === 'funded' && d.contact_id && <ReviewRequestCard bid={bid} did={did} />}
               <DealNotes bid={bid} did={did} />
               <StageHistory bid={bid} did={did} stage={d.stage} />
             </div>

@@ -35,7 +35,7 @@ export function useTemplates(bid: string) {
 }
 
 const FIELDS =
-  'contact.first_name, contact.last_name, contact.full_name, contact.email, contact.phone, business.name, business.postal_address, user.email, deal.title, deal.amount, deal.stage';
+  'contact.first_name, contact.last_name, contact.full_name, contact.email, contact.phone, business.name, business.postal_address, business.review_link, user.email, deal.title, deal.amount, deal.stage';
 
 function PreviewPane({ bid, draft }: { bid: string; draft: { channel: string; subject: string; body: string } }) {
   const contacts = useQuery({
