@@ -166,7 +166,7 @@ export function routeModules(deps: {
     automationRoutes(db, automationsNotifier(jobs).nudge),
   );
   // Google Business Profile: location, posts published by a job (docs/ARCHITECTURE.md §26).
-  const gbp = createGbp({ config, db, vault, jobs, logger });
+  const gbp = createGbp({ config, db, vault, jobs, logger, assist });
   modules.push(...gbp.modules);
   // Review requests go out through the outbox and the campaign drain (docs/ARCHITECTURE.md §26).
   modules.push(gbpReviewRequestRoutes({ db, outbox: messaging.outbox, smsWindow: config.campaigns.smsWindow, logger }));

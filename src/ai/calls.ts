@@ -13,7 +13,7 @@ import type { Tx } from '../db/index.ts';
 import { AppError } from '../shared/errors.ts';
 import type { CallOutcome } from './provider-client.ts';
 
-export type AiFeature = 'suggest_reply' | 'summary' | 'intent' | 'draft' | 'verify';
+export type AiFeature = 'suggest_reply' | 'summary' | 'intent' | 'draft' | 'verify' | 'review_reply';
 
 export const DEFAULT_MONTHLY_BUDGET = 1_000_000;
 /** A pending row older than this is a call whose process died: it no longer counts as in flight. */

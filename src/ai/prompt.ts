@@ -124,3 +124,44 @@ export function parseIntent(answer: string): Intent {
   }
   return best?.intent ?? 'other';
 }
+
+/** What a review-reply draft may see: that one review and the business's name, nothing else (§26). */
+export interface ReviewForReply {
+  businessName: string;
+  reviewerFirstName: string | null;
+  stars: number;
+  text: string | null;
+}
+
+/** A public reply to one Business Profile review. The review is fenced: it is a stranger's text. */
+export function reviewReplyPrompt(review: ReviewForReply, nonce = randomBytes(9).toString('base64url')): ChatMessage[] {
+  return [
+    {
+      role: 'system',
+      content: [
+        `You draft the public reply of ${review.businessName}, a mortgage lender, to one Google review.`,
+        'Thank the reviewer, answer what the review says, stay courteous and brief (under 600 characters). For a',
+        'critical review, acknowledge it and invite them to get in touch, without arguing, promising outcomes or',
+        'disclosing anything about their loan. Never mention other customers.',
+        'A person edits and posts your draft; write only the reply text.',
+        rules(nonce),
+      ].join('\n'),
+    },
+    {
+      role: 'user',
+      content: [
+        fence(nonce, 'business', review.businessName),
+        fence(
+          nonce,
+          'review',
+          [
+            `Reviewer first name: ${review.reviewerFirstName ?? '(anonymous)'}`,
+            `Stars: ${review.stars} of 5`,
+            `Text: ${review.text?.trim() || '(no text, stars only)'}`,
+          ].join('\n'),
+        ),
+        'Draft the reply.',
+      ].join('\n\n'),
+    },
+  ];
+}

@@ -1,6 +1,7 @@
 // Google Business Profile (docs/ARCHITECTURE.md §26): the module's services, route modules and
 // job handlers, built by the composition root from the shared vault and job engine. It uses the
 // business's Google connection (src/integrations/google) for tokens; nothing there imports this.
+import type { AssistDeps } from '../ai/assist.ts';
 import type { Config } from '../config/index.ts';
 import type { Database } from '../db/index.ts';
 import { createGoogleConnection } from '../integrations/google/connection.ts';
@@ -31,8 +32,15 @@ import {
 } from '../jobs/gbp-reviews.ts';
 import { createGbpPublisher } from './publisher.ts';
 
-export function createGbp(deps: { config: Config; db: Database; vault: Vault; jobs: JobEngine; logger: Logger }) {
-  const { config, db, vault, jobs, logger } = deps;
+export function createGbp(deps: {
+  config: Config;
+  db: Database;
+  vault: Vault;
+  jobs: JobEngine;
+  logger: Logger;
+  assist: AssistDeps;
+}) {
+  const { config, db, vault, jobs, logger, assist } = deps;
   const google = createGoogleConnection({ config, db, vault });
   const client = createGbpClient(config.google.apiBase);
   const access = createGbpAccess({ db, google });
@@ -47,7 +55,7 @@ export function createGbp(deps: { config: Config; db: Database; vault: Vault; jo
   const modules: RouteModule[] = [
     gbpLocationRoutes({ db, locations }),
     gbpPostRoutes({ db, book: notifier.book }),
-    gbpReviewRoutes({ db, reviews, bookReply: gbpReplyNotifier(jobs) }),
+    gbpReviewRoutes({ db, reviews, bookReply: gbpReplyNotifier(jobs), assist }),
   ];
   return { client, access, locations, publisher, reviews, modules };
 }

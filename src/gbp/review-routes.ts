@@ -1,13 +1,17 @@
 // HTTP for Business Profile reviews (docs/ARCHITECTURE.md §26), under /api/businesses/:bid:
 // `GET google/reviews` (any member; `?unanswered=true`), `POST google/reviews/sync` (any member:
-// read from Google now), `PUT google/reviews/:id/reply` (owner/admin: 202, the reply job sends it).
-import type { FastifyInstance } from 'fastify';
+// read from Google now), `PUT google/reviews/:id/reply` (owner/admin: 202, the reply job sends it),
+// `POST google/reviews/:id/draft-reply` (owner/admin: an AI draft through src/ai; nothing is posted).
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Database } from '../db/index.ts';
 import type { RouteModule } from '../server/app.ts';
 import { BEARER_SECURITY } from '../server/authenticate.ts';
 import { inBusiness } from '../server/scope.ts';
+import type { AssistDeps, RunTx } from '../ai/assist.ts';
+import { callerOf } from '../server/authenticate.ts';
+import { draftReviewReply } from './review-draft.ts';
 import { listReviews, requestReply, type GbpReviews } from './reviews.ts';
 
 const security = BEARER_SECURITY;
@@ -30,6 +34,7 @@ export function gbpReviewRoutes(deps: {
   db: Database;
   reviews: GbpReviews;
   bookReply: (businessId: string, reviewId: string, draft: string) => Promise<unknown>;
+  assist: AssistDeps;
 }): RouteModule {
   return async (root: FastifyInstance) => {
     const app = root.withTypeProvider<ZodTypeProvider>();
@@ -75,6 +80,40 @@ export function gbpReviewRoutes(deps: {
         await inBusiness(deps.db, req, req.params.bid, async () => undefined);
         return { new_reviews: await deps.reviews.sync(req.params.bid).catch(deps.reviews.asUpstream) };
       },
+    );
+
+    const asCaller =
+      (req: FastifyRequest, bid: string): RunTx =>
+      (fn) =>
+        inBusiness(deps.db, req, bid, ({ tx }) => fn(tx));
+
+    app.post(
+      `${base}/:id/draft-reply`,
+      {
+        schema: {
+          tags,
+          security,
+          summary:
+            "Draft a reply to a review with the business's AI provider (owner/admin). The model sees only this review's text, stars and reviewer's first name, and the business's name. Nothing is posted: edit the draft and reply.",
+          params: bidParams.extend({ id: z.uuid() }),
+          response: {
+            200: z.object({
+              text: z.string(),
+              flags: z.array(z.object({ kind: z.enum(['phone', 'email']), value: z.string(), reason: z.string() })),
+              model: z.string(),
+              tokens_in: z.number().int(),
+              tokens_out: z.number().int(),
+            }),
+          },
+        },
+      },
+      async (req) =>
+        draftReviewReply(
+          deps.assist,
+          asCaller(req, req.params.bid),
+          { businessId: req.params.bid, userId: callerOf(req).sub },
+          req.params.id,
+        ),
     );
 
     app.put(

@@ -6936,6 +6936,56 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/businesses/{bid}/google/reviews/{id}/draft-reply': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Draft a reply to a review with the business's AI provider (owner/admin). The model sees only this review's text, stars and reviewer's first name, and the business's name. Nothing is posted: edit the draft and reply. */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          bid: string;
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              flags: {
+                /** @enum {string} */
+                kind: 'phone' | 'email';
+                reason: string;
+                value: string;
+              }[];
+              model: string;
+              text: string;
+              tokens_in: number;
+              tokens_out: number;
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/businesses/{bid}/google/reviews/{id}/reply': {
     parameters: {
       query?: never;

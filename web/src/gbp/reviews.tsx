@@ -1,6 +1,8 @@
 // Business Profile reviews (docs/ARCHITECTURE.md §26): as last synced, newest first, with the
 // stars, text, reviewer, time and the current reply; "Unanswered only", "Sync now" (any member),
-// and for owners and admins a reply or an edit of it, which a job sends to Google.
+// and for owners and admins a reply or an edit of it, which a job sends to Google. "Draft a reply"
+// asks the business's AI provider for a draft of that one review's reply and puts it in the box:
+// nothing is sent until the person edits it and presses Send reply.
 import { useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { call, typedApi } from '../api/typed.ts';
@@ -38,8 +40,18 @@ function ReplyForm({ bid, review, onDone }: { bid: string; review: Review; onDon
       onDone();
     },
   });
+  const aiDraft = useMutation({
+    mutationFn: () =>
+      call(
+        typedApi.POST('/api/businesses/{bid}/google/reviews/{id}/draft-reply', {
+          params: { path: { bid, id: review.id } },
+        }),
+      ),
+    onSuccess: (d) => setText(d.text),
+  });
   const length = text.trim().length;
   const who = review.reviewer_name ?? 'an anonymous reviewer';
+  const flagged = aiDraft.data?.flags ?? [];
   return (
     <form
       className="stack"
@@ -50,6 +62,14 @@ function ReplyForm({ bid, review, onDone }: { bid: string; review: Review; onDon
       }}
     >
       {send.isError && <GbpError bid={bid} error={send.error} />}
+      {aiDraft.isError && <GbpError bid={bid} error={aiDraft.error} />}
+      {aiDraft.isSuccess && (
+        <p className="small muted" role="status" data-testid="gbp-ai-draft-note">
+          AI draft — read and edit it before you send; nothing is posted until you do.
+          {flagged.length > 0 &&
+            ` Check ${flagged.map((f) => f.value).join(', ')}: the review did not mention ${flagged.length === 1 ? 'it' : 'them'}.`}
+        </p>
+      )}
       <TextArea
         label={`Your public reply to ${who}`}
         rows={4}
@@ -62,6 +82,14 @@ function ReplyForm({ bid, review, onDone }: { bid: string; review: Review; onDon
       <div className="row">
         <button type="submit" className="primary" disabled={send.isPending || length === 0 || length > REPLY_LIMIT}>
           Send reply
+        </button>
+        <button
+          type="button"
+          data-testid="gbp-draft-reply"
+          disabled={aiDraft.isPending || send.isPending}
+          onClick={() => aiDraft.mutate()}
+        >
+          {aiDraft.isPending ? 'Drafting…' : 'Draft a reply'}
         </button>
         <button type="button" onClick={onDone}>
           Cancel
