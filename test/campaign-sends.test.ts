@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asOwner } from '../src/db/engine.ts';
 import { createEmailDelivery } from '../src/integrations/email/deliver.ts';
 import { createTwilioClient } from '../src/integrations/twilio/client.ts';
-import { createCampaignDispatcher } from '../src/outreach/dispatcher.ts';
+import { createCampaignDispatcher, emailInFlightLimit } from '../src/outreach/dispatcher.ts';
 import { createUnsubscribeTokens } from '../src/outreach/unsubscribe.ts';
 import { AppError } from '../src/shared/errors.ts';
 import { parseMasterKey } from '../src/vault/master-key.ts';
@@ -161,4 +161,53 @@ describe('a send that fails on our side before the provider', () => {
     // …without using up any recipient's attempts.
     expect(rows.rows.every((r) => r.attempts === 1)).toBe(true);
   }, 90_000);
+});
+
+describe('claims bounded by what the SMTP connections can send within the lease', () => {
+  it('the limit: 8 connections × 4 queued, fewer when the lease is short', () => {
+    expect(emailInFlightLimit(120, 40_000)).toBe(32);
+    expect(emailInFlightLimit(6, 2_000)).toBe(32);
+    expect(emailInFlightLimit(2, 1_000)).toBe(16);
+    expect(emailInFlightLimit(1, 1_000)).toBe(8);
+  });
+
+  it('8 workers × batches of 25 never hold more than that many rows claimed; every recipient sent once', async () => {
+    // Before: every worker claimed its 25 at once — 200 rows queued behind 8 connections, and
+    // with a short lease their marks were refused once they had waited past lease − call timeout.
+    const id = await startCampaign(240, 'bounded');
+    const drain = dispatcher(s.db, { concurrency: 8, leaseSeconds: 120 });
+    let peak = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const r = await asOwner(s.engine, (q) =>
+          q.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM app.outbox WHERE campaign_id = $1 AND state = 'sending'`,
+            [id],
+          ),
+        );
+        peak = Math.max(peak, r.rows[0]!.n);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    drain.start();
+    try {
+      const done = await waitForCampaign(
+        `${s.url}/api/businesses/${bid}/campaigns/${id}`,
+        owner.accessToken,
+        undefined,
+        120_000,
+      );
+      expect(done.counts).toMatchObject({ total: 240, sent: 240, failed: 0 });
+    } finally {
+      sampling = false;
+      await sampler;
+      await drain.stop();
+    }
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThanOrEqual(emailInFlightLimit(120, 40_000));
+    const got = await receivedFor(id);
+    expect(got).toHaveLength(240);
+    expect(new Set(got).size).toBe(240);
+  }, 180_000);
 });

@@ -20,7 +20,7 @@ import { randomUUID } from 'node:crypto';
 import type { Database, Tx } from '../db/index.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { EmailDelivery } from '../integrations/email/deliver.ts';
-import { EmailDeliveryError } from '../integrations/email/deliver.ts';
+import { EmailDeliveryError, SMTP_CONNECTIONS } from '../integrations/email/deliver.ts';
 import { TwilioApiError, type TwilioClient } from '../integrations/twilio/client.ts';
 import { loadTwilioCredentials } from '../integrations/twilio/configs.ts';
 import { AppError } from '../shared/errors.ts';
@@ -108,6 +108,61 @@ export function inSmsWindow(window: [number, number] | null, timeZone: string, a
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Messages queued per SMTP connection, at most, behind the one it is sending. */
+const QUEUED_PER_CONNECTION = 4;
+/** A slow message on one connection under load (the bench measured ~70–125 ms), doubled. */
+const SLOW_MESSAGE_MS = 250;
+
+/**
+ * How many email rows one node may hold claimed and unsent per sender, across its campaigns and
+ * workers (docs/ARCHITECTURE.md §21 step 2). A claimed row waits in the sender's SMTP pool for a
+ * connection, and its mark is refused once less than a call's timeout is left on its lease: rows
+ * claimed beyond what the connections send within `lease − call timeout` were refused, claimed
+ * again, and refused again — the crash test's stall at a load average of ~22 (bench/README.md
+ * "Campaign sends"). So: the pool's connections × a few queued each, and never more than they
+ * send, slowly, in half of that time.
+ */
+export function emailInFlightLimit(leaseSeconds: number, callTimeoutMs: number): number {
+  const withinLease = Math.floor((SMTP_CONNECTIONS * (leaseSeconds * 1000 - callTimeoutMs)) / 2 / SLOW_MESSAGE_MS);
+  return Math.max(SMTP_CONNECTIONS, Math.min(SMTP_CONNECTIONS * QUEUED_PER_CONNECTION, withinLease));
+}
+
+/**
+ * Capacity shared by a sender's workers on this node. A worker takes at least a quarter of it
+ * (or what it asks, if less) before claiming, so batches stay batches; `close` answers 0 to
+ * every waiter (the dispatcher is stopping).
+ */
+function createInFlight(capacity: number) {
+  let free = capacity;
+  let closed = false;
+  const waiting: { min: number; max: number; resolve: (n: number) => void }[] = [];
+  const pump = () => {
+    while (waiting.length > 0 && (closed || free >= waiting[0]!.min)) {
+      const w = waiting.shift()!;
+      const n = closed ? 0 : Math.min(free, w.max);
+      free -= n;
+      w.resolve(n);
+    }
+  };
+  return {
+    acquire(max: number): Promise<number> {
+      const min = Math.min(max, Math.max(1, Math.floor(capacity / 4)));
+      return new Promise<number>((resolve) => {
+        waiting.push({ min, max, resolve });
+        pump();
+      });
+    },
+    release(n: number) {
+      free += n;
+      pump();
+    },
+    close() {
+      closed = true;
+      pump();
+    },
+  };
+}
+
 export function createCampaignDispatcher(o: DispatcherOptions) {
   const nodeId = o.nodeId ?? `node-${randomUUID().slice(0, 8)}`;
   const now = o.now ?? (() => new Date());
@@ -119,6 +174,13 @@ export function createCampaignDispatcher(o: DispatcherOptions) {
   let stopped = false;
   let ticking: Promise<void> | undefined;
   const twilioCreds = new Map<string, { at: number; creds: ReturnType<typeof loadTwilioCredentials> }>();
+  const emailLimit = emailInFlightLimit(o.leaseSeconds, callTimeoutMs);
+  const inFlight = new Map<string, ReturnType<typeof createInFlight>>();
+  const inFlightOf = (senderId: string) => {
+    let f = inFlight.get(senderId);
+    if (!f) inFlight.set(senderId, (f = createInFlight(emailLimit)));
+    return f;
+  };
 
   const service = <T>(what: string, fn: (tx: Tx) => Promise<T>) => o.db.asService(`campaigns.${what}`, fn);
 
@@ -179,8 +241,8 @@ export function createCampaignDispatcher(o: DispatcherOptions) {
   }
 
   /** How many rows the next batch may take, and when each may go (the sender's shared slots). */
-  async function slots(c: Active): Promise<{ count: number; gapMs: number }> {
-    if (!o.throttle) return { count: batchSize, gapMs: 0 };
+  async function slots(c: Active, max: number): Promise<{ count: number; gapMs: number }> {
+    if (!o.throttle) return { count: max, gapMs: 0 };
     const rate = await service('rate', async (tx) => {
       const r =
         c.channel === 'email'
@@ -195,7 +257,7 @@ export function createCampaignDispatcher(o: DispatcherOptions) {
       return r.rows[0]?.rate ?? (c.channel === 'email' ? 5 : 1);
     });
     // About half a second of this sender's rate per batch, so several nodes share it evenly.
-    const count = Math.max(1, Math.min(batchSize, Math.floor(rate / 2)));
+    const count = Math.max(1, Math.min(max, Math.floor(rate / 2)));
     const key = c.channel === 'email' ? `email:${c.email_sender_id}` : `sms:${c.twilio_config_id}`;
     const wait = await service('throttle', async (tx) => {
       const r = await tx.query<{ wait_ms: number }>(
@@ -547,20 +609,42 @@ export function createCampaignDispatcher(o: DispatcherOptions) {
 
   async function drain(c: Active): Promise<void> {
     const recordSoon = recorder(c);
+    // Email rows are claimed only as far as the sender's SMTP pool can send them within the lease.
+    const limit = c.channel === 'email' ? inFlightOf(c.email_sender_id!) : undefined;
     const worker = async () => {
       while (!stopped) {
         if (c.channel === 'sms' && !inSmsWindow(o.smsWindow, c.time_zone, now())) return;
-        const { count, gapMs } = await slots(c);
-        const todo = await claim(c, count);
-        if (todo.length === 0) return;
-        const t0 = Date.now();
-        await Promise.all(
-          todo.map(async ({ item, ctx }, i) => {
-            if (gapMs > 0 && i > 0) await sleep(Math.max(0, t0 + i * gapMs - Date.now()));
-            const outcome = c.channel === 'email' ? await sendEmail(c, item, ctx) : await sendSms(c, item, ctx);
-            await recordSoon({ item, outcome });
-          }),
-        );
+        const room = limit ? await limit.acquire(batchSize) : batchSize;
+        if (room === 0) return;
+        let todo: Awaited<ReturnType<typeof claim>> = [];
+        try {
+          const { count, gapMs } = await slots(c, room);
+          todo = await claim(c, count);
+          limit?.release(room - todo.length);
+          if (todo.length === 0) return;
+          const t0 = Date.now();
+          await Promise.all(
+            todo.map(async ({ item, ctx }, i) => {
+              // Its room is given back once the send is over, before the grouped record.
+              let held = true;
+              const done = () => {
+                if (held) limit?.release(1);
+                held = false;
+              };
+              try {
+                if (gapMs > 0 && i > 0) await sleep(Math.max(0, t0 + i * gapMs - Date.now()));
+                const outcome = c.channel === 'email' ? await sendEmail(c, item, ctx) : await sendSms(c, item, ctx);
+                done();
+                await recordSoon({ item, outcome });
+              } finally {
+                done();
+              }
+            }),
+          );
+        } catch (e) {
+          if (todo.length === 0) limit?.release(room);
+          throw e;
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, o.concurrency) }, worker));
@@ -602,6 +686,7 @@ export function createCampaignDispatcher(o: DispatcherOptions) {
     async stop(): Promise<void> {
       stopped = true;
       if (timer) clearTimeout(timer);
+      for (const f of inFlight.values()) f.close();
       await ticking;
       await Promise.all([...running.values()]);
     },
