@@ -114,7 +114,7 @@ const QUEUED_PER_CONNECTION = 4;
 const SLOW_MESSAGE_MS = 250;
 
 /**
- * How many email rows one node may hold claimed and unsent per sender, across its campaigns and
+ * How many email rows one node may hold claimed and not yet recorded per sender, across its campaigns and
  * workers (docs/ARCHITECTURE.md §21 step 2). A claimed row waits in the sender's SMTP pool for a
  * connection, and its mark is refused once less than a call's timeout is left on its lease: rows
  * claimed beyond what the connections send within `lease − call timeout` were refused, claimed
@@ -625,19 +625,13 @@ export function createCampaignDispatcher(o: DispatcherOptions) {
           const t0 = Date.now();
           await Promise.all(
             todo.map(async ({ item, ctx }, i) => {
-              // Its room is given back once the send is over, before the grouped record.
-              let held = true;
-              const done = () => {
-                if (held) limit?.release(1);
-                held = false;
-              };
+              // Its room is given back once its outcome is recorded (or left for the lease).
               try {
                 if (gapMs > 0 && i > 0) await sleep(Math.max(0, t0 + i * gapMs - Date.now()));
                 const outcome = c.channel === 'email' ? await sendEmail(c, item, ctx) : await sendSms(c, item, ctx);
-                done();
                 await recordSoon({ item, outcome });
               } finally {
-                done();
+                limit?.release(1);
               }
             }),
           );
