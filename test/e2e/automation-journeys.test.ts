@@ -55,6 +55,7 @@ describe.skipIf(e2eSkipReason !== null)(
           'Pre-approval expiring',
           'Closing anniversary',
           'Birthday',
+          'Ask for a review after funding',
         ]);
         expect(await page.title()).toBe('Automations · Capto');
         await expectAccessible(page, 'automations (empty)');
