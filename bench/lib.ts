@@ -2,6 +2,9 @@
 // same run (never a timed assertion), best of N rounds, with absolute numbers beside it.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
+import pg from 'pg';
+import { migrate } from '../src/db/migrator.ts';
+import { openServerEngine } from '../src/db/server-engine.ts';
 
 export interface Figure {
   name: string;
@@ -75,4 +78,46 @@ export function timedGet(url: string, headers: Record<string, string> = {}): Pro
       })
       .on('error', reject);
   });
+}
+
+/**
+ * A bench world cached between runs in database `name`: dropped and created empty (`fresh`)
+ * when missing, when `versionTable` holds another `version`, or when `reseed` asks; migrated
+ * every time, so a cached world gets new migrations as a live database would.
+ */
+export async function cachedWorld(o: {
+  adminUrl: string;
+  name: string;
+  versionTable: string;
+  version: number;
+  reseed: boolean;
+}): Promise<{ url: string; fresh: boolean }> {
+  const url = new URL(o.adminUrl);
+  url.pathname = `/${o.name}`;
+  const admin = new pg.Client({ connectionString: o.adminUrl });
+  await admin.connect();
+  let fresh = o.reseed;
+  try {
+    const exists = (await admin.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [o.name])).rowCount === 1;
+    fresh ||= !exists;
+    if (!fresh) {
+      const c = new pg.Client({ connectionString: url.toString() });
+      await c.connect();
+      const r = await c
+        .query<{ version: number }>(`SELECT version FROM ${o.versionTable}`)
+        .catch(() => ({ rows: [] as { version: number }[] }));
+      await c.end();
+      fresh = r.rows[0]?.version !== o.version;
+    }
+    if (fresh) {
+      await admin.query(`DROP DATABASE IF EXISTS ${o.name} WITH (FORCE)`);
+      await admin.query(`CREATE DATABASE ${o.name}`);
+    }
+  } finally {
+    await admin.end();
+  }
+  const engine = await openServerEngine({ databaseUrl: url.toString(), poolSize: 1 });
+  await engine.withMaintenanceClient((c) => migrate(c));
+  await engine.close();
+  return { url: url.toString(), fresh };
 }

@@ -21,9 +21,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { listContacts } from '../src/crm/contact-list.ts';
-import { migrate } from '../src/db/migrator.ts';
-import { openServerEngine } from '../src/db/server-engine.ts';
-import { figure, type Figure } from './lib.ts';
+import { cachedWorld, figure, type Figure } from './lib.ts';
 
 const ADMIN_URL =
   process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -110,43 +108,23 @@ async function seed(client: pg.Client): Promise<void> {
 /** The cached world (seeded once into capto_bench_path_<contacts>_<businesses>). */
 async function pathWorld(): Promise<string> {
   const name = `capto_bench_path_${CONTACTS}_${BUSINESSES}`;
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  try {
-    const exists = (await admin.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [name])).rowCount === 1;
-    let fresh = !exists || process.env.BENCH_PATH_RESEED === '1';
-    if (!fresh) {
-      const c = new pg.Client({ connectionString: url.toString() });
-      await c.connect();
-      const r = await c
-        .query<{ version: number }>(`SELECT version FROM public.bench_path_world`)
-        .catch(() => ({ rows: [] as { version: number }[] }));
-      await c.end();
-      fresh = r.rows[0]?.version !== WORLD_VERSION;
-    }
-    if (fresh) {
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin.query(`CREATE DATABASE ${name}`);
-    }
-    // Migrations run every time: a cached world gets new policies as a live database would.
-    const engine = await openServerEngine({ databaseUrl: url.toString(), poolSize: 1 });
-    await engine.withMaintenanceClient((c) => migrate(c));
-    await engine.close();
-    if (fresh) {
-      const client = new pg.Client({ connectionString: url.toString() });
-      await client.connect();
-      const t0 = Date.now();
-      await seed(client).finally(() => client.end());
-      console.log(
-        `  seeded ${CONTACTS.toLocaleString()} contacts into ${name} in ${((Date.now() - t0) / 1000).toFixed(0)} s`,
-      );
-    } else console.log(`  reusing ${name} (BENCH_PATH_RESEED=1 seeds it again)`);
-    return url.toString();
-  } finally {
-    await admin.end();
-  }
+  const { url, fresh } = await cachedWorld({
+    adminUrl: ADMIN_URL,
+    name,
+    versionTable: 'public.bench_path_world',
+    version: WORLD_VERSION,
+    reseed: process.env.BENCH_PATH_RESEED === '1',
+  });
+  if (fresh) {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const t0 = Date.now();
+    await seed(client).finally(() => client.end());
+    console.log(
+      `  seeded ${CONTACTS.toLocaleString()} contacts into ${name} in ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+    );
+  } else console.log(`  reusing ${name} (BENCH_PATH_RESEED=1 seeds it again)`);
+  return url;
 }
 
 /** The SQL listContacts runs for a page sorted by name ($1 the business, $2 the limit + 1). */

@@ -6,8 +6,7 @@
 // 20 small businesses. Seeded once in SQL (generate_series) into a database named after
 // its size and kept between runs; BENCH_SEARCH_RESEED=1 drops and seeds it again.
 import pg from 'pg';
-import { openServerEngine } from '../src/db/server-engine.ts';
-import { migrate } from '../src/db/migrator.ts';
+import { cachedWorld } from './lib.ts';
 
 export const SEARCH_CONTACTS = Number(process.env.BENCH_SEARCH_CONTACTS ?? 1_000_000);
 const WORLD_VERSION = 1;
@@ -358,49 +357,29 @@ async function seed(client: pg.Client, contacts: number): Promise<void> {
 /** The cached world, seeded first if it is missing, stale or BENCH_SEARCH_RESEED=1. */
 export async function searchWorld(adminUrl: string): Promise<SearchWorld> {
   const name = `capto_bench_search_${SEARCH_CONTACTS}`;
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
+  const { url, fresh } = await cachedWorld({
+    adminUrl,
+    name,
+    versionTable: 'public.bench_search_world',
+    version: WORLD_VERSION,
+    reseed: process.env.BENCH_SEARCH_RESEED === '1',
+  });
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
   try {
-    const exists = (await admin.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [name])).rowCount === 1;
-    let fresh = !exists || process.env.BENCH_SEARCH_RESEED === '1';
-    if (exists && !fresh) {
-      const c = new pg.Client({ connectionString: url.toString() });
-      await c.connect();
-      const r = await c
-        .query<{ version: number }>(`SELECT version FROM public.bench_search_world`)
-        .catch(() => ({ rows: [] as { version: number }[] }));
-      await c.end();
-      fresh = r.rows[0]?.version !== WORLD_VERSION;
-    }
     if (fresh) {
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin.query(`CREATE DATABASE ${name}`);
-    }
-    // Migrations run on every start (a cached world gets the new ones, as a live database would).
-    const engine = await openServerEngine({ databaseUrl: url.toString(), poolSize: 1 });
-    await engine.withMaintenanceClient((c) => migrate(c));
-    await engine.close();
-    const client = new pg.Client({ connectionString: url.toString() });
-    await client.connect();
-    try {
-      if (fresh) {
-        const t0 = Date.now();
-        await seed(client, SEARCH_CONTACTS);
-        console.log(
-          `  seeded ${SEARCH_CONTACTS.toLocaleString()} contacts into ${name} in ${((Date.now() - t0) / 1000).toFixed(0)} s`,
-        );
-      } else console.log(`  reusing ${name} (BENCH_SEARCH_RESEED=1 seeds it again)`);
-      const r = await client.query<{ id: string; created_by: string; email: string }>(
-        `SELECT b.id, b.created_by, u.email FROM app.businesses b JOIN auth.users u ON u.id = b.created_by
-          WHERE u.email IN ('search0@bench.test', 'search1@bench.test') ORDER BY u.email`,
+      const t0 = Date.now();
+      await seed(client, SEARCH_CONTACTS);
+      console.log(
+        `  seeded ${SEARCH_CONTACTS.toLocaleString()} contacts into ${name} in ${((Date.now() - t0) / 1000).toFixed(0)} s`,
       );
-      return { url: url.toString(), business: r.rows[0]!.id, owner: r.rows[0]!.created_by, other: r.rows[1]!.id };
-    } finally {
-      await client.end();
-    }
+    } else console.log(`  reusing ${name} (BENCH_SEARCH_RESEED=1 seeds it again)`);
+    const r = await client.query<{ id: string; created_by: string; email: string }>(
+      `SELECT b.id, b.created_by, u.email FROM app.businesses b JOIN auth.users u ON u.id = b.created_by
+          WHERE u.email IN ('search0@bench.test', 'search1@bench.test') ORDER BY u.email`,
+    );
+    return { url, business: r.rows[0]!.id, owner: r.rows[0]!.created_by, other: r.rows[1]!.id };
   } finally {
-    await admin.end();
+    await client.end();
   }
 }
