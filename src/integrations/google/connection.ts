@@ -224,6 +224,26 @@ export function createGoogleConnection(deps: { config: Config; db: Database; vau
     });
   }
 
+  /** Google's consent URL: PKCE (S256), offline access with consent prompted (Google returns a
+   *  refresh token only then), earlier grants included; `login_hint` pins the account. */
+  const authorizationUrl = async (
+    c: oidc.Configuration,
+    f: { scopes: readonly string[]; state: string; nonce: string; verifier: string; loginHint?: string | null },
+  ): Promise<URL> =>
+    oidc.buildAuthorizationUrl(c, {
+      redirect_uri: redirectUri,
+      scope: f.scopes.join(' '),
+      response_type: 'code',
+      state: f.state,
+      nonce: f.nonce,
+      code_challenge: await oidc.calculatePKCECodeChallenge(f.verifier),
+      code_challenge_method: 'S256',
+      access_type: 'offline',
+      prompt: 'consent',
+      include_granted_scopes: 'true',
+      ...(f.loginHint ? { login_hint: f.loginHint } : {}),
+    });
+
   return {
     configured: Boolean(clientId && clientSecret),
 
@@ -277,19 +297,7 @@ export function createGoogleConnection(deps: { config: Config; db: Database; vau
           throw new AppError('conflict', 'a Google account is already connected; disconnect it first');
         await insertFlow(tx, { state, businessId, actor, verifier, nonce });
       });
-      const url = oidc.buildAuthorizationUrl(c, {
-        redirect_uri: redirectUri,
-        scope: GOOGLE_SCOPES.join(' '),
-        response_type: 'code',
-        state,
-        nonce,
-        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-        code_challenge_method: 'S256',
-        // Offline access: Google returns a refresh token only with consent prompted.
-        access_type: 'offline',
-        prompt: 'consent',
-        include_granted_scopes: 'true',
-      });
+      const url = await authorizationUrl(c, { scopes: GOOGLE_SCOPES, state, nonce, verifier });
       return { url: url.href, state };
     },
 
@@ -324,19 +332,13 @@ export function createGoogleConnection(deps: { config: Config; db: Database; vau
         await insertFlow(tx, { state, businessId, actor, verifier, nonce, connectionId: conn.id, scopes: missing });
         return { requested: missing, loginHint: conn.google_email };
       });
-      const url = oidc.buildAuthorizationUrl(c, {
-        redirect_uri: redirectUri,
+      const url = await authorizationUrl(c, {
         // openid email again: the ID token proves the same account consented (checked at the callback).
-        scope: ['openid', 'email', ...requested].join(' '),
-        response_type: 'code',
+        scopes: ['openid', 'email', ...requested],
         state,
         nonce,
-        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-        code_challenge_method: 'S256',
-        access_type: 'offline',
-        prompt: 'consent',
-        include_granted_scopes: 'true',
-        ...(loginHint ? { login_hint: loginHint } : {}),
+        verifier,
+        loginHint,
       });
       return { url: url.href, state, requested };
     },
