@@ -8,6 +8,7 @@ import { twilioWebhookUrls } from '../integrations/twilio/signature.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Vault } from '../vault/secrets.ts';
 import type { OutboxDriver, OutboxRow, SendOutcome } from './outbox.ts';
+import { reserveSendSlots, throttleKey } from './send-throttles.ts';
 import { ADVANCE_STATUS_SQL, fromTwilioStatus, STATUS_RANK } from './status.ts';
 
 /** Twilio error codes that mean "this recipient refuses texts from this number". */
@@ -83,15 +84,7 @@ export function createSmsDriver(deps: {
       );
       const rate = cfg.rows[0]?.rate;
       if (!rate) return 0; // the configuration is gone: send() fails the message
-      const r = await tx.query<{ wait_ms: number }>(
-        `INSERT INTO app.send_throttles AS t (business_id, key, next_at)
-         VALUES ($1, $2, clock_timestamp() + make_interval(secs => 1.0 / $3))
-         ON CONFLICT (business_id, key) DO UPDATE
-           SET next_at = greatest(t.next_at, clock_timestamp()) + make_interval(secs => 1.0 / $3)
-         RETURNING greatest(0, extract(epoch FROM (t.next_at - make_interval(secs => 1.0 / $3) - clock_timestamp())) * 1000)::float8 AS wait_ms`,
-        [row.business_id, `sms:${row.sender_id}`, rate],
-      );
-      return Number(r.rows[0]?.wait_ms ?? 0);
+      return reserveSendSlots(tx, row.business_id, throttleKey('sms', row.sender_id), rate);
     },
 
     async markSending(tx, row) {

@@ -28,6 +28,7 @@ import type { Vault } from '../vault/secrets.ts';
 import { CONTEXT_BATCH_SQL, contextFromRow } from './context.ts';
 import { renderEmail, renderSms } from './merge.ts';
 import { createCommitMarks, type CommitMarks } from '../messaging/commit-marks.ts';
+import { reserveSendSlots, throttleKey } from '../messaging/send-throttles.ts';
 import { commercialParts, type UnsubscribeTokens } from './unsubscribe.ts';
 
 export interface DispatcherOptions {
@@ -258,18 +259,9 @@ export function createCampaignDispatcher(o: DispatcherOptions) {
     });
     // About half a second of this sender's rate per batch, so several nodes share it evenly.
     const count = Math.max(1, Math.min(max, Math.floor(rate / 2)));
-    const key = c.channel === 'email' ? `email:${c.email_sender_id}` : `sms:${c.twilio_config_id}`;
-    const wait = await service('throttle', async (tx) => {
-      const r = await tx.query<{ wait_ms: number }>(
-        `INSERT INTO app.send_throttles AS t (business_id, key, next_at)
-         VALUES ($1, $2, clock_timestamp() + make_interval(secs => $4::float8 / $3))
-         ON CONFLICT (business_id, key) DO UPDATE
-           SET next_at = greatest(t.next_at, clock_timestamp()) + make_interval(secs => $4::float8 / $3)
-         RETURNING greatest(0, extract(epoch FROM (t.next_at - make_interval(secs => $4::float8 / $3) - clock_timestamp())) * 1000)::float8 AS wait_ms`,
-        [c.business_id, key, rate, count],
-      );
-      return Number(r.rows[0]!.wait_ms);
-    });
+    const key =
+      c.channel === 'email' ? throttleKey('email', c.email_sender_id!) : throttleKey('sms', c.twilio_config_id!);
+    const wait = await service('throttle', (tx) => reserveSendSlots(tx, c.business_id, key, rate, count));
     if (wait > 0) await sleep(wait);
     return { count, gapMs: 1000 / rate };
   }

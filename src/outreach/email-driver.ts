@@ -12,6 +12,7 @@ import type { Database, Tx } from '../db/index.ts';
 import { EmailDeliveryError, type EmailDelivery } from '../integrations/email/deliver.ts';
 import type { CommitMarks } from '../messaging/commit-marks.ts';
 import type { OutboxDriver, OutboxRow, SendOutcome } from '../messaging/outbox.ts';
+import { reserveSendSlots, throttleKey } from '../messaging/send-throttles.ts';
 import { markdownToHtml } from './merge.ts';
 import { commercialParts, type UnsubscribeTokens } from './unsubscribe.ts';
 
@@ -71,15 +72,7 @@ export function createEmailDriver(deps: {
       const rate = s.rows[0]?.rate;
       if (!rate) return 0; // the sender is gone: send() fails the message
       // The sender's next free slot, shared with its campaigns (key email:<sender>).
-      const r = await tx.query<{ wait_ms: number }>(
-        `INSERT INTO app.send_throttles AS t (business_id, key, next_at)
-         VALUES ($1, $2, clock_timestamp() + make_interval(secs => 1.0 / $3))
-         ON CONFLICT (business_id, key) DO UPDATE
-           SET next_at = greatest(t.next_at, clock_timestamp()) + make_interval(secs => 1.0 / $3)
-         RETURNING greatest(0, extract(epoch FROM (t.next_at - make_interval(secs => 1.0 / $3) - clock_timestamp())) * 1000)::float8 AS wait_ms`,
-        [row.business_id, `email:${row.sender_id}`, rate],
-      );
-      return Number(r.rows[0]?.wait_ms ?? 0);
+      return reserveSendSlots(tx, row.business_id, throttleKey('email', row.sender_id), rate);
     },
 
     async markSending(tx, row) {
