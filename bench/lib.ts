@@ -2,6 +2,7 @@
 // same run (never a timed assertion), best of N rounds, with absolute numbers beside it.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
+import os from 'node:os';
 import pg from 'pg';
 import { migrate } from '../src/db/migrator.ts';
 import { openServerEngine } from '../src/db/server-engine.ts';
@@ -54,6 +55,26 @@ export async function bestOf(rounds: number, measure: () => Promise<number>): Pr
   let best = Infinity;
   for (let i = 0; i < rounds; i++) best = Math.min(best, await measure());
   return best;
+}
+
+/**
+ * Interleaved pairs [value, baseline] (A B A B …, measured seconds apart): the pair with the
+ * median ratio, and a note with min / median / max of the ratios, the count and the load.
+ */
+export function ratioRange(pairs: [number, number][]): { median: [number, number]; notes: string } {
+  if (pairs.length === 0) throw new Error('no pairs');
+  const sorted = [...pairs].sort((p, q) => p[0] / p[1] - q[0] / q[1]);
+  const r = sorted.map(([a, b]) => (a / b).toFixed(3));
+  return {
+    median: sorted[Math.floor(sorted.length / 2)]!,
+    notes: `ratios min/median/max ${r[0]}/${r[Math.floor(r.length / 2)]}/${r[r.length - 1]} over ${pairs.length} pairs; ${loadNote()}`,
+  };
+}
+
+/** The 1- and 5-minute load averages, to write beside a figure (the machine is shared). */
+export function loadNote(): string {
+  const [one, five] = os.loadavg();
+  return `load ${one!.toFixed(1)}/${five!.toFixed(1)}`;
 }
 
 export function percentile(sorted: number[], p: number): number {

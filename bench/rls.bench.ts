@@ -1,59 +1,18 @@
-// Row-level security cost on server PostgreSQL:
+// Row-level security cost on server PostgreSQL, in the cached path world (bench/path-world.ts:
+// 200k contacts over 1,000 businesses, a different business per transaction):
 // - list-50 contacts through the real service (`listContacts`) as capto_authenticated
 //   vs the very same transaction as a bypass role (capto_owner, BYPASSRLS) — goal ≤ 1.10;
-// - list and trigram search p50 at scale (BENCH_CONTACTS, default 1M over 1000
-//   businesses), RLS vs bypass — goal ≤ 1.20.
-// Both sides run on one connection, interleaved per transaction, best of 3 rounds.
-import { randomBytes } from 'node:crypto';
+// - list p50 (default and sort=name) and trigram search ("smit") p50, RLS vs bypass — goal ≤ 1.20.
+// Both sides run on one connection, interleaved pair by pair (RLS first, then bypass first, …);
+// BENCH_RLS_ROUNDS (3) rounds, the median round's figures with min/median/max of the ratios.
 import pg from 'pg';
-import { openServerEngine } from '../src/db/server-engine.ts';
-import { migrate } from '../src/db/migrator.ts';
 import { listContacts } from '../src/crm/contact-list.ts';
 import type { Tx } from '../src/db/index.ts';
-import { figure, percentile, type Figure } from './lib.ts';
+import { figure, percentile, ratioRange, type Figure } from './lib.ts';
+import { BUSINESSES, CONTACTS, pathIds, pathWorld } from './path-world.ts';
 
-const ADMIN_URL =
-  process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const CONTACTS = Number(process.env.BENCH_CONTACTS ?? 1_000_000);
-const BUSINESSES = Number(process.env.BENCH_BUSINESSES ?? 1000);
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 400);
-
-async function seed(client: pg.Client): Promise<{ businesses: string[]; owners: string[] }> {
-  await client.query(`BEGIN; SET LOCAL ROLE capto_owner; SET LOCAL search_path = pg_catalog, extensions, public`);
-  await client.query(
-    `INSERT INTO auth.users (id, email) SELECT gen_random_uuid(), 'owner' || g || '@bench.test' FROM generate_series(1, $1) g`,
-    [BUSINESSES],
-  );
-  await client.query(`
-    INSERT INTO app.businesses (id, name, created_by)
-    SELECT gen_random_uuid(), 'Bench ' || u.email, u.id FROM auth.users u WHERE u.email LIKE '%@bench.test'`);
-  // Ownership directly (as the owner role), bypassing the creator trigger's app.uid().
-  await client.query(`
-    INSERT INTO app.memberships (business_id, user_id, role)
-    SELECT b.id, b.created_by, 'owner' FROM app.businesses b
-    ON CONFLICT DO NOTHING`);
-  const per = Math.ceil(CONTACTS / BUSINESSES);
-  await client.query(
-    `
-    INSERT INTO app.contacts (business_id, first_name, last_name, email, phone, status, source, created_at)
-    SELECT b.id,
-           (ARRAY['James','Mary','Robert','Patricia','John','Jennifer','Michael','Linda','David','Elizabeth'])[1 + (g % 10)],
-           (ARRAY['Smith','Johnson','Williams','Brown','Jones','Garcia','Miller','Davis','Rodriguez','Martinez','Hernandez','Lopez'])[1 + ((g / 10) % 12)],
-           'c' || g || '.' || substr(b.id::text, 1, 8) || '@example.test',
-           '+1555' || lpad((g % 10000000)::text, 7, '0'),
-           (ARRAY['lead','prospect','application','client','past_client']::app.contact_status[])[1 + (g % 5)],
-           'manual',
-           now() - (g || ' minutes')::interval
-    FROM app.businesses b CROSS JOIN generate_series(1, $1) g`,
-    [per],
-  );
-  await client.query('COMMIT');
-  await client.query('ANALYZE');
-  const r = await client.query<{ id: string; created_by: string }>(
-    `SELECT id, created_by FROM app.businesses ORDER BY id`,
-  );
-  return { businesses: r.rows.map((x) => x.id), owners: r.rows.map((x) => x.created_by) };
-}
+const ROUNDS = Math.max(3, Number(process.env.BENCH_RLS_ROUNDS ?? 3));
 
 function txOf(client: pg.Client): Tx {
   return {
@@ -69,7 +28,7 @@ async function measure(
   client: pg.Client,
   role: string,
   picks: number[],
-  world: { businesses: string[]; owners: string[] },
+  world: World,
   op: (tx: Tx, bid: string) => Promise<unknown>,
 ): Promise<number[]> {
   const tx = txOf(client);
@@ -96,7 +55,7 @@ async function measure(
 async function measurePaired(
   client: pg.Client,
   picks: number[],
-  world: { businesses: string[]; owners: string[] },
+  world: World,
   op: (tx: Tx, bid: string) => Promise<unknown>,
 ): Promise<[number[], number[]]> {
   const rls: number[] = [];
@@ -114,75 +73,59 @@ async function measurePaired(
   return [rls.sort((a, b) => a - b), bypass.sort((a, b) => a - b)];
 }
 
-export default async function run(): Promise<Figure[]> {
-  const name = `capto_bench_${randomBytes(3).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  const client = new pg.Client({ connectionString: url.toString() });
-  try {
-    const engine = await openServerEngine({ databaseUrl: url.toString(), poolSize: 1 });
-    await engine.withMaintenanceClient((c) => migrate(c));
-    await engine.close();
-    await client.connect();
-    const t0 = Date.now();
-    const world = await seed(client);
-    console.log(
-      `  seeded ${CONTACTS.toLocaleString()} contacts over ${BUSINESSES} businesses in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
-    );
-    const picks = Array.from({ length: ITERATIONS }, (_, k) => (k * 7919) % world.businesses.length);
+type World = { businesses: string[]; owners: string[] };
 
-    const list = (tx: Tx, bid: string) => listContacts(tx, bid, { limit: 50 });
-    const search = (tx: Tx, bid: string) => listContacts(tx, bid, { limit: 50, q: 'smit' });
-    const rounds = {
-      list: { rls: Infinity, bypass: Infinity },
-      listP50: { rls: Infinity, bypass: Infinity },
-      search: { rls: Infinity, bypass: Infinity },
+export default async function run(): Promise<Figure[]> {
+  const url = await pathWorld();
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const ids = Array.from({ length: BUSINESSES }, (_, k) => pathIds(k + 1));
+    const world: World = { businesses: ids.map((x) => x.business), owners: ids.map((x) => x.user) };
+    const picks = Array.from({ length: ITERATIONS }, (_, k) => (k * 7919) % BUSINESSES);
+    const ops: Record<string, (tx: Tx, bid: string) => Promise<unknown>> = {
+      list: (tx, bid) => listContacts(tx, bid, { limit: 50 }),
+      name: (tx, bid) => listContacts(tx, bid, { limit: 50, sort: 'name' }),
+      search: (tx, bid) => listContacts(tx, bid, { limit: 50, q: 'smit' }),
     };
-    await measure(client, 'capto_authenticated', picks.slice(0, 50), world, list); // warm caches
-    for (let round = 0; round < 3; round++) {
-      const [rl, bl] = await measurePaired(client, picks, world, list);
-      const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-      rounds.list.rls = Math.min(rounds.list.rls, sum(rl));
-      rounds.list.bypass = Math.min(rounds.list.bypass, sum(bl));
-      rounds.listP50.rls = Math.min(rounds.listP50.rls, percentile(rl, 50));
-      rounds.listP50.bypass = Math.min(rounds.listP50.bypass, percentile(bl, 50));
-      const [rs, bs] = await measurePaired(client, picks.slice(0, 100), world, search);
-      rounds.search.rls = Math.min(rounds.search.rls, percentile(rs, 50));
-      rounds.search.bypass = Math.min(rounds.search.bypass, percentile(bs, 50));
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    // per round: [rls, bypass] of the mean list tx, and the p50s
+    const rounds: Record<'list' | 'listP50' | 'nameP50' | 'searchP50', [number, number][]> = {
+      list: [],
+      listP50: [],
+      nameP50: [],
+      searchP50: [],
+    };
+    await measure(client, 'capto_authenticated', picks.slice(0, 50), world, ops.list!); // warm caches
+    for (let round = 0; round < ROUNDS; round++) {
+      const [rl, bl] = await measurePaired(client, picks, world, ops.list!);
+      rounds.list.push([sum(rl) / rl.length, sum(bl) / bl.length]);
+      rounds.listP50.push([percentile(rl, 50), percentile(bl, 50)]);
+      const [rn, bn] = await measurePaired(client, picks.slice(0, 200), world, ops.name!);
+      rounds.nameP50.push([percentile(rn, 50), percentile(bn, 50)]);
+      const [rs, bs] = await measurePaired(client, picks.slice(0, 100), world, ops.search!);
+      rounds.searchP50.push([percentile(rs, 50), percentile(bs, 50)]);
     }
-    const scale = `${(CONTACTS / 1e6).toFixed(CONTACTS >= 1e6 ? 0 : 2)}M contacts / ${BUSINESSES} businesses`;
+    const scale = `${CONTACTS / 1000}k contacts / ${BUSINESSES} businesses`;
+    const one = (name: string, pairs: [number, number][], unit: string, goal: string): Figure => {
+      const r = ratioRange(pairs);
+      return figure({
+        name,
+        value: r.median[0],
+        baseline: r.median[1],
+        unit,
+        goal,
+        engine: 'server',
+        notes: `${r.notes}; ${scale}`,
+      });
+    };
     return [
-      figure({
-        name: 'RLS list-50 transaction, capto_authenticated vs bypass',
-        value: rounds.list.rls / ITERATIONS,
-        baseline: rounds.list.bypass / ITERATIONS,
-        unit: 'ms/tx',
-        goal: '<= 1.10',
-        engine: 'server',
-      }),
-      figure({
-        name: `RLS list p50 at ${scale}`,
-        value: rounds.listP50.rls,
-        baseline: rounds.listP50.bypass,
-        unit: 'ms',
-        goal: '<= 1.20',
-        engine: 'server',
-      }),
-      figure({
-        name: `RLS trigram search p50 at ${scale}`,
-        value: rounds.search.rls,
-        baseline: rounds.search.bypass,
-        unit: 'ms',
-        goal: '<= 1.20',
-        engine: 'server',
-      }),
+      one('RLS list-50 transaction, capto_authenticated vs bypass', rounds.list, 'ms/tx', '<= 1.10'),
+      one(`RLS list p50 at ${scale}`, rounds.listP50, 'ms', '<= 1.20'),
+      one(`RLS list sort=name p50 at ${scale}`, rounds.nameP50, 'ms', '<= 1.20'),
+      one(`RLS trigram search p50 at ${scale}`, rounds.searchP50, 'ms', '<= 1.20'),
     ];
   } finally {
     await client.end().catch(() => undefined);
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
-    await admin.end();
   }
 }
