@@ -41,12 +41,15 @@ export function printFigure(f: Figure): void {
 
 export const RESULTS_FILE = new URL('./results.json', import.meta.url);
 
-export function saveFigures(figures: Figure[]): void {
+export function saveFigures(
+  figures: Figure[],
+  elapsed?: { seconds: number; files: { file: string; seconds: number; load: string }[] },
+): void {
   const previous = existsSync(RESULTS_FILE)
     ? (JSON.parse(readFileSync(RESULTS_FILE, 'utf8')) as { runs?: unknown[] })
     : {};
   const runs = Array.isArray(previous.runs) ? previous.runs.slice(-19) : [];
-  runs.push({ at: new Date().toISOString(), node: process.version, figures });
+  runs.push({ at: new Date().toISOString(), node: process.version, ...(elapsed ? { elapsed } : {}), figures });
   writeFileSync(RESULTS_FILE, `${JSON.stringify({ runs }, null, 2)}\n`);
 }
 

@@ -12,19 +12,19 @@
 //   `listContacts` (sort=name), COMMIT — in one pipelined write (pgbench `\startpipeline`).
 //   `BENCH_PATH_CAPTO=two-trips` adds the authentication step's own liveness transaction
 //   in front (the shape before it was folded into the request's set-up).
-// Interleaved A/B pairs (order alternating), BENCH_PATH_ROUNDS (5) per client count, each
-// BENCH_PATH_SECONDS (10) s; the figure is the median pair's ratio, min/max beside it.
+// Interleaved A/B pairs (order alternating), BENCH_PATH_ROUNDS (3) per client count, each
+// BENCH_PATH_SECONDS (8) s; the figure is the median pair's ratio, min/max beside it.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { listContacts } from '../src/crm/contact-list.ts';
-import { figure, type Figure } from './lib.ts';
+import { figure, ratioRange, type Figure } from './lib.ts';
 import { BUSINESSES, CONTACTS, PGRST_ROLE, idOf, pathWorld } from './path-world.ts';
 
-const SECONDS = Number(process.env.BENCH_PATH_SECONDS ?? 10);
-const ROUNDS = Number(process.env.BENCH_PATH_ROUNDS ?? 5);
+const SECONDS = Number(process.env.BENCH_PATH_SECONDS ?? 8);
+const ROUNDS = Number(process.env.BENCH_PATH_ROUNDS ?? 3);
 const CLIENTS = (process.env.BENCH_PATH_CLIENTS ?? '10,50').split(',').map(Number);
 const CAPTO_SHAPE = process.env.BENCH_PATH_CAPTO ?? 'one-trip';
 const run = promisify(execFile);
@@ -124,8 +124,7 @@ export default async function bench(): Promise<Figure[]> {
         pairs.push([await pgbench(url, capto, captoMode, c), b]);
       }
     }
-    const ratios = pairs.map(([a, b]) => a / b).sort((x, y) => x - y);
-    const median = pairs.slice().sort((p, q) => p[0] / p[1] - q[0] / q[1])[Math.floor(pairs.length / 2)]!;
+    const { median, notes } = ratioRange(pairs);
     figures.push(
       figure({
         name: `Capto list-page transaction vs PostgREST's, pgbench c=${c}`,
@@ -134,7 +133,7 @@ export default async function bench(): Promise<Figure[]> {
         unit: 'tps',
         goal: '>= 1.00',
         engine: 'server',
-        notes: `ratios min/median/max ${ratios[0]!.toFixed(3)}/${ratios[Math.floor(ratios.length / 2)]!.toFixed(3)}/${ratios[ratios.length - 1]!.toFixed(3)}; capto ${CAPTO_SHAPE} -M ${captoMode}; ${CONTACTS / 1000}k/${BUSINESSES}`,
+        notes: `${notes}; capto ${CAPTO_SHAPE} -M ${captoMode}; ${CONTACTS / 1000}k/${BUSINESSES}`,
       }),
     );
   }
