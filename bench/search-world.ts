@@ -2,14 +2,15 @@
 // (default 1M) contacts with a realistic spread of names — US surname frequencies (Smith
 // ≈ 0.8 %, so "smit" matches about 1 % of the book; "jo" starts Johnson, Jones, John,
 // Joseph, …) over a long tail of rarer names — emails, E.164 phones over 50 area codes,
-// 100k deals titled after their borrower and 20k conversations of 2 texts each, beside
+// 100k deals titled after their borrower over every stage, 2,000 tasks and ~8k conversations
+// of 2 texts each (some unread), beside
 // 20 small businesses. Seeded once in SQL (generate_series) into a database named after
 // its size and kept between runs; BENCH_SEARCH_RESEED=1 drops and seeds it again.
 import pg from 'pg';
 import { cachedWorld } from './lib.ts';
 
 export const SEARCH_CONTACTS = Number(process.env.BENCH_SEARCH_CONTACTS ?? 1_000_000);
-const WORLD_VERSION = 1;
+const WORLD_VERSION = 2; // 2: deals over every stage, tasks, unread conversations (the dashboard's)
 
 export interface SearchWorld {
   url: string;
@@ -318,17 +319,31 @@ async function seed(client: pg.Client, contacts: number): Promise<void> {
        FROM bench_names n`,
     [contacts],
   );
-  // Deals: one for every tenth contact, titled the way loan officers title them.
+  // Deals: one for every tenth contact (100k at 1M), titled the way loan officers title
+  // them, over every stage — funded ones with a funded date in the last two years — so the
+  // dashboard (bench/dashboard.bench.ts) reads the same world.
   await client.query(
-    `INSERT INTO app.deals (business_id, title, contact_id, stage, amount_cents, position)
-     SELECT c.business_id, c.first_name || ' ' || c.last_name || ' — ' ||
-              (ARRAY['purchase','refinance','cash-out refi','HELOC'])[1 + (row_number() OVER ()) % 4],
-            c.id, 'lead', 30000000, 0
-       FROM app.contacts c WHERE c.business_id = ${business} AND c.email LIKE '%0@%'`,
+    `INSERT INTO app.deals (business_id, title, contact_id, stage, amount_cents, position, funded_on, application_on, created_at)
+     SELECT x.business_id, x.first_name || ' ' || x.last_name || ' — ' ||
+              (ARRAY['purchase','refinance','cash-out refi','HELOC'])[1 + x.rn % 4],
+            x.id, x.stage, 10000000 + (x.rn % 500) * 100000, x.rn,
+            CASE WHEN x.stage = 'funded' THEN (now() - ((x.rn % 730) || ' days')::interval)::date END,
+            CASE WHEN x.stage <> 'lead' THEN (x.created_at + interval '3 days')::date END,
+            x.created_at + interval '1 day'
+       FROM (SELECT c.*, (ARRAY['lead','application','processing','underwriting','clear_to_close','funded','lost']::app.deal_stage[])[1 + (c.rn / 10) % 7] AS stage
+               FROM (SELECT c.business_id, c.id, c.first_name, c.last_name, c.created_at,
+                            row_number() OVER (ORDER BY c.created_at DESC, c.id) AS rn
+                       FROM app.contacts c WHERE c.business_id = ${business}) c
+              WHERE c.rn % 10 = 0) x`,
   );
   await client.query(
-    `INSERT INTO app.conversations (business_id, contact_id, our_number, last_message_at)
-     SELECT c.business_id, c.id, '+14155550100', c.created_at
+    `INSERT INTO app.tasks (business_id, title, assignee_id, due_at)
+     SELECT ${business}, 'Task ' || g, (SELECT created_by FROM app.businesses WHERE id = ${business}),
+            now() + ((g % 20 - 10) || ' days')::interval FROM generate_series(1, 2000) g`,
+  );
+  await client.query(
+    `INSERT INTO app.conversations (business_id, contact_id, our_number, unread_count, last_message_at)
+     SELECT c.business_id, c.id, '+14155550100', (row_number() OVER ()) % 3, c.created_at
        FROM app.contacts c WHERE c.business_id = ${business} AND c.phone LIKE '%00'`,
   );
   await client.query(
