@@ -66,7 +66,14 @@ async function startOn(label: Side['label']): Promise<Side> {
 }
 
 /** One import over HTTP into a fresh business: seconds from upload to `completed`, rows written. */
-async function overHttp(side: Side, csv: Buffer): Promise<{ seconds: number; written: number }> {
+interface Phases {
+  upload: number;
+  start: number;
+  run: number;
+  tail: number;
+}
+
+async function overHttp(side: Side, csv: Buffer): Promise<{ seconds: number; written: number; phases: Phases }> {
   const { server, user } = side;
   const bid = (await newBusiness(server.engine, user.userId)).id;
   const base = `${server.url}/api/businesses/${bid}/contacts/import`;
@@ -78,20 +85,31 @@ async function overHttp(side: Side, csv: Buffer): Promise<{ seconds: number; wri
     token: user.accessToken,
   });
   if (up.status !== 201) throw new Error(`upload: ${up.status} ${up.text}`);
+  const t1 = process.hrtime.bigint();
   const started = await request(`${base}/${up.json.id}/start`, {
     method: 'POST',
     body: { dedupe_mode: 'skip' },
     token: user.accessToken,
   });
   if (started.status !== 202) throw new Error(`start: ${started.status} ${started.text}`);
+  const t2 = process.hrtime.bigint();
   for (;;) {
-    const job = await request<{ status: string; error: string | null; counts: { created: number; updated: number } }>(
-      `${base}/${up.json.id}`,
-      { token: user.accessToken },
-    );
+    const job = await request<{
+      status: string;
+      error: string | null;
+      counts: { created: number; updated: number };
+      started_at: string | null;
+      finished_at: string | null;
+    }>(`${base}/${up.json.id}`, { token: user.accessToken });
     if (job.json.status === 'completed') {
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-      return { seconds, written: job.json.counts.created + job.json.counts.updated };
+      // Where the time went: the upload request, the start request, the runner (the
+      // job's own started_at → finished_at, same host clock), and the rest (the runner's
+      // hand-off and the poll that sees the end).
+      const ms = (a: bigint, b: bigint) => Number(b - a) / 1e6;
+      const run = Date.parse(job.json.finished_at!) - Date.parse(job.json.started_at!);
+      const phases = { upload: ms(t0, t1), start: ms(t1, t2), run, tail: seconds * 1000 - ms(t0, t2) - run };
+      return { seconds, written: job.json.counts.created + job.json.counts.updated, phases };
     }
     if (job.json.status !== 'running') throw new Error(`import ended ${job.json.status}: ${job.json.error ?? ''}`);
     await new Promise((r) => setTimeout(r, 50));
@@ -143,6 +161,9 @@ export default async function run(): Promise<Figure[]> {
       rate.http.push(a.written / a.seconds);
       rate.embedded.push(b.written / b.seconds);
       rate.inProcess.push(c.written / c.seconds);
+      const p = (x: Phases) =>
+        `upload ${x.upload.toFixed(0)} ms, start ${x.start.toFixed(0)} ms, runner ${x.run.toFixed(0)} ms, rest ${x.tail.toFixed(0)} ms`;
+      console.log(`    server: ${p(a.phases)}; embedded: ${p(b.phases)}`);
       console.log(
         `  round ${round + 1}: server HTTP ${a.seconds.toFixed(2)} s, embedded HTTP ${b.seconds.toFixed(2)} s, server in-process ${c.seconds.toFixed(2)} s (${a.written.toLocaleString('en-US')} rows written)`,
       );
