@@ -305,6 +305,59 @@ describe(`crash atomicity and resume (${ENGINE})`, () => {
   }, 120_000);
 });
 
+describe(`the staged file (${ENGINE})`, () => {
+  it('is staged as runs of rows; a job staged one row per data row (before 0131) still runs to the same counts', async () => {
+    const chunked = await seededUpload(2_500);
+    const staged = (jobId: string) =>
+      asOwner(t.engine, (c) =>
+        c.query<{ row_number: number; n: number | null }>(
+          'SELECT row_number, cardinality(lines) AS n FROM app.import_rows WHERE job_id = $1 ORDER BY row_number',
+          [jobId],
+        ),
+      ).then((r) => r.rows);
+    expect(await staged(chunked.job.id)).toEqual([
+      { row_number: 1, n: 1000 },
+      { row_number: 1001, n: 1000 },
+      { row_number: 2001, n: 500 },
+    ]);
+
+    // The same file as an older node staged it: one row per data row, `lines` NULL.
+    const { fixture, owner, bid, job } = await seededUpload(2_500);
+    await asOwner(t.engine, async (c) => {
+      const runs = await c.query<{ business_id: string; row_number: number; lines: number[]; cells: string[][] }>(
+        'DELETE FROM app.import_rows WHERE job_id = $1 RETURNING business_id, row_number, lines, cells',
+        [job.id],
+      );
+      const rows = runs.rows.flatMap((r) =>
+        r.lines.map((line, i) => ({ n: r.row_number + i, line, cells: r.cells[i] })),
+      );
+      await c.query(
+        `INSERT INTO app.import_rows (business_id, job_id, row_number, line, cells)
+         SELECT $1, $2, n, l, c FROM unnest($3::int[], $4::int[], $5::jsonb[]) AS u(n, l, c)`,
+        [bid, job.id, rows.map((r) => r.n), rows.map((r) => r.line), rows.map((r) => JSON.stringify(r.cells))],
+      );
+    });
+    expect((await staged(job.id)).length).toBe(2_500);
+    const preview = await t.db.asUser({ sub: owner }, (tx) => previewImport(tx, bid, owner, job.id, 5));
+    expect(preview.rows.map((r) => [r.row, r.line])).toEqual([
+      [1, 2],
+      [2, 3],
+      [3, 4],
+      [4, 5],
+      [5, 6],
+    ]);
+    const done = await runJob(owner, bid, job.id, 'skip', { batchSize: 700 });
+    expect(done.status).toBe('completed');
+    expect({
+      created: done.created_count,
+      updated: done.updated_count,
+      skipped: done.skipped_count,
+      failed: done.failed_count,
+    }).toEqual(fixture.expected.skip);
+    expect(await staged(job.id)).toEqual([]);
+  }, 120_000);
+});
+
 describe(`a row the database refuses (${ENGINE})`, () => {
   it('bisects the batch down to that row, fails it as rejected, and commits every other row', async () => {
     const { fixture, owner, bid, seed, job } = await seededUpload(2_000);
@@ -568,10 +621,14 @@ describe(`jobs across the business boundary (${ENGINE})`, () => {
       tx.query('SELECT 1 FROM app.import_rows WHERE job_id = $1', [job.id]),
     );
     expect(staged.rowCount).toBe(0);
+    // Her two data rows, staged as one run (0131).
     const own = await t.db.asUser({ sub: w.a.owner.id }, (tx) =>
-      tx.query('SELECT 1 FROM app.import_rows WHERE job_id = $1', [job.id]),
+      tx.query<{ n: number }>(
+        'SELECT sum(coalesce(cardinality(lines), 1))::int AS n FROM app.import_rows WHERE job_id = $1',
+        [job.id],
+      ),
     );
-    expect(own.rowCount).toBe(2);
+    expect(own.rows[0]!.n).toBe(2);
     // B's owner cannot create a job in A, even calling the service directly
     expect(await refusal(upload(w.b.owner.id, w.a.business.id, small))).toBe('forbidden');
     // nor write A's contacts through a job row pointing at A

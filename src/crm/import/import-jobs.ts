@@ -37,7 +37,8 @@ export interface ImportJob {
 export const JOB_COLUMNS = `id, business_id, created_by, filename, status, dedupe_mode, headers, mapping, total_rows,
   rows_done, created_count, updated_count, skipped_count, failed_count, error, created_at, updated_at, started_at, finished_at`;
 
-const STAGE_CHUNK = 5000;
+/** Data rows per staged row (0131): one tuple, key and policy check per run of rows. */
+const STAGE_CHUNK = 1000;
 
 export function cleanFilename(raw: string | undefined): string {
   // Shown back in the UI and the report's name: no paths, no control characters.
@@ -73,12 +74,17 @@ export async function createImportJob(
   );
   const created = job.rows[0]!;
   for (let start = 0; start < upload.rows.length; start += STAGE_CHUNK) {
-    const rows = upload.rows.slice(start, start + STAGE_CHUNK);
     await tx.query(
-      `INSERT INTO app.import_rows (business_id, job_id, row_number, line, cells)
-       SELECT $1, $2, $3 + t.o::int, ($4::int[])[t.o], t.v
-         FROM jsonb_array_elements($5::jsonb) WITH ORDINALITY AS t(v, o)`,
-      [businessId, created.id, start, upload.lines.slice(start, start + STAGE_CHUNK), JSON.stringify(rows)],
+      `INSERT INTO app.import_rows (business_id, job_id, row_number, line, lines, cells)
+       VALUES ($1, $2, $3, $4, $5::int[], $6::jsonb)`,
+      [
+        businessId,
+        created.id,
+        start + 1,
+        upload.lines[start],
+        upload.lines.slice(start, start + STAGE_CHUNK),
+        JSON.stringify(upload.rows.slice(start, start + STAGE_CHUNK)),
+      ],
     );
   }
   return created;
@@ -176,13 +182,26 @@ export async function beginImportJob(
   return { job: r.rows[0]!, resume: false };
 }
 
+/** The staged data rows in file order (the first `limit` of them when given). */
 export async function loadStagedRows(tx: Tx, businessId: string, jobId: string, limit?: number): Promise<StagedRow[]> {
-  const r = await tx.query<{ row_number: number; line: number; cells: string[] }>(
-    `SELECT row_number, line, cells FROM app.import_rows WHERE business_id = $1 AND job_id = $2
-      ORDER BY row_number${limit ? ' LIMIT $3' : ''}`,
+  // A staged row holds a run of data rows (`lines` set, 0131) or one (`lines` NULL).
+  const r = await tx.query<{ row_number: number; line: number; lines: number[] | null; cells: unknown[] }>(
+    `SELECT row_number, line, lines, cells FROM app.import_rows WHERE business_id = $1 AND job_id = $2
+      ${limit ? 'AND row_number <= $3' : ''} ORDER BY row_number`,
     limit ? [businessId, jobId, limit] : [businessId, jobId],
   );
-  return r.rows.map((x) => ({ rowNumber: x.row_number, line: x.line, cells: x.cells.map(String) }));
+  const rows: StagedRow[] = [];
+  for (const x of r.rows) {
+    if (!x.lines) {
+      rows.push({ rowNumber: x.row_number, line: x.line, cells: (x.cells as unknown[]).map(String) });
+      continue;
+    }
+    const cells = x.cells as unknown[][];
+    for (let i = 0; i < x.lines.length; i++) {
+      rows.push({ rowNumber: x.row_number + i, line: x.lines[i]!, cells: cells[i]!.map(String) });
+    }
+  }
+  return limit ? rows.slice(0, limit) : rows;
 }
 
 export interface PreviewRow {
