@@ -1,5 +1,5 @@
 // Runs import jobs in-process after the start request has returned. Each batch of
-// ~1000 rows is ONE transaction as the importing user (RLS applies): contacts,
+// ~2500 rows is ONE transaction as the importing user (RLS applies): contacts,
 // timeline events of updated contacts, error rows and the job's cursor commit together, so a crash
 // leaves whole batches only and the job resumes from its cursor.
 //
@@ -84,7 +84,10 @@ const ROW_LEVEL = new Set(['conflict', 'validation_failed']);
 
 export function createImportRunner(options: ImportRunnerOptions): ImportRunner {
   const { db, logger } = options;
-  const batchSize = options.batchSize ?? 1000;
+  // 2500, not 1000: every batch pays a fixed round of statements (lookup, error rows,
+  // advisory lock, job row, counters) and a commit; per row the work is the same
+  // (docs/ARCHITECTURE.md §14, bench/README.md "CSV import end to end").
+  const batchSize = options.batchSize ?? 2500;
   const inFlight = Math.max(1, options.inFlight ?? 1);
   const active = new Map<string, Promise<void>>();
   let stopping = false;
