@@ -42,9 +42,15 @@ async function authenticatedOperations(): Promise<Operation[]> {
   return ops;
 }
 
+// A route whose session check is its transaction's set-up (sessionInTransaction) validates
+// its query first (docs/ARCHITECTURE.md §8): it is called with a valid one, so that the
+// refusal it gives is the session's, not the validation's.
+const QUERY: Record<string, string> = { '/api/businesses/{bid}/search': '?q=harbor' };
+
 /** The operation called with `token`: the business is the caller's own, other ids are fresh. */
 async function call(op: Operation, token: string, bid: string): Promise<{ status: number; body: string }> {
-  const url = op.path.replace(/\{(\w+)\}/g, (_m, name: string) => (name === 'bid' ? bid : randomUUID()));
+  const url =
+    op.path.replace(/\{(\w+)\}/g, (_m, name: string) => (name === 'bid' ? bid : randomUUID())) + (QUERY[op.path] ?? '');
   const withBody = ['POST', 'PUT', 'PATCH'].includes(op.method);
   const res = await s.app.inject({
     method: op.method as 'GET',

@@ -1,7 +1,8 @@
 // The request path's shortcuts keep its guarantees (docs/ARCHITECTURE.md §7, §8):
-// - a route with `sessionInTransaction` (the contacts list) checks the session only in its
-//   transaction's set-up, yet a sign-out and a removed membership still win on the very
-//   next request; the caller is unreadable, and a success unsendable, before that check;
+// - a route with `sessionInTransaction` (the contacts list, the pipeline, search, the contact
+//   page, the inbox, tasks, the dashboard) checks the session only in its transaction's
+//   set-up, yet a sign-out and a removed membership still win on the very next request, on
+//   every such route; the caller is unreadable, and a success unsendable, before that check;
 // - the list query as a named prepared statement (server engine) keeps RLS per caller,
 //   also once PostgreSQL switches to its generic plan.
 import { randomUUID } from 'node:crypto';
@@ -12,7 +13,7 @@ import { listContacts } from '../src/crm/contact-list.ts';
 import { asOwner } from '../src/db/engine.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { buildApp, type RouteModule } from '../src/server/app.ts';
-import { BEARER_SECURITY, callerOf } from '../src/server/authenticate.ts';
+import { BEARER_SECURITY, callerOf, sessionInTransactionRoutes } from '../src/server/authenticate.ts';
 import { inBusiness } from '../src/server/scope.ts';
 import { signIn, signUp } from './support/auth.ts';
 import { createTestDatabase, type TestDatabase } from './support/engine.ts';
@@ -21,46 +22,88 @@ import { request } from './support/http.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 import { createBusinessHttp } from './support/workspace.ts';
 
-describe('a route that checks the session in its transaction (the contacts list)', () => {
+/** Every route declaring sessionInTransaction, as a request in a business with one contact and its thread. */
+const DEFERRED: Record<string, (ids: { contact: string; conversation: string }) => string> = {
+  'GET /api/businesses/:bid/contacts': () => 'contacts?limit=5',
+  'GET /api/businesses/:bid/contacts/:id': (x) => `contacts/${x.contact}`,
+  'GET /api/businesses/:bid/contacts/:id/timeline': (x) => `contacts/${x.contact}/timeline`,
+  'GET /api/businesses/:bid/deals': () => 'deals',
+  'GET /api/businesses/:bid/tasks': () => 'tasks?assignee=me&done=false',
+  'GET /api/businesses/:bid/dashboard': () => 'dashboard',
+  'GET /api/businesses/:bid/search': () => 'search?q=harbor',
+  'GET /api/businesses/:bid/conversations': () => 'conversations',
+  'GET /api/businesses/:bid/conversations/:id/messages': (x) => `conversations/${x.conversation}/messages`,
+};
+
+describe('the routes that check the session in their transaction', () => {
   let s: TestServer;
   beforeAll(async () => {
     s = await startTestServer();
   });
   afterAll(async () => s?.stop());
 
-  const list = (bid: string, token: string) =>
-    request<{ items: unknown[]; error?: { code: string } }>(`${s.url}/api/businesses/${bid}/contacts?limit=5`, {
-      token,
+  /** A business with one contact, Quinn Harbor, and a text thread with her. */
+  async function business(owner: Awaited<ReturnType<typeof signUp>>, name: string) {
+    const bid = await createBusinessHttp(s, owner, name);
+    const made = await request<{ id: string }>(`${s.url}/api/businesses/${bid}/contacts`, {
+      token: owner.accessToken,
+      body: { first_name: 'Quinn', last_name: 'Harbor' },
     });
+    expect(made.status).toBe(201);
+    const conversation = await asOwner(s.engine, async (c) => {
+      const v = await c.query<{ id: string }>(
+        `INSERT INTO app.conversations (business_id, contact_id, our_number) VALUES ($1, $2, '+14155550100') RETURNING id`,
+        [bid, made.json.id],
+      );
+      return v.rows[0]!.id;
+    });
+    const ids = { contact: made.json.id, conversation };
+    const urls = Object.values(DEFERRED).map((path) => `${s.url}/api/businesses/${bid}/${path(ids)}`);
+    return { bid, urls };
+  }
+  /** Each URL's status and error code (and WWW-Authenticate on a 401) with this token. */
+  const statuses = async (urls: string[], token: string) => {
+    const out: string[] = [];
+    for (const url of urls) {
+      const r = await request<{ error?: { code: string } }>(url, { token });
+      const www = r.status === 401 ? ` ${r.headers['www-authenticate']}` : '';
+      out.push(`${url.split('/').slice(6).join('/')} ${r.status} ${r.json?.error?.code ?? ''}${www}`);
+    }
+    return out;
+  };
+  const every = (urls: string[], outcome: string) =>
+    urls.map((url) => `${url.split('/').slice(6).join('/')} ${outcome}`);
 
-  it('a sign-out takes effect on the next request', async () => {
-    const user = await signUp(s);
-    const bid = await createBusinessHttp(s, user, 'Revocation Mortgage');
-    const other = await signIn(s, user.email, user.password);
-    expect((await list(bid, user.accessToken)).status).toBe(200); // positive control
-    expect((await list(bid, other.accessToken)).status).toBe(200);
-    const out = await request(`${s.url}/auth/signout`, { token: user.accessToken, body: {} });
-    expect(out.status).toBeLessThan(300);
-    const after = await list(bid, user.accessToken);
-    expect(after.status).toBe(401);
-    expect(after.json.error?.code).toBe('session_expired');
-    expect(after.headers['www-authenticate']).toBe('Bearer error="invalid_token"');
-    expect((await list(bid, other.accessToken)).status).toBe(200); // the other session lives on
+  it('are these, every one covered below', async () => {
+    const declared = sessionInTransactionRoutes().filter((r) => r.startsWith('GET /api/'));
+    expect(declared).toEqual(Object.keys(DEFERRED).sort());
   });
 
-  it('a removed member is refused on the next request', async () => {
+  it('a sign-out takes effect on the next request, on each of them', async () => {
+    const user = await signUp(s);
+    const other = await signIn(s, user.email, user.password);
+    const { urls } = await business(user, 'Revocation Mortgage');
+    expect(await statuses(urls, user.accessToken)).toEqual(every(urls, '200 ')); // positive control
+    expect(await statuses(urls, other.accessToken)).toEqual(every(urls, '200 '));
+    const out = await request(`${s.url}/auth/signout`, { token: user.accessToken, body: {} });
+    expect(out.status).toBeLessThan(300);
+    expect(await statuses(urls, user.accessToken)).toEqual(
+      every(urls, '401 session_expired Bearer error="invalid_token"'),
+    );
+    expect(await statuses(urls, other.accessToken)).toEqual(every(urls, '200 ')); // the other session lives on
+  });
+
+  it('a removed member is refused on the next request, on each of them', async () => {
     const owner = await signUp(s);
     const member = await signUp(s);
-    const bid = await createBusinessHttp(s, owner, 'Membership Mortgage');
+    const { bid, urls } = await business(owner, 'Membership Mortgage');
     await addMember(s.engine, bid, member.userId, 'member');
-    expect((await list(bid, member.accessToken)).status).toBe(200); // positive control
+    expect(await statuses(urls, member.accessToken)).toEqual(every(urls, '200 ')); // positive control
     await asOwner(s.engine, (c) =>
       c.query('DELETE FROM app.memberships WHERE business_id = $1 AND user_id = $2', [bid, member.userId]),
     );
-    const after = await list(bid, member.accessToken);
-    expect(after.status).toBe(404);
-    expect(after.json.error?.code).toBe('not_found');
-    expect((await list(bid, owner.accessToken)).status).toBe(200);
+    expect(await statuses(urls, member.accessToken)).toEqual(every(urls, '404 not_found'));
+    expect(await statuses(urls, owner.accessToken)).toEqual(every(urls, '200 '));
   });
 
   describe('guards', () => {

@@ -65,6 +65,8 @@ export function activityRoutes(root: FastifyInstance, db: Database): void {
   app.get(
     tasks,
     {
+      // Tasks on the dashboard and the contact page: the set-up is the session check (§8).
+      config: { sessionInTransaction: true },
       schema: {
         tags: ['tasks'],
         security,

@@ -16,6 +16,7 @@ export async function getContactDetail(tx: Tx, businessId: string, id: string): 
   const optOuts = await tx.query<{ our_number: string; keyword: string; opted_out_at: Date }>(
     'SELECT our_number, keyword, opted_out_at FROM app.sms_opt_outs WHERE business_id = $1 AND contact_id = $2 ORDER BY opted_out_at',
     [businessId, id],
+    { prepared: true }, // the contact page
   );
   return { ...contact, lists, sms_opt_outs: optOuts.rows.map((o) => ({ ...o, opted_out_at: iso(o.opted_out_at)! })) };
 }

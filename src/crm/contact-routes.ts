@@ -75,6 +75,8 @@ export function contactRoutes(root: FastifyInstance, db: Database): void {
   app.get(
     `${base}/:id`,
     {
+      // The contact page: its transaction's set-up is the session check (§8).
+      config: { sessionInTransaction: true },
       schema: {
         tags,
         security,
@@ -175,6 +177,8 @@ export function contactRoutes(root: FastifyInstance, db: Database): void {
   app.get(
     `${base}/:id/timeline`,
     {
+      // The contact page's timeline: the set-up is the session check (§8).
+      config: { sessionInTransaction: true },
       schema: {
         tags,
         security,

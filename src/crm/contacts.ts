@@ -168,6 +168,7 @@ export async function getContact(tx: Tx, businessId: string, id: string): Promis
   const r = await tx.query<ContactRow>(
     `SELECT ${CONTACT_COLUMNS} FROM app.contacts c WHERE c.business_id = $1 AND c.id = $2`,
     [businessId, id],
+    { prepared: true }, // the contact page
   );
   if (!r.rows[0]) throw notFound('contact');
   return toContact(r.rows[0]);

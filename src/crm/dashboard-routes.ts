@@ -41,6 +41,8 @@ export function dashboardRoutes(root: FastifyInstance, db: Database): void {
   app.get(
     '/api/businesses/:bid/dashboard',
     {
+      // The home screen: its transaction's set-up is the session check (§8).
+      config: { sessionInTransaction: true },
       schema: {
         tags: ['dashboard'],
         security: [{ bearer: [] }],

@@ -32,6 +32,8 @@ export function dealRoutes(root: FastifyInstance, db: Database): void {
   app.get(
     base,
     {
+      // The pipeline board: its transaction's set-up is the session check (§8).
+      config: { sessionInTransaction: true },
       schema: {
         tags,
         security,

@@ -363,6 +363,7 @@ export async function listDeals(
   const r = await tx.query<DealRow>(
     `SELECT ${DEAL_COLUMNS} FROM ${DEAL_FROM} WHERE ${where.join(' AND ')} ORDER BY d.stage, d.position, d.id LIMIT ${p(query.limit + 1)}`,
     params,
+    { prepared: true }, // the pipeline board; one of a bounded set of texts (filters × cursor)
   );
   const out = page(r.rows, query.limit, (row) => [row.stage, row.position, row.id]);
   return { items: out.items.map(toDeal), next_cursor: out.next_cursor };

@@ -168,12 +168,15 @@ export async function listsOfContact(
   businessId: string,
   contactId: string,
 ): Promise<Pick<List, 'id' | 'name' | 'color'>[]> {
-  const c = await tx.query('SELECT 1 FROM app.contacts WHERE business_id = $1 AND id = $2', [businessId, contactId]);
+  const c = await tx.query('SELECT 1 FROM app.contacts WHERE business_id = $1 AND id = $2', [businessId, contactId], {
+    prepared: true,
+  });
   if (c.rowCount === 0) throw notFound('contact');
   const r = await tx.query<{ id: string; name: string; color: string }>(
     `SELECT l.id, l.name, l.color FROM app.list_members m JOIN app.lists l ON l.business_id = m.business_id AND l.id = m.list_id
       WHERE m.business_id = $1 AND m.contact_id = $2 ORDER BY lower(l.name), l.id`,
     [businessId, contactId],
+    { prepared: true }, // the contact page
   );
   return r.rows;
 }

@@ -14,6 +14,8 @@ export function searchRoutes(root: FastifyInstance, db: Database): void {
   app.get(
     '/api/businesses/:bid/search',
     {
+      // The search box on every screen: the set-up is the session check (§8).
+      config: { sessionInTransaction: true },
       schema: {
         tags: ['search'],
         security,

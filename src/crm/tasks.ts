@@ -198,6 +198,7 @@ export async function listTasks(
     `SELECT ${TASK_COLUMNS}, ${dueKey}::text AS k FROM app.tasks t WHERE ${where.join(' AND ')}
       ORDER BY ${dueKey}, t.id LIMIT ${p(query.limit + 1)}`,
     params,
+    { prepared: true }, // "my open tasks" on the dashboard; a bounded set of texts (filters × cursor)
   );
   const out = page(r.rows, query.limit, (row) => [row.k, row.id]);
   return { items: out.items.map(({ k: _k, ...row }) => toTask(row)), next_cursor: out.next_cursor };

@@ -24,10 +24,13 @@ export async function contactTimeline(
   contactId: string,
   query: { limit: number; cursor?: string },
 ): Promise<{ items: TimelineItem[]; next_cursor: string | null }> {
-  const exists = await tx.query('SELECT 1 FROM app.contacts WHERE business_id = $1 AND id = $2', [
-    businessId,
-    contactId,
-  ]);
+  const exists = await tx.query(
+    'SELECT 1 FROM app.contacts WHERE business_id = $1 AND id = $2',
+    [businessId, contactId],
+    {
+      prepared: true,
+    },
+  );
   if (exists.rowCount === 0) throw notFound('contact');
   const params: unknown[] = [businessId, contactId, query.limit + 1];
   const cursor = decodeCursor(query.cursor, 2);
@@ -142,7 +145,7 @@ export async function contactTimeline(
     k: string;
     actor_id: string | null;
     data: Record<string, unknown>;
-  }>(sql, params);
+  }>(sql, params, { prepared: true }); // the contact page; with or without the cursor
   const out = page(r.rows, query.limit, (row) => [row.k, row.id]);
   return {
     items: out.items.map((row) => ({

@@ -19,6 +19,8 @@ export function conversationRoutes(root: FastifyInstance, db: Database): void {
   app.get(
     base,
     {
+      // The inbox: its transaction's set-up is the session check (§8).
+      config: { sessionInTransaction: true },
       schema: {
         tags,
         security,
@@ -44,6 +46,8 @@ export function conversationRoutes(root: FastifyInstance, db: Database): void {
   app.get(
     `${base}/:id/messages`,
     {
+      // An open thread: its transaction's set-up is the session check (§8).
+      config: { sessionInTransaction: true },
       schema: {
         tags,
         security,

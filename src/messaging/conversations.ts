@@ -83,10 +83,12 @@ export async function listConversations(
     `SELECT ${CONVERSATION_COLUMNS}, ${RECENCY}::text AS k FROM ${FROM} WHERE ${where.join(' AND ')}
       ORDER BY ${RECENCY} DESC, v.id DESC LIMIT ${p(query.limit + 1)}`,
     params,
+    { prepared: true }, // the inbox; a bounded set of texts (filters × cursor)
   );
   const total = await tx.query<{ n: string }>(
     `SELECT coalesce(sum(v.unread_count), 0) AS n FROM ${FROM} WHERE v.business_id = $1 AND c.deleted_at IS NULL`,
     [businessId],
+    { prepared: true },
   );
   const out = page(r.rows, query.limit, (row) => [row.k, row.id]);
   return {
@@ -100,6 +102,7 @@ export async function getConversation(tx: Tx, businessId: string, id: string): P
   const r = await tx.query<ConversationRow>(
     `SELECT ${CONVERSATION_COLUMNS} FROM ${FROM} WHERE v.business_id = $1 AND v.id = $2`,
     [businessId, id],
+    { prepared: true },
   );
   if (!r.rows[0]) throw notFound('conversation');
   return toConversation(r.rows[0]);
@@ -135,6 +138,7 @@ export async function listMessages(
        FROM app.messages m WHERE m.business_id = $1 AND m.conversation_id = $2 ${keyset}
       ORDER BY m.created_at DESC, m.id DESC LIMIT $${params.length}`,
     params,
+    { prepared: true }, // an open thread; with or without the cursor
   );
   const out = page(r.rows, query.limit, (row) => [row.k, row.id]);
   return {

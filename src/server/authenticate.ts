@@ -45,6 +45,13 @@ const callers = new WeakMap<FastifyRequest, Caller>();
 const stepped = new WeakSet<FastifyRequest>();
 /** Verified tokens whose session the route's own transaction will check (sessionInTransaction). */
 const pending = new WeakMap<FastifyRequest, { caller: Caller; reply: FastifyReply }>();
+/** `METHOD url` of every route installed with sessionInTransaction, for the revocation tests. */
+const deferredRoutes = new Set<string>();
+
+/** The routes whose liveness check is their transaction's set-up (test/request-path.test.ts checks each). */
+export function sessionInTransactionRoutes(): string[] {
+  return [...deferredRoutes].sort();
+}
 
 function modeOf(security: unknown): Mode | undefined {
   if (!Array.isArray(security)) return undefined;
@@ -75,6 +82,7 @@ export function installAuthentication(app: FastifyInstance, deps: { db: Database
       route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
     route.onRequest = [step, ...own];
     if (inTransaction) {
+      for (const method of [route.method].flat()) deferredRoutes.add(`${method} ${route.url}`);
       const sends = route.onSend === undefined ? [] : Array.isArray(route.onSend) ? route.onSend : [route.onSend];
       route.onSend = [refuseUncheckedSuccess, ...sends];
     }
