@@ -1,13 +1,14 @@
 // Embedded engine: /healthz p99 while other clients saturate a database route
 // (goal ≤ 10 ms). PGlite runs in a worker thread, so the HTTP thread should stay free.
+// A real `capto start` process (bin/capto.js), so the Node/V8 flags it runs the embedded
+// engine with (docs/ARCHITECTURE.md §5) are the ones measured.
 // Baseline: /healthz p99 with the database idle, same server, same run.
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig } from '../src/config/index.ts';
-import { startCapto } from '../src/main.ts';
+import { stopNode } from '../test/support/capto-process.ts';
+import { startCapto } from './embedded-memory.bench.ts';
 import { figure, percentile, timedGet, type Figure } from './lib.ts';
-import { freePort } from '../test/support/server.ts';
 
 async function healthzP99(url: string, samples: number): Promise<number> {
   const times: number[] = [];
@@ -18,17 +19,9 @@ async function healthzP99(url: string, samples: number): Promise<number> {
 
 export default async function run(): Promise<Figure[]> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'capto-bench-'));
-  const port = await freePort();
   const server = await startCapto(
-    loadConfig({
-      CAPTO_ENV: 'test',
-      CAPTO_DATA_DIR: dir,
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      LOG_LEVEL: 'silent',
-      CAPTO_DB_POOL_SIZE: '8',
-      CAPTO_SCAN_ON_START: 'off',
-    }),
+    { label: 'bin/capto.js', argv: ['bin/capto.js'], env: { CAPTO_DB_POOL_SIZE: '8', CAPTO_SCAN_ON_START: 'off' } },
+    dir,
   );
   try {
     await healthzP99(server.url, 200); // warm up
@@ -62,7 +55,7 @@ export default async function run(): Promise<Figure[]> {
       }),
     ];
   } finally {
-    await server.close();
+    await stopNode(server.child);
     rmSync(dir, { recursive: true, force: true });
   }
 }

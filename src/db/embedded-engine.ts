@@ -3,7 +3,7 @@
 // data dir lock (data-dir-lock.ts); a running server also serves the admin channel
 // (admin-channel.ts) so that operator commands can use its database instead of opening
 // PGlite a second time (docs/ARCHITECTURE.md §5).
-import { mkdirSync, mkdtempSync, rmSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, chmodSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -74,9 +74,33 @@ function engineOver(
  * Server settings for PGlite, on top of its own start parameters (docs/ARCHITECTURE.md §5).
  * PostgreSQL's default 128 MB of shared buffers live in the WebAssembly heap, which never
  * shrinks, and are touched at open: 32 MB cut an open's RSS from 293 to 176 MB here, and
- * pages that do not fit are read from the OS page cache by a plain file read.
+ * 16 MB a further 17 MB; pages that do not fit are read from the OS page cache by a plain
+ * file read.
  */
-const EMBEDDED_SETTINGS = ['shared_buffers=32MB'];
+const EMBEDDED_SETTINGS = ['shared_buffers=16MB'];
+
+type WorkerInput = {
+  dataDir: string;
+  settings: string[];
+} & ({ initOnly: true } | { socketPath: string; bootstrapSql: string; maxConnections: number });
+
+/** A PGlite worker (pglite-worker.mjs), resolved once it has opened the database. */
+async function startWorker(input: WorkerInput): Promise<Worker> {
+  const worker = new Worker(new URL('./pglite-worker.mjs', import.meta.url), { workerData: input });
+  await new Promise<void>((resolve, reject) => {
+    const onMessage = (msg: WorkerMessage) => {
+      if (msg.type === 'ready') {
+        worker.off('message', onMessage);
+        resolve();
+      } else if (msg.type === 'error') {
+        reject(new Error(`embedded database failed to start: ${msg.message}`));
+      }
+    };
+    worker.on('message', onMessage);
+    worker.once('error', reject);
+  });
+  return worker;
+}
 
 export async function openEmbeddedEngine(options: EmbeddedEngineOptions): Promise<Engine> {
   const dataDir = path.resolve(options.dataDir);
@@ -102,27 +126,19 @@ export async function openEmbeddedEngine(options: EmbeddedEngineOptions): Promis
   // Stale from a crashed run: safe to remove only because the lock proves nobody serves it.
   rmSync(socketPath, { force: true });
 
-  const maxConnections = options.poolSize + EMBEDDED_JOB_POOL_SIZE + 8;
-  const worker = new Worker(new URL('./pglite-worker.mjs', import.meta.url), {
-    workerData: {
-      dataDir: pgdata,
-      socketPath,
-      bootstrapSql: bootstrapSql(),
-      maxConnections,
-      settings: EMBEDDED_SETTINGS,
-    },
-  });
-  await new Promise<void>((resolve, reject) => {
-    const onMessage = (msg: WorkerMessage) => {
-      if (msg.type === 'ready') {
-        worker.off('message', onMessage);
-        resolve();
-      } else if (msg.type === 'error') {
-        reject(new Error(`embedded database failed to start: ${msg.message}`));
-      }
-    };
-    worker.on('message', onMessage);
-    worker.once('error', reject);
+  // A new data dir is created (initdb) by a worker of its own, which then ends: initdb
+  // grows the WebAssembly heap to ~380 MB, and that heap never shrinks while its
+  // instance lives (docs/ARCHITECTURE.md §5).
+  if (!existsSync(path.join(pgdata, 'PG_VERSION'))) {
+    const init = await startWorker({ dataDir: pgdata, settings: EMBEDDED_SETTINGS, initOnly: true });
+    await init.terminate();
+  }
+  const worker = await startWorker({
+    dataDir: pgdata,
+    settings: EMBEDDED_SETTINGS,
+    socketPath,
+    bootstrapSql: bootstrapSql(),
+    maxConnections: options.poolSize + EMBEDDED_JOB_POOL_SIZE + 8,
   });
 
   let nextSnapshot = 1;
