@@ -118,13 +118,13 @@ describe('restore without a master key', () => {
 });
 
 describe('embedded memory', () => {
-  it.skipIf(ENGINE !== 'embedded')("PGlite runs with 32 MB of shared buffers, not PostgreSQL's 128 MB", async () => {
+  it.skipIf(ENGINE !== 'embedded')("PGlite runs with 16 MB of shared buffers, not PostgreSQL's 128 MB", async () => {
     const t = await createTestDatabase({ migrate: false });
     try {
       const shown = await t.engine.withMaintenanceClient((c) =>
         c.query<{ shared_buffers: string }>('SHOW shared_buffers'),
       );
-      expect(shown.rows[0]?.shared_buffers).toBe('32MB');
+      expect(shown.rows[0]?.shared_buffers).toBe('16MB');
       // Our settings come on top of PGlite's own start parameters, which still hold.
       const search = await t.engine.withMaintenanceClient((c) =>
         c.query<{ max_worker_processes: string }>('SHOW max_worker_processes'),

@@ -1,0 +1,38 @@
+// `capto start` on the embedded engine runs with the V8 flags and malloc setting of
+// bin/capto.js (docs/ARCHITECTURE.md §5): it re-executes itself, keeping its PID, so
+// supervisors and the data dir lock see one process.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawnCapto, stopNode } from './support/capto-process.ts';
+import { ENGINE } from './support/engine.ts';
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+describe.skipIf(ENGINE !== 'embedded')('embedded capto start', () => {
+  it('runs with --liftoff-only, --max-semi-space-size=2 and MALLOC_ARENA_MAX=2, under its own PID', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'capto-mem-'));
+    dirs.push(dataDir);
+    const server = spawnCapto(['start'], {
+      CAPTO_ENV: 'test',
+      CAPTO_DATA_DIR: dataDir,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      CAPTO_TLS: 'off',
+      CAPTO_SCAN_ON_START: 'off',
+    });
+    try {
+      await server.waitFor(/Capto is running/, 180_000);
+      const pid = server.child.pid!;
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      expect(argv).toEqual(expect.arrayContaining(['--liftoff-only', '--max-semi-space-size=2']));
+      expect(argv.some((a) => a.endsWith('bin/capto.js'))).toBe(true);
+      expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain('MALLOC_ARENA_MAX=2');
+    } finally {
+      await stopNode(server.child);
+    }
+    expect((await server.exited).code).toBe(0);
+  });
+});
