@@ -122,6 +122,16 @@ interface SearchRow extends Record<string, unknown> {
   k2: string;
 }
 
+/** Byte order of two strings (the tiers' keys are COLLATE "C"). */
+function compareBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+const byTierAndKeys = (a: SearchRow, b: SearchRow) =>
+  a.tier - b.tier ||
+  compareBytes(a.k1 ?? '', b.k1 ?? '') ||
+  compareBytes(a.k2 ?? '', b.k2 ?? '') ||
+  compareBytes(String(a.id), String(b.id));
+
 /**
  * Ranked search by name, email or phone digits, on top of the caller's filters (`where`,
  * whose parameters are in `params`; $1 is the business). Keyset paging: the cursor is
@@ -144,40 +154,56 @@ export async function searchContacts(
   const take = Math.trunc(limit) + 1;
   const rows: SearchRow[] = [];
 
-  // One statement per tier, most expected first, until the page is full: a later tier's
-  // statement never runs when an earlier one filled the page (its scan could be long: for
-  // "jo", every email starting with "jo" belongs to a name tier already). A row belongs
-  // to the first tier it matches: each tier leaves out the earlier ones.
+  // The tiers, most expected first, as `UNION ALL` of the tiers in order under a LIMIT.
+  // PostgreSQL's Append runs its children one after another and the LIMIT stops pulling
+  // once the page is full, so a later tier's scan never starts when an earlier one filled
+  // the page (it could be long: for "jo", every email starting with "jo" belongs to a name
+  // tier already) — the order and the laziness of one statement per tier, in at most two
+  // round trips instead of up to six (docs/ARCHITECTURE.md §11, Search). A row belongs to
+  // the first tier it matches: each tier leaves out the earlier ones. Each tier is ordered
+  // within itself; the rows are put in (tier, key 1, key 2, id) order again below, so the
+  // page does not depend on Append's order.
   const earlier: string[] = [];
+  const tierSelects: string[] = [];
   for (const [i, tier] of tiers.entries()) {
     const n = i + 1;
     const exclude = earlier.length ? ` AND (${earlier.join(' OR ')}) IS NOT TRUE` : '';
     earlier.push(...tier.branches.map((b) => `(${b})`));
-    if (n < after || rows.length >= take) continue;
+    if (n < after) continue;
     const order = [...tier.keys, 'c.id'];
     const keyset =
       n === after
         ? ` AND (${order.join(', ')}) > (${tier.keys.map((_, k) => p(cursor![k + 1])).join(', ')}, ${p(cursor![3])}::uuid)`
         : '';
     const k2 = tier.keys[1] ?? `''`;
-    const need = take - rows.length;
     const selects = tier.branches.map(
       (
         branch,
       ) => `(SELECT ${CONTACT_COLUMNS}, ${n} AS tier, (${tier.keys[0]}) COLLATE "C" AS k1, (${k2}) COLLATE "C" AS k2
          FROM app.contacts c WHERE ${filters} AND ${branch}${exclude}${keyset}
-        ORDER BY ${order.join(', ')} LIMIT ${need})`,
+        ORDER BY ${order.join(', ')} LIMIT ${take})`,
     );
+    tierSelects.push(
+      selects.length === 1
+        ? selects[0]!
+        : `(SELECT DISTINCT ON (u.k1, u.k2, u.id) u.* FROM (${selects.join(' UNION ALL ')}) u
+              ORDER BY u.k1, u.k2, u.id LIMIT ${take})`,
+    );
+  }
+  // The first tier (the exact matches: a common name fills the page with them) is planned
+  // and run alone; the others only when it did not fill the page, together. Planning
+  // every tier costs several times one tier's (policies, one per branch), wasted when the
+  // first fills the page.
+  for (const group of [tierSelects.slice(0, 1), tierSelects.slice(1)]) {
+    if (!group.length || rows.length >= take) continue;
+    const need = take - rows.length;
     const r = await tx.query<SearchRow>(
       ...onlyUsed(
-        selects.length === 1
-          ? selects[0]!
-          : `SELECT DISTINCT ON (u.k1, u.k2, u.id) u.* FROM (${selects.join(' UNION ALL ')}) u
-              ORDER BY u.k1, u.k2, u.id LIMIT ${need}`,
+        group.length === 1 ? group[0]! : `SELECT t.* FROM (${group.join(' UNION ALL ')}) t LIMIT ${need}`,
         params,
       ),
     );
-    rows.push(...r.rows);
+    rows.push(...r.rows.sort(byTierAndKeys).slice(0, need));
   }
 
   // Substring and typo matches, only when the expected ones do not fill the page.

@@ -32,29 +32,32 @@ export async function globalSearch(tx: Tx, businessId: string, q: string, limit:
   const byText = [...term].length >= 3;
   // Deals and conversations: bounded candidates from app.deal_search_ids and
   // app.conversation_search_ids (migration 0076), read and ranked through the policies.
-  const deals = await tx.query<{
-    id: string;
-    title: string;
-    stage: string;
-    amount_cents: string;
-    contact_id: string | null;
-  }>(
-    `SELECT d.id, d.title, d.stage, d.amount_cents::text AS amount_cents, d.contact_id FROM app.deals d
+  // The two statements are sent together: on server PostgreSQL the connection is
+  // pipelined (docs/ARCHITECTURE.md §7), so they cost one round trip, not two.
+  const [deals, conversations] = await Promise.all([
+    tx.query<{
+      id: string;
+      title: string;
+      stage: string;
+      amount_cents: string;
+      contact_id: string | null;
+    }>(
+      `SELECT d.id, d.title, d.stage, d.amount_cents::text AS amount_cents, d.contact_id FROM app.deals d
       WHERE d.business_id = $1 AND d.id IN (
         SELECT x.id FROM app.deals x WHERE x.business_id = $1 AND x.contact_id = ANY ($2::uuid[])
         UNION SELECT s.id FROM app.deal_search_ids($1, $3::text, ${CANDIDATES}) s (id) WHERE $3::text IS NOT NULL)
       ORDER BY lower(d.title) LIKE $4 DESC, extensions.similarity(lower(d.title), $5) DESC, d.id LIMIT $6`,
-    [businessId, ids, byText ? pattern : null, pattern.slice(1), term, limit],
-  );
-  // A conversation matches by its contact or by a message's text; newest first.
-  const conversations = await tx.query<{
-    id: string;
-    contact_id: string;
-    contact_name: string;
-    our_number: string;
-    snippet: string | null;
-  }>(
-    `SELECT v.id, v.contact_id, btrim(c.first_name || ' ' || c.last_name) AS contact_name, v.our_number,
+      [businessId, ids, byText ? pattern : null, pattern.slice(1), term, limit],
+    ),
+    // A conversation matches by its contact or by a message's text; newest first.
+    tx.query<{
+      id: string;
+      contact_id: string;
+      contact_name: string;
+      our_number: string;
+      snippet: string | null;
+    }>(
+      `SELECT v.id, v.contact_id, btrim(c.first_name || ' ' || c.last_name) AS contact_name, v.our_number,
             (SELECT left(m.body, 140) FROM app.messages m
               WHERE m.business_id = v.business_id AND m.conversation_id = v.id AND lower(m.body) LIKE $3
               ORDER BY m.created_at DESC LIMIT 1) AS snippet
@@ -63,8 +66,9 @@ export async function globalSearch(tx: Tx, businessId: string, q: string, limit:
         SELECT x.id FROM app.conversations x WHERE x.business_id = $1 AND x.contact_id = ANY ($2::uuid[])
         UNION SELECT s.id FROM app.conversation_search_ids($1, $3::text, ${CANDIDATES}) s (id) WHERE $3::text IS NOT NULL)
       ORDER BY v.last_message_at DESC NULLS LAST, v.id LIMIT $4`,
-    [businessId, ids, byText ? pattern : null, limit],
-  );
+      [businessId, ids, byText ? pattern : null, limit],
+    ),
+  ]);
   return {
     contacts,
     deals: deals.rows.map((d) => ({ ...d, amount_cents: Number(d.amount_cents) })),
