@@ -145,3 +145,20 @@ export async function cachedWorld(o: {
   await engine.close();
   return { url: url.toString(), fresh };
 }
+
+/**
+ * Settings for a Capto server on a cached world: a fixed master key, and the world's JWT
+ * signing keys forgotten first — a key sealed by another run's master key (each server's
+ * fresh data dir makes its own dev key) cannot be opened, and every sign-up would fail.
+ * Tokens of earlier runs die with their keys; nothing in a bench world needs them.
+ */
+export async function cachedWorldServerEnv(url: string): Promise<Record<string, string>> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query('DELETE FROM vault.jwt_signing_keys');
+  } finally {
+    await c.end();
+  }
+  return { CAPTO_MASTER_KEY: Buffer.alloc(32, 'capto-bench').toString('base64') };
+}

@@ -27,7 +27,7 @@ import { asOwner } from '../src/db/engine.ts';
 import { sharedFakeHibp } from '../test/fakes/hibp.ts';
 import { startTestServer, freePort, type TestServer } from '../test/support/server.ts';
 import { signUp } from '../test/support/auth.ts';
-import { figure, ratioRange, type Figure } from './lib.ts';
+import { cachedWorldServerEnv, figure, ratioRange, type Figure } from './lib.ts';
 import { BUSINESSES, CONTACTS, pathIds, pathWorld } from './path-world.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -83,6 +83,7 @@ async function captoServer(url: string): Promise<{ target: Target; close(): Prom
     CAPTO_AUTH_RATE_ACCOUNT: '100000',
     CAPTO_DATA_DIR: scratch,
     DATABASE_URL: url,
+    ...(await cachedWorldServerEnv(url)),
   });
   const server: RunningCapto = await startCapto(config);
   const user = await signUp(server as unknown as TestServer);

@@ -20,7 +20,7 @@ import type { Tx } from '../src/db/index.ts';
 import { sharedFakeHibp } from '../test/fakes/hibp.ts';
 import { signUp } from '../test/support/auth.ts';
 import { freePort, type TestServer } from '../test/support/server.ts';
-import { figure, percentile, timedGet, type Figure } from './lib.ts';
+import { cachedWorldServerEnv, figure, percentile, timedGet, type Figure } from './lib.ts';
 import { SEARCH_CONTACTS, searchWorld } from './search-world.ts';
 
 const ADMIN_URL =
@@ -96,6 +96,7 @@ async function httpRounds(world: { url: string; business: string }, list: Kind[]
     CAPTO_AUTH_RATE_ACCOUNT: '100000',
     CAPTO_DATA_DIR: scratch,
     DATABASE_URL: world.url,
+    ...(await cachedWorldServerEnv(world.url)),
   });
   const server = await startCapto(config);
   try {
