@@ -4,8 +4,10 @@
 // of the upload to the poll that sees `completed`, and only rows created or updated count
 // (the fixture's duplicates and bad rows are work, not throughput).
 //
-// Both engines run side by side in one world: BENCH_IMPORT_HTTP_BACKGROUND contacts (200k)
-// over BENCH_IMPORT_HTTP_BUSINESSES businesses (1,000) seeded into each, then rounds
+// Both engines run side by side in one world of 200k background contacts over 1,000
+// businesses: on server PostgreSQL a throw-away copy of the cached path world
+// (bench/path-world.ts, copied in seconds), on the embedded engine the same shape
+// (BENCH_PATH_CONTACTS over BENCH_PATH_BUSINESSES) seeded into PGlite; then rounds
 // interleaved server, embedded, server, embedded… (≥ 3 each), every import into a fresh
 // business. Figures (docs in bench/README.md):
 // - server PostgreSQL rows/s over HTTP: goal ≥ 20,000 rows/s; its baseline is the same
@@ -23,13 +25,10 @@ import { signUp, type SignedUpUser } from '../test/support/auth.ts';
 import { newBusiness } from '../test/support/factories.ts';
 import { request } from '../test/support/http.ts';
 import { startTestServer, type TestServer } from '../test/support/server.ts';
-import { figure, type Figure } from './lib.ts';
+import { cachedWorldServerEnv, figure, worldCopy, type Figure } from './lib.ts';
+import { ADMIN_URL, BUSINESSES, CONTACTS as BACKGROUND, pathWorld } from './path-world.ts';
 
-const ADMIN_URL =
-  process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const ROWS = Number(process.env.BENCH_IMPORT_HTTP_ROWS ?? 20_000);
-const BACKGROUND = Number(process.env.BENCH_IMPORT_HTTP_BACKGROUND ?? 200_000);
-const BUSINESSES = Number(process.env.BENCH_IMPORT_HTTP_BUSINESSES ?? 1000);
 const ROUNDS = Math.max(3, Number(process.env.BENCH_IMPORT_HTTP_ROUNDS ?? 3));
 
 interface Side {
@@ -39,14 +38,19 @@ interface Side {
 }
 
 /** A server on one engine: the engine is chosen by TEST_DATABASE_URL when it starts. */
-async function startOn(label: Side['label']): Promise<Side> {
+async function startOn(label: Side['label'], world?: string): Promise<Side> {
   const saved = process.env.TEST_DATABASE_URL;
   if (label === 'server') process.env.TEST_DATABASE_URL = ADMIN_URL;
   else delete process.env.TEST_DATABASE_URL;
   try {
     // The server's own pool size (CAPTO_DB_POOL_SIZE's default), not the tests' small one.
-    const server = await startTestServer({ CAPTO_DB_POOL_SIZE: '10', CAPTO_SCAN_ON_START: 'off' });
+    const server = await startTestServer({
+      CAPTO_DB_POOL_SIZE: '10',
+      CAPTO_SCAN_ON_START: 'off',
+      ...(world ? { DATABASE_URL: world, ...(await cachedWorldServerEnv(world)) } : {}),
+    });
     const user = await signUp(server, { verified: true });
+    if (world) return { label, server, user }; // the copy holds the background already
     await asOwner(server.engine, (c) =>
       c.query(`BEGIN; SET LOCAL ROLE capto_owner;
         INSERT INTO auth.users (id, email) SELECT gen_random_uuid(), 'bg' || g || '@bench.test' FROM generate_series(1, ${BUSINESSES}) g;
@@ -145,8 +149,9 @@ export default async function run(): Promise<Figure[]> {
   const fixture = contactsFixture(ROWS);
   const csv = Buffer.from(fixture.csv);
   const sides: Side[] = [];
+  const copy = await worldCopy(ADMIN_URL, await pathWorld(), 'capto_bench_import_http_copy');
   try {
-    sides.push(await startOn('server'), await startOn('embedded'));
+    sides.push(await startOn('server', copy.url), await startOn('embedded'));
     const [server, embedded] = sides as [Side, Side];
     const warm = Buffer.from(contactsFixture(1000).csv);
     for (const s of sides) await overHttp(s, warm); // code paths, caches, the runner's first job
@@ -193,5 +198,6 @@ export default async function run(): Promise<Figure[]> {
     ];
   } finally {
     for (const s of sides) await s.server.stop().catch(() => undefined);
+    await copy.drop().catch(() => undefined);
   }
 }
