@@ -50,6 +50,12 @@ export async function openServerEngine(options: ServerEngineOptions): Promise<En
   });
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
+  // A backend can die at any instant (pg_terminate_backend, failover). pg then emits 'error'
+  // on the client, and at the instant a client passes between the pool and its user (or
+  // waits with a pipelined COMMIT in flight) nobody may be listening: an uncaught exception
+  // that would end the process. Every client listens for its whole life; its queries still
+  // fail, and the pool drops it when it comes back (it is no longer queryable).
+  pool.on('connect', (client) => client.on('error', () => undefined));
   try {
     await assertSafeLoginRole(pool);
   } catch (e) {
