@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { stopNode } from '../test/support/capto-process.ts';
 import { startCapto, type Variant } from './embedded-memory.bench.ts';
-import { figure, percentile, timedGet, type Figure } from './lib.ts';
+import { type Figure, figure, interleavedRounds, percentile, timedGet } from './lib.ts';
 
 async function healthzP99(url: string, samples: number): Promise<number> {
   const times: number[] = [];
@@ -73,19 +73,11 @@ export default async function run(): Promise<Figure[]> {
     label: flags.length > 0 ? `flags ${flags.join(' ')}` : 'without the flags',
     argv: [...flags, '--import', 'tsx', 'src/cli/main.ts'],
   };
-  const a: Measured[] = [];
-  const b: Measured[] = [];
-  const loads: string[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    loads.push(os.loadavg()[0]!.toFixed(1));
-    if (round % 2 === 0) {
-      a.push(await measure(tuned));
-      b.push(await measure(plain));
-    } else {
-      b.push(await measure(plain));
-      a.push(await measure(tuned));
-    }
-  }
+  const { a, b, loads } = await interleavedRounds(
+    ROUNDS,
+    () => measure(tuned),
+    () => measure(plain),
+  );
   return [
     figure({
       name: 'embedded /healthz p99 while a DB route is saturated',

@@ -17,7 +17,7 @@ import { signUp } from '../test/support/auth.ts';
 import { request } from '../test/support/http.ts';
 import { freePort, type TestServer } from '../test/support/server.ts';
 import { stopNode } from '../test/support/capto-process.ts';
-import { figure, type Figure } from './lib.ts';
+import { figure, type Figure, interleavedRounds } from './lib.ts';
 
 const ROUNDS = Math.max(3, Number(process.env.BENCH_ROUNDS ?? 3));
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_SECONDS ?? 15) * 1000;
@@ -150,19 +150,11 @@ export default async function run(): Promise<Figure[]> {
     label: process.env.BENCH_MEMORY_FLAGS ? `flags ${process.env.BENCH_MEMORY_FLAGS}` : 'no embedded settings',
     argv: [...(process.env.BENCH_MEMORY_FLAGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', 'src/cli/main.ts'],
   };
-  const a: Sample[] = [];
-  const b: Sample[] = [];
-  const loads: string[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    loads.push(os.loadavg()[0]!.toFixed(1));
-    if (round % 2 === 0) {
-      a.push(await sample(tuned));
-      b.push(await sample(baseline));
-    } else {
-      b.push(await sample(baseline));
-      a.push(await sample(tuned));
-    }
-  }
+  const { a, b, loads } = await interleavedRounds(
+    ROUNDS,
+    () => sample(tuned),
+    () => sample(baseline),
+  );
   const describe = (xs: Sample[]) =>
     `min/median/max MB: idle ${range(xs.map((x) => x.idle))}, c=${CONNECTIONS} ${range(xs.map((x) => x.loaded))}, ` +
     `start peak ${range(xs.map((x) => x.startPeak))}, peak ${range(xs.map((x) => x.peak))}; ` +

@@ -193,3 +193,26 @@ export async function worldCopy(
     },
   };
 }
+
+/**
+ * `rounds` interleaved A/B measurements in ABBA order (load drift hits both sides alike),
+ * with the 1-minute load average at the start of each round.
+ */
+export async function interleavedRounds<T>(
+  rounds: number,
+  a: () => Promise<T>,
+  b: () => Promise<T>,
+): Promise<{ a: T[]; b: T[]; loads: string[] }> {
+  const out = { a: [] as T[], b: [] as T[], loads: [] as string[] };
+  for (let round = 0; round < rounds; round++) {
+    out.loads.push(os.loadavg()[0]!.toFixed(1));
+    if (round % 2 === 0) {
+      out.a.push(await a());
+      out.b.push(await b());
+    } else {
+      out.b.push(await b());
+      out.a.push(await a());
+    }
+  }
+  return out;
+}
