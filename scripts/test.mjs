@@ -5,6 +5,9 @@
 // leftovers of this run are dropped at the end. Exits non-zero on any failure.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { ensureChromium, needsBrowser } from './ensure-chromium.mjs';
 
@@ -19,14 +22,46 @@ if (needsBrowser(extra) && !ensureChromium()) process.exit(1);
 const run = randomBytes(3).toString('hex');
 const results = [];
 
+// Each engine's results also go to a JSON report, so that the failures can be named again
+// in the last lines of the output: CI keeps only the tail of a long log.
+const reports = mkdtempSync(path.join(os.tmpdir(), 'capto-test-report-'));
+
 function vitest(label, env) {
   console.log(`\n=== ${label} ===`);
-  const r = spawnSync('npx', ['vitest', 'run', ...extra], {
-    stdio: 'inherit',
-    env: { ...process.env, CAPTO_TEST_RUN: run, ...env },
-  });
-  results.push({ label, ok: r.status === 0 });
+  const report = path.join(reports, `${results.length}.json`);
+  const r = spawnSync(
+    'npx',
+    ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...extra],
+    { stdio: 'inherit', env: { ...process.env, CAPTO_TEST_RUN: run, ...env } },
+  );
+  results.push({ label, ok: r.status === 0, failures: r.status === 0 ? [] : failuresIn(report) });
 }
+
+/** "file > test: first line of the error" for every failed test of a JSON report. */
+function failuresIn(report) {
+  let json;
+  try {
+    json = JSON.parse(readFileSync(report, 'utf8'));
+  } catch {
+    return ['(no report: vitest stopped before writing it; see its output above)'];
+  }
+  const lines = [];
+  for (const file of json.testResults ?? []) {
+    const name = path.relative(process.cwd(), file.name);
+    const failed = (file.assertionResults ?? []).filter((t) => t.status === 'failed');
+    for (const t of failed) lines.push(`${name} > ${t.fullName}: ${firstLine(t.failureMessages?.[0])}`);
+    if (failed.length === 0 && file.status === 'failed') lines.push(`${name}: ${firstLine(file.message)}`);
+  }
+  if (lines.length === 0) lines.push('no failed test: an unhandled error or a timeout outside a test (see above)');
+  return lines;
+}
+
+const firstLine = (text) =>
+  (text ?? '')
+    .split('\n')
+    .find((l) => l.trim())
+    ?.trim()
+    .slice(0, 300) ?? '';
 
 async function serverUrl() {
   if (process.env.TEST_DATABASE_URL) return process.env.TEST_DATABASE_URL;
@@ -61,7 +96,12 @@ if (engines.includes('server')) {
   }
 }
 
+rmSync(reports, { recursive: true, force: true });
 const passed = results.filter((r) => r.ok).length;
+for (const r of results.filter((x) => !x.ok)) {
+  console.log(`\nFailed on ${r.label}:`);
+  for (const line of r.failures) console.log(`  ${line}`);
+}
 console.log(`\n${results.map((r) => `${r.ok ? 'PASS' : 'FAIL'}  ${r.label}`).join('\n')}`);
 console.log(`engines: ${passed} passed, ${results.length - passed} failed`);
 process.exit(results.length > 0 && passed === results.length ? 0 : 1);
