@@ -35,12 +35,12 @@ export interface LockHolder {
 /** The data dir is held by another process (usually a running `capto start`). */
 export class DataDirInUseError extends Error {
   override name = 'DataDirInUseError';
-  constructor(
-    readonly dataDir: string,
-    readonly holder: LockHolder | undefined,
-    message: string,
-  ) {
+  readonly dataDir: string;
+  readonly holder: LockHolder | undefined;
+  constructor(dataDir: string, holder: LockHolder | undefined, message: string) {
     super(message);
+    this.dataDir = dataDir;
+    this.holder = holder;
   }
 }
 

@@ -32,14 +32,15 @@ export function gbpHosts(apiBase: string): GbpHosts {
 export type GbpErrorKind = 'auth' | 'scope' | 'transient' | 'permanent';
 
 export class GbpApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly kind: GbpErrorKind,
-    /** Google's ErrorInfo reason, else its status name (INVALID_ARGUMENT …), else `http_<status>`. */
-    readonly reason: string,
-    message: string,
-  ) {
+  readonly status: number;
+  readonly kind: GbpErrorKind;
+  /** Google's ErrorInfo reason, else its status name (INVALID_ARGUMENT …), else `http_<status>`. */
+  readonly reason: string;
+  constructor(status: number, kind: GbpErrorKind, reason: string, message: string) {
     super(message);
+    this.status = status;
+    this.kind = kind;
+    this.reason = reason;
     this.name = 'GbpApiError';
   }
 }

@@ -106,8 +106,10 @@ export interface JobEngineOptions {
  */
 export class JobFailure extends Error {
   override name = 'JobFailure';
-  constructor(readonly code: string) {
+  readonly code: string;
+  constructor(code: string) {
     super(code);
+    this.code = code;
     this.stack = `JobFailure: ${code}`;
   }
 }

@@ -56,13 +56,11 @@ export interface BackupHeader {
 /** A backup that cannot be restored; the message is safe to print and names the cause. */
 export class BackupError extends Error {
   override name = 'BackupError';
-  constructor(
-    readonly reason:
-      'not_a_backup' | 'unsupported_version' | 'wrong_key' | 'corrupted' | 'in_use' | 'not_empty' | 'unavailable',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
+  readonly reason:
+    'not_a_backup' | 'unsupported_version' | 'wrong_key' | 'corrupted' | 'in_use' | 'not_empty' | 'unavailable';
+  constructor(reason: BackupError['reason'], message: string, options?: { cause?: unknown }) {
     super(message, options);
+    this.reason = reason;
   }
 }
 

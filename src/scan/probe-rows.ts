@@ -74,11 +74,15 @@ export class RowMaker {
   private building = new Set<number>();
   private seq = 0;
 
-  constructor(
-    private readonly client: pg.ClientBase,
-    private readonly cat: Catalog,
-    readonly config: ScanConfig,
-  ) {}
+  private readonly client: pg.ClientBase;
+  private readonly cat: Catalog;
+  readonly config: ScanConfig;
+
+  constructor(client: pg.ClientBase, cat: Catalog, config: ScanConfig) {
+    this.client = client;
+    this.cat = cat;
+    this.config = config;
+  }
 
   seed(rel: Relation, scope: Scope, made: MadeRow): void {
     this.cache.set(`${rel.oid}|${scope.label}`, made);

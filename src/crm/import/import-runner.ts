@@ -69,8 +69,10 @@ const OK: Promise<BatchResult> = Promise.resolve({ state: 'ok' });
 
 /** Thrown inside a batch transaction to roll it back and report `result` instead. */
 class RollBack extends Error {
-  constructor(readonly result: BatchResult) {
+  readonly result: BatchResult;
+  constructor(result: BatchResult) {
     super(`batch rolled back: ${result.state}`);
+    this.result = result;
   }
 }
 

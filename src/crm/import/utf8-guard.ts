@@ -16,8 +16,11 @@ export class Utf8Guard extends Transform {
   private hi = 0xbf;
   private first = true;
 
-  constructor(private readonly maxBytes: number) {
+  private readonly maxBytes: number;
+
+  constructor(maxBytes: number) {
     super();
+    this.maxBytes = maxBytes;
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {

@@ -38,14 +38,15 @@ export interface OutgoingEmail {
 
 export class EmailDeliveryError extends Error {
   override name = 'EmailDeliveryError';
-  constructor(
-    message: string,
-    readonly permanent: boolean,
-    readonly code: string,
-    /** Past the point of no return without an answer: the provider may have the message. */
-    readonly unknown = false,
-  ) {
+  readonly permanent: boolean;
+  readonly code: string;
+  /** Past the point of no return without an answer: the provider may have the message. */
+  readonly unknown: boolean;
+  constructor(message: string, permanent: boolean, code: string, unknown = false) {
     super(message);
+    this.permanent = permanent;
+    this.code = code;
+    this.unknown = unknown;
   }
 
   /**

@@ -7,13 +7,13 @@ import { AppError } from '../../shared/errors.ts';
 
 export class TwilioApiError extends Error {
   override name = 'TwilioApiError';
-  constructor(
-    readonly httpStatus: number,
-    /** Twilio's error code (https://www.twilio.com/docs/api/errors), when it sent one. */
-    readonly code: number | null,
-    message: string,
-  ) {
+  readonly httpStatus: number;
+  /** Twilio's error code (https://www.twilio.com/docs/api/errors), when it sent one. */
+  readonly code: number | null;
+  constructor(httpStatus: number, code: number | null, message: string) {
     super(message);
+    this.httpStatus = httpStatus;
+    this.code = code;
   }
 }
 
