@@ -3,11 +3,11 @@
 // A real `capto start` process (bin/capto.js), so the Node/V8 flags it runs the embedded
 // engine with (docs/ARCHITECTURE.md §5) are the ones measured.
 // Baseline: /healthz p99 with the database idle, same server, same run.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stopNode } from '../test/support/capto-process.ts';
-import { startCapto, type Variant } from './embedded-memory.bench.ts';
+import { preparedDataDir, startCapto, type Variant } from './embedded-memory.bench.ts';
 import { type Figure, figure, interleavedRounds, percentile, timedGet } from './lib.ts';
 
 async function healthzP99(url: string, samples: number): Promise<number> {
@@ -23,8 +23,9 @@ interface Measured {
   dbRate: number;
 }
 
-async function measure(variant: Variant): Promise<Measured> {
+async function measure(variant: Variant, template: string): Promise<Measured> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'capto-bench-'));
+  cpSync(template, dir, { recursive: true });
   const server = await startCapto({ ...variant, env: { CAPTO_DB_POOL_SIZE: '8', CAPTO_SCAN_ON_START: 'off' } }, dir);
   try {
     await healthzP99(server.url, 200); // warm up
@@ -71,13 +72,15 @@ export default async function run(): Promise<Figure[]> {
   const flags = (process.env.BENCH_HEALTHZ_FLAGS ?? '').split(' ').filter(Boolean);
   const plain: Variant = {
     label: flags.length > 0 ? `flags ${flags.join(' ')}` : 'without the flags',
-    argv: [...flags, '--import', 'tsx', 'src/cli/main.ts'],
+    argv: [...flags, 'src/cli/main.ts'],
   };
+  // Every round on a copy of one migrated data dir: a restart, without initdb and migrations.
+  const template = await preparedDataDir(tuned);
   const { a, b, loads } = await interleavedRounds(
     ROUNDS,
-    () => measure(tuned),
-    () => measure(plain),
-  );
+    () => measure(tuned, template),
+    () => measure(plain, template),
+  ).finally(() => rmSync(template, { recursive: true, force: true }));
   return [
     figure({
       name: 'embedded /healthz p99 while a DB route is saturated',

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
-// The `capto` command. TypeScript sources run through tsx's loader, so the CLI,
-// the server and the tests execute the same files with no build step.
+// The `capto` command. The TypeScript sources run as they are, with no build step: Node
+// 24 strips their types itself (they use only erasable syntax, which `erasableSyntaxOnly`
+// in tsconfig.json enforces). No loader is registered, so no loader thread or transpiler
+// sits in the server's memory (docs/ARCHITECTURE.md §5); the tests run the same files
+// through vitest.
 //
 // Capto runs on the Node.js pinned in package.json (the `node` package puts it in
 // node_modules). `npm start`, `npm test` and `npx capto` find it first on PATH; a plain
@@ -15,7 +18,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const EMBEDDED_NODE_FLAGS = ['--liftoff-only', '--max-semi-space-size=2'];
+const EMBEDDED_NODE_FLAGS = ['--liftoff-only', '--max-semi-space-size=2', '--optimize-for-size'];
 
 const REQUIRED_MAJOR = 24;
 const major = Number(process.versions.node.split('.')[0]);
@@ -47,6 +50,4 @@ if (nodeFlags.length > 0) {
   });
 }
 
-const { register } = await import('tsx/esm/api');
-register();
 await import('../src/cli/main.ts');
