@@ -6,6 +6,9 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, chmodSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import type { Engine } from './engine.ts';
@@ -22,6 +25,7 @@ export interface EmbeddedEngineOptions {
   serveAdminChannel?: boolean;
 }
 
+const execFileAsync = promisify(execFile);
 const SOCKET_PORT = 5432;
 export const SNAPSHOTS_DIR = 'snapshots';
 /** Connections of the job engine's pool (src/db/job-database.ts), on top of the app pool. */
@@ -79,10 +83,30 @@ function engineOver(
  */
 const EMBEDDED_SETTINGS = ['shared_buffers=16MB'];
 
-type WorkerInput = {
+interface WorkerInput {
   dataDir: string;
   settings: string[];
-} & ({ initOnly: true } | { socketPath: string; bootstrapSql: string; maxConnections: number });
+  socketPath: string;
+  bootstrapSql: string;
+  maxConnections: number;
+}
+
+/**
+ * initdb into `pgdata` by pglite-init.mjs in a child process on this Node, with
+ * `--liftoff-only` (its peak is lower, docs/ARCHITECTURE.md §5).
+ */
+async function createDataDir(pgdata: string): Promise<void> {
+  const script = fileURLToPath(new URL('./pglite-init.mjs', import.meta.url));
+  try {
+    await execFileAsync(process.execPath, ['--liftoff-only', script, pgdata, JSON.stringify(EMBEDDED_SETTINGS)], {
+      env: { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' },
+      maxBuffer: 1024 * 1024,
+    });
+  } catch (e) {
+    const stderr = (e as { stderr?: string }).stderr?.trim();
+    throw new Error(`embedded database failed to start: ${stderr || (e as Error).message}`);
+  }
+}
 
 /** A PGlite worker (pglite-worker.mjs), resolved once it has opened the database. */
 async function startWorker(input: WorkerInput): Promise<Worker> {
@@ -126,13 +150,10 @@ export async function openEmbeddedEngine(options: EmbeddedEngineOptions): Promis
   // Stale from a crashed run: safe to remove only because the lock proves nobody serves it.
   rmSync(socketPath, { force: true });
 
-  // A new data dir is created (initdb) by a worker of its own, which then ends: initdb
-  // grows the WebAssembly heap to ~380 MB, and that heap never shrinks while its
-  // instance lives (docs/ARCHITECTURE.md §5).
-  if (!existsSync(path.join(pgdata, 'PG_VERSION'))) {
-    const init = await startWorker({ dataDir: pgdata, settings: EMBEDDED_SETTINGS, initOnly: true });
-    await init.terminate();
-  }
+  // A new data dir is created (initdb) by a process of its own, which then exits: initdb
+  // grows the WebAssembly heap to ~380 MB, and neither that heap nor the memory a worker
+  // thread frees goes back to the OS while this process lives (docs/ARCHITECTURE.md §5).
+  if (!existsSync(path.join(pgdata, 'PG_VERSION'))) await createDataDir(pgdata);
   const worker = await startWorker({
     dataDir: pgdata,
     settings: EMBEDDED_SETTINGS,

@@ -24,7 +24,7 @@ import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 // Plain JavaScript on purpose: a worker thread does not inherit the TypeScript
 // loader of the main thread, and this file needs none.
 
-/** @type {{ dataDir: string, settings: string[], initOnly?: true, socketPath: string, bootstrapSql: string, maxConnections: number }} */
+/** @type {{ dataDir: string, settings: string[], socketPath: string, bootstrapSql: string, maxConnections: number }} */
 const input = workerData;
 const extensions = { btree_gin, citext, pg_trgm };
 
@@ -34,13 +34,6 @@ async function main() {
     // PGlite's own start parameters, then ours (`-c name=value`, docs/ARCHITECTURE.md §5).
     startParams: [...PGlite.defaultStartParams, ...input.settings.flatMap((s) => ['-c', s])],
   });
-  if (input.initOnly) {
-    // Only creating the data dir: the caller ends this worker, and with it the WebAssembly
-    // heap that initdb grew (docs/ARCHITECTURE.md §5).
-    await db.close();
-    parentPort.postMessage({ type: 'ready' });
-    return;
-  }
   await db.exec(input.bootstrapSql);
   await db.exec('SET ROLE capto_app');
   // PGlite reads its array types once at open; the bootstrap may have added some (citext).
