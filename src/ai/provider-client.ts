@@ -8,7 +8,7 @@
 // That host is checked when saved, and again at every connection by the socket's DNS
 // lookup (src/shared/outbound-host.ts), so a DNS answer that later turns private
 // (rebinding) does not reach the internal network. Redirects are not followed.
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { AppError } from '../shared/errors.ts';
 import { outboundLookup } from '../shared/outbound-host.ts';
@@ -61,6 +61,13 @@ export interface AiClientOptions {
   allowPrivateHosts: boolean;
 }
 
+/**
+ * The SDK, loaded at the first call: a server whose businesses use no AI does not keep it
+ * in memory (~9 MB; docs/ARCHITECTURE.md §5).
+ */
+let sdkModule: { default: typeof OpenAI } | undefined;
+const loadSdk = async (): Promise<typeof OpenAI> => (sdkModule ??= await import('openai')).default;
+
 /** Rough token estimate (about four characters per token) for reservations and providers that send no usage. */
 export const estimateTokens = (text: string): number => Math.ceil(text.length / 4);
 
@@ -76,6 +83,9 @@ export function providerFailure(e: unknown): { error: AppError; outcome: CallOut
 const outcomes = new WeakMap<AppError, CallOutcome>();
 
 function mapFailure(e: unknown): { error: AppError; outcome: CallOutcome } {
+  // Without the SDK loaded, no error can be one of its own.
+  const OpenAI = sdkModule?.default;
+  if (!OpenAI) return unreadable();
   if (e instanceof OpenAI.APIConnectionTimeoutError) {
     return {
       error: new AppError('ai_provider_timeout', 'the AI provider did not answer in time; try again'),
@@ -122,11 +132,13 @@ function mapFailure(e: unknown): { error: AppError; outcome: CallOutcome } {
       outcome: 'provider_error',
     };
   }
-  return {
-    error: new AppError('ai_provider_error', 'the AI provider sent an answer Capto could not read'),
-    outcome: 'provider_error',
-  };
+  return unreadable();
 }
+
+const unreadable = (): { error: AppError; outcome: CallOutcome } => ({
+  error: new AppError('ai_provider_error', 'the AI provider sent an answer Capto could not read'),
+  outcome: 'provider_error',
+});
 
 export function createAiClient(options: AiClientOptions): AiClient {
   // Connections to tenant-entered hosts resolve through the outbound-host rule.
@@ -134,9 +146,10 @@ export function createAiClient(options: AiClientOptions): AiClient {
     connect: { lookup: outboundLookup({ allowPrivate: options.allowPrivateHosts }) },
   });
 
-  const sdk = (target: ProviderTarget): OpenAI => {
+  const sdk = async (target: ProviderTarget): Promise<OpenAI> => {
     const tenant = target.provider === 'openai_compatible';
     const baseURL = tenant ? target.baseUrl! : options.openaiBaseUrl;
+    const OpenAI = await loadSdk();
     return new OpenAI({
       apiKey: target.apiKey,
       baseURL,
@@ -158,7 +171,7 @@ export function createAiClient(options: AiClientOptions): AiClient {
   return {
     async verify(target) {
       try {
-        await sdk(target).models.list();
+        await (await sdk(target)).models.list();
       } catch (e) {
         const { error } = providerFailure(e);
         if (error.code === 'ai_provider_rejected_key') {
@@ -170,7 +183,7 @@ export function createAiClient(options: AiClientOptions): AiClient {
 
     async complete(target, messages, maxTokens) {
       try {
-        const r = await sdk(target).chat.completions.create({
+        const r = await (await sdk(target)).chat.completions.create({
           model: target.model,
           messages,
           ...tokenLimit(target, maxTokens),
@@ -190,7 +203,7 @@ export function createAiClient(options: AiClientOptions): AiClient {
       const controller = new AbortController();
       let stream: AsyncIterable<OpenAI.Chat.Completions.ChatCompletionChunk>;
       try {
-        stream = await sdk(target).chat.completions.create(
+        stream = await (await sdk(target)).chat.completions.create(
           {
             model: target.model,
             messages,

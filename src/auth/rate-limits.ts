@@ -5,7 +5,7 @@
 // Redis when REDIS_URL is set, so every app node shares them; in memory otherwise.
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Redis } from 'ioredis';
+import { connectRedis } from '../shared/redis.ts';
 import type { Config } from '../config/index.ts';
 import type { Database } from '../db/index.ts';
 import { AppError } from '../shared/errors.ts';
@@ -49,7 +49,7 @@ export async function installAuthRateLimits(
 ): Promise<AuthRateLimits> {
   const { windowSeconds, perIp, perAccount } = config.authRateLimit;
   const redis = config.redisUrl
-    ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2_000 })
+    ? connectRedis(config.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2_000 })
     : undefined;
   redis?.on('error', (e: Error) => app.log.warn({ err_message: e.message }, 'rate-limit store (Redis) error'));
   const limited = (request: FastifyRequest, key: string) => {

@@ -2,7 +2,6 @@
 // the data dir (development). Private keys are written with mode 0600.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { generate } from 'selfsigned';
 import type { Config } from '../config/index.ts';
 import type { TlsMaterial } from './app.ts';
 
@@ -18,6 +17,8 @@ export async function loadOrCreateTls(config: Pick<Config, 'tls' | 'dataDir'>): 
     return { cert: readFileSync(certFile), key: readFileSync(keyFile) };
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // Loaded only to make the certificate, once per data dir (docs/ARCHITECTURE.md §5).
+  const { generate } = await import('selfsigned');
   const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
     keySize: 2048,
     algorithm: 'sha256',

@@ -5,7 +5,7 @@
 // master key (same on every node), so a Redis reader learns no email address, and a
 // key is always `<prefix><scope>:<32 hex>` — never "undefined".
 import { createHmac } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { connectRedis } from './redis.ts';
 
 export interface RateHit {
   count: number;
@@ -39,7 +39,7 @@ return {c, t}`;
 export function createRateCounter(options: RateCounterOptions): RateCounter {
   const prefix = options.prefix ?? 'capto-rl:';
   const redis = options.redisUrl
-    ? new Redis(options.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2_000, lazyConnect: false })
+    ? connectRedis(options.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2_000, lazyConnect: false })
     : undefined;
   redis?.on('error', (e: Error) => options.onError?.(e));
   const memory = new Map<string, { count: number; resetAt: number }>();
