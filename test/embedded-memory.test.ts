@@ -12,7 +12,7 @@ const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 describe.skipIf(ENGINE !== 'embedded')('embedded capto start', () => {
-  it('runs with --liftoff-only, --max-semi-space-size=2 and MALLOC_ARENA_MAX=2, under its own PID', async () => {
+  it('runs with --liftoff-only, --max-semi-space-size=2, --optimize-for-size and MALLOC_ARENA_MAX=2, under its own PID', async () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'capto-mem-'));
     dirs.push(dataDir);
     const server = spawnCapto(['start'], {
@@ -27,7 +27,9 @@ describe.skipIf(ENGINE !== 'embedded')('embedded capto start', () => {
       await server.waitFor(/Capto is running/, 180_000);
       const pid = server.child.pid!;
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      expect(argv).toEqual(expect.arrayContaining(['--liftoff-only', '--max-semi-space-size=2']));
+      expect(argv).toEqual(
+        expect.arrayContaining(['--liftoff-only', '--max-semi-space-size=2', '--optimize-for-size']),
+      );
       expect(argv.some((a) => a.endsWith('bin/capto.js'))).toBe(true);
       expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain('MALLOC_ARENA_MAX=2');
     } finally {
