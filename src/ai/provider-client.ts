@@ -183,7 +183,9 @@ export function createAiClient(options: AiClientOptions): AiClient {
 
     async complete(target, messages, maxTokens) {
       try {
-        const r = await (await sdk(target)).chat.completions.create({
+        const r = await (
+          await sdk(target)
+        ).chat.completions.create({
           model: target.model,
           messages,
           ...tokenLimit(target, maxTokens),
@@ -203,7 +205,9 @@ export function createAiClient(options: AiClientOptions): AiClient {
       const controller = new AbortController();
       let stream: AsyncIterable<OpenAI.Chat.Completions.ChatCompletionChunk>;
       try {
-        stream = await (await sdk(target)).chat.completions.create(
+        stream = await (
+          await sdk(target)
+        ).chat.completions.create(
           {
             model: target.model,
             messages,
