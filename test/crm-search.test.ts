@@ -121,6 +121,14 @@ describe('contact search ranking', () => {
     expect(names((await search(w.a.member, w.a.business.id, 'garcia.test')).items)).toEqual(['Maria García']);
   });
 
+  it('reads one word with a dot, @ or digit as the start of an email: no similar names', async () => {
+    // "smith fam" as words is similar to John Smith, Anna Smith and Smith Jones (0.375–0.4).
+    expect(names((await search(w.a.member, w.a.business.id, 'smith.fam')).items)).toEqual(['Pat Lee']);
+    expect(names((await search(w.a.member, w.a.business.id, 'smith.famil')).items)).toEqual(['Pat Lee']);
+    // With a space it is a name again, and similar names come after the matches.
+    expect(names((await search(w.a.member, w.a.business.id, 'smith fam')).items)).toContain('John Smith');
+  });
+
   it('finds phone numbers however they are typed', async () => {
     for (const q of [
       '(212) 555-0113',

@@ -219,8 +219,13 @@ export async function searchContacts(
     const emailLike = `${p(digits || /\s/.test(q) ? null : likePattern(q))}::text`;
     // Fuzzy matching compares the query's words with names: digits and symbols never make
     // a name more or less similar (they did, and "x AND 1=1" / "x AND 1=2" then matched
-    // differently — sqlmap's boolean-based blind injection signal). An email is not a name.
-    const fuzzy = `${p(words.length >= 3 && !q.includes('@') ? words : null)}::text`;
+    // differently — sqlmap's boolean-based blind injection signal). An email is not a name,
+    // and neither is one word with a dot, '@' or a digit in it ("wei.gali", "jsmith4"):
+    // that is the start of an email. Similar names for it were noise, and the costliest
+    // search there is — "wei gali" is trigram-close to ~30k of a million names, each read
+    // from the table to be ranked (~0.4 s; bench/README.md "Search at 1M contacts").
+    const looksLikeEmail = !/\s/.test(q) && /[@.\d]/.test(q);
+    const fuzzy = `${p(words.length >= 3 && !looksLikeEmail ? words : null)}::text`;
     let digitsPattern = 'NULL::text';
     let phoneSimilarity = '0';
     if (digits) {
