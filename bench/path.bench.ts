@@ -13,7 +13,7 @@
 //   `BENCH_PATH_CAPTO=two-trips` adds the authentication step's own liveness transaction
 //   in front (the shape before it was folded into the request's set-up).
 // Interleaved A/B pairs (order alternating), BENCH_PATH_ROUNDS (3) per client count, each
-// BENCH_PATH_SECONDS (8) s; the figure is the median pair's ratio, min/max beside it.
+// BENCH_PATH_SECONDS (6) s; the figure is the median pair's ratio, min/max beside it.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,7 +23,7 @@ import { listContacts } from '../src/crm/contact-list.ts';
 import { figure, ratioRange, type Figure } from './lib.ts';
 import { BUSINESSES, CONTACTS, PGRST_ROLE, idOf, pathWorld } from './path-world.ts';
 
-const SECONDS = Number(process.env.BENCH_PATH_SECONDS ?? 8);
+const SECONDS = Number(process.env.BENCH_PATH_SECONDS ?? 6);
 const ROUNDS = Number(process.env.BENCH_PATH_ROUNDS ?? 3);
 const CLIENTS = (process.env.BENCH_PATH_CLIENTS ?? '10,50').split(',').map(Number);
 const CAPTO_SHAPE = process.env.BENCH_PATH_CAPTO ?? 'one-trip';
