@@ -115,12 +115,18 @@ export async function cachedWorld(o: {
   versionTable: string;
   version: number;
   reseed: boolean;
-}): Promise<{ url: string; fresh: boolean }> {
+  /** Fills a new (empty, migrated) world; runs under the world's lock. */
+  seed: (client: pg.Client) => Promise<void>;
+}): Promise<{ url: string; fresh: boolean; seedSeconds: number }> {
   const url = new URL(o.adminUrl);
   url.pathname = `/${o.name}`;
   const admin = new pg.Client({ connectionString: o.adminUrl });
   await admin.connect();
   let fresh = o.reseed;
+  let seedSeconds = 0;
+  // One process at a time checks, seeds and migrates a world: a second bench started
+  // meanwhile waits here, then finds it current, instead of dropping it half-seeded.
+  await admin.query('SELECT pg_advisory_lock(hashtext($1))', [`capto-bench-world:${o.name}`]);
   try {
     const exists = (await admin.query(`SELECT 1 FROM pg_database WHERE datname = $1`, [o.name])).rowCount === 1;
     fresh ||= !exists;
@@ -137,13 +143,20 @@ export async function cachedWorld(o: {
       await admin.query(`DROP DATABASE IF EXISTS ${o.name} WITH (FORCE)`);
       await admin.query(`CREATE DATABASE ${o.name}`);
     }
+    const engine = await openServerEngine({ databaseUrl: url.toString(), poolSize: 1 });
+    await engine.withMaintenanceClient((c) => migrate(c));
+    await engine.close();
+    if (fresh) {
+      const client = new pg.Client({ connectionString: url.toString() });
+      await client.connect();
+      const t0 = Date.now();
+      await o.seed(client).finally(() => client.end());
+      seedSeconds = (Date.now() - t0) / 1000;
+    }
   } finally {
-    await admin.end();
+    await admin.end(); // ends the session, and with it the lock
   }
-  const engine = await openServerEngine({ databaseUrl: url.toString(), poolSize: 1 });
-  await engine.withMaintenanceClient((c) => migrate(c));
-  await engine.close();
-  return { url: url.toString(), fresh };
+  return { url: url.toString(), fresh, seedSeconds };
 }
 
 /**

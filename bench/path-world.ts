@@ -86,21 +86,16 @@ async function seed(client: pg.Client): Promise<void> {
 /** The cached world (seeded once into capto_bench_path_<contacts>_<businesses>). */
 export async function pathWorld(): Promise<string> {
   const name = `capto_bench_path_${CONTACTS}_${BUSINESSES}`;
-  const { url, fresh } = await cachedWorld({
+  const { url, fresh, seedSeconds } = await cachedWorld({
     adminUrl: ADMIN_URL,
     name,
     versionTable: 'public.bench_path_world',
     version: WORLD_VERSION,
     reseed: process.env.BENCH_PATH_RESEED === '1',
+    seed,
   });
   if (fresh) {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    const t0 = Date.now();
-    await seed(client).finally(() => client.end());
-    console.log(
-      `  seeded ${CONTACTS.toLocaleString()} contacts into ${name} in ${((Date.now() - t0) / 1000).toFixed(0)} s`,
-    );
+    console.log(`  seeded ${CONTACTS.toLocaleString()} contacts into ${name} in ${seedSeconds.toFixed(0)} s`);
   } else console.log(`  reusing ${name} (BENCH_PATH_RESEED=1 seeds it again)`);
   return url;
 }
