@@ -114,7 +114,8 @@ describe.skipIf(e2eSkipReason !== null)(
     it('without a provider the composer explains it instead of offering a broken button', async () => {
       await step(page, 'ai-unavailable', async () => {
         await page.goto(`${server.url}/b/${bid}/inbox/${conversationId}`);
-        await page.getByText('Can I still lock at 6.1?').waitFor();
+        // The thread's inbound message (the inbox list beside it previews the same text).
+        await page.locator('.msg-in', { hasText: 'Can I still lock at 6.1?' }).waitFor();
         const note = page.getByTestId('ai-unavailable');
         await note.waitFor();
         expect(await note.innerText()).toMatch(/need an AI provider.*Settings → Integrations/);
