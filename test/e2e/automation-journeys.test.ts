@@ -49,6 +49,8 @@ describe.skipIf(e2eSkipReason !== null)(
         await page.goto(`${j.server.url}/b/${j.bid}/automations`);
         await page.getByRole('heading', { level: 1, name: 'Automations' }).waitFor();
         await page.getByText('No automations yet.').waitFor();
+        // allInnerTexts() does not wait: the recipes may render after the empty state.
+        await page.getByTestId('recipes').getByRole('heading', { level: 3, name: 'Speed to lead' }).waitFor();
         expect(await page.getByTestId('recipes').getByRole('heading', { level: 3 }).allInnerTexts()).toEqual([
           'Speed to lead',
           'Application nudge',
