@@ -3,12 +3,9 @@
 // A real `capto start` process (bin/capto.js), so the Node/V8 flags it runs the embedded
 // engine with (docs/ARCHITECTURE.md §5) are the ones measured.
 // Baseline: /healthz p99 with the database idle, same server, same run.
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { stopNode } from '../test/support/capto-process.ts';
-import { preparedDataDir, startCapto, type Variant } from './embedded-memory.bench.ts';
-import { type Figure, figure, interleavedRounds, percentile, timedGet } from './lib.ts';
+import { restartRounds, startCapto, type Variant } from './embedded-memory.bench.ts';
+import { type Figure, figure, percentile, timedGet } from './lib.ts';
 
 async function healthzP99(url: string, samples: number): Promise<number> {
   const times: number[] = [];
@@ -23,9 +20,7 @@ interface Measured {
   dbRate: number;
 }
 
-async function measure(variant: Variant, template: string): Promise<Measured> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'capto-bench-'));
-  cpSync(template, dir, { recursive: true });
+async function measure(variant: Variant, dir: string): Promise<Measured> {
   const server = await startCapto({ ...variant, env: { CAPTO_DB_POOL_SIZE: '8', CAPTO_SCAN_ON_START: 'off' } }, dir);
   try {
     await healthzP99(server.url, 200); // warm up
@@ -50,7 +45,6 @@ async function measure(variant: Variant, template: string): Promise<Measured> {
     return { idle, loaded, dbRate };
   } finally {
     await stopNode(server.child);
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -75,12 +69,7 @@ export default async function run(): Promise<Figure[]> {
     argv: [...flags, 'src/cli/main.ts'],
   };
   // Every round on a copy of one migrated data dir: a restart, without initdb and migrations.
-  const template = await preparedDataDir(tuned);
-  const { a, b, loads } = await interleavedRounds(
-    ROUNDS,
-    () => measure(tuned, template),
-    () => measure(plain, template),
-  ).finally(() => rmSync(template, { recursive: true, force: true }));
+  const { a, b, loads } = await restartRounds(ROUNDS, tuned, plain, measure);
   return [
     figure({
       name: 'embedded /healthz p99 while a DB route is saturated',

@@ -87,21 +87,41 @@ export async function startCapto(variant: Variant, dataDir: string): Promise<{ c
 }
 
 /**
- * A data dir as a server leaves it after its first start (initdb, migrations, TLS
- * certificate, dev master key), made once by `variant`: every round starts on a copy,
- * as a server restarts every day, and a full run does not pay initdb and 40-odd
- * migrations six times (~10 s each).
+ * `rounds` interleaved rounds of `measure` for variants `a` and `b`, each on a copy of one
+ * data dir as a server leaves it after its first start (initdb, migrations, TLS
+ * certificate, dev master key), made once by an unmeasured start of `a`: every round is a
+ * restart, as a server runs most days, and a full run does not pay initdb and 40-odd
+ * migrations per round (~10 s each).
  */
-export async function preparedDataDir(variant: Variant): Promise<string> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'capto-bench-mem-template-'));
-  const { child } = await startCapto(variant, dataDir);
-  await stopNode(child);
-  return dataDir;
+export async function restartRounds<T>(
+  rounds: number,
+  a: Variant,
+  b: Variant,
+  measure: (variant: Variant, dataDir: string) => Promise<T>,
+): Promise<{ a: T[]; b: T[]; loads: string[] }> {
+  const template = mkdtempSync(path.join(os.tmpdir(), 'capto-bench-template-'));
+  const onCopy = async (variant: Variant) => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'capto-bench-'));
+    try {
+      cpSync(template, dataDir, { recursive: true });
+      return await measure(variant, dataDir);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  };
+  try {
+    await stopNode((await startCapto(a, template)).child);
+    return await interleavedRounds(
+      rounds,
+      () => onCopy(a),
+      () => onCopy(b),
+    );
+  } finally {
+    rmSync(template, { recursive: true, force: true });
+  }
 }
 
-export async function sample(variant: Variant, template?: string): Promise<Sample> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'capto-bench-mem-'));
-  if (template) cpSync(template, dataDir, { recursive: true });
+export async function sample(variant: Variant, dataDir: string): Promise<Sample> {
   const { child, url } = await startCapto(variant, dataDir);
   const pid = child.pid!;
   try {
@@ -146,7 +166,6 @@ export async function sample(variant: Variant, template?: string): Promise<Sampl
     return { startPeak, idle, loaded: Math.max(loaded, after.rss), peak: after.hwm, rate: result.requests.average };
   } finally {
     await stopNode(child);
-    rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
@@ -165,12 +184,7 @@ export default async function run(): Promise<Figure[]> {
     label: process.env.BENCH_MEMORY_FLAGS ? `flags ${process.env.BENCH_MEMORY_FLAGS}` : 'no embedded settings',
     argv: [...(process.env.BENCH_MEMORY_FLAGS ?? '').split(' ').filter(Boolean), 'src/cli/main.ts'],
   };
-  const template = await preparedDataDir(tuned);
-  const { a, b, loads } = await interleavedRounds(
-    ROUNDS,
-    () => sample(tuned, template),
-    () => sample(baseline, template),
-  ).finally(() => rmSync(template, { recursive: true, force: true }));
+  const { a, b, loads } = await restartRounds(ROUNDS, tuned, baseline, sample);
   const describe = (xs: Sample[]) =>
     `min/median/max MB: idle ${range(xs.map((x) => x.idle))}, c=${CONNECTIONS} ${range(xs.map((x) => x.loaded))}, ` +
     `start peak ${range(xs.map((x) => x.startPeak))}, peak ${range(xs.map((x) => x.peak))}; ` +
