@@ -71,6 +71,29 @@ describe('contacts service', () => {
     expect(events).toEqual([{ kind: 'created', actor_id: w.a.member.id }]);
   });
 
+  it('writes timestamps as Date#toISOString does (UTC, milliseconds truncated, "Z"), whatever the session time zone', async () => {
+    const c = await as(w.a.member, (tx) => createContact(tx, w.a.business.id, { first_name: 'Clock' }));
+    // Microseconds PostgreSQL keeps and JavaScript's Date drops: 59.999999 s must read .999, not round up.
+    await asOwner(t.engine, (db) =>
+      db.query(
+        `UPDATE app.contacts SET created_at = '2026-03-08 01:59:59.999999-05', deleted_at = '0999-01-02 03:04:05.5+00'
+          WHERE id = $1`,
+        [c.id],
+      ),
+    );
+    const read = await as(w.a.member, async (tx) => {
+      await tx.query(`SET LOCAL TIME ZONE 'America/New_York'`);
+      return getContact(tx, w.a.business.id, c.id);
+    });
+    expect(read.created_at).toBe('2026-03-08T06:59:59.999Z');
+    expect(read.deleted_at).toBe(new Date(Date.UTC(999, 0, 2, 3, 4, 5, 500)).toISOString());
+    expect(new Date(read.updated_at).toISOString()).toBe(read.updated_at);
+    const listed = await as(w.a.member, (tx) => listContacts(tx, w.a.business.id, { limit: 200, deleted: true }));
+    expect(listed.items.find((x) => x.id === c.id)?.created_at).toBe('2026-03-08T06:59:59.999Z');
+    // Out of the trash again: the purge test below counts what is in it.
+    await asOwner(t.engine, (db) => db.query('UPDATE app.contacts SET deleted_at = NULL WHERE id = $1', [c.id]));
+  });
+
   it('refuses a duplicate email or phone with the existing id, and nothing is written', async () => {
     const first = await as(w.a.owner, (tx) =>
       createContact(tx, w.a.business.id, { first_name: 'Dup', email: 'dup@example.com', phone: '+14155550102' }),
