@@ -13,13 +13,19 @@
 // - server PostgreSQL rows/s over HTTP: goal ≥ 20,000 rows/s; its baseline is the same
 //   file imported in-process (parse, stage, run through RLS, no HTTP), so the ratio is
 //   what the HTTP path and the job hand-off cost;
-// - the embedded engine against server PostgreSQL, same file over HTTP: goal ≥ 0.50.
+// - the embedded engine against server PostgreSQL, same file over HTTP: goal ≥ 0.50;
+// - server PostgreSQL over HTTP against the floor: a bare `INSERT … SELECT` of the rows
+//   that round's in-process import wrote, into another fresh business of the same world
+//   (the contacts table with all its indexes and triggers, as the table owner: no RLS,
+//   no parsing, staging, validation or duplicate check), timed and rolled back. It says
+//   how close the import comes to what the table itself allows on this machine.
 // Each figure's min / median / max over the rounds is in its notes; the median is the value.
 import { Readable } from 'node:stream';
 import { readCsvUpload } from '../src/crm/import/csv-reader.ts';
 import { beginImportJob, createImportJob, getImportJob } from '../src/crm/import/import-jobs.ts';
 import { createImportRunner } from '../src/crm/import/import-runner.ts';
 import { asOwner } from '../src/db/engine.ts';
+import { OWNER_TX } from '../src/db/migrator.ts';
 import { contactsFixture } from '../test/fixtures/csv/contacts-fixture.ts';
 import { signUp, type SignedUpUser } from '../test/support/auth.ts';
 import { newBusiness } from '../test/support/factories.ts';
@@ -121,7 +127,7 @@ async function overHttp(side: Side, csv: Buffer): Promise<{ seconds: number; wri
 }
 
 /** The same file in-process through the server's own database (RLS), no HTTP: the baseline. */
-async function inProcess(side: Side, csv: Buffer): Promise<{ seconds: number; written: number }> {
+async function inProcess(side: Side, csv: Buffer): Promise<{ seconds: number; written: number; businessId: string }> {
   const { server, user } = side;
   const businessId = (await newBusiness(server.engine, user.userId)).id;
   const as = { sub: user.userId };
@@ -135,7 +141,31 @@ async function inProcess(side: Side, csv: Buffer): Promise<{ seconds: number; wr
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const done = await server.db.asUser(as, (tx) => getImportJob(tx, businessId, job.id));
   if (done.status !== 'completed') throw new Error(`in-process import ended ${done.status}`);
-  return { seconds, written: done.created_count + done.updated_count };
+  return { seconds, written: done.created_count + done.updated_count, businessId };
+}
+
+/**
+ * The floor: seconds for one bare INSERT of the contacts the in-process import wrote into
+ * `from`, copied into a fresh business (same names, emails, phones, custom values), rolled
+ * back so the world stays as it was.
+ */
+async function bareInsert(side: Side, from: string): Promise<{ seconds: number; rows: number }> {
+  const to = (await newBusiness(side.server.engine, side.user.userId)).id;
+  return side.server.engine.withMaintenanceClient(async (c) => {
+    await c.query(`BEGIN; ${OWNER_TX}`);
+    try {
+      const t0 = process.hrtime.bigint();
+      const r = await c.query(
+        `INSERT INTO app.contacts (business_id, first_name, last_name, phone, email, source, status, notes, kind, custom)
+         SELECT $2, first_name, last_name, phone, email, source, status, notes, kind, custom
+           FROM app.contacts WHERE business_id = $1`,
+        [from, to],
+      );
+      return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, rows: r.rowCount ?? 0 };
+    } finally {
+      await c.query('ROLLBACK');
+    }
+  });
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -155,26 +185,30 @@ export default async function run(): Promise<Figure[]> {
     const [server, embedded] = sides as [Side, Side];
     const warm = Buffer.from(contactsFixture(1000).csv);
     for (const s of sides) await overHttp(s, warm); // code paths, caches, the runner's first job
-    const rate = { http: [] as number[], inProcess: [] as number[], embedded: [] as number[] };
+    const rate = { http: [] as number[], inProcess: [] as number[], embedded: [] as number[], floor: [] as number[] };
     let written = 0;
     for (let round = 0; round < ROUNDS; round++) {
       // A B A B…, and the in-process baseline beside each server round.
       const a = await overHttp(server, csv);
       const b = await overHttp(embedded, csv);
       const c = await inProcess(server, csv);
+      const d = await bareInsert(server, c.businessId);
+      if (d.rows !== c.written) throw new Error(`the bare INSERT wrote ${d.rows} rows, the import ${c.written}`);
       written = a.written;
       rate.http.push(a.written / a.seconds);
       rate.embedded.push(b.written / b.seconds);
       rate.inProcess.push(c.written / c.seconds);
+      rate.floor.push(d.rows / d.seconds);
       const p = (x: Phases) =>
         `upload ${x.upload.toFixed(0)} ms, start ${x.start.toFixed(0)} ms, runner ${x.run.toFixed(0)} ms, rest ${x.tail.toFixed(0)} ms`;
       console.log(`    server: ${p(a.phases)}; embedded: ${p(b.phases)}`);
       console.log(
-        `  round ${round + 1}: server HTTP ${a.seconds.toFixed(2)} s, embedded HTTP ${b.seconds.toFixed(2)} s, server in-process ${c.seconds.toFixed(2)} s (${a.written.toLocaleString('en-US')} rows written)`,
+        `  round ${round + 1}: server HTTP ${a.seconds.toFixed(2)} s, embedded HTTP ${b.seconds.toFixed(2)} s, server in-process ${c.seconds.toFixed(2)} s, bare INSERT ${d.seconds.toFixed(2)} s (${a.written.toLocaleString('en-US')} rows written)`,
       );
     }
     const world = `${ROWS.toLocaleString('en-US')}-row file, ${written.toLocaleString('en-US')} rows created or updated (the rest duplicates and bad rows), ${BACKGROUND.toLocaleString('en-US')} background contacts over ${BUSINESSES} businesses, ${ROUNDS} interleaved rounds`;
     const ratios = rate.embedded.map((e, i) => e / rate.http[i]!);
+    const ofFloor = rate.http.map((h, i) => h / rate.floor[i]!);
     return [
       figure({
         name: 'CSV import end to end over HTTP, rows written/s',
@@ -194,6 +228,16 @@ export default async function run(): Promise<Figure[]> {
         goal: '>= 0.50',
         engine: 'embedded',
         notes: `${world}; embedded ${range(rate.embedded)} rows/s; ratio per round min ${Math.min(...ratios).toFixed(2)} / median ${median(ratios).toFixed(2)} / max ${Math.max(...ratios).toFixed(2)}`,
+      }),
+      figure({
+        name: 'CSV import over HTTP vs a bare INSERT of its rows',
+        value: median(rate.http),
+        baseline: median(rate.floor),
+        ratio: median(ofFloor),
+        unit: 'rows/s',
+        goal: '>= 0.75',
+        engine: 'server',
+        notes: `${world}; floor: one INSERT … SELECT of the same rows as the table owner (all indexes and triggers, no RLS, parsing, staging or duplicate check), rolled back; floor ${range(rate.floor)} rows/s; ratio per round min ${Math.min(...ofFloor).toFixed(2)} / median ${median(ofFloor).toFixed(2)} / max ${Math.max(...ofFloor).toFixed(2)}`,
       }),
     ];
   } finally {
