@@ -63,7 +63,13 @@ function postgrestScript(): string {
 
 function captoScript(listSql: string): string {
   const setup = `SELECT set_config('role', 'capto_authenticated', true), set_config('request.jwt.claims', ${claims(true)}, true);`;
-  const list = listSql.replace('$1', `cast(${idOf('9000', N)} as uuid)`).replace('$2', '51') + ';';
+  // pgbench reads every `:name` as a variable, even inside a literal: the timestamps' to_char
+  // format (`HH24:MI:SS`) spells its colons as chr(58), which the planner folds to the same constant.
+  const list =
+    listSql
+      .replace('$1', `cast(${idOf('9000', N)} as uuid)`)
+      .replace('$2', '51')
+      .replaceAll(':MI:SS', "' || chr(58) || 'MI' || chr(58) || 'SS") + ';';
   const step =
     CAPTO_SHAPE === 'two-trips'
       ? [
