@@ -13,6 +13,7 @@ import {
   type ContactStatus,
 } from './contact-fields.ts';
 import { listCustomFields, mergeCustomValues, type CustomValues } from './custom-fields.ts';
+import { isoSql } from './cursor.ts';
 
 export const TRASH_DAYS = 30;
 
@@ -49,19 +50,11 @@ export interface ContactInput {
   custom?: Record<string, unknown>;
 }
 
-/**
- * A timestamp as the API writes it (`Date#toISOString`: UTC, milliseconds truncated, "Z"),
- * formatted by the database. A list page carries 100–150 of them: parsing each into a Date
- * and printing it again cost ~13% of the contacts route's CPU (docs/ARCHITECTURE.md §3).
- */
-export const isoSql = (expr: string): string =>
-  `to_char((${expr}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-
 export const CONTACT_COLUMNS = `c.id, c.business_id, c.first_name, c.last_name, c.phone, c.email::text AS email, c.source,
   c.status, c.kind, c.notes, c.owner_id, c.custom, ${isoSql('c.created_at')} AS created_at,
   ${isoSql('c.updated_at')} AS updated_at, ${isoSql('c.deleted_at')} AS deleted_at`;
 
-/** A row of CONTACT_COLUMNS: already the API's shape. */
+/** A row of CONTACT_COLUMNS: already the API's shape (timestamps written by the database, `isoSql`). */
 type ContactRow = Contact;
 
 export function toContact(r: ContactRow): Contact {
