@@ -33,7 +33,7 @@ import { createDatabase } from '../src/db/request.ts';
 import { startTwilioFake, type TwilioFake } from './fakes/twilio.ts';
 import { createBlankDatabase, ENGINE } from './support/engine.ts';
 import { freePort } from './support/server.ts';
-import { startServerNode, stopNode } from './support/capto-process.ts';
+import { startServerNode, stopNode, waitForQueuesIdle } from './support/capto-process.ts';
 import { messageIdOf, smsWorld } from './support/sms-outbox.ts';
 
 const N = Number(process.env.CAPTO_CRASH_ENROLLMENTS ?? (ENGINE === 'embedded' ? 100 : 5000));
@@ -133,6 +133,7 @@ describe(`automation crash test (${ENGINE}, ${N} enrollments, ${KILLS} × kill -
     const killedAt: number[] = [];
     const restartSeconds: number[] = [];
     const total = 2 * N;
+    let outboxSettled = false;
     let node = await startNode(port);
     try {
       for (let k = 0; k < KILLS; k++) {
@@ -164,6 +165,7 @@ describe(`automation crash test (${ENGINE}, ${N} enrollments, ${KILLS} × kill -
         seen = fake.messages.length;
         progressAt = Date.now();
       }
+      outboxSettled = await waitForQueuesIdle(port, ['outbox.deliver'], STALL_SECONDS * 1000);
       await sleep(2_000); // anything still in flight would show up as a second send
     } finally {
       node.kill('SIGTERM');
@@ -239,6 +241,7 @@ describe(`automation crash test (${ENGINE}, ${N} enrollments, ${KILLS} × kill -
           restart_seconds: restartSeconds.map((r) => Math.round(r * 10) / 10),
           texts: fake.messages.length,
           twice: twice.length,
+          outbox_settled: outboxSettled,
           wrong_numbers: wrong.length,
           enrollments_by_state: facts.enrollments,
           tasks_per_contact: facts.tasksPerContact,

@@ -25,7 +25,7 @@ import { createDatabase } from '../src/db/request.ts';
 import { startTwilioFake, type TwilioFake } from './fakes/twilio.ts';
 import { createBlankDatabase, ENGINE } from './support/engine.ts';
 import { freePort } from './support/server.ts';
-import { startServerNode, stopNode } from './support/capto-process.ts';
+import { startServerNode, stopNode, waitForQueuesIdle } from './support/capto-process.ts';
 import { messageIdOf, queueMessages, smsWorld } from './support/sms-outbox.ts';
 
 const N = Number(process.env.CAPTO_CRASH_MESSAGES ?? 1000);
@@ -86,6 +86,7 @@ describe(`outbox crash test (${ENGINE}, ${N} messages, ${KILLS} × kill -9)`, ()
     const port = await freePort();
     const began = Date.now();
     const killedAt: number[] = [];
+    let settled = 'no';
     const restartSeconds: number[] = [];
     let node = await startNode(port);
     try {
@@ -112,6 +113,10 @@ describe(`outbox crash test (${ENGINE}, ${N} messages, ${KILLS} × kill -9)`, ()
         seen = fake.messages.length;
         progressAt = Date.now();
       }
+      // Every message arrived; a row whose send a kill caught may still wait to be reconciled.
+      const t1 = Date.now();
+      if (await waitForQueuesIdle(port, ['outbox.deliver'], STALL_SECONDS * 1000))
+        settled = `after ${((Date.now() - t1) / 1000).toFixed(1)} s`;
       await sleep(2_000); // anything still in flight would show up as a second send
     } finally {
       node.kill('SIGTERM');
@@ -147,7 +152,8 @@ describe(`outbox crash test (${ENGINE}, ${N} messages, ${KILLS} × kill -9)`, ()
     console.info(
       `outbox crash (${ENGINE}): ${N} messages, kills after ${killedAt.join(', ')} sends; ` +
         `${fake.messages.length} accepted by the fake in ${seconds.toFixed(1)} s ` +
-        `(restarts took ${restartSeconds.map((r) => r.toFixed(1)).join(', ')} s); twice: ${twice.length}; missing: ${missing.length}`,
+        `(restarts took ${restartSeconds.map((r) => r.toFixed(1)).join(', ')} s); twice: ${twice.length}; missing: ${missing.length}; ` +
+        `outbox settled: ${settled}`,
     );
     expect(twice).toEqual([]);
     expect(missing).toEqual([]);

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { sharedFakeHibp } from '../fakes/hibp.ts';
+import { request } from './http.ts';
 import { freePort } from './server.ts';
 
 export interface CaptoProcess {
@@ -136,4 +137,27 @@ export function stopNode(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'
     child.once('exit', () => resolve());
     child.kill(signal);
   });
+}
+
+/**
+ * Polls a node's /metrics (served to loopback) until none of `queues` holds a job waiting,
+ * retrying or running; false on timeout. The crash tests use it before reading the outbox:
+ * a send the fake accepted just before a kill stays `sending` until the dead node's job
+ * claim expires and its retry reconciles it, which can be after the last message arrived.
+ * Asked of the node, not the database: on the embedded engine the node holds the lock.
+ */
+export async function waitForQueuesIdle(port: number, queues: string[], timeoutMs: number): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  for (;;) {
+    const r = await request(`https://127.0.0.1:${port}/metrics`).catch(() => undefined);
+    const jobs = (queue: string, state: string) => {
+      const prefix = `capto_job_queue_jobs{queue="${queue}",state="${state}"} `;
+      const line = r?.text.split('\n').find((l) => l.startsWith(prefix));
+      return line === undefined ? undefined : Number(line.slice(prefix.length));
+    };
+    if (r?.status === 200 && queues.every((q) => jobs(q, 'queued') === 0 && jobs(q, 'active') === 0)) return true;
+    if (Date.now() > until) return false;
+    await sleep(250);
+  }
 }
