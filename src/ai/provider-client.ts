@@ -9,7 +9,7 @@
 // lookup (src/shared/outbound-host.ts), so a DNS answer that later turns private
 // (rebinding) does not reach the internal network. Redirects are not followed.
 import type OpenAI from 'openai';
-import { Agent, fetch as undiciFetch } from 'undici';
+import type { Agent } from 'undici';
 import { AppError } from '../shared/errors.ts';
 import { outboundLookup } from '../shared/outbound-host.ts';
 
@@ -62,11 +62,14 @@ export interface AiClientOptions {
 }
 
 /**
- * The SDK, loaded at the first call: a server whose businesses use no AI does not keep it
- * in memory (~9 MB; docs/ARCHITECTURE.md §5).
+ * The SDK and undici (its fetch, and the Agent that checks tenant hosts), loaded at the
+ * first call: a server whose businesses use no AI does not keep them in memory (~9 MB and
+ * ~5 MB; docs/ARCHITECTURE.md §5).
  */
 let sdkModule: { default: typeof OpenAI } | undefined;
+let undiciModule: typeof import('undici') | undefined;
 const loadSdk = async (): Promise<typeof OpenAI> => (sdkModule ??= await import('openai')).default;
+const loadUndici = async (): Promise<typeof import('undici')> => (undiciModule ??= await import('undici'));
 
 /** Rough token estimate (about four characters per token) for reservations and providers that send no usage. */
 export const estimateTokens = (text: string): number => Math.ceil(text.length / 4);
@@ -142,21 +145,24 @@ const unreadable = (): { error: AppError; outcome: CallOutcome } => ({
 
 export function createAiClient(options: AiClientOptions): AiClient {
   // Connections to tenant-entered hosts resolve through the outbound-host rule.
-  const tenantDispatcher = new Agent({
-    connect: { lookup: outboundLookup({ allowPrivate: options.allowPrivateHosts }) },
-  });
+  let tenantDispatcher: Agent | undefined;
 
   const sdk = async (target: ProviderTarget): Promise<OpenAI> => {
     const tenant = target.provider === 'openai_compatible';
     const baseURL = tenant ? target.baseUrl! : options.openaiBaseUrl;
     const OpenAI = await loadSdk();
+    const undici = await loadUndici();
+    if (tenant)
+      tenantDispatcher ??= new undici.Agent({
+        connect: { lookup: outboundLookup({ allowPrivate: options.allowPrivateHosts }) },
+      });
     return new OpenAI({
       apiKey: target.apiKey,
       baseURL,
       timeout: options.timeoutMs,
       // No silent retries: every attempt spends the business's tokens and must be recorded.
       maxRetries: 0,
-      fetch: undiciFetch as unknown as typeof globalThis.fetch,
+      fetch: undici.fetch as unknown as typeof globalThis.fetch,
       fetchOptions: {
         redirect: 'error',
         ...(tenant ? { dispatcher: tenantDispatcher } : {}),

@@ -2,9 +2,11 @@
 // hex characters of the password's SHA-1 leave the server; `Add-Padding: true` makes
 // every response a similar size so an observer cannot guess the prefix from it; the
 // padded lines (count 0) are ignored. On an outage the bundled list of the most common
-// breached passwords (@zxcvbn-ts/language-common) still blocks the worst choices.
+// breached passwords (@zxcvbn-ts/language-common) still blocks the worst choices; that
+// list is loaded at the first outage, not kept in memory by every server (~3 MB;
+// docs/ARCHITECTURE.md §5).
 import { createHash } from 'node:crypto';
-import { dictionary } from '@zxcvbn-ts/language-common';
+import { createRequire } from 'node:module';
 
 export type BreachVerdict = 'breached' | 'clean' | 'unavailable';
 
@@ -16,7 +18,14 @@ export interface BreachChecker {
 }
 
 const TIMEOUT_MS = 2_000;
+const require = createRequire(import.meta.url);
 let common: Set<string> | undefined;
+
+function commonPasswords(): Set<string> {
+  if (common) return common;
+  const { dictionary } = require('@zxcvbn-ts/language-common') as typeof import('@zxcvbn-ts/language-common');
+  return (common = new Set(dictionary['passwords-common'].map((p) => p.toLowerCase())));
+}
 
 export function createBreachChecker(rangeUrl: string, timeoutMs = TIMEOUT_MS): BreachChecker {
   const base = rangeUrl.endsWith('/') ? rangeUrl : `${rangeUrl}/`;
@@ -43,8 +52,7 @@ export function createBreachChecker(rangeUrl: string, timeoutMs = TIMEOUT_MS): B
       return 'clean';
     },
     isCommon(password) {
-      common ??= new Set(dictionary['passwords-common'].map((p) => p.toLowerCase()));
-      return common.has(password.toLowerCase());
+      return commonPasswords().has(password.toLowerCase());
     },
   };
 }

@@ -4,7 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import nodemailer from 'nodemailer';
+import { nodemailer } from './nodemailer.ts';
 import type { Config } from '../config/index.ts';
 import type { Logger } from '../observability/logger.ts';
 
@@ -25,7 +25,7 @@ export function createMailer(
   logger: Logger,
 ): Mailer {
   if (config.smtp.url) {
-    const transport = nodemailer.createTransport(config.smtp.url);
+    const transport = nodemailer().createTransport(config.smtp.url);
     return {
       async send(message) {
         await transport.sendMail({

@@ -4,7 +4,7 @@
 // or Redis and is checked here.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { Redis } from 'ioredis';
+import { connectRedis } from '../shared/redis.ts';
 import { productionProblems, type Config } from '../config/index.ts';
 import { parseMasterKey } from '../vault/master-key.ts';
 import { withAdmin } from './backup-server.ts';
@@ -191,7 +191,7 @@ function backupCheck(config: Config): [string, CheckLevel, boolean, string] {
 }
 
 async function pingRedis(url: string): Promise<string | undefined> {
-  const redis = new Redis(url, {
+  const redis = connectRedis(url, {
     lazyConnect: true,
     connectTimeout: 2000,
     maxRetriesPerRequest: 0,

@@ -9,9 +9,15 @@
 // HTML part renders the same template with every merged value Markdown-escaped, through
 // markdown-it with raw HTML disabled — so neither the author nor a contact's data can
 // put markup in front of a recipient; links are limited to http(s) and mailto.
-import { Liquid, type Template } from 'liquidjs';
-import MarkdownIt from 'markdown-it';
+//
+// Both libraries load at the first template, not when the server starts (~3 MB that a
+// server sending nothing does not keep; docs/ARCHITECTURE.md §5).
+import { createRequire } from 'node:module';
+import type { Liquid, Template } from 'liquidjs';
+import type MarkdownItModule from 'markdown-it';
 import { AppError } from '../shared/errors.ts';
+
+const require = createRequire(import.meta.url);
 
 /** Every field a template may use, by object. Values are strings, numbers or null. */
 export const MERGE_FIELDS = {
@@ -27,6 +33,7 @@ export type MergeContext = { [K in MergeObject]: Record<(typeof MERGE_FIELDS)[K]
 const LIMITS = { parseLimit: 100_000, renderLimit: 500, memoryLimit: 2_000_000 };
 
 function engine(outputEscape?: (v: unknown) => string): Liquid {
+  const { Liquid } = require('liquidjs') as typeof import('liquidjs');
   const liquid = new Liquid({
     strictVariables: true,
     strictFilters: true,
@@ -41,7 +48,8 @@ function engine(outputEscape?: (v: unknown) => string): Liquid {
   return liquid;
 }
 
-const plain = engine();
+let plainEngine: Liquid | undefined;
+const plain = (): Liquid => (plainEngine ??= engine());
 // Backslash-escape Markdown punctuation and HTML-significant characters in merged values. A
 // value that is exactly one https URL of plain URL characters (the review link, §26) is left as
 // is: it cannot open markup (no brackets, parentheses, angle brackets, asterisks or backticks),
@@ -53,11 +61,19 @@ const markdownEscape = (v: unknown): string =>
     : String(v ?? '').replace(/[\\`*_{}[\]()#+\-.!|<>&~]/g, (c) =>
         c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '&' ? '&amp;' : `\\${c}`,
       );
-const forMarkdown = engine(markdownEscape);
+let markdownEngine: Liquid | undefined;
+const forMarkdown = (): Liquid => (markdownEngine ??= engine(markdownEscape));
 
-const md = new MarkdownIt({ html: false, linkify: true, breaks: true, typographer: false });
-const defaultValidateLink = md.validateLink.bind(md);
-md.validateLink = (url: string) => /^(https?:|mailto:)/i.test(url.trim()) && defaultValidateLink(url);
+type MarkdownIt = InstanceType<typeof MarkdownItModule>;
+let renderer: MarkdownIt | undefined;
+function md(): MarkdownIt {
+  if (renderer) return renderer;
+  const Renderer = require('markdown-it') as typeof MarkdownItModule;
+  const m = new Renderer({ html: false, linkify: true, breaks: true, typographer: false });
+  const defaultValidateLink = m.validateLink.bind(m);
+  m.validateLink = (url: string) => /^(https?:|mailto:)/i.test(url.trim()) && defaultValidateLink(url);
+  return (renderer = m);
+}
 
 function invalid(message: string, field?: string): AppError {
   return new AppError('invalid_template', message, field ? { details: { field } } : {});
@@ -67,13 +83,13 @@ function invalid(message: string, field?: string): AppError {
 export function checkTemplate(source: string, field: string): Template[] {
   let parsed: Template[];
   try {
-    parsed = plain.parse(source);
+    parsed = plain().parse(source);
   } catch (e) {
     throw invalid(`${field}: ${(e as Error).message.split('\n')[0]!.slice(0, 300)}`, field);
   }
   let segments: Array<Array<string | number | unknown>>;
   try {
-    segments = plain.globalVariableSegmentsSync(parsed, { partials: false });
+    segments = plain().globalVariableSegmentsSync(parsed, { partials: false });
   } catch (e) {
     throw invalid(`${field}: ${(e as Error).message.split('\n')[0]!.slice(0, 300)}`, field);
   }
@@ -121,7 +137,7 @@ function namesReviewLink(liquid: Liquid, source: string): boolean {
 
 /** Whether any part of a template (subject or body) uses the review link. */
 export function usesReviewLink(t: { subject?: string | null; body: string }): boolean {
-  return namesReviewLink(plain, t.body) || (t.subject ? namesReviewLink(plain, t.subject) : false);
+  return namesReviewLink(plain(), t.body) || (t.subject ? namesReviewLink(plain(), t.subject) : false);
 }
 
 /** The refusal of a template that needs the review link when no location is attached. */
@@ -152,12 +168,12 @@ export interface RenderedEmail {
 }
 
 export function renderEmail(t: { subject: string; body: string }, ctx: MergeContext): RenderedEmail {
-  const subject = renderWith(plain, t.subject, ctx)
+  const subject = renderWith(plain(), t.subject, ctx)
     .replace(/[\r\n]+/g, ' ')
     .trim()
     .slice(0, 998);
-  const text = renderWith(plain, t.body, ctx);
-  const html = md.render(renderWith(forMarkdown, t.body, ctx));
+  const text = renderWith(plain(), t.body, ctx);
+  const html = md().render(renderWith(forMarkdown(), t.body, ctx));
   return { subject, text, html };
 }
 
@@ -170,16 +186,16 @@ export function renderEmailMarkdown(
   ctx: MergeContext,
 ): { subject: string; markdown: string } {
   const { subject } = renderEmail({ subject: t.subject, body: '' }, ctx);
-  return { subject, markdown: renderWith(forMarkdown, t.body, ctx) };
+  return { subject, markdown: renderWith(forMarkdown(), t.body, ctx) };
 }
 
 export function renderSms(t: { body: string }, ctx: MergeContext): string {
-  return renderWith(plain, t.body, ctx);
+  return renderWith(plain(), t.body, ctx);
 }
 
 /** Markdown (already free of merge fields) → safe HTML, for footers written by the server. */
 export function markdownToHtml(markdown: string): string {
-  return md.render(markdown);
+  return md().render(markdown);
 }
 
 export { markdownEscape };

@@ -18,7 +18,7 @@
 // came, so an attempt that died before `beforeEnd` committed certainly sent nothing. Gmail:
 // it runs before the POST, and an unknown outcome is reconciled with `findSent`.
 import { Readable } from 'node:stream';
-import nodemailer from 'nodemailer';
+import { nodemailer } from '../../mail/nodemailer.ts';
 import type { Database } from '../../db/index.ts';
 import type { Vault } from '../../vault/secrets.ts';
 import { AppError } from '../../shared/errors.ts';
@@ -84,7 +84,7 @@ export interface EmailDelivery {
   close(): void;
 }
 
-type Transport = ReturnType<typeof nodemailer.createTransport>;
+type Transport = ReturnType<ReturnType<typeof nodemailer>['createTransport']>;
 
 /** Pooled SMTP connections per sender and node. */
 export const SMTP_CONNECTIONS = 8;
@@ -237,7 +237,7 @@ export function createEmailDelivery(deps: {
       // The host no longer passes the outbound check (e.g. DNS now points inside): permanent for this sender.
       throw new EmailDeliveryError((e as Error).message, true, (e as AppError).code ?? 'host_not_allowed');
     }
-    const transport = nodemailer.createTransport(options);
+    const transport = nodemailer().createTransport(options);
     // A send with a point of no return streams through the gate (see `gated`).
     transport.use('stream', (mail, done) => {
       const hook = (mail.data as { capto?: { beforeEnd: () => Promise<boolean>; state: GateState } }).capto;
@@ -317,7 +317,7 @@ export function createEmailDelivery(deps: {
     if (!deps.google)
       throw new EmailDeliveryError('Google is not set up on this server', true, 'google_not_configured');
     const raw = await new Promise<Buffer>((resolve, reject) => {
-      nodemailer
+      nodemailer()
         .createTransport({ streamTransport: true, buffer: true, newline: 'windows' })
         .sendMail(message(s, mail), (err, info) => (err ? reject(err) : resolve(info.message as Buffer)));
     }).catch((e: unknown) => {

@@ -5,7 +5,7 @@
 // (no silent fallback to plaintext), `none` = plaintext, only to a loopback/private
 // relay, which itself needs the operator flag CAPTO_ALLOW_PRIVATE_HOSTS=on.
 import net from 'node:net';
-import nodemailer from 'nodemailer';
+import { nodemailer } from '../../mail/nodemailer.ts';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import { AppError } from '../../shared/errors.ts';
 import { resolveOutboundHost } from '../../shared/outbound-host.ts';
@@ -82,7 +82,7 @@ export function smtpFailure(e: unknown): AppError {
 
 /** Connect and log in (SMTP AUTH), then hang up. Throws 4xx AppErrors. */
 export async function verifySmtp(s: SmtpSettings, policy: SmtpPolicy): Promise<void> {
-  const transport = nodemailer.createTransport(await smtpTransportOptions(s, policy));
+  const transport = nodemailer().createTransport(await smtpTransportOptions(s, policy));
   try {
     await transport.verify();
   } catch (e) {
