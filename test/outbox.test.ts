@@ -8,7 +8,7 @@ import { asOwner } from '../src/db/engine.ts';
 import { createTwilioClient } from '../src/integrations/twilio/client.ts';
 import { outboxDeliverQueue } from '../src/jobs/outbox-deliver.ts';
 import { outboxSweepHandler, outboxSweepQueue } from '../src/jobs/outbox-sweep.ts';
-import { createOutboxDelivery, withOutbox, type OutboxDelivery } from '../src/messaging/outbox.ts';
+import { createOutboxDelivery, nudgeDelivery, withOutbox, type OutboxDelivery } from '../src/messaging/outbox.ts';
 import { createSmsDriver } from '../src/messaging/sms-driver.ts';
 import { startTwilioFake, type FakeMessage, type TwilioFake } from './fakes/twilio.ts';
 import { createTestDatabase, ENGINE, type TestDatabase } from './support/engine.ts';
@@ -277,5 +277,28 @@ describe(`outbox delivery (${ENGINE})`, () => {
     } finally {
       await jobs.stop();
     }
+  });
+});
+
+describe('nudgeDelivery', () => {
+  it('returns before the nudge ends; a failed nudge is logged (the sweep delivers), never thrown', async () => {
+    const warnings: unknown[] = [];
+    const logger = { warn: (o: unknown) => void warnings.push(o) };
+    let release!: () => void;
+    const nudged: string[] = [];
+    const slow = {
+      notify: (m: { id: string }) => new Promise<void>((r) => (release = r)).then(() => void nudged.push(m.id)),
+    };
+    nudgeDelivery(slow, logger, { id: 'a', businessId: 'b' });
+    expect(nudged).toEqual([]); // the caller did not wait
+    release();
+    await sleep(0);
+    expect(nudged).toEqual(['a']);
+    expect(warnings).toEqual([]);
+
+    const failing = { notify: () => Promise.reject(new Error('job engine stopped')) };
+    nudgeDelivery(failing, logger, { id: 'c', businessId: 'b' });
+    await sleep(0);
+    expect(warnings).toEqual([expect.objectContaining({ message_id: 'c', err: expect.any(Error) })]);
   });
 });

@@ -18,7 +18,7 @@ import { z } from 'zod';
 import type { Database, Tx } from '../db/index.ts';
 import type { OutboxNotifier } from '../messaging/outbox.ts';
 import type { Logger } from '../observability/logger.ts';
-import { withOutbox } from '../messaging/outbox.ts';
+import { nudgeDelivery, withOutbox } from '../messaging/outbox.ts';
 import { openConversation } from '../messaging/send.ts';
 import { createCampaign, startCampaign } from '../outreach/campaigns.ts';
 import { queueContactEmail } from '../outreach/contact-emails.ts';
@@ -361,14 +361,8 @@ export function gbpReviewRequestRoutes(deps: {
         const out = await inBusiness(deps.db, req, req.params.bid, ({ tx, businessId, userId }) =>
           requestReviews(tx, businessId, userId, req.body, smsWindow),
         );
-        // After the commit: wake the deal's delivery (a list's campaign is drained by the dispatcher).
-        if (out.message_id)
-          await deps.outbox.notify({ id: out.message_id, businessId: req.params.bid }).catch((err: unknown) => {
-            deps.logger.warn(
-              { err, message_id: out.message_id },
-              'outbox: delivery not nudged; the sweep will pick it up',
-            );
-          });
+        // The deal's text (a list's campaign is drained by the dispatcher).
+        if (out.message_id) nudgeDelivery(deps.outbox, deps.logger, { id: out.message_id, businessId: req.params.bid });
         return reply.code(202).send(out);
       },
     );

@@ -44,6 +44,21 @@ export interface OutboxNotifier {
   notify(m: Pick<OutboxMessage, 'id' | 'businessId'>): Promise<void>;
 }
 
+/**
+ * After a request's commit: wake delivery, without making the request wait for it. The
+ * message is already safe in the outbox; the nudge (a job insert, its own transaction) only
+ * makes delivery start at once, and a lost one waits for the `outbox.sweep` (a minute).
+ */
+export function nudgeDelivery(
+  notifier: OutboxNotifier,
+  logger: Pick<Logger, 'warn'>,
+  m: Pick<OutboxMessage, 'id' | 'businessId'>,
+): void {
+  notifier.notify(m).catch((err: unknown) => {
+    logger.warn({ err, message_id: m.id }, 'outbox: delivery not nudged; the sweep will pick it up');
+  });
+}
+
 /** A row as delivery sees it. */
 export interface OutboxRow {
   id: string;

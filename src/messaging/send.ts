@@ -8,7 +8,7 @@ import type { Logger } from '../observability/logger.ts';
 import { AppError, notFound } from '../shared/errors.ts';
 import type { Vault } from '../vault/secrets.ts';
 import type { TwilioClient } from '../integrations/twilio/client.ts';
-import { withOutbox, type OutboxNotifier } from './outbox.ts';
+import { nudgeDelivery, withOutbox, type OutboxNotifier } from './outbox.ts';
 
 export interface MessagingDeps {
   db: Database;
@@ -101,10 +101,7 @@ export async function sendConversationMessage(
     await withOutbox(tx, { id, businessId, channel: 'sms', senderId: configId, createdBy: user.userId });
     return m.rows[0]!;
   });
-  // After the commit: wake delivery. A lost nudge only waits for the outbox sweep.
-  await deps.outbox.notify({ id: queued.id, businessId }).catch((err: unknown) => {
-    deps.logger.warn({ err, message_id: queued.id }, 'outbox: delivery not nudged; the sweep will pick it up');
-  });
+  nudgeDelivery(deps.outbox, deps.logger, { id: queued.id, businessId });
   const iso = (d: Date | null) => (d ? d.toISOString() : null);
   return {
     ...queued,

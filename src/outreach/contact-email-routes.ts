@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Database } from '../db/index.ts';
-import type { OutboxNotifier } from '../messaging/outbox.ts';
+import { nudgeDelivery, type OutboxNotifier } from '../messaging/outbox.ts';
 import { inBusiness } from '../server/scope.ts';
 import { queueContactEmail } from './contact-emails.ts';
 
@@ -47,12 +47,7 @@ export function contactEmailRoutes(root: FastifyInstance, db: Database, outbox: 
       const queued = await inBusiness(db, req, req.params.bid, ({ tx, businessId, userId }) =>
         queueContactEmail(tx, businessId, userId, req.params.id, req.body),
       );
-      // After the commit: wake delivery. A lost nudge only delays it (the outbox sweep).
-      await outbox
-        .notify({ id: queued.id, businessId: req.params.bid })
-        .catch((e: unknown) =>
-          req.log.warn({ err: e, email_id: queued.id }, 'outbox nudge failed; the sweep will deliver'),
-        );
+      nudgeDelivery(outbox, req.log, { id: queued.id, businessId: req.params.bid });
       return reply.status(202).send(queued);
     },
   );
