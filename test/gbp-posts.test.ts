@@ -12,7 +12,15 @@ import { asOwner } from '../src/db/engine.ts';
 import { createGbpAccess } from '../src/gbp/access.ts';
 import { createGbpClient } from '../src/gbp/client.ts';
 import { createGbpPublisher, type GbpPublisher } from '../src/gbp/publisher.ts';
-import { gbpPublishHandler, gbpPublishQueue } from '../src/jobs/gbp-publish.ts';
+import type { JobSender } from '../src/jobs/engine.ts';
+import {
+  gbpPublishHandler,
+  gbpPublishQueue,
+  gbpSweepHandler,
+  SUCCESSOR_DELAY_SECONDS,
+  successorId,
+  workId,
+} from '../src/jobs/gbp-publish.ts';
 import { createGoogleConnection } from '../src/integrations/google/connection.ts';
 import { startCapto, type RunningCapto } from '../src/main.ts';
 import { parseMasterKey } from '../src/vault/master-key.ts';
@@ -78,6 +86,23 @@ async function duePost(summary: string): Promise<string> {
   );
   return res.json.id as string;
 }
+/** A job sender that only records what is booked (this server runs no job engine). */
+function bookings(): JobSender & { booked: { postId: string; id?: string; startAfter?: Date | number }[] } {
+  const booked: { postId: string; id?: string; startAfter?: Date | number }[] = [];
+  return {
+    booked,
+    async send(_queue, payload, options) {
+      booked.push({
+        postId: (payload as { post_id: string }).post_id,
+        id: options?.id,
+        startAfter: options?.startAfter,
+      });
+      return options?.id ?? null;
+    },
+    async sendMany() {},
+  };
+}
+
 const stateOf = async (id: string) =>
   (
     await asOwner(s.engine, (c) =>
@@ -273,7 +298,8 @@ describe(`Business Profile posts: publishing exactly once (${ENGINE})`, () => {
   // A publish job that exhausts its retries must not leave the post `publishing` forever.
   it('the job’s last retry failing ends the post failed with the last reason; the person retries', async () => {
     const id = await duePost('Google down all day');
-    const handler = gbpPublishHandler(publisher);
+    const jobs = bookings();
+    const handler = gbpPublishHandler(publisher, jobs);
     const retryLimit = gbpPublishQueue.policy.retryLimit!;
     const attempt = (retryCount: number) =>
       outcome(
@@ -285,7 +311,9 @@ describe(`Business Profile posts: publishing exactly once (${ENGINE})`, () => {
     fake.failNext({ status: 503, method: 'POST', message: 'The service is currently unavailable.' }, 2);
     expect(await attempt(retryLimit - 1)).toBe('error:delivery_deferred'); // a retry follows
     expect(await stateOf(id)).toMatchObject({ state: 'publishing', error_code: null });
+    expect(jobs.booked).toEqual([]); // only a last attempt books a successor
     expect(await attempt(retryLimit)).toBeUndefined(); // the last one: the job ends, the post fails
+    expect(jobs.booked).toHaveLength(1);
     const failed = await stateOf(id);
     expect(failed).toMatchObject({ state: 'failed', error_code: 'google_unavailable', google_name: null });
     expect(failed!.error_message).toMatch(/The service is currently unavailable\.$/);
@@ -298,6 +326,57 @@ describe(`Business Profile posts: publishing exactly once (${ENGINE})`, () => {
     expect(await publisher.run(bid, id)).toBe('published');
     expect(atGoogle('Google down all day')).toHaveLength(1);
     expect((await stateOf(id))!.error_code).toBeNull();
+  });
+
+  // A node dying during a job's last attempt: the job's claim expires with no retry left, so
+  // pg-boss fails it for good and keeps its id, and the post stays `publishing`. The sweep books
+  // the post's work under that same id (ignored while the failed job is kept), so the last
+  // attempt books a successor first, due after the claim has certainly expired.
+  it('a node dying during the last attempt: its successor job publishes the post once', async () => {
+    const id = await duePost('Node died on the last try');
+    const updatedAt = (
+      await asOwner(s.engine, (c) =>
+        c.query<{ updated_at: Date }>('SELECT updated_at FROM app.gbp_posts WHERE id = $1', [id]),
+      )
+    ).rows[0]!.updated_at;
+    const first = workId(id, 'scheduled', updatedAt); // the job the nudge booked
+    const sweep = bookings();
+    const sweepJob = { id: randomUUID(), retryCount: 0, retryLimit: 1, signal: new AbortController().signal };
+    await gbpSweepHandler(s.db, sweep)({}, sweepJob);
+    expect(sweep.booked.filter((b) => b.postId === id).map((b) => b.id)).toEqual([first]);
+
+    // The job's last attempt: it books its successor, claims the post, calls Google — and the
+    // node dies before it records the answer (the publisher here stands in for the dead node).
+    const jobs = bookings();
+    const dying = {
+      async run(...args: Parameters<GbpPublisher['run']>) {
+        fake.loseAnswerNextCreate = true;
+        await publisher.run(args[0], args[1]).catch(() => undefined);
+        throw new Error('the node died');
+      },
+    } as GbpPublisher;
+    const retryLimit = gbpPublishQueue.policy.retryLimit!;
+    await expect(
+      gbpPublishHandler(dying, jobs)(
+        { business_id: bid, post_id: id },
+        { id: first, retryCount: retryLimit, retryLimit, signal: new AbortController().signal },
+      ),
+    ).rejects.toThrow('the node died');
+    expect(await stateOf(id)).toMatchObject({ state: 'publishing' });
+    // The sweep still books the spent id; the successor has a new one, due after the claim.
+    sweep.booked.length = 0;
+    await gbpSweepHandler(s.db, sweep)({}, sweepJob);
+    expect(sweep.booked.filter((b) => b.postId === id).map((b) => b.id)).toEqual([first]);
+    expect(jobs.booked).toEqual([{ postId: id, id: successorId(first), startAfter: SUCCESSOR_DELAY_SECONDS }]);
+    expect(successorId(first)).not.toBe(first);
+    expect(SUCCESSOR_DELAY_SECONDS).toBeGreaterThan(gbpPublishQueue.policy.expireInSeconds!);
+    // The successor's first attempt finds the post at Google and adopts it: published once.
+    await gbpPublishHandler(publisher, bookings())(
+      { business_id: bid, post_id: id },
+      { id: successorId(first), retryCount: 0, retryLimit, signal: new AbortController().signal },
+    );
+    expect(atGoogle('Node died on the last try')).toHaveLength(1);
+    expect((await stateOf(id))!.state).toBe('published');
   });
 
   it('a permanent refusal fails the post with Google’s reason; the person can fix and reschedule', async () => {

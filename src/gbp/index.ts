@@ -47,7 +47,7 @@ export function createGbp(deps: {
   const locations = createGbpLocations({ db, client, access });
   const publisher = createGbpPublisher({ db, client, access, logger });
   const notifier = gbpNotifier(jobs);
-  jobs.register(gbpPublishQueue, gbpPublishHandler(publisher));
+  jobs.register(gbpPublishQueue, gbpPublishHandler(publisher, jobs));
   jobs.register(gbpSweepQueue, gbpSweepHandler(db, jobs));
   const reviews = createGbpReviews({ db, client, access, logger });
   jobs.register(gbpReviewsSyncQueue, gbpReviewsSyncHandler(reviews));

@@ -51,11 +51,37 @@ export function gbpNotifier(jobs: JobSender) {
   };
 }
 
-export function gbpPublishHandler(publisher: GbpPublisher): JobHandler<{ business_id: string; post_id: string }> {
+/** The successor of a job's last attempt: a new id, derived from the job's (so booked once). */
+export function successorId(jobId: string): string {
+  return workId(jobId, 'successor', new Date(0));
+}
+
+/** When a last attempt's successor may run: once that attempt's claim has certainly expired. */
+export const SUCCESSOR_DELAY_SECONDS = (gbpPublishQueue.policy.expireInSeconds ?? 900) + 30;
+
+export function gbpPublishHandler(
+  publisher: GbpPublisher,
+  jobs: JobSender,
+): JobHandler<{ business_id: string; post_id: string }> {
   return async ({ business_id, post_id }, job) => {
     // pg-boss fails the job for good after retryLimit retries; on that attempt the publisher
     // fails the post instead of deferring it again, so it never stays `publishing` (§22, §26).
-    await publisher.run(business_id, post_id, job.signal, { lastAttempt: job.retryCount >= job.retryLimit });
+    const lastAttempt = job.retryCount >= job.retryLimit;
+    if (lastAttempt)
+      // Unless this node dies during the attempt: then the post stays in flight, this job fails
+      // for good when its claim expires, and its id is spent — the sweep books the post's work
+      // under that same id, which pg-boss ignores while the failed job is kept. So the last
+      // attempt first books a successor, due after the claim has certainly expired; when this
+      // attempt ends the post (published or failed), the successor finds nothing to do.
+      await jobs.send(
+        gbpPublishQueue,
+        { business_id, post_id },
+        {
+          id: successorId(job.id),
+          startAfter: SUCCESSOR_DELAY_SECONDS,
+        },
+      );
+    await publisher.run(business_id, post_id, job.signal, { lastAttempt });
   };
 }
 
