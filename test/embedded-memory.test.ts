@@ -13,18 +13,26 @@ import { ENGINE } from './support/engine.ts';
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
+/** `capto start` on the embedded engine in a new data dir (plain HTTP, no startup scan). */
+function startEmbedded(prefix: string, env: (dataDir: string) => Record<string, string> = () => ({})) {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  dirs.push(dataDir);
+  const extra = env(dataDir);
+  const server = spawnCapto(['start'], {
+    CAPTO_ENV: 'test',
+    CAPTO_DATA_DIR: dataDir,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    CAPTO_TLS: 'off',
+    CAPTO_SCAN_ON_START: 'off',
+    ...extra,
+  });
+  return { server, dataDir };
+}
+
 describe.skipIf(ENGINE !== 'embedded')('embedded capto start', () => {
   it('runs with --liftoff-only, --max-semi-space-size=2, --optimize-for-size and MALLOC_ARENA_MAX=2, under its own PID', async () => {
-    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'capto-mem-'));
-    dirs.push(dataDir);
-    const server = spawnCapto(['start'], {
-      CAPTO_ENV: 'test',
-      CAPTO_DATA_DIR: dataDir,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      CAPTO_TLS: 'off',
-      CAPTO_SCAN_ON_START: 'off',
-    });
+    const { server } = startEmbedded('capto-mem-');
     try {
       await server.waitFor(/Capto is running/, 180_000);
       const pid = server.child.pid!;
@@ -41,27 +49,18 @@ describe.skipIf(ENGINE !== 'embedded')('embedded capto start', () => {
   });
 
   it('has not loaded the libraries of work it has not done yet once it is running', async () => {
-    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'capto-mods-'));
-    dirs.push(dataDir);
-    // A resolve hook (node:module registerHooks) that writes every module URL resolved.
-    const log = path.join(dataDir, 'modules.txt');
-    const hook = path.join(dataDir, 'hook.mjs');
-    writeFileSync(
-      hook,
-      `import { registerHooks } from 'node:module';
-       import { appendFileSync } from 'node:fs';
-       registerHooks({ resolve(s, c, next) { const r = next(s, c); appendFileSync(${JSON.stringify(log)}, r.url + '\\n'); return r; } });`,
-    );
-    const server = spawnCapto(['start'], {
-      CAPTO_ENV: 'test',
-      CAPTO_DATA_DIR: dataDir,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      CAPTO_TLS: 'off',
-      CAPTO_SCAN_ON_START: 'off',
-      REDIS_URL: '',
-      SMTP_URL: '',
-      NODE_OPTIONS: `--import ${hook}`,
+    let log = '';
+    const { server } = startEmbedded('capto-mods-', (dataDir) => {
+      // A resolve hook (node:module registerHooks) that writes every module URL resolved.
+      log = path.join(dataDir, 'modules.txt');
+      const hook = path.join(dataDir, 'hook.mjs');
+      writeFileSync(
+        hook,
+        `import { registerHooks } from 'node:module';
+         import { appendFileSync } from 'node:fs';
+         registerHooks({ resolve(s, c, next) { const r = next(s, c); appendFileSync(${JSON.stringify(log)}, r.url + '\\n'); return r; } });`,
+      );
+      return { REDIS_URL: '', SMTP_URL: '', NODE_OPTIONS: `--import ${hook}` };
     });
     try {
       await server.waitFor(/Capto is running/, 180_000);
