@@ -6,7 +6,7 @@
 // list is loaded at the first outage, not kept in memory by every server (~3 MB;
 // docs/ARCHITECTURE.md §5).
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
+import { lazyRequire, once } from '../shared/lazy.ts';
 
 export type BreachVerdict = 'breached' | 'clean' | 'unavailable';
 
@@ -18,14 +18,8 @@ export interface BreachChecker {
 }
 
 const TIMEOUT_MS = 2_000;
-const require = createRequire(import.meta.url);
-let common: Set<string> | undefined;
-
-function commonPasswords(): Set<string> {
-  if (common) return common;
-  const { dictionary } = require('@zxcvbn-ts/language-common') as typeof import('@zxcvbn-ts/language-common');
-  return (common = new Set(dictionary['passwords-common'].map((p) => p.toLowerCase())));
-}
+const zxcvbnCommon = lazyRequire<typeof import('@zxcvbn-ts/language-common')>('@zxcvbn-ts/language-common');
+const commonPasswords = once(() => new Set(zxcvbnCommon().dictionary['passwords-common'].map((p) => p.toLowerCase())));
 
 export function createBreachChecker(rangeUrl: string, timeoutMs = TIMEOUT_MS): BreachChecker {
   const base = rangeUrl.endsWith('/') ? rangeUrl : `${rangeUrl}/`;

@@ -12,12 +12,13 @@
 //
 // Both libraries load at the first template, not when the server starts (~3 MB that a
 // server sending nothing does not keep; docs/ARCHITECTURE.md §5).
-import { createRequire } from 'node:module';
 import type { Liquid, Template } from 'liquidjs';
-import type MarkdownItModule from 'markdown-it';
+import type MarkdownIt from 'markdown-it';
 import { AppError } from '../shared/errors.ts';
+import { lazyRequire, once } from '../shared/lazy.ts';
 
-const require = createRequire(import.meta.url);
+const liquidjs = lazyRequire<typeof import('liquidjs')>('liquidjs');
+const markdownIt = lazyRequire<typeof MarkdownIt>('markdown-it');
 
 /** Every field a template may use, by object. Values are strings, numbers or null. */
 export const MERGE_FIELDS = {
@@ -33,8 +34,7 @@ export type MergeContext = { [K in MergeObject]: Record<(typeof MERGE_FIELDS)[K]
 const LIMITS = { parseLimit: 100_000, renderLimit: 500, memoryLimit: 2_000_000 };
 
 function engine(outputEscape?: (v: unknown) => string): Liquid {
-  const { Liquid } = require('liquidjs') as typeof import('liquidjs');
-  const liquid = new Liquid({
+  const liquid = new (liquidjs().Liquid)({
     strictVariables: true,
     strictFilters: true,
     ownPropertyOnly: true,
@@ -48,8 +48,7 @@ function engine(outputEscape?: (v: unknown) => string): Liquid {
   return liquid;
 }
 
-let plainEngine: Liquid | undefined;
-const plain = (): Liquid => (plainEngine ??= engine());
+const plain = once(() => engine());
 // Backslash-escape Markdown punctuation and HTML-significant characters in merged values. A
 // value that is exactly one https URL of plain URL characters (the review link, §26) is left as
 // is: it cannot open markup (no brackets, parentheses, angle brackets, asterisks or backticks),
@@ -61,19 +60,14 @@ const markdownEscape = (v: unknown): string =>
     : String(v ?? '').replace(/[\\`*_{}[\]()#+\-.!|<>&~]/g, (c) =>
         c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '&' ? '&amp;' : `\\${c}`,
       );
-let markdownEngine: Liquid | undefined;
-const forMarkdown = (): Liquid => (markdownEngine ??= engine(markdownEscape));
+const forMarkdown = once(() => engine(markdownEscape));
 
-type MarkdownIt = InstanceType<typeof MarkdownItModule>;
-let renderer: MarkdownIt | undefined;
-function md(): MarkdownIt {
-  if (renderer) return renderer;
-  const Renderer = require('markdown-it') as typeof MarkdownItModule;
-  const m = new Renderer({ html: false, linkify: true, breaks: true, typographer: false });
+const md = once(() => {
+  const m = new (markdownIt())({ html: false, linkify: true, breaks: true, typographer: false });
   const defaultValidateLink = m.validateLink.bind(m);
   m.validateLink = (url: string) => /^(https?:|mailto:)/i.test(url.trim()) && defaultValidateLink(url);
-  return (renderer = m);
-}
+  return m;
+});
 
 function invalid(message: string, field?: string): AppError {
   return new AppError('invalid_template', message, field ? { details: { field } } : {});

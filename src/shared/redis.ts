@@ -1,14 +1,13 @@
 // A Redis client (ioredis), loaded only when REDIS_URL is set: a single-node server, the
 // embedded engine's usual case, never needs it and does not keep it in memory (~6 MB;
 // docs/ARCHITECTURE.md §5). ioredis is CommonJS, so it loads synchronously here.
-import { createRequire } from 'node:module';
 import type { Redis, RedisOptions } from 'ioredis';
+import { lazyRequire } from './lazy.ts';
 
-const require = createRequire(import.meta.url);
+const ioredis = lazyRequire<typeof import('ioredis')>('ioredis');
 
 export function connectRedis(url: string, options: RedisOptions): Redis {
-  const { Redis: Client } = require('ioredis') as typeof import('ioredis');
-  return new Client(url, options);
+  return new (ioredis().Redis)(url, options);
 }
 
 export type { Redis };
