@@ -34,7 +34,12 @@ import { demoPurgeHandler, demoPurgeQueue } from './jobs/demo-purge.ts';
 import { trashPurgeHandler, trashPurgeQueue } from './jobs/trash-purge.ts';
 import { importResumeHandler, importResumeQueue } from './jobs/import-resume.ts';
 import { observeJobs, type PoolStats } from './observability/metrics.ts';
-import { outboxDeliverHandler, outboxDeliverQueue, outboxNotifier } from './jobs/outbox-deliver.ts';
+import {
+  outboxDeliverHandler,
+  outboxDeliverQueue,
+  outboxNotifier,
+  successorDelaySeconds,
+} from './jobs/outbox-deliver.ts';
 import { outboxSweepHandler, outboxSweepQueue } from './jobs/outbox-sweep.ts';
 import { automationsNotifier, automationsRunHandler, automationsRunQueue } from './jobs/automations-run.ts';
 import { automationRoutes } from './automations/routes.ts';
@@ -133,8 +138,9 @@ export function routeModules(deps: {
       outreach.emailDriver,
     ],
   });
-  jobs.register(outboxDeliverQueue, outboxDeliverHandler(delivery), {
-    expireInSeconds: 2 * lease + 5,
+  const deliverExpiry = 2 * lease + 5;
+  jobs.register(outboxDeliverQueue, outboxDeliverHandler(delivery, jobs, successorDelaySeconds(deliverExpiry)), {
+    expireInSeconds: deliverExpiry,
     retryDelayMax: Math.max(lease, 5),
   });
   jobs.register(outboxSweepQueue, outboxSweepHandler(db, jobs));

@@ -18,9 +18,9 @@ import {
   gbpPublishQueue,
   gbpSweepHandler,
   SUCCESSOR_DELAY_SECONDS,
-  successorId,
   workId,
 } from '../src/jobs/gbp-publish.ts';
+import { successorId } from '../src/jobs/queue.ts';
 import { createGoogleConnection } from '../src/integrations/google/connection.ts';
 import { startCapto, type RunningCapto } from '../src/main.ts';
 import { parseMasterKey } from '../src/vault/master-key.ts';

@@ -6,8 +6,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asOwner } from '../src/db/engine.ts';
 import { createTwilioClient } from '../src/integrations/twilio/client.ts';
-import { outboxDeliverQueue } from '../src/jobs/outbox-deliver.ts';
+import type { JobSender } from '../src/jobs/engine.ts';
+import { outboxDeliverHandler, outboxDeliverQueue, successorDelaySeconds } from '../src/jobs/outbox-deliver.ts';
 import { outboxSweepHandler, outboxSweepQueue } from '../src/jobs/outbox-sweep.ts';
+import { successorId } from '../src/jobs/queue.ts';
 import { createOutboxDelivery, nudgeDelivery, withOutbox, type OutboxDelivery } from '../src/messaging/outbox.ts';
 import { createSmsDriver } from '../src/messaging/sms-driver.ts';
 import { startTwilioFake, type FakeMessage, type TwilioFake } from './fakes/twilio.ts';
@@ -253,6 +255,54 @@ describe(`outbox delivery (${ENGINE})`, () => {
     await Promise.all(fast.map((id) => delivery(free, LEASE, false).deliver(free.businessId, id)));
     const fastTimes = fast.map((id) => sentFor(id)[0]!.createdAt.getTime());
     expect(Math.max(...fastTimes) - Math.min(...fastTimes)).toBeLessThan(1_500);
+  });
+
+  // pg-boss keeps a delivery job that used up its retries (or whose node died during the last
+  // one) as failed, and the sweep books a message by its id, which pg-boss then ignores: the
+  // message would stay `sending` until an operator stepped in. The last attempt books a
+  // successor first, so delivery goes on by itself.
+  it('a delivery job’s last attempt books a successor; the successor delivers the message once', async () => {
+    const w = await smsWorld(t.engine, t.db, fake, { masterKey: MASTER_KEY, messagesPerSecond: 1 });
+    const [id] = await queueMessages(t.engine, w, 1, () => 'Your rate lock is confirmed');
+    const booked: { id?: string; startAfter?: Date | number; payload: unknown }[] = [];
+    const jobs: JobSender = {
+      async send(_queue, payload, options) {
+        booked.push({ id: options?.id, startAfter: options?.startAfter, payload });
+        return options?.id ?? null;
+      },
+      async sendMany() {},
+    };
+    const delay = successorDelaySeconds(2 * LEASE + 5);
+    const handler = outboxDeliverHandler(delivery(w), jobs, delay);
+    const retryLimit = outboxDeliverQueue.policy.retryLimit!;
+    const payload = { business_id: w.businessId, outbox_id: id! };
+    const attempt = (jobId: string, retryCount: number) =>
+      handler(payload, { id: jobId, retryCount, retryLimit, signal: new AbortController().signal });
+
+    // The last retry but one: Twilio takes the text and the answer is lost — in doubt.
+    drop = (m) => messageIdOf(m.statusCallback) === id;
+    try {
+      await expect(attempt(id!, retryLimit - 1)).rejects.toMatchObject({ code: 'delivery_deferred' });
+    } finally {
+      drop = undefined;
+    }
+    expect(booked).toEqual([]); // not the last attempt: pg-boss retries it
+    // The last attempt finds the lease still running and defers too: the job now fails for good.
+    await expect(attempt(id!, retryLimit)).rejects.toMatchObject({ code: 'delivery_deferred' });
+    expect(await row(id!)).toMatchObject({ state: 'sending', provider_id: null });
+    expect(booked).toEqual([{ id: successorId(id!), startAfter: delay, payload }]);
+    expect(successorId(id!)).not.toBe(id);
+    expect(delay).toBeGreaterThan(2 * LEASE + 5); // after the last attempt's claim has expired
+
+    // The successor's first attempt: reconciles with Twilio, adopts the text — sent once.
+    await sleep(LEASE * 1000 + 200);
+    await attempt(successorId(id!), 0);
+    expect(sentFor(id!)).toHaveLength(1);
+    expect(await row(id!)).toMatchObject({ state: 'sent', provider_id: sentFor(id!)[0]!.sid });
+    expect(booked).toHaveLength(1); // a first attempt books nothing
+    // A successor that runs after the message is settled finds nothing to do.
+    await attempt(successorId(successorId(id!)), retryLimit);
+    expect(sentFor(id!)).toHaveLength(1);
   });
 
   it('the sweep gives every undelivered row a delivery job, once', async () => {

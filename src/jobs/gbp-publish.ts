@@ -5,13 +5,12 @@
 // `gbp.sweep` (every minute, and at every node's start) books the job of every post that is due
 // within the minute or in flight: the nudge's safety net, and how a post that fell due while every
 // node was down is published when one starts. The last retry's failure fails the post (publisher.ts).
-import { createHash } from 'node:crypto';
 import type { Database } from '../db/index.ts';
 import type { GbpPublisher } from '../gbp/publisher.ts';
 import type { PostWork } from '../gbp/posts.ts';
 import { z } from 'zod';
 import type { JobHandler, JobSender } from './engine.ts';
-import { defineQueue, id, noPayload } from './queue.ts';
+import { defineQueue, id, noPayload, successorId, uuidFrom } from './queue.ts';
 
 export const gbpPublishQueue = defineQueue({
   name: 'gbp.publish',
@@ -29,9 +28,7 @@ export const gbpSweepQueue = defineQueue({
 
 /** A uuid (RFC 9562 version 8) naming one piece of work on one post. */
 export function workId(postId: string, state: string, updatedAt: Date): string {
-  const h = createHash('sha256').update(`gbp.publish:${postId}:${state}:${updatedAt.getTime()}`).digest('hex');
-  const variant = ((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  return uuidFrom(`gbp.publish:${postId}:${state}:${updatedAt.getTime()}`);
 }
 
 export function gbpNotifier(jobs: JobSender) {
@@ -49,11 +46,6 @@ export function gbpNotifier(jobs: JobSender) {
       );
     },
   };
-}
-
-/** The successor of a job's last attempt: a new id, derived from the job's (so booked once). */
-export function successorId(jobId: string): string {
-  return workId(jobId, 'successor', new Date(0));
 }
 
 /** When a last attempt's successor may run: once that attempt's claim has certainly expired. */

@@ -2,10 +2,10 @@
 // job id IS the message id, so a second nudge (a retry, the sweep, another node) for the
 // same message is ignored while its job is kept. The handler is the outbox's state
 // machine (src/messaging/outbox.ts): idempotent, reconciling an unknown send before
-// sending again.
+// sending again. A job that uses up its retries hands its message on to a successor job.
 import { z } from 'zod';
 import type { JobHandler, JobSender } from './engine.ts';
-import { defineQueue, id } from './queue.ts';
+import { defineQueue, id, successorId } from './queue.ts';
 
 const payload = z.object({ business_id: id(), outbox_id: id() }).strict();
 export type OutboxDeliverPayload = z.infer<typeof payload>;
@@ -27,10 +27,29 @@ export function outboxNotifier(jobs: JobSender) {
   };
 }
 
-export function outboxDeliverHandler(delivery: {
-  deliver(businessId: string, id: string, signal?: AbortSignal): Promise<unknown>;
-}): JobHandler<OutboxDeliverPayload> {
+/**
+ * When a last attempt's successor runs: after a pause (the provider has been failing for the
+ * whole retry schedule, ~15 minutes) and never before that attempt's claim (`expireInSeconds`)
+ * has certainly expired.
+ */
+export function successorDelaySeconds(expireInSeconds: number): number {
+  return Math.max(600, expireInSeconds + 30);
+}
+
+export function outboxDeliverHandler(
+  delivery: { deliver(businessId: string, id: string, signal?: AbortSignal): Promise<unknown> },
+  jobs: JobSender,
+  successorDelay: number,
+): JobHandler<OutboxDeliverPayload> {
   return async (p, job) => {
+    // pg-boss fails a job for good after its last retry (or when its node dies during it) and
+    // keeps its id, so the sweep — which books a message's job by the message id — cannot book
+    // the message again: it would stay `queued` or `sending` until an operator ran `capto jobs
+    // retry`. So a last attempt first books a successor (a new id, derived from this job's),
+    // due after a pause; if this attempt settles the message, the successor finds it done. A
+    // message is retried this way until it is sent or refused — never dropped (§24).
+    if (job.retryCount >= job.retryLimit)
+      await jobs.send(outboxDeliverQueue, p, { id: successorId(job.id), startAfter: successorDelay });
     await delivery.deliver(p.business_id, p.outbox_id, job.signal);
   };
 }

@@ -1,6 +1,7 @@
 // What a queue is (docs/ARCHITECTURE.md §22): a name, a payload schema that
 // admits ids only, and pg-boss's retry/expiry policy. Each queue lives in its own file
 // beside its handler; the composition root (src/main.ts) registers them.
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 export interface QueuePolicy {
@@ -52,3 +53,20 @@ export function defineQueue<P>(definition: QueueDefinition<P>): QueueDefinition<
 export const id = () => z.uuid();
 /** The empty payload of sweeps and schedules. */
 export const noPayload = z.object({}).strict();
+
+/** A uuid (RFC 9562 version 8) derived from `text`: the same text always names the same job. */
+export function uuidFrom(text: string): string {
+  const h = createHash('sha256').update(text).digest('hex');
+  const variant = ((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/**
+ * The id of the job a last attempt books to take its work up again (§22): pg-boss keeps a job
+ * that used up its retries — or whose node died during its last attempt — as failed, and a
+ * second send with its id is ignored meanwhile, so whatever booked the work by that id (a
+ * nudge, a sweep) cannot book it again. Derived from the job's id: booking it twice books it once.
+ */
+export function successorId(jobId: string): string {
+  return uuidFrom(`successor:${jobId}`);
+}
