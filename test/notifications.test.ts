@@ -118,6 +118,8 @@ describe('the five events', () => {
     expect(await texts(owner)).toEqual([['New text from Nobody', 'Hello?']]);
     expect(await texts(admin)).toEqual([['New text from Nobody', 'Hello?']]);
     expect(await texts(ownerB)).toEqual([]);
+    // 'Owned' was written with no claims (as a service job writes): nobody assigned it to anyone.
+    expect((await mine(member)).items.filter((i) => i.kind === 'assignment' && i.title.includes('Owned'))).toEqual([]);
   });
 
   it('a finished import notifies the person who ran it', async () => {
