@@ -29,8 +29,8 @@ export function outboxNotifier(jobs: JobSender) {
 
 /**
  * When a last attempt's successor runs: after a pause (the provider has been failing for the
- * whole retry schedule, ~15 minutes) and never before that attempt's claim (`expireInSeconds`)
- * has certainly expired.
+ * whole retry schedule, ~8 minutes with the default lease) and never before that attempt's
+ * claim (`expireInSeconds`) has certainly expired.
  */
 export function successorDelaySeconds(expireInSeconds: number): number {
   return Math.max(600, expireInSeconds + 30);
