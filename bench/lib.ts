@@ -74,6 +74,35 @@ export function ratioRange(pairs: [number, number][]): { median: [number, number
   };
 }
 
+/** The share of the machine's CPU time (all cores) that was idle over the next `ms`, from /proc/stat. */
+async function idleShare(ms: number): Promise<number> {
+  const read = () => {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { idle: cpu[3]! + cpu[4]!, total: cpu.reduce((a, b) => a + b, 0) };
+  };
+  const a = read();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = read();
+  return b.total > a.total ? (b.idle - a.idle) / (b.total - a.total) : 1;
+}
+
+/**
+ * Wait, at most `maxSeconds`, until the CPU was at least `idle` idle over a second; returns a
+ * note of the wait for the figure. The bench before may leave work behind it (pgbench at c=50
+ * leaves PostgreSQL checkpointing and vacuuming for a while) that would land on some pairs
+ * of a short measurement and not others. Off Linux it does not wait.
+ */
+export async function settle(idle = 0.8, maxSeconds = 60): Promise<string> {
+  if (!existsSync('/proc/stat')) return 'no settle (no /proc/stat)';
+  const t0 = Date.now();
+  for (;;) {
+    const share = await idleShare(1000);
+    const waited = (Date.now() - t0) / 1000;
+    if (share >= idle) return `settled in ${waited.toFixed(0)} s (CPU ${Math.round(share * 100)}% idle)`;
+    if (waited >= maxSeconds) return `not settled after ${waited.toFixed(0)} s (CPU ${Math.round(share * 100)}% idle)`;
+  }
+}
+
 /** The 1- and 5-minute load averages, to write beside a figure (the machine is shared). */
 export function loadNote(): string {
   const [one, five] = os.loadavg();
