@@ -8,7 +8,7 @@
 import type { Tx } from '../db/index.ts';
 import { AppError, notFound } from '../shared/errors.ts';
 import { createContact } from './contacts.ts';
-import { decodeCursor, iso, page } from './cursor.ts';
+import { decodeCursor, isoSql, page } from './cursor.ts';
 import { applyCustomPatch, type CustomValues } from './custom-fields.ts';
 
 export const DEAL_STAGES = [
@@ -100,7 +100,7 @@ const DEAL_COLUMNS = `d.id, d.business_id, d.title, d.contact_id, ${personName('
   d.amount_cents::text AS amount_cents, d.loan_type, d.loan_purpose, d.rate_percent::text AS rate_percent,
   d.property_address, d.stage, to_char(d.expected_close_date, 'YYYY-MM-DD') AS expected_close_date,
   ${MILESTONES.map((m) => `to_char(d.${m}_on, 'YYYY-MM-DD') AS ${m}_on`).join(', ')},
-  d.position, d.owner_id, d.custom, d.created_at, d.updated_at`;
+  d.position, d.owner_id, d.custom, ${isoSql('d.created_at')} AS created_at, ${isoSql('d.updated_at')} AS updated_at`;
 
 // The people of a loan file, joined inside the business (the composite keys guarantee it anyway).
 const DEAL_FROM = `app.deals d
@@ -108,11 +108,10 @@ const DEAL_FROM = `app.deals d
   LEFT JOIN app.contacts pc ON pc.business_id = d.business_id AND pc.id = d.co_borrower_id
   LEFT JOIN app.contacts pp ON pp.business_id = d.business_id AND pp.id = d.partner_id`;
 
-type DealRow = Omit<Deal, 'amount_cents' | 'rate_percent' | 'milestones' | 'created_at' | 'updated_at'> & {
+/** A row of DEAL_COLUMNS: dates and timestamps already written by the database (`isoSql`). */
+type DealRow = Omit<Deal, 'amount_cents' | 'rate_percent' | 'milestones'> & {
   amount_cents: string;
   rate_percent: string | null;
-  created_at: Date;
-  updated_at: Date;
 } & Record<`${Milestone}_on`, string | null>;
 
 const toDeal = (r: DealRow): Deal => ({
@@ -136,8 +135,8 @@ const toDeal = (r: DealRow): Deal => ({
   position: r.position,
   owner_id: r.owner_id,
   custom: r.custom ?? {},
-  created_at: iso(r.created_at)!,
-  updated_at: iso(r.updated_at)!,
+  created_at: r.created_at,
+  updated_at: r.updated_at,
 });
 
 async function lockStage(tx: Tx, businessId: string, stage: DealStage): Promise<void> {
@@ -379,10 +378,10 @@ export interface StageChange {
 
 export async function dealStageChanges(tx: Tx, businessId: string, dealId: string): Promise<StageChange[]> {
   await getDeal(tx, businessId, dealId);
-  const r = await tx.query<Omit<StageChange, 'changed_at'> & { changed_at: Date }>(
-    `SELECT id, from_stage, to_stage, changed_by, changed_at FROM app.deal_stage_changes
+  const r = await tx.query<StageChange>(
+    `SELECT id, from_stage, to_stage, changed_by, ${isoSql('changed_at')} AS changed_at FROM app.deal_stage_changes
       WHERE business_id = $1 AND deal_id = $2 ORDER BY changed_at, from_stage NULLS FIRST, id`,
     [businessId, dealId],
   );
-  return r.rows.map((x) => ({ ...x, changed_at: iso(x.changed_at)! }));
+  return r.rows;
 }

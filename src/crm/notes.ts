@@ -3,7 +3,7 @@
 // told apart from a missing note only after RLS has decided.
 import type { Tx } from '../db/index.ts';
 import { AppError, notFound } from '../shared/errors.ts';
-import { decodeCursor, iso, page } from './cursor.ts';
+import { decodeCursor, isoSql, page } from './cursor.ts';
 
 export const NOTE_MAX = 10_000;
 
@@ -20,9 +20,9 @@ export interface Note {
 
 export type NoteTarget = { contact_id: string } | { deal_id: string };
 
-type NoteRow = Omit<Note, 'created_at' | 'updated_at'> & { created_at: Date; updated_at: Date };
-const NOTE_COLUMNS = 'n.id, n.business_id, n.contact_id, n.deal_id, n.body, n.author_id, n.created_at, n.updated_at';
-const toNote = (r: NoteRow): Note => ({ ...r, created_at: iso(r.created_at)!, updated_at: iso(r.updated_at)! });
+// Rows come back in the API's shape: timestamps written by the database (`isoSql`).
+const NOTE_COLUMNS = `n.id, n.business_id, n.contact_id, n.deal_id, n.body, n.author_id,
+  ${isoSql('n.created_at')} AS created_at, ${isoSql('n.updated_at')} AS updated_at`;
 
 async function assertTarget(tx: Tx, businessId: string, target: NoteTarget): Promise<void> {
   const [table, id, what] =
@@ -33,12 +33,12 @@ async function assertTarget(tx: Tx, businessId: string, target: NoteTarget): Pro
 
 export async function createNote(tx: Tx, businessId: string, target: NoteTarget, body: string): Promise<Note> {
   await assertTarget(tx, businessId, target);
-  const r = await tx.query<NoteRow>(
+  const r = await tx.query<Note>(
     `INSERT INTO app.notes AS n (business_id, contact_id, deal_id, body, author_id) VALUES ($1, $2, $3, $4, (select app.uid()))
      RETURNING ${NOTE_COLUMNS}`,
     [businessId, 'contact_id' in target ? target.contact_id : null, 'deal_id' in target ? target.deal_id : null, body],
   );
-  return toNote(r.rows[0]!);
+  return r.rows[0]!;
 }
 
 export async function listNotes(
@@ -57,21 +57,21 @@ export async function listNotes(
     keyset = 'AND (n.created_at, n.id) < ($3::timestamptz, $4::uuid)';
   }
   params.push(query.limit + 1);
-  const r = await tx.query<NoteRow & { k: string }>(
+  const r = await tx.query<Note & { k: string }>(
     `SELECT ${NOTE_COLUMNS}, n.created_at::text AS k FROM app.notes n WHERE n.business_id = $1 AND n.${column} = $2 ${keyset}
       ORDER BY n.created_at DESC, n.id DESC LIMIT $${params.length}`,
     params,
   );
   const out = page(r.rows, query.limit, (row) => [row.k, row.id]);
-  return { items: out.items.map(({ k: _k, ...row }) => toNote(row)), next_cursor: out.next_cursor };
+  return { items: out.items.map(({ k: _k, ...row }) => row), next_cursor: out.next_cursor };
 }
 
 export async function updateNote(tx: Tx, businessId: string, id: string, body: string): Promise<Note> {
-  const r = await tx.query<NoteRow>(
+  const r = await tx.query<Note>(
     `UPDATE app.notes n SET body = $3 WHERE n.business_id = $1 AND n.id = $2 RETURNING ${NOTE_COLUMNS}`,
     [businessId, id, body],
   );
-  if (r.rows[0]) return toNote(r.rows[0]);
+  if (r.rows[0]) return r.rows[0];
   await assertVisible(tx, businessId, id);
   throw new AppError('forbidden', 'only the author can edit a note');
 }

@@ -3,7 +3,7 @@
 // `assignee=me, done=false`, served by the (business_id, assignee_id, done, due_date) index.
 import type { Tx } from '../db/index.ts';
 import { AppError, notFound } from '../shared/errors.ts';
-import { decodeCursor, iso, page } from './cursor.ts';
+import { decodeCursor, isoSql, page } from './cursor.ts';
 
 export interface Task {
   id: string;
@@ -39,29 +39,16 @@ export interface TaskInput {
   done?: boolean;
 }
 
-type TaskRow = Omit<Task, 'done_at' | 'created_at' | 'updated_at' | 'due_at' | 'remind_at'> & {
-  due_at: Date | null;
-  remind_at: Date | null;
-  done_at: Date | null;
-  created_at: Date;
-  updated_at: Date;
-};
 // The viewer's own time zone (her notification settings), for "today" and due dates.
 export const VIEWER_TZ = `(SELECT coalesce(max(CASE WHEN app.is_time_zone(s.time_zone) THEN s.time_zone END),
   'America/New_York') FROM app.notification_settings s WHERE s.user_id = (select app.uid()))`;
 const OVERDUE = `coalesce(NOT t.done AND (t.due_at < now()
   OR (t.due_at IS NULL AND t.due_date < (now() AT TIME ZONE ${VIEWER_TZ})::date)), false)`;
-const TASK_COLUMNS = `t.id, t.business_id, t.title, t.details, to_char(t.due_date, 'YYYY-MM-DD') AS due_date, t.due_at,
-  t.remind_at, ${OVERDUE} AS overdue, t.assignee_id, t.contact_id, t.deal_id, t.done, t.done_at, t.created_by,
-  t.created_at, t.updated_at`;
-const toTask = (r: TaskRow): Task => ({
-  ...r,
-  due_at: iso(r.due_at),
-  remind_at: iso(r.remind_at),
-  done_at: iso(r.done_at),
-  created_at: iso(r.created_at)!,
-  updated_at: iso(r.updated_at)!,
-});
+// Rows come back in the API's shape: dates and timestamps written by the database (`isoSql`).
+const TASK_COLUMNS = `t.id, t.business_id, t.title, t.details, to_char(t.due_date, 'YYYY-MM-DD') AS due_date,
+  ${isoSql('t.due_at')} AS due_at, ${isoSql('t.remind_at')} AS remind_at, ${OVERDUE} AS overdue, t.assignee_id,
+  t.contact_id, t.deal_id, t.done, ${isoSql('t.done_at')} AS done_at, t.created_by,
+  ${isoSql('t.created_at')} AS created_at, ${isoSql('t.updated_at')} AS updated_at`;
 
 async function assertRefs(tx: Tx, businessId: string, input: TaskInput): Promise<void> {
   if (input.assignee_id) {
@@ -85,17 +72,17 @@ async function assertRefs(tx: Tx, businessId: string, input: TaskInput): Promise
 }
 
 export async function getTask(tx: Tx, businessId: string, id: string): Promise<Task> {
-  const r = await tx.query<TaskRow>(`SELECT ${TASK_COLUMNS} FROM app.tasks t WHERE t.business_id = $1 AND t.id = $2`, [
+  const r = await tx.query<Task>(`SELECT ${TASK_COLUMNS} FROM app.tasks t WHERE t.business_id = $1 AND t.id = $2`, [
     businessId,
     id,
   ]);
   if (!r.rows[0]) throw notFound('task');
-  return toTask(r.rows[0]);
+  return r.rows[0];
 }
 
 export async function createTask(tx: Tx, businessId: string, input: TaskInput & { title: string }): Promise<Task> {
   await assertRefs(tx, businessId, input);
-  const r = await tx.query<TaskRow>(
+  const r = await tx.query<Task>(
     `INSERT INTO app.tasks AS t (business_id, title, details, due_date, assignee_id, contact_id, deal_id, done, done_at, created_by,
        due_at, remind_at)
      VALUES ($1, $2, $3, coalesce($4::date, ($10::timestamptz AT TIME ZONE ${VIEWER_TZ})::date),
@@ -116,12 +103,12 @@ export async function createTask(tx: Tx, businessId: string, input: TaskInput & 
       input.remind_at ?? null,
     ],
   );
-  return toTask(r.rows[0]!);
+  return r.rows[0]!;
 }
 
 export async function updateTask(tx: Tx, businessId: string, id: string, input: TaskInput): Promise<Task> {
   await assertRefs(tx, businessId, input);
-  const r = await tx.query<TaskRow>(
+  const r = await tx.query<Task>(
     `UPDATE app.tasks t SET
        title = coalesce($3, t.title),
        details = coalesce($4, t.details),
@@ -157,7 +144,7 @@ export async function updateTask(tx: Tx, businessId: string, id: string, input: 
     ],
   );
   if (!r.rows[0]) throw notFound('task');
-  return toTask(r.rows[0]);
+  return r.rows[0];
 }
 
 export async function deleteTask(tx: Tx, businessId: string, id: string): Promise<void> {
@@ -194,12 +181,12 @@ export async function listTasks(
   const dueKey = `coalesce(t.due_date, 'infinity'::date)`;
   const cursor = decodeCursor(query.cursor, 2);
   if (cursor) where.push(`(${dueKey}, t.id) > (${p(cursor[0])}::date, ${p(cursor[1])}::uuid)`);
-  const r = await tx.query<TaskRow & { k: string }>(
+  const r = await tx.query<Task & { k: string }>(
     `SELECT ${TASK_COLUMNS}, ${dueKey}::text AS k FROM app.tasks t WHERE ${where.join(' AND ')}
       ORDER BY ${dueKey}, t.id LIMIT ${p(query.limit + 1)}`,
     params,
     { prepared: true }, // "my open tasks" on the dashboard; a bounded set of texts (filters × cursor)
   );
   const out = page(r.rows, query.limit, (row) => [row.k, row.id]);
-  return { items: out.items.map(({ k: _k, ...row }) => toTask(row)), next_cursor: out.next_cursor };
+  return { items: out.items.map(({ k: _k, ...row }) => row), next_cursor: out.next_cursor };
 }
