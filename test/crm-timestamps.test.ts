@@ -1,4 +1,4 @@
-// Deals, tasks and notes return their timestamps written by the database (`isoSql`,
+// Deals, tasks, notes, conversations, messages and the contact timeline return their timestamps written by the database (`isoSql`,
 // docs/ARCHITECTURE.md §3) exactly as Date#toISOString writes them — UTC, milliseconds
 // truncated (never rounded up), "Z" — whatever the session's time zone, from every read
 // and write that returns a row: get, list, create and update (RETURNING).
@@ -8,6 +8,9 @@ import type { Tx } from '../src/db/index.ts';
 import { createDeal, dealStageChanges, getDeal, listDeals, moveDeal, updateDeal } from '../src/crm/deals.ts';
 import { createNote, listNotes, updateNote } from '../src/crm/notes.ts';
 import { createTask, getTask, listTasks, updateTask } from '../src/crm/tasks.ts';
+import { contactTimeline } from '../src/crm/timeline.ts';
+import { createContact } from '../src/crm/contacts.ts';
+import { getConversation, listConversations, listMessages } from '../src/messaging/conversations.ts';
 import { createTestDatabase, type TestDatabase } from './support/engine.ts';
 import { twoBusinesses } from './support/factories.ts';
 
@@ -38,7 +41,7 @@ beforeAll(async () => {
 });
 afterAll(async () => t?.close());
 
-describe('timestamps of deals, tasks and notes', () => {
+describe('timestamps of deals, tasks, notes, conversations, messages and the timeline', () => {
   it('deals: get, list, create, update, move and stage changes', async () => {
     const created = await inNewYork((tx) => createDeal(tx, w.a.business.id, { title: 'Clock loan' }));
     isIsoOf(created.created_at, Date.now());
@@ -99,5 +102,38 @@ describe('timestamps of deals, tasks and notes', () => {
     const edited = await inNewYork((tx) => updateNote(tx, w.a.business.id, created.id, 'Rate locked at 6.1%'));
     expect(edited.created_at).toBe(WRITTEN);
     isIsoOf(edited.updated_at, Date.now());
+  });
+
+  it('conversations, messages and the contact timeline', async () => {
+    const contact = await inNewYork((tx) => createContact(tx, w.a.business.id, { first_name: 'Texter' }));
+    const conversation = await asOwner(t.engine, async (db) => {
+      const v = (
+        await db.query<{ id: string }>(
+          `INSERT INTO app.conversations (business_id, contact_id, our_number, unread_count, last_message_at, created_at)
+           VALUES ($1, $2, '+14155550100', 1, $3, $4) RETURNING id`,
+          [w.a.business.id, contact.id, STORED, ANCIENT],
+        )
+      ).rows[0]!.id;
+      await db.query(
+        `INSERT INTO app.messages (business_id, conversation_id, direction, body, status, created_at, sent_at, delivered_at)
+         VALUES ($1, $2, 'outbound', 'Rate update', 'delivered', $3, $3, $4)`,
+        [w.a.business.id, v, STORED, ANCIENT],
+      );
+      await db.query(`UPDATE app.contact_events SET created_at = $2 WHERE contact_id = $1`, [contact.id, STORED]);
+      return v;
+    });
+    const listed = await inNewYork((tx) => listConversations(tx, w.a.business.id, { limit: 50 }));
+    expect(listed.items.find((v) => v.id === conversation)).toMatchObject({
+      last_message_at: WRITTEN,
+      created_at: ANCIENT_WRITTEN,
+    });
+    const one = await inNewYork((tx) => getConversation(tx, w.a.business.id, conversation));
+    expect(one).toMatchObject({ last_message_at: WRITTEN, created_at: ANCIENT_WRITTEN });
+    const messages = await inNewYork((tx) => listMessages(tx, w.a.business.id, conversation, { limit: 50 }));
+    expect(messages.items).toEqual([
+      expect.objectContaining({ created_at: WRITTEN, sent_at: WRITTEN, delivered_at: ANCIENT_WRITTEN, read_at: null }),
+    ]);
+    const timeline = await inNewYork((tx) => contactTimeline(tx, w.a.business.id, contact.id, { limit: 50 }));
+    expect(timeline.items.find((e) => e.kind === 'created')?.at).toBe(WRITTEN);
   });
 });

@@ -7,7 +7,7 @@
 // with the same keyset bound and limit, so a page costs O(limit) per source.
 import type { Tx } from '../db/index.ts';
 import { notFound } from '../shared/errors.ts';
-import { decodeCursor, iso, page } from './cursor.ts';
+import { decodeCursor, isoSql, page } from './cursor.ts';
 
 export interface TimelineItem {
   id: string;
@@ -41,7 +41,8 @@ export async function contactTimeline(
   }
   const branch = (select: string, from: string, where: string, at: string, id: string) =>
     `(SELECT ${select} FROM ${from} WHERE ${where} AND ${bound(at, id)} ORDER BY ${at} DESC, ${id} DESC LIMIT $3)`;
-  const sql = `SELECT id, kind, at, at::text AS k, actor_id, data FROM (
+  // `at` is written by the database (`isoSql`, docs/ARCHITECTURE.md §3); the order is the timestamp's.
+  const sql = `SELECT t.id, t.kind, ${isoSql('t.at')} AS at, t.at::text AS k, t.actor_id, t.data FROM (
     ${branch(
       `e.id, e.kind, e.created_at AS at, e.actor_id, e.details AS data`,
       'app.contact_events e',
@@ -137,11 +138,11 @@ export async function contactTimeline(
       'ae.created_at',
       'ae.id',
     )}
-  ) t ORDER BY at DESC, id DESC LIMIT $3`;
+  ) t ORDER BY t.at DESC, t.id DESC LIMIT $3`;
   const r = await tx.query<{
     id: string;
     kind: string;
-    at: Date;
+    at: string;
     k: string;
     actor_id: string | null;
     data: Record<string, unknown>;
@@ -151,7 +152,7 @@ export async function contactTimeline(
     items: out.items.map((row) => ({
       id: row.id,
       kind: row.kind,
-      at: iso(row.at)!,
+      at: row.at,
       actor_id: row.actor_id,
       data: row.data,
     })),

@@ -3,7 +3,7 @@
 // webhook and cleared here when a member opens the conversation.
 import type { Tx } from '../db/index.ts';
 import { notFound } from '../shared/errors.ts';
-import { decodeCursor, iso, page } from '../crm/cursor.ts';
+import { decodeCursor, isoSql, page } from '../crm/cursor.ts';
 import type { z } from 'zod';
 import type { intentSchema } from './schemas.ts';
 
@@ -41,30 +41,21 @@ export interface Message {
   intent: Intent | null;
 }
 
-type ConversationRow = Omit<Conversation, 'last_message_at' | 'created_at'> & {
-  last_message_at: Date | null;
-  created_at: Date;
-};
-
 // Conversations without a message yet sort as oldest ('-infinity'), keeping the key total.
 const RECENCY = `coalesce(v.last_message_at, '-infinity'::timestamptz)`;
 // The intent label of the conversation's newest labelled inbound text.
 const INTENT = `(SELECT i.intent FROM app.message_intents i JOIN app.messages m ON m.business_id = i.business_id AND m.id = i.message_id
     WHERE i.business_id = v.business_id AND m.conversation_id = v.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1)`;
+// Rows come back in the API's shape: timestamps written by the database (`isoSql`, docs/ARCHITECTURE.md §3).
 const CONVERSATION_COLUMNS = `v.id, v.business_id, v.contact_id, btrim(c.first_name || ' ' || c.last_name) AS contact_name,
-  c.phone AS contact_phone, v.our_number, v.last_message_at, v.unread_count, v.created_at,
+  c.phone AS contact_phone, v.our_number, ${isoSql('v.last_message_at')} AS last_message_at, v.unread_count,
+  ${isoSql('v.created_at')} AS created_at,
   EXISTS (SELECT 1 FROM app.sms_opt_outs o WHERE o.business_id = v.business_id AND o.contact_id = v.contact_id
     AND o.our_number = v.our_number) AS opted_out,
   (SELECT left(m.body, 140) FROM app.messages m WHERE m.business_id = v.business_id AND m.conversation_id = v.id
     ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS last_message_preview,
   ${INTENT} AS intent`;
 const FROM = 'app.conversations v JOIN app.contacts c ON c.business_id = v.business_id AND c.id = v.contact_id';
-
-const toConversation = (r: ConversationRow): Conversation => ({
-  ...r,
-  last_message_at: iso(r.last_message_at),
-  created_at: iso(r.created_at)!,
-});
 
 export async function listConversations(
   tx: Tx,
@@ -79,7 +70,7 @@ export async function listConversations(
   if (query.intent) where.push(`${INTENT} = ${p(query.intent)}`);
   const cursor = decodeCursor(query.cursor, 2);
   if (cursor) where.push(`(${RECENCY}, v.id) < (${p(cursor[0])}::timestamptz, ${p(cursor[1])}::uuid)`);
-  const r = await tx.query<ConversationRow & { k: string }>(
+  const r = await tx.query<Conversation & { k: string }>(
     `SELECT ${CONVERSATION_COLUMNS}, ${RECENCY}::text AS k FROM ${FROM} WHERE ${where.join(' AND ')}
       ORDER BY ${RECENCY} DESC, v.id DESC LIMIT ${p(query.limit + 1)}`,
     params,
@@ -92,28 +83,21 @@ export async function listConversations(
   );
   const out = page(r.rows, query.limit, (row) => [row.k, row.id]);
   return {
-    items: out.items.map(({ k: _k, ...row }) => toConversation(row)),
+    items: out.items.map(({ k: _k, ...row }) => row),
     next_cursor: out.next_cursor,
     unread_total: Number(total.rows[0]?.n ?? 0),
   };
 }
 
 export async function getConversation(tx: Tx, businessId: string, id: string): Promise<Conversation> {
-  const r = await tx.query<ConversationRow>(
+  const r = await tx.query<Conversation>(
     `SELECT ${CONVERSATION_COLUMNS} FROM ${FROM} WHERE v.business_id = $1 AND v.id = $2`,
     [businessId, id],
     { prepared: true },
   );
   if (!r.rows[0]) throw notFound('conversation');
-  return toConversation(r.rows[0]);
+  return r.rows[0];
 }
-
-type MessageRow = Omit<Message, 'created_at' | 'sent_at' | 'delivered_at' | 'read_at'> & {
-  created_at: Date;
-  sent_at: Date | null;
-  delivered_at: Date | null;
-  read_at: Date | null;
-};
 
 /** Messages of a conversation, newest first (the client reverses for display), keyset-paged. */
 export async function listMessages(
@@ -131,9 +115,10 @@ export async function listMessages(
     keyset = 'AND (m.created_at, m.id) < ($3::timestamptz, $4::uuid)';
   }
   params.push(query.limit + 1);
-  const r = await tx.query<MessageRow & { k: string }>(
-    `SELECT m.id, m.conversation_id, m.direction, m.body, m.status, m.sender_user_id, m.error_code, m.created_at, m.sent_at,
-            m.delivered_at, m.read_at, m.created_at::text AS k,
+  const r = await tx.query<Message & { k: string }>(
+    `SELECT m.id, m.conversation_id, m.direction, m.body, m.status, m.sender_user_id, m.error_code,
+            ${isoSql('m.created_at')} AS created_at, ${isoSql('m.sent_at')} AS sent_at,
+            ${isoSql('m.delivered_at')} AS delivered_at, ${isoSql('m.read_at')} AS read_at, m.created_at::text AS k,
             (SELECT i.intent FROM app.message_intents i WHERE i.business_id = m.business_id AND i.message_id = m.id) AS intent
        FROM app.messages m WHERE m.business_id = $1 AND m.conversation_id = $2 ${keyset}
       ORDER BY m.created_at DESC, m.id DESC LIMIT $${params.length}`,
@@ -142,13 +127,7 @@ export async function listMessages(
   );
   const out = page(r.rows, query.limit, (row) => [row.k, row.id]);
   return {
-    items: out.items.map(({ k: _k, ...m }) => ({
-      ...m,
-      created_at: iso(m.created_at)!,
-      sent_at: iso(m.sent_at),
-      delivered_at: iso(m.delivered_at),
-      read_at: iso(m.read_at),
-    })),
+    items: out.items.map(({ k: _k, ...m }) => m),
     next_cursor: out.next_cursor,
   };
 }
