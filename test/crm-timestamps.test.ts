@@ -96,7 +96,9 @@ describe('timestamps of deals, tasks, notes, conversations, messages and the tim
     const deal = await inNewYork((tx) => createDeal(tx, w.a.business.id, { title: 'Noted loan' }));
     const created = await inNewYork((tx) => createNote(tx, w.a.business.id, { deal_id: deal.id }, 'Rate locked'));
     isIsoOf(created.created_at, Date.now());
-    await asOwner(t.engine, (db) => db.query(`UPDATE app.notes SET created_at = $2 WHERE id = $1`, [created.id, STORED]));
+    await asOwner(t.engine, (db) =>
+      db.query(`UPDATE app.notes SET created_at = $2 WHERE id = $1`, [created.id, STORED]),
+    );
     const listed = await inNewYork((tx) => listNotes(tx, w.a.business.id, { deal_id: deal.id }, { limit: 50 }));
     expect(listed.items.map((n) => [n.id, n.created_at])).toEqual([[created.id, WRITTEN]]);
     const edited = await inNewYork((tx) => updateNote(tx, w.a.business.id, created.id, 'Rate locked at 6.1%'));
