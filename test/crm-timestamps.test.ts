@@ -1,4 +1,5 @@
-// Deals, tasks, notes, conversations, messages and the contact timeline return their timestamps written by the database (`isoSql`,
+// Deals, tasks, notes, conversations, messages, the contact timeline, lists and
+// notifications return their timestamps written by the database (`isoSql`,
 // docs/ARCHITECTURE.md §3) exactly as Date#toISOString writes them — UTC, milliseconds
 // truncated (never rounded up), "Z" — whatever the session's time zone, from every read
 // and write that returns a row: get, list, create and update (RETURNING).
@@ -9,6 +10,8 @@ import { createDeal, dealStageChanges, getDeal, listDeals, moveDeal, updateDeal 
 import { createNote, listNotes, updateNote } from '../src/crm/notes.ts';
 import { createTask, getTask, listTasks, updateTask } from '../src/crm/tasks.ts';
 import { contactTimeline } from '../src/crm/timeline.ts';
+import { createList, getList, listLists } from '../src/crm/lists.ts';
+import { listNotifications } from '../src/notifications/notifications.ts';
 import { createContact } from '../src/crm/contacts.ts';
 import { getConversation, listConversations, listMessages } from '../src/messaging/conversations.ts';
 import { createTestDatabase, type TestDatabase } from './support/engine.ts';
@@ -41,7 +44,7 @@ beforeAll(async () => {
 });
 afterAll(async () => t?.close());
 
-describe('timestamps of deals, tasks, notes, conversations, messages and the timeline', () => {
+describe('timestamps of deals, tasks, notes, conversations, messages, the timeline, lists and notifications', () => {
   it('deals: get, list, create, update, move and stage changes', async () => {
     const created = await inNewYork((tx) => createDeal(tx, w.a.business.id, { title: 'Clock loan' }));
     isIsoOf(created.created_at, Date.now());
@@ -137,5 +140,28 @@ describe('timestamps of deals, tasks, notes, conversations, messages and the tim
     ]);
     const timeline = await inNewYork((tx) => contactTimeline(tx, w.a.business.id, contact.id, { limit: 50 }));
     expect(timeline.items.find((e) => e.kind === 'created')?.at).toBe(WRITTEN);
+  });
+
+  it('lists and notifications', async () => {
+    const list = await inNewYork((tx) => createList(tx, w.a.business.id, { name: 'Clock list' }));
+    isIsoOf(list.created_at, Date.now());
+    const note = await asOwner(t.engine, async (db) => {
+      await db.query(`UPDATE app.lists SET created_at = $2 WHERE id = $1`, [list.id, STORED]);
+      return (
+        await db.query<{ id: string }>(
+          `INSERT INTO app.notifications (business_id, user_id, kind, title, created_at, read_at)
+           VALUES ($1, $2, 'assignment', 'Clock', $3, $4) RETURNING id`,
+          [w.a.business.id, w.a.member.id, STORED, ANCIENT],
+        )
+      ).rows[0]!.id;
+    });
+    expect((await inNewYork((tx) => getList(tx, w.a.business.id, list.id))).created_at).toBe(WRITTEN);
+    const lists = await inNewYork((tx) => listLists(tx, w.a.business.id));
+    expect(lists.find((l) => l.id === list.id)?.created_at).toBe(WRITTEN);
+    const notifications = await inNewYork((tx) => listNotifications(tx, { limit: 50 }));
+    expect(notifications.items.find((n) => n.id === note)).toMatchObject({
+      created_at: WRITTEN,
+      read_at: ANCIENT_WRITTEN,
+    });
   });
 });

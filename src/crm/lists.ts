@@ -4,7 +4,7 @@
 import type { Tx } from '../db/index.ts';
 import { AppError, notFound } from '../shared/errors.ts';
 import { recordContactEvents } from './contact-events.ts';
-import { iso } from './cursor.ts';
+import { isoSql } from './cursor.ts';
 
 export interface List {
   id: string;
@@ -25,11 +25,13 @@ interface ListRow {
   name: string;
   color: string;
   member_count: string | number;
-  created_at: Date;
-  updated_at: Date;
+  created_at: string;
+  updated_at: string;
 }
 
-const LIST_COLUMNS = `l.id, l.business_id, l.name, l.color, l.created_at, l.updated_at,
+// Timestamps written by the database (`isoSql`, docs/ARCHITECTURE.md §3).
+const LIST_COLUMNS = `l.id, l.business_id, l.name, l.color, ${isoSql('l.created_at')} AS created_at,
+  ${isoSql('l.updated_at')} AS updated_at,
   (SELECT count(*) FROM app.list_members m WHERE m.business_id = l.business_id AND m.list_id = l.id) AS member_count`;
 
 const toList = (r: ListRow): List => ({
@@ -38,8 +40,8 @@ const toList = (r: ListRow): List => ({
   name: r.name,
   color: r.color,
   member_count: Number(r.member_count),
-  created_at: iso(r.created_at)!,
-  updated_at: iso(r.updated_at)!,
+  created_at: r.created_at,
+  updated_at: r.updated_at,
 });
 
 function nameTaken(): AppError {

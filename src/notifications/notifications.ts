@@ -4,7 +4,7 @@
 // nothing here filters by user for safety — only for the index.
 import type { Tx } from '../db/index.ts';
 import { AppError } from '../shared/errors.ts';
-import { decodeCursor, iso, page } from '../crm/cursor.ts';
+import { decodeCursor, isoSql, page } from '../crm/cursor.ts';
 
 export const NOTIFICATION_KINDS = [
   'inbound_text',
@@ -30,9 +30,10 @@ export interface Notification {
   read_at: string | null;
 }
 
-type Row = Omit<Notification, 'created_at' | 'read_at'> & { created_at: Date; read_at: Date | null; k0: string };
+// Timestamps written by the database (`isoSql`, docs/ARCHITECTURE.md §3); k0 keeps the microseconds for `after`.
+type Row = Notification & { k0: string };
 const COLUMNS = `n.id, n.business_id, b.name AS business_name, n.kind, n.title, n.body, n.link, n.subject_id,
-  n.created_at, n.read_at, n.created_at::text AS k0`;
+  ${isoSql('n.created_at')} AS created_at, ${isoSql('n.read_at')} AS read_at, n.created_at::text AS k0`;
 const toNotification = (r: Row): Notification => ({
   id: r.id,
   business_id: r.business_id,
@@ -42,8 +43,8 @@ const toNotification = (r: Row): Notification => ({
   body: r.body,
   link: r.link,
   subject_id: r.subject_id,
-  created_at: iso(r.created_at)!,
-  read_at: iso(r.read_at),
+  created_at: r.created_at,
+  read_at: r.read_at,
 });
 
 export interface NotificationQuery {
