@@ -164,4 +164,25 @@ describe('timestamps of deals, tasks, notes, conversations, messages, the timeli
       read_at: ANCIENT_WRITTEN,
     });
   });
+
+  it('stage changes are in the order they happened, even within one millisecond', async () => {
+    const deal = await inNewYork((tx) => createDeal(tx, w.a.business.id, { title: 'Same millisecond' }));
+    await inNewYork((tx) => moveDeal(tx, w.a.business.id, deal.id, { stage: 'application' }));
+    // The move (lead → application) 800 µs before the creation (→ lead), in one millisecond:
+    // ordered by the written text they would tie, and the creation (from NULL) would come first.
+    await asOwner(t.engine, (db) =>
+      db.query(
+        `UPDATE app.deal_stage_changes
+            SET changed_at = CASE WHEN from_stage IS NULL THEN '2026-03-08 12:00:00.000900+00'::timestamptz
+                                  ELSE '2026-03-08 12:00:00.000100+00'::timestamptz END
+          WHERE deal_id = $1`,
+        [deal.id],
+      ),
+    );
+    const changes = await inNewYork((tx) => dealStageChanges(tx, w.a.business.id, deal.id));
+    expect(changes.map((c) => [c.from_stage, c.to_stage, c.changed_at])).toEqual([
+      ['lead', 'application', '2026-03-08T12:00:00.000Z'],
+      [null, 'lead', '2026-03-08T12:00:00.000Z'],
+    ]);
+  });
 });

@@ -379,8 +379,10 @@ export interface StageChange {
 export async function dealStageChanges(tx: Tx, businessId: string, dealId: string): Promise<StageChange[]> {
   await getDeal(tx, businessId, dealId);
   const r = await tx.query<StageChange>(
-    `SELECT id, from_stage, to_stage, changed_by, ${isoSql('changed_at')} AS changed_at FROM app.deal_stage_changes
-      WHERE business_id = $1 AND deal_id = $2 ORDER BY changed_at, from_stage NULLS FIRST, id`,
+    // Ordered by the column (s.changed_at), not the written text of the same name, which ties within a millisecond.
+    `SELECT s.id, s.from_stage, s.to_stage, s.changed_by, ${isoSql('s.changed_at')} AS changed_at
+       FROM app.deal_stage_changes s
+      WHERE s.business_id = $1 AND s.deal_id = $2 ORDER BY s.changed_at, s.from_stage NULLS FIRST, s.id`,
     [businessId, dealId],
   );
   return r.rows;
