@@ -354,6 +354,36 @@ describe(`export (${ENGINE})`, () => {
     expect(b.text).not.toContain('formula@example.test');
   }, 60_000);
 
+  it('pages past 2,000 contacts that share one timestamp to the microsecond: each exactly once, then the end', async () => {
+    // An import batch writes thousands of contacts in one transaction, so they share
+    // created_at to the microsecond. The export's pages (2,000 rows) once resumed from a
+    // JavaScript Date of the last row — milliseconds only — so every later page started
+    // over from that timestamp: the download repeated the same rows and never ended.
+    const big = await newBusiness(server.engine, ownerA.userId, 'Export pages');
+    await asOwner(server.engine, (c) =>
+      c.query(
+        `INSERT INTO app.contacts (business_id, first_name, last_name, email, created_at)
+         SELECT $1, 'Row', 'N' || i, 'row' || i || '@example.test', '2026-05-04 03:02:01.234567+00'
+           FROM generate_series(1, 2300) i`,
+        [big.id],
+      ),
+    );
+    const r = await request(url(big.id, '/export.csv'), { token: ownerA.accessToken });
+    expect(r.status).toBe(200);
+    const lines = r.text
+      .replace(/^\uFEFF/, '')
+      .trimEnd()
+      .split('\r\n')
+      .slice(1);
+    const emails = lines.map((l) => /"(row\d+@example\.test)"/.exec(l)?.[1]);
+    expect(lines).toHaveLength(2300);
+    expect(new Set(emails).size).toBe(2300);
+    expect(emails.every((e) => e !== undefined)).toBe(true);
+    // created_at and updated_at as toISOString writes them: UTC, milliseconds truncated.
+    expect(lines[0]).toContain('"2026-05-04T03:02:01.234Z"');
+    expect(lines[0]).toMatch(/"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"$/);
+  }, 60_000);
+
   it('is described in the OpenAPI document', async () => {
     const doc = await request(`${server.url}/openapi.json`);
     for (const p of [

@@ -7,6 +7,7 @@
 import { Readable } from 'node:stream';
 import type { Database, Tx } from '../../db/index.ts';
 import { AppError } from '../../shared/errors.ts';
+import { isoSql } from '../cursor.ts';
 import { listCustomFields } from '../custom-fields.ts';
 import { writeCustomCell, type FieldDef } from './custom-cells.ts';
 import { csvLine, UTF8_BOM } from './csv-writer.ts';
@@ -36,10 +37,15 @@ interface ExportRow {
   status: string;
   notes: string;
   owner_email: string | null;
-  created_at: Date;
-  updated_at: Date;
+  created_at: string;
+  updated_at: string;
   custom: Record<string, unknown>;
+  /** the page's keyset position: `created_at` as PostgreSQL writes it, microseconds included */
+  k: string;
 }
+
+/** Where the next page starts: the last row's `k` and id (a JS Date would drop the microseconds). */
+type After = { k: string; id: string };
 
 /**
  * Headers of the custom columns, after the fixed ones: each field's label, or
@@ -61,15 +67,12 @@ export async function assertCanExport(tx: Tx, businessId: string): Promise<void>
   if (r.rows[0]?.admin !== true) throw new AppError('forbidden', 'only owners and admins can export contacts');
 }
 
-export async function exportPage(
-  tx: Tx,
-  businessId: string,
-  after: { created_at: Date; id: string } | null,
-  limit: number,
-): Promise<ExportRow[]> {
+export async function exportPage(tx: Tx, businessId: string, after: After | null, limit: number): Promise<ExportRow[]> {
   const r = await tx.query<ExportRow>(
     `SELECT c.id, c.first_name, c.last_name, c.phone, c.email::text AS email, c.source::text AS source,
-            c.status::text AS status, c.notes, u.email::text AS owner_email, c.created_at, c.updated_at, c.custom
+            c.status::text AS status, c.notes, u.email::text AS owner_email,
+            ${isoSql('c.created_at')} AS created_at, ${isoSql('c.updated_at')} AS updated_at, c.custom,
+            c.created_at::text AS k
        FROM app.contacts c
        LEFT JOIN auth.users u ON u.id = c.owner_id
       WHERE c.business_id = $1 AND c.deleted_at IS NULL
@@ -77,7 +80,7 @@ export async function exportPage(
         AND ($2::timestamptz IS NULL OR (c.created_at, c.id) > ($2::timestamptz, $3::uuid))
       ORDER BY c.created_at, c.id
       LIMIT $4`,
-    [businessId, after?.created_at ?? null, after?.id ?? null, limit],
+    [businessId, after?.k ?? null, after?.id ?? null, limit],
   );
   return r.rows;
 }
@@ -87,7 +90,7 @@ export async function exportPage(
  * from the socket pauses the queries). The caller has already run assertCanExport.
  */
 export function exportContactsCsv(db: Database, userId: string, businessId: string, pageSize = 2000): Readable {
-  let after: { created_at: Date; id: string } | null = null;
+  let after: After | null = null;
   let fields: FieldDef[] | null = null;
   let done = false;
   return new Readable({
@@ -107,7 +110,7 @@ export function exportContactsCsv(db: Database, userId: string, businessId: stri
           return exportPage(tx, businessId, after, pageSize);
         });
         const last = rows[rows.length - 1];
-        if (last) after = { created_at: last.created_at, id: last.id };
+        if (last) after = { k: last.k, id: last.id };
         if (rows.length < pageSize) done = true;
         const text = rows
           .map((r) =>
