@@ -1,5 +1,5 @@
-// Deals, tasks, notes, conversations, messages, the contact timeline, lists and
-// notifications return their timestamps written by the database (`isoSql`,
+// Deals, tasks, notes, conversations, messages, the contact timeline, lists,
+// notifications, custom fields, import jobs and a contact's opt-outs return their timestamps written by the database (`isoSql`,
 // docs/ARCHITECTURE.md §3) exactly as Date#toISOString writes them — UTC, milliseconds
 // truncated (never rounded up), "Z" — whatever the session's time zone, from every read
 // and write that returns a row: get, list, create and update (RETURNING).
@@ -12,6 +12,9 @@ import { createTask, getTask, listTasks, updateTask } from '../src/crm/tasks.ts'
 import { contactTimeline } from '../src/crm/timeline.ts';
 import { createList, getList, listLists } from '../src/crm/lists.ts';
 import { listNotifications } from '../src/notifications/notifications.ts';
+import { createCustomField, listCustomFields, updateCustomField } from '../src/crm/custom-fields.ts';
+import { createImportJob, getImportJob, listImportJobs } from '../src/crm/import/import-jobs.ts';
+import { getContactDetail } from '../src/crm/contact-detail.ts';
 import { createContact } from '../src/crm/contacts.ts';
 import { getConversation, listConversations, listMessages } from '../src/messaging/conversations.ts';
 import { createTestDatabase, type TestDatabase } from './support/engine.ts';
@@ -184,5 +187,62 @@ describe('timestamps of deals, tasks, notes, conversations, messages, the timeli
       ['lead', 'application', '2026-03-08T12:00:00.000Z'],
       [null, 'lead', '2026-03-08T12:00:00.000Z'],
     ]);
+  });
+
+  it('custom fields, import jobs (newest first) and the opt-outs on a contact page', async () => {
+    const field = await t.db.asUser({ sub: w.a.owner.id }, async (tx) => {
+      await tx.query(`SET LOCAL TIME ZONE 'America/New_York'`);
+      return createCustomField(tx, w.a.business.id, { entity: 'contact', label: 'Clock field', type: 'text' });
+    });
+    isIsoOf(field.created_at, Date.now());
+    const renamed = await t.db.asUser({ sub: w.a.owner.id }, (tx) =>
+      updateCustomField(tx, w.a.business.id, field.id, { label: 'Clock field 2' }),
+    );
+    isIsoOf(renamed.updated_at, Date.now());
+
+    const upload = { headers: ['email'], rows: [['a@example.test']], lines: [2], delimiter: ',' };
+    const [older, newer] = await inNewYork(async (tx) => [
+      await createImportJob(tx, w.a.business.id, w.a.member.id, 'a.csv', upload),
+      await createImportJob(tx, w.a.business.id, w.a.member.id, 'b.csv', upload),
+    ]);
+    isIsoOf(older!.created_at, Date.now());
+    expect(older!.started_at).toBeNull();
+
+    const contact = await inNewYork((tx) =>
+      createContact(tx, w.a.business.id, { first_name: 'Opted', phone: '+14155550131' }),
+    );
+    await asOwner(t.engine, async (db) => {
+      await db.query(`UPDATE app.custom_fields SET created_at = $2 WHERE id = $1`, [field.id, STORED]);
+      // Two jobs 800 µs apart in one millisecond: the newer first, by time, not by the text.
+      await db.query(`UPDATE app.import_jobs SET created_at = $2, started_at = $3, finished_at = $3 WHERE id = $1`, [
+        older!.id,
+        '2026-03-08 12:00:00.000100+00',
+        ANCIENT,
+      ]);
+      await db.query(`UPDATE app.import_jobs SET created_at = $2 WHERE id = $1`, [
+        newer!.id,
+        '2026-03-08 12:00:00.000900+00',
+      ]);
+      await db.query(
+        `INSERT INTO app.sms_opt_outs (business_id, contact_id, our_number, keyword, opted_out_at)
+         VALUES ($1, $2, '+14155550100', 'STOP', $3)`,
+        [w.a.business.id, contact.id, STORED],
+      );
+    });
+    const fields = await inNewYork((tx) => listCustomFields(tx, w.a.business.id, 'contact'));
+    expect(fields.find((f) => f.id === field.id)?.created_at).toBe(WRITTEN);
+    const job = await inNewYork((tx) => getImportJob(tx, w.a.business.id, older!.id));
+    expect([job.created_at, job.started_at, job.finished_at]).toEqual([
+      '2026-03-08T12:00:00.000Z',
+      ANCIENT_WRITTEN,
+      ANCIENT_WRITTEN,
+    ]);
+    const jobs = await inNewYork((tx) => listImportJobs(tx, w.a.business.id));
+    expect(jobs.filter((j) => j.id === older!.id || j.id === newer!.id).map((j) => j.filename)).toEqual([
+      'b.csv',
+      'a.csv',
+    ]);
+    const detail = await inNewYork((tx) => getContactDetail(tx, w.a.business.id, contact.id));
+    expect(detail.sms_opt_outs).toEqual([{ our_number: '+14155550100', keyword: 'STOP', opted_out_at: WRITTEN }]);
   });
 });

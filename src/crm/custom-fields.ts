@@ -5,7 +5,7 @@
 // definitions, with field-named messages, and again by the database trigger.
 import type { Tx } from '../db/index.ts';
 import { AppError, notFound } from '../shared/errors.ts';
-import { iso } from './cursor.ts';
+import { isoSql } from './cursor.ts';
 
 export const CUSTOM_FIELD_TYPES = ['text', 'number', 'money', 'date', 'choice', 'checkbox'] as const;
 export const CUSTOM_ENTITIES = ['contact', 'deal'] as const;
@@ -32,17 +32,17 @@ export interface CustomField {
   updated_at: string;
 }
 
-type Row = Omit<CustomField, 'created_at' | 'updated_at'> & { created_at: Date; updated_at: Date };
-const COLUMNS = 'id, business_id, entity, key, label, type, options, position, created_at, updated_at';
-const toField = (r: Row): CustomField => ({ ...r, created_at: iso(r.created_at)!, updated_at: iso(r.updated_at)! });
+/** Already the API's shape: the database writes the timestamps (`isoSql`, docs/ARCHITECTURE.md §3). */
+const COLUMNS = `id, business_id, entity, key, label, type, options, position,
+  ${isoSql('created_at')} AS created_at, ${isoSql('updated_at')} AS updated_at`;
 
 export async function listCustomFields(tx: Tx, businessId: string, entity?: CustomEntity): Promise<CustomField[]> {
-  const r = await tx.query<Row>(
+  const r = await tx.query<CustomField>(
     `SELECT ${COLUMNS} FROM app.custom_fields
       WHERE business_id = $1 AND ($2::text IS NULL OR entity = $2) ORDER BY entity, position, label, id`,
     [businessId, entity ?? null],
   );
-  return r.rows.map(toField);
+  return r.rows;
 }
 
 async function assertAdmin(tx: Tx, businessId: string): Promise<void> {
@@ -98,7 +98,7 @@ export async function createCustomField(tx: Tx, businessId: string, input: Custo
       'validation_failed',
       `A ${input.entity} can have at most ${MAX_FIELDS_PER_ENTITY} custom fields`,
     );
-  const r = await tx.query<Row>(
+  const r = await tx.query<CustomField>(
     `INSERT INTO app.custom_fields (business_id, entity, key, label, type, options, position, created_by)
      VALUES ($1, $2, $3, $4, $5, $6::jsonb, coalesce($7, (SELECT count(*) FROM app.custom_fields x
        WHERE x.business_id = $1 AND x.entity = $2)), (select app.uid()))
@@ -110,7 +110,7 @@ export async function createCustomField(tx: Tx, businessId: string, input: Custo
     throw new AppError('conflict', `A ${input.entity} field with the key "${key}" already exists`, {
       details: { key },
     });
-  return toField(r.rows[0]);
+  return r.rows[0];
 }
 
 export interface CustomFieldUpdate {
@@ -126,7 +126,7 @@ export async function updateCustomField(
   input: CustomFieldUpdate,
 ): Promise<CustomField> {
   await assertAdmin(tx, businessId);
-  const cur = await tx.query<Row>(
+  const cur = await tx.query<CustomField>(
     `SELECT ${COLUMNS} FROM app.custom_fields WHERE business_id = $1 AND id = $2 FOR UPDATE`,
     [businessId, id],
   );
@@ -148,12 +148,12 @@ export async function updateCustomField(
         });
     }
   }
-  const r = await tx.query<Row>(
+  const r = await tx.query<CustomField>(
     `UPDATE app.custom_fields SET label = coalesce($3, label), options = $4::jsonb, position = coalesce($5, position)
       WHERE business_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
     [businessId, id, input.label?.trim() ?? null, JSON.stringify(options), input.position ?? null],
   );
-  return toField(r.rows[0]!);
+  return r.rows[0]!;
 }
 
 /** Deletes the definition and, in the same transaction, its values on every record. */

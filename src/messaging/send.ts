@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Database, Tx } from '../db/index.ts';
 import type { Logger } from '../observability/logger.ts';
+import { isoSql } from '../crm/cursor.ts';
 import { AppError, notFound } from '../shared/errors.ts';
 import type { Vault } from '../vault/secrets.ts';
 import type { TwilioClient } from '../integrations/twilio/client.ts';
@@ -93,7 +94,7 @@ export async function sendConversationMessage(
       );
     // The message and its outbox row commit together, in the member's name (§23).
     const id = randomUUID();
-    const m = await tx.query<SentRow>(
+    const m = await tx.query<SentMessage>(
       `INSERT INTO app.messages (id, business_id, conversation_id, direction, body, status, sender_user_id)
        VALUES ($1, $2, $3, 'outbound', $4, 'queued', $5) RETURNING ${MESSAGE_COLUMNS}`,
       [id, businessId, conversationId, body, user.userId],
@@ -102,24 +103,13 @@ export async function sendConversationMessage(
     return m.rows[0]!;
   });
   nudgeDelivery(deps.outbox, deps.logger, { id: queued.id, businessId });
-  const iso = (d: Date | null) => (d ? d.toISOString() : null);
-  return {
-    ...queued,
-    created_at: queued.created_at.toISOString(),
-    sent_at: iso(queued.sent_at),
-    delivered_at: iso(queued.delivered_at),
-    read_at: iso(queued.read_at),
-  };
+  return queued;
 }
 
-type SentRow = Omit<SentMessage, 'created_at' | 'sent_at' | 'delivered_at' | 'read_at'> & {
-  created_at: Date;
-  sent_at: Date | null;
-  delivered_at: Date | null;
-  read_at: Date | null;
-};
-const MESSAGE_COLUMNS =
-  'id, conversation_id, direction, body, status, sender_user_id, error_code, created_at, sent_at, delivered_at, read_at';
+/** The message as the API shows it; the database writes the timestamps (`isoSql`, docs/ARCHITECTURE.md §3). */
+const MESSAGE_COLUMNS = `id, conversation_id, direction, body, status, sender_user_id, error_code,
+  ${isoSql('created_at')} AS created_at, ${isoSql('sent_at')} AS sent_at,
+  ${isoSql('delivered_at')} AS delivered_at, ${isoSql('read_at')} AS read_at`;
 
 /** Open (or find) the conversation with a contact on a configuration's number. */
 export async function openConversation(

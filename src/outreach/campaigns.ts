@@ -3,6 +3,7 @@
 // becomes exactly one recipient row, queued or skipped with why), pause/resume/cancel,
 // and the live counts. Every rule on who may do what is in the policies and the state
 // machine trigger of 0083; this module turns refusals into precise answers.
+import { isoSql } from '../crm/cursor.ts';
 import type { Tx } from '../db/index.ts';
 import { AppError, forbidden, notFound } from '../shared/errors.ts';
 import { businessReviewLink } from './context.ts';
@@ -483,8 +484,10 @@ export async function listRecipients(
   q: { status?: string; limit: number; cursor?: string },
 ): Promise<{ items: RecipientView[]; next_cursor: string | null }> {
   await row(tx, businessId, campaignId);
-  const r = await tx.query<Omit<RecipientView, 'sent_at' | 'updated_at'> & { sent_at: Date | null; updated_at: Date }>(
-    `SELECT r.contact_id, c.first_name, c.last_name, r.address, r.status, r.reason, r.sent_at, r.updated_at
+  // The database writes the timestamps (`isoSql`, docs/ARCHITECTURE.md §3).
+  const r = await tx.query<RecipientView>(
+    `SELECT r.contact_id, c.first_name, c.last_name, r.address, r.status, r.reason,
+            ${isoSql('r.sent_at')} AS sent_at, ${isoSql('r.updated_at')} AS updated_at
        FROM app.campaign_recipients r JOIN app.contacts c ON c.business_id = r.business_id AND c.id = r.contact_id
       WHERE r.business_id = $1 AND r.campaign_id = $2 AND ($3::text IS NULL OR r.status = $3)
         AND ($4::uuid IS NULL OR r.contact_id > $4)
@@ -492,8 +495,6 @@ export async function listRecipients(
     [businessId, campaignId, q.status ?? null, q.cursor ?? null, q.limit + 1],
   );
   const more = r.rows.length > q.limit;
-  const items = r.rows
-    .slice(0, q.limit)
-    .map((x) => ({ ...x, sent_at: iso(x.sent_at), updated_at: x.updated_at.toISOString() }));
+  const items = r.rows.slice(0, q.limit);
   return { items, next_cursor: more ? items.at(-1)!.contact_id : null };
 }

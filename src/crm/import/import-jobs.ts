@@ -3,6 +3,7 @@
 // take the caller's transaction first (already scoped by asUser, so RLS applies).
 import type { Tx } from '../../db/index.ts';
 import { AppError } from '../../shared/errors.ts';
+import { isoSql } from '../cursor.ts';
 import { listCustomFields } from '../custom-fields.ts';
 import { batchKeys, planBatch, prepareRows, type DedupeMode, type StagedRow } from './batch-plan.ts';
 import { findExistingContacts } from './contact-batch.ts';
@@ -28,14 +29,16 @@ export interface ImportJob {
   skipped_count: number;
   failed_count: number;
   error: string | null;
-  created_at: Date;
-  updated_at: Date;
-  started_at: Date | null;
-  finished_at: Date | null;
+  created_at: string;
+  updated_at: string;
+  started_at: string | null;
+  finished_at: string | null;
 }
 
+/** The job's columns; the database writes the timestamps (`isoSql`, docs/ARCHITECTURE.md §3). */
 export const JOB_COLUMNS = `id, business_id, created_by, filename, status, dedupe_mode, headers, mapping, total_rows,
-  rows_done, created_count, updated_count, skipped_count, failed_count, error, created_at, updated_at, started_at, finished_at`;
+  rows_done, created_count, updated_count, skipped_count, failed_count, error, ${isoSql('created_at')} AS created_at,
+  ${isoSql('updated_at')} AS updated_at, ${isoSql('started_at')} AS started_at, ${isoSql('finished_at')} AS finished_at`;
 
 /** Data rows per staged row (0131): one tuple, key and policy check per run of rows. */
 const STAGE_CHUNK = 1000;
@@ -101,7 +104,7 @@ export async function getImportJob(tx: Tx, businessId: string, jobId: string, fo
 
 export async function listImportJobs(tx: Tx, businessId: string, limit = 50): Promise<ImportJob[]> {
   const r = await tx.query<ImportJob>(
-    `SELECT ${JOB_COLUMNS} FROM app.import_jobs WHERE business_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
+    `SELECT ${JOB_COLUMNS} FROM app.import_jobs j WHERE business_id = $1 ORDER BY j.created_at DESC, j.id DESC LIMIT $2`,
     [businessId, limit],
   );
   return r.rows;

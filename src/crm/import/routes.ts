@@ -76,7 +76,6 @@ const jobSchema = z.object({
 const problemSchema = z.object({ column: z.string().nullable(), code: z.string(), message: z.string() });
 
 export function jobView(j: ImportJob): z.infer<typeof jobSchema> {
-  const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
   return {
     id: j.id,
     filename: j.filename,
@@ -90,9 +89,9 @@ export function jobView(j: ImportJob): z.infer<typeof jobSchema> {
     counts: { created: j.created_count, updated: j.updated_count, skipped: j.skipped_count, failed: j.failed_count },
     error: j.error,
     created_by: j.created_by,
-    created_at: iso(j.created_at)!,
-    started_at: iso(j.started_at),
-    finished_at: iso(j.finished_at),
+    created_at: j.created_at,
+    started_at: j.started_at,
+    finished_at: j.finished_at,
   };
 }
 
