@@ -4,21 +4,26 @@
 // location the Google user manages, schedules a post a minute ahead in the business's time
 // zone and watches it publish (the fake holds it), saves a draft, edits it, publishes it now and
 // deletes it (gone at the fake too), syncs a review the fake holds and replies to
-// it (the fake holds the reply); the screens at 1366 and 390 px with axe; a member sees the
+// it (the fake holds the reply); asks a funded deal's borrower for a review from the deal's
+// card (the text with the location's review link reaches the Twilio fake; asking again is
+// refused with the reason); the screens at 1366 and 390 px with axe; a member sees the
 // posts and reviews with no controls.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { startGoogleBusinessFake, type GoogleBusinessFake } from '../fakes/google-business.ts';
 import { startFakeOidc, type FakeOidc } from '../fakes/oidc.ts';
+import { startTwilioFake, type TwilioFake } from '../fakes/twilio.ts';
 import { signUp } from '../support/auth.ts';
 import { addMember } from '../support/factories.ts';
 import { e2eSkipReason, expectAccessible, expectNoConsoleErrors, newContext, openPage, screenshot } from './browser.ts';
-import { signInThroughUi, startJourney, step, until, type Journey } from './flows.ts';
+import { addTwilioNumber, signInThroughUi, startJourney, step, until, type Journey } from './flows.ts';
 
 const ZONE = 'America/Chicago';
 const TITLE = 'Lakeside Lending — Downtown';
 const POST_TEXT = 'Rates dipped this week: ask us for a free pre-approval review before Friday.';
 const REPLY_TEXT = 'Dana, we are sorry for the wait. Our team now calls back within one business day.';
+const OUR_NUMBER = '+13125550100';
+const BORROWER_PHONE = '+13125550177';
 
 /** `at` as the `datetime-local` value of its minute in `timeZone` (2026-12-05T16:31). */
 function localMinute(at: Date, timeZone: string): string {
@@ -45,6 +50,7 @@ describe.skipIf(e2eSkipReason !== null)(
   () => {
     let idp: FakeOidc;
     let google: GoogleBusinessFake;
+    let twilio: TwilioFake;
     let parent = '';
     let j: Journey;
     let page: Page;
@@ -52,6 +58,7 @@ describe.skipIf(e2eSkipReason !== null)(
     beforeAll(async () => {
       idp = await startFakeOidc();
       google = await startGoogleBusinessFake();
+      twilio = await startTwilioFake();
       google.trustIssuer(idp.issuer);
       parent = google.addAccountWithLocation({ title: TITLE }).parent;
       google.addReview(parent, {
@@ -67,14 +74,19 @@ describe.skipIf(e2eSkipReason !== null)(
           GOOGLE_CLIENT_SECRET: idp.clientSecret,
           GOOGLE_ISSUER: idp.issuer,
           GOOGLE_API_BASE: google.url,
+          TWILIO_API_BASE: twilio.url,
+          CAPTO_ALLOW_PRIVATE_HOSTS: 'on',
+          CAPTO_SMS_QUIET_HOURS: 'off',
         },
       });
       page = j.page;
       expect((await j.api('PATCH', '', { time_zone: ZONE })).status).toBe(200);
+      await addTwilioNumber(j, twilio.addAccount(), OUR_NUMBER);
     }, 300_000);
     afterAll(async () => {
       await j?.close();
       await google?.close();
+      await twilio?.close();
       await idp?.close();
     }, 120_000);
 
@@ -228,6 +240,62 @@ describe.skipIf(e2eSkipReason !== null)(
         await review.getByRole('button', { name: 'Edit reply' }).waitFor();
         await expectAccessible(page, 'business profile reviews');
         await screenshot(page, 'gbp-reviews');
+      });
+      expectNoConsoleErrors(j.t);
+    }, 120_000);
+
+    it("asks a funded deal's borrower for a review from the deal's card, once", async () => {
+      const contact = await j.api('POST', '/contacts', {
+        first_name: 'Marisol',
+        last_name: 'Quinn',
+        phone: BORROWER_PHONE,
+      });
+      expect(contact.status).toBe(201);
+      const deal = await j.api('POST', '/deals', {
+        title: 'Quinn purchase',
+        contact_id: contact.json.id,
+        stage: 'funded',
+      });
+      expect(deal.status).toBe(201);
+      const template = await j.api('POST', '/templates', {
+        name: 'Review after funding',
+        channel: 'sms',
+        body: 'Thanks {{ contact.first_name }}! A review helps: {{ business.review_link }}',
+      });
+      expect(template.status).toBe(201);
+      const reviewUri = google.locations.get(parent.split('/locations')[0]!)![0]!.metadata.newReviewUri;
+
+      await step(page, 'gbp-review-request', async () => {
+        await page.goto(`${j.server.url}/b/${j.bid}/deals/${deal.json.id}`);
+        const card = page.getByRole('form', { name: 'Ask for a review' });
+        await card
+          .getByTestId('review-last-asked')
+          .getByText('The borrower has not been asked for a Google review yet.')
+          .waitFor();
+        // The only text template with the review link is chosen once the templates load.
+        await expect.poll(() => card.getByLabel('Template').inputValue(), { timeout: 10_000 }).toBe(template.json.id);
+        await expectAccessible(page, 'deal with the review request card');
+        await card.getByRole('button', { name: 'Ask for a review' }).click();
+        await card.getByText('Review request queued.').waitFor();
+        await card
+          .getByTestId('review-last-asked')
+          .getByText(/^Last asked .+ by text\.$/)
+          .waitFor();
+        await until(() => twilio.messages.some((m) => m.to === BORROWER_PHONE), 30_000, 'the review request at Twilio');
+        const sent = twilio.messages.filter((m) => m.to === BORROWER_PHONE);
+        expect(sent).toHaveLength(1);
+        expect(sent[0]!).toMatchObject({ from: OUR_NUMBER, body: `Thanks Marisol! A review helps: ${reviewUri}` });
+        await screenshot(page, 'deal-review-request');
+
+        // Asked within the window: the server refuses, the card says why, nothing more is sent.
+        await card.getByRole('button', { name: 'Ask for a review' }).click();
+        await card
+          .getByRole('alert')
+          .getByText(/asked for a review within the last 180 days/)
+          .waitFor();
+        expect(twilio.messages.filter((m) => m.to === BORROWER_PHONE)).toHaveLength(1);
+        const asked = await j.api('GET', `/gbp/review-requests?deal_id=${deal.json.id}`);
+        expect(asked.json.items).toHaveLength(1);
       });
       expectNoConsoleErrors(j.t);
     }, 120_000);
