@@ -181,6 +181,8 @@ describe.skipIf(e2eSkipReason !== null)(
         expect(exported).toContain('grace@example.test');
         expect(exported.split('\n')[0]).toContain('Target price');
         expect(exported).not.toContain('not-an-email');
+        // Ready again once the file is saved (while it streams, the button counts what arrived).
+        await page.getByRole('button', { name: 'Export CSV' }).waitFor();
       });
       expectNoConsoleErrors(t);
     });
