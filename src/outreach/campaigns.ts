@@ -3,7 +3,7 @@
 // becomes exactly one recipient row, queued or skipped with why), pause/resume/cancel,
 // and the live counts. Every rule on who may do what is in the policies and the state
 // machine trigger of 0083; this module turns refusals into precise answers.
-import { isoSql } from '../crm/cursor.ts';
+import { iso, isoSql } from '../crm/cursor.ts';
 import type { Tx } from '../db/index.ts';
 import { AppError, forbidden, notFound } from '../shared/errors.ts';
 import { businessReviewLink } from './context.ts';
@@ -66,8 +66,6 @@ type Row = {
 
 const SELECT = `SELECT id, name, channel, list_id, template_id, email_sender_id, twilio_config_id, send_at, status,
   created_by, started_by, created_at, started_at, completed_at FROM app.campaigns`;
-
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 async function countsOf(tx: Tx, businessId: string, ids: string[]): Promise<Map<string, CampaignCounts>> {
   const out = new Map<string, CampaignCounts>();
