@@ -26,7 +26,8 @@ import {
 import { humanize } from './types.ts';
 
 const STEPS = ['Choose file', 'Map columns', 'Import', 'Results'] as const;
-const MAX_BYTES = 10 * 1024 * 1024;
+// The server's upload limit (docs/ARCHITECTURE.md §14): refused here first, before any byte is sent.
+const MAX_BYTES = 20 * 1024 * 1024;
 
 function Steps({ current }: { current: number }) {
   return (
@@ -142,7 +143,7 @@ export function ImportWizard() {
   async function upload() {
     if (!file) return;
     if (file.size > MAX_BYTES) {
-      setError('This file is larger than 10 MB. Split it into smaller files.');
+      setError('This file is larger than 20 MB. Split it into smaller files.');
       return;
     }
     setBusy(true);
