@@ -433,6 +433,22 @@ describe('Twilio webhooks', () => {
     expect(await optedOut()).toEqual([{ keyword: 'UNSUBSCRIBE' }]);
     await inbound('UNSTOP', randomSid('SM'), from);
     expect(await optedOut()).toEqual([]);
+    // As phones type them: capitalised, punctuated, spaced — and the 2025 keywords.
+    for (const [text, keyword] of [
+      ['Stop.', 'STOP'],
+      ['STOP!', 'STOP'],
+      ['Revoke', 'REVOKE'],
+      ['opt out', 'OPTOUT'],
+      ['Opt-out', 'OPTOUT'],
+    ] as const) {
+      await inbound(text, randomSid('SM'), from);
+      expect(await optedOut(), text).toEqual([{ keyword }]);
+      await inbound('Start.', randomSid('SM'), from);
+      expect(await optedOut(), text).toEqual([]);
+    }
+    // A sentence that only contains a keyword is an ordinary reply.
+    await inbound('stop please, I will call you', randomSid('SM'), from);
+    expect(await optedOut()).toEqual([]);
     const helpSid = randomSid('SM');
     await inbound('HELP', helpSid, from);
     expect(await messagesWithSid(helpSid)).toBe(1);
@@ -442,7 +458,7 @@ describe('Twilio webhooks', () => {
         [from],
       ),
     );
-    expect(events.rows.map((r) => r.kind)).toEqual(['opted_out', 'opted_in', 'opted_out', 'opted_in']);
+    expect(events.rows.map((r) => r.kind)).toEqual(Array(7).fill(['opted_out', 'opted_in']).flat());
   });
 
   it('a status callback that overtakes the send finds the message by the id in its URL; unknown SIDs are ignored', async () => {

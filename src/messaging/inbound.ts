@@ -15,10 +15,22 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const E164 = /^\+[1-9]\d{6,14}$/;
 const MESSAGE_SID = /^(SM|MM)[0-9a-f]{32}$/i;
 
-// CTIA / Twilio default opt-out and opt-in keywords (single word, case-insensitive).
-const OPT_OUT = new Set(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT']);
+// CTIA / Twilio default opt-out and opt-in keywords: the whole message is the keyword.
+// REVOKE and OPTOUT are Twilio's since the FCC's 2025 revocation rule.
+const OPT_OUT = new Set(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT', 'REVOKE', 'OPTOUT']);
 const OPT_IN = new Set(['START', 'YES', 'UNSTOP']);
 const HELP = new Set(['HELP', 'INFO']);
+
+/**
+ * The keyword a message would be: upper-cased, with every space, hyphen and punctuation
+ * mark dropped, so "Stop." "STOP!" "opt-out" and "stop all" count as the keyword a phone's
+ * keyboard turned them from — and "stop please" stays an ordinary reply (STOPPLEASE).
+ */
+export const keywordOf = (body: string): string =>
+  body
+    .normalize('NFKC')
+    .toUpperCase()
+    .replace(/[^\p{L}\p{N}]+/gu, '');
 
 export interface SignedWebhook {
   configId: string;
@@ -81,7 +93,7 @@ export async function receiveInboundSms(deps: MessagingDeps, hook: SignedWebhook
       [bid, conversationId],
     );
 
-    const keyword = body.trim().toUpperCase();
+    const keyword = keywordOf(body);
     if (OPT_OUT.has(keyword)) {
       await tx.query(
         `INSERT INTO app.sms_opt_outs (business_id, contact_id, our_number, keyword) VALUES ($1, $2, $3, $4)
