@@ -225,6 +225,20 @@ describe('email campaign', () => {
       c.query(`SELECT 1 FROM app.email_suppressions WHERE email = 'camp-e-8@example.com'`),
     );
     expect(before.rowCount).toBe(0);
+    // A mail client's one-click POST, multipart as RFC 8058 §3.2 recommends.
+    const boundary = 'capto-test-boundary';
+    const oneClick = await request(link, {
+      method: 'POST',
+      raw: `--${boundary}\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\nOne-Click\r\n--${boundary}--\r\n`,
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    });
+    expect(oneClick.status).toBe(200);
+    expect(oneClick.text).toContain('unsubscribed');
+    const after = await asOwner(s.engine, (c) =>
+      c.query(`SELECT reason FROM app.email_suppressions WHERE email = 'camp-e-8@example.com'`),
+    );
+    expect(after.rows).toEqual([{ reason: 'unsubscribed' }]);
+    // The urlencoded form (our own page's) works too, and a second POST changes nothing.
     const post = await request(link, {
       method: 'POST',
       raw: 'List-Unsubscribe=One-Click',
@@ -265,6 +279,33 @@ describe('email campaign', () => {
       kind: 'campaign_message',
       data: { campaign_id: campaignId, status: 'sent', channel: 'email' },
     });
+  });
+
+  it('a contact marked do-not-contact after the start is skipped when her turn comes', async () => {
+    const { listId: later, contactIds: ids } = await seedAudience(s.engine, bid, owner.userId, 3, 'dnc');
+    const c = await call(member, 'POST', '/campaigns', {
+      name: 'Later',
+      channel: 'email',
+      list_id: later,
+      template_id: templateId,
+      send_at: new Date(Date.now() + 3_000).toISOString(),
+    });
+    expect(c.status).toBe(201);
+    const review = await call(member, 'GET', `/campaigns/${c.json.id}/review`);
+    expect(review.json).toMatchObject({ eligible: 3 });
+    const started = await call(admin, 'POST', `/campaigns/${c.json.id}/start`);
+    expect(started.json.status).toBe('scheduled');
+    // She asks not to be contacted while the campaign waits for its time.
+    expect((await call(member, 'PATCH', `/contacts/${ids[0]}`, { status: 'do_not_contact' })).status).toBe(200);
+    const done = await waitForCampaign(campaignUrl(c.json.id), admin.accessToken);
+    expect(done.counts).toMatchObject({ total: 3, sent: 2, skipped: 1, failed: 0 });
+    const skipped = await call(member, 'GET', `/campaigns/${c.json.id}/recipients?status=skipped`);
+    expect(skipped.json.items).toMatchObject([{ address: 'camp-dnc-1@example.com', reason: 'do_not_contact' }]);
+    const to = smtp.received
+      .filter((m) => m.parsed.headers.get('x-capto-campaign') === c.json.id)
+      .map((m) => m.envelopeTo[0])
+      .sort();
+    expect(to).toEqual(['camp-dnc-2@example.com', 'camp-dnc-3@example.com']);
   });
 });
 

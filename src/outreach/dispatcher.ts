@@ -297,7 +297,7 @@ export function createCampaignDispatcher(o: DispatcherOptions) {
         [ids, nodeId, c.id],
       );
       const byId = new Map(rec.rows.map((r) => [r.id, r]));
-      // Honour every later unsubscribe, bounce or STOP, up to the moment of sending.
+      // Honour every later unsubscribe, bounce, STOP or do-not-contact, up to the moment of sending.
       const sup = await tx.query<{ id: string; why: string }>(
         c.channel === 'email'
           ? `SELECT r.id, s.reason AS why FROM app.campaign_recipients r
@@ -337,6 +337,9 @@ export function createCampaignDispatcher(o: DispatcherOptions) {
         else if (why) settle.push({ item, outcome: { kind: 'skipped', code: why, reason: why } });
         else if (!context || !rr.address)
           settle.push({ item, outcome: { kind: 'skipped', code: 'contact_deleted', reason: 'contact deleted' } });
+        // Marked do-not-contact after the audience was judged: as binding as a STOP.
+        else if (context.status === 'do_not_contact')
+          settle.push({ item, outcome: { kind: 'skipped', code: 'do_not_contact', reason: 'do_not_contact' } });
         else todo.push({ item, ctx: context });
       }
       if (settle.length) await record(tx, c, settle);

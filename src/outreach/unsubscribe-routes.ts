@@ -18,11 +18,13 @@ function page(title: string, body: string): string {
 export function unsubscribeRoutes(deps: { db: Database; tokens: UnsubscribeTokens }): RouteModule {
   return async (root: FastifyInstance) => {
     await root.register(async (app) => {
-      // Only here: RFC 8058 clients POST application/x-www-form-urlencoded.
+      // Only here: a one-click POST (RFC 8058 §3.2) comes as multipart/form-data or
+      // application/x-www-form-urlencoded, our own form as the latter. The signed token is
+      // the whole authority, so whatever the body says is read and dropped.
       app.addContentTypeParser(
-        'application/x-www-form-urlencoded',
+        ['application/x-www-form-urlencoded', 'multipart/form-data'],
         { parseAs: 'string', bodyLimit: 4096 },
-        (_req, body, done) => done(null, Object.fromEntries(new URLSearchParams(body as string))),
+        (_req, _body, done) => done(null, undefined),
       );
 
       const lookup = async (token: string) => {
