@@ -54,9 +54,11 @@ interface Recipient {
 const live = (s: Campaign['status']) => s === 'sending' || s === 'scheduled';
 
 function CountsLine({ c }: { c: Counts }) {
+  // The API counts a text the carrier confirmed as delivered, not sent; both went out.
   return (
     <span data-testid="campaign-counts">
-      {c.eligible} eligible · {c.queued} queued · {c.sent} sent · {c.failed} failed · {c.skipped} skipped
+      {c.eligible} eligible · {c.queued} queued · {c.sent + c.delivered} sent
+      {c.delivered > 0 && ` (${c.delivered} delivered)`} · {c.failed} failed · {c.skipped} skipped
     </span>
   );
 }
@@ -195,7 +197,10 @@ export function CampaignsPage() {
       <QueryView query={campaigns}>
         {(items) =>
           items.length === 0 ? (
-            <Empty>No campaigns yet.</Empty>
+            <Empty>
+              No campaigns yet. A campaign sends one email or text template to everyone on a list, now or at a time you
+              choose; opted-out contacts are skipped.
+            </Empty>
           ) : (
             <div className="table-wrap">
               <table data-testid="campaigns">
