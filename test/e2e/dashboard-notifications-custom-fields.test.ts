@@ -58,6 +58,7 @@ describe.skipIf(e2eSkipReason !== null)(
         const a = await mk('Ann', 'Rivera', 'zillow');
         const b = await mk('Ben', 'Okafor', 'referral');
         const z = await mk('Zoe', 'Park', 'web');
+        await mk('Sam', 'Lee', 'sms'); // a lead that texted in: its source reads "SMS"
         const stages = ['lead', 'application', 'processing', 'underwriting', 'clear_to_close', 'funded'];
         for (let i = 0; i < 18; i++) {
           const stage = stages[i % stages.length]!;
@@ -116,6 +117,7 @@ describe.skipIf(e2eSkipReason !== null)(
             await page.locator('[data-testid="chart-pipeline"] .recharts-bar-rectangle').first().waitFor();
             await page.locator('[data-testid="chart-funded"] .recharts-bar-rectangle').first().waitFor();
             await page.locator('[data-testid="chart-leads"] .recharts-bar-rectangle').first().waitFor();
+            await page.getByTestId('chart-leads').getByRole('rowheader', { name: 'SMS', exact: true }).waitFor();
             const stats = page.getByTestId('dashboard-stats');
             await expect.poll(() => stats.innerText(), { timeout: 10_000 }).toMatch(/1\s*Overdue tasks/);
             await expect.poll(() => stats.innerText(), { timeout: 10_000 }).toMatch(/1\s*Unread conversations/);

@@ -7,7 +7,7 @@ import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAx
 import { api, bpath, qs } from '../api/client.ts';
 import { formatDate, formatMoney } from '../components/format.ts';
 import { Empty, QueryView } from '../components/states.tsx';
-import { humanize, toPage, type Task } from '../crm/types.ts';
+import { contactSourceLabel, humanize, toPage, type Task } from '../crm/types.ts';
 import { useBusiness } from './me.ts';
 
 interface DashboardData {
@@ -91,7 +91,7 @@ export function Dashboard() {
             name: monthLabel(m.month),
             value: m.amount_cents / 100,
           }));
-          const leads = d.leads.by_source.map((s) => ({ ...s, name: humanize(s.source) }));
+          const leads = d.leads.by_source.map((s) => ({ ...s, name: contactSourceLabel(s.source) }));
           return (
             <div className="stack">
               {!d.checklist.done && <Checklist bid={bid} c={d.checklist} />}

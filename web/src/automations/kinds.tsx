@@ -9,6 +9,7 @@ import { SelectField, TextField } from '../components/field.tsx';
 import {
   CONTACT_SOURCES,
   CONTACT_STATUSES,
+  contactSourceLabel,
   DEAL_STAGES,
   humanize,
   LOAN_TYPES,
@@ -356,11 +357,12 @@ export const CONDITIONS: Table<Condition> = {
   contact_source: {
     label: 'Contact source is',
     make: () => ({ type: 'contact_source', in: ['web'] }),
-    summary: (c: C<'contact_source'>) => `Source is ${orList(c.in)}`,
+    summary: (c: C<'contact_source'>) => `Source is ${orList(c.in, contactSourceLabel)}`,
     Editor: ({ value, set }: EditorProps<C<'contact_source'>>) => (
       <CheckGroup
         legend="Sources"
         options={CONTACT_SOURCES}
+        label={contactSourceLabel}
         value={value.in}
         onChange={(v) => set({ ...value, in: v })}
       />

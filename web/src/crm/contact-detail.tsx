@@ -21,6 +21,7 @@ import {
   CONTACT_SOURCES,
   CONTACT_STATUSES,
   contactKindLabel,
+  contactSourceLabel,
   dealAmount,
   humanize,
   loanTypeLabel,
@@ -107,7 +108,7 @@ function ContactForm({
         <SelectField label="Source" value={form.source} onChange={set('source')}>
           {CONTACT_SOURCES.map((s) => (
             <option key={s} value={s}>
-              {humanize(s)}
+              {contactSourceLabel(s)}
             </option>
           ))}
         </SelectField>

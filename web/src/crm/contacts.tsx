@@ -16,6 +16,7 @@ import {
   CONTACT_SOURCES,
   CONTACT_STATUSES,
   contactKindLabel,
+  contactSourceLabel,
   humanize,
   toPage,
   type Contact,
@@ -229,7 +230,7 @@ export function ContactsPage() {
           <option value="">Any source</option>
           {CONTACT_SOURCES.map((s) => (
             <option key={s} value={s}>
-              {humanize(s)}
+              {contactSourceLabel(s)}
             </option>
           ))}
         </SelectField>
@@ -334,7 +335,7 @@ export function ContactsPage() {
                       <PhoneLinks phone={c.phone} />
                     </td>
                     <td>{humanize(c.status)}</td>
-                    <td>{humanize(c.source)}</td>
+                    <td>{contactSourceLabel(c.source)}</td>
                   </tr>
                 ))}
               </tbody>

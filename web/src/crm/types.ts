@@ -60,6 +60,9 @@ const KIND_LABELS: Record<string, string> = {
   partner: 'Referral partner',
 };
 export const contactKindLabel = (k: string | null | undefined) => (k ? (KIND_LABELS[k] ?? humanize(k)) : '—');
+// "SMS", not "Sms": the sources whose name humanize() would misspell.
+const SOURCE_LABELS: Record<string, string> = { sms: 'SMS', import: 'CSV import' };
+export const contactSourceLabel = (s: string | null | undefined) => (s ? (SOURCE_LABELS[s] ?? humanize(s)) : '—');
 
 export function humanize(value: string | null | undefined): string {
   if (!value) return '—';
