@@ -557,6 +557,11 @@ describe.skipIf(e2eSkipReason !== null)(
         const facts = d.page.getByTestId('loan-file');
         expect(await facts.locator('dd').first().getByRole('link').count()).toBe(1);
         await screenshot(d.page, 'workbench-demo-deal-1366');
+        // The demo cannot connect a Business Profile: the refusal is final, so no "Try again".
+        await d.page.getByRole('link', { name: 'Business Profile', exact: true }).click();
+        const refusal = d.page.getByRole('alert').filter({ hasText: 'The demo workspace cannot do this' });
+        await refusal.waitFor();
+        expect(await refusal.getByRole('button', { name: 'Try again' }).count()).toBe(0);
       });
       const counts = await asOwner(server.engine, (c) =>
         c.query<{ partners: number; co: number; addresses: number }>(

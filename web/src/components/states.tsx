@@ -44,10 +44,12 @@ export function ErrorState({
     );
   }
   const notAvailable = error instanceof ApiError && (error.status === 404 || error.status === 405);
+  // The demo workspace's refusals are final: trying again would only fail again.
+  const final = error instanceof ApiError && error.code === 'demo_restricted';
   return (
     <div className="alert alert-error" role="alert">
       <p>{notAvailable ? 'This feature is not available on this server yet.' : errorMessage(error)}</p>
-      {retry && (
+      {retry && !final && (
         <button type="button" onClick={retry}>
           Try again
         </button>

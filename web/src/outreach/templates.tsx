@@ -192,7 +192,10 @@ export function TemplatesPage() {
       <QueryView query={templates}>
         {(items) =>
           items.length === 0 ? (
-            <Empty>No templates yet.</Empty>
+            <Empty>
+              No templates yet. A template is an email or text with merge fields such as{' '}
+              <code>{'{{ contact.first_name }}'}</code>; campaigns and automations send it.
+            </Empty>
           ) : (
             <div className="table-wrap">
               <table data-testid="templates">
