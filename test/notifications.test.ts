@@ -311,6 +311,50 @@ describe('the stream', () => {
     expect(pushed?.data).toMatchObject({ kind: 'assignment', title: 'Task assigned to you: Pushed', business_id: A });
   });
 
+  it('sends every one of a burst larger than a batch, each once, oldest first', async () => {
+    const N = 130; // one INSERT: they share one created_at; more than the stream's batch of 100
+    const reading = readStream(admin.accessToken, (ev) => ev.filter((e) => e.event === 'notification').length >= N);
+    await new Promise((r) => setTimeout(r, 500));
+    await asOwner(server.engine, (c) =>
+      c.query(
+        `INSERT INTO app.notifications (business_id, user_id, kind, title)
+         SELECT $1, $2, 'assignment', 'Burst ' || g FROM generate_series(1, $3) g`,
+        [A, admin.userId, N],
+      ),
+    );
+    const { events } = await reading;
+    const titles = events.filter((e) => e.event === 'notification').map((e) => e.data.title as string);
+    expect(titles).toHaveLength(N);
+    expect(new Set(titles).size).toBe(N);
+    expect(events.filter((e) => e.event === 'unread').at(-1)?.data.count).toBeGreaterThanOrEqual(N);
+  });
+
+  it('sends a notification whose transaction commits after a newer one was sent', async () => {
+    const reading = readStream(
+      admin.accessToken,
+      (ev) => ev.filter((e) => e.event === 'notification' && /^(Slow|Fast) one$/.test(e.data.title)).length >= 2,
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    const add = (c: { query: (sql: string, params: unknown[]) => Promise<unknown> }, title: string) =>
+      c.query(`INSERT INTO app.notifications (business_id, user_id, kind, title) VALUES ($1, $2, 'assignment', $3)`, [
+        A,
+        admin.userId,
+        title,
+      ]);
+    // The slow transaction starts first (so its row's created_at is older) and commits last.
+    const slow = asOwner(server.engine, async (c) => {
+      await add(c, 'Slow one');
+      await new Promise((r) => setTimeout(r, 2_500));
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    await asOwner(server.engine, (c) => add(c, 'Fast one'));
+    await slow;
+    const { events } = await reading;
+    const titles = events.filter((e) => e.event === 'notification').map((e) => e.data.title as string);
+    // Each once (on the embedded engine the two transactions cannot overlap, so the order varies).
+    expect(titles.filter((t) => /^(Slow|Fast) one$/.test(t)).sort()).toEqual(['Fast one', 'Slow one']);
+  });
+
   it('refuses a request without a bearer token or with a revoked session', async () => {
     const anon = await request(`${server.url}/api/notifications/stream`);
     expect(anon.status).toBe(401);

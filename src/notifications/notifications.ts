@@ -52,20 +52,17 @@ export interface NotificationQuery {
   cursor?: string;
   unread?: boolean;
   business_id?: string;
-  /** only rows newer than this (the stream's catch-up) */
-  after?: string;
 }
 
 export async function listNotifications(
   tx: Tx,
   query: NotificationQuery,
-): Promise<{ items: Notification[]; next_cursor: string | null; newest_at: string | null }> {
+): Promise<{ items: Notification[]; next_cursor: string | null }> {
   const params: unknown[] = [];
   const p = (v: unknown) => `$${params.push(v)}`;
   const where = ['n.user_id = (select app.uid())'];
   if (query.unread) where.push('n.read_at IS NULL');
   if (query.business_id) where.push(`n.business_id = ${p(query.business_id)}::uuid`);
-  if (query.after) where.push(`n.created_at > ${p(query.after)}::timestamptz`);
   const cursor = decodeCursor(query.cursor, 2);
   if (cursor) where.push(`(n.created_at, n.id) < (${p(cursor[0])}::timestamptz, ${p(cursor[1])}::uuid)`);
   const r = await tx.query<Row>(
@@ -74,8 +71,44 @@ export async function listNotifications(
     params,
   );
   const out = page(r.rows, query.limit, (row) => [row.k0, row.id]);
-  // newest_at keeps PostgreSQL's microseconds, so `after` never re-sends the newest row.
-  return { items: out.items.map(toNotification), next_cursor: out.next_cursor, newest_at: r.rows[0]?.k0 ?? null };
+  return { items: out.items.map(toNotification), next_cursor: out.next_cursor };
+}
+
+/** How far back the stream looks again for rows whose transaction committed late. */
+export const STREAM_LOOK_BACK_SECONDS = 120;
+
+/**
+ * The stream's catch-up (docs/ARCHITECTURE.md §12.1): the caller's notifications created
+ * after `floor` (the stream's start, `created_at` as text: microseconds kept, §3) and within
+ * STREAM_LOOK_BACK_SECONDS of `newest` (epoch seconds of the newest one it has sent), oldest
+ * first, leaving out the ids it already sent. A row's `created_at` is its transaction's
+ * start, and transactions commit out of that order: a position that only moved forward
+ * would skip a row committed after a newer one was streamed, so the window looks back and
+ * the ids keep anything from being sent twice.
+ */
+export async function notificationsSince(
+  tx: Tx,
+  q: { floor: string; newest: number | null; sent: string[]; limit: number },
+): Promise<(Notification & { t: number })[]> {
+  const r = await tx.query<Row & { t: number }>(
+    `SELECT ${COLUMNS}, extract(epoch FROM n.created_at)::float8 AS t
+       FROM app.notifications n JOIN app.businesses b ON b.id = n.business_id
+      WHERE n.user_id = (select app.uid()) AND n.created_at > $1::timestamptz
+        AND ($2::float8 IS NULL OR n.created_at > to_timestamp($2::float8) - make_interval(secs => $3))
+        AND n.id <> ALL ($4::uuid[])
+      ORDER BY n.created_at, n.id LIMIT $5`,
+    [q.floor, q.newest, STREAM_LOOK_BACK_SECONDS, q.sent, q.limit],
+  );
+  return r.rows.map((row) => ({ ...toNotification(row), t: Number(row.t) }));
+}
+
+/** The caller's newest notification's position (`created_at` as text), if any. */
+export async function newestNotificationAt(tx: Tx): Promise<string | null> {
+  const r = await tx.query<{ k0: string }>(
+    `SELECT n.created_at::text AS k0 FROM app.notifications n WHERE n.user_id = (select app.uid())
+      ORDER BY n.created_at DESC LIMIT 1`,
+  );
+  return r.rows[0]?.k0 ?? null;
 }
 
 export async function unreadCount(tx: Tx, businessId?: string): Promise<number> {

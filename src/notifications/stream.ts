@@ -10,10 +10,12 @@ import type { Database } from '../db/index.ts';
 import { callerOf } from '../server/authenticate.ts';
 import { userTx } from '../server/scope.ts';
 import { AppError, isAppError } from '../shared/errors.ts';
-import { listNotifications, unreadCount } from './notifications.ts';
+import { newestNotificationAt, notificationsSince, STREAM_LOOK_BACK_SECONDS, unreadCount } from './notifications.ts';
 
 export const MAX_STREAMS_PER_USER = 5;
 const HEARTBEAT_MS = 25_000;
+/** Notifications sent per poll at most; a larger burst is fetched in further batches at once. */
+const STREAM_BATCH = 100;
 
 export interface StreamOptions {
   pollMs: number;
@@ -57,7 +59,7 @@ export function notificationStreamRoute(app: FastifyInstance, db: Database, opti
       // First poll before hijacking: a dead session or bad token answers as a normal 401.
       const first = await userTx(db, request, async (tx) => ({
         count: await unreadCount(tx),
-        latest: (await listNotifications(tx, { limit: 1 })).newest_at,
+        latest: await newestNotificationAt(tx),
       }));
 
       reply.hijack();
@@ -74,7 +76,10 @@ export function notificationStreamRoute(app: FastifyInstance, db: Database, opti
       const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
       send('unread', { count: first.count });
 
-      let since = first.latest ?? '-infinity';
+      // What this stream has sent: every notification after `floor`, each once (see notificationsSince).
+      const floor = first.latest ?? '-infinity';
+      let newest: number | null = null;
+      const sent = new Map<string, number>();
       let lastCount = first.count;
       let ended = false;
       const timers: NodeJS.Timeout[] = [];
@@ -107,14 +112,21 @@ export function notificationStreamRoute(app: FastifyInstance, db: Database, opti
         polling = true;
         try {
           const next = await userTx(db, request, async (tx) => ({
-            fresh: await listNotifications(tx, { limit: 20, after: since }),
+            fresh: await notificationsSince(tx, { floor, newest, sent: [...sent.keys()], limit: STREAM_BATCH }),
             count: await unreadCount(tx),
           }));
           if (ended) return;
-          for (const n of [...next.fresh.items].reverse()) send('notification', n);
-          if (next.fresh.newest_at) since = next.fresh.newest_at;
-          if (next.count !== lastCount || next.fresh.items.length > 0) send('unread', { count: next.count });
+          for (const { t, ...n } of next.fresh) {
+            send('notification', n);
+            sent.set(n.id, t);
+            if (newest === null || t > newest) newest = t;
+          }
+          // Ids older than the window can no longer come back: forget them.
+          for (const [id, t] of sent) if (t <= newest! - STREAM_LOOK_BACK_SECONDS) sent.delete(id);
+          if (next.count !== lastCount || next.fresh.length > 0) send('unread', { count: next.count });
           lastCount = next.count;
+          // A burst larger than one batch: fetch the rest at once rather than a poll later.
+          if (next.fresh.length === STREAM_BATCH) setImmediate(() => void poll());
         } catch (e) {
           // A revoked session (or a business left) ends the stream; the client re-authenticates.
           if (isAppError(e) && e.status === 401) send('reauth', { reason: e.code });
