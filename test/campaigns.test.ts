@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asOwner } from '../src/db/engine.ts';
 import { inSmsWindow } from '../src/outreach/dispatcher.ts';
 import { startSmtpFake, type SmtpFake } from './fakes/smtp.ts';
-import { startTwilioFake, type FakeAccount, type TwilioFake } from './fakes/twilio.ts';
+import { startTwilioFake, type FakeAccount, type FakeMessage, type TwilioFake } from './fakes/twilio.ts';
 import { signUp, type SignedUpUser } from './support/auth.ts';
 import { addMember, newBusiness } from './support/factories.ts';
 import { request, type HttpResponse } from './support/http.ts';
@@ -30,6 +30,8 @@ let bidB: string;
 let senderId: string;
 let twilioConfigId: string;
 const NUMBER = '+15005550009';
+/** When set and true for a message, the Twilio fake accepts it but cuts the connection instead of answering. */
+let dropAnswer: ((m: FakeMessage) => boolean) | undefined;
 
 const call = (user: SignedUpUser, method: string, path: string, body?: unknown, business = bid) =>
   request(`${s.url}/api/businesses/${business}${path}`, { method, token: user.accessToken, body }) as Promise<
@@ -45,7 +47,10 @@ const rawHeader = (raw: string, name: string): string => {
 const campaignUrl = (id: string) => `${s.url}/api/businesses/${bid}/campaigns/${id}`;
 
 beforeAll(async () => {
-  [smtp, twilio] = await Promise.all([startSmtpFake(), startTwilioFake()]);
+  [smtp, twilio] = await Promise.all([
+    startSmtpFake(),
+    startTwilioFake({ onAccept: (m) => (dropAnswer?.(m) ? 'drop-response' : undefined) }),
+  ]);
   acct = twilio.addAccount();
   s = await startTestServer({
     CAPTO_MASTER_KEY: MASTER,
@@ -351,6 +356,39 @@ describe('SMS campaign', () => {
     expect(after.counts).toMatchObject({ sent: 9, delivered: 1, failed: 1 });
     const failed = await call(admin, 'GET', `/campaigns/${c.json.id}/recipients?status=failed`);
     expect(failed.json.items[0].reason).toBe('Twilio undelivered (error 30003)');
+  });
+
+  it('a final status that overtakes the send’s own record still lands: the send is adopted, sent once', async () => {
+    const { listId } = await seedAudience(s.engine, bid, owner.userId, 1, 'early', 4_000_000);
+    const t = await call(member, 'POST', '/templates', {
+      name: 'Early',
+      channel: 'sms',
+      body: 'Hi {{ contact.first_name }}, the early one. Reply STOP to opt out.',
+    });
+    const c = await call(member, 'POST', '/campaigns', {
+      name: 'Early status',
+      channel: 'sms',
+      list_id: listId,
+      template_id: t.json.id,
+    });
+    // Twilio accepts the text, its answer is lost, and the carrier's verdict arrives at once:
+    // the sender cannot know the SID yet (it would wait out its lease, 120 s, to ask Twilio).
+    let callback: Promise<{ status: number }> | undefined;
+    dropAnswer = (m) => {
+      if (!m.body.includes('the early one')) return false;
+      dropAnswer = undefined;
+      callback = new Promise((r) => setTimeout(r, 100)).then(() =>
+        twilio.deliverStatus(m.sid, 'undelivered', { ErrorCode: '30003' }),
+      );
+      return true;
+    };
+    expect((await call(admin, 'POST', `/campaigns/${c.json.id}/start`)).status).toBe(200);
+    const done = await waitForCampaign(campaignUrl(c.json.id), admin.accessToken, ['completed'], 30_000);
+    expect((await callback!).status).toBe(200);
+    expect(done.counts).toMatchObject({ total: 1, sent: 0, failed: 1, queued: 0 });
+    const failed = await call(admin, 'GET', `/campaigns/${c.json.id}/recipients?status=failed`);
+    expect(failed.json.items[0].reason).toBe('Twilio undelivered (error 30003)');
+    expect(twilio.messages.filter((m) => m.body.includes('the early one'))).toHaveLength(1);
   });
 
   it('quiet hours: 8:00–21:00 in the business time zone', () => {

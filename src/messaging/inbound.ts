@@ -131,11 +131,17 @@ export async function receiveInboundSms(deps: MessagingDeps, hook: SignedWebhook
   return outcome;
 }
 
+/**
+ * A status callback. Its URL carries our id of what was sent — `m` a conversation's
+ * message, `r` a campaign recipient (the same id as its outbox row) — which the signature
+ * covers, so a callback that overtakes the send's own bookkeeping still finds its row.
+ */
 export async function receiveStatusCallback(
   deps: MessagingDeps,
   hook: SignedWebhook,
-  ourMessageId: string | undefined,
+  ours: { message?: string; recipient?: string },
 ): Promise<'advanced' | 'ignored'> {
+  const ourMessageId = ours.message;
   return deps.db.asService('messaging.webhook.status', async (tx) => {
     const creds = await authenticate(tx, deps, hook);
     const sid = single(hook.params.MessageSid);
@@ -157,6 +163,27 @@ export async function receiveStatusCallback(
       // A campaign text (src/outreach/dispatcher.ts): its recipient row holds the SID.
       // Only the final outcome moves it, and only forward from 'sent'.
       if (status !== 'delivered' && status !== 'undelivered' && status !== 'failed') return 'ignored';
+      // The final status came before the send recorded its SID (Twilio's answer is slow,
+      // or was lost and the send is in doubt): Twilio has the message, so the send is
+      // adopted here — the outbox row leaves 'sending', which the sender's own record and
+      // any in-doubt retry respect (they only settle rows still 'sending'): sent once,
+      // and the final status below is not lost.
+      if (ours.recipient && UUID.test(ours.recipient)) {
+        const adopted = await tx.query(
+          `UPDATE app.outbox x
+              SET state = 'sent', provider_id = $3, error_code = NULL, lease_until = NULL, sent_at = now(), updated_at = now()
+            WHERE x.business_id = $1 AND x.id = $2::uuid AND x.campaign_id IS NOT NULL AND x.state = 'sending'
+           RETURNING x.id`,
+          [creds.businessId, ours.recipient, sid],
+        );
+        if (adopted.rowCount > 0)
+          await tx.query(
+            `UPDATE app.campaign_recipients
+                SET status = 'sent', provider_id = $3, sent_at = now(), updated_at = now()
+              WHERE business_id = $1 AND id = $2::uuid AND status IN ('queued', 'sending')`,
+            [creds.businessId, ours.recipient, sid],
+          );
+      }
       const c = await tx.query(
         `UPDATE app.campaign_recipients
             SET status = CASE WHEN $3 = 'delivered' THEN 'delivered' ELSE 'failed' END,

@@ -117,8 +117,11 @@ export function messagingRoutes(deps: MessagingDeps): RouteModule {
         '/webhooks/twilio/:configId/status',
         { schema: { hide: true }, config: { rawText: true } },
         async (req, reply) => {
-          const m = (req.query as Record<string, unknown>).m;
-          const outcome = await receiveStatusCallback(deps, hookOf(req), typeof m === 'string' ? m : undefined);
+          const { m, r } = req.query as Record<string, unknown>;
+          const outcome = await receiveStatusCallback(deps, hookOf(req), {
+            message: typeof m === 'string' ? m : undefined,
+            recipient: typeof r === 'string' ? r : undefined,
+          });
           req.log.info({ config_id: (req.params as { configId: string }).configId, outcome }, 'twilio status callback');
           return reply.type('text/xml; charset=utf-8').send(EMPTY_TWIML);
         },
