@@ -7,6 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asOwner } from '../src/db/engine.ts';
 import { inSmsWindow } from '../src/outreach/dispatcher.ts';
+import { createUnsubscribeTokens } from '../src/outreach/unsubscribe.ts';
+import { parseMasterKey } from '../src/vault/master-key.ts';
 import { startSmtpFake, type SmtpFake } from './fakes/smtp.ts';
 import { startTwilioFake, type FakeAccount, type FakeMessage, type TwilioFake } from './fakes/twilio.ts';
 import { signUp, type SignedUpUser } from './support/auth.ts';
@@ -284,6 +286,55 @@ describe('email campaign', () => {
       kind: 'campaign_message',
       data: { campaign_id: campaignId, status: 'sent', channel: 'email' },
     });
+  });
+
+  it('an unsubscribe link stops the address that was mailed, also after the contact’s address changed or was removed', async () => {
+    const linkTo = (to: string) =>
+      rawHeader(
+        smtp.received.find((x) => x.parsed.headers.get('x-capto-campaign') === campaignId && x.envelopeTo[0] === to)!
+          .raw,
+        'List-Unsubscribe',
+      ).slice(1, -1);
+    const oneClick = (link: string) =>
+      request(link, {
+        method: 'POST',
+        raw: 'List-Unsubscribe=One-Click',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+    const suppressed = async (email: string) =>
+      (
+        await asOwner(s.engine, (c) =>
+          c.query('SELECT 1 FROM app.email_suppressions WHERE business_id = $1 AND email = $2', [bid, email]),
+        )
+      ).rowCount;
+    // Her address changed since the mail: the page names the mailed one, never the new one.
+    const moved = linkTo('camp-e-9@example.com');
+    expect(
+      (await call(member, 'PATCH', `/contacts/${contactIds[8]}`, { email: 'new-private@example.com' })).status,
+    ).toBe(200);
+    const page = await request(moved);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('camp-e-9@example.com');
+    expect(page.text).not.toContain('new-private');
+    expect((await oneClick(moved)).status).toBe(200);
+    expect(await suppressed('camp-e-9@example.com')).toBe(1);
+    expect(await suppressed('new-private@example.com')).toBe(0);
+    // Her address was removed: the link still unsubscribes the one that was mailed.
+    const removed = linkTo('camp-e-10@example.com');
+    expect((await call(member, 'PATCH', `/contacts/${contactIds[9]}`, { email: null })).status).toBe(200);
+    const done = await oneClick(removed);
+    expect(done.status).toBe(200);
+    expect(done.text).toContain('camp-e-10@example.com');
+    expect(await suppressed('camp-e-10@example.com')).toBe(1);
+    // A link from before tokens named the address still works: it means her current one.
+    const old = createUnsubscribeTokens(parseMasterKey(MASTER)).sign({
+      businessId: bid,
+      contactId: contactIds[10]!,
+      channel: 'email',
+    });
+    const before = await request(`${s.url}/u/${old}`);
+    expect(before.status).toBe(200);
+    expect(before.text).toContain('camp-e-11@example.com');
   });
 
   it('a contact marked do-not-contact after the start is skipped when her turn comes', async () => {

@@ -426,6 +426,7 @@ export function createCampaignDispatcher(o: DispatcherOptions) {
     const parts = commercialParts(o.tokens, o.publicUrl, {
       businessId: c.business_id,
       contactId: item.contactId,
+      address: item.address,
       businessName: c.business_name,
       postalAddress: c.footer_address ?? '',
     });

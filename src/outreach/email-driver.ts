@@ -97,6 +97,7 @@ export function createEmailDriver(deps: {
         const parts = commercialParts(deps.tokens, deps.publicUrl, {
           businessId: row.business_id,
           contactId: m.contact_id,
+          address: m.to_address,
           businessName: m.business_name,
           postalAddress: m.postal_address,
         });

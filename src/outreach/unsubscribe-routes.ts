@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Database } from '../db/index.ts';
 import type { RouteModule } from '../server/app.ts';
-import type { UnsubscribeTokens } from './unsubscribe.ts';
+import { addressDigest, type UnsubscribeTokens } from './unsubscribe.ts';
 
 const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -27,6 +27,10 @@ export function unsubscribeRoutes(deps: { db: Database; tokens: UnsubscribeToken
         (_req, _body, done) => done(null, undefined),
       );
 
+      // The address the link unsubscribes: the one that was mailed. A token that names it
+      // (by digest) finds it among the contact's current address and the addresses she was
+      // mailed at — so the link still works after her address changed or was removed, and
+      // never shows or suppresses her new one; an older token means her current address.
       const lookup = async (token: string) => {
         const claim = deps.tokens.verify(token);
         if (!claim) return undefined;
@@ -36,7 +40,18 @@ export function unsubscribeRoutes(deps: { db: Database; tokens: UnsubscribeToken
               WHERE c.business_id = $1 AND c.id = $2`,
             [claim.businessId, claim.contactId],
           );
-          return r.rows[0] ? { claim, ...r.rows[0] } : undefined;
+          const found = r.rows[0];
+          if (!found || !claim.address) return found ? { claim, ...found } : undefined;
+          const mailed = (a: string | null) => a !== null && addressDigest(a).equals(claim.address!);
+          if (mailed(found.email)) return { claim, ...found };
+          const sent = await tx.query<{ address: string }>(
+            `SELECT r.address FROM app.campaign_recipients r
+              WHERE r.business_id = $1 AND r.contact_id = $2 AND r.address LIKE '%@%'
+             UNION
+             SELECT e.to_address FROM app.contact_emails e WHERE e.business_id = $1 AND e.contact_id = $2`,
+            [claim.businessId, claim.contactId],
+          );
+          return { claim, business: found.business, email: sent.rows.map((x) => x.address).find(mailed) ?? null };
         });
       };
       const notFoundPage = (reply: import('fastify').FastifyReply) =>

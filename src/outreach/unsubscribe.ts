@@ -1,8 +1,10 @@
 // One-click unsubscribe tokens (RFC 8058; docs/ARCHITECTURE.md "Campaigns"): the token
-// names one business, one contact and one channel, and carries an HMAC-SHA256 (truncated
-// to 128 bits) under a key derived from the master key — unguessable, unforgeable, and
-// still valid after a master key rotation (the key version is in the token).
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+// names one business, one contact, one channel and — since tokens carry it — a digest of
+// the address the mail went to, and carries an HMAC-SHA256 (truncated to 128 bits) under
+// a key derived from the master key — unguessable, unforgeable, and still valid after a
+// master key rotation (the key version is in the token). Tokens without the digest, in
+// mail sent before it, still verify.
+import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import type { MasterKey } from '../vault/master-key.ts';
 import { markdownEscape, markdownToHtml } from './merge.ts';
 
@@ -10,7 +12,13 @@ export interface UnsubscribeClaim {
   businessId: string;
   contactId: string;
   channel: 'email' | 'sms';
+  /** addressDigest() of the address that was mailed; absent in older tokens. */
+  address?: Buffer;
 }
+
+/** 128 bits of SHA-256 of an address, case-folded: names it in a link without showing it. */
+export const addressDigest = (address: string): Buffer =>
+  createHash('sha256').update(address.trim().toLowerCase()).digest().subarray(0, 16);
 
 const uuidBytes = (u: string) => Buffer.from(u.replace(/-/g, ''), 'hex');
 const uuidOf = (b: Buffer) => {
@@ -38,16 +46,17 @@ export function createUnsubscribeTokens(master: MasterKey) {
         uuidBytes(c.businessId),
         uuidBytes(c.contactId),
         Buffer.from([c.channel === 'email' ? 1 : 2]),
+        ...(c.address ? [c.address] : []),
       ]);
       const version = master.current.version;
       return `${payload.toString('base64url')}.${version}.${mac(keyFor(version)!, payload).toString('base64url')}`;
     },
     verify(token: string): UnsubscribeClaim | undefined {
-      const m = /^([A-Za-z0-9_-]{44})\.(\d{1,6})\.([A-Za-z0-9_-]{22})$/.exec(token);
+      const m = /^([A-Za-z0-9_-]{44}|[A-Za-z0-9_-]{66})\.(\d{1,6})\.([A-Za-z0-9_-]{22})$/.exec(token);
       if (!m) return undefined;
       const payload = Buffer.from(m[1]!, 'base64url');
       const key = keyFor(Number(m[2]));
-      if (payload.length !== 33 || !key) return undefined;
+      if ((payload.length !== 33 && payload.length !== 49) || !key) return undefined;
       const given = Buffer.from(m[3]!, 'base64url');
       if (given.length !== 16 || !timingSafeEqual(given, mac(key, payload))) return undefined;
       const ch = payload[32];
@@ -56,6 +65,7 @@ export function createUnsubscribeTokens(master: MasterKey) {
         businessId: uuidOf(payload.subarray(0, 16)),
         contactId: uuidOf(payload.subarray(16, 32)),
         channel: ch === 1 ? 'email' : 'sms',
+        ...(payload.length === 49 ? { address: Buffer.from(payload.subarray(33)) } : {}),
       };
     },
   };
@@ -71,9 +81,15 @@ export type UnsubscribeTokens = ReturnType<typeof createUnsubscribeTokens>;
 export function commercialParts(
   tokens: UnsubscribeTokens,
   publicUrl: string,
-  m: { businessId: string; contactId: string; businessName: string; postalAddress: string },
+  m: { businessId: string; contactId: string; address: string; businessName: string; postalAddress: string },
 ): { footerText: string; footerHtml: string; headers: Record<string, string> } {
-  const url = `${publicUrl}/u/${tokens.sign({ businessId: m.businessId, contactId: m.contactId, channel: 'email' })}`;
+  const token = tokens.sign({
+    businessId: m.businessId,
+    contactId: m.contactId,
+    channel: 'email',
+    address: addressDigest(m.address),
+  });
+  const url = `${publicUrl}/u/${token}`;
   const html = markdownToHtml(
     `---\n\n${markdownEscape(m.businessName)}  \n${markdownEscape(m.postalAddress)}\n\n[Unsubscribe](${url})`,
   );
