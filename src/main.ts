@@ -134,7 +134,14 @@ export function routeModules(deps: {
     logger,
     leaseSeconds: lease,
     drivers: [
-      createSmsDriver({ db, vault, twilio, publicUrl: config.publicUrl, cap: config.jobs.outboxCap }),
+      createSmsDriver({
+        db,
+        vault,
+        twilio,
+        publicUrl: config.publicUrl,
+        cap: config.jobs.outboxCap,
+        smsWindow: config.campaigns.smsWindow,
+      }),
       outreach.emailDriver,
     ],
   });

@@ -35,7 +35,12 @@ afterAll(async () => {
 });
 
 const LEASE = 2;
-function delivery(w: SmsWorld, leaseSeconds = LEASE, cap = false): OutboxDelivery {
+function delivery(
+  w: SmsWorld,
+  leaseSeconds = LEASE,
+  cap = false,
+  smsWindow: [number, number] | null = null,
+): OutboxDelivery {
   return createOutboxDelivery({
     db: t.db,
     logger: quiet,
@@ -47,6 +52,7 @@ function delivery(w: SmsWorld, leaseSeconds = LEASE, cap = false): OutboxDeliver
         twilio: createTwilioClient(fake.url),
         publicUrl: 'https://capto.test',
         cap,
+        smsWindow,
       }),
     ],
   });
@@ -303,6 +309,59 @@ describe(`outbox delivery (${ENGINE})`, () => {
     // A successor that runs after the message is settled finds nothing to do.
     await attempt(successorId(successorId(id!)), retryLimit);
     expect(sentFor(id!)).toHaveLength(1);
+  });
+
+  it('an automated text waits for the sending hours when it is delivered; a person’s own text goes at once', async () => {
+    const w = await smsWorld(t.engine, t.db, fake, { masterKey: MASTER_KEY });
+    // A fixed-offset zone where it is 03:xx now: outside 8–21.
+    const offset = (((3 - new Date().getUTCHours()) % 24) + 24) % 24;
+    const east = offset > 12 ? offset - 24 : offset;
+    const zone = east === 0 ? 'Etc/GMT' : east > 0 ? `Etc/GMT-${east}` : `Etc/GMT+${-east}`;
+    const [automated, personal] = await queueMessages(t.engine, w, 2, (i) => `after hours ${i}`);
+    await asOwner(t.engine, async (c) => {
+      await c.query('UPDATE app.businesses SET time_zone = $2 WHERE id = $1', [w.businessId, zone]);
+      // An automation's step wrote the first (no person sent it); the owner wrote the second.
+      await c.query('UPDATE app.messages SET sender_user_id = NULL WHERE id = $1', [automated]);
+    });
+    const booked: { id?: string; startAfter?: Date | number }[] = [];
+    const jobs: JobSender = {
+      async send(_queue, _payload, options) {
+        booked.push({ id: options?.id, startAfter: options?.startAfter });
+        return options?.id ?? null;
+      },
+      async sendMany() {},
+    };
+    const handler = outboxDeliverHandler(delivery(w, LEASE, false, [8, 21]), jobs, 600);
+    const run = (id: string) =>
+      handler(
+        { business_id: w.businessId, outbox_id: id },
+        { id, retryCount: 0, retryLimit: 20, signal: new AbortController().signal },
+      );
+
+    await run(automated!);
+    expect(sentFor(automated!)).toEqual([]);
+    expect(await row(automated!)).toMatchObject({ state: 'queued', attempts: 0, status: 'queued' });
+    // Its successor is due when the window opens: 08:00 there, 4–5 hours from 03:xx.
+    expect(booked).toHaveLength(1);
+    expect(booked[0]!.id).toBe(successorId(automated!));
+    const wait = booked[0]!.startAfter as number;
+    expect(wait).toBeGreaterThan(4 * 3600);
+    expect(wait).toBeLessThanOrEqual(5 * 3600);
+    expect(new Date(Date.now() + wait * 1000).getUTCMinutes() % 60).toBeLessThanOrEqual(1);
+
+    await run(personal!);
+    expect(sentFor(personal!)).toHaveLength(1);
+    expect(booked).toHaveLength(1);
+    // Inside the window (or with no window) the automated one goes too.
+    await outboxDeliverHandler(
+      delivery(w),
+      jobs,
+      600,
+    )(
+      { business_id: w.businessId, outbox_id: automated! },
+      { id: successorId(automated!), retryCount: 0, retryLimit: 20, signal: new AbortController().signal },
+    );
+    expect(sentFor(automated!)).toHaveLength(1);
   });
 
   it('the sweep gives every undelivered row a delivery job, once', async () => {

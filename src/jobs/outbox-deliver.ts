@@ -37,7 +37,9 @@ export function successorDelaySeconds(expireInSeconds: number): number {
 }
 
 export function outboxDeliverHandler(
-  delivery: { deliver(businessId: string, id: string, signal?: AbortSignal): Promise<unknown> },
+  delivery: {
+    deliver(businessId: string, id: string, signal?: AbortSignal): Promise<'sent' | 'failed' | 'done' | { held: Date }>;
+  },
   jobs: JobSender,
   successorDelay: number,
 ): JobHandler<OutboxDeliverPayload> {
@@ -50,6 +52,13 @@ export function outboxDeliverHandler(
     // message is retried this way until it is sent or refused — never dropped (§24).
     if (job.retryCount >= job.retryLimit)
       await jobs.send(outboxDeliverQueue, p, { id: successorId(job.id), startAfter: successorDelay });
-    await delivery.deliver(p.business_id, p.outbox_id, job.signal);
+    const result = await delivery.deliver(p.business_id, p.outbox_id, job.signal);
+    // Held until the sending hours open: a successor is due then (a last attempt's, booked
+    // above under the same id, runs sooner and is held again, booking its own).
+    if (typeof result === 'object')
+      await jobs.send(outboxDeliverQueue, p, {
+        id: successorId(job.id),
+        startAfter: Math.max(1, Math.ceil((result.held.getTime() - Date.now()) / 1000)),
+      });
   };
 }

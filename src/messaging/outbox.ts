@@ -106,11 +106,19 @@ export interface OutboxDriver {
   reconcile(row: OutboxRow, since: Date, timeoutMs: number): Promise<SendOutcome | undefined>;
   /** Record the final outcome on the channel's message (same transaction as the row's state). */
   record(tx: Tx, row: OutboxRow, outcome: SendOutcome & { kind: 'accepted' | 'refused' }): Promise<void>;
+  /**
+   * When the message may not go yet, the time it may (an automated text outside the
+   * business's sending hours); null: now. Asked before every claim.
+   */
+  holdUntil?(tx: Tx, row: OutboxRow): Promise<Date | null>;
 }
 
+/** `held`: not sent, nothing claimed — deliver it again at that time. */
+export type DeliveryResult = 'sent' | 'failed' | 'done' | { held: Date };
+
 export interface OutboxDelivery {
-  /** Deliver one row; resolves when it is sent or failed for good, throws to be retried. */
-  deliver(businessId: string, id: string, signal?: AbortSignal): Promise<'sent' | 'failed' | 'done'>;
+  /** Deliver one row; resolves when it is sent, failed for good or held, throws to be retried. */
+  deliver(businessId: string, id: string, signal?: AbortSignal): Promise<DeliveryResult>;
 }
 
 /** Thrown to have the job retried later (another attempt holds the row, or it must wait). */
@@ -173,6 +181,10 @@ export function createOutboxDelivery(options: {
       if (!seen || seen.state === 'sent' || seen.state === 'failed') return 'done';
       const driver = drivers.get(seen.channel);
       if (!driver) throw new AppError('internal_error', `no outbox driver for channel ${seen.channel}`);
+
+      // Held (sending hours): nothing is claimed, the job books its successor for then.
+      const hold = driver.holdUntil && (await db.asService('outbox.hold', (tx) => driver.holdUntil!(tx, seen)));
+      if (hold) return { held: hold };
 
       // The sender's cap first: the wait happens before the row is claimed.
       const wait = await db.asService('outbox.slot', (tx) => driver.reserveSlot(tx, seen));

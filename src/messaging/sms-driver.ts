@@ -5,6 +5,7 @@ import type { Database, Tx } from '../db/index.ts';
 import { TwilioApiError, type TwilioClient } from '../integrations/twilio/client.ts';
 import { loadTwilioCredentials } from '../integrations/twilio/configs.ts';
 import { twilioWebhookUrls } from '../integrations/twilio/signature.ts';
+import { nextSmsWindow } from '../automations/local-time.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Vault } from '../vault/secrets.ts';
 import type { OutboxDriver, OutboxRow, SendOutcome } from './outbox.ts';
@@ -63,6 +64,8 @@ export function createSmsDriver(deps: {
   publicUrl: string;
   /** Honour each number's messages_per_second (CAPTO_OUTBOX_CAP=off: benchmarks and tests only). */
   cap?: boolean;
+  /** CAPTO_SMS_QUIET_HOURS: the local hours an automated text may go out; null: any time. */
+  smsWindow?: readonly [number, number] | null;
 }): OutboxDriver {
   const { db } = deps;
   const load = (row: OutboxRow) =>
@@ -85,6 +88,24 @@ export function createSmsDriver(deps: {
       const rate = cfg.rows[0]?.rate;
       if (!rate) return 0; // the configuration is gone: send() fails the message
       return reserveSendSlots(tx, row.business_id, throttleKey('sms', row.sender_id), rate);
+    },
+
+    async holdUntil(tx, row) {
+      // An automated text (no person sent it) waits for the business's sending hours —
+      // checked again here, not only when its step ran: an outage, a retry or a cap can
+      // carry it past 21:00 (the TCPA window; docs/ARCHITECTURE.md §24). A person's own
+      // text goes when she sends it.
+      if (!deps.smsWindow) return null;
+      const r = await tx.query<{ time_zone: string }>(
+        `SELECT b.time_zone FROM app.messages m JOIN app.businesses b ON b.id = m.business_id
+          WHERE m.business_id = $1 AND m.id = $2 AND m.sender_user_id IS NULL`,
+        [row.business_id, row.id],
+      );
+      const zone = r.rows[0]?.time_zone;
+      if (!zone) return null;
+      const now = new Date();
+      const opens = nextSmsWindow(deps.smsWindow, zone, now);
+      return opens.getTime() > now.getTime() ? opens : null;
     },
 
     async markSending(tx, row) {
