@@ -343,4 +343,59 @@ describe(`automation triggers (${ENGINE})`, () => {
       { contact_id: born, trigger_event_id: 'date:custom.birthday:2027-03-10' },
     ]);
   });
+  // A loan funded, or a client born, on Feb 29: in a non-leap year the anniversary is Feb 28
+  // (docs/ARCHITECTURE.md §25), once; in a leap year Feb 29 only. Offsets count from that day.
+  it('date triggers: a Feb 29 date is celebrated on Feb 28 in a non-leap year and on Feb 29 in a leap year, once', async () => {
+    const w = await world();
+    await asOwner(t.engine, (c) =>
+      c.query(`UPDATE app.businesses SET time_zone = 'America/Los_Angeles' WHERE id = $1`, [w.businessId]),
+    );
+    const funded = await automation(w, {
+      trigger: { type: 'date', field: 'deal.funded_on', offset_days: 0, at: '10:00', yearly: true },
+      steps,
+    });
+    const dayBefore = await automation(w, {
+      trigger: { type: 'date', field: 'deal.funded_on', offset_days: -1, at: '10:00', yearly: true },
+      steps,
+    });
+    const birthday = await automation(w, {
+      trigger: { type: 'date', field: 'custom.birthday', offset_days: 0, at: '10:00', yearly: true },
+      steps,
+    });
+    const [leap, control] = [await memberCreates(w), await memberCreates(w)];
+    await asOwner(t.engine, async (c) => {
+      await c.query(
+        `INSERT INTO app.deals (business_id, title, contact_id, stage, funded_on) VALUES ($1, 'L', $2, 'funded', '2024-02-29'), ($1, 'C', $3, 'funded', '2024-03-01')`,
+        [w.businessId, leap, control],
+      );
+      await c.query(
+        `INSERT INTO app.custom_fields (business_id, entity, key, label, type) VALUES ($1, 'contact', 'birthday', 'Birthday', 'date')`,
+        [w.businessId],
+      );
+      await c.query(`UPDATE app.contacts SET custom = '{"birthday": "1996-02-29"}' WHERE id = $1`, [leap]);
+      await c.query(`UPDATE app.contacts SET custom = '{"birthday": "1996-03-01"}' WHERE id = $1`, [control]);
+    });
+    await intake();
+    // Every day from Feb 25 to Mar 3 at 11:00 local (19:00 UTC), twice a day.
+    for (const year of [2027, 2028]) {
+      for (let d = 25; d <= 31; d++) {
+        await enrollDateTriggers(t.db, new Date(Date.UTC(year, 1, d, 19, 0)));
+        await enrollDateTriggers(t.db, new Date(Date.UTC(year, 1, d, 19, 5)));
+      }
+    }
+    const keys = async (a: string, contact: string) =>
+      (await enrollments(a)).filter((e) => e.contact_id === contact).map((e) => e.trigger_event_id);
+    expect(await keys(funded, leap)).toEqual(['date:deal.funded_on:2027-02-28', 'date:deal.funded_on:2028-02-29']);
+    expect(await keys(funded, control)).toEqual(['date:deal.funded_on:2027-03-01', 'date:deal.funded_on:2028-03-01']);
+    expect(await keys(dayBefore, leap)).toEqual(['date:deal.funded_on:2027-02-27', 'date:deal.funded_on:2028-02-28']);
+    expect(await keys(dayBefore, control)).toEqual([
+      'date:deal.funded_on:2027-02-28',
+      'date:deal.funded_on:2028-02-29',
+    ]);
+    expect(await keys(birthday, leap)).toEqual(['date:custom.birthday:2027-02-28', 'date:custom.birthday:2028-02-29']);
+    expect(await keys(birthday, control)).toEqual([
+      'date:custom.birthday:2027-03-01',
+      'date:custom.birthday:2028-03-01',
+    ]);
+  });
 });

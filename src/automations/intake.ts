@@ -226,8 +226,9 @@ const DEAL_DATE = `(CASE $6 WHEN 'deal.expected_close_date' THEN d.expected_clos
 /**
  * Date triggers: for each active automation with a `date` trigger whose local time of day has
  * come in its business's zone, enroll every contact whose date is `offset_days` before today
- * (or, `yearly`, whose date's month and day are). The key `date:<today>` makes this idempotent:
- * every later tick of the same day finds the enrollments made.
+ * (or, `yearly`, whose date's month and day are — Feb 29 on Feb 28 in a non-leap year). The key
+ * `date:<field>:<today>` makes this idempotent: every later tick of the same day finds the
+ * enrollments made.
  */
 export async function enrollDateTriggers(db: Database, now: Date): Promise<number> {
   return db.asService('automations.dates', async (tx) => {
@@ -251,23 +252,23 @@ export async function enrollDateTriggers(db: Database, now: Date): Promise<numbe
       const today = localDate(row.time_zone, now);
       if (localParts(row.time_zone, now).hh * 60 + localParts(row.time_zone, now).mm < minutesOf(trigger.at)) continue;
       const source = localDate(row.time_zone, now, -trigger.offset_days); // the date that falls due today
-      const monthDay = source.slice(5);
+      const monthDays = anniversaryMonthDays(source);
       const customKey = trigger.field.startsWith('custom.') ? trigger.field.slice('custom.'.length) : null;
       const due = !customKey
         ? await tx.query<{ contact_id: string; deal_id: string | null }>(
             `SELECT d.contact_id, d.id AS deal_id FROM app.deals d
                JOIN app.contacts c ON c.business_id = d.business_id AND c.id = d.contact_id AND c.deleted_at IS NULL
               WHERE d.business_id = $1 AND ${DEAL_DATE} IS NOT NULL AND $5::text IS NULL
-                AND (CASE WHEN $4 THEN to_char(${DEAL_DATE}, 'MM-DD') = $3 AND ${DEAL_DATE} < $2::date
+                AND (CASE WHEN $4 THEN to_char(${DEAL_DATE}, 'MM-DD') = ANY($3::text[]) AND ${DEAL_DATE} < $2::date
                           ELSE ${DEAL_DATE} = $2::date END)`,
-            [row.business_id, source, monthDay, trigger.yearly, customKey, trigger.field],
+            [row.business_id, source, monthDays, trigger.yearly, customKey, trigger.field],
           )
         : await tx.query<{ contact_id: string; deal_id: string | null }>(
             `SELECT c.id AS contact_id, NULL::uuid AS deal_id FROM app.contacts c
               WHERE c.business_id = $1 AND c.deleted_at IS NULL AND c.custom ? $5
-                AND (CASE WHEN $4 THEN substr(c.custom ->> $5, 6, 5) = $3 AND c.custom ->> $5 < $2
+                AND (CASE WHEN $4 THEN substr(c.custom ->> $5, 6, 5) = ANY($3::text[]) AND c.custom ->> $5 < $2
                           ELSE c.custom ->> $5 = $2 END)`,
-            [row.business_id, source, monthDay, trigger.yearly, customKey],
+            [row.business_id, source, monthDays, trigger.yearly, customKey],
           );
       const a = { id: row.id, version: row.version, definition };
       for (const d of due.rows) {
@@ -287,6 +288,18 @@ export async function enrollDateTriggers(db: Database, now: Date): Promise<numbe
     }
     return enrolled;
   });
+}
+
+/**
+ * The month-days (MM-DD) whose yearly anniversary falls on `date`: its own, and in a non-leap
+ * year Feb 28 also stands for Feb 29 — the common convention (docs/ARCHITECTURE.md §25), so a
+ * loan funded on Feb 29 is remembered once a year, not once in four.
+ */
+function anniversaryMonthDays(date: string): string[] {
+  const y = Number(date.slice(0, 4));
+  const isLeap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  const monthDay = date.slice(5);
+  return monthDay === '02-28' && !isLeap ? [monthDay, '02-29'] : [monthDay];
 }
 
 const minutesOf = (at: string) => Number(at.slice(0, 2)) * 60 + Number(at.slice(3, 5));
