@@ -379,11 +379,8 @@ describe('settings and the daily digest', () => {
       body: { time_zone: 'Mars/Olympus', digest_hour: 8, email_kinds: [] },
     });
     expect(badTz.status).toBe(400);
-    const now = new Date();
-    const hourInChicago =
-      Number(
-        new Intl.DateTimeFormat('en-US', { timeZone: 'America/Chicago', hour: 'numeric', hour12: false }).format(now),
-      ) % 24;
+    const now = new Date('2027-01-15T15:00:00Z'); // 09:00 in Chicago
+    const hourInChicago = 9;
     const put = await request(`${server.url}/api/notifications/settings`, {
       method: 'PUT',
       token: member.accessToken,
@@ -394,11 +391,11 @@ describe('settings and the daily digest', () => {
       token: owner.accessToken,
       body: { title: 'Digest me', assignee_id: member.userId },
     });
-    // another user whose hour is not now gets nothing
+    // another user whose hour has not come yet gets nothing
     await request(`${server.url}/api/notifications/settings`, {
       method: 'PUT',
       token: owner.accessToken,
-      body: { time_zone: 'America/Chicago', digest_hour: (hourInChicago + 5) % 24, email_kinds: ['assignment'] },
+      body: { time_zone: 'America/Chicago', digest_hour: hourInChicago + 5, email_kinds: ['assignment'] },
     });
     const mailer = createMailer(server.config, createLogger(server.config));
     const logger = createLogger(server.config);
@@ -410,5 +407,81 @@ describe('settings and the daily digest', () => {
     // the same day again: nothing
     const again = await server.db.asService('test.digest', (tx) => collectDigests(tx, server.config.publicUrl, now));
     expect(again).toEqual([]);
+  });
+  /** A new member of A with these digest settings. */
+  async function digestUser(time_zone: string, digest_hour: number): Promise<SignedUpUser> {
+    const u = await signUp(server, { verified: true });
+    await addMember(server.engine, A, u.userId, 'member');
+    const put = await request(`${server.url}/api/notifications/settings`, {
+      method: 'PUT',
+      token: u.accessToken,
+      body: { time_zone, digest_hour, email_kinds: ['assignment'] },
+    });
+    expect(put.status).toBe(200);
+    return u;
+  }
+  async function settings(u: SignedUpUser, time_zone: string, digest_hour: number): Promise<void> {
+    const put = await request(`${server.url}/api/notifications/settings`, {
+      method: 'PUT',
+      token: u.accessToken,
+      body: { time_zone, digest_hour, email_kinds: ['assignment'] },
+    });
+    expect(put.status).toBe(200);
+  }
+  /** One unread assignment notification, so a claimed digest has something to send. */
+  async function assign(u: SignedUpUser): Promise<void> {
+    const r = await request(api(A, '/tasks'), {
+      token: owner.accessToken,
+      body: { title: 'Call back', assignee_id: u.userId },
+    });
+    expect(r.status).toBe(201);
+  }
+  /** Runs the digest every 5 minutes from `from` to `to` (inclusive); the instants `u` got a mail. */
+  async function ticks(u: SignedUpUser, from: string, to: string): Promise<string[]> {
+    const got: string[] = [];
+    for (let t = Date.parse(from); t <= Date.parse(to); t += 5 * 60_000) {
+      const mails = await server.db.asService('test.digest', (tx) =>
+        collectDigests(tx, server.config.publicUrl, new Date(t)),
+      );
+      if (mails.some((m) => m.user_id === u.userId)) got.push(new Date(t).toISOString());
+    }
+    return got;
+  }
+
+  // New York springs forward at 02:00 on 2027-03-14: 02:00–02:59 does not happen that day.
+  it('sends the digest on a day its hour is skipped by daylight saving, or when no run came during the hour', async () => {
+    const u = await digestUser('America/New_York', 2);
+    await assign(u);
+    expect(await ticks(u, '2027-03-13T05:00:00Z', '2027-03-13T12:00:00Z')).toEqual(['2027-03-13T07:00:00.000Z']);
+    await assign(u);
+    // 07:00Z is 03:00 EDT, the first run after the hour that did not occur
+    expect(await ticks(u, '2027-03-14T05:00:00Z', '2027-03-14T12:00:00Z')).toEqual(['2027-03-14T07:00:00.000Z']);
+    await assign(u);
+    // no run between 02:00 and 05:00 EDT: the first one after sends it
+    expect(await ticks(u, '2027-03-15T09:00:00Z', '2027-03-15T12:00:00Z')).toEqual(['2027-03-15T09:00:00.000Z']);
+  });
+
+  it('sends at most one digest per local day: the repeated hour of fall-back, a later hour, a zone to the west', async () => {
+    // New York falls back at 02:00 on 2027-11-07: 01:00–01:59 happens twice (05:00Z and 06:00Z).
+    const u = await digestUser('America/New_York', 1);
+    await assign(u);
+    expect(await ticks(u, '2027-11-07T04:00:00Z', '2027-11-07T05:30:00Z')).toEqual(['2027-11-07T05:00:00.000Z']);
+    await assign(u);
+    expect(await ticks(u, '2027-11-07T05:35:00Z', '2027-11-07T08:00:00Z')).toEqual([]);
+    // after the day's digest she moves her hour to 20:00: nothing more that day, the next at 20:00
+    await settings(u, 'America/New_York', 20);
+    expect(await ticks(u, '2027-11-08T01:00:00Z', '2027-11-08T04:55:00Z')).toEqual([]); // Nov 7, 20:00–23:55 EST
+    expect(await ticks(u, '2027-11-08T05:00:00Z', '2027-11-09T01:00:00Z')).toEqual(['2027-11-09T01:00:00.000Z']);
+
+    // Her Tokyo digest at 08:00 on Dec 7 is 15:00 on Dec 6 in Los Angeles: moving there, that
+    // day is done — and so is Dec 7, the date already recorded; the next is Dec 8 at 08:00.
+    const w = await digestUser('Asia/Tokyo', 8);
+    await assign(w);
+    expect(await ticks(w, '2027-12-06T22:30:00Z', '2027-12-06T23:00:00Z')).toEqual(['2027-12-06T23:00:00.000Z']);
+    await assign(w);
+    await settings(w, 'America/Los_Angeles', 8);
+    expect(await ticks(w, '2027-12-06T23:05:00Z', '2027-12-07T07:55:00Z')).toEqual([]); // LA: Dec 6, 15:05–23:55
+    expect(await ticks(w, '2027-12-07T16:00:00Z', '2027-12-07T16:00:00Z')).toEqual([]);
+    expect(await ticks(w, '2027-12-08T16:00:00Z', '2027-12-08T16:00:00Z')).toEqual(['2027-12-08T16:00:00.000Z']);
   });
 });

@@ -1,4 +1,4 @@
-// The daily email digest (docs/ARCHITECTURE.md §12.1): at the hour
+// The daily email digest (docs/ARCHITECTURE.md §12.1): from the hour
 // each user chose, in her own time zone, one mail listing her unread notifications of
 // the kinds she wants by email, across her businesses. Runs as the service role in a
 // job (src/jobs/notifications.ts); the user's row is claimed (last_digest_on = her
@@ -39,7 +39,11 @@ const KIND_LABEL: Record<string, string> = {
 
 /**
  * Claims the digests due at `now` and returns the mails to send. Due: the user's local
- * hour equals her digest hour and today's (local) digest has not gone out yet.
+ * hour has come — at or after her digest hour, so an hour skipped by daylight saving or a
+ * run missed during it still sends that day's digest — and no digest went out on a local
+ * date from today on. "Before today", not "not today": after a move west the recorded
+ * date (her old zone's) can be ahead of her new zone's today, and that digest went out on
+ * her new today.
  */
 export async function collectDigests(tx: Tx, publicUrl: string, now: Date = new Date()): Promise<DigestMail[]> {
   const claimed = await tx.query<{ user_id: string }>(
@@ -49,8 +53,8 @@ export async function collectDigests(tx: Tx, publicUrl: string, now: Date = new 
          FROM app.notification_settings s WHERE cardinality(s.email_kinds) > 0
      )
      UPDATE app.notification_settings s SET last_digest_on = l.t::date FROM local l
-      WHERE s.user_id = l.user_id AND extract(hour FROM l.t) = s.digest_hour
-        AND s.last_digest_on IS DISTINCT FROM l.t::date
+      WHERE s.user_id = l.user_id AND extract(hour FROM l.t) >= s.digest_hour
+        AND (s.last_digest_on IS NULL OR s.last_digest_on < l.t::date)
       RETURNING s.user_id`,
     [now.toISOString()],
   );
