@@ -176,6 +176,32 @@ describe('the five events', () => {
     await run();
     expect(await due()).toEqual(['Task due: Order the appraisal', 'Task due: Order the appraisal']);
   });
+
+  // 03:00 UTC on Nov 20 is 7 pm on Nov 19 in Los Angeles: the bell and the digest say the evening she set.
+  it("a due task's notification states the due time in the assignee's own time zone", async () => {
+    const [west, east] = await Promise.all([signUp(server, { verified: true }), signUp(server, { verified: true })]);
+    await addMember(server.engine, A, west.userId, 'member');
+    await addMember(server.engine, A, east.userId, 'member');
+    const put = await request(`${server.url}/api/notifications/settings`, {
+      method: 'PUT',
+      token: west.accessToken,
+      body: { time_zone: 'America/Los_Angeles', digest_hour: 8, email_kinds: [] },
+    });
+    expect(put.status).toBe(200);
+    for (const u of [west, east]) {
+      const r = await request(api(A, '/tasks'), {
+        token: owner.accessToken,
+        body: { title: 'Send the disclosures', assignee_id: u.userId, due_at: '2026-11-20T03:00:00Z' },
+      });
+      expect(r.status).toBe(201);
+    }
+    await server.db.asService('test.reminders', (tx) => notifyDueTasks(tx));
+    const body = async (u: SignedUpUser) =>
+      (await mine(u)).items.filter((i) => i.kind === 'task_due').map((i) => i.body);
+    expect(await body(west)).toEqual(['It was due Thu, Nov 19 at 7:00 PM (America/Los_Angeles)']);
+    // no settings: the default zone, as for the digest and "overdue"
+    expect(await body(east)).toEqual(['It was due Thu, Nov 19 at 10:00 PM (America/New_York)']);
+  });
 });
 
 describe('per user, never across a business boundary', () => {

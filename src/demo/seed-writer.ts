@@ -3,6 +3,7 @@
 // so a demo appears whole or not at all.
 import { randomUUID } from 'node:crypto';
 import type { Tx } from '../db/index.ts';
+import { dueTimeText } from '../notifications/reminders.ts';
 import { DEMO_OUR_NUMBER, MILESTONE_ORDER, type DemoData } from './seed.ts';
 
 const ids = (n: number) => Array.from({ length: n }, () => randomUUID());
@@ -187,7 +188,7 @@ export async function writeDemoData(tx: Tx, businessId: string, userId: string, 
   await tx.query(
     `INSERT INTO app.notifications (business_id, user_id, kind, title, body, link, subject_id, created_at)
      SELECT t.business_id, t.assignee_id, 'task_due', left('Task due: ' || t.title, 200),
-            'It was due ' || to_char(t.due_at, 'YYYY-MM-DD HH24:MI "UTC"'), '/b/' || t.business_id || '/contacts/' || t.contact_id,
+            'It was due ' || ${dueTimeText('t.due_at', 't.assignee_id')}, '/b/' || t.business_id || '/contacts/' || t.contact_id,
             t.id, t.reminded_at
        FROM app.tasks t WHERE t.business_id = $1 AND t.reminded_at IS NOT NULL`,
     [businessId],

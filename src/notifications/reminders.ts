@@ -4,6 +4,19 @@
 // its notification are one statement, so a crash can neither lose nor double one.
 import type { Tx } from '../db/index.ts';
 
+/**
+ * SQL for a due time as its assignee reads it — "Thu, Nov 19 at 7:00 PM (America/Los_Angeles)"
+ * — in her own time zone (her notification settings, default America/New_York, as the
+ * digest and "overdue" use; docs/ARCHITECTURE.md §12.1). UTC put US evenings on the next day.
+ * `at` and `user` are SQL expressions of the query it is spliced into.
+ */
+export function dueTimeText(at: string, user: string): string {
+  const tz = `(SELECT coalesce(max(CASE WHEN app.is_time_zone(s.time_zone) THEN s.time_zone END), 'America/New_York')
+    FROM app.notification_settings s WHERE s.user_id = ${user})`;
+  return `(SELECT to_char(${at} AT TIME ZONE z.tz, 'Dy, FMMon FMDD "at" FMHH12:MI AM') || ' (' || z.tz || ')'
+    FROM ${tz} AS z(tz))`;
+}
+
 /** Notify the assignees of open tasks whose reminder (or, without one, due) time has come. */
 export async function notifyDueTasks(tx: Tx, batch = 500): Promise<number> {
   const r = await tx.query(
@@ -19,8 +32,8 @@ export async function notifyDueTasks(tx: Tx, batch = 500): Promise<number> {
      )
      INSERT INTO app.notifications (business_id, user_id, kind, title, body, link, subject_id)
      SELECT c.business_id, c.assignee_id, 'task_due', left('Task due: ' || c.title, 200),
-            CASE WHEN c.due_at IS NULL THEN '' WHEN c.due_at < now() THEN 'It was due ' || to_char(c.due_at, 'YYYY-MM-DD HH24:MI "UTC"')
-                 ELSE 'Due ' || to_char(c.due_at, 'YYYY-MM-DD HH24:MI "UTC"') END,
+            CASE WHEN c.due_at IS NULL THEN '' WHEN c.due_at < now() THEN 'It was due ' || ${dueTimeText('c.due_at', 'c.assignee_id')}
+                 ELSE 'Due ' || ${dueTimeText('c.due_at', 'c.assignee_id')} END,
             CASE WHEN c.contact_id IS NOT NULL THEN '/b/' || c.business_id || '/contacts/' || c.contact_id
                  ELSE '/b/' || c.business_id END,
             c.id
