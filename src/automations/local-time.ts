@@ -47,17 +47,30 @@ export function localParts(timeZone: string, at: Date): LocalParts {
   };
 }
 
-/** The instant a wall-clock time happens in a zone (a time skipped by DST moves forward). */
+const DAY = 86_400_000;
+
+/** The wall clock at `t` read as UTC, to the minute. */
+function wallAt(timeZone: string, t: number): number {
+  const p = localParts(timeZone, new Date(t));
+  return Date.UTC(p.y, p.m - 1, p.d, p.hh, p.mm);
+}
+
+/**
+ * The instant a wall-clock time happens in a zone. As RFC 5545 §3.3.5 reads local times: one
+ * that daylight saving skips takes the offset before the change, so it moves forward by the gap
+ * (02:30 in a 02:00 → 03:00 gap is 03:30); one that happens twice is its first occurrence.
+ */
 export function zonedTime(timeZone: string, y: number, m: number, d: number, hh: number, mm: number): Date {
   const wanted = Date.UTC(y, m - 1, d, hh, mm);
-  let t = wanted;
-  for (let i = 0; i < 3; i++) {
-    const p = localParts(timeZone, new Date(t));
-    const wall = Date.UTC(p.y, p.m - 1, p.d, p.hh, p.mm);
-    if (wall === wanted) break;
-    t += wanted - wall;
-  }
-  return new Date(t);
+  // The offsets a day either side: the instant is within 14 h of `wanted`, and no zone changes
+  // its offset twice within two days, so these are the offsets before and after any change.
+  const before = wallAt(timeZone, wanted - DAY) - (wanted - DAY);
+  const after = wallAt(timeZone, wanted + DAY) - (wanted + DAY);
+  const early = wanted - before;
+  if (before === after || wallAt(timeZone, early) === wanted) return new Date(early);
+  const late = wanted - after;
+  if (wallAt(timeZone, late) === wanted) return new Date(late);
+  return new Date(early); // in the gap
 }
 
 const hm = (at: string) => at.split(':').map(Number) as [number, number];
