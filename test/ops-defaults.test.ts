@@ -3,14 +3,14 @@
 // capto_build_info metric name the build; probe requests are logged at debug; rate-limit
 // keys in Redis carry no email address and no "undefined"; restore says where the
 // development master key lives when it has none; the embedded engine keeps its shared
-// buffers small (its WebAssembly heap never shrinks).
+// buffers small (its WebAssembly heap never shrinks); an SMS window that never opens is refused.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config/index.ts';
+import { ConfigError, loadConfig } from '../src/config/index.ts';
 import { BackupError } from '../src/ops/backup-format.ts';
 import { masterBackupKey } from '../src/ops/backup-key.ts';
 import { freshEmail, signUp } from './support/auth.ts';
@@ -43,6 +43,31 @@ describe('listen address', () => {
     expect(loadConfig({ CAPTO_ENV: 'development', HOST: '0.0.0.0' }).host).toBe('0.0.0.0');
     expect(loadConfig({ CAPTO_ENV: 'production' }).host).toBe('0.0.0.0');
     expect(loadConfig({ CAPTO_ENV: 'production', HOST: '10.0.0.5' }).host).toBe('10.0.0.5');
+  });
+});
+
+// CAPTO_SMS_QUIET_HOURS names the hours texts MAY be sent; read as quiet hours ("21-8") it was
+// accepted and then never opened, deferring every automation and campaign text for ever.
+describe('SMS sending hours', () => {
+  it('reads start-end as the window texts may be sent, and off as no window', () => {
+    expect(loadConfig({}).campaigns.smsWindow).toEqual([8, 21]);
+    expect(loadConfig({ CAPTO_SMS_QUIET_HOURS: '9-17' }).campaigns.smsWindow).toEqual([9, 17]);
+    expect(loadConfig({ CAPTO_SMS_QUIET_HOURS: '0-24' }).campaigns.smsWindow).toEqual([0, 24]);
+    expect(loadConfig({ CAPTO_SMS_QUIET_HOURS: 'off' }).campaigns.smsWindow).toBeNull();
+  });
+
+  it.each(['21-8', '8-8', '23-0'])(
+    'refuses %s at start-up: a window whose start is not before its end never opens',
+    (v) => {
+      expect(() => loadConfig({ CAPTO_SMS_QUIET_HOURS: v })).toThrow(ConfigError);
+      expect(() => loadConfig({ CAPTO_SMS_QUIET_HOURS: v })).toThrow(
+        /CAPTO_SMS_QUIET_HOURS: .*the window texts MAY be sent.*e\.g\. 8-21/,
+      );
+    },
+  );
+
+  it('refuses a malformed value naming the variable', () => {
+    expect(() => loadConfig({ CAPTO_SMS_QUIET_HOURS: '8 to 21' })).toThrow(/CAPTO_SMS_QUIET_HOURS: /);
   });
 });
 

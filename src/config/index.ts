@@ -53,6 +53,12 @@ const schema = z.object({
   CAPTO_SMS_QUIET_HOURS: z
     .string()
     .regex(/^(off|([01]?\d|2[0-3])-([01]?\d|2[0-4]))$/, 'a window such as 8-21 (hours), or off')
+    // The hours texts may be sent, not the quiet ones: "21-8" would never open and hold every
+    // text for ever, so a start at or after the end is refused (docs/ARCHITECTURE.md §21).
+    .refine(
+      (v) => v === 'off' || Number(v.split('-')[0]) < Number(v.split('-')[1]),
+      'a start at or after the end never opens; it is the window texts MAY be sent, e.g. 8-21 (or off)',
+    )
     .default('8-21'),
   CAPTO_CAMPAIGN_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
   CAPTO_CAMPAIGN_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(120),
