@@ -14,14 +14,22 @@ const nmls = z
   .regex(/^[0-9]{1,12}$/, 'NMLS number must be 1–12 digits')
   .nullable();
 
-// IANA time zone names as the runtime's ICU knows them (plus UTC); the database checks
-// again (app.is_time_zone), so a name PostgreSQL lacks is refused there too.
-const knownZones = new Set([...Intl.supportedValuesOf('timeZone'), 'UTC', 'Etc/UTC']);
-export const timeZoneSchema = z
-  .string()
-  .trim()
-  .max(64)
-  .refine((tz) => knownZones.has(tz), 'an IANA time zone name such as America/New_York');
+// An IANA time zone name, checked as it will be used: Intl (the automations' and quiet hours'
+// arithmetic) must know it — Intl.supportedValuesOf would not do, as ICU lists only the names
+// IANA replaced (Asia/Calcutta, not Asia/Kolkata). The shape is app.is_time_zone's, which the
+// database checks again, so an offset such as +05:00 (no zone, no DST) is refused here too.
+const TIME_ZONE_SHAPE = /^[A-Za-z][A-Za-z0-9_]*(\/[A-Za-z0-9_+-]+){0,2}$/;
+const TIME_ZONE_HINT = 'an IANA time zone name such as America/New_York';
+function isKnownTimeZone(tz: string): boolean {
+  if (!TIME_ZONE_SHAPE.test(tz)) return false;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false; // RangeError: a zone the runtime does not know
+  }
+}
+export const timeZoneSchema = z.string().trim().max(64, TIME_ZONE_HINT).refine(isKnownTimeZone, TIME_ZONE_HINT);
 // A mailing address for campaign footers (CAN-SPAM); "" or null clears it.
 const postalAddress = z
   .string()

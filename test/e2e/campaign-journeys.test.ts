@@ -1,7 +1,7 @@
-// Outreach in Chromium: the postal address in Settings → General, an SMTP sender in
-// Settings → Integrations, templates with merge fields previewed for a contact (and an
-// SMS's segments), an email campaign and an SMS campaign reviewed, sent and watched to the
-// end, and an unsubscribe from the link of a received email.
+// Outreach in Chromium: the time zone (IANA's current names) and the postal address in
+// Settings → General, an SMTP sender in Settings → Integrations, templates with merge fields
+// previewed for a contact (and an SMS's segments), an email campaign and an SMS campaign
+// reviewed, sent and watched to the end, and an unsubscribe from the link of a received email.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startSmtpFake, type SmtpFake } from '../fakes/smtp.ts';
@@ -94,12 +94,29 @@ describe.skipIf(e2eSkipReason !== null)(
       await twilio?.close();
     });
 
-    it('sets the postal address and adds an SMTP sender', async () => {
+    it('sets the time zone and the postal address and adds an SMTP sender', async () => {
       await step(page, 'settings', async () => {
+        // The time zones offered are IANA's current names (Chromium's ICU lists Asia/Calcutta),
+        // and a business on an old spelling still sees it selected.
+        expect((await api('PATCH', '', { time_zone: 'Asia/Calcutta' })).status).toBe(200);
         await page.goto(`${server.url}/b/${bid}/settings/general`);
+        const zone = page.getByLabel('Time zone');
+        await page.getByLabel('Postal address').waitFor();
+        expect(await zone.inputValue()).toBe('Asia/Calcutta');
+        const offered = await zone.locator('option').allTextContents();
+        expect(offered).toEqual(expect.arrayContaining(['Asia/Kolkata', 'Europe/Kyiv', 'America/Nuuk', 'UTC']));
+        await zone.selectOption('Asia/Kolkata');
+        await page.getByRole('button', { name: 'Save' }).click();
+        await page.getByText('Saved.').waitFor();
+        expect((await api('GET', '')).json.time_zone).toBe('Asia/Kolkata');
+        await page.reload();
+        await page.getByLabel('Postal address').waitFor();
+        expect(await page.getByLabel('Time zone').locator('option').allTextContents()).not.toContain('Asia/Calcutta');
+        await page.getByLabel('Time zone').selectOption('America/New_York');
         await page.getByLabel('Postal address').fill('1 Harbor Way, Bayside, CA 94000');
         await page.getByRole('button', { name: 'Save' }).click();
         await page.getByText('Saved.').waitFor();
+        expect((await api('GET', '')).json.time_zone).toBe('America/New_York');
         await page.goto(`${server.url}/b/${bid}/settings/integrations`);
         const form = page.getByRole('form', { name: 'Add an SMTP sender' });
         await form.getByLabel('From name').fill('Bayside Loans');

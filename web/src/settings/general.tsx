@@ -21,8 +21,32 @@ interface Business {
   trial?: { ends_at: string; active: boolean; days_left: number } | null;
 }
 
+// ICU (Chrome, Node) still lists the spellings IANA replaced; offer the current ones, which the
+// server and PostgreSQL accept as well (docs/ARCHITECTURE.md §21). A business already on an old
+// spelling keeps it selectable (the select below adds the current value).
+const RENAMED: Record<string, string> = {
+  'Africa/Asmera': 'Africa/Asmara',
+  'America/Buenos_Aires': 'America/Argentina/Buenos_Aires',
+  'America/Catamarca': 'America/Argentina/Catamarca',
+  'America/Coral_Harbour': 'America/Atikokan',
+  'America/Cordoba': 'America/Argentina/Cordoba',
+  'America/Godthab': 'America/Nuuk',
+  'America/Indianapolis': 'America/Indiana/Indianapolis',
+  'America/Jujuy': 'America/Argentina/Jujuy',
+  'America/Louisville': 'America/Kentucky/Louisville',
+  'America/Mendoza': 'America/Argentina/Mendoza',
+  'Asia/Calcutta': 'Asia/Kolkata',
+  'Asia/Katmandu': 'Asia/Kathmandu',
+  'Asia/Rangoon': 'Asia/Yangon',
+  'Asia/Saigon': 'Asia/Ho_Chi_Minh',
+  'Atlantic/Faeroe': 'Atlantic/Faroe',
+  'Europe/Kiev': 'Europe/Kyiv',
+  'Pacific/Enderbury': 'Pacific/Kanton',
+  'Pacific/Ponape': 'Pacific/Pohnpei',
+  'Pacific/Truk': 'Pacific/Chuuk',
+};
 const TIME_ZONES: string[] = (() => {
-  const zones = Intl.supportedValuesOf('timeZone');
+  const zones = [...new Set(Intl.supportedValuesOf('timeZone').map((tz) => RENAMED[tz] ?? tz))].sort();
   return zones.includes('UTC') ? zones : ['UTC', ...zones];
 })();
 
