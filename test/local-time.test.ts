@@ -3,7 +3,7 @@
 // occurrence (RFC 5545 §3.3.5), in both hemispheres, east and west of Greenwich, for 30-minute
 // shifts and for zones that jump at midnight.
 import { describe, expect, it } from 'vitest';
-import { addLocalDays, localParts, nextLocalTime, nextSmsWindow, zonedTime } from '../src/automations/local-time.ts';
+import { addLocalDays, localParts, nextLocalTime, nextSmsWindow, zonedTime } from '../src/shared/local-time.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

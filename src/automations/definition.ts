@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { CONTACT_SOURCES, CONTACT_STATUSES } from '../crm/contact-fields.ts';
 import { DEAL_STAGES, LOAN_TYPES } from '../crm/deals.ts';
+import { WEEKDAYS, type Weekday } from '../shared/local-time.ts';
 
 /** How a contact came to exist, for the "contact created" trigger. */
 export const CREATED_VIA = ['manual', 'import', 'inbound_sms'] as const;
@@ -65,8 +66,8 @@ export const conditionSchema = z.discriminatedUnion('type', [
 ]);
 export type Condition = z.infer<typeof conditionSchema>;
 
-const weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
-export type Weekday = z.infer<typeof weekday>;
+const weekday = z.enum(WEEKDAYS);
+export type { Weekday };
 
 export const stepSchema = z.discriminatedUnion('type', [
   z

@@ -6,7 +6,7 @@
 // whole batch back; an event seen twice (a retried batch, a second node) meets the enrollment's
 // unique key (automation, contact, trigger event) and enrolls nobody.
 import type { Database, Tx } from '../db/index.ts';
-import { localDate, localParts } from './local-time.ts';
+import { localDate, localParts } from '../shared/local-time.ts';
 import { parseStoredDefinition, type Condition, type Definition, type TriggerType } from './definition.ts';
 
 interface EventRow {

@@ -12,7 +12,7 @@ import { RECENTLY_REQUESTED, recentlyAsked, recordReviewRequest } from '../gbp/r
 import { renderEmailMarkdown, renderSms } from '../outreach/merge.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Step } from './definition.ts';
-import { addLocalDays, localDate, nextLocalTime, nextSmsWindow } from './local-time.ts';
+import { addLocalDays, localDate, nextLocalTime, nextSmsWindow } from '../shared/local-time.ts';
 
 /** The enrollment as the scheduler locked it, with what its steps need. */
 export interface Claimed {

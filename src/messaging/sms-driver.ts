@@ -5,7 +5,7 @@ import type { Database, Tx } from '../db/index.ts';
 import { TwilioApiError, type TwilioClient } from '../integrations/twilio/client.ts';
 import { loadTwilioCredentials } from '../integrations/twilio/configs.ts';
 import { twilioWebhookUrls } from '../integrations/twilio/signature.ts';
-import { nextSmsWindow } from '../automations/local-time.ts';
+import { nextSmsWindow } from '../shared/local-time.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Vault } from '../vault/secrets.ts';
 import type { OutboxDriver, OutboxRow, SendOutcome } from './outbox.ts';

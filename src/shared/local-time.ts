@@ -1,7 +1,9 @@
 // Wall-clock arithmetic in a business's time zone (docs/ARCHITECTURE.md §25): waits of days,
 // "next Tuesday at 09:00", the SMS window. Built on Intl (the runtime's ICU), so daylight
 // saving changes keep the local time: "wait 1 day" from 10:00 is 10:00 the next day.
-import type { Weekday } from './definition.ts';
+
+export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
 
 interface LocalParts {
   y: number;
