@@ -81,17 +81,15 @@ describe('CRM schema', () => {
     expect(outsider).toBe(0);
   });
 
-  it('app.contact_search_ids (migrations 0007, 0075) answers members of the business only', async () => {
+  it('app.contact_search_ids (migrations 0007, 0075, 0133) answers members of the business only', async () => {
     const search = (sub: string, business: string, like: string, q: string, digits: string | null = null) =>
       t.db.asUser({ sub }, async (tx) =>
-        // (business, name like, email like, fuzzy query, digits like, skip prefix, at most)
+        // (business, trash, status, source, kinds, owner, list, name like, email like, fuzzy query, digits like, skip prefix, at most)
         (
-          await tx.query<{ id: string }>('SELECT app.contact_search_ids($1, $2, $2, $3, $4, NULL, 100) AS id', [
-            business,
-            like,
-            q,
-            digits,
-          ])
+          await tx.query<{ id: string }>(
+            'SELECT app.contact_search_ids($1, false, NULL, NULL, NULL, NULL, NULL, $2, $2, $3, $4, NULL, 100) AS id',
+            [business, like, q, digits],
+          )
         ).rows.map((r) => r.id),
       );
     // positive cases: each member finds her own business's contact, by name and by phone digits
@@ -104,7 +102,10 @@ describe('CRM schema', () => {
     // the anonymous role cannot call it at all (refused for the grant, not for a wrong signature)
     await expect(
       t.db.asAnon((tx) =>
-        tx.query(`SELECT app.contact_search_ids($1, '%', '%', 'a', NULL, NULL, 100)`, [w.a.business.id]),
+        tx.query(
+          `SELECT app.contact_search_ids($1, false, NULL, NULL, NULL, NULL, NULL, '%', '%', 'a', NULL, NULL, 100)`,
+          [w.a.business.id],
+        ),
       ),
     ).rejects.toMatchObject({ code: 'forbidden' });
   });

@@ -4,13 +4,18 @@
 // typo matches), keyset paging across tiers, hostile characters taken literally, phone
 // numbers in any format — and another business's rows never appear, while its own
 // members find them.
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tx } from '../src/db/index.ts';
 import { listContacts } from '../src/crm/contact-list.ts';
-import { createContact, trashContact } from '../src/crm/contacts.ts';
+import { createContact, getContact, trashContact, updateContact } from '../src/crm/contacts.ts';
+import { createList } from '../src/crm/lists.ts';
 import { createDeal } from '../src/crm/deals.ts';
 import { globalSearch } from '../src/crm/search.ts';
 import { asOwner } from '../src/db/engine.ts';
+import { readCsvUpload } from '../src/crm/import/csv-reader.ts';
+import { beginImportJob, createImportJob } from '../src/crm/import/import-jobs.ts';
+import { createImportRunner } from '../src/crm/import/import-runner.ts';
 import { createTestDatabase, type TestDatabase } from './support/engine.ts';
 import { twoBusinesses } from './support/factories.ts';
 
@@ -227,5 +232,166 @@ describe('search across businesses', () => {
     expect(theirs.conversations).toEqual([]);
     const across = await as(w.a.member, (tx) => globalSearch(tx, b, 'smith', 5));
     expect(across).toEqual({ contacts: [], deals: [], conversations: [] });
+  });
+});
+
+describe('search past the candidate caps, and names stored decomposed', () => {
+  // Fresh businesses: these fill a book with matches the tests above must not see.
+  let x: Awaited<ReturnType<typeof twoBusinesses>>;
+  beforeAll(async () => {
+    x = await twoBusinesses(t.engine);
+  });
+  const emails = (items: { email: string | null }[]) => items.map((c) => c.email);
+
+  // 1,200 trashed contacts used to fill the trigram tier's 1,000 candidates, and a live
+  // match was never ranked. With 50 live ones among them, any 1,000 of the 1,250 matches
+  // (the old cap, whatever order the plan reads them in) leave some out.
+  it('finds every live substring match when trashed matches outnumber the candidates, and the trash finds the trashed', async () => {
+    const bid = x.a.business.id;
+    // One statement, the live contacts last: stored after the trashed ones.
+    await asOwner(t.engine, (c) =>
+      c.query(
+        `INSERT INTO app.contacts (business_id, email, deleted_at)
+         SELECT $1, CASE WHEN g > 1200 THEN 'live' ELSE 'p' END || g || '@bigcorp.test',
+                CASE WHEN g <= 1200 THEN now() END
+           FROM generate_series(1, 1250) g ORDER BY g`,
+        [bid],
+      ),
+    );
+    // Another business's live match (the negative control) — its own members find it.
+    await as(x.b.owner, (tx) => createContact(tx, x.b.business.id, { email: 'other@bigcorp.test' }));
+
+    const live = await as(x.a.member, (tx) => listContacts(tx, bid, { q: 'bigcorp', limit: 100 }));
+    const expected = Array.from({ length: 50 }, (_, i) => `live${1201 + i}@bigcorp.test`);
+    expect(emails(live.items).sort()).toEqual(expected.sort());
+    const trash = await as(x.a.member, (tx) => listContacts(tx, bid, { q: 'bigcorp', limit: 50, deleted: true }));
+    expect(trash.items).toHaveLength(50);
+    expect(trash.items.every((c) => c.deleted_at !== null && c.email!.startsWith('p'))).toBe(true);
+    expect(emails((await search(x.b.member, x.b.business.id, 'bigcorp')).items)).toEqual(['other@bigcorp.test']);
+    expect((await search(x.a.member, x.b.business.id, 'bigcorp')).items).toEqual([]);
+  });
+
+  // The status, owner and list filters are applied before the cap too.
+  it('finds every match of a status, owner or list filter among 1,200 other matches', async () => {
+    const bid = x.a.business.id;
+    const list = await as(x.a.owner, (tx) => createList(tx, bid, { name: 'VIP' }));
+    await asOwner(t.engine, async (c) => {
+      await c.query(
+        `INSERT INTO app.contacts (business_id, email, status, owner_id)
+         SELECT $1, CASE WHEN g > 1200 THEN 'vip' ELSE 'q' END || g || '@megacorp.test',
+                CASE WHEN g > 1200 THEN 'client' ELSE 'lead' END::app.contact_status,
+                CASE WHEN g > 1200 THEN $2::uuid END
+           FROM generate_series(1, 1250) g ORDER BY g`,
+        [bid, x.a.member.id],
+      );
+      await c.query(
+        `INSERT INTO app.list_members (business_id, list_id, contact_id)
+         SELECT $1, $2, id FROM app.contacts WHERE business_id = $1 AND email::text LIKE 'vip%@megacorp.test'`,
+        [bid, list.id],
+      );
+    });
+    const vips = Array.from({ length: 50 }, (_, i) => `vip${1201 + i}@megacorp.test`).sort();
+    for (const filter of [
+      { status: 'client' },
+      { owner_id: x.a.member.id },
+      { list_id: list.id },
+      { owner_id: 'me' },
+    ] as const) {
+      const r = await as(x.a.member, (tx) => listContacts(tx, bid, { q: 'megacorp', limit: 100, ...filter }));
+      expect([filter, emails(r.items).sort()]).toEqual([filter, vips]);
+    }
+  });
+
+  // One thread with 250 messages containing "escrow" used the global search's 200
+  // message candidates, and the other conversation was missing. With a thread of 1,000
+  // and ten of one, any 200 of the 1,010 messages (whatever order) leave some out.
+  it('finds every conversation in the global search when one thread has many matching messages', async () => {
+    const bid = x.a.business.id;
+    const people = await as(x.a.owner, async (tx) => {
+      const out = [];
+      for (const first_name of ['Chatty', ...Array.from({ length: 10 }, (_, i) => `Quiet${i}`)])
+        out.push(await createContact(tx, bid, { first_name, last_name: 'Borrower' }));
+      return out;
+    });
+    const theirs = await as(x.b.owner, (tx) =>
+      createContact(tx, x.b.business.id, { first_name: 'Their', last_name: 'Borrower' }),
+    );
+    // One statement, the quiet threads' messages last: stored after the 1,000 others.
+    await asOwner(t.engine, async (c) => {
+      const conversation = async (business: string, contact: string) =>
+        (
+          await c.query<{ id: string }>(
+            `INSERT INTO app.conversations (business_id, contact_id, our_number, last_message_at)
+             VALUES ($1, $2, '+14155550100', now()) RETURNING id`,
+            [business, contact],
+          )
+        ).rows[0]!.id;
+      const messages = [
+        ...Array.from({ length: 1000 }, (_, i) => [bid, people[0]!.id, `escrow update ${i}`]),
+        ...people.slice(1).map((p) => [bid, p.id, 'When does escrow close?']),
+        [x.b.business.id, theirs.id, 'Their escrow question'],
+      ];
+      const threads = new Map<string, string>();
+      for (const [business, contact] of messages)
+        if (!threads.has(contact!)) threads.set(contact!, await conversation(business!, contact!));
+      await c.query(
+        `INSERT INTO app.messages (business_id, conversation_id, direction, body, status)
+         SELECT m.b, m.v, 'inbound', m.body, 'received'
+           FROM unnest($1::uuid[], $2::uuid[], $3::text[]) WITH ORDINALITY AS m (b, v, body, n) ORDER BY m.n`,
+        [messages.map((m) => m[0]), messages.map((m) => threads.get(m[1]!)), messages.map((m) => m[2])],
+      );
+    });
+    const r = await as(x.a.member, (tx) => globalSearch(tx, bid, 'escrow', 20));
+    expect(r.conversations.map((v) => v.contact_name).sort()).toEqual(
+      people.map((p) => `${p.first_name} Borrower`).sort(),
+    );
+    const b = await as(x.b.member, (tx) => globalSearch(tx, x.b.business.id, 'escrow', 20));
+    expect(b.conversations.map((v) => v.contact_name)).toEqual(['Their Borrower']);
+    expect((await as(x.a.member, (tx) => globalSearch(tx, x.b.business.id, 'escrow', 20))).conversations).toEqual([]);
+  });
+
+  // A name saved decomposed (NFD: 'e' + U+0301, as macOS and phones send it) was found
+  // only by the fuzzy tier's full name, never by typing 'José' or 'Ibáñez'.
+  it('finds a name saved decomposed by typing it, and stores it composed', async () => {
+    const bid = x.b.business.id;
+    const nfd = (s: string) => s.normalize('NFD');
+    expect(nfd('José')).not.toBe('José');
+    const created = await as(x.b.owner, (tx) =>
+      createContact(tx, bid, { first_name: nfd('José'), last_name: nfd('Ibáñez') }),
+    );
+    await as(x.b.owner, (tx) => updateContact(tx, bid, created.id, { last_name: nfd('Muñoz-Ibáñez') }));
+    for (const q of [
+      'José',
+      'jos',
+      'Muñoz',
+      'muñoz-ibáñez',
+      'ibáñez',
+      'José Muñoz-Ibáñez',
+      nfd('josé'),
+      nfd('Muñoz'),
+    ]) {
+      const r = await search(x.b.member, bid, q);
+      expect([q, names(r.items)]).toEqual([q, ['José Muñoz-Ibáñez']]);
+    }
+    expect(names((await as(x.b.member, (tx) => globalSearch(tx, bid, nfd('Ibáñez'), 5))).contacts)).toEqual([
+      'José Muñoz-Ibáñez',
+    ]);
+    // Stored composed, as the API returns it.
+    expect([created.first_name, created.last_name]).toEqual(['José', 'Ibáñez']);
+    const stored = await as(x.b.member, (tx) => getContact(tx, bid, created.id));
+    expect([stored.first_name, stored.last_name]).toEqual(['José', 'Muñoz-Ibáñez']);
+    // A CSV import (and any other writer: the trigger is on the table) stores them composed too.
+    const csv = `First Name,Last Name,Email\r\n${nfd('Zoë')},${nfd('Ñúñez')},zoe@import.test\r\n`;
+    const parsed = await readCsvUpload(Readable.from([Buffer.from(csv)]));
+    const job = await as(x.b.owner, (tx) => createImportJob(tx, bid, x.b.owner.id, 'names.csv', parsed));
+    await as(x.b.owner, (tx) => beginImportJob(tx, bid, x.b.owner.id, job.id, { dedupe_mode: 'skip' }));
+    const runner = createImportRunner({ db: t.db, inFlight: 1 });
+    runner.start({ id: job.id, businessId: bid, userId: x.b.owner.id });
+    await runner.settled(job.id);
+    const imported = (await search(x.b.member, bid, 'Ñúñez')).items;
+    expect(imported.map((c) => [c.first_name, c.last_name])).toEqual([['Zoë', 'Ñúñez']]);
+    // Not in the other business, whose members search the same words.
+    expect((await search(x.a.member, x.a.business.id, 'josé')).items).toEqual([]);
+    expect((await search(x.a.member, bid, 'josé')).items).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@
 import type { Tx } from '../db/index.ts';
 import { CONTACT_COLUMNS, toContact, type Contact } from './contacts.ts';
 import type { ContactKind, ContactSource, ContactStatus } from './contact-fields.ts';
-import { searchContacts } from './contact-search.ts';
+import { searchContacts, type CandidateFilters } from './contact-search.ts';
 import { decodeCursor, page } from './cursor.ts';
 import { customFilterSql, listCustomFields, parseCustomFilter } from './custom-fields.ts';
 
@@ -56,9 +56,12 @@ export async function listContacts(
   const params: unknown[] = [businessId];
   const p = (v: unknown) => `$${params.push(v)}`;
   const where = ['c.business_id = $1', query.deleted ? 'c.deleted_at IS NOT NULL' : 'c.deleted_at IS NULL'];
-  if (query.status) where.push(`c.status = ${p(query.status)}::app.contact_status`);
-  if (query.source) where.push(`c.source = ${p(query.source)}::app.contact_source`);
-  if (query.kind?.length) where.push(`c.kind = ANY (${p(query.kind)}::app.contact_kind[])`);
+  // The equality filters, also given to the search's trigram candidates so that its cap is
+  // spent on contacts this list can show (docs/ARCHITECTURE.md §11, Search).
+  const narrow: CandidateFilters = { deleted: !!query.deleted };
+  if (query.status) where.push(`c.status = ${(narrow.status = `${p(query.status)}::app.contact_status`)}`);
+  if (query.source) where.push(`c.source = ${(narrow.source = `${p(query.source)}::app.contact_source`)}`);
+  if (query.kind?.length) where.push(`c.kind = ANY (${(narrow.kinds = `${p(query.kind)}::app.contact_kind[]`)})`);
   if (query.import_job_id) {
     // Created by the job (import_job_id, 0008), or an existing contact it updated (a
     // stored 'imported' event naming the job).
@@ -66,19 +69,23 @@ export async function listContacts(
     where.push(`(c.import_job_id = ${job}::uuid OR c.id IN (SELECT e.contact_id FROM app.contact_events e
       WHERE e.business_id = $1 AND e.kind = 'imported' AND e.details->>'job_id' = ${job}::text))`);
   }
-  if (query.owner_id)
-    where.push(query.owner_id === 'me' ? 'c.owner_id = (select app.uid())' : `c.owner_id = ${p(query.owner_id)}::uuid`);
+  if (query.owner_id) {
+    narrow.owner = query.owner_id === 'me' ? '(select app.uid())' : `${p(query.owner_id)}::uuid`;
+    where.push(`c.owner_id = ${narrow.owner}`);
+  }
   if (query.list_id) {
+    narrow.list = `${p(query.list_id)}::uuid`;
     where.push(`EXISTS (SELECT 1 FROM app.list_members lm
-      WHERE lm.business_id = c.business_id AND lm.list_id = ${p(query.list_id)}::uuid AND lm.contact_id = c.id)`);
+      WHERE lm.business_id = c.business_id AND lm.list_id = ${narrow.list} AND lm.contact_id = c.id)`);
   }
   if (query.custom !== undefined) {
     const filters = (Array.isArray(query.custom) ? query.custom : [query.custom]).map(parseCustomFilter);
     where.push(...customFilterSql(await listCustomFields(tx, businessId, 'contact'), filters, 'c', p));
   }
 
-  const q = query.q?.trim().toLowerCase();
-  if (q) return searchContacts(tx, { q, limit: query.limit, cursor: query.cursor }, where, params);
+  // Composed (NFC) like the stored names (migration 0133): a query typed decomposed matches too.
+  const q = query.q?.normalize('NFC').trim().toLowerCase();
+  if (q) return searchContacts(tx, { q, limit: query.limit, cursor: query.cursor }, where, params, narrow);
 
   const sort = query.sort ?? (query.deleted ? '-deleted_at' : '-created_at');
   const desc = sort.startsWith('-');

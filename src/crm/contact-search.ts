@@ -2,8 +2,8 @@
 // exact, then prefix matches on last name, first name, email and phone — each tier read
 // in the order of a btree (migration 0075), so a page costs its own rows and not the
 // number of matches; then substring and typo matches from the trigram indexes, at most
-// TRIGRAM_CANDIDATES of them ranked per page. SQL fragments are fixed; the user's text
-// only ever travels as parameters.
+// TRIGRAM_CANDIDATES of them (among those the list's equality filters let through, 0133)
+// ranked per page. SQL fragments are fixed; the user's text only ever travels as parameters.
 import type { Tx } from '../db/index.ts';
 import { AppError } from '../shared/errors.ts';
 import { CONTACT_COLUMNS, toContact, type Contact } from './contacts.ts';
@@ -116,6 +116,20 @@ function onlyUsed(sql: string, params: unknown[]): [string, unknown[]] {
   return [text, [...used.keys()].map((n) => params[n - 1])];
 }
 
+/**
+ * The caller's equality filters as SQL expressions (its parameters), passed to
+ * app.contact_search_ids so that the trigram tier's cap is spent on contacts the page can
+ * show (migration 0133); absent: no such filter.
+ */
+export interface CandidateFilters {
+  deleted: boolean;
+  status?: string;
+  source?: string;
+  kinds?: string;
+  owner?: string;
+  list?: string;
+}
+
 interface SearchRow extends Record<string, unknown> {
   tier: number;
   k1: string;
@@ -142,6 +156,7 @@ export async function searchContacts(
   search: { q: string; limit: number; cursor?: string },
   where: string[],
   params: unknown[],
+  narrow: CandidateFilters,
 ): Promise<{ items: Contact[]; next_cursor: string | null }> {
   const { q, limit } = search;
   const cursor = decodeCursor(search.cursor, 4);
@@ -237,6 +252,14 @@ export async function searchContacts(
     const emailSimilarity = `CASE WHEN c.email::text LIKE ${pattern} THEN extensions.similarity(c.email::text, ${qp}) ELSE 0 END`;
     const rank = `round(greatest(extensions.similarity(${NAME_EXPR}, ${wordsP}), ${emailSimilarity}, ${phoneSimilarity})::numeric, 6)`;
     const exclude = earlier.length ? ` AND (${earlier.join(' OR ')}) IS NOT TRUE` : '';
+    const candidateFilters = [
+      narrow.deleted ? 'true' : 'false',
+      narrow.status ?? 'NULL::app.contact_status',
+      narrow.source ?? 'NULL::app.contact_source',
+      narrow.kinds ?? 'NULL::app.contact_kind[]',
+      narrow.owner ?? 'NULL::uuid',
+      narrow.list ?? 'NULL::uuid',
+    ].join(', ');
     const keyset =
       after === TRIGRAM_TIER ? `WHERE (s.rank, s.id) < (${p(cursor![1])}::numeric, ${p(cursor![3])}::uuid)` : '';
     const r = await tx.query<SearchRow>(
@@ -244,7 +267,7 @@ export async function searchContacts(
         `SELECT s.*, ${TRIGRAM_TIER} AS tier, s.rank::text AS k1, '' AS k2 FROM (
          SELECT ${CONTACT_COLUMNS}, ${rank} AS rank FROM app.contacts c
           WHERE ${filters}${exclude}
-            AND c.id IN (SELECT app.contact_search_ids($1, ${nameLike}, ${emailLike}, ${fuzzy}, ${digitsPattern}, ${skip}, ${TRIGRAM_CANDIDATES}))
+            AND c.id IN (SELECT app.contact_search_ids($1, ${candidateFilters}, ${nameLike}, ${emailLike}, ${fuzzy}, ${digitsPattern}, ${skip}, ${TRIGRAM_CANDIDATES}))
        ) s ${keyset}
        ORDER BY s.rank DESC, s.id DESC LIMIT ${take - rows.length}`,
         params,

@@ -20,7 +20,8 @@ export interface SearchResults {
 }
 
 export async function globalSearch(tx: Tx, businessId: string, q: string, limit: number): Promise<SearchResults> {
-  const term = q.trim().toLowerCase();
+  // Composed (NFC) like the stored names (migration 0133).
+  const term = q.normalize('NFC').trim().toLowerCase();
   // The best CONTACT_POOL contacts: the first few are the answer's contacts, and the deals
   // and conversations of all of them match too.
   const found = (await listContacts(tx, businessId, { q: term, limit: Math.max(limit, CONTACT_POOL) })).items;
