@@ -329,6 +329,46 @@ describe.skipIf(e2eSkipReason !== null)(
       expectNoConsoleErrors(t);
     });
 
+    it('trash: "Load more" reaches the contacts deleted before the newest 100, and one of them is restored', async () => {
+      await step(page, 'trash-load-more', async () => {
+        // 105 trashed contacts (written as the database owner: fast); the oldest is about to be purged.
+        let olive = '';
+        await asOwner(server.engine, async (c) => {
+          await c.query(
+            `INSERT INTO app.contacts (business_id, first_name, last_name, deleted_at)
+             SELECT $1, 'Trashed', 'Number ' || i, now() - make_interval(hours => i) FROM generate_series(1, 104) AS i`,
+            [bid],
+          );
+          const r = await c.query<{ id: string }>(
+            `INSERT INTO app.contacts (business_id, first_name, last_name, deleted_at)
+             VALUES ($1, 'Olive', 'Oldest', now() - interval '29 days') RETURNING id`,
+            [bid],
+          );
+          olive = r.rows[0]!.id;
+        });
+        await page.goto(at('/contacts/trash'));
+        const table = page.getByTestId('trash-table');
+        await table.getByRole('link', { name: 'Trashed Number 1', exact: true }).waitFor();
+        expect(await table.locator('tbody tr').count()).toBe(100);
+        expect(await table.getByRole('link', { name: 'Olive Oldest' }).count()).toBe(0);
+        await page.getByTestId('load-more-count').getByText('Showing 100 deleted contacts').waitFor();
+        await page.getByRole('button', { name: 'Load more' }).click();
+        const row = table.getByRole('row', { name: /Olive Oldest/ });
+        await row.waitFor();
+        await page.getByTestId('load-more-count').getByText('Showing all 105 deleted contacts').waitFor();
+        expect(await page.getByRole('button', { name: 'Load more' }).count()).toBe(0);
+        // The button went away with the last page: the focus is on the count, not lost to the body.
+        expect(await page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('load-more-count');
+        await expectAccessible(page, 'trash, all pages');
+        await row.getByRole('button', { name: 'Restore Olive Oldest' }).click();
+        await page.getByText('Olive Oldest was restored.').waitFor();
+        await expect.poll(() => table.getByRole('row', { name: /Olive Oldest/ }).count()).toBe(0);
+        await page.getByTestId('load-more-count').getByText('Showing all 104 deleted contacts').waitFor();
+        expect((await api(`/contacts/${olive}`)).json.deleted_at).toBeNull();
+      });
+      expectNoConsoleErrors(t);
+    });
+
     it('import: "See imported contacts" shows every row of that import; imported notes are shown and editable', async () => {
       await step(page, 'import', async () => {
         const csv = [

@@ -1,14 +1,15 @@
 // The contact trash: deleted contacts stay restorable for 30 days, then they are purged
 // (docs/ARCHITECTURE.md §11 "Trash"). Owners and admins may delete one for good sooner.
 import { useState } from 'react';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { Link } from 'react-router';
 import { api, bpath, errorMessage, qs } from '../api/client.ts';
 import { useBusiness } from '../app/me.ts';
 import { ConfirmDialog } from '../components/confirm.tsx';
 import { formatDate, fullName } from '../components/format.ts';
+import { LoadMore, usePagedList } from '../components/load-more.tsx';
 import { Alert, Empty, QueryView } from '../components/states.tsx';
-import { toPage, type Contact } from './types.ts';
+import type { Contact } from './types.ts';
 
 const TRASH_DAYS = 30;
 const purgeDate = (deletedAt: string | null | undefined) =>
@@ -19,9 +20,10 @@ export function ContactTrashPage() {
   const queryClient = useQueryClient();
   const [notice, setNotice] = useState<string | null>(null);
   const [purging, setPurging] = useState<Contact | null>(null);
-  const trash = useQuery({
+  // Oldest last: those are the ones about to be purged, so every page must be reachable.
+  const trash = usePagedList<Contact>({
     queryKey: ['contacts', bid, 'trash'],
-    queryFn: async () => toPage<Contact>(await api(bpath(bid, 'contacts') + qs({ deleted: true, limit: 100 }))).items,
+    url: (cursor) => bpath(bid, 'contacts') + qs({ deleted: true, limit: 100, cursor }),
   });
   const refresh = async () => {
     await queryClient.invalidateQueries({ queryKey: ['contacts', bid] });
@@ -60,40 +62,43 @@ export function ContactTrashPage() {
           items.length === 0 ? (
             <Empty>The trash is empty.</Empty>
           ) : (
-            <div className="table-wrap">
-              <table data-testid="trash-table">
-                <caption className="sr-only">Contacts in the trash</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Deleted</th>
-                    <th scope="col">Deleted for good on</th>
-                    <th scope="col">Actions</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {items.map((c) => (
-                    <tr key={c.id}>
-                      <td>
-                        <Link to={`/b/${bid}/contacts/${c.id}`}>{fullName(c)}</Link>
-                      </td>
-                      <td>{formatDate(c.deleted_at)}</td>
-                      <td>{formatDate(purgeDate(c.deleted_at))}</td>
-                      <td className="row">
-                        <button type="button" onClick={() => restore.mutate(c)} disabled={restore.isPending}>
-                          Restore {fullName(c)}
-                        </button>
-                        {canManage && (
-                          <button type="button" className="danger" onClick={() => setPurging(c)}>
-                            Delete {fullName(c)} for good
-                          </button>
-                        )}
-                      </td>
+            <>
+              <div className="table-wrap">
+                <table data-testid="trash-table">
+                  <caption className="sr-only">Contacts in the trash</caption>
+                  <thead>
+                    <tr>
+                      <th scope="col">Name</th>
+                      <th scope="col">Deleted</th>
+                      <th scope="col">Deleted for good on</th>
+                      <th scope="col">Actions</th>
                     </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+                  </thead>
+                  <tbody>
+                    {items.map((c) => (
+                      <tr key={c.id}>
+                        <td>
+                          <Link to={`/b/${bid}/contacts/${c.id}`}>{fullName(c)}</Link>
+                        </td>
+                        <td>{formatDate(c.deleted_at)}</td>
+                        <td>{formatDate(purgeDate(c.deleted_at))}</td>
+                        <td className="row">
+                          <button type="button" onClick={() => restore.mutate(c)} disabled={restore.isPending}>
+                            Restore {fullName(c)}
+                          </button>
+                          {canManage && (
+                            <button type="button" className="danger" onClick={() => setPurging(c)}>
+                              Delete {fullName(c)} for good
+                            </button>
+                          )}
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+              <LoadMore list={trash} noun="deleted contacts" />
+            </>
           )
         }
       </QueryView>
