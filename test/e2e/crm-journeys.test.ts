@@ -246,6 +246,40 @@ describe.skipIf(e2eSkipReason !== null)(
       expectNoConsoleErrors(t);
     });
 
+    it('a list longer than one page: "Load more" shows the rest with the count, and a member there is removed', async () => {
+      await step(page, 'list-load-more', async () => {
+        // 201 older members (written as the database owner: fast); the oldest three land on the second page.
+        await asOwner(server.engine, async (c) => {
+          await c.query(
+            `WITH added AS (
+               INSERT INTO app.contacts (business_id, first_name, last_name, created_at)
+               SELECT $1, 'Member', 'Number ' || i, now() - interval '30 days' + make_interval(secs => i)
+                 FROM generate_series(1, 201) AS i
+               RETURNING id)
+             INSERT INTO app.list_members (business_id, list_id, contact_id)
+             SELECT $1, l.id, added.id FROM added, app.lists l WHERE l.business_id = $1 AND l.name = 'Spring buyers'`,
+            [bid],
+          );
+        });
+        await page.reload();
+        const table = page.getByTestId('list-members');
+        await table.getByRole('link', { name: 'Member Number 201', exact: true }).waitFor();
+        await table.getByRole('link', { name: 'Ada Lovelace' }).waitFor();
+        expect(await table.locator('tbody tr').count()).toBe(200);
+        expect(await table.getByRole('link', { name: 'Member Number 1', exact: true }).count()).toBe(0);
+        await page.getByTestId('load-more-count').getByText('Showing 200 of 203 members').waitFor();
+        await page.getByRole('button', { name: 'Load more' }).click();
+        const oldest = table.getByRole('link', { name: 'Member Number 1', exact: true });
+        await oldest.waitFor();
+        await page.getByTestId('load-more-count').getByText('Showing all 203 members').waitFor();
+        await table.getByRole('button', { name: 'Remove Member Number 1', exact: true }).click();
+        await expect.poll(() => oldest.count()).toBe(0);
+        await page.getByTestId('load-more-count').getByText('Showing all 202 members').waitFor();
+        await table.getByRole('link', { name: 'Member Number 2', exact: true }).waitFor();
+      });
+      expectNoConsoleErrors(t);
+    });
+
     it('invites a teammate who verifies her email and accepts the invitation', async () => {
       const mate = `teammate-${randomBytes(4).toString('hex')}@example.test`;
       await step(page, 'invite', async () => {

@@ -1,14 +1,15 @@
 import { useState, type FormEvent } from 'react';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { Link, useNavigate, useParams } from 'react-router';
 import { api, bpath, errorMessage, qs } from '../api/client.ts';
 import { useBusiness } from '../app/me.ts';
 import { ConfirmDialog } from '../components/confirm.tsx';
 import { TextField } from '../components/field.tsx';
 import { fullName } from '../components/format.ts';
+import { LoadMore, usePagedList } from '../components/load-more.tsx';
 import { Alert, Empty, QueryView } from '../components/states.tsx';
 import { useLists } from './contacts.tsx';
-import { humanize, toPage, type Contact } from './types.ts';
+import { humanize, type Contact } from './types.ts';
 
 export function ListsPage() {
   const { bid } = useBusiness();
@@ -83,9 +84,9 @@ export function ListDetail() {
   const lists = useLists(bid);
   const list = lists.data?.find((l) => l.id === lid);
   const [confirm, setConfirm] = useState(false);
-  const members = useQuery({
+  const members = usePagedList<Contact>({
     queryKey: ['list-members', bid, lid],
-    queryFn: async () => toPage<Contact>(await api(bpath(bid, 'lists', lid, 'members') + qs({ limit: 200 }))).items,
+    url: (cursor) => bpath(bid, 'lists', lid, 'members') + qs({ limit: 200, cursor }),
   });
   const removeMember = useMutation({
     mutationFn: (cid: string) =>
@@ -124,39 +125,42 @@ export function ListDetail() {
               choose “Add to list”.
             </Empty>
           ) : (
-            <div className="table-wrap">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Email</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">
-                      <span className="sr-only">Actions</span>
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {items.map((c) => {
-                    const id = c.id;
-                    return (
-                      <tr key={id}>
-                        <td>
-                          <Link to={`/b/${bid}/contacts/${id}`}>{fullName(c)}</Link>
-                        </td>
-                        <td>{c.email ?? '—'}</td>
-                        <td>{humanize(c.status)}</td>
-                        <td>
-                          <button type="button" onClick={() => removeMember.mutate(id)}>
-                            Remove<span className="sr-only"> {fullName(c)}</span>
-                          </button>
-                        </td>
-                      </tr>
-                    );
-                  })}
-                </tbody>
-              </table>
-            </div>
+            <>
+              <div className="table-wrap">
+                <table data-testid="list-members">
+                  <thead>
+                    <tr>
+                      <th scope="col">Name</th>
+                      <th scope="col">Email</th>
+                      <th scope="col">Status</th>
+                      <th scope="col">
+                        <span className="sr-only">Actions</span>
+                      </th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {items.map((c) => {
+                      const id = c.id;
+                      return (
+                        <tr key={id}>
+                          <td>
+                            <Link to={`/b/${bid}/contacts/${id}`}>{fullName(c)}</Link>
+                          </td>
+                          <td>{c.email ?? '—'}</td>
+                          <td>{humanize(c.status)}</td>
+                          <td>
+                            <button type="button" onClick={() => removeMember.mutate(id)}>
+                              Remove<span className="sr-only"> {fullName(c)}</span>
+                            </button>
+                          </td>
+                        </tr>
+                      );
+                    })}
+                  </tbody>
+                </table>
+              </div>
+              <LoadMore list={members} total={list?.member_count} noun="members" />
+            </>
           )
         }
       </QueryView>
