@@ -429,14 +429,15 @@ describe.skipIf(e2eSkipReason !== null)(
           );
           await c.query(
             `INSERT INTO app.messages (business_id, conversation_id, direction, body, status, created_at)
-             SELECT $1, $2, CASE WHEN i % 2 = 0 THEN 'inbound' ELSE 'outbound' END, 'Message number ' || i,
-                    CASE WHEN i % 2 = 0 THEN 'received' ELSE 'delivered' END, now() - make_interval(mins => 60 - i)
-               FROM generate_series(1, 40) AS i`,
+             SELECT $1, $2, CASE WHEN i % 2 = 0 THEN 'inbound' ELSE 'outbound' END, 'Message number ' || i || '.',
+                    CASE WHEN i % 2 = 0 THEN 'received' ELSE 'delivered' END, now() - make_interval(mins => 200 - i)
+               FROM generate_series(1, 130) AS i`,
             [bid, conv],
           );
         });
         await page.goto(at(`/inbox/${conv}`));
-        await page.locator('.msg', { hasText: 'Message number 40' }).waitFor();
+        const msg = (n: number) => page.locator('.msg').filter({ hasText: `Message number ${n}.` });
+        await msg(130).waitFor();
         const sizes = await page.evaluate(() => ({
           page: document.documentElement.scrollHeight,
           window: window.innerHeight,
@@ -447,6 +448,15 @@ describe.skipIf(e2eSkipReason !== null)(
         expect(await page.title()).toBe('Inbox · Capto');
         await expectAccessible(page, 'inbox thread');
         await screenshot(page, 'workbench-inbox-1366');
+        // The newest 100 first; the 30 before them load above, and the reader stays where she was.
+        expect(await page.locator('.msg').count()).toBe(100);
+        expect(await msg(30).count()).toBe(0);
+        await page.getByRole('button', { name: 'Load earlier messages' }).click();
+        await msg(1).waitFor();
+        await page.getByTestId('load-more-count').getByText('Showing all 130 messages').waitFor();
+        expect(await page.locator('.msg').count()).toBe(130);
+        expect(await page.evaluate(() => document.querySelector('.messages')!.scrollTop)).toBeGreaterThan(0);
+        await expectAccessible(page, 'inbox thread, earlier messages');
       });
       expectNoConsoleErrors(t);
     });

@@ -1,12 +1,13 @@
 // SMS inbox: conversations with unread counts and opt-out state, a thread view that
 // polls for inbound replies, and a composer. Sending to an opted-out number is refused
 // by the server (and disabled here) — STOP must be honoured.
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useEffect, useLayoutEffect, useRef, useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useNavigate, useParams, useSearchParams } from 'react-router';
 import { api, ApiError, bpath, errorMessage, qs } from '../api/client.ts';
 import { useBusiness } from '../app/me.ts';
 import { formatDateTime, fullName } from '../components/format.ts';
+import { LoadMore, usePagedList } from '../components/load-more.tsx';
 import { formatPhone } from '../components/phone.tsx';
 import { Alert, Empty, ErrorState, Loading, QueryView } from '../components/states.tsx';
 import { SuggestReply } from '../ai/suggest-reply.tsx';
@@ -33,31 +34,37 @@ function Thread({ bid, conversation }: { bid: string; conversation: Conversation
   const queryClient = useQueryClient();
   const [body, setBody] = useState('');
   const bottom = useRef<HTMLDivElement>(null);
+  const log = useRef<HTMLDivElement>(null);
+  // Distance from the log's bottom before older messages are put above, kept after.
+  const fromBottom = useRef<number | null>(null);
   const optedOut = useOptedOut(bid, conversation);
   const key = ['messages', bid, conversation.id];
-  const messages = useQuery({
+  // Newest first from the server, 100 a page; "Load earlier messages" adds older pages.
+  const messages = usePagedList<Message>({
     queryKey: key,
-    queryFn: async () =>
-      toPage<Message>(
-        await api(bpath(bid, 'conversations', conversation.id, 'messages') + qs({ limit: 100 })),
-        'messages',
-      ).items,
+    url: (cursor) => bpath(bid, 'conversations', conversation.id, 'messages') + qs({ limit: 100, cursor }),
+    itemsKey: 'messages',
     // A message just sent is delivered by the outbox in the background: follow its status
     // (queued → sending → sent → delivered | failed) closely until it settles.
-    refetchInterval: (query) =>
-      (query.state.data ?? []).some(
-        (m) => m.direction === 'outbound' && (m.status === 'queued' || m.status === 'sending'),
-      )
+    refetchInterval: (rows) =>
+      rows.some((m) => m.direction === 'outbound' && (m.status === 'queued' || m.status === 'sending'))
         ? 1_000
         : POLL_MS,
   });
   const ordered = [...(messages.data ?? [])].sort((a, b) => a.created_at.localeCompare(b.created_at));
-  const count = ordered.length;
+  const newest = ordered[ordered.length - 1]?.id;
+  const oldest = ordered[0]?.id;
   // Braces matter: newer Chromium returns a Promise from scrollIntoView, and an effect
-  // must return nothing or a cleanup function.
+  // must return nothing or a cleanup function. Only a new message scrolls to the bottom;
+  // earlier ones loaded above leave the reader where she was.
   useEffect(() => {
     bottom.current?.scrollIntoView({ block: 'end' });
-  }, [count]);
+  }, [newest]);
+  useLayoutEffect(() => {
+    const el = log.current;
+    if (el && fromBottom.current !== null) el.scrollTop = el.scrollHeight - fromBottom.current;
+    fromBottom.current = null;
+  }, [oldest]);
   useEffect(() => {
     // Opening a conversation reads it; the unread badge in the list refreshes after.
     if (conversation.unread_count > 0) {
@@ -97,6 +104,7 @@ function Thread({ bid, conversation }: { bid: string; conversation: Conversation
         )}
       </div>
       <div
+        ref={log}
         className="messages"
         role="log"
         aria-label="Conversation thread"
@@ -107,6 +115,15 @@ function Thread({ bid, conversation }: { bid: string; conversation: Conversation
         {messages.isPending && <Loading label="Loading messages…" />}
         {messages.isError && <ErrorState error={messages.error} retry={() => void messages.refetch()} />}
         {messages.data && ordered.length === 0 && <Empty>No messages yet. Say hello.</Empty>}
+        <LoadMore
+          list={messages}
+          noun="messages"
+          label="Load earlier messages"
+          onLoad={() => {
+            const el = log.current;
+            if (el) fromBottom.current = el.scrollHeight - el.scrollTop;
+          }}
+        />
         {ordered.map((m) => (
           <div
             key={m.id}
@@ -228,11 +245,19 @@ export function InboxPage() {
   const { convId } = useParams();
   const [params, setParams] = useSearchParams();
   const intent = params.get('intent') ?? '';
-  const conversations = useQuery({
+  const conversations = usePagedList<Conversation>({
     queryKey: ['conversations', bid, 'inbox', intent],
-    queryFn: async () =>
-      toPage<Conversation>(await api(bpath(bid, 'conversations') + qs({ limit: 100, intent })), 'conversations').items,
-    refetchInterval: POLL_MS * 2,
+    url: (cursor) => bpath(bid, 'conversations') + qs({ limit: 100, intent, cursor }),
+    itemsKey: 'conversations',
+    refetchInterval: () => POLL_MS * 2,
+  });
+  // A link to a conversation older than the pages loaded still opens it.
+  const listed = conversations.data?.find((c) => c.id === convId);
+  const linked = useQuery({
+    queryKey: ['conversation', bid, convId],
+    queryFn: () => api<Conversation>(bpath(bid, 'conversations', convId ?? '')),
+    enabled: Boolean(convId) && conversations.data !== undefined && !listed,
+    retry: false,
   });
   const startFor = params.get('contact');
   return (
@@ -250,7 +275,7 @@ export function InboxPage() {
       />
       <QueryView query={conversations} loadingLabel="Loading conversations…">
         {(items) => {
-          const active = items.find((c) => c.id === convId);
+          const active = listed ?? (linked.data?.id === convId ? linked.data : undefined);
           return (
             <div className="inbox">
               <nav aria-label="Conversations">
@@ -285,13 +310,20 @@ export function InboxPage() {
                     ))}
                   </ul>
                 )}
+                <LoadMore list={conversations} noun="conversations" />
               </nav>
               {active ? (
                 <Thread key={active.id} bid={bid} conversation={active} />
               ) : startFor ? (
                 <StartConversation bid={bid} contactId={startFor} />
               ) : (
-                <Empty>{convId ? 'This conversation was not found.' : 'Choose a conversation.'}</Empty>
+                <Empty>
+                  {convId && linked.isPending
+                    ? 'Loading the conversation…'
+                    : convId
+                      ? 'This conversation was not found.'
+                      : 'Choose a conversation.'}
+                </Empty>
               )}
             </div>
           );
