@@ -180,6 +180,9 @@ describe.skipIf(e2eSkipReason !== null)(
       await page.getByRole('button', { name: 'Send now' }).click();
       await page.getByTestId('campaign-status').getByText('completed').waitFor({ timeout: 30_000 });
       expect(await page.getByTestId('campaign-counts').innerText()).toContain('3 sent');
+      // The recipients follow the counts while the campaign sends (first loaded while queued).
+      const recipients = page.getByTestId('campaign-recipients');
+      await expect.poll(() => recipients.getByRole('cell', { name: 'sent', exact: true }).count()).toBe(3);
     }
 
     it('sends an email campaign and an SMS campaign and watches the counts reach the end', async () => {
@@ -199,6 +202,10 @@ describe.skipIf(e2eSkipReason !== null)(
         await expect
           .poll(() => page.getByTestId('campaign-counts').innerText(), { timeout: 10_000 })
           .toContain('3 sent (2 delivered)');
+        await page.getByLabel('Show', { exact: true }).selectOption('delivered');
+        const recipients = page.getByTestId('campaign-recipients');
+        await expect.poll(() => recipients.locator('tbody tr').count()).toBe(2);
+        expect(await recipients.getByRole('cell', { name: 'delivered', exact: true }).count()).toBe(2);
       });
       expectNoConsoleErrors(t);
     });

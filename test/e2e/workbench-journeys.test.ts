@@ -369,6 +369,30 @@ describe.skipIf(e2eSkipReason !== null)(
       expectNoConsoleErrors(t);
     });
 
+    it('contact page: the notes and the timeline load past their first 50 with "Load more"', async () => {
+      await step(page, 'contact-load-more', async () => {
+        await asOwner(server.engine, async (c) => {
+          await c.query(
+            `INSERT INTO app.notes (business_id, contact_id, body, created_at, updated_at)
+             SELECT $1, $2, 'Old note ' || i || '.', now() - make_interval(hours => i), now() - make_interval(hours => i)
+               FROM generate_series(1, 60) AS i`,
+            [bid, ids.rita],
+          );
+        });
+        await page.goto(at(`/contacts/${ids.rita}`));
+        for (const name of ['Notes', 'Timeline']) {
+          const section = page.getByRole('region', { name });
+          await section.getByText('Old note 1.').waitFor();
+          expect(await section.getByText('Old note 60.').count()).toBe(0);
+          await section.getByRole('button', { name: 'Load more' }).click();
+          await section.getByText('Old note 60.').waitFor();
+          expect(await section.getByRole('button', { name: 'Load more' }).count()).toBe(0);
+        }
+        await page.getByRole('region', { name: 'Notes' }).getByText('Showing all 60 notes').waitFor();
+      });
+      expectNoConsoleErrors(t);
+    });
+
     it('import: "See imported contacts" shows every row of that import; imported notes are shown and editable', async () => {
       await step(page, 'import', async () => {
         const csv = [

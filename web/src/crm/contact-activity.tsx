@@ -4,6 +4,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, bpath, errorMessage, qs } from '../api/client.ts';
 import { TextArea, TextField } from '../components/field.tsx';
 import { formatDate, formatDateTime } from '../components/format.ts';
+import { LoadMore, usePagedList } from '../components/load-more.tsx';
 import { Alert, Empty, QueryView } from '../components/states.tsx';
 import { useMe } from '../app/me.ts';
 import { toPage, type Note, type Task } from './types.ts';
@@ -75,9 +76,9 @@ function Notes({ bid, cid }: { bid: string; cid: string }) {
   const queryClient = useQueryClient();
   const [body, setBody] = useState('');
   const key = ['notes', bid, cid];
-  const notes = useQuery({
+  const notes = usePagedList<Note>({
     queryKey: key,
-    queryFn: async () => toPage<Note>(await api(bpath(bid, 'contacts', cid, 'notes'))).items,
+    url: (cursor) => bpath(bid, 'contacts', cid, 'notes') + qs({ limit: 50, cursor }),
   });
   const add = useMutation({
     mutationFn: () => api(bpath(bid, 'contacts', cid, 'notes'), { body: { body } }),
@@ -107,20 +108,23 @@ function Notes({ bid, cid }: { bid: string; cid: string }) {
           items.length === 0 ? (
             <Empty>No notes yet.</Empty>
           ) : (
-            <ul className="list-plain">
-              {items.map((n) => (
-                <NoteItem
-                  key={`${n.id}-${n.body}`}
-                  bid={bid}
-                  note={n}
-                  mine={Boolean(me.data && n.author_id === me.data.user.id)}
-                  onSaved={async () => {
-                    await queryClient.invalidateQueries({ queryKey: key });
-                    await queryClient.invalidateQueries({ queryKey: ['timeline', bid, cid] });
-                  }}
-                />
-              ))}
-            </ul>
+            <>
+              <ul className="list-plain">
+                {items.map((n) => (
+                  <NoteItem
+                    key={`${n.id}-${n.body}`}
+                    bid={bid}
+                    note={n}
+                    mine={Boolean(me.data && n.author_id === me.data.user.id)}
+                    onSaved={async () => {
+                      await queryClient.invalidateQueries({ queryKey: key });
+                      await queryClient.invalidateQueries({ queryKey: ['timeline', bid, cid] });
+                    }}
+                  />
+                ))}
+              </ul>
+              <LoadMore list={notes} noun="notes" />
+            </>
           )
         }
       </QueryView>

@@ -10,6 +10,7 @@ import { PhoneLinks } from '../components/phone.tsx';
 import { ConfirmDialog } from '../components/confirm.tsx';
 import { SelectField, TextArea, TextField } from '../components/field.tsx';
 import { formatDate, formatDateTime, formatMoney, fullName } from '../components/format.ts';
+import { LoadMore, usePagedList } from '../components/load-more.tsx';
 import { Alert, Empty, QueryView } from '../components/states.tsx';
 import { ContactActivity } from './contact-activity.tsx';
 import { ContactAutomations } from '../automations/contact-runs.tsx';
@@ -141,10 +142,9 @@ function ContactForm({
 }
 
 function Timeline({ bid, cid }: { bid: string; cid: string }) {
-  const events = useQuery({
+  const events = usePagedList<TimelineEvent>({
     queryKey: ['timeline', bid, cid],
-    queryFn: async () =>
-      toPage<TimelineEvent>(await api(bpath(bid, 'contacts', cid, 'timeline') + qs({ limit: 50 }))).items,
+    url: (cursor) => bpath(bid, 'contacts', cid, 'timeline') + qs({ limit: 50, cursor }),
   });
   return (
     <section className="card" aria-labelledby="timeline-h">
@@ -154,15 +154,18 @@ function Timeline({ bid, cid }: { bid: string; cid: string }) {
           items.length === 0 ? (
             <Empty>No activity yet.</Empty>
           ) : (
-            <ol className="timeline">
-              {items.map((ev) => (
-                <li key={ev.id}>
-                  <strong>{humanize(ev.kind.replace(/[.]/g, ' '))}</strong>
-                  {describeEvent(ev)}
-                  <div className="small muted">{formatDateTime(ev.at)}</div>
-                </li>
-              ))}
-            </ol>
+            <>
+              <ol className="timeline">
+                {items.map((ev) => (
+                  <li key={ev.id}>
+                    <strong>{humanize(ev.kind.replace(/[.]/g, ' '))}</strong>
+                    {describeEvent(ev)}
+                    <div className="small muted">{formatDateTime(ev.at)}</div>
+                  </li>
+                ))}
+              </ol>
+              <LoadMore list={events} noun="events" />
+            </>
           )
         }
       </QueryView>

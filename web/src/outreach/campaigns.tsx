@@ -2,13 +2,14 @@
 // audience after exclusions, send (owners/admins), pause (anyone), resume/cancel
 // (owners/admins), progress and per-recipient results. The server enforces every rule;
 // this screen hides only what would be refused.
-import { useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useParams } from 'react-router';
 import { api, bpath, errorMessage, qs } from '../api/client.ts';
 import { useBusiness } from '../app/me.ts';
 import { SelectField, TextField } from '../components/field.tsx';
 import { formatDateTime } from '../components/format.ts';
+import { LoadMore, usePagedList } from '../components/load-more.tsx';
 import { Alert, Empty, QueryView } from '../components/states.tsx';
 import { toPage, type List } from '../crm/types.ts';
 import { useEmailSenders } from '../settings/email-senders.tsx';
@@ -52,6 +53,13 @@ interface Recipient {
 }
 
 const live = (s: Campaign['status']) => s === 'sending' || s === 'scheduled';
+
+/** How many recipients the filter matches, where the counts say exactly (queued includes sending). */
+function recipientTotal(c: Counts, filter: string): number | null {
+  if (filter === '') return c.total;
+  if (filter === 'sent' || filter === 'delivered' || filter === 'failed' || filter === 'skipped') return c[filter];
+  return null;
+}
 
 function CountsLine({ c }: { c: Counts }) {
   // The API counts a text the carrier confirmed as delivered, not sent; both went out.
@@ -254,14 +262,23 @@ export function CampaignDetail() {
     queryFn: () => api<Review>(bpath(bid, 'campaigns', campaignId, 'review')),
     enabled: campaign.data?.status === 'draft',
   });
-  const recipients = useQuery({
-    queryKey: ['campaign-recipients', bid, campaignId, filter, campaign.data?.counts],
-    queryFn: async () =>
-      toPage<Recipient>(
-        await api(bpath(bid, 'campaigns', campaignId, 'recipients') + qs({ status: filter || undefined, limit: 200 })),
-      ).items,
+  const recipients = usePagedList<Recipient>({
+    queryKey: ['campaign-recipients', bid, campaignId, filter],
+    url: (cursor) =>
+      bpath(bid, 'campaigns', campaignId, 'recipients') + qs({ status: filter || undefined, limit: 200, cursor }),
     enabled: campaign.data !== undefined && campaign.data.status !== 'draft',
   });
+  // The counts move while a campaign sends: refetch the pages already loaded rather than
+  // starting over at the first (the counts were part of the key, which reset "Load more").
+  const counts = JSON.stringify(campaign.data?.counts ?? null);
+  const { refetch: refetchRecipients } = recipients;
+  const hasRecipients = recipients.data !== undefined;
+  const seenCounts = useRef(counts);
+  useEffect(() => {
+    if (seenCounts.current === counts) return;
+    seenCounts.current = counts;
+    if (hasRecipients) void refetchRecipients();
+  }, [counts, hasRecipients, refetchRecipients]);
   const act = useMutation({
     mutationFn: (action: 'start' | 'pause' | 'resume' | 'cancel') =>
       api(bpath(bid, 'campaigns', campaignId, action), { method: 'POST', body: {} }),
@@ -361,32 +378,39 @@ export function CampaignDetail() {
               </div>
               <QueryView query={recipients}>
                 {(items) => (
-                  <div className="table-wrap">
-                    <table data-testid="campaign-recipients">
-                      <thead>
-                        <tr>
-                          <th scope="col">Contact</th>
-                          <th scope="col">Address</th>
-                          <th scope="col">Status</th>
-                          <th scope="col">Why</th>
-                        </tr>
-                      </thead>
-                      <tbody>
-                        {items.map((r) => (
-                          <tr key={r.contact_id}>
-                            <td>
-                              <Link to={`/b/${bid}/contacts/${r.contact_id}`}>
-                                {[r.first_name, r.last_name].filter(Boolean).join(' ') || '—'}
-                              </Link>
-                            </td>
-                            <td>{r.address ?? '—'}</td>
-                            <td>{r.status}</td>
-                            <td className="small">{r.reason ?? ''}</td>
+                  <>
+                    <div className="table-wrap">
+                      <table data-testid="campaign-recipients">
+                        <thead>
+                          <tr>
+                            <th scope="col">Contact</th>
+                            <th scope="col">Address</th>
+                            <th scope="col">Status</th>
+                            <th scope="col">Why</th>
                           </tr>
-                        ))}
-                      </tbody>
-                    </table>
-                  </div>
+                        </thead>
+                        <tbody>
+                          {items.map((r) => (
+                            <tr key={r.contact_id}>
+                              <td>
+                                <Link to={`/b/${bid}/contacts/${r.contact_id}`}>
+                                  {[r.first_name, r.last_name].filter(Boolean).join(' ') || '—'}
+                                </Link>
+                              </td>
+                              <td>{r.address ?? '—'}</td>
+                              <td>{r.status}</td>
+                              <td className="small">{r.reason ?? ''}</td>
+                            </tr>
+                          ))}
+                        </tbody>
+                      </table>
+                    </div>
+                    <LoadMore
+                      list={recipients}
+                      total={recipientTotal(c.counts, filter)}
+                      noun={filter ? `${filter} recipients` : 'recipients'}
+                    />
+                  </>
                 )}
               </QueryView>
             </section>
