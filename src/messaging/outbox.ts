@@ -182,12 +182,14 @@ export function createOutboxDelivery(options: {
       const driver = drivers.get(seen.channel);
       if (!driver) throw new AppError('internal_error', `no outbox driver for channel ${seen.channel}`);
 
-      // Held (sending hours): nothing is claimed, the job books its successor for then.
-      const hold = driver.holdUntil && (await db.asService('outbox.hold', (tx) => driver.holdUntil!(tx, seen)));
-      if (hold) return { held: hold };
-
-      // The sender's cap first: the wait happens before the row is claimed.
-      const wait = await db.asService('outbox.slot', (tx) => driver.reserveSlot(tx, seen));
+      // Held (sending hours): nothing is claimed or reserved, the job books its successor
+      // for then. Otherwise the sender's cap: the wait happens before the row is claimed.
+      const gate = await db.asService('outbox.slot', async (tx) => {
+        const held = driver.holdUntil ? await driver.holdUntil(tx, seen) : null;
+        return held ? { held } : { wait: await driver.reserveSlot(tx, seen) };
+      });
+      if (gate.held) return { held: gate.held };
+      const wait = gate.wait ?? 0;
       if (wait > callTimeoutMs) throw new DeliveryDeferred('the sender is at its throughput cap');
       if (wait > 0) await sleep(wait, signal);
 
