@@ -39,9 +39,13 @@ export interface TaskInput {
   done?: boolean;
 }
 
-// The viewer's own time zone (her notification settings), for "today" and due dates.
-export const VIEWER_TZ = `(SELECT coalesce(max(CASE WHEN app.is_time_zone(s.time_zone) THEN s.time_zone END),
-  'America/New_York') FROM app.notification_settings s WHERE s.user_id = (select app.uid()))`;
+/** SQL for a user's own time zone (her notification settings, default America/New_York); `user` is an SQL expression. */
+export const userTimeZoneSql = (
+  user: string,
+) => `(SELECT coalesce(max(CASE WHEN app.is_time_zone(s.time_zone) THEN s.time_zone END),
+  'America/New_York') FROM app.notification_settings s WHERE s.user_id = ${user})`;
+// The viewer's own time zone, for "today" and due dates.
+export const VIEWER_TZ = userTimeZoneSql('(select app.uid())');
 const OVERDUE = `coalesce(NOT t.done AND (t.due_at < now()
   OR (t.due_at IS NULL AND t.due_date < (now() AT TIME ZONE ${VIEWER_TZ})::date)), false)`;
 // Rows come back in the API's shape: dates and timestamps written by the database (`isoSql`).

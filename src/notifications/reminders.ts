@@ -3,6 +3,7 @@
 // pg-boss cron queues); they are plain functions of a `tx`. Claiming a task (reminded_at) and writing
 // its notification are one statement, so a crash can neither lose nor double one.
 import type { Tx } from '../db/index.ts';
+import { userTimeZoneSql } from '../crm/tasks.ts';
 
 /**
  * SQL for a due time as its assignee reads it — "Thu, Nov 19 at 7:00 PM (America/Los_Angeles)"
@@ -11,10 +12,8 @@ import type { Tx } from '../db/index.ts';
  * `at` and `user` are SQL expressions of the query it is spliced into.
  */
 export function dueTimeText(at: string, user: string): string {
-  const tz = `(SELECT coalesce(max(CASE WHEN app.is_time_zone(s.time_zone) THEN s.time_zone END), 'America/New_York')
-    FROM app.notification_settings s WHERE s.user_id = ${user})`;
   return `(SELECT to_char(${at} AT TIME ZONE z.tz, 'Dy, FMMon FMDD "at" FMHH12:MI AM') || ' (' || z.tz || ')'
-    FROM ${tz} AS z(tz))`;
+    FROM ${userTimeZoneSql(user)} AS z(tz))`;
 }
 
 /** Notify the assignees of open tasks whose reminder (or, without one, due) time has come. */
